@@ -1,0 +1,90 @@
+import { randomUUID } from "node:crypto";
+import { Signer } from "./signer.js";
+
+/** Separates routing identities from the signed part of a message (Jupyter wire protocol). */
+export const DELIMITER = Buffer.from("<IDS|MSG>");
+export const PROTOCOL_VERSION = "5.3";
+
+export interface Header {
+  msg_id: string;
+  msg_type: string;
+  session: string;
+  username: string;
+  date: string;
+  version: string;
+}
+
+/** A decoded message. `content` is typed by the caller through the message maps in messages.ts. */
+export interface Message<Content = unknown> {
+  identities: Buffer[];
+  header: Header;
+  parent_header: Partial<Header>;
+  metadata: Record<string, unknown>;
+  content: Content;
+  buffers: Buffer[];
+}
+
+export interface OutgoingMessage<Content = unknown> {
+  identities?: Buffer[];
+  header: Header;
+  parent_header?: Partial<Header>;
+  metadata?: Record<string, unknown>;
+  content: Content;
+  buffers?: readonly Buffer[];
+}
+
+export class MessageError extends Error {
+  override name = "MessageError";
+}
+
+let counter = 0;
+const idPrefix = randomUUID().slice(0, 18);
+
+/** Cheap unique ids: a per-process random prefix plus a counter, avoiding a UUID per tiny task. */
+export function newMessageId(): string {
+  return `${idPrefix}-${(counter++).toString(36)}`;
+}
+
+export function newHeader(msgType: string, session: string, username = "tsparallel", msgId = newMessageId()): Header {
+  return { msg_id: msgId, msg_type: msgType, session, username, date: new Date().toISOString(), version: PROTOCOL_VERSION };
+}
+
+/** Encodes a message into ZeroMQ frames: identities, delimiter, signature, 4 JSON frames, buffers. */
+export function encodeMessage(signer: Signer, msg: OutgoingMessage): Buffer[] {
+  const header = Buffer.from(JSON.stringify(msg.header));
+  const parent = Buffer.from(JSON.stringify(msg.parent_header ?? {}));
+  const metadata = Buffer.from(JSON.stringify(msg.metadata ?? {}));
+  const content = Buffer.from(JSON.stringify(msg.content ?? {}));
+  const signature = Buffer.from(signer.sign([header, parent, metadata, content]));
+  return [...(msg.identities ?? []), DELIMITER, signature, header, parent, metadata, content, ...(msg.buffers ?? [])];
+}
+
+/**
+ * Decodes and verifies frames. Throws MessageError for anything malformed or wrongly signed;
+ * callers drop and log such messages, never act on them.
+ */
+export function decodeMessage<Content = unknown>(signer: Signer, frames: Buffer[]): Message<Content> {
+  const at = frames.findIndex((f) => f.length === DELIMITER.length && f.equals(DELIMITER));
+  if (at < 0) throw new MessageError("no <IDS|MSG> delimiter");
+  if (frames.length < at + 6) throw new MessageError(`too few frames (${frames.length - at - 1} after the delimiter)`);
+  const [signature, header, parent, metadata, content] = frames.slice(at + 1, at + 6) as [Buffer, Buffer, Buffer, Buffer, Buffer];
+  if (!signer.verify(signature, [header, parent, metadata, content])) throw new MessageError("bad signature");
+  let decoded: Message<Content>;
+  try {
+    decoded = {
+      identities: frames.slice(0, at),
+      header: JSON.parse(header.toString("utf8")) as Header,
+      parent_header: JSON.parse(parent.toString("utf8")) as Partial<Header>,
+      metadata: JSON.parse(metadata.toString("utf8")) as Record<string, unknown>,
+      content: JSON.parse(content.toString("utf8")) as Content,
+      buffers: frames.slice(at + 6),
+    };
+  } catch (err) {
+    throw new MessageError(`invalid JSON frame: ${(err as Error).message}`);
+  }
+  if (typeof decoded.header?.msg_type !== "string" || typeof decoded.header.msg_id !== "string") {
+    throw new MessageError("header lacks msg_id or msg_type");
+  }
+  if (decoded.content === null || typeof decoded.content !== "object") throw new MessageError("content is not an object");
+  return decoded;
+}

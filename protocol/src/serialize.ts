@@ -1,0 +1,196 @@
+import v8 from "node:v8";
+
+/**
+ * Values travel as v8 structured clone. Typed arrays, Buffers and ArrayBuffers of at least this many
+ * bytes leave the clone stream and travel as their own ZeroMQ frames, so big numeric data is never
+ * copied into a serialization buffer, base64'd or JSON'd.
+ */
+export const OUT_OF_BAND_BYTES = 32 * 1024;
+
+/** A serialized value: `payload` first, then the out-of-band frames it refers to. */
+export interface PackedValue {
+  frames: Buffer[];
+}
+
+export class SerializationError extends TypeError {
+  override name = "SerializationError";
+}
+
+const VIEW_TYPES = [
+  Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array,
+  Float32Array, Float64Array, BigInt64Array, BigUint64Array, DataView, Buffer,
+] as const;
+type ViewConstructor = (typeof VIEW_TYPES)[number];
+const BUFFER_TYPE = VIEW_TYPES.indexOf(Buffer);
+
+function viewTypeIndex(view: ArrayBufferView): number {
+  if (Buffer.isBuffer(view)) return BUFFER_TYPE;
+  const index = VIEW_TYPES.findIndex((ctor) => view.constructor === ctor);
+  if (index < 0) {
+    // A subclass (or a view from another realm): fall back to the nearest known type by tag.
+    const tag = Object.prototype.toString.call(view).slice(8, -1);
+    const byTag = VIEW_TYPES.findIndex((ctor) => ctor.name === tag);
+    if (byTag >= 0) return byTag;
+    throw new SerializationError(`cannot send a ${tag}`);
+  }
+  return index;
+}
+
+function bytesOf(view: ArrayBufferView): Buffer {
+  return Buffer.from(view.buffer, view.byteOffset, view.byteLength);
+}
+
+class FrameSerializer extends v8.Serializer {
+  readonly frames: Buffer[] = [];
+
+  constructor() {
+    super();
+    (this as unknown as { _setTreatArrayBufferViewsAsHostObjects(on: boolean): void })._setTreatArrayBufferViewsAsHostObjects(true);
+  }
+
+  _writeHostObject(view: ArrayBufferView): void {
+    this.writeUint32(viewTypeIndex(view));
+    if (view.byteLength >= OUT_OF_BAND_BYTES) {
+      this.writeUint32(1);
+      this.writeUint32(this.frames.length);
+      this.frames.push(bytesOf(view));
+    } else {
+      this.writeUint32(0);
+      this.writeUint32(view.byteLength);
+      this.writeRawBytes(bytesOf(view));
+    }
+  }
+}
+
+function alignedArrayBuffer(bytes: Buffer, alignment: number): { buffer: ArrayBuffer; offset: number } {
+  if (bytes.byteOffset % alignment === 0 && !(bytes.buffer instanceof SharedArrayBuffer)) {
+    return { buffer: bytes.buffer as ArrayBuffer, offset: bytes.byteOffset };
+  }
+  const copy = new ArrayBuffer(bytes.byteLength);
+  new Uint8Array(copy).set(bytes);
+  return { buffer: copy, offset: 0 };
+}
+
+function makeView(type: number, bytes: Buffer): ArrayBufferView {
+  const ctor: ViewConstructor | undefined = VIEW_TYPES[type];
+  if (!ctor) throw new SerializationError(`unknown array type ${type} in message`);
+  if (ctor === Buffer) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const elementSize = ctor === DataView ? 1 : (ctor as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
+  if (bytes.byteLength % elementSize !== 0) throw new SerializationError("array byte length does not fit its element type");
+  const { buffer, offset } = alignedArrayBuffer(bytes, elementSize);
+  if (ctor === DataView) return new DataView(buffer, offset, bytes.byteLength);
+  const Typed = ctor as unknown as new (b: ArrayBuffer, o: number, n: number) => ArrayBufferView;
+  return new Typed(buffer, offset, bytes.byteLength / elementSize);
+}
+
+class FrameDeserializer extends v8.Deserializer {
+  constructor(payload: Buffer, private readonly frames: readonly Buffer[]) {
+    super(payload);
+  }
+
+  _readHostObject(): ArrayBufferView {
+    const type = this.readUint32();
+    const outOfBand = this.readUint32() === 1;
+    if (outOfBand) {
+      const frame = this.frames[this.readUint32()];
+      if (!frame) throw new SerializationError("message refers to a missing buffer frame");
+      return makeView(type, frame);
+    }
+    const length = this.readUint32();
+    // Copy: the raw bytes alias the whole payload, which must not stay alive through a small view.
+    return makeView(type, Buffer.from(this.readRawBytes(length)));
+  }
+}
+
+/** Large plain ArrayBuffers are found by a walk, since V8 only hands views to the host-object hook. */
+function collectLargeArrayBuffers(value: unknown, found: ArrayBuffer[], seen: Set<object>): void {
+  if (value === null || typeof value !== "object") return;
+  if (seen.has(value)) return;
+  seen.add(value);
+  if (value instanceof ArrayBuffer) {
+    if (value.byteLength >= OUT_OF_BAND_BYTES) found.push(value);
+    return;
+  }
+  if (ArrayBuffer.isView(value)) return;
+  if (Array.isArray(value)) {
+    for (const item of value) if (item !== null && typeof item === "object") collectLargeArrayBuffers(item, found, seen);
+  } else if (value instanceof Map) {
+    for (const [k, v] of value) {
+      collectLargeArrayBuffers(k, found, seen);
+      collectLargeArrayBuffers(v, found, seen);
+    }
+  } else if (value instanceof Set) {
+    for (const v of value) collectLargeArrayBuffers(v, found, seen);
+  } else {
+    for (const key of Object.keys(value)) collectLargeArrayBuffers((value as Record<string, unknown>)[key], found, seen);
+  }
+}
+
+function describeCloneFailure(err: unknown, what: string): SerializationError {
+  const message = err instanceof Error ? err.message : String(err);
+  let hint = "";
+  if (/function|=>/.test(message)) hint = ": functions can travel only as the function of apply/map; inside data they cannot be sent";
+  else if (/Symbol/.test(message)) hint = ": symbols cannot be sent";
+  return new SerializationError(`${what} cannot be sent to an engine (${message.replace(/\.$/, "")})${hint}`);
+}
+
+/**
+ * Serializes a value into frames. Throws SerializationError, before anything is sent, for values
+ * that cannot travel (functions or symbols inside data, WeakMaps, class instances with native state...).
+ */
+export function packValue(value: unknown, what = "value"): PackedValue {
+  const serializer = new FrameSerializer();
+  const arrayBuffers: ArrayBuffer[] = [];
+  collectLargeArrayBuffers(value, arrayBuffers, new Set());
+  serializer.writeHeader();
+  const transferIndexes: number[] = [];
+  for (const ab of arrayBuffers) {
+    transferIndexes.push(serializer.frames.length);
+    serializer.transferArrayBuffer(serializer.frames.length, ab);
+    serializer.frames.push(Buffer.from(ab));
+  }
+  try {
+    serializer.writeValue(value);
+  } catch (err) {
+    throw describeCloneFailure(err, what);
+  }
+  const body = serializer.releaseBuffer();
+  const prefix = Buffer.allocUnsafe(4 + 4 * transferIndexes.length);
+  prefix.writeUInt32LE(transferIndexes.length, 0);
+  transferIndexes.forEach((index, i) => prefix.writeUInt32LE(index, 4 + 4 * i));
+  return { frames: [Buffer.concat([prefix, body]), ...serializer.frames] };
+}
+
+/** Inverse of packValue. `frames[0]` is the payload; the rest are its out-of-band buffers. */
+export function unpackValue<T = unknown>(frames: readonly Buffer[]): T {
+  const payload = frames[0];
+  if (!payload || payload.length < 4) throw new SerializationError("empty value payload");
+  const transfers = payload.readUInt32LE(0);
+  const headerBytes = 4 + 4 * transfers;
+  if (payload.length < headerBytes) throw new SerializationError("truncated value payload");
+  const extra = frames.slice(1);
+  const deserializer = new FrameDeserializer(payload.subarray(headerBytes), extra);
+  for (let i = 0; i < transfers; i++) {
+    const index = payload.readUInt32LE(4 + 4 * i);
+    const frame = extra[index];
+    if (!frame) throw new SerializationError("message refers to a missing buffer frame");
+    const whole = frame.byteOffset === 0 && frame.buffer.byteLength === frame.byteLength && frame.buffer instanceof ArrayBuffer;
+    deserializer.transferArrayBuffer(index, whole ? (frame.buffer as ArrayBuffer) : new Uint8Array(frame).slice().buffer);
+  }
+  deserializer.readHeader();
+  return deserializer.readValue() as T;
+}
+
+/** Splits a flat frame list into consecutive groups of the given sizes (one group per task or value). */
+export function splitFrames(frames: readonly Buffer[], counts: readonly number[]): Buffer[][] {
+  const groups: Buffer[][] = [];
+  let at = 0;
+  for (const count of counts) {
+    if (!Number.isInteger(count) || count < 0 || at + count > frames.length) {
+      throw new SerializationError("message buffer counts do not match its frames");
+    }
+    groups.push(frames.slice(at, at + count));
+    at += count;
+  }
+  return groups;
+}

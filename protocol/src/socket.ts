@@ -1,0 +1,119 @@
+import { decodeMessage, encodeMessage, newHeader, MessageError, type Header, type Message } from "./envelope.js";
+import type { Logger } from "./log.js";
+import type { MessageContents, MessageType } from "./messages.js";
+import type { Signer } from "./signer.js";
+
+interface WritableSocket {
+  send(frames: Buffer[]): Promise<void>;
+}
+
+export interface SendOptions {
+  identities?: Buffer[];
+  parent?: Partial<Header>;
+  metadata?: Record<string, unknown>;
+  buffers?: readonly Buffer[];
+  msgId?: string;
+}
+
+export type TypedMessage<T extends MessageType> = Message<MessageContents[T]> & { header: { msg_type: T } };
+
+export function isMessage<T extends MessageType>(msg: Message, type: T): msg is TypedMessage<T> {
+  return msg.header.msg_type === type;
+}
+
+/**
+ * Signs and sends messages on one ZeroMQ socket. Sends are queued and written one at a time: a
+ * socket takes one send at a time, and overlapping sends lose messages.
+ */
+export class MessageSender {
+  readonly #queue: Buffer[][] = [];
+  #head = 0;
+  #writing = false;
+  #closed = false;
+
+  constructor(
+    private readonly socket: WritableSocket,
+    private readonly signer: Signer,
+    readonly session: string,
+    private readonly log: Logger,
+  ) {}
+
+  send<T extends MessageType>(type: T, content: MessageContents[T], options: SendOptions = {}): Header {
+    const header = newHeader(type, this.session, "tsparallel", options.msgId);
+    this.sendFrames(
+      encodeMessage(this.signer, {
+        identities: options.identities,
+        header,
+        parent_header: options.parent,
+        metadata: options.metadata,
+        content,
+        buffers: options.buffers,
+      }),
+    );
+    return header;
+  }
+
+  /** Sends already-encoded frames (a prefix frame such as a PUB topic may lead). */
+  sendFrames(frames: Buffer[]): void {
+    if (this.#closed) return;
+    this.#queue.push(frames);
+    if (!this.#writing) void this.#drain();
+  }
+
+  /** Resolves when every queued message has been handed to ZeroMQ. */
+  async flushed(): Promise<void> {
+    while (this.#writing || this.#head < this.#queue.length) await new Promise((r) => setImmediate(r));
+  }
+
+  close(): void {
+    this.#closed = true;
+  }
+
+  async #drain(): Promise<void> {
+    this.#writing = true;
+    try {
+      while (this.#head < this.#queue.length && !this.#closed) {
+        const frames = this.#queue[this.#head]!;
+        this.#queue[this.#head++] = undefined as unknown as Buffer[];
+        try {
+          await this.socket.send(frames);
+        } catch (err) {
+          if (this.#closed) return;
+          this.log.warn(`send failed: ${(err as Error).message}`);
+        }
+      }
+    } finally {
+      if (this.#head === this.#queue.length) {
+        this.#queue.length = 0;
+        this.#head = 0;
+      }
+      this.#writing = false;
+    }
+  }
+}
+
+/**
+ * Yields verified messages from a socket. A malformed or wrongly signed message is dropped and
+ * logged, never handed on.
+ */
+export async function* receiveMessages(socket: AsyncIterable<Buffer[]>, signer: Signer, log: Logger): AsyncGenerator<Message> {
+  try {
+    for await (const frames of socket) {
+      let msg: Message;
+      try {
+        msg = decodeMessage(signer, frames);
+      } catch (err) {
+        if (err instanceof MessageError) {
+          log.warn(`dropped a bad message (${err.message})`);
+          continue;
+        }
+        throw err;
+      }
+      yield msg;
+    }
+  } catch (err) {
+    // Closing a socket ends its iterator with ETERM/EAGAIN-like errors; anything else is worth a line.
+    const code = (err as { code?: string }).code;
+    if (code !== "ETERM" && code !== "EAGAIN" && code !== "ENOTSOCK") log.warn(`receive loop ended: ${(err as Error).message}`);
+  }
+}
