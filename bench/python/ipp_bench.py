@@ -1,0 +1,202 @@
+"""ipyparallel side of `npm run bench`: the same workloads as bench/src, on a fresh 2-engine cluster.
+
+Prints ONE JSON object on stdout (everything else goes to stderr), so the TypeScript harness can parse it.
+Run with Debian's interpreter from outside the ipyparallel package directory:
+    /usr/bin/python3 bench/python/ipp_bench.py [--quick]
+"""
+
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+# Private IPython dir before ipyparallel is imported, so no user profile or config leaks into the run.
+_IPYTHONDIR = tempfile.mkdtemp(prefix="ipp-bench-")
+os.environ["IPYTHONDIR"] = _IPYTHONDIR
+
+import logging  # noqa: E402
+
+import ipyparallel as ipp  # noqa: E402
+import numpy as np  # noqa: E402
+
+QUICK = "--quick" in sys.argv
+
+ROUND_TRIPS = 50 if QUICK else 300
+TINY_TASKS = 1000 if QUICK else 5000
+MAP_ITEMS = 1000 if QUICK else 5000
+DIRECT_MAP_ITEMS = 200_000
+BIG_BYTES = 100 * 1024 * 1024
+PRIME_CHUNKS = 16
+# Sized so that the serial run takes a few seconds, as on our side: the speed-up, not the absolute
+# time, is what is compared, and Python's trial division is far slower than V8's.
+PRIME_LIMIT = int(os.environ.get("IPP_BENCH_PRIME_LIMIT", 200_000 if QUICK else 1_600_000))
+DATA_REPEATS = 2 if QUICK else 3
+
+
+def log(message):
+    print(f"[ipp_bench] {message}", file=sys.stderr, flush=True)
+
+
+def median_seconds(action, repeats, warmup=5):
+    for _ in range(warmup):
+        action()
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        action()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def best_seconds(action, repeats):
+    """Best of a few: for the large, slow workloads, where the minimum is the least noisy figure."""
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        action()
+        samples.append(time.perf_counter() - start)
+    return min(samples), samples
+
+
+def count_primes(bounds):
+    lo, hi = bounds
+    count = 0
+    for n in range(max(lo, 2), hi):
+        if n < 4:
+            count += 1
+            continue
+        if n % 2 == 0:
+            continue
+        d = 3
+        prime = True
+        while d * d <= n:
+            if n % d == 0:
+                prime = False
+                break
+            d += 2
+        if prime:
+            count += 1
+    return count
+
+
+def prime_chunks(limit, chunks):
+    step = -(-limit // chunks)
+    return [(i * step, min(limit, (i + 1) * step)) for i in range(chunks)]
+
+
+def rss_bytes(pid):
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def child_pids(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as children:
+            return [int(c) for c in children.read().split()]
+    except OSError:
+        return []
+
+
+def engine_rss(pids):
+    """RSS of each engine process, and with its children (ipyparallel 7's per-engine nanny) added."""
+    own = [rss_bytes(pid) for pid in pids]
+    with_children = [rss_bytes(pid) + sum(rss_bytes(c) for c in child_pids(pid)) for pid in pids]
+    return own, with_children
+
+
+def main():
+    results = {"version": ipp.__version__, "python": sys.version.split()[0], "quick": QUICK}
+
+    cluster = ipp.Cluster(n=2, profile_dir=os.path.join(_IPYTHONDIR, "profile_bench"), log_level=logging.WARNING)
+    start = time.perf_counter()
+    rc = cluster.start_and_connect_sync()
+    rc.wait_for_engines(2, timeout=120)
+    results["clusterStartSeconds"] = time.perf_counter() - start
+    log(f"cluster up in {results['clusterStartSeconds']:.2f} s, engines {rc.ids}")
+
+    try:
+        one = rc[rc.ids[0]]
+        both = rc[:]
+        lview = rc.load_balanced_view()
+
+        pids = both.apply_sync(os.getpid)
+        results["engineRssAtStartBytes"], _ = engine_rss(pids)
+
+        results["applyRoundTripSeconds"] = median_seconds(lambda: one.apply_sync(lambda: None), ROUND_TRIPS)
+        results["executeRoundTripSeconds"] = median_seconds(lambda: one.execute("a = 5; b = a * 2", block=True), ROUND_TRIPS)
+        log("round trips done")
+
+        # Idle RSS after the engines have run an apply and an execute, before any big data lands on them.
+        time.sleep(1.0)
+        rss, with_children = engine_rss(pids)
+        results["engineRssBytes"] = rss
+        results["engineRssWithChildrenBytes"] = with_children
+        results["idleEngineRssBytes"] = statistics.mean(rss)
+
+        def tiny_tasks():
+            ars = [lview.apply_async(lambda x: x, i) for i in range(TINY_TASKS)]
+            for ar in ars:
+                ar.get()
+
+        tiny_tasks()  # warm-up: function serialisation and scheduler paths
+        seconds, _ = best_seconds(tiny_tasks, DATA_REPEATS)
+        results["tinyTasksPerSecond"] = TINY_TASKS / seconds
+
+        def lb_map():
+            lview.map_async(lambda x: x * x, range(MAP_ITEMS), chunksize=1).get()
+
+        lb_map()
+        seconds, _ = best_seconds(lb_map, DATA_REPEATS)
+        results["lbMapItemsPerSecond"] = MAP_ITEMS / seconds
+        log("task throughput done")
+
+        # A real list, not a range: ipyparallel would ship a range slice as two integers.
+        items = list(range(DIRECT_MAP_ITEMS))
+        both.map_sync(lambda x: x * x, items)
+        results["directMapSeconds"] = median_seconds(lambda: both.map_sync(lambda x: x * x, items), 9 if not QUICK else 3, warmup=1)
+
+        big = np.random.default_rng(1).random(BIG_BYTES // 8)
+        results["pushSeconds"], results["pushSamples"] = best_seconds(lambda: both.push({"big": big}, block=True), DATA_REPEATS)
+        pulled = one.pull("big", block=True)
+        if pulled.shape != big.shape or pulled[12345] != big[12345]:
+            raise RuntimeError("pulled array differs from the pushed one")
+        del pulled
+        results["pullSeconds"], results["pullSamples"] = best_seconds(lambda: one.pull("big", block=True), DATA_REPEATS)
+        both.execute("del big", block=True)
+        del big
+        log("push/pull done")
+
+        chunks = prime_chunks(PRIME_LIMIT, PRIME_CHUNKS)
+        start = time.perf_counter()
+        serial = [count_primes(c) for c in chunks]
+        serial_seconds = time.perf_counter() - start
+        lview.map_sync(count_primes, prime_chunks(1000, 2), chunksize=1)  # ship the function first
+        start = time.perf_counter()
+        parallel = lview.map_sync(count_primes, chunks, chunksize=1)
+        parallel_seconds = time.perf_counter() - start
+        if list(parallel) != serial:
+            raise RuntimeError("parallel prime counts differ from the serial ones")
+        results["primes"] = {
+            "limit": PRIME_LIMIT,
+            "chunks": PRIME_CHUNKS,
+            "count": sum(serial),
+            "serialSeconds": serial_seconds,
+            "parallelSeconds": parallel_seconds,
+        }
+        results["cpuSpeedup"] = serial_seconds / parallel_seconds
+        log("cpu-bound map done")
+    finally:
+        rc.close()
+        cluster.stop_cluster_sync()
+
+    json.dump(results, sys.stdout)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,207 @@
+import type { TaskKind, TaskStatus } from "@tsparallel/protocol";
+import { CompositeError, TimeoutError } from "./errors.js";
+
+/** What is known about one task: where and when it ran, and what it printed. */
+export interface TaskMetadata {
+  msgId: string;
+  kind: TaskKind;
+  engineId: number | null;
+  /** Epoch milliseconds: submitted on the client's clock, started/completed on the engine's. */
+  submitted: number;
+  started?: number;
+  completed?: number;
+  received?: number;
+  status?: TaskStatus;
+  stdout: string;
+  stderr: string;
+  executionCount?: number;
+  repr?: string;
+  error?: Error;
+}
+
+export interface OutputEvent {
+  msgId: string;
+  index: number;
+  engineId: number;
+  name: "stdout" | "stderr";
+  text: string;
+}
+
+/** What an AsyncResult needs from its client: aborting its tasks. */
+export interface TaskOwner {
+  abort(msgIds: string[]): Promise<unknown>;
+}
+
+type Finish<T> = (values: unknown[]) => T;
+
+/**
+ * The result of tasks in flight. Thenable, so `await ar` waits for all of them; otherwise it never
+ * blocks. Results and output arrive per task as the controller relays them.
+ */
+export class AsyncResult<T> implements PromiseLike<T> {
+  readonly msgIds: readonly string[];
+  readonly metadata: TaskMetadata[];
+  protected readonly values: unknown[];
+  protected readonly errors: (Error | undefined)[];
+  /** Task indexes in the order their results arrived. */
+  protected readonly arrivals: number[] = [];
+  #done = 0;
+  readonly #settledFlags: boolean[] = [];
+  #allDone!: () => void;
+  readonly #settled: Promise<void>;
+  #final: Promise<T> | undefined;
+  readonly #outputListeners = new Set<(event: OutputEvent) => void>();
+  readonly #arrivalListeners = new Set<() => void>();
+
+  constructor(
+    protected readonly owner: TaskOwner,
+    metadata: TaskMetadata[],
+    private readonly finish: Finish<T>,
+  ) {
+    this.metadata = metadata;
+    this.msgIds = metadata.map((m) => m.msgId);
+    this.values = new Array(metadata.length);
+    this.errors = new Array(metadata.length);
+    this.#settled = new Promise((resolve) => (this.#allDone = resolve));
+    if (metadata.length === 0) this.#allDone();
+  }
+
+  /** Number of tasks finished. */
+  get progress(): number {
+    return this.#done;
+  }
+
+  get length(): number {
+    return this.msgIds.length;
+  }
+
+  ready(): boolean {
+    return this.#done === this.msgIds.length;
+  }
+
+  /** True when every task finished without error (throws while not ready). */
+  successful(): boolean {
+    if (!this.ready()) throw new Error("the result is not ready yet");
+    return this.errors.every((e) => e === undefined);
+  }
+
+  /** Resolves true when all tasks finished, false when `timeoutMs` passed first. */
+  async wait(timeoutMs?: number): Promise<boolean> {
+    if (this.ready()) return true;
+    if (timeoutMs === undefined) {
+      await this.#settled;
+      return true;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, timeoutMs))));
+    try {
+      return await Promise.race([this.#settled.then(() => true as const), expired]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** The value; throws TimeoutError if not ready within `timeoutMs`, or the remote error(s). */
+  async get(timeoutMs?: number): Promise<T> {
+    if (!(await this.wait(timeoutMs))) {
+      throw new TimeoutError(`${this.msgIds.length - this.#done} of ${this.msgIds.length} tasks not done after ${timeoutMs} ms`);
+    }
+    this.#final ??= Promise.resolve().then(() => this.#collect());
+    return this.#final;
+  }
+
+  then<A = T, B = never>(onFulfilled?: ((value: T) => A | PromiseLike<A>) | null, onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null): Promise<A | B> {
+    return this.get().then(onFulfilled, onRejected);
+  }
+
+  catch<B = never>(onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null): Promise<T | B> {
+    return this.get().catch(onRejected);
+  }
+
+  /** Aborts the tasks that have not started yet; they fail with TaskAbortedError. */
+  async abort(): Promise<void> {
+    const pending = this.msgIds.filter((_, i) => !this.isSettled(i));
+    if (pending.length) await this.owner.abort(pending);
+  }
+
+  /** Output per task, in task order (one entry per msgId, as ipyparallel's ar.stdout). */
+  get stdout(): string[] {
+    return this.metadata.map((m) => m.stdout);
+  }
+
+  get stderr(): string[] {
+    return this.metadata.map((m) => m.stderr);
+  }
+
+  /** Engine ids per task, as ipyparallel's ar.engine_id. */
+  get engineIds(): (number | null)[] {
+    return this.metadata.map((m) => m.engineId);
+  }
+
+  /** Milliseconds from the first submission to the last completion (or to now, while running). */
+  get wallTime(): number {
+    const submitted = Math.min(...this.metadata.map((m) => m.submitted));
+    const ends = this.metadata.map((m) => m.received ?? m.completed ?? Date.now());
+    return Math.max(...ends) - submitted;
+  }
+
+  /** Milliseconds of engine time, summed over the tasks. */
+  get serialTime(): number {
+    return this.metadata.reduce((sum, m) => sum + (m.completed !== undefined && m.started !== undefined ? m.completed - m.started : 0), 0);
+  }
+
+  /** Live output from the engines while the tasks run. Returns an unsubscribe function. */
+  onOutput(listener: (event: OutputEvent) => void): () => void {
+    this.#outputListeners.add(listener);
+    return () => this.#outputListeners.delete(listener);
+  }
+
+  /** Yields each task's value in task order as soon as it (and those before it) are in. */
+  async *[Symbol.asyncIterator](): AsyncIterator<unknown> {
+    for (let i = 0; i < this.msgIds.length; i++) {
+      while (!this.isSettled(i)) await this.nextArrival();
+      if (this.errors[i]) throw this.errors[i];
+      yield this.values[i];
+    }
+  }
+
+  protected isSettled(index: number): boolean {
+    return this.#settledFlags[index] === true;
+  }
+
+  protected nextArrival(): Promise<void> {
+    return new Promise((resolve) => {
+      const listener = () => {
+        this.#arrivalListeners.delete(listener);
+        resolve();
+      };
+      this.#arrivalListeners.add(listener);
+    });
+  }
+
+  /** @internal Called by the client as each task's result arrives. */
+  _settle(index: number, value: unknown, error: Error | undefined): void {
+    if (this.#settledFlags[index]) return;
+    this.#settledFlags[index] = true;
+    this.values[index] = value;
+    this.errors[index] = error;
+    this.arrivals.push(index);
+    this.#done++;
+    for (const listener of [...this.#arrivalListeners]) listener();
+    if (this.ready()) this.#allDone();
+  }
+
+  /** @internal Called by the client for live output. */
+  _output(event: OutputEvent): void {
+    for (const listener of this.#outputListeners) listener(event);
+  }
+
+  #collect(): T {
+    const failed = this.errors.filter((e): e is Error => e !== undefined);
+    if (failed.length > 0) {
+      if (this.msgIds.length === 1) throw failed[0];
+      throw new CompositeError(failed, this.msgIds.length);
+    }
+    return this.finish(this.values);
+  }
+}

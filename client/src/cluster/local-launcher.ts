@@ -1,0 +1,98 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { closeSync, openSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { hostname } from "node:os";
+import { dirname, join } from "node:path";
+import { createInterface } from "node:readline";
+import { logDir } from "@tsparallel/protocol";
+import type { ControllerLaunch, ControllerLaunchOptions, ControllerLauncher, EngineLaunchOptions, EngineLauncher, LaunchedProcess } from "./launcher.js";
+
+const require = createRequire(import.meta.url);
+
+function binPath(pkg: string, bin: string): string {
+  return join(dirname(require.resolve(`${pkg}/package.json`)), "bin", bin);
+}
+
+/** Children of a non-detached cluster die with the process that started them. */
+const attachedChildren = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const child of attachedChildren) child.kill("SIGTERM");
+});
+
+function launch(args: string[], logFile: string, detached: boolean, stdout: "pipe" | "log"): ChildProcess {
+  const log = openSync(logFile, "a", 0o600);
+  try {
+    const child = spawn(process.execPath, args, { detached, stdio: ["ignore", stdout === "pipe" ? "pipe" : log, log], env: process.env });
+    if (detached) child.unref();
+    else {
+      attachedChildren.add(child);
+      child.once("exit", () => attachedChildren.delete(child));
+    }
+    return child;
+  } finally {
+    closeSync(log);
+  }
+}
+
+function tail(file: string, lines = 15): string {
+  try {
+    return readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+  } catch {
+    return "(no log)";
+  }
+}
+
+export class LocalControllerLauncher implements ControllerLauncher {
+  async start(options: ControllerLaunchOptions): Promise<ControllerLaunch> {
+    const logFile = join(logDir(options.profile), `controller-${Date.now()}.log`);
+    const args = [binPath("@tsparallel/controller", "tspcontroller.js"), "--profile", options.profile];
+    if (options.ip) args.push("--ip", options.ip);
+    if (options.location) args.push("--location", options.location);
+    args.push(...(options.args ?? []));
+    const child = launch(args, logFile, options.detached, "pipe");
+    const ready = await new Promise<{ clientFile: string; engineFile: string }>((resolve, reject) => {
+      const lines = createInterface({ input: child.stdout! });
+      const fail = (why: string) => {
+        clearTimeout(timer);
+        lines.close();
+        child.kill("SIGKILL");
+        reject(new Error(`the controller did not start: ${why}\n--- ${logFile} ---\n${tail(logFile)}`));
+      };
+      const timer = setTimeout(() => fail(`not ready after ${options.timeoutMs} ms`), options.timeoutMs);
+      child.once("exit", (code, signal) => fail(`it exited (${signal ?? `code ${code}`})`));
+      child.once("error", (err) => fail(err.message));
+      lines.on("line", (line) => {
+        let parsed: { ready?: boolean; clientFile?: string; engineFile?: string };
+        try {
+          parsed = JSON.parse(line) as typeof parsed;
+        } catch {
+          return;
+        }
+        if (parsed.ready && parsed.clientFile && parsed.engineFile) {
+          clearTimeout(timer);
+          child.removeAllListeners("exit");
+          child.removeAllListeners("error");
+          lines.close();
+          resolve({ clientFile: parsed.clientFile, engineFile: parsed.engineFile });
+        }
+      });
+    });
+    // Nothing else is read from stdout; a detached controller must not keep this process alive.
+    child.stdout!.destroy();
+    return { process: { pid: child.pid!, host: hostname(), logFile }, ...ready };
+  }
+}
+
+export class LocalEngineLauncher implements EngineLauncher {
+  async start(count: number, options: EngineLaunchOptions): Promise<LaunchedProcess[]> {
+    const bin = binPath("@tsparallel/engine", "tspengine.js");
+    const dir = logDir(options.profile);
+    const started: LaunchedProcess[] = [];
+    for (let i = 0; i < count; i++) {
+      const logFile = join(dir, `engine-${Date.now()}-${options.firstIndex + i}.log`);
+      const child = launch([bin, "--file", options.engineFile, ...(options.args ?? [])], logFile, options.detached, "log");
+      started.push({ pid: child.pid!, host: hostname(), logFile });
+    }
+    return started;
+  }
+}

@@ -1,0 +1,55 @@
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { baseDir, securityDir, writeJsonPrivate } from "@tsparallel/protocol";
+import type { LaunchedProcess } from "./launcher.js";
+
+/** What `tspcluster` remembers of a running cluster, one per profile. */
+export interface ClusterState {
+  profile: string;
+  controller: LaunchedProcess;
+  engines: LaunchedProcess[];
+  clientFile: string;
+  engineFile: string;
+  daemon: boolean;
+  started: string;
+}
+
+export function stateFile(profile: string): string {
+  return join(securityDir(profile), "cluster.json");
+}
+
+export function readState(profile: string): ClusterState | undefined {
+  const file = stateFile(profile);
+  if (!existsSync(file)) return undefined;
+  try {
+    return JSON.parse(readFileSync(file, "utf8")) as ClusterState;
+  } catch {
+    return undefined;
+  }
+}
+
+export function writeState(state: ClusterState): void {
+  writeJsonPrivate(stateFile(state.profile), state);
+}
+
+export function removeState(profile: string): void {
+  rmSync(stateFile(profile), { force: true });
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Profiles that have a cluster state file. */
+export function listProfiles(): string[] {
+  const root = baseDir();
+  if (!existsSync(root)) return [];
+  return readdirSync(root)
+    .filter((name) => name.startsWith("profile_") && existsSync(join(root, name, "security", "cluster.json")))
+    .map((name) => name.slice("profile_".length));
+}

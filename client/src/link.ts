@@ -1,0 +1,120 @@
+import { randomUUID } from "node:crypto";
+import * as zmq from "zeromq";
+import {
+  MessageSender, Signer, createLogger, receiveMessages, url,
+  type ClientConnectionInfo, type Message, type MessageContents, type MessageType, type SendOptions,
+} from "@tsparallel/protocol";
+import { TimeoutError } from "./errors.js";
+
+const log = createLogger("client");
+
+interface PendingRequest {
+  resolve(msg: Message): void;
+  reject(err: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+export interface LinkHandlers {
+  /** Messages that are not replies to a request: task results and streams. */
+  onMessage(msg: Message): void;
+  /** Messages published on the events socket. */
+  onEvent(msg: Message): void;
+}
+
+/** The client's two sockets to the controller and request/reply matching over them. */
+export class ControllerLink {
+  readonly session = randomUUID();
+  readonly #dealer = new zmq.Dealer({ linger: 0, receiveHighWaterMark: 0, sendHighWaterMark: 0 });
+  readonly #events = new zmq.Subscriber({ linger: 0, receiveHighWaterMark: 0 });
+  readonly #sender: MessageSender;
+  readonly #signer: Signer;
+  readonly #pending = new Map<string, PendingRequest>();
+  #closed = false;
+  /** When anything last arrived from the controller (epoch ms). */
+  lastHeard = Date.now();
+
+  constructor(
+    readonly info: ClientConnectionInfo,
+    private readonly handlers: LinkHandlers,
+  ) {
+    this.#signer = new Signer(info.key);
+    this.#sender = new MessageSender(this.#dealer, this.#signer, this.session, log);
+    this.#events.subscribe();
+    this.#events.connect(url(info, info.ports.events));
+    this.#dealer.connect(url(info, info.ports.client));
+    void this.#receive();
+    void this.#receiveEvents();
+  }
+
+  get address(): string {
+    return url(this.info, this.info.ports.client);
+  }
+
+  send<T extends MessageType>(type: T, content: MessageContents[T], options?: SendOptions): void {
+    this.#sender.send(type, content, options);
+  }
+
+  /** Sends a request and resolves with the controller's reply, or fails after `timeoutMs`. */
+  request<T extends MessageType, R extends MessageType>(
+    type: T,
+    content: MessageContents[T],
+    timeoutMs: number,
+    options: SendOptions = {},
+  ): Promise<Message<MessageContents[R]>> {
+    if (this.#closed) return Promise.reject(new Error("the client is closed"));
+    return new Promise((resolve, reject) => {
+      const header = this.#sender.send(type, content, options);
+      const timer = setTimeout(() => {
+        this.#pending.delete(header.msg_id);
+        reject(new TimeoutError(`no ${type.replace(/_request$/, "")} reply from the controller at ${this.address} within ${timeoutMs} ms: is it running?`));
+      }, timeoutMs);
+      this.#pending.set(header.msg_id, { resolve: resolve as (m: Message) => void, reject, timer });
+    });
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#sender.close();
+    for (const [, pending] of this.#pending) {
+      clearTimeout(pending.timer);
+      pending.reject(new Error("the client was closed"));
+    }
+    this.#pending.clear();
+    this.#dealer.close();
+    this.#events.close();
+  }
+
+  async #receive(): Promise<void> {
+    for await (const msg of receiveMessages(this.#dealer, this.#signer, log)) {
+      this.lastHeard = Date.now();
+      const parentId = msg.parent_header.msg_id;
+      const pending = parentId === undefined ? undefined : this.#pending.get(parentId);
+      if (pending) {
+        this.#pending.delete(parentId!);
+        clearTimeout(pending.timer);
+        if (msg.header.msg_type === "error_reply") {
+          const c = msg.content as MessageContents["error_reply"];
+          pending.reject(new Error(`${c.ename}: ${c.evalue}`));
+        } else pending.resolve(msg);
+        continue;
+      }
+      try {
+        this.handlers.onMessage(msg);
+      } catch (err) {
+        log.error(`handling ${msg.header.msg_type} failed: ${(err as Error).stack}`);
+      }
+    }
+  }
+
+  async #receiveEvents(): Promise<void> {
+    for await (const msg of receiveMessages(this.#events, this.#signer, log)) {
+      this.lastHeard = Date.now();
+      try {
+        this.handlers.onEvent(msg);
+      } catch (err) {
+        log.error(`handling event ${msg.header.msg_type} failed: ${(err as Error).stack}`);
+      }
+    }
+  }
+}

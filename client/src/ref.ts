@@ -1,0 +1,24 @@
+const REF = Symbol.for("tsparallel.ref");
+
+/**
+ * A name resolved on the engine when a task runs, standing for an argument of type T
+ * (ipyparallel's Reference, typed).
+ */
+export class Ref<T = unknown> {
+  declare readonly __type?: T;
+  readonly [REF] = true;
+  constructor(readonly name: string) {
+    if (!/^[A-Za-z_$][\w$]*$/.test(name)) throw new TypeError(`ref(): ${JSON.stringify(name)} is not a valid name`);
+  }
+}
+
+export function ref<T = unknown>(name: string): Ref<T> {
+  return new Ref<T>(name);
+}
+
+export function isRef(value: unknown): value is Ref {
+  return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[REF] === true;
+}
+
+/** Each parameter may be given as a value or as a Ref to an engine-side value of the same type. */
+export type RemoteArgs<A extends readonly unknown[]> = { [K in keyof A]: A[K] | Ref<A[K]> };

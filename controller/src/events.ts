@@ -1,0 +1,95 @@
+import {
+  encodeMessage,
+  newHeader,
+  type ClusterSnapshot,
+  type MessageContents,
+  type MessageSender,
+  type MessageType,
+  type Signer,
+  type TaskStreamItem,
+} from "@tsparallel/protocol";
+import type { TaskRecord } from "./records/task-record.js";
+import type { TaskEvents } from "./task-router.js";
+
+export interface EventTimings {
+  snapshotMs: number;
+  /** A snapshot goes out at least this often even when nothing changed. */
+  snapshotMaxMs: number;
+  heartbeatMs: number;
+  /** Most tasks in one task_stream message; older ones beyond it are skipped. */
+  maxStreamTasks: number;
+}
+
+export const DEFAULT_EVENT_TIMINGS: EventTimings = { snapshotMs: 250, snapshotMaxMs: 2000, heartbeatMs: 1000, maxStreamTasks: 1000 };
+
+/**
+ * The events PUB socket. Engine lifecycle events go out at once; snapshots and the task stream are
+ * coalesced on a timer so that a busy cluster costs subscribers a few messages a second, not one per task.
+ */
+export class EventPublisher implements TaskEvents {
+  #dirty = true;
+  #lastSnapshot = 0;
+  #completed: TaskStreamItem[] = [];
+  readonly #timers: NodeJS.Timeout[] = [];
+
+  constructor(
+    private readonly sender: MessageSender,
+    private readonly signer: Signer,
+    private readonly snapshot: () => ClusterSnapshot,
+    /** Runs on every snapshot tick, before deciding to publish (throughput sampling). */
+    private readonly onTick: () => void,
+    private readonly timings: EventTimings = DEFAULT_EVENT_TIMINGS,
+  ) {}
+
+  /** Topic frame first, so subscribers can filter by msg_type. */
+  publish<T extends MessageType>(type: T, content: MessageContents[T]): void {
+    const frames = encodeMessage(this.signer, { header: newHeader(type, this.sender.session), content });
+    this.sender.sendFrames([Buffer.from(type), ...frames]);
+  }
+
+  changed(): void {
+    this.#dirty = true;
+  }
+
+  taskCompleted(record: TaskRecord): void {
+    if (record.engineId === null) return;
+    this.#completed.push({
+      msgId: record.msgId,
+      engineId: record.engineId,
+      kind: record.kind,
+      status: record.status!,
+      started: record.started!,
+      completed: record.completed!,
+    });
+    const cap = this.timings.maxStreamTasks;
+    if (this.#completed.length >= 2 * cap) this.#completed = this.#completed.slice(-cap);
+    this.#dirty = true;
+  }
+
+  start(pid: number): void {
+    this.#timers.push(
+      setInterval(() => this.#tick(), this.timings.snapshotMs),
+      setInterval(() => this.publish("controller_heartbeat", { time: Date.now(), pid }), this.timings.heartbeatMs),
+    );
+  }
+
+  stop(): void {
+    for (const timer of this.#timers) clearInterval(timer);
+    this.#timers.length = 0;
+  }
+
+  #tick(): void {
+    this.onTick();
+    if (this.#completed.length) {
+      const tasks = this.#completed.slice(-this.timings.maxStreamTasks);
+      this.#completed = [];
+      this.publish("task_stream", { tasks });
+    }
+    const now = Date.now();
+    if (this.#dirty || now - this.#lastSnapshot >= this.timings.snapshotMaxMs) {
+      this.#dirty = false;
+      this.#lastSnapshot = now;
+      this.publish("cluster_snapshot", this.snapshot());
+    }
+  }
+}

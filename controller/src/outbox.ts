@@ -1,0 +1,83 @@
+import type { EngineTask, MessageSender, StreamItem, TaskResult } from "@tsparallel/protocol";
+import type { EngineRecord } from "./engine-record.js";
+import type { ClientRef } from "./records/task-record.js";
+
+interface EngineBatch {
+  engine: EngineRecord;
+  tasks: EngineTask[];
+  frames: Buffer[];
+  aborts: string[];
+}
+
+interface ClientBatch {
+  identities: Buffer[];
+  results: TaskResult[];
+  frames: Buffer[];
+  streams: StreamItem[];
+}
+
+function append(into: Buffer[], frames: readonly Buffer[]): void {
+  for (const frame of frames) into.push(frame);
+}
+
+/**
+ * Collects everything produced while handling one incoming message (or one timer) and sends it as
+ * ONE message per destination and kind on flush(). Per-message overhead (signing, JSON, syscalls)
+ * then amortizes over whole batches of tiny tasks, which is what sustains high task rates.
+ */
+export class Outbox {
+  readonly #engines = new Map<EngineRecord, EngineBatch>();
+  readonly #clients = new Map<string, ClientBatch>();
+
+  constructor(
+    private readonly engineSender: MessageSender,
+    private readonly clientSender: MessageSender,
+  ) {}
+
+  task(engine: EngineRecord, task: EngineTask, frames: readonly Buffer[]): void {
+    const batch = this.#engine(engine);
+    batch.tasks.push(task);
+    append(batch.frames, frames);
+  }
+
+  abort(engine: EngineRecord, msgIds: readonly string[]): void {
+    for (const id of msgIds) this.#engine(engine).aborts.push(id);
+  }
+
+  result(client: ClientRef, result: TaskResult, frames: readonly Buffer[]): void {
+    const batch = this.#client(client);
+    batch.results.push(result);
+    append(batch.frames, frames);
+  }
+
+  stream(client: ClientRef, item: StreamItem): void {
+    this.#client(client).streams.push(item);
+  }
+
+  flush(): void {
+    for (const { engine, tasks, frames, aborts } of this.#engines.values()) {
+      if (tasks.length) this.engineSender.send("task_request", { tasks }, { identities: engine.identity, buffers: frames });
+      // After the tasks: an abort may name a task of this same batch.
+      if (aborts.length) this.engineSender.send("abort_request", { msgIds: aborts }, { identities: engine.identity });
+    }
+    for (const { identities, results, frames, streams } of this.#clients.values()) {
+      // Streams first: a task's output should reach the client before its result.
+      if (streams.length) this.clientSender.send("stream", { items: streams }, { identities });
+      if (results.length) this.clientSender.send("task_reply", { results }, { identities, buffers: frames });
+    }
+    this.#engines.clear();
+    this.#clients.clear();
+  }
+
+  #engine(engine: EngineRecord): EngineBatch {
+    let batch = this.#engines.get(engine);
+    if (!batch) this.#engines.set(engine, (batch = { engine, tasks: [], frames: [], aborts: [] }));
+    return batch;
+  }
+
+  #client(client: ClientRef): ClientBatch {
+    let batch = this.#clients.get(client.key);
+    if (!batch) this.#clients.set(client.key, (batch = { identities: client.identities, results: [], frames: [], streams: [] }));
+    return batch;
+  }
+}

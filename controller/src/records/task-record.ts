@@ -1,0 +1,80 @@
+import type { RemoteErrorInfo, TaskBody, TaskKind, TaskResult, TaskStatus } from "@tsparallel/protocol";
+
+/** Where a task's results go: the submitting client's routing identity on the client socket. */
+export interface ClientRef {
+  key: string;
+  identities: Buffer[];
+}
+
+/** Load-balancing state of a task that the scheduler places. */
+export interface BalancedState {
+  /** Engines the task may run on; undefined = any. */
+  targets?: ReadonlySet<number>;
+  retriesLeft: number;
+  timeoutMs?: number;
+  /** Engines that died while running it: a retry never goes back to them. */
+  excluded?: Set<number>;
+  timeout?: NodeJS.Timeout;
+  /** True while it sits in the unassigned queue. */
+  waiting: boolean;
+}
+
+/** What to send to an engine. Kept until the task is sent, or until it completes when it may be retried. */
+export interface TaskWork {
+  body: TaskBody;
+  frames: Buffer[];
+}
+
+export class TaskRecord {
+  engineId: number | null = null;
+  started?: number;
+  completed?: number;
+  status?: TaskStatus;
+  error?: RemoteErrorInfo;
+  stdout?: string;
+  stderr?: string;
+  repr?: string;
+  executionCount?: number;
+  resultFrames: Buffer[] = [];
+  resultsEvicted = false;
+  work?: TaskWork;
+  readonly lb?: BalancedState;
+
+  constructor(
+    readonly msgId: string,
+    readonly client: ClientRef,
+    readonly kind: TaskKind,
+    readonly submitted: number,
+    lb?: BalancedState,
+  ) {
+    this.lb = lb;
+  }
+
+  get pending(): boolean {
+    return this.status === undefined;
+  }
+
+  /** Copies a result into the record; the caller forwards the same result and frames to the client. */
+  finish(result: TaskResult, frames: Buffer[]): void {
+    this.status = result.status;
+    this.started = result.started;
+    this.completed = result.completed;
+    if (result.error) this.error = result.error;
+    if (result.stdout) this.stdout = (this.stdout ?? "") + result.stdout;
+    if (result.stderr) this.stderr = (this.stderr ?? "") + result.stderr;
+    if (result.repr !== undefined) this.repr = result.repr;
+    if (result.executionCount !== undefined) this.executionCount = result.executionCount;
+    this.resultFrames = frames;
+    this.work = undefined;
+    if (this.lb?.timeout) clearTimeout(this.lb.timeout);
+  }
+
+  /** Keeps streamed output for result_request, bounded so a chatty task cannot exhaust memory. */
+  appendOutput(name: "stdout" | "stderr", text: string): void {
+    const previous = this[name] ?? "";
+    if (previous.length >= MAX_KEPT_OUTPUT) return;
+    this[name] = (previous + text).slice(0, MAX_KEPT_OUTPUT);
+  }
+}
+
+const MAX_KEPT_OUTPUT = 1 << 20;

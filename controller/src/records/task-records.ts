@@ -1,0 +1,64 @@
+import { Deque } from "../deque.js";
+import type { TaskRecord } from "./task-record.js";
+
+export interface RecordLimits {
+  /** Completed records that keep their result frames (the newest ones). */
+  keepResults: number;
+  /** Completed records kept at all; older ones are forgotten entirely. */
+  keepRecords: number;
+}
+
+export const DEFAULT_RECORD_LIMITS: RecordLimits = { keepResults: 10_000, keepRecords: 100_000 };
+
+/**
+ * Every task by msgId, in submission order (a Map keeps insertion order, which makes history free).
+ * Bounded: result frames of old completed tasks are evicted first, then the old records themselves.
+ */
+export class TaskRecords {
+  readonly #records = new Map<string, TaskRecord>();
+  readonly #withResults = new Deque<TaskRecord>();
+  readonly #withoutResults = new Deque<TaskRecord>();
+  #done = 0;
+  #failed = 0;
+
+  constructor(private readonly limits: RecordLimits = DEFAULT_RECORD_LIMITS) {}
+
+  /** False when the msgId is already known (the task is then ignored). */
+  add(record: TaskRecord): boolean {
+    if (this.#records.has(record.msgId)) return false;
+    this.#records.set(record.msgId, record);
+    return true;
+  }
+
+  get(msgId: string): TaskRecord | undefined {
+    return this.#records.get(msgId);
+  }
+
+  /** Call once a record has finished: counts it and applies the bounds. */
+  completed(record: TaskRecord): void {
+    this.#done++;
+    if (record.status !== "ok") this.#failed++;
+    this.#withResults.push(record);
+    while (this.#withResults.length > this.limits.keepResults) {
+      const old = this.#withResults.shift()!;
+      old.resultFrames = [];
+      old.resultsEvicted = true;
+      this.#withoutResults.push(old);
+    }
+    const keepBare = Math.max(0, this.limits.keepRecords - this.limits.keepResults);
+    while (this.#withoutResults.length > keepBare) this.#records.delete(this.#withoutResults.shift()!.msgId);
+  }
+
+  history(): string[] {
+    return [...this.#records.keys()];
+  }
+
+  /** Finished tasks, and how many of them did not end "ok". */
+  get counts(): { done: number; failed: number } {
+    return { done: this.#done, failed: this.#failed };
+  }
+
+  values(): IterableIterator<TaskRecord> {
+    return this.#records.values();
+  }
+}

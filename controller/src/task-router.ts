@@ -1,0 +1,271 @@
+import { splitFrames, type Logger, type StreamItem, type TaskRequest, type TaskResult, type TaskStatus } from "@tsparallel/protocol";
+import type { EngineRecord } from "./engine-record.js";
+import type { EngineRegistry } from "./engines-registry.js";
+import { controllerResult, NO_ENGINE } from "./failures.js";
+import type { FunctionCache } from "./function-cache.js";
+import { LoadBalancer } from "./load-balancer.js";
+import type { Outbox } from "./outbox.js";
+import { TaskRecord, type ClientRef, type TaskWork } from "./records/task-record.js";
+import type { TaskRecords } from "./records/task-records.js";
+import type { Scheduler } from "./schedulers/index.js";
+import { taskProblem } from "./validate.js";
+
+/** What the router tells the event publisher. */
+export interface TaskEvents {
+  taskCompleted(record: TaskRecord): void;
+  /** Something a snapshot shows moved. */
+  changed(): void;
+}
+
+export class SubmitError extends Error {
+  override name = "SubmitError";
+}
+
+const RESULT_STATUSES = new Set<TaskStatus>(["ok", "error", "aborted"]);
+
+/**
+ * Moves tasks: client submissions to engines (directly or through the load balancer), engine results
+ * and output back to the submitting client, and the tasks of lost engines to retries or failures.
+ * Everything goes through the outbox; the caller flushes it once per handled message.
+ */
+export class TaskRouter {
+  readonly balancer: LoadBalancer;
+
+  constructor(
+    private readonly registry: EngineRegistry,
+    private readonly records: TaskRecords,
+    private readonly functions: FunctionCache,
+    private readonly outbox: Outbox,
+    private readonly events: TaskEvents,
+    scheduler: Scheduler,
+    hwm: number,
+    private readonly log: Logger,
+  ) {
+    this.balancer = new LoadBalancer(registry, scheduler, hwm, {
+      assign: (record, engine) => this.#send(record, engine),
+      expired: (record) => {
+        this.#fail(record, "TimeoutError", `no engine took this task within ${record.lb?.timeoutMs ?? "its"} ms`);
+        this.outbox.flush();
+      },
+    });
+  }
+
+  /** Throws SubmitError when the request as a whole is malformed; nothing of it is then run. */
+  submit(client: ClientRef, tasks: unknown, frames: Buffer[]): void {
+    if (!Array.isArray(tasks)) throw new SubmitError("submit_request needs a tasks array");
+    const counts = tasks.map((t) => (t !== null && typeof t === "object" ? (t as TaskRequest).bufferCount : NaN));
+    let groups: Buffer[][];
+    try {
+      groups = splitFrames(frames, counts);
+    } catch (err) {
+      throw new SubmitError((err as Error).message);
+    }
+    const now = Date.now();
+    tasks.forEach((task, i) => this.#submitOne(client, task, groups[i]!, now));
+    this.balancer.place();
+    this.events.changed();
+  }
+
+  /** Results from an engine: forwarded to their clients unless the engine no longer holds the task. */
+  results(engine: EngineRecord, results: unknown, frames: Buffer[]): void {
+    if (!Array.isArray(results) || !results.every(isResult)) {
+      this.log.warn(`engine ${engine.id} sent a malformed task_reply; dropped`);
+      return;
+    }
+    let groups: Buffer[][];
+    try {
+      groups = splitFrames(frames, results.map((r) => r.bufferCount));
+    } catch (err) {
+      this.log.warn(`engine ${engine.id} sent a task_reply whose frames do not match (${(err as Error).message}); dropped`);
+      return;
+    }
+    const now = Date.now();
+    let dropped = 0;
+    results.forEach((result, i) => {
+      const record = this.records.get(result.msgId);
+      // A dead engine's late result, or one for a task handed elsewhere: delivering it would duplicate.
+      if (!record || !engine.alive || !engine.release(record, now)) {
+        dropped++;
+        return;
+      }
+      engine.completed++;
+      if (result.status !== "ok") engine.failed++;
+      this.#complete(record, result.engineId === engine.id ? result : { ...result, engineId: engine.id }, groups[i]!);
+    });
+    if (dropped) this.log.info(`dropped ${dropped} result(s) from engine ${engine.id} for tasks it no longer holds`);
+    this.balancer.place();
+    this.events.changed();
+  }
+
+  streams(engine: EngineRecord, items: unknown): void {
+    if (!Array.isArray(items)) return;
+    for (const item of items as StreamItem[]) {
+      if (!item || typeof item.text !== "string" || (item.name !== "stdout" && item.name !== "stderr")) continue;
+      const record = this.records.get(item.msgId);
+      if (!record || !engine.alive || !engine.holds(record)) continue;
+      record.appendOutput(item.name, item.text);
+      this.outbox.stream(record.client, { msgId: item.msgId, engineId: engine.id, name: item.name, text: item.text });
+    }
+  }
+
+  /** A new engine may take waiting tasks. */
+  engineJoined(): void {
+    this.balancer.place();
+  }
+
+  /** The engine died or stopped (its lifecycle is already set): retry or fail what it held. */
+  engineLost(engine: EngineRecord, verb: "died" | "stopped"): void {
+    this.registry.changed();
+    const retries: TaskRecord[] = [];
+    for (const record of engine.releaseAll()) {
+      const lb = record.lb;
+      if (lb && lb.retriesLeft > 0 && record.work) {
+        lb.retriesLeft--;
+        (lb.excluded ??= new Set()).add(engine.id);
+        record.engineId = null;
+        retries.push(record);
+      } else {
+        this.#fail(record, "EngineError", `engine ${engine.id} ${verb} while running this task`, engine.id);
+      }
+    }
+    this.balancer.requeue(retries);
+    const noneAlive = this.registry.alive().length === 0;
+    for (const record of this.balancer.takeUnplaceable()) {
+      if (noneAlive) this.#fail(record, "NoEnginesError", "no engines are left to run this task");
+      else this.#fail(record, "EngineError", "none of the engines this task may run on is alive");
+    }
+    this.balancer.place();
+    this.events.changed();
+  }
+
+  /**
+   * Aborts waiting tasks here and asks engines to abort the queued ones. Without msgIds it means all
+   * of the requesting client's tasks (on `targets`, if given). Returns the tasks aborted here; the
+   * engines report theirs as results with status "aborted".
+   */
+  abort(client: ClientRef, msgIds?: string[], targets?: number[]): string[] {
+    const onTargets = targets ? new Set(targets) : undefined;
+    const aborted: string[] = [];
+    const abortHere = (record: TaskRecord): void => {
+      if (!this.balancer.remove(record)) return;
+      this.#fail(record, "TaskAborted", "aborted before it reached an engine", NO_ENGINE, "aborted");
+      aborted.push(record.msgId);
+    };
+    if (msgIds) {
+      for (const msgId of msgIds) {
+        const record = this.records.get(msgId);
+        if (!record?.pending) continue;
+        if (record.lb?.waiting) {
+          if (!onTargets) abortHere(record);
+          continue;
+        }
+        const engine = record.engineId === null ? undefined : this.registry.byId(record.engineId);
+        if (engine?.holds(record) && (!onTargets || onTargets.has(engine.id))) this.outbox.abort(engine, [msgId]);
+      }
+    } else {
+      if (!onTargets) this.balancer.waitingFrom(client.key).forEach(abortHere);
+      const engines = targets ? targets.map((id) => this.registry.byId(id)) : this.registry.alive();
+      for (const engine of engines) {
+        if (!engine?.alive) continue;
+        const mine = engine.held().filter((r) => r.client.key === client.key).map((r) => r.msgId);
+        if (mine.length) this.outbox.abort(engine, mine);
+      }
+    }
+    if (aborted.length) this.events.changed();
+    return aborted;
+  }
+
+  #submitOne(client: ClientRef, task: unknown, frames: Buffer[], now: number): void {
+    const problem = taskProblem(task);
+    const request = task as TaskRequest;
+    if (problem) {
+      const ids = Array.isArray(request.msgIds) ? request.msgIds.filter((id) => typeof id === "string") : [];
+      this.log.warn(`invalid task ${ids.join(",") || "(no msgIds)"}: ${problem}`);
+      for (const msgId of ids) this.#failNew(client, msgId, "execute", now, "InvalidTaskError", problem);
+      return;
+    }
+    const body = this.functions.accept(request.body);
+    if (!body) {
+      const fn = (request.body as { fn: { hash: string; name: string } }).fn;
+      const why = `function ${fn.name || "(anonymous)"} (${fn.hash}) is unknown to the controller and its source was not sent`;
+      for (const msgId of request.msgIds) this.#failNew(client, msgId, request.body.kind, now, "FunctionNotFound", why);
+      return;
+    }
+    const work: TaskWork = { body, frames };
+    if (request.targets === null) this.#submitBalanced(client, request, work, now);
+    else this.#submitDirect(client, request, request.targets, work, now);
+  }
+
+  #submitDirect(client: ClientRef, request: TaskRequest, targets: number[], work: TaskWork, now: number): void {
+    targets.forEach((target, i) => {
+      const record = new TaskRecord(request.msgIds[i]!, client, work.body.kind, now);
+      if (!this.#add(record)) return;
+      const engine = this.registry.byId(target);
+      if (!engine) {
+        if (this.registry.size === 0) this.#fail(record, "NoEnginesError", "no engines are registered");
+        else this.#fail(record, "InvalidTargetError", `there is no engine ${target}`);
+      } else if (!engine.alive) {
+        this.#fail(record, "EngineError", `engine ${target} is ${engine.lifecycle}`, target);
+      } else {
+        record.work = work;
+        this.#send(record, engine);
+      }
+    });
+  }
+
+  #submitBalanced(client: ClientRef, request: TaskRequest, work: TaskWork, now: number): void {
+    const options = request.lb ?? {};
+    const targets = options.targets ? new Set(options.targets) : undefined;
+    const record = new TaskRecord(request.msgIds[0]!, client, work.body.kind, now, {
+      targets,
+      retriesLeft: options.retries ?? 0,
+      timeoutMs: options.timeoutMs,
+      waiting: false,
+    });
+    if (!this.#add(record)) return;
+    record.work = work;
+    const unknown = options.targets?.filter((id) => !this.registry.byId(id)) ?? [];
+    if (unknown.length) this.#fail(record, "InvalidTargetError", `there is no engine ${unknown.join(", ")}`);
+    else if (this.registry.alive().length === 0) this.#fail(record, "NoEnginesError", "no engines are registered");
+    else if (!this.balancer.placeable(record)) this.#fail(record, "EngineError", `none of engines ${options.targets!.join(", ")} is alive`);
+    else this.balancer.enqueue(record, options.timeoutMs);
+  }
+
+  #add(record: TaskRecord): boolean {
+    if (this.records.add(record)) return true;
+    this.log.warn(`ignored a task with a msgId already in use: ${record.msgId}`);
+    return false;
+  }
+
+  #send(record: TaskRecord, engine: EngineRecord): void {
+    const work = record.work!;
+    record.engineId = engine.id;
+    engine.assign(record, Date.now());
+    const body = this.functions.bodyFor(engine, work.body);
+    this.outbox.task(engine, { msgId: record.msgId, body, bufferCount: work.frames.length }, work.frames);
+    // Only a task that may be retried elsewhere still needs its arguments.
+    if (!record.lb || record.lb.retriesLeft === 0) record.work = undefined;
+  }
+
+  #complete(record: TaskRecord, result: TaskResult, frames: Buffer[]): void {
+    record.finish(result, frames);
+    this.records.completed(record);
+    this.outbox.result(record.client, result, frames);
+    this.events.taskCompleted(record);
+  }
+
+  #fail(record: TaskRecord, ename: string, evalue: string, engineId = record.engineId ?? NO_ENGINE, status: TaskStatus = "error"): void {
+    this.#complete(record, controllerResult(record.msgId, engineId, ename, evalue, status), []);
+  }
+
+  #failNew(client: ClientRef, msgId: string, kind: TaskRecord["kind"], now: number, ename: string, evalue: string): void {
+    const record = new TaskRecord(msgId, client, kind, now);
+    if (this.#add(record)) this.#fail(record, ename, evalue);
+  }
+}
+
+function isResult(value: unknown): value is TaskResult {
+  if (value === null || typeof value !== "object") return false;
+  const r = value as TaskResult;
+  return typeof r.msgId === "string" && Number.isInteger(r.bufferCount) && r.bufferCount >= 0 && RESULT_STATUSES.has(r.status);
+}

@@ -1,0 +1,84 @@
+import { Deque } from "./deque.js";
+import type { TaskRecord } from "./records/task-record.js";
+
+/**
+ * Load-balanced tasks waiting for an engine, FIFO. Tasks with the same constraint (allowed targets,
+ * excluded engines) share one deque, so a task that cannot be placed yet never makes the scheduler
+ * rescan the tasks queued behind it: it looks at one head per constraint group. Removal (abort,
+ * timeout) is lazy: the record stops `waiting` and is skipped when it reaches a head.
+ */
+export class UnassignedQueue {
+  readonly #groups = new Map<string, Deque<TaskRecord>>();
+  readonly #seq = new Map<TaskRecord, number>();
+  #nextSeq = 0;
+  /** Retried tasks go before everything queued, so they count down from -1. */
+  #frontSeq = -1;
+
+  get length(): number {
+    return this.#seq.size;
+  }
+
+  push(record: TaskRecord): void {
+    this.#seq.set(record, this.#nextSeq++);
+    this.#group(record).push(record);
+    record.lb!.waiting = true;
+  }
+
+  /** Puts tasks back at the front (retries of a lost engine's tasks), keeping their order. */
+  pushFront(records: readonly TaskRecord[]): void {
+    for (let i = records.length - 1; i >= 0; i--) {
+      const record = records[i]!;
+      this.#seq.set(record, this.#frontSeq--);
+      this.#group(record).unshift(record);
+      record.lb!.waiting = true;
+    }
+  }
+
+  remove(record: TaskRecord): boolean {
+    if (!record.lb?.waiting) return false;
+    record.lb.waiting = false;
+    this.#seq.delete(record);
+    return true;
+  }
+
+  /** The oldest waiting task of each constraint group, with its queue position (lower = older). */
+  *heads(): IterableIterator<{ record: TaskRecord; seq: number }> {
+    for (const [key, group] of this.#groups) {
+      while (group.length && !group.peek()!.lb!.waiting) group.shift();
+      const head = group.peek();
+      if (!head) {
+        this.#groups.delete(key);
+        continue;
+      }
+      yield { record: head, seq: this.#seq.get(head)! };
+    }
+  }
+
+  /** Takes a head returned by heads() out of the queue. */
+  take(record: TaskRecord): void {
+    const group = this.#groups.get(constraintKey(record));
+    if (group?.peek() === record) group.shift();
+    this.remove(record);
+  }
+
+  /** Every waiting task, oldest first (for sweeps after an engine is lost; rare). */
+  waiting(): TaskRecord[] {
+    return [...this.#seq.entries()].sort((a, b) => a[1] - b[1]).map(([record]) => record);
+  }
+
+  #group(record: TaskRecord): Deque<TaskRecord> {
+    const key = constraintKey(record);
+    let group = this.#groups.get(key);
+    if (!group) this.#groups.set(key, (group = new Deque()));
+    return group;
+  }
+}
+
+/** Tasks with equal keys have equal candidate engines. */
+export function constraintKey(record: TaskRecord): string {
+  const lb = record.lb!;
+  if (!lb.targets && !lb.excluded?.size) return "";
+  const targets = lb.targets ? [...lb.targets].sort((a, b) => a - b).join(",") : "*";
+  const excluded = lb.excluded?.size ? [...lb.excluded].sort((a, b) => a - b).join(",") : "";
+  return `${targets}|${excluded}`;
+}

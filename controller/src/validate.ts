@@ -1,0 +1,56 @@
+import type { TaskBody, TaskRequest } from "@tsparallel/protocol";
+
+/**
+ * Shape checks for what peers send. Messages are signed, so these guard against bugs and version
+ * skew rather than attackers: a malformed request gets an error, never a crash or half execution.
+ */
+
+const isInt = (v: unknown): v is number => Number.isInteger(v);
+const isIdList = (v: unknown): v is number[] => Array.isArray(v) && v.every(isInt);
+const isStringList = (v: unknown): v is string[] => Array.isArray(v) && v.every((s) => typeof s === "string");
+
+export { isIdList, isStringList };
+
+function bodyProblem(body: unknown): string | undefined {
+  if (body === null || typeof body !== "object") return "body is missing";
+  const b = body as Partial<TaskBody> & Record<string, unknown>;
+  switch (b.kind) {
+    case "execute":
+      return typeof b.code === "string" ? undefined : "execute needs code";
+    case "apply":
+    case "map": {
+      const fn = b.fn as Record<string, unknown> | undefined;
+      if (!fn || typeof fn.hash !== "string" || typeof fn.name !== "string") return `${b.kind} needs fn {hash, name}`;
+      if (fn.source !== undefined && typeof fn.source !== "string") return "fn.source must be a string";
+      return undefined;
+    }
+    case "pull":
+      return typeof b.names === "string" || isStringList(b.names) ? undefined : "pull needs names";
+    case "push":
+    case "clear":
+      return undefined;
+    default:
+      return `unknown task kind ${JSON.stringify(b.kind)}`;
+  }
+}
+
+/** Why a task request is malformed, or undefined when it is fine. */
+export function taskProblem(task: unknown): string | undefined {
+  if (task === null || typeof task !== "object") return "task is not an object";
+  const t = task as Partial<TaskRequest>;
+  if (!isStringList(t.msgIds) || t.msgIds.length === 0) return "msgIds must be a non-empty string array";
+  if (!isInt(t.bufferCount) || t.bufferCount < 0) return "bufferCount must be a non-negative integer";
+  if (t.targets === null) {
+    if (t.msgIds.length !== 1) return "a load-balanced task has exactly one msgId";
+    if (t.lb !== undefined) {
+      if (t.lb === null || typeof t.lb !== "object") return "lb must be an object";
+      if (t.lb.targets !== undefined && !isIdList(t.lb.targets)) return "lb.targets must be engine ids";
+      if (t.lb.retries !== undefined && !(isInt(t.lb.retries) && t.lb.retries >= 0)) return "lb.retries must be a non-negative integer";
+      if (t.lb.timeoutMs !== undefined && typeof t.lb.timeoutMs !== "number") return "lb.timeoutMs must be a number";
+    }
+  } else {
+    if (!isIdList(t.targets)) return "targets must be engine ids or null";
+    if (t.targets.length !== t.msgIds.length) return "targets and msgIds differ in length";
+  }
+  return bodyProblem(t.body);
+}

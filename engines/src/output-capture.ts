@@ -1,0 +1,125 @@
+import type { StreamItem } from "@tsparallel/protocol";
+
+type StreamName = "stdout" | "stderr";
+type Write = typeof process.stdout.write;
+
+/** How often buffered output of a running task is sent as a `stream` message. */
+export const STREAM_INTERVAL_MS = 50;
+
+interface Chunk {
+  msgId: string;
+  name: StreamName;
+  text: string;
+}
+
+function chunkText(chunk: unknown, encoding: unknown): string {
+  if (typeof chunk === "string") return chunk;
+  if (ArrayBuffer.isView(chunk)) {
+    const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    return bytes.toString(typeof encoding === "string" && Buffer.isEncoding(encoding) ? encoding : "utf8");
+  }
+  return String(chunk);
+}
+
+/**
+ * Attributes everything written to process.stdout/stderr (console.* writes through them too) to the
+ * task that is running, or to the most recent one between tasks. Output is streamed every
+ * STREAM_INTERVAL_MS while there is some; what is left when a task completes goes into its result.
+ */
+export class OutputCapture {
+  readonly #original: Record<StreamName, Write>;
+  #pending: Chunk[] = [];
+  #owner: string | null = null;
+  #bypass = 0;
+  #timer: NodeJS.Timeout | null = null;
+  #installed = false;
+
+  constructor(
+    private readonly engineId: number,
+    private readonly sendStream: (items: StreamItem[]) => void,
+  ) {
+    this.#original = { stdout: process.stdout.write, stderr: process.stderr.write };
+  }
+
+  install(): void {
+    if (this.#installed) return;
+    this.#installed = true;
+    process.stdout.write = this.#patched("stdout");
+    process.stderr.write = this.#patched("stderr");
+  }
+
+  uninstall(): void {
+    if (!this.#installed) return;
+    this.#installed = false;
+    process.stdout.write = this.#original.stdout;
+    process.stderr.write = this.#original.stderr;
+    this.#clearTimer();
+  }
+
+  /** From now on output belongs to this task (until the next one starts). */
+  attributeTo(msgId: string): void {
+    this.#owner = msgId;
+  }
+
+  /** Runs fn with writes going to the real streams: the engine's own log lines are not task output. */
+  bypass<T>(fn: () => T): T {
+    this.#bypass++;
+    try {
+      return fn();
+    } finally {
+      this.#bypass--;
+    }
+  }
+
+  /** Removes and returns the unsent output of one task, for its result. */
+  take(msgId: string): { stdout?: string; stderr?: string } {
+    let stdout = "";
+    let stderr = "";
+    const rest: Chunk[] = [];
+    for (const chunk of this.#pending) {
+      if (chunk.msgId !== msgId) rest.push(chunk);
+      else if (chunk.name === "stdout") stdout += chunk.text;
+      else stderr += chunk.text;
+    }
+    this.#pending = rest;
+    if (rest.length === 0) this.#clearTimer();
+    return { ...(stdout ? { stdout } : {}), ...(stderr ? { stderr } : {}) };
+  }
+
+  /** Sends whatever is buffered now. */
+  flush(): void {
+    this.#clearTimer();
+    if (this.#pending.length === 0) return;
+    const items: StreamItem[] = this.#pending.map((c) => ({ msgId: c.msgId, engineId: this.engineId, name: c.name, text: c.text }));
+    this.#pending = [];
+    this.sendStream(items);
+  }
+
+  #patched(name: StreamName): Write {
+    const original = this.#original[name];
+    const stream = name === "stdout" ? process.stdout : process.stderr;
+    const capture = this;
+    return function write(this: unknown, chunk: unknown, encoding?: unknown, callback?: unknown): boolean {
+      if (capture.#bypass > 0 || capture.#owner === null) {
+        return (original as (...args: unknown[]) => boolean).call(stream, chunk, encoding, callback);
+      }
+      capture.#append(capture.#owner, name, chunkText(chunk, encoding));
+      const done = typeof encoding === "function" ? encoding : callback;
+      if (typeof done === "function") process.nextTick(done as () => void);
+      return true;
+    } as Write;
+  }
+
+  #append(msgId: string, name: StreamName, text: string): void {
+    if (text.length === 0) return;
+    const last = this.#pending[this.#pending.length - 1];
+    if (last && last.msgId === msgId && last.name === name) last.text += text;
+    else this.#pending.push({ msgId, name, text });
+    this.#timer ??= setTimeout(() => this.flush(), STREAM_INTERVAL_MS);
+  }
+
+  #clearTimer(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+}
