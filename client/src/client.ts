@@ -1,7 +1,7 @@
 import { EventEmitter } from "node:events";
 import {
   clientConnectionFile, newMessageId, readConnectionFile, splitFrames, unpackValue,
-  type ClusterSnapshot, type EngineInfo, type FunctionRef, type Message, type MessageContents,
+  type ClusterSnapshot, type EngineInfo, type FunctionRef, type Message, type MessageContents, type MessageType,
   type QueueStatus, type ShippedFunction, type TaskBody, type TaskRecordInfo, type TaskRequest,
 } from "@tsparallel/protocol";
 import { AsyncResult, type TaskMetadata } from "./async-result.js";
@@ -63,10 +63,12 @@ export class Client implements AsyncDisposable {
   #outFrames: Buffer[] = [];
   #flushQueued = false;
   #watchdog: NodeJS.Timeout;
+  readonly #requestTimeout: number;
   #closed = false;
 
-  private constructor(link: ControllerLink, profile: string, connectionFile: string, controllerTimeout: number) {
+  private constructor(link: ControllerLink, profile: string, connectionFile: string, controllerTimeout: number, requestTimeout: number) {
     this.#link = link;
+    this.#requestTimeout = requestTimeout;
     this.profile = profile;
     this.connectionFile = connectionFile;
     this.#watchdog = setInterval(() => this.#checkController(controllerTimeout), 1000).unref();
@@ -90,7 +92,7 @@ export class Client implements AsyncDisposable {
         if (client) client.#onEvent(msg);
       },
     });
-    client = new Client(link, info.profile ?? profile, file, options.controllerTimeout ?? 15_000);
+    client = new Client(link, info.profile ?? profile, file, options.controllerTimeout ?? 15_000, options.timeout ?? REQUEST_TIMEOUT_MS);
     try {
       const reply = await link.request<"connect_request", "connect_reply">("connect_request", {}, options.timeout ?? REQUEST_TIMEOUT_MS);
       client.#setEngines(reply.content.engines);
@@ -154,7 +156,7 @@ export class Client implements AsyncDisposable {
   }
 
   async queueStatus(targets?: number[], { verbose = false } = {}): Promise<{ engines: Record<number, QueueStatus>; unassigned: number }> {
-    const reply = await this.#link.request<"queue_status_request", "queue_status_reply">("queue_status_request", { ...(targets ? { targets } : {}), verbose }, REQUEST_TIMEOUT_MS);
+    const reply = await this.#request<"queue_status_request", "queue_status_reply">("queue_status_request", { ...(targets ? { targets } : {}), verbose });
     const engines: Record<number, QueueStatus> = {};
     for (const [id, status] of Object.entries(reply.content.engines)) engines[Number(id)] = status;
     return { engines, unassigned: reply.content.unassigned };
@@ -163,13 +165,13 @@ export class Client implements AsyncDisposable {
   /** Aborts tasks that have not started: the given ones, or every outstanding task of this client. */
   async abort(msgIds?: string[] | AsyncResult<unknown>): Promise<string[]> {
     const ids = msgIds instanceof AsyncResult ? [...msgIds.msgIds] : (msgIds ?? [...this.#tasks.keys()]);
-    const reply = await this.#link.request<"abort_request", "abort_reply">("abort_request", { msgIds: ids }, REQUEST_TIMEOUT_MS);
+    const reply = await this.#request<"abort_request", "abort_reply">("abort_request", { msgIds: ids });
     return reply.content.aborted;
   }
 
   /** The record of any task the controller still knows (from this or another client). */
   async getResult(msgId: string): Promise<TaskRecordInfo & { value?: unknown }> {
-    const reply = await this.#link.request<"result_request", "result_reply">("result_request", { msgIds: [msgId] }, REQUEST_TIMEOUT_MS);
+    const reply = await this.#request<"result_request", "result_reply">("result_request", { msgIds: [msgId] });
     const record = reply.content.records[0];
     if (!record) throw new Error(`the controller has no record of task ${msgId}`);
     if (record.bufferCount > 0) return { ...record, value: unpackValue(reply.buffers.slice(0, record.bufferCount)) };
@@ -178,30 +180,30 @@ export class Client implements AsyncDisposable {
 
   /** Every task id the controller knows, oldest first. */
   async controllerHistory(): Promise<string[]> {
-    const reply = await this.#link.request<"history_request", "history_reply">("history_request", {}, REQUEST_TIMEOUT_MS);
+    const reply = await this.#request<"history_request", "history_reply">("history_request", {});
     return reply.content.msgIds;
   }
 
   async status(): Promise<ClusterSnapshot> {
-    const reply = await this.#link.request<"status_request", "status_reply">("status_request", {}, REQUEST_TIMEOUT_MS);
+    const reply = await this.#request<"status_request", "status_reply">("status_request", {});
     return reply.content;
   }
 
   /** Sends SIGINT to engines: their running tasks fail with InterruptError, the engines live on. */
   async interrupt(targets: number[] = this.ids): Promise<number[]> {
-    const reply = await this.#link.request<"interrupt_request", "interrupt_reply">("interrupt_request", { targets }, REQUEST_TIMEOUT_MS);
+    const reply = await this.#request<"interrupt_request", "interrupt_reply">("interrupt_request", { targets });
     return reply.content.engines;
   }
 
   async stopEngines(targets: number[]): Promise<number[]> {
-    const reply = await this.#link.request<"engine_stop_request", "engine_stop_reply">("engine_stop_request", { targets }, REQUEST_TIMEOUT_MS);
+    const reply = await this.#request<"engine_stop_request", "engine_stop_reply">("engine_stop_request", { targets });
     for (const id of reply.content.engines) this.#markGone(id, "stopped");
     return reply.content.engines;
   }
 
   /** Stops engines (all by default) and, with `hub: true`, the controller too. */
   async shutdown({ targets, hub = false }: { targets?: number[]; hub?: boolean } = {}): Promise<number[]> {
-    const reply = await this.#link.request<"shutdown_request", "shutdown_reply">("shutdown_request", { targets: targets ?? null, hub }, REQUEST_TIMEOUT_MS);
+    const reply = await this.#request<"shutdown_request", "shutdown_reply">("shutdown_request", { targets: targets ?? null, hub });
     for (const id of reply.content.engines) this.#markGone(id, "stopped");
     return reply.content.engines;
   }
@@ -270,6 +272,12 @@ export class Client implements AsyncDisposable {
       queueMicrotask(() => this.#flush());
     }
     return result;
+  }
+
+  /** Requests go after any submissions of this tick, so that they see those tasks (abort, queue status). */
+  #request<T extends MessageType, R extends MessageType>(type: T, content: MessageContents[T]): Promise<Message<MessageContents[R]>> {
+    this.#flush();
+    return this.#link.request<T, R>(type, content, this.#requestTimeout);
   }
 
   #flush(): void {
@@ -380,7 +388,7 @@ export class Client implements AsyncDisposable {
   }
 
   async #refreshEngines(): Promise<void> {
-    const reply = await this.#link.request<"connect_request", "connect_reply">("connect_request", {}, REQUEST_TIMEOUT_MS);
+    const reply = await this.#request<"connect_request", "connect_reply">("connect_request", {});
     this.#setEngines(reply.content.engines);
   }
 

@@ -7,6 +7,8 @@ const REF = Symbol.for("tsparallel.ref");
 export class Ref<T = unknown> {
   declare readonly __type?: T;
   readonly [REF] = true;
+  /** A symbol value makes structured clone refuse a Ref found inside data, instead of sending it as `{ name }`. */
+  readonly marker = REF;
   constructor(readonly name: string) {
     if (!/^[A-Za-z_$][\w$]*$/.test(name)) throw new TypeError(`ref(): ${JSON.stringify(name)} is not a valid name`);
   }

@@ -129,7 +129,8 @@ function collectLargeArrayBuffers(value: unknown, found: ArrayBuffer[], seen: Se
 function describeCloneFailure(err: unknown, what: string): SerializationError {
   const message = err instanceof Error ? err.message : String(err);
   let hint = "";
-  if (/function|=>/.test(message)) hint = ": functions can travel only as the function of apply/map; inside data they cannot be sent";
+  if (message.includes("tsparallel.ref")) hint = ": ref() can only be passed as a direct argument of apply, not inside data";
+  else if (/function|=>/.test(message)) hint = ": functions can travel only as the function of apply/map; inside data they cannot be sent";
   else if (/Symbol/.test(message)) hint = ": symbols cannot be sent";
   return new SerializationError(`${what} cannot be sent to an engine (${message.replace(/\.$/, "")})${hint}`);
 }

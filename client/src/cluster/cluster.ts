@@ -68,7 +68,8 @@ export class Cluster implements AsyncDisposable {
     writeState(state);
     const cluster = new Cluster(state, options.engineLauncher ?? new LocalEngineLauncher(), options.engineArgs ?? []);
     try {
-      await cluster.addEngines(options.n ?? availableParallelism(), { timeout });
+      const n = options.n ?? availableParallelism();
+      if (n > 0) await cluster.addEngines(n, { timeout });
     } catch (err) {
       await cluster.stop();
       throw err;

@@ -1,0 +1,178 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { FakeEngine } from "./support/controller-harness.js";
+import { noop, Scene, waitFor } from "./support/controller-harness.js";
+
+/** Collects tasks from engines until they hold `total` between them. */
+async function spread(engines: FakeEngine[], total: number): Promise<number[]> {
+  await waitFor(
+    () => {
+      for (const engine of engines) void engine.drainTasks();
+      return engines.reduce((n, e) => n + e.tasks.length, 0) >= total;
+    },
+    `${total} tasks to reach the engines`,
+  );
+  return engines.map((e) => e.tasks.length);
+}
+
+for (const scheme of ["leastload", "lru", "random", "weighted"]) {
+  test(`the ${scheme} scheme spreads load-balanced tasks across engines`, { timeout: 30_000 }, async () => {
+    const scene = await Scene.start(["--scheme", scheme, "--hwm", "0"]);
+    try {
+      const client = await scene.client();
+      const engines = [await scene.engine(), await scene.engine()];
+      client.submit(Array.from({ length: 40 }, () => ({ targets: null, body: noop })));
+      const counts = await spread(engines, 40);
+      assert.equal(counts[0]! + counts[1]!, 40);
+      if (scheme === "leastload" || scheme === "lru") assert.deepEqual(counts, [20, 20]);
+      else assert.ok(counts.every((n) => n > 0), `both engines got tasks: ${counts.join("/")}`);
+      const status = await client.request<"status_reply">("status_request", {});
+      assert.equal(status.content.controller.scheme, scheme);
+    } finally {
+      await scene.close();
+    }
+  });
+}
+
+test("no engine ever holds more than hwm load-balanced tasks; the rest wait and flow as engines free up", { timeout: 30_000 }, async () => {
+  const hwm = 2;
+  const scene = await Scene.start(["--hwm", String(hwm)]);
+  try {
+    const client = await scene.client();
+    const engines = [await scene.engine(), await scene.engine()];
+    const ids = client.submit(Array.from({ length: 10 }, () => ({ targets: null, body: noop }))).flat();
+
+    await Promise.all(engines.map((e) => e.takeTasks(hwm)));
+    const queue = await client.request<"queue_status_reply">("queue_status_request", {});
+    assert.equal(queue.content.unassigned, 6);
+    assert.deepEqual([queue.content.engines["0"]!.queue, queue.content.engines["1"]!.queue], [2, 2]);
+    await Promise.all(engines.map((e) => e.drainTasks()));
+    assert.deepEqual(engines.map((e) => e.tasks.length), [2, 2], "nothing beyond hwm was sent");
+
+    // Each engine answers one task at a time; it must never hold more than hwm unanswered.
+    const replied = [0, 0];
+    let maxHeld = 0;
+    while (replied[0]! + replied[1]! < 10) {
+      for (const [i, engine] of engines.entries()) {
+        await engine.drainTasks();
+        maxHeld = Math.max(maxHeld, engine.tasks.length - replied[i]!);
+        if (engine.tasks.length > replied[i]!) {
+          engine.reply([engine.tasks[replied[i]!]!]);
+          replied[i]!++;
+        }
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.ok(maxHeld <= hwm, `an engine held ${maxHeld} tasks`);
+    const results = await client.results(ids);
+    assert.equal(results.size, 10);
+  } finally {
+    await scene.close();
+  }
+});
+
+test("waiting tasks are placed on an engine that registers later; lb targets are honoured", { timeout: 30_000 }, async () => {
+  const scene = await Scene.start(["--hwm", "1"]);
+  try {
+    const client = await scene.client();
+    const e0 = await scene.engine();
+    const [[a], [b], [c]] = client.submit([
+      { targets: null, body: noop },
+      { targets: null, body: noop },
+      { targets: null, lb: { targets: [0] }, body: noop },
+    ]);
+    await e0.takeTasks(1);
+    const e1 = await scene.engine();
+    const [late] = await e1.takeTasks(1);
+    assert.equal(late!.task.msgId, b, "the oldest waiting task went to the new engine");
+
+    // c may only run on engine 0: it waits for it even though engine 1 frees up first.
+    e1.reply([late!]);
+    await client.results([b!]);
+    await client.request("status_request", {});
+    await e1.drainTasks();
+    assert.equal(e1.tasks.length, 1);
+    e0.reply(e0.tasks);
+    await client.results([a!]);
+    const [pinned] = await e0.takeTasks(1);
+    assert.equal(pinned!.task.msgId, c);
+  } finally {
+    await scene.close();
+  }
+});
+
+test("abort: waiting tasks are aborted here, tasks held by an engine are forwarded to it", { timeout: 30_000 }, async () => {
+  const scene = await Scene.start(["--hwm", "1"]);
+  try {
+    const client = await scene.client();
+    const engine = await scene.engine();
+    const [[held], [w1], [w2]] = client.submit([0, 1, 2].map(() => ({ targets: null, body: noop })));
+    await engine.takeTasks(1);
+
+    const reply = await client.request<"abort_reply">("abort_request", { msgIds: [w1!, w2!, held!] });
+    assert.deepEqual(reply.content.aborted.sort(), [w1!, w2!].sort());
+    const results = await client.results([w1!, w2!]);
+    for (const { result } of results.values()) assert.equal(result.status, "aborted");
+    const forwarded = await engine.inbox.next("abort_request");
+    assert.deepEqual(forwarded.content.msgIds, [held]);
+
+    const queue = await client.request<"queue_status_reply">("queue_status_request", { verbose: true });
+    assert.equal(queue.content.unassigned, 0);
+    assert.deepEqual(queue.content.engines["0"], { queue: 1, completed: 0, failed: 0, tasks: [held] });
+
+    // The engine aborts it and says so; the aborted ones never reach it.
+    engine.reply([engine.tasks[0]!], () => [], "aborted");
+    assert.equal((await client.results([held!])).get(held!)!.result.status, "aborted");
+    await client.request("status_request", {});
+    await engine.drainTasks();
+    assert.equal(engine.tasks.length, 1);
+  } finally {
+    await scene.close();
+  }
+});
+
+test("abort without msgIds aborts only the requesting client's waiting tasks", { timeout: 30_000 }, async () => {
+  const scene = await Scene.start(["--hwm", "1"]);
+  try {
+    const mine = await scene.client();
+    const theirs = await scene.client();
+    const engine = await scene.engine();
+    const [[first]] = theirs.submit([{ targets: null, body: noop }]);
+    await engine.takeTasks(1);
+    const [[other]] = theirs.submit([{ targets: null, body: noop }]);
+    await theirs.request("status_request", {});
+    const [[own]] = mine.submit([{ targets: null, body: noop }]);
+    const queue = await mine.request<"queue_status_reply">("queue_status_request", {});
+    assert.equal(queue.content.unassigned, 2);
+    const reply = await mine.request<"abort_reply">("abort_request", {});
+    assert.deepEqual(reply.content.aborted, [own]);
+    engine.reply([engine.tasks[0]!]);
+    await theirs.results([first!]);
+    const [next] = await engine.takeTasks(1);
+    assert.equal(next!.task.msgId, other);
+  } finally {
+    await scene.close();
+  }
+});
+
+test("a load-balanced task still unassigned after lb.timeoutMs fails with TimeoutError", { timeout: 30_000 }, async () => {
+  const scene = await Scene.start(["--hwm", "1"]);
+  try {
+    const client = await scene.client();
+    const engine = await scene.engine();
+    const [[busy], [impatient]] = client.submit([
+      { targets: null, body: noop },
+      { targets: null, lb: { timeoutMs: 200 }, body: noop },
+    ]);
+    await engine.takeTasks(1);
+    const result = (await client.results([impatient!])).get(impatient!)!.result;
+    assert.equal(result.error?.ename, "TimeoutError");
+    engine.reply(engine.tasks);
+    await client.results([busy!]);
+    await client.request("status_request", {});
+    await engine.drainTasks();
+    assert.equal(engine.tasks.length, 1, "the timed-out task was never sent");
+  } finally {
+    await scene.close();
+  }
+});

@@ -1,0 +1,131 @@
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { FakeController } from "./support/fake-controller.js";
+
+describe("engine task flow: output, batching, abort, interrupt", () => {
+  const controller = new FakeController();
+
+  before(() => controller.startEngine(1));
+  after(() => controller.close());
+
+  test("output of a task that logs over ~300 ms arrives as stream messages before its reply", async () => {
+    const code = `
+      for (let i = 0; i < 6; i++) {
+        console.log("tick " + i);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      console.error("done");
+      process.stdout.write("last words\\n");
+    `;
+    const [msgId] = controller.submit([{ body: { kind: "execute", code } }]);
+    const [result] = await controller.results([msgId!]);
+    assert.equal(result!.status, "ok", JSON.stringify(result!.error));
+    const replyIndex = controller.engineInbox.all.findIndex((m) => m.header.msg_type === "task_reply" && JSON.stringify(m.content).includes(msgId!));
+    const streamsBefore = controller.engineInbox.all
+      .slice(0, replyIndex)
+      .filter((m) => m.header.msg_type === "stream" && JSON.stringify(m.content).includes(msgId!));
+    assert.ok(streamsBefore.length >= 2, `expected several stream messages before the reply, got ${streamsBefore.length}`);
+    // Streamed text and the reply's leftovers together hold all output, in order, exactly once.
+    const stdout = controller.streamedText(msgId!, "stdout") + (result!.stdout ?? "");
+    assert.equal(stdout, "tick 0\ntick 1\ntick 2\ntick 3\ntick 4\ntick 5\nlast words\n");
+    const stderr = controller.streamedText(msgId!, "stderr") + (result!.stderr ?? "");
+    assert.equal(stderr, "done\n");
+  });
+
+  test("output of a short task comes back in its result", async () => {
+    const result = await controller.run({ kind: "execute", code: "console.log('quick', 42)" });
+    assert.equal(result.stdout, "quick 42\n");
+    assert.equal(result.bufferCount, 0);
+  });
+
+  test("output produced after a task ended is streamed under that task", async () => {
+    const result = await controller.run({ kind: "execute", code: "setTimeout(() => console.log('late line'), 100); 'returned'" });
+    assert.equal(result.value, "returned");
+    await controller.waitFor("stream", 5_000, (msg) => msg.content.items.some((i) => i.msgId === result.msgId && i.text === "late line\n"));
+  });
+
+  test("an exception thrown later from a timer does not kill the engine; it shows on stderr", async () => {
+    const result = await controller.run({ kind: "execute", code: "setTimeout(() => { throw new Error('from a timer') }, 20); 1" });
+    await controller.waitFor("stream", 5_000, (msg) => msg.content.items.some((i) => i.msgId === result.msgId && i.name === "stderr" && i.text.includes("from a timer")));
+    assert.equal((await controller.run({ kind: "execute", code: "'survived'" })).value, "survived");
+  });
+
+  test("a silent execute runs without a number or a value", async () => {
+    const before = (await controller.run({ kind: "execute", code: "1" })).executionCount!;
+    const silent = await controller.run({ kind: "execute", code: "const quietly = 5; quietly", silent: true });
+    assert.equal(silent.status, "ok");
+    assert.equal(silent.executionCount, undefined);
+    assert.equal(silent.bufferCount, 0);
+    const after = await controller.run({ kind: "execute", code: "quietly" });
+    assert.equal(after.value, 5);
+    assert.equal(after.executionCount, before + 1);
+  });
+
+  test("many tiny tasks are answered in few task_reply messages, all in order", async () => {
+    const before = controller.engineInbox.all.filter((m) => m.header.msg_type === "task_reply").length;
+    const msgIds = controller.submit(Array.from({ length: 500 }, (_, i) => ({ body: { kind: "execute" as const, code: `${i} * 2` } })));
+    const results = await controller.results(msgIds);
+    assert.deepEqual(results.map((r) => r.value), Array.from({ length: 500 }, (_, i) => i * 2));
+    const replies = controller.engineInbox.all.filter((m) => m.header.msg_type === "task_reply").length - before;
+    assert.ok(replies < 250, `500 tiny tasks took ${replies} replies`);
+    const started = results.map((r) => r.started);
+    assert.deepEqual([...started].sort((a, b) => a - b), started, "tasks ran in arrival order");
+  });
+
+  test("abort answers queued tasks as aborted and leaves the running one alone", async () => {
+    const busy = "const until = Date.now() + 400; while (Date.now() < until) {} 'finished'";
+    const msgIds = controller.submit([
+      { body: { kind: "execute", code: busy } },
+      { body: { kind: "execute", code: "'second'" } },
+      { body: { kind: "execute", code: "'third'" } },
+      { body: { kind: "execute", code: "'kept'" } },
+    ]);
+    controller.sendToEngine("abort_request", { msgIds: [msgIds[0]!, msgIds[1]!, msgIds[2]!] });
+    const [running, second, third, kept] = await controller.results(msgIds);
+    assert.equal(running!.status, "ok");
+    assert.equal(running!.value, "finished");
+    assert.equal(second!.status, "aborted");
+    assert.equal(third!.status, "aborted");
+    assert.equal(kept!.status, "ok");
+    assert.equal(kept!.value, "kept");
+  });
+
+  test("SIGINT through signal_request stops a while(true) execute; the engine answers the next task", async () => {
+    const [spinning] = controller.submit([{ body: { kind: "execute", code: "console.log('spinning'); while (true) {}" } }]);
+    await controller.waitFor("heartbeat");
+    // Wait until the loop has surely started: its output is stuck with it, so wait a little.
+    await new Promise((r) => setTimeout(r, 300));
+    controller.sendToHeartbeat("signal_request", { signal: "SIGINT" });
+    const [result] = await controller.results([spinning!]);
+    assert.equal(result!.status, "error");
+    assert.equal(result!.error!.ename, "InterruptError");
+    const next = await controller.run({ kind: "execute", code: "'still here'" });
+    assert.equal(next.value, "still here");
+  });
+
+  test("SIGINT rejects a task that is awaiting", async () => {
+    const [waiting] = controller.submit([{ body: { kind: "execute", code: "await new Promise(() => {})" } }]);
+    await new Promise((r) => setTimeout(r, 200));
+    controller.sendToHeartbeat("signal_request", { signal: "SIGINT" });
+    const [result] = await controller.results([waiting!]);
+    assert.equal(result!.error!.ename, "InterruptError");
+    assert.equal((await controller.run({ kind: "execute", code: "2 + 2" })).value, 4);
+  });
+
+  test("a message with a bad signature is dropped; the next good one is answered", async () => {
+    controller.sendForged("task_request", { tasks: [{ msgId: "forged-1", body: { kind: "execute", code: "globalThis.pwned = true" }, bufferCount: 0 }] });
+    const result = await controller.run({ kind: "execute", code: "typeof pwned" });
+    assert.equal(result.value, "undefined");
+    assert.ok(!controller.engineInbox.all.some((m) => JSON.stringify(m.content).includes("forged-1")), "the forged task was answered");
+    // The engine logged the drop on its own stderr, not as output of some task.
+    assert.ok(!controller.streamItems().some((item) => item.text.includes("bad message")));
+  });
+
+  test("a malformed task batch is dropped whole; the engine goes on", async () => {
+    controller.sendToEngine("task_request", { tasks: [{ msgId: "malformed-1", body: { kind: "execute", code: "1" }, bufferCount: 2 }] });
+    controller.sendToEngine("task_request", { tasks: "nope" } as never);
+    const result = await controller.run({ kind: "execute", code: "'after the bad ones'" });
+    assert.equal(result.value, "after the bad ones");
+    assert.ok(!controller.engineInbox.all.some((m) => JSON.stringify(m.content).includes("malformed-1")));
+  });
+});

@@ -1,0 +1,119 @@
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { KernelClient, plainOutputs, streamText } from "./support/kernel-client.js";
+
+/** TypeScript cells: checked with what earlier cells declared, run over one notebook scope. */
+describe("kernel: TypeScript cells", () => {
+  let kernel: KernelClient;
+  before(async () => (kernel = await KernelClient.start()));
+  after(() => kernel.close());
+
+  const value = async (code: string): Promise<string | undefined> => {
+    const { reply, outputs } = await kernel.execute(code);
+    assert.equal(reply.content.status, "ok", JSON.stringify(reply.content));
+    return plainOutputs(outputs).at(-1);
+  };
+  const failure = async (code: string) => {
+    const { reply, outputs } = await kernel.execute(code);
+    assert.equal(reply.content.status, "error");
+    const errors = outputs.filter((m) => m.header.msg_type === "error");
+    assert.equal(errors.length, 1);
+    return reply.content as { ename: string; evalue: string; traceback: string[] };
+  };
+
+  test("declarations carry from cell to cell with their types", async () => {
+    await value("const a = 5; let b = a * 2");
+    assert.equal(await value("b"), "10");
+    assert.equal(await value("b = b + 1; b"), "11");
+    const error = await failure("b.toUpperCase()");
+    assert.equal(error.ename, "TSError");
+    assert.match(error.evalue, /Property 'toUpperCase' does not exist on type 'number'/);
+  });
+
+  test("a const stays read-only in later cells", async () => {
+    await value("const fixed = 1");
+    const error = await failure("fixed = 2");
+    assert.match(error.evalue, /Cannot assign to 'fixed' because it is a constant/);
+  });
+
+  test("a later cell may declare a name again, with another type", async () => {
+    await value("let shadowed = 1");
+    assert.equal(await value("const shadowed = 'text'; shadowed.toUpperCase()"), "'TEXT'");
+    assert.equal(await value("shadowed.length"), "4");
+  });
+
+  test("functions read the notebook's current values, as in a Python notebook", async () => {
+    await value("let rate = 2; function scale(x: number) { return x * rate }");
+    assert.equal(await value("scale(10)"), "20");
+    assert.equal(await value("rate = 3; scale(10)"), "30");
+  });
+
+  test("interfaces, classes, enums and destructuring survive across cells", async () => {
+    await value("interface Point { x: number; y: number }\nclass Box { static made = 0; constructor(readonly p: Point) { Box.made++ } }\nenum Color { Red, Green }");
+    await value("const { x, y: [first] } = { x: 1, y: [7] }; const box = new Box({ x, y: first })");
+    assert.equal(await value("[box.p.x + box.p.y, Box.made, Color[1]]"), "[ 8, 1, 'Green' ]");
+    const error = await failure("const bad: Point = { x: 1 }");
+    assert.match(error.evalue, /Property 'y' is missing/);
+  });
+
+  test("top-level await, and using declarations disposed when the cell ends", async () => {
+    assert.equal(await value("const fetched = await Promise.resolve(41); fetched + 1"), "42");
+    const { outputs } = await kernel.execute("await using handle = { async [Symbol.asyncDispose]() { console.log('disposed') } }; console.log('body')");
+    assert.equal(streamText(outputs, "stdout"), "body\ndisposed\n");
+  });
+
+  test("imports of Node modules, npm packages and tsparallel itself", async () => {
+    assert.equal(await value("import { basename } from 'node:path'; basename('/a/b.txt')"), "'b.txt'");
+    assert.equal(await value("import * as zmq from 'zeromq'; typeof zmq.Dealer"), "'function'");
+    assert.equal(await value("import { Client, ref } from 'tsparallel'; [typeof Client.connect, ref<number[]>('xs').name]"), "[ 'function', 'xs' ]");
+    assert.equal(await value("const os = await import('node:os'); typeof os.cpus"), "'function'");
+  });
+
+  test("a cell that fails at run time keeps what it assigned before failing", async () => {
+    const error = await failure("let early = 1; early = 2; throw new RangeError('late'); let never = 3");
+    assert.equal(error.ename, "RangeError");
+    assert.equal(error.evalue, "late");
+    assert.ok(error.traceback.some((line) => line.includes("cell[")), error.traceback.join("\n"));
+    assert.equal(await value("early"), "2");
+  });
+
+  test("display publishes rich outputs and updates them in place", async () => {
+    const { outputs } = await kernel.execute("const shown = display.html('<b>one</b>', { displayId: 'd1' }); shown.update('two'); undefined");
+    const display = outputs.find((m) => m.header.msg_type === "display_data")!;
+    assert.equal((display.content.data as Record<string, unknown>)["text/html"], "<b>one</b>");
+    assert.deepEqual(display.content.transient, { display_id: "d1" });
+    const update = outputs.find((m) => m.header.msg_type === "update_display_data")!;
+    assert.equal((update.content.data as Record<string, unknown>)["text/plain"], "'two'");
+  });
+
+  test("input() asks the frontend on the stdin channel", async () => {
+    kernel.onInput = (prompt) => (prompt === "name? " ? "Ada" : "?");
+    assert.equal(await value("const who = await input('name? '); who"), "'Ada'");
+  });
+
+  test("completion and inspection come from the language service, with earlier declarations", async () => {
+    await value("const notebookCounter = { total: 1, label: 'x' }");
+    const complete = await kernel.request("shell", "complete_request", { code: "notebookCounter.to", cursor_pos: 18 });
+    assert.deepEqual(complete.content.matches, ["total"]);
+    assert.equal(complete.content.cursor_start, 16);
+    const magic = await kernel.request("shell", "complete_request", { code: "%pxc", cursor_pos: 4 });
+    assert.deepEqual(magic.content.matches, ["%pxconfig"]);
+    const inspect = await kernel.request("shell", "inspect_request", { code: "notebookCounter", cursor_pos: 15, detail_level: 0 });
+    assert.equal(inspect.content.found, true);
+    assert.match(String((inspect.content.data as Record<string, unknown>)["text/plain"]), /total: number/);
+  });
+
+  test("is_complete tells complete, incomplete and invalid code apart", async () => {
+    const status = async (code: string) => (await kernel.request("shell", "is_complete_request", { code })).content.status;
+    assert.equal(await status("const q = 1"), "complete");
+    assert.equal(await status("function f() {"), "incomplete");
+    assert.equal(await status("let r ="), "incomplete");
+    assert.equal(await status("x = )"), "invalid");
+  });
+
+  test("many outputs from one cell all arrive, in order, before the idle status", async () => {
+    const { reply, outputs } = await kernel.execute("for (let i = 0; i < 1000; i++) display.text(String(i)); undefined");
+    assert.equal(reply.content.status, "ok");
+    assert.deepEqual(plainOutputs(outputs), Array.from({ length: 1000 }, (_, i) => String(i)));
+  });
+});

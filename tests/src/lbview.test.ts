@@ -1,0 +1,202 @@
+/**
+ * LoadBalancedView against a real cluster: the TypeScript counterparts of ipyparallel's
+ * test_lbview.py (the bracketed name in each title is the ipyparallel test; see tests/CONFORMANCE.md).
+ */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { AsyncMapResult, EngineError, LoadBalancedView, NoEnginesError, TaskAbortedError, TimeoutError } from "tsparallel";
+import { eventually, sharedCluster, waitUntilBusy } from "./support/cluster-fixture.js";
+import { instanceOf, remoteError } from "./support/remote-errors.js";
+
+declare const lbRuns: number;
+
+const nap = async (ms: number): Promise<number> => {
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  return ms;
+};
+
+const shared = sharedCluster({ n: 2 });
+
+describe("map", () => {
+  test("map squares in input order, typed end to end [test_map]", async () => {
+    const { client } = shared();
+    const lv = client.loadBalancedView();
+    const data = Array.from({ length: 16 }, (_, i) => i);
+    const squares: number[] = await lv.map((x: number) => x ** 2, data);
+    assert.deepEqual(squares, data.map((x) => x ** 2));
+  });
+
+  test("map over a generator [test_map_generator]", async () => {
+    const { client } = shared();
+    function* sixteen() {
+      for (let i = 0; i < 16; i++) yield i;
+    }
+    assert.deepEqual(await client.loadBalancedView().map((x: number) => x ** 2, sixteen()), Array.from(sixteen(), (x) => x ** 2));
+  });
+
+  test("map over 101 items, in chunks of any size [test_map_iterable]", async () => {
+    const { client } = shared();
+    const lv = client.loadBalancedView();
+    const arr = Array.from({ length: 101 }, (_, i) => i);
+    for (const chunkSize of [1, 3, 50, 101, 500]) {
+      const amr = lv.map((x: number) => x, arr, { chunkSize });
+      assert.equal(amr.length, Math.ceil(101 / chunkSize), `tasks for chunkSize ${chunkSize}`);
+      assert.deepEqual(await amr.get(30_000), arr, `chunkSize ${chunkSize}`);
+    }
+  });
+
+  test("a chunk size that is not a positive integer is refused before anything is sent", () => {
+    const { client } = shared();
+    const lv = client.loadBalancedView();
+    for (const chunkSize of [0, -1, 1.5]) {
+      assert.throws(() => lv.map((x: number) => x, [1, 2], { chunkSize }), instanceOf(RangeError, /chunkSize/));
+    }
+  });
+
+  test("ordered iteration yields results in input order even when later items finish first [test_map_ordered]", async () => {
+    const { client } = shared();
+    const data = Array.from({ length: 8 }, (_, i) => 8 - i);
+    const slowSquare = async (x: number) => {
+      await new Promise((resolve) => setTimeout(resolve, 40 * x));
+      return x ** 2;
+    };
+    const amr = client.loadBalancedView().map(slowSquare, data);
+    assert.ok(amr instanceof AsyncMapResult);
+    const seen: number[] = [];
+    for await (const r of amr) seen.push(r);
+    assert.deepEqual(seen, data.map((x) => x ** 2));
+    assert.deepEqual(await amr, seen);
+  });
+
+  test("unordered iteration yields results as they arrive [test_map_unordered]", async () => {
+    const { client } = shared();
+    // Item 0 is slow; the other items finish long before it on the other engine.
+    const data = [1500, 1, 2, 3, 4, 5];
+    const slowFirst = async (ms: number) => {
+      await new Promise((resolve) => setTimeout(resolve, ms));
+      return ms * 2;
+    };
+    const amr = client.loadBalancedView().map(slowFirst, data, { ordered: false });
+    const seen: number[] = [];
+    for await (const r of amr) seen.push(r);
+    assert.notEqual(seen[0], 3000, `the slow item came first: ${seen.join(", ")}`);
+    assert.deepEqual([...seen].sort((a, b) => a - b), data.map((x) => x * 2).sort((a, b) => a - b));
+    // Awaiting still gives input order.
+    assert.deepEqual(await amr, data.map((x) => x * 2));
+  });
+});
+
+describe("apply and options", () => {
+  test("apply and execute run on some engine, which the metadata names", async () => {
+    const { client, ids } = shared();
+    const lv = client.loadBalancedView();
+    const ar = lv.apply((a: number, b: string) => `${b}${a}`, 7, "n");
+    assert.equal(await ar, "n7");
+    assert.ok(ids.includes(ar.engineIds[0]!), `engine ${ar.engineIds[0]}`);
+    const ex = lv.execute("40 + 2");
+    assert.equal(await ex, 42);
+    assert.ok(ids.includes(ex.engineIds[0]!));
+  });
+
+  test("a view restricted to targets runs only there [test_lbview_targets]", async () => {
+    const { client, ids } = shared();
+    const last = ids.at(-1)!;
+    const lv = client.loadBalancedView({ targets: [last] });
+    const ars = Array.from({ length: 6 }, (_, i) => lv.apply((x: number) => x + 1, i));
+    assert.deepEqual(await Promise.all(ars), [1, 2, 3, 4, 5, 6]);
+    assert.deepEqual(ars.map((ar) => ar.engineIds[0]), Array(6).fill(last));
+    const amr = lv.map((x: number) => x, [1, 2, 3, 4]);
+    await amr;
+    assert.deepEqual(amr.engineIds, [last, last, last, last]);
+  });
+
+  test("a view restricted to an engine that does not exist refuses work", () => {
+    const { client } = shared();
+    const lv = client.loadBalancedView({ targets: [9999] });
+    assert.throws(() => lv.apply(() => 1), instanceOf(NoEnginesError, /9999/));
+  });
+
+  test("with() makes a view with changed options and leaves the original alone [test_temp_flags]", () => {
+    const { client, ids } = shared();
+    const lv = client.loadBalancedView({ retries: 1 });
+    const narrowed = lv.with({ targets: [ids[0]!], timeout: 500 });
+    assert.ok(narrowed instanceof LoadBalancedView);
+    assert.notEqual(narrowed, lv);
+    assert.deepEqual(narrowed.options, { retries: 1, targets: [ids[0]], timeout: 500 });
+    assert.deepEqual(lv.options, { retries: 1 });
+  });
+
+  test("retries are for engine death: a task that throws runs once and fails [test_retries]", async () => {
+    const { client } = shared();
+    const all = client.directView();
+    await all.execute("var lbRuns = 0");
+    const lv = client.loadBalancedView({ retries: 1 });
+    const failing = () => {
+      (globalThis as { lbRuns?: number }).lbRuns = lbRuns + 1;
+      throw new TypeError("Failed!");
+    };
+    await assert.rejects(lv.apply(failing).get(20_000), remoteError("TypeError"));
+    const runs = await all.pull<number>("lbRuns");
+    assert.equal(runs.reduce((a, b) => a + b, 0), 1, `runs per engine: ${runs.join(", ")}`);
+  });
+
+  test("lb tasks waiting behind busy engines are aborted, by result or by msg ids [test_abort]", async () => {
+    const { client, ids } = shared();
+    const busy = client.directView().apply(nap, 1500);
+    await waitUntilBusy(client, ids);
+    const lv = client.loadBalancedView();
+    const second = lv.apply(() => 2);
+    const third = lv.apply(() => 3);
+    await client.abort(second);
+    await client.abort([...third.msgIds]);
+    await assert.rejects(second.get(20_000), instanceOf(TaskAbortedError));
+    await assert.rejects(third.get(20_000), instanceOf(TaskAbortedError));
+    assert.deepEqual(await busy.get(20_000), [1500, 1500]);
+  });
+
+  test("wrongly typed map and apply arguments are compile errors", () => {
+    const { client } = shared();
+    const lv = client.loadBalancedView();
+    const neverRun = () => {
+      // @ts-expect-error strings are not numbers
+      void lv.map((x: number) => x * x, ["a", "b"]);
+      // @ts-expect-error missing argument
+      void lv.apply((x: number) => x);
+      // @ts-expect-error map gives an array of the function's (awaited) results
+      const wrong: string[] = undefined as unknown as Awaited<ReturnType<typeof lv.map<number, Promise<number>>>>;
+      void wrong;
+    };
+    assert.equal(typeof neverRun, "function");
+  });
+});
+
+describe("placement timeout (hwm 1)", () => {
+  const narrow = sharedCluster({ n: 2, controllerArgs: ["--hwm", "1"] });
+
+  test("a task no engine takes in time fails with TimeoutError; one placed in time runs past it [test_short_timeout]", async () => {
+    const { client, ids } = narrow();
+    const first = ids[0]!;
+    const lv = client.loadBalancedView({ targets: [first] });
+    const blocker = lv.apply(nap, 2000);
+    await waitUntilBusy(client, [first]);
+    const late = lv.with({ timeout: 200 }).apply(() => "never placed");
+    await assert.rejects(late.get(20_000), instanceOf(TimeoutError));
+    assert.equal(await blocker.get(20_000), 2000);
+    // The timeout bounds the wait for an engine, not the run.
+    assert.equal(await lv.with({ timeout: 200 }).apply(nap, 600).get(20_000), 600);
+  });
+});
+
+describe("engine death (balanced)", () => {
+  const crashing = sharedCluster({ n: 2 });
+
+  test("a task whose engine dies fails with EngineError, and the engine leaves client.ids [test_z_crash]", async () => {
+    const { client } = crashing();
+    const ar = client.loadBalancedView().apply(() => process.kill(process.pid, "SIGKILL"));
+    await assert.rejects(ar.get(30_000), instanceOf(EngineError));
+    const dead = ar.engineIds[0]!;
+    assert.equal((ar.metadata[0]!.error as EngineError).engineId, dead);
+    await eventually("the dead engine to leave client.ids", () => !client.ids.includes(dead));
+    assert.deepEqual(await client.loadBalancedView().map((x: number) => x + 1, [1, 2, 3]), [2, 3, 4]);
+  });
+});
