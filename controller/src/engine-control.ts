@@ -37,7 +37,7 @@ export class EngineControl {
         if (!engine.alive) return;
         this.log.warn(`engine ${engine.id} did not unregister within ${this.stopGraceMs} ms of a shutdown request; sending SIGTERM`);
         this.heartbeat.signal(engine, "SIGTERM");
-      }, this.stopGraceMs);
+      }, this.stopGraceMs).unref();
     }
     return engines.map((e) => e.id);
   }
@@ -46,9 +46,12 @@ export class EngineControl {
     return engines.filter((engine) => this.heartbeat.signal(engine, "SIGINT")).map((e) => e.id);
   }
 
-  /** SIGTERM now to engines that have not unregistered (the controller is exiting). */
-  terminateStragglers(): void {
-    for (const engine of this.registry.alive()) this.heartbeat.signal(engine, "SIGTERM");
+  /** SIGTERM now to those of the engines that have not unregistered (the controller is exiting). */
+  terminateStragglers(engines: readonly EngineRecord[]): void {
+    for (const engine of engines) {
+      this.settled(engine);
+      if (engine.alive) this.heartbeat.signal(engine, "SIGTERM");
+    }
   }
 
   /** The engine is gone: no fallback signal is needed any more. */

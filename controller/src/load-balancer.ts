@@ -34,7 +34,7 @@ export class LoadBalancer {
     if (timeoutMs !== undefined && timeoutMs > 0) {
       record.lb!.timeout = setTimeout(() => {
         if (this.#queue.remove(record)) this.hooks.expired(record);
-      }, timeoutMs);
+      }, timeoutMs).unref();
     }
   }
 

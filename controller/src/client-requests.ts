@@ -1,0 +1,140 @@
+import type { Message, MessageContents, MessageType, QueueStatus } from "@tsparallel/protocol";
+import type { ControllerContext } from "./context.js";
+import { identityKey } from "./identity.js";
+import { recordInfo } from "./records/record-info.js";
+import type { ClientRef } from "./records/task-record.js";
+import { SubmitError } from "./task-router.js";
+import { isIdList, isStringList } from "./validate.js";
+
+type Reply = <T extends MessageType>(type: T, content: MessageContents[T], options?: { buffers?: Buffer[]; metadata?: Record<string, unknown> }) => void;
+
+class BadRequest extends Error {
+  override name = "BadRequest";
+  constructor(
+    readonly ename: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** `content` is typed by each handler; shapes it depends on are checked there. */
+type Handler = (ctx: ControllerContext, content: never, msg: Message, reply: Reply) => void;
+
+/** Target ids from a request, or null for "all"; throws BadRequest for anything else. */
+function targetsOf(value: unknown, field = "targets"): number[] | null {
+  if (value === undefined || value === null) return null;
+  if (!isIdList(value)) throw new BadRequest("BadRequest", `${field} must be an array of engine ids`);
+  return value;
+}
+
+function aliveTargets(ctx: ControllerContext, value: unknown) {
+  const { engines, invalid } = ctx.control.resolve(targetsOf(value));
+  if (invalid.length) throw new BadRequest("InvalidTargetError", `no alive engine ${invalid.join(", ")}`);
+  return engines;
+}
+
+const handlers: Partial<Record<MessageType, Handler>> = {
+  connect_request(ctx, _content, _msg, reply) {
+    reply("connect_reply", { engines: [...ctx.registry.all()].map((e) => e.info()), snapshot: ctx.snapshot() });
+  },
+
+  submit_request(ctx, content: MessageContents["submit_request"], msg) {
+    const client: ClientRef = { key: identityKey(msg.identities), identities: msg.identities };
+    try {
+      ctx.router.submit(client, content.tasks, msg.buffers);
+    } catch (err) {
+      if (err instanceof SubmitError) throw new BadRequest("SubmitError", err.message);
+      throw err;
+    }
+  },
+
+  queue_status_request(ctx, content: MessageContents["queue_status_request"], _msg, reply) {
+    const ids = targetsOf(content.targets);
+    const engines = ids === null ? [...ctx.registry.alive()] : ids.map((id) => ctx.registry.byId(id));
+    const status: Record<string, QueueStatus> = {};
+    for (const [i, engine] of engines.entries()) {
+      if (!engine) throw new BadRequest("InvalidTargetError", `there is no engine ${ids![i]}`);
+      status[engine.id] = { queue: engine.outstanding, completed: engine.completed, failed: engine.failed };
+      if (content.verbose) status[engine.id]!.tasks = engine.held().map((r) => r.msgId);
+    }
+    reply("queue_status_reply", { engines: status, unassigned: ctx.router.balancer.waiting });
+  },
+
+  abort_request(ctx, content: MessageContents["abort_request"], msg, reply) {
+    if (content.msgIds !== undefined && !isStringList(content.msgIds)) throw new BadRequest("BadRequest", "msgIds must be strings");
+    const targets = targetsOf(content.targets) ?? undefined;
+    const client: ClientRef = { key: identityKey(msg.identities), identities: msg.identities };
+    reply("abort_reply", { aborted: ctx.router.abort(client, content.msgIds, targets) });
+  },
+
+  result_request(ctx, content: MessageContents["result_request"], _msg, reply) {
+    if (!isStringList(content.msgIds)) throw new BadRequest("BadRequest", "msgIds must be strings");
+    const records = [];
+    const buffers: Buffer[] = [];
+    const unknown: string[] = [];
+    const evicted: string[] = [];
+    for (const msgId of content.msgIds) {
+      const record = ctx.records.get(msgId);
+      if (!record) {
+        unknown.push(msgId);
+        continue;
+      }
+      records.push(recordInfo(record));
+      for (const frame of record.resultFrames) buffers.push(frame);
+      if (record.resultsEvicted) evicted.push(msgId);
+    }
+    // Which ids are forgotten, and which results were dropped to bound memory, go in metadata.
+    reply("result_reply", { records }, { buffers, metadata: { unknown, evicted } });
+  },
+
+  history_request(ctx, _content, _msg, reply) {
+    reply("history_reply", { msgIds: ctx.records.history() });
+  },
+
+  interrupt_request(ctx, content: MessageContents["interrupt_request"], _msg, reply) {
+    reply("interrupt_reply", { engines: ctx.control.interrupt(aliveTargets(ctx, content.targets)) });
+  },
+
+  engine_stop_request(ctx, content: MessageContents["engine_stop_request"], _msg, reply) {
+    reply("engine_stop_reply", { engines: ctx.control.stop(aliveTargets(ctx, content.targets)) });
+  },
+
+  shutdown_request(ctx, content: MessageContents["shutdown_request"], _msg, reply) {
+    const targets = targetsOf(content.targets);
+    if (content.hub) {
+      void ctx.shutdownHub("shutdown requested by a client", targets, (engines) => reply("shutdown_reply", { engines }));
+      return;
+    }
+    reply("shutdown_reply", { engines: ctx.control.stop(aliveTargets(ctx, targets)) });
+  },
+
+  status_request(ctx, _content, _msg, reply) {
+    reply("status_reply", ctx.snapshot());
+  },
+};
+
+/** Handles one message from the client ROUTER; replies go to the sender with parent = its header. */
+export function handleClientMessage(ctx: ControllerContext, msg: Message): void {
+  const reply: Reply = (type, content, options = {}) =>
+    ctx.clientSender.send(type, content, { identities: msg.identities, parent: msg.header, ...options });
+  const type = msg.header.msg_type as MessageType;
+  const handler = Object.hasOwn(handlers, type) ? handlers[type] : undefined;
+  if (!handler) {
+    ctx.log.warn(`unknown request type ${JSON.stringify(type)} from a client`);
+    reply("error_reply", { ename: "UnknownMessageType", evalue: `the controller does not handle ${type}` });
+    return;
+  }
+  try {
+    handler(ctx, msg.content as never, msg, reply);
+  } catch (err) {
+    if (err instanceof BadRequest) {
+      ctx.log.warn(`${type} refused: ${err.message}`);
+      reply("error_reply", { ename: err.ename, evalue: err.message });
+    } else {
+      // A bug here must not leave the client waiting forever for its reply.
+      ctx.log.error(`${type} failed: ${(err as Error).stack ?? String(err)}`);
+      reply("error_reply", { ename: "ControllerError", evalue: (err as Error).message ?? String(err) });
+    }
+  }
+}

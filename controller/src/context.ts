@@ -1,0 +1,26 @@
+import type { ClusterSnapshot, Logger, MessageSender } from "@tsparallel/protocol";
+import type { EngineControl } from "./engine-control.js";
+import type { EngineRecord } from "./engine-record.js";
+import type { EngineRegistry } from "./engines-registry.js";
+import type { EventPublisher } from "./events.js";
+import type { HeartbeatTimings } from "./heartbeat-monitor.js";
+import type { TaskRecords } from "./records/task-records.js";
+import type { TaskRouter } from "./task-router.js";
+
+/** What the message handlers of each socket work with. */
+export interface ControllerContext {
+  readonly registry: EngineRegistry;
+  readonly records: TaskRecords;
+  readonly router: TaskRouter;
+  readonly events: EventPublisher;
+  readonly control: EngineControl;
+  readonly engineSender: MessageSender;
+  readonly clientSender: MessageSender;
+  readonly timings: HeartbeatTimings;
+  readonly log: Logger;
+  snapshot(): ClusterSnapshot;
+  /** An engine left: unregistered ("stopped") or silent too long ("dead"). */
+  engineLost(engine: EngineRecord, lifecycle: "dead" | "stopped", reason: string): void;
+  /** Stops the targets (all engines for null) and then the controller; `reply` runs just before exit. */
+  shutdownHub(reason: string, targets: number[] | null, reply?: (engines: number[]) => void): Promise<void>;
+}

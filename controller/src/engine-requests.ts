@@ -1,0 +1,39 @@
+import { isMessage, type Message, type MessageContents } from "@tsparallel/protocol";
+import type { ControllerContext } from "./context.js";
+
+/** Handles one message from the engine ROUTER. */
+export function handleEngineMessage(ctx: ControllerContext, msg: Message): void {
+  if (isMessage(msg, "registration_request")) return register(ctx, msg);
+  const engine = ctx.registry.byIdentity(msg.identities);
+  if (!engine) {
+    ctx.log.warn(`${msg.header.msg_type} from an unregistered engine; dropped`);
+    return;
+  }
+  if (isMessage(msg, "task_reply")) ctx.router.results(engine, msg.content.results, msg.buffers);
+  else if (isMessage(msg, "stream")) ctx.router.streams(engine, msg.content.items);
+  else if (isMessage(msg, "unregistration_request")) {
+    if (engine.alive) ctx.engineLost(engine, "stopped", msg.content.reason ?? "unregistered");
+  } else if (isMessage(msg, "abort_reply") || isMessage(msg, "shutdown_reply")) {
+    ctx.log.debug(`engine ${engine.id}: ${msg.header.msg_type}`);
+  } else {
+    ctx.log.warn(`unexpected ${msg.header.msg_type} from engine ${engine.id}; dropped`);
+  }
+}
+
+function register(ctx: ControllerContext, msg: Message<MessageContents["registration_request"]>): void {
+  const { uuid, hostname, pid } = msg.content;
+  const reply = (content: MessageContents["registration_reply"]) =>
+    ctx.engineSender.send("registration_reply", content, { identities: msg.identities, parent: msg.header });
+  if (typeof uuid !== "string" || typeof hostname !== "string" || !Number.isInteger(pid)) {
+    ctx.log.warn("malformed registration_request; refused");
+    reply({ status: "error", message: "registration_request needs uuid, hostname and pid" });
+    return;
+  }
+  const { engine, isNew } = ctx.registry.register(uuid, hostname, pid, msg.identities, Date.now());
+  reply({ status: "ok", id: engine.id, heartbeatMs: ctx.timings.heartbeatMs, heartbeatTimeoutMs: ctx.timings.heartbeatTimeoutMs });
+  if (!isNew) return;
+  ctx.log.info(`engine ${engine.id} registered (pid ${pid} on ${hostname})`);
+  ctx.events.publish("engine_registered", { engine: engine.info() });
+  ctx.events.changed();
+  ctx.router.engineJoined();
+}

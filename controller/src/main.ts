@@ -1,0 +1,68 @@
+import { Command, InvalidArgumentError, Option } from "commander";
+import { startController } from "./controller.js";
+import { DEFAULT_RECORD_LIMITS } from "./records/task-records.js";
+import { SCHEMES, type SchemeName } from "./schedulers/index.js";
+
+function integer(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError("expected a non-negative integer");
+  return n;
+}
+
+const program = new Command("tspcontroller")
+  .description("The tsparallel controller: registers engines, routes and schedules tasks, publishes cluster events")
+  .option("--profile <name>", "profile (selects the connection files)", "default")
+  .option("--ip <address>", "address to bind", "127.0.0.1")
+  .option("--location <host>", "address peers connect to (default: ip, or this host's name when ip is 0.0.0.0)")
+  .addOption(new Option("--scheme <scheme>", "load-balancing scheme").choices(SCHEMES).default("leastload"))
+  .option("--hwm <n>", "max outstanding tasks per engine for the load balancer (0 = unlimited)", integer, 16)
+  .option("--heartbeat-ms <ms>", "heartbeat period engines use", integer, 500)
+  .option("--heartbeat-timeout-ms <ms>", "silence after which an engine is declared dead", integer, 3000)
+  .option("--client-file <path>", "client connection file (default: the profile's)")
+  .option("--engine-file <path>", "engine connection file (default: the profile's)")
+  .option("--keep-results <n>", "completed tasks whose result values the controller keeps for result requests", integer, 10_000)
+  .addOption(new Option("--log-level <level>", "log level").choices(["debug", "info", "warn", "error", "silent"]))
+  .parse();
+
+interface CliOptions {
+  profile: string;
+  ip: string;
+  location?: string;
+  scheme: SchemeName;
+  hwm: number;
+  heartbeatMs: number;
+  heartbeatTimeoutMs: number;
+  clientFile?: string;
+  engineFile?: string;
+  keepResults: number;
+  logLevel?: string;
+}
+
+const cli = program.opts<CliOptions>();
+// Loggers read the level when created; the controller creates its logger when it starts, below.
+if (cli.logLevel) process.env.TSPARALLEL_LOG_LEVEL = cli.logLevel;
+
+try {
+  const controller = await startController({
+    profile: cli.profile,
+    ip: cli.ip,
+    location: cli.location,
+    scheme: cli.scheme,
+    hwm: cli.hwm,
+    heartbeatMs: cli.heartbeatMs,
+    heartbeatTimeoutMs: cli.heartbeatTimeoutMs,
+    clientFile: cli.clientFile,
+    engineFile: cli.engineFile,
+    recordLimits: { keepResults: cli.keepResults, keepRecords: Math.max(DEFAULT_RECORD_LIMITS.keepRecords, cli.keepResults) },
+  });
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    process.on(signal, () => void controller.stop(`received ${signal}`));
+  }
+  // The one stdout line launchers wait for.
+  process.stdout.write(JSON.stringify({ ready: true, pid: controller.pid, clientFile: controller.clientFile, engineFile: controller.engineFile }) + "\n");
+  await controller.closed;
+  process.exit(0);
+} catch (err) {
+  process.stderr.write(`tspcontroller: ${(err as Error).message}\n`);
+  process.exit(1);
+}

@@ -1,0 +1,57 @@
+import { hostname } from "node:os";
+import { clientConnectionFile, engineConnectionFile, createLogger, type Logger } from "@tsparallel/protocol";
+import { DEFAULT_RECORD_LIMITS, type RecordLimits } from "./records/task-records.js";
+import { SCHEMES, type SchemeName } from "./schedulers/index.js";
+
+export interface ControllerOptions {
+  /** Profile name: selects the security dir for the connection files. Default "default". */
+  profile?: string;
+  /** Address to bind. Default 127.0.0.1. */
+  ip?: string;
+  /** Address peers connect to. Default: `ip`, or this host's name when binding 0.0.0.0. */
+  location?: string;
+  /** Load-balancing scheme. Default leastload. */
+  scheme?: SchemeName;
+  /** Max outstanding tasks per engine for the load-balanced scheduler; 0 = unlimited. Default 16. */
+  hwm?: number;
+  heartbeatMs?: number;
+  heartbeatTimeoutMs?: number;
+  clientFile?: string;
+  engineFile?: string;
+  recordLimits?: RecordLimits;
+  logger?: Logger;
+}
+
+export type ResolvedOptions = Required<ControllerOptions>;
+
+export class OptionsError extends Error {
+  override name = "OptionsError";
+}
+
+function positive(name: string, value: number, allowZero = false): number {
+  if (!Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) throw new OptionsError(`${name} must be a ${allowZero ? "non-negative" : "positive"} number, got ${value}`);
+  return value;
+}
+
+export function resolveOptions(options: ControllerOptions = {}): ResolvedOptions {
+  const profile = options.profile ?? "default";
+  const ip = options.ip ?? "127.0.0.1";
+  const scheme = options.scheme ?? "leastload";
+  if (!SCHEMES.includes(scheme)) throw new OptionsError(`unknown scheme ${scheme}; choose one of ${SCHEMES.join(", ")}`);
+  const heartbeatMs = positive("heartbeatMs", options.heartbeatMs ?? 500);
+  const heartbeatTimeoutMs = positive("heartbeatTimeoutMs", options.heartbeatTimeoutMs ?? 3000);
+  if (heartbeatTimeoutMs <= heartbeatMs) throw new OptionsError("heartbeatTimeoutMs must exceed heartbeatMs");
+  return {
+    profile,
+    ip,
+    location: options.location ?? (ip === "0.0.0.0" || ip === "*" ? hostname() : ip),
+    scheme,
+    hwm: Math.floor(positive("hwm", options.hwm ?? 16, true)),
+    heartbeatMs,
+    heartbeatTimeoutMs,
+    clientFile: options.clientFile ?? clientConnectionFile(profile),
+    engineFile: options.engineFile ?? engineConnectionFile(profile),
+    recordLimits: options.recordLimits ?? DEFAULT_RECORD_LIMITS,
+    logger: options.logger ?? createLogger("controller"),
+  };
+}
