@@ -1,5 +1,10 @@
 import { AsyncResult, type TaskMetadata, type TaskOwner } from "./async-result.js";
 
+/** Array.prototype.flat is ~10x slower than concat on large arrays of numbers. */
+export function concatChunks<R>(chunks: R[][]): R[] {
+  return ([] as R[]).concat(...chunks);
+}
+
 /**
  * A map split into chunk tasks. Awaiting it gives the flat array of results in input order; iterating it
  * yields single items, in input order, or as chunks arrive when the map was made with `ordered: false`.
@@ -10,7 +15,7 @@ export class AsyncMapResult<R> extends AsyncResult<R[]> {
     metadata: TaskMetadata[],
     readonly ordered: boolean,
   ) {
-    super(owner, metadata, (chunks) => (chunks as R[][]).flat());
+    super(owner, metadata, (chunks) => concatChunks(chunks as R[][]));
   }
 
   override async *[Symbol.asyncIterator](): AsyncIterator<R> {

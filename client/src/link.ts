@@ -24,7 +24,7 @@ export interface LinkHandlers {
 /** The client's two sockets to the controller and request/reply matching over them. */
 export class ControllerLink {
   readonly session = randomUUID();
-  readonly #dealer = new zmq.Dealer({ linger: 0, receiveHighWaterMark: 0, sendHighWaterMark: 0 });
+  readonly #dealer = new zmq.Dealer({ linger: 0, receiveHighWaterMark: 0, sendHighWaterMark: 0, sendTimeout: 0 });
   readonly #events = new zmq.Subscriber({ linger: 0, receiveHighWaterMark: 0 });
   readonly #sender: MessageSender;
   readonly #signer: Signer;

@@ -53,12 +53,13 @@ try {
     heartbeatTimeoutMs: cli.heartbeatTimeoutMs,
     clientFile: cli.clientFile,
     engineFile: cli.engineFile,
-    recordLimits: { keepResults: cli.keepResults, keepRecords: Math.max(DEFAULT_RECORD_LIMITS.keepRecords, cli.keepResults) },
+    recordLimits: { ...DEFAULT_RECORD_LIMITS, keepResults: cli.keepResults, keepRecords: Math.max(DEFAULT_RECORD_LIMITS.keepRecords, cli.keepResults) },
   });
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     process.on(signal, () => void controller.stop(`received ${signal}`));
   }
-  // The one stdout line launchers wait for.
+  // The one stdout line launchers wait for. They close the pipe after reading it; nothing else is written.
+  process.stdout.on("error", () => undefined);
   process.stdout.write(JSON.stringify({ ready: true, pid: controller.pid, clientFile: controller.clientFile, engineFile: controller.engineFile }) + "\n");
   await controller.closed;
   process.exit(0);

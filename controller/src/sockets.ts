@@ -19,13 +19,14 @@ function portOf(socket: zmq.Socket): number {
 /**
  * Binds the four sockets on random ports. Routers queue without limit: at the default high-water
  * mark a ROUTER silently drops messages to a slow peer, and a lost task or result never comes back.
+ * `sendTimeout: 0` makes sends synchronous (see MessageSender).
  */
 export async function bindSockets(ip: string): Promise<{ sockets: ControllerSockets; ports: SocketPorts }> {
   const sockets: ControllerSockets = {
-    client: new zmq.Router({ sendHighWaterMark: 0, receiveHighWaterMark: 0 }),
-    events: new zmq.Publisher(),
-    engine: new zmq.Router({ sendHighWaterMark: 0, receiveHighWaterMark: 0 }),
-    heartbeat: new zmq.Router(),
+    client: new zmq.Router({ sendHighWaterMark: 0, receiveHighWaterMark: 0, sendTimeout: 0 }),
+    events: new zmq.Publisher({ sendTimeout: 0 }),
+    engine: new zmq.Router({ sendHighWaterMark: 0, receiveHighWaterMark: 0, sendTimeout: 0 }),
+    heartbeat: new zmq.Router({ sendTimeout: 0 }),
   };
   try {
     for (const socket of Object.values(sockets)) await socket.bind(`tcp://${ip}:*`);

@@ -102,18 +102,20 @@ class FrameDeserializer extends v8.Deserializer {
   }
 }
 
-/** Large plain ArrayBuffers are found by a walk, since V8 only hands views to the host-object hook. */
+/**
+ * Large plain ArrayBuffers are found by a walk, since V8 only hands views to the host-object hook.
+ * Indexed loops and no work for primitives keep this cheap even before the JIT warms up.
+ */
 function collectLargeArrayBuffers(value: unknown, found: ArrayBuffer[], seen: Set<object>): void {
-  if (value === null || typeof value !== "object") return;
-  if (seen.has(value)) return;
+  if (value === null || typeof value !== "object" || ArrayBuffer.isView(value) || seen.has(value)) return;
   seen.add(value);
   if (value instanceof ArrayBuffer) {
     if (value.byteLength >= OUT_OF_BAND_BYTES) found.push(value);
-    return;
-  }
-  if (ArrayBuffer.isView(value)) return;
-  if (Array.isArray(value)) {
-    for (const item of value) if (item !== null && typeof item === "object") collectLargeArrayBuffers(item, found, seen);
+  } else if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i];
+      if (typeof item === "object" && item !== null) collectLargeArrayBuffers(item, found, seen);
+    }
   } else if (value instanceof Map) {
     for (const [k, v] of value) {
       collectLargeArrayBuffers(k, found, seen);
@@ -122,7 +124,10 @@ function collectLargeArrayBuffers(value: unknown, found: ArrayBuffer[], seen: Se
   } else if (value instanceof Set) {
     for (const v of value) collectLargeArrayBuffers(v, found, seen);
   } else {
-    for (const key of Object.keys(value)) collectLargeArrayBuffers((value as Record<string, unknown>)[key], found, seen);
+    for (const key in value) {
+      const item = (value as Record<string, unknown>)[key];
+      if (typeof item === "object" && item !== null) collectLargeArrayBuffers(item, found, seen);
+    }
   }
 }
 

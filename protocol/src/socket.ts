@@ -5,6 +5,8 @@ import type { Signer } from "./signer.js";
 
 interface WritableSocket {
   send(frames: Buffer[]): Promise<void>;
+  /** zeromq's option: 0 makes every send complete (or fail) synchronously. */
+  sendTimeout?: number;
 }
 
 export interface SendOptions {
@@ -23,7 +25,9 @@ export function isMessage<T extends MessageType>(msg: Message, type: T): msg is 
 
 /**
  * Signs and sends messages on one ZeroMQ socket. Sends are queued and written one at a time: a
- * socket takes one send at a time, and overlapping sends lose messages.
+ * socket takes one send at a time, and overlapping sends lose messages. A socket made with
+ * `sendTimeout: 0` (and no high-water mark) sends synchronously, so it skips the queue and its
+ * per-message promise round: that is most of a tiny task's cost.
  */
 export class MessageSender {
   readonly #queue: Buffer[][] = [];
@@ -56,6 +60,12 @@ export class MessageSender {
   /** Sends already-encoded frames (a prefix frame such as a PUB topic may lead). */
   sendFrames(frames: Buffer[]): void {
     if (this.#closed) return;
+    if (this.socket.sendTimeout === 0 && !this.#writing) {
+      this.socket.send(frames).catch((err: Error) => {
+        if (!this.#closed) this.log.warn(`send failed: ${err.message}`);
+      });
+      return;
+    }
     this.#queue.push(frames);
     if (!this.#writing) void this.#drain();
   }

@@ -1,5 +1,5 @@
 import { packValue } from "@tsparallel/protocol";
-import { AsyncMapResult } from "../async-map-result.js";
+import { AsyncMapResult, concatChunks } from "../async-map-result.js";
 import { AsyncResult } from "../async-result.js";
 import type { Client, TaskSpec } from "../client.js";
 import type { RemoteArgs } from "../ref.js";
@@ -69,7 +69,7 @@ export class DirectView<Single extends boolean = false> {
   gather<T = unknown>(name: string): AsyncResult<T[]> {
     const targets = this.targets;
     const specs: TaskSpec[] = targets.map((id) => ({ targets: [id], body: { kind: "pull", names: name }, frames: [] }));
-    return this.client._submit(specs, (metadata) => new AsyncResult<T[]>(this.client, metadata, (values) => (values as T[][]).flat()));
+    return this.client._submit(specs, (metadata) => new AsyncResult<T[]>(this.client, metadata, (values) => concatChunks(values as T[][])));
   }
 
   /** Removes every name user code defined on the engines. */

@@ -6,9 +6,17 @@ export interface RecordLimits {
   keepResults: number;
   /** Completed records kept at all; older ones are forgotten entirely. */
   keepRecords: number;
+  /** Bytes of result frames kept in all: a few pulls of big arrays must not pin gigabytes. */
+  keepResultBytes: number;
 }
 
-export const DEFAULT_RECORD_LIMITS: RecordLimits = { keepResults: 10_000, keepRecords: 100_000 };
+export const DEFAULT_RECORD_LIMITS: RecordLimits = { keepResults: 10_000, keepRecords: 100_000, keepResultBytes: 256 * 1024 * 1024 };
+
+function frameBytes(record: TaskRecord): number {
+  let bytes = 0;
+  for (const frame of record.resultFrames) bytes += frame.length;
+  return bytes;
+}
 
 /**
  * Every task by msgId, in submission order (a Map keeps insertion order, which makes history free).
@@ -20,6 +28,7 @@ export class TaskRecords {
   readonly #withoutResults = new Deque<TaskRecord>();
   #done = 0;
   #failed = 0;
+  #resultBytes = 0;
 
   constructor(private readonly limits: RecordLimits = DEFAULT_RECORD_LIMITS) {}
 
@@ -39,8 +48,10 @@ export class TaskRecords {
     this.#done++;
     if (record.status !== "ok") this.#failed++;
     this.#withResults.push(record);
-    while (this.#withResults.length > this.limits.keepResults) {
+    this.#resultBytes += frameBytes(record);
+    while (this.#withResults.length > this.limits.keepResults || (this.#resultBytes > this.limits.keepResultBytes && this.#withResults.length > 0)) {
       const old = this.#withResults.shift()!;
+      this.#resultBytes -= frameBytes(old);
       old.resultFrames = [];
       old.resultsEvicted = true;
       this.#withoutResults.push(old);

@@ -1,0 +1,155 @@
+/**
+ * `npm run bench`: tsparallel and ipyparallel side by side, on the same workloads, in one run.
+ *
+ *   npm run bench                         both sides, full sizes (about 4 minutes, most of it ipyparallel)
+ *   npm run bench -- --quick              smaller sizes, fewer repetitions
+ *   npm run bench -- --ours-only          skip ipyparallel
+ *   npm run bench -- --theirs FILE.json   reuse an ipyparallel result saved with --json (no python run)
+ *   npm run bench -- --json FILE.json     also write every raw figure
+ *   npm run bench -- --only tiny,lbmap    run only these of our workloads (cluster start is always measured)
+ *   npm run bench -- --profile DIR        CPU-profile our controller, engines and client; print where time went
+ *   npm run bench -- --controller-args="--hwm 0" [--engine-args="..."]   try our processes with other settings
+ */
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { renderCpuShares } from "./cpu-accounting.js";
+import { PROFILER_FRAMES, profileThisProcess, renderSummary, summariseFile } from "./cpu-profile.js";
+import { sizes, type OurFigures, type TheirFigures } from "./figures.js";
+import { measureFloors, type Floors } from "./floor.js";
+import { runOurs, WORKLOADS, type Workload } from "./ours.js";
+import { load } from "./proc.js";
+import { buildRows, renderTable, summary } from "./table.js";
+import { INSTALL_HINT, ipyparallelAvailability, runTheirs } from "./theirs.js";
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    "ours-only": { type: "boolean", default: false },
+    theirs: { type: "string" },
+    json: { type: "string" },
+    only: { type: "string" },
+    profile: { type: "string" },
+    "controller-args": { type: "string", default: "" },
+    "engine-args": { type: "string", default: "" },
+  },
+});
+
+const log = (side: string) => (message: string) => process.stderr.write(`[bench ${side}] ${message}\n`);
+
+function selectedWorkloads(): Set<Workload> {
+  if (!args.only) return new Set(WORKLOADS);
+  const names = args.only.split(",").map((s) => s.trim()).filter(Boolean);
+  const unknown = names.filter((n) => !(WORKLOADS as readonly string[]).includes(n));
+  if (unknown.length) throw new Error(`unknown workload ${unknown.join(", ")}; choose from ${WORKLOADS.join(", ")}`);
+  return new Set(names as Workload[]);
+}
+
+/** Children inherit NODE_OPTIONS, so the controller and engines each write a .cpuprofile on exit. */
+function profileCluster(dir: string): void {
+  mkdirSync(join(dir, "cluster"), { recursive: true });
+  const preload = new URL("./profile-preload.js", import.meta.url).href;
+  process.env.TSP_BENCH_PROFILE_DIR = join(dir, "cluster");
+  process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ""} --import=${preload}`.trim();
+}
+
+function printProfiles(dir: string, ours: Partial<OurFigures> | undefined): void {
+  const roleOf = (pid: number): string => {
+    if (pid === ours?.processes?.controller) return "controller";
+    const engine = ours?.processes?.engines.indexOf(pid) ?? -1;
+    return engine >= 0 ? `engine ${engine}` : "process";
+  };
+  const clusterDir = join(dir, "cluster");
+  for (const file of readdirSync(clusterDir).filter((f) => f.endsWith(".cpuprofile")).sort()) {
+    const pid = Number(/pid-(\d+)/.exec(file)?.[1]);
+    const title = `${roleOf(pid)} (pid ${pid}) ${join(clusterDir, file)}`;
+    console.log("\n" + renderSummary(title, summariseFile(join(clusterDir, file), 12, PROFILER_FRAMES)));
+  }
+  console.log("\n" + renderSummary(`client (the bench process) ${join(dir, "client.cpuprofile")}`, summariseFile(join(dir, "client.cpuprofile"), 12, PROFILER_FRAMES)));
+}
+
+const splitArgs = (text: string | undefined): string[] => (text ?? "").split(/\s+/).filter(Boolean);
+
+async function main(): Promise<number> {
+  const sz = sizes(args.quick);
+  const theirPrimeLimit = args.quick ? 800_000 : 1_600_000;
+  const only = selectedWorkloads();
+  const profileDir = args.profile ? resolve(args.profile) : undefined;
+  const skipPython = args["ours-only"] || profileDir !== undefined || args.only !== undefined;
+  const availability = args.theirs || skipPython ? undefined : ipyparallelAvailability();
+  const notes: string[] = [];
+
+  let floors: Floors | undefined;
+  try {
+    floors = await measureFloors(sz.roundTrips * 3, sz.bigBytes);
+  } catch (err) {
+    log("floor")(`could not measure the ZeroMQ floor: ${(err as Error).message}`);
+  }
+
+  let ours: Partial<OurFigures> | undefined;
+  let ourError: Error | undefined;
+  const loadBefore = load();
+  if (profileDir) profileCluster(profileDir);
+  const stopClientProfile = profileDir ? await profileThisProcess() : undefined;
+  try {
+    ours = await runOurs({
+      sizes: sz, theirPrimeLimit, only, log: log("tsparallel"),
+      controllerArgs: splitArgs(args["controller-args"]), engineArgs: splitArgs(args["engine-args"]),
+    });
+  } catch (err) {
+    ourError = err as Error;
+    log("tsparallel")(`FAILED: ${ourError.stack ?? ourError.message}`);
+  }
+  await stopClientProfile?.(join(profileDir!, "client.cpuprofile"));
+  notes.push(`load average (1 min) before tsparallel ${loadBefore}, after ${load()}`);
+
+  let theirs: TheirFigures | undefined;
+  let theirName = "ipyparallel";
+  if (args.theirs) {
+    theirs = JSON.parse(readFileSync(args.theirs, "utf8")).theirs as TheirFigures;
+    theirName = `ipyparallel ${theirs.version}`;
+    notes.push(`ipyparallel figures read from ${args.theirs}, not measured in this run`);
+  } else if (availability?.available) {
+    theirName = `ipyparallel ${availability.version}`;
+    const before = load();
+    try {
+      theirs = await runTheirs({ quick: sz.quick, primeLimit: theirPrimeLimit, log: log("ipyparallel") });
+      notes.push(`load average (1 min) before ipyparallel ${before}, after ${load()}; python ${theirs.python}`);
+    } catch (err) {
+      log("ipyparallel")(`FAILED: ${(err as Error).message}`);
+      notes.push("ipyparallel run failed (see above): its column is empty");
+    }
+  } else if (availability && !availability.available) {
+    notes.push(`${INSTALL_HINT} (${availability.reason})`);
+  } else if (skipPython) {
+    notes.push("ipyparallel skipped (--ours-only, --only or --profile)");
+  }
+
+  const rows = buildRows(ours, theirs, sz, floors);
+  console.log(renderTable(rows, theirName));
+  console.log("\nratio: > 1 means tsparallel is better (theirs/ours for times, ours/theirs for rates); RSS is ours/theirs.");
+  if (ours?.primes && theirs?.primes) {
+    notes.push(`prime limits: ours ${ours.primes.limit.toLocaleString("en-US")}, ipyparallel ${theirs.primes.limit.toLocaleString("en-US")} (each sized so its serial count takes seconds)`);
+  }
+  if (ours?.tinyTasksPerSecond !== undefined) notes.push(`task throughput: best of ${sz.throughputRepeats} after ${sz.warmupTasks} warm-up tasks; data transfers: median of ${sz.dataRepeats}`);
+  if (args["controller-args"] || args["engine-args"]) notes.push(`our processes ran with controller args "${args["controller-args"]}", engine args "${args["engine-args"]}"`);
+  if (sz.quick) notes.push("--quick: smaller sizes, so figures are rougher than a full run");
+  for (const note of notes) console.log(`note: ${note}`);
+  const { met, judged, missed } = summary(rows);
+  console.log(`\ntargets met: ${met} of ${judged}${missed.length ? `; missed: ${missed.join("; ")}` : ""}`);
+
+  if (ours?.cpu?.length) console.log("\n" + renderCpuShares(ours.cpu));
+  if (ours?.applyBreakdown) {
+    const b = ours.applyBreakdown;
+    const ms = (x: number) => `${(x * 1000).toFixed(3)} ms`;
+    console.log(`apply round trip, median parts: client→controller→engine start ${ms(b.outSeconds)}, on the engine ${ms(b.engineSeconds)}, engine done→client ${ms(b.backSeconds)}`);
+  }
+  if (args.json) {
+    writeFileSync(args.json, JSON.stringify({ sizes: sz, floors, ours, theirs, error: ourError?.message }, null, 2) + "\n");
+    console.log(`raw figures written to ${args.json}`);
+  }
+  if (profileDir && ours) printProfiles(profileDir, ours);
+  return ourError ? 1 : 0;
+}
+
+process.exitCode = await main();

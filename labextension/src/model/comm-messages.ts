@@ -1,0 +1,89 @@
+/**
+ * What the panel and the notebook's kernel say to each other over the Jupyter comm `tsparallel.status`.
+ * The kernel side lives in kernel/src/comms/. Cluster types come from the wire protocol (types only: the
+ * browser bundle must not pull in zeromq).
+ */
+import type { ClusterSnapshot, TaskStreamItem } from '@tsparallel/protocol/messages';
+
+export type { ClusterSnapshot, EngineStatus, TaskStreamItem } from '@tsparallel/protocol/messages';
+
+export const STATUS_COMM_TARGET = 'tsparallel.status';
+
+export type ActionName =
+  | 'start'
+  | 'add_engines'
+  | 'stop_engine'
+  | 'interrupt_engine'
+  | 'restart_engine'
+  | 'stop_cluster';
+
+/** kernel -> panel: the whole picture; `snapshot` is null while the kernel has no cluster. */
+export interface SnapshotMessage {
+  type: 'snapshot';
+  snapshot: ClusterSnapshot | null;
+  profile: string;
+}
+
+/** kernel -> panel: tasks finished since the last such message. */
+export interface TaskStreamMessage {
+  type: 'task_stream';
+  tasks: TaskStreamItem[];
+}
+
+/** kernel -> panel: the outcome of one ActionMessage, matched by id. */
+export interface ActionResultMessage {
+  type: 'action_result';
+  id: string;
+  ok: boolean;
+  message: string;
+}
+
+export type KernelMessage = SnapshotMessage | TaskStreamMessage | ActionResultMessage;
+
+/** panel -> kernel */
+export interface ActionMessage {
+  type: 'action';
+  id: string;
+  action: ActionName;
+  n?: number;
+  engineId?: number;
+}
+
+export type ActionRequest = Omit<ActionMessage, 'type' | 'id'>;
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
+}
+
+/**
+ * Checks the shape of what arrives from the kernel; anything else is dropped (and logged by the caller),
+ * never half-applied to the panel.
+ */
+export function parseKernelMessage(data: unknown): KernelMessage | null {
+  if (!isObject(data)) return null;
+  switch (data.type) {
+    case 'snapshot': {
+      const snapshot = data.snapshot;
+      if (snapshot !== null && !(isObject(snapshot) && Array.isArray(snapshot.engines) && isObject(snapshot.tasks))) return null;
+      return { type: 'snapshot', snapshot: snapshot as ClusterSnapshot | null, profile: String(data.profile ?? '') };
+    }
+    case 'task_stream':
+      return Array.isArray(data.tasks) ? { type: 'task_stream', tasks: data.tasks.filter(isTaskStreamItem) } : null;
+    case 'action_result':
+      return typeof data.id === 'string' && typeof data.ok === 'boolean'
+        ? { type: 'action_result', id: data.id, ok: data.ok, message: String(data.message ?? '') }
+        : null;
+    default:
+      return null;
+  }
+}
+
+function isTaskStreamItem(item: unknown): item is TaskStreamItem {
+  return (
+    isObject(item) &&
+    typeof item.msgId === 'string' &&
+    typeof item.engineId === 'number' &&
+    typeof item.started === 'number' &&
+    typeof item.completed === 'number'
+  );
+}

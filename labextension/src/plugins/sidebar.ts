@@ -1,0 +1,18 @@
+import { ILabShell, ILayoutRestorer, type JupyterFrontEnd, type JupyterFrontEndPlugin } from '@jupyterlab/application';
+import type { StatusModel } from '../model/status-model.js';
+import { IClusterStatus } from '../tokens.js';
+import { EnginePanel } from '../widgets/engine-panel.js';
+
+/** The "Parallel engines" tab in the left sidebar. */
+export const sidebarPlugin: JupyterFrontEndPlugin<void> = {
+  id: '@tsparallel/labextension:sidebar',
+  description: 'Shows the engines of the current notebook\'s cluster in the left sidebar.',
+  autoStart: true,
+  requires: [IClusterStatus, ILabShell],
+  optional: [ILayoutRestorer],
+  activate: (_app: JupyterFrontEnd, model: StatusModel, shell: ILabShell, restorer: ILayoutRestorer | null) => {
+    const panel = new EnginePanel(model);
+    shell.add(panel, 'left', { rank: 650 });
+    restorer?.add(panel, panel.id);
+  }
+};

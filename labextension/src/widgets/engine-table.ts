@@ -1,0 +1,140 @@
+import { closeIcon, refreshIcon, stopIcon, type LabIcon } from '@jupyterlab/ui-components';
+import { Widget } from '@lumino/widgets';
+import type { ActionName, EngineStatus } from '../model/comm-messages.js';
+import type { StatusModel } from '../model/status-model.js';
+import { controllerNow, currentTaskAge, heartbeatAge, type EngineDisplayState } from '../model/summary.js';
+import { h, setAttr, setText } from './dom.js';
+import { formatBytes, formatDuration, formatPercent } from './format.js';
+
+interface Row {
+  el: HTMLElement;
+  cells: Record<'id' | 'state' | 'task' | 'where' | 'counts' | 'resources' | 'heartbeat', HTMLElement>;
+  buttons: HTMLButtonElement[];
+}
+
+const ENGINE_ACTIONS: { action: ActionName; label: string; icon: LabIcon }[] = [
+  { action: 'interrupt_engine', label: 'Interrupt', icon: stopIcon },
+  { action: 'restart_engine', label: 'Restart', icon: refreshIcon },
+  { action: 'stop_engine', label: 'Stop', icon: closeIcon }
+];
+
+/** Actions that bring engines up; while one waits, its engines show as "starting" rows. */
+function startingCount(model: StatusModel): number {
+  let n = 0;
+  for (const entry of model.pendingActions) {
+    const { action } = entry.request;
+    if (action === 'add_engines' || action === 'start') n += entry.request.n ?? 1;
+    if (action === 'restart_engine') n += 1;
+  }
+  return n;
+}
+
+/**
+ * One row per engine: what it does now (state, task and for how long), then its host and pid, queue,
+ * tasks done and failed, CPU, RSS and heartbeat age, and buttons to act on it. Two lines per engine so
+ * that it reads in a narrow sidebar.
+ */
+export class EngineTable extends Widget {
+  private readonly _body: HTMLElement;
+  private readonly _rows = new Map<number, Row>();
+  private readonly _starting: HTMLElement[] = [];
+
+  constructor(private readonly _model: StatusModel) {
+    super();
+    this.addClass('tsp-EngineTable');
+    this._body = h('div', { class: 'tsp-EngineList', role: 'list', 'aria-label': 'Engines' });
+    this.node.append(h('div', { class: 'tsp-SectionTitle' }, 'Engines'), this._body);
+  }
+
+  protected override onUpdateRequest(): void {
+    const view = this._model.view;
+    if (view.kind !== 'cluster') return;
+    const now = controllerNow(view.snapshot, view.receivedAt, Date.now());
+    const engines = [...view.snapshot.engines].sort((a, b) => a.id - b.id);
+    const present = new Set(engines.map(e => e.id));
+    for (const [id, row] of this._rows) {
+      if (!present.has(id)) {
+        row.el.remove();
+        this._rows.delete(id);
+      }
+    }
+    let previous: Element | null = null;
+    for (const engine of engines) {
+      const row = this._rows.get(engine.id) ?? this._createRow(engine.id);
+      this._fill(row, engine, now);
+      // Move a row only when out of place: moving a node under the pointer would swallow a click.
+      const expectedNext: Element | null = previous ? previous.nextElementSibling : this._body.firstElementChild;
+      if (expectedNext !== row.el) this._body.insertBefore(row.el, expectedNext);
+      previous = row.el;
+    }
+    this._syncStartingRows(startingCount(this._model));
+  }
+
+  private _createRow(id: number): Row {
+    const span = (name: string) => h('span', { 'data-field': name });
+    const cells = {
+      id: span('id'),
+      state: span('state'),
+      task: span('task'),
+      where: span('where'),
+      counts: span('counts'),
+      resources: span('resources'),
+      heartbeat: span('heartbeat')
+    };
+    const buttons = ENGINE_ACTIONS.map(({ action, label, icon }) => {
+      const button = h('button', { class: 'tsp-IconButton', 'data-action': action, title: `${label} engine ${id}`, 'aria-label': `${label} engine ${id}` });
+      icon.element({ container: button, tag: 'span', height: '14px', width: '14px' });
+      button.addEventListener('click', () => void this._model.runAction({ action, engineId: id }));
+      return button;
+    });
+    const el = h(
+      'div',
+      { class: 'tsp-EngineRow', role: 'listitem', 'data-engine-id': String(id) },
+      h('div', { class: 'tsp-EngineRow-main' }, cells.id, cells.state, cells.task, h('span', { class: 'tsp-EngineRow-actions' }, ...buttons)),
+      h('div', { class: 'tsp-EngineRow-figures' }, cells.where, cells.counts, cells.resources, cells.heartbeat)
+    );
+    const row: Row = { el, cells, buttons };
+    this._rows.set(id, row);
+    return row;
+  }
+
+  private _fill(row: Row, engine: EngineStatus, now: number): void {
+    const state: EngineDisplayState = engine.state;
+    setAttr(row.el, 'data-state', state);
+    setAttr(row.el, 'data-pid', String(engine.pid));
+    setText(row.cells.id, `#${engine.id}`);
+    setText(row.cells.state, state);
+    setAttr(row.cells.state, 'class', `tsp-State tsp-State-${state}`);
+    const age = currentTaskAge(engine, now);
+    setText(row.cells.task, engine.current && age !== null ? `${engine.current.kind} ${formatDuration(age)}` : '');
+    setText(row.cells.where, `${engine.hostname}:${engine.pid}`);
+    setAttr(row.cells.where, 'title', `host ${engine.hostname}, pid ${engine.pid}`);
+    setText(row.cells.counts, `queue ${engine.queue} · done ${engine.completed} · failed ${engine.failed}`);
+    row.cells.counts.classList.toggle('tsp-mod-bad', engine.failed > 0);
+    const gone = state === 'dead' || state === 'stopped';
+    setText(row.cells.resources, gone ? '' : `CPU ${formatPercent(engine.cpu)} · ${formatBytes(engine.rss)}`);
+    setText(row.cells.heartbeat, `♥ ${formatDuration(heartbeatAge(engine, now))} ago`);
+    setAttr(row.cells.heartbeat, 'title', 'time since the last heartbeat');
+    for (const button of row.buttons) {
+      // A dead or stopped engine can still be replaced (restart); it cannot be interrupted or stopped.
+      button.disabled = gone && button.dataset.action !== 'restart_engine';
+    }
+  }
+
+  private _syncStartingRows(count: number): void {
+    while (this._starting.length > count) this._starting.pop()!.remove();
+    while (this._starting.length < count) {
+      const el = h(
+        'div',
+        { class: 'tsp-EngineRow tsp-mod-starting', role: 'listitem', 'data-state': 'starting' },
+        h('div', { class: 'tsp-EngineRow-main' }, h('span', {}, '#…'), h('span', { class: 'tsp-State tsp-State-starting' }, 'starting')),
+        h('div', { class: 'tsp-EngineRow-figures' }, 'waiting for the engine to register')
+      );
+      this._starting.push(el);
+    }
+    // Starting rows come after the registered engines.
+    const children = this._body.children;
+    const inPlace = this._starting.every((el, i) => children[children.length - this._starting.length + i] === el);
+    if (!inPlace) this._body.append(...this._starting);
+  }
+}
