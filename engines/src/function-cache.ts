@@ -21,7 +21,7 @@ export class FunctionCache {
       );
     }
     // Strict, as the module code the client wrote it in.
-    const fn = vm.runInThisContext(`"use strict"; (${ref.source}\n)`, { filename: `<function ${ref.name || "anonymous"}>` }) as unknown;
+    const fn = vm.compileFunction(`"use strict"; return (${ref.source}\n);`, [], { filename: `<function ${ref.name || "anonymous"}>` })() as unknown;
     if (typeof fn !== "function") throw new TaskError("TypeError", `the source sent for ${ref.name || ref.hash} is not a function`);
     this.#byHash.set(ref.hash, fn as AnyFunction);
     return fn as AnyFunction;

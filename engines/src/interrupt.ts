@@ -12,9 +12,9 @@ const CALL_SLOT = Symbol.for("tsparallel.engine.call");
 type Slot = { [CALL_SLOT]?: () => unknown };
 
 /**
- * Synchronous user code runs inside a vm script compiled with breakOnSigint, which is the only way
- * V8 lets a signal stop a `while (true) {}`. The script just calls the thunk parked in a symbol slot
- * of globalThis, so any function (apply, map) gets the same protection as an execute cell.
+ * Synchronous user code runs inside a vm script run with breakOnSigint, which is the only way V8
+ * lets a signal stop a `while (true) {}`. The script just calls the thunk parked in a symbol slot of
+ * globalThis, so any code (a run of tasks, a cell, an applied function) can be protected this way.
  */
 const trampoline = new vm.Script(`globalThis[Symbol.for("tsparallel.engine.call")]()`, { filename: "tsparallel-engine" });
 
@@ -27,20 +27,12 @@ export function callInterruptibly<T>(fn: () => T): T {
   const slot = globalThis as Slot;
   slot[CALL_SLOT] = fn;
   try {
-    return trampoline.runInThisContext({ breakOnSigint: true }) as T;
+    // displayErrors off: errors passing through keep the stack their code gave them.
+    return trampoline.runInThisContext({ breakOnSigint: true, displayErrors: false }) as T;
   } catch (err) {
     throw isScriptInterruption(err) ? new InterruptError() : err;
   } finally {
     delete slot[CALL_SLOT];
-  }
-}
-
-/** As callInterruptibly, for code the caller compiled itself (an execute cell). */
-export function runScriptInterruptibly(script: vm.Script): unknown {
-  try {
-    return script.runInThisContext({ breakOnSigint: true });
-  } catch (err) {
-    throw isScriptInterruption(err) ? new InterruptError() : err;
   }
 }
 

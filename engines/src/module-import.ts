@@ -20,10 +20,18 @@ export async function importFromCwd(specifier: string): Promise<unknown> {
     path = createRequire(base).resolve(specifier);
   } catch (err) {
     const esmOnly = resolveEsmOnly(specifier, process.cwd());
-    if (!esmOnly) throw err;
+    if (!esmOnly) throw notFound(specifier, err);
     path = esmOnly;
   }
   return import(pathToFileURL(path).href);
+}
+
+/** The resolver's own message names a stand-in file; say where the engine looked instead. */
+function notFound(specifier: string, err: unknown): unknown {
+  if ((err as { code?: string }).code !== "MODULE_NOT_FOUND") return err;
+  const error = new Error(`Cannot find module '${specifier}' from the engine's working directory ${process.cwd()}`);
+  (error as Error & { code: string }).code = "MODULE_NOT_FOUND";
+  return error;
 }
 
 const CONDITIONS = ["import", "node", "default"];

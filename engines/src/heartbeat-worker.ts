@@ -1,0 +1,105 @@
+/**
+ * The engine's heartbeat thread. It runs beside the main thread so that beats keep going (and
+ * signals keep arriving) while the main thread is stuck in a long synchronous task. It never writes
+ * through process.stderr: that would route through the main thread, which may be busy, and would
+ * be captured as task output. Log lines go straight to fd 2.
+ */
+import { writeSync } from "node:fs";
+import { parentPort, workerData } from "node:worker_threads";
+import * as zmq from "zeromq";
+import { MessageSender, Signer, isMessage, receiveMessages, type Logger } from "@tsparallel/protocol";
+import type { HeartbeatConfig, HeartbeatEvent } from "./heartbeat.js";
+
+const config = workerData as HeartbeatConfig;
+const heapUsed = new Float64Array(config.heapUsed);
+const LEVELS = { debug: 10, info: 20, warn: 30, error: 40 } as const;
+const threshold = LEVELS[(process.env.TSPARALLEL_LOG_LEVEL ?? "info").toLowerCase() as keyof typeof LEVELS] ?? LEVELS.info;
+
+function line(level: keyof typeof LEVELS, message: string): void {
+  if (LEVELS[level] < threshold) return;
+  try {
+    writeSync(2, `${new Date().toISOString()} [engine ${config.id} heartbeat] ${level.toUpperCase()} ${message}\n`);
+  } catch {
+    // stderr is gone or full: the heartbeat matters more than the line.
+  }
+}
+const log: Logger = { debug: (m) => line("debug", m), info: (m) => line("info", m), warn: (m) => line("warn", m), error: (m) => line("error", m) };
+
+const post = (event: HeartbeatEvent): void => parentPort?.postMessage(event);
+const socket = new zmq.Dealer({ routingId: config.uuid, linger: 0 });
+socket.connect(config.url);
+const signer = new Signer(config.key);
+const sender = new MessageSender(socket, signer, config.uuid, log);
+
+let lastEcho = Date.now();
+let lastCpu = process.cpuUsage();
+let lastBeat = performance.now();
+let lost = false;
+const lastResorts: NodeJS.Timeout[] = [];
+
+function beat(): void {
+  const cpuNow = process.cpuUsage();
+  const beatNow = performance.now();
+  const cpuMicros = cpuNow.user - lastCpu.user + (cpuNow.system - lastCpu.system);
+  const wallMicros = Math.max(1, (beatNow - lastBeat) * 1000);
+  lastCpu = cpuNow;
+  lastBeat = beatNow;
+  sender.send("heartbeat", {
+    uuid: config.uuid,
+    id: config.id,
+    cpu: Math.round((cpuMicros / wallMicros) * 1000) / 10,
+    rss: process.memoryUsage.rss(),
+    heapUsed: heapUsed[0] ?? 0,
+    time: Date.now(),
+  });
+}
+
+/**
+ * The controller is gone: tell the main thread, which exits(1). If the main thread is stuck in a
+ * synchronous task it cannot hear that, so SIGINT breaks the task, and SIGTERM ends a thread that
+ * still does not answer.
+ */
+function controllerLost(silentMs: number): void {
+  if (lost) return;
+  lost = true;
+  log.error(`no heartbeat echo from the controller for ${Math.round(silentMs)} ms: the controller is gone, exiting`);
+  post({ type: "lost", reason: `no heartbeat echo for ${Math.round(silentMs)} ms` });
+  lastResorts.push(setTimeout(() => process.kill(process.pid, "SIGINT"), 1000));
+  lastResorts.push(setTimeout(() => process.kill(process.pid, "SIGTERM"), 3000));
+}
+
+function check(): void {
+  const silent = Date.now() - lastEcho;
+  if (silent > config.controllerTimeoutMs) controllerLost(silent);
+}
+
+async function listen(): Promise<void> {
+  for await (const msg of receiveMessages(socket, signer, log)) {
+    lastEcho = Date.now();
+    if (isMessage(msg, "signal_request")) {
+      const signal = msg.content.signal;
+      if (signal === "SIGINT" || signal === "SIGTERM" || signal === "SIGKILL") {
+        log.info(`signal_request: sending ${signal} to the engine`);
+        process.kill(process.pid, signal);
+      } else {
+        log.warn(`signal_request for an unsupported signal ${JSON.stringify(signal)}: ignored`);
+      }
+    }
+  }
+}
+
+beat();
+const beating = setInterval(beat, config.heartbeatMs);
+const checking = setInterval(check, Math.min(config.heartbeatMs, 1000));
+void listen();
+
+parentPort?.on("message", (message: { type: string }) => {
+  // The main thread is handling it: the last resorts are not needed.
+  for (const timer of lastResorts) clearTimeout(timer);
+  if (message.type !== "stop") return;
+  clearInterval(beating);
+  clearInterval(checking);
+  sender.close();
+  socket.close();
+  parentPort?.close();
+});

@@ -1,0 +1,54 @@
+import { hostname } from "node:os";
+import { isMessage, type Logger, type Message, type MessageSender } from "@tsparallel/protocol";
+
+export interface Registration {
+  id: number;
+  heartbeatMs: number;
+  heartbeatTimeoutMs: number;
+}
+
+export class RegistrationError extends Error {
+  override name = "RegistrationError";
+}
+
+export const REGISTRATION_TIMEOUT_MS = 10_000;
+
+/**
+ * Asks the controller for an engine id. Reads only as far as the registration_reply from the shared
+ * message iterator, which the caller then goes on reading.
+ */
+export async function register(
+  messages: AsyncIterator<Message>,
+  sender: MessageSender,
+  details: { uuid: string; version: string; url: string; timeoutMs?: number },
+  log: Logger,
+): Promise<Registration> {
+  const timeoutMs = details.timeoutMs ?? REGISTRATION_TIMEOUT_MS;
+  sender.send("registration_request", { uuid: details.uuid, hostname: hostname(), pid: process.pid, version: details.version });
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<"timeout">((resolve) => {
+    timer = setTimeout(() => resolve("timeout"), timeoutMs);
+  });
+  try {
+    for (;;) {
+      const next = await Promise.race([messages.next(), timeout]);
+      if (next === "timeout") {
+        throw new RegistrationError(
+          `no registration reply from the controller at ${details.url} within ${timeoutMs / 1000} s: is the controller running, and is the connection file current?`,
+        );
+      }
+      if (next.done) throw new RegistrationError("the engine socket closed before the controller replied to registration");
+      const msg = next.value;
+      if (!isMessage(msg, "registration_reply")) {
+        log.warn(`ignored ${msg.header.msg_type} before registration`);
+        continue;
+      }
+      const reply = msg.content;
+      if (reply.status !== "ok") throw new RegistrationError(`the controller refused registration: ${String(reply.message)}`);
+      if (!Number.isInteger(reply.id) || !(reply.heartbeatMs > 0)) throw new RegistrationError("the registration reply is malformed (id or heartbeatMs)");
+      return { id: reply.id, heartbeatMs: reply.heartbeatMs, heartbeatTimeoutMs: reply.heartbeatTimeoutMs };
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,36 @@
+import { splitFrames, type EngineTask, type MessageContents } from "@tsparallel/protocol";
+import type { QueuedTask } from "./task-queue.js";
+
+export class MalformedBatchError extends Error {
+  override name = "MalformedBatchError";
+}
+
+function checkTask(task: unknown, index: number): asserts task is EngineTask {
+  const t = task as Partial<EngineTask> | null;
+  if (t === null || typeof t !== "object") throw new MalformedBatchError(`task ${index} is not an object`);
+  if (typeof t.msgId !== "string" || t.msgId.length === 0) throw new MalformedBatchError(`task ${index} has no msgId`);
+  if (t.body === null || typeof t.body !== "object" || typeof (t.body as { kind?: unknown }).kind !== "string") {
+    throw new MalformedBatchError(`task ${t.msgId} has no body kind`);
+  }
+  if (!Number.isInteger(t.bufferCount) || (t.bufferCount as number) < 0) throw new MalformedBatchError(`task ${t.msgId} has a bad bufferCount`);
+}
+
+/**
+ * Checks a task_request as a whole and pairs each task with its frames. Anything malformed throws,
+ * and the caller drops the batch: a half-understood batch is never run. (An unknown kind is not
+ * malformed: it runs and answers with an error result.)
+ */
+export function tasksOf(content: MessageContents["task_request"], buffers: Buffer[]): QueuedTask[] {
+  const tasks = (content as { tasks?: unknown }).tasks;
+  if (!Array.isArray(tasks)) throw new MalformedBatchError("content.tasks is not an array");
+  tasks.forEach(checkTask);
+  let groups: Buffer[][];
+  try {
+    groups = splitFrames(buffers, (tasks as EngineTask[]).map((t) => t.bufferCount));
+  } catch (err) {
+    throw new MalformedBatchError((err as Error).message);
+  }
+  const used = groups.reduce((sum, g) => sum + g.length, 0);
+  if (used !== buffers.length) throw new MalformedBatchError(`${buffers.length - used} frames belong to no task`);
+  return (tasks as EngineTask[]).map((task, i) => ({ task, frames: groups[i]! }));
+}

@@ -1,0 +1,99 @@
+import { unpackValue, type TaskBody } from "@tsparallel/protocol";
+import { CellExecutor, type CellOutcome } from "./execute-task.js";
+import { FunctionCache } from "./function-cache.js";
+import type { Namespace } from "./namespace.js";
+import { TaskError } from "./task-errors.js";
+
+/** What a task produced, before packing. */
+export interface TaskOutcome {
+  /** Whether `value` is sent back (packed into result frames). */
+  hasValue: boolean;
+  value?: unknown;
+  /** execute only: a value that cannot travel is still shown by repr, and is not an error. */
+  valueOptional?: boolean;
+}
+
+export const isThenable = (value: unknown): value is PromiseLike<unknown> =>
+  value !== null && (typeof value === "object" || typeof value === "function") && typeof (value as { then?: unknown }).then === "function";
+
+function unpackFrames<T>(frames: Buffer[], what: string): T {
+  if (frames.length === 0) throw new TaskError("ValueError", `the ${what} frames are missing`);
+  return unpackValue<T>(frames);
+}
+
+const valueOf = (value: unknown): TaskOutcome => ({ hasValue: true, value });
+const cellOutcome = (cell: CellOutcome): TaskOutcome => ({ hasValue: cell.hasValue, value: cell.value, valueOptional: true });
+
+/**
+ * One method per task kind. Each returns its outcome synchronously when the user code finishes
+ * synchronously, and a promise only when it must wait: the queue runs runs of synchronous tasks
+ * back to back. Every failure is thrown and becomes an error result upstream.
+ */
+export class TaskHandlers {
+  readonly #functions = new FunctionCache();
+  readonly #cells = new CellExecutor();
+
+  constructor(private readonly namespace: Namespace) {}
+
+  /** The number of the most recent non-silent execute. */
+  get executionCount(): number {
+    return this.#cells.executionCount;
+  }
+
+  run(body: TaskBody, frames: Buffer[]): TaskOutcome | Promise<TaskOutcome> {
+    switch (body.kind) {
+      case "execute": {
+        if (typeof body.code !== "string") throw new TaskError("TypeError", "execute needs code as a string");
+        const cell = this.#cells.execute(body.code, body.silent === true);
+        return isThenable(cell) ? (cell as Promise<CellOutcome>).then(cellOutcome) : cellOutcome(cell);
+      }
+      case "apply": {
+        const result = this.#apply(body, frames);
+        return isThenable(result) ? Promise.resolve(result).then(valueOf) : valueOf(result);
+      }
+      case "map": {
+        const results = this.#map(body, frames);
+        // Promise.all keeps the order and observes every rejection, so none is left unhandled.
+        return results.some(isThenable) ? Promise.all(results).then(valueOf) : valueOf(results);
+      }
+      case "push":
+        this.#push(frames);
+        return { hasValue: false };
+      case "pull":
+        return valueOf(this.#pull(body.names));
+      case "clear":
+        this.namespace.clear();
+        return { hasValue: false };
+      default:
+        throw new TaskError("UnknownTask", `this engine does not know task kind ${JSON.stringify((body as { kind?: unknown }).kind)}`);
+    }
+  }
+
+  #apply(body: Extract<TaskBody, { kind: "apply" }>, frames: Buffer[]): unknown {
+    const fn = this.#functions.resolve(body.fn);
+    const args = frames.length === 0 ? [] : unpackFrames<unknown[]>(frames, "argument");
+    if (!Array.isArray(args)) throw new TaskError("TypeError", "apply arguments must be an array");
+    for (const [index, name] of body.refs ?? []) args[index] = this.namespace.get(name);
+    return fn(...args);
+  }
+
+  #map(body: Extract<TaskBody, { kind: "map" }>, frames: Buffer[]): unknown[] {
+    const fn = this.#functions.resolve(body.fn);
+    const items = unpackFrames<unknown[]>(frames, "item");
+    if (!Array.isArray(items)) throw new TaskError("TypeError", "map items must be an array");
+    return items.map(fn);
+  }
+
+  #push(frames: Buffer[]): void {
+    const entries = unpackFrames<Record<string, unknown>>(frames, "pushed object");
+    if (entries === null || typeof entries !== "object") throw new TaskError("TypeError", "push needs an object of names");
+    if (Object.hasOwn(entries, "__proto__")) throw new TaskError("NameError", "__proto__ cannot be pushed: it would replace the prototype of globalThis");
+    for (const [name, value] of Object.entries(entries)) this.namespace.set(name, value);
+  }
+
+  #pull(names: string | string[]): unknown {
+    if (typeof names === "string") return this.namespace.get(names);
+    if (!Array.isArray(names)) throw new TaskError("TypeError", "pull needs a name or an array of names");
+    return names.map((name) => this.namespace.get(String(name)));
+  }
+}

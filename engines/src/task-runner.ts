@@ -1,0 +1,93 @@
+import { inspect } from "node:util";
+import { packValue, type EngineTask, type TaskResult } from "@tsparallel/protocol";
+import type { Interrupter } from "./interrupt.js";
+import type { OutputCapture } from "./output-capture.js";
+import { now, type FinishedTask } from "./result-batch.js";
+import { taskErrorInfo } from "./task-errors.js";
+import { isThenable, type TaskHandlers, type TaskOutcome } from "./task-handlers.js";
+import type { QueuedTask } from "./task-queue.js";
+
+type Ending = { outcome: TaskOutcome } | { error: unknown };
+
+/**
+ * Turns one task into its result: output attributed to it, its value packed, every failure (a value
+ * that cannot travel included) an error result. A task whose code finishes synchronously is
+ * finished synchronously; one that awaits is raced against SIGINT.
+ */
+export class TaskRunner {
+  #current: { task: EngineTask; started: number } | null = null;
+
+  constructor(
+    private readonly engineId: number,
+    private readonly handlers: TaskHandlers,
+    private readonly capture: OutputCapture,
+    private readonly interrupter: Interrupter,
+  ) {}
+
+  run = ({ task, frames }: QueuedTask): FinishedTask | Promise<FinishedTask> => {
+    const started = now();
+    this.#current = { task, started };
+    this.capture.attributeTo(task.msgId);
+    let outcome: TaskOutcome | Promise<TaskOutcome>;
+    try {
+      outcome = this.handlers.run(task.body, frames);
+    } catch (error) {
+      return this.#finish(task, started, { error });
+    }
+    if (isThenable(outcome)) return this.#settle(task, started, outcome);
+    return this.#finish(task, started, { outcome });
+  };
+
+  /** Ends the task that was running synchronously when `error` (an interruption) cut it short. */
+  cutShort = (error: unknown): FinishedTask | null => {
+    const current = this.#current;
+    return current ? this.#finish(current.task, current.started, { error }) : null;
+  };
+
+  aborted = (task: EngineTask): FinishedTask => {
+    const at = now();
+    return { result: { msgId: task.msgId, engineId: this.engineId, status: "aborted", started: at, completed: at, bufferCount: 0 }, frames: [] };
+  };
+
+  async #settle(task: EngineTask, started: number, pending: Promise<TaskOutcome>): Promise<FinishedTask> {
+    try {
+      return this.#finish(task, started, { outcome: await this.interrupter.guard(() => pending) });
+    } catch (error) {
+      return this.#finish(task, started, { error });
+    }
+  }
+
+  #finish(task: EngineTask, started: number, ending: Ending): FinishedTask {
+    const result: TaskResult = { msgId: task.msgId, engineId: this.engineId, status: "ok", started, completed: started, bufferCount: 0 };
+    let frames: Buffer[] = [];
+    try {
+      if ("error" in ending) throw ending.error;
+      const { outcome } = ending;
+      if (outcome.hasValue && outcome.valueOptional) {
+        result.repr = inspect(outcome.value, { depth: 4, colors: false });
+        frames = packIfPossible(outcome.value);
+      } else if (outcome.hasValue) {
+        frames = packValue(outcome.value, "the result").frames;
+      }
+    } catch (err) {
+      result.status = "error";
+      result.error = taskErrorInfo(err, this.engineId);
+      frames = [];
+    }
+    // A cell that failed still used up its number, as in IPython.
+    if (task.body.kind === "execute" && task.body.silent !== true) result.executionCount = this.handlers.executionCount;
+    Object.assign(result, this.capture.take(task.msgId));
+    result.completed = now();
+    // Only now: SIGINT during packing still has a task to answer for.
+    this.#current = null;
+    return { result, frames };
+  }
+}
+
+function packIfPossible(value: unknown): Buffer[] {
+  try {
+    return packValue(value, "the result").frames;
+  } catch {
+    return [];
+  }
+}
