@@ -47,11 +47,12 @@ export class AsyncResult<T> implements PromiseLike<T> {
   protected readonly arrivals: number[] = [];
   #done = 0;
   readonly #settledFlags: boolean[] = [];
-  #allDone!: () => void;
-  readonly #settled: Promise<void>;
+  // Created only when someone waits: thousands of tiny results must not cost a promise each up front.
+  #allDone: (() => void) | undefined;
+  #settledPromise: Promise<void> | undefined;
   #final: Promise<T> | undefined;
-  readonly #outputListeners = new Set<(event: OutputEvent) => void>();
-  readonly #arrivalListeners = new Set<() => void>();
+  #outputListeners: Set<(event: OutputEvent) => void> | undefined;
+  #arrivalListeners: Set<() => void> | undefined;
 
   constructor(
     protected readonly owner: TaskOwner,
@@ -62,8 +63,12 @@ export class AsyncResult<T> implements PromiseLike<T> {
     this.msgIds = metadata.map((m) => m.msgId);
     this.values = new Array(metadata.length);
     this.errors = new Array(metadata.length);
-    this.#settled = new Promise((resolve) => (this.#allDone = resolve));
-    if (metadata.length === 0) this.#allDone();
+  }
+
+  #settled(): Promise<void> {
+    if (this.ready()) return Promise.resolve();
+    this.#settledPromise ??= new Promise((resolve) => (this.#allDone = resolve));
+    return this.#settledPromise;
   }
 
   /** Number of tasks finished. */
@@ -89,13 +94,13 @@ export class AsyncResult<T> implements PromiseLike<T> {
   async wait(timeoutMs?: number): Promise<boolean> {
     if (this.ready()) return true;
     if (timeoutMs === undefined) {
-      await this.#settled;
+      await this.#settled();
       return true;
     }
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, timeoutMs))));
     try {
-      return await Promise.race([this.#settled.then(() => true as const), expired]);
+      return await Promise.race([this.#settled().then(() => true as const), expired]);
     } finally {
       clearTimeout(timer);
     }
@@ -106,16 +111,21 @@ export class AsyncResult<T> implements PromiseLike<T> {
     if (!(await this.wait(timeoutMs))) {
       throw new TimeoutError(`${this.msgIds.length - this.#done} of ${this.msgIds.length} tasks not done after ${timeoutMs} ms`);
     }
-    this.#final ??= Promise.resolve().then(() => this.#collect());
-    return this.#final;
+    return this.#result();
   }
 
   then<A = T, B = never>(onFulfilled?: ((value: T) => A | PromiseLike<A>) | null, onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null): Promise<A | B> {
-    return this.get().then(onFulfilled, onRejected);
+    return this.#result().then(onFulfilled, onRejected);
   }
 
   catch<B = never>(onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null): Promise<T | B> {
-    return this.get().catch(onRejected);
+    return this.#result().catch(onRejected);
+  }
+
+  /** The final value (or error), computed once. */
+  #result(): Promise<T> {
+    this.#final ??= this.#settled().then(() => this.#collect());
+    return this.#final;
   }
 
   /** Aborts the tasks that have not started yet; they fail with TaskAbortedError. */
@@ -152,8 +162,8 @@ export class AsyncResult<T> implements PromiseLike<T> {
 
   /** Live output from the engines while the tasks run. Returns an unsubscribe function. */
   onOutput(listener: (event: OutputEvent) => void): () => void {
-    this.#outputListeners.add(listener);
-    return () => this.#outputListeners.delete(listener);
+    (this.#outputListeners ??= new Set()).add(listener);
+    return () => this.#outputListeners?.delete(listener);
   }
 
   /** Yields each task's value in task order as soon as it (and those before it) are in. */
@@ -172,10 +182,10 @@ export class AsyncResult<T> implements PromiseLike<T> {
   protected nextArrival(): Promise<void> {
     return new Promise((resolve) => {
       const listener = () => {
-        this.#arrivalListeners.delete(listener);
+        this.#arrivalListeners?.delete(listener);
         resolve();
       };
-      this.#arrivalListeners.add(listener);
+      (this.#arrivalListeners ??= new Set()).add(listener);
     });
   }
 
@@ -187,13 +197,13 @@ export class AsyncResult<T> implements PromiseLike<T> {
     this.errors[index] = error;
     this.arrivals.push(index);
     this.#done++;
-    for (const listener of [...this.#arrivalListeners]) listener();
-    if (this.ready()) this.#allDone();
+    if (this.#arrivalListeners?.size) for (const listener of [...this.#arrivalListeners]) listener();
+    if (this.ready()) this.#allDone?.();
   }
 
   /** @internal Called by the client for live output. */
   _output(event: OutputEvent): void {
-    for (const listener of this.#outputListeners) listener(event);
+    if (this.#outputListeners) for (const listener of this.#outputListeners) listener(event);
   }
 
   #collect(): T {

@@ -46,7 +46,7 @@ export function resolveOptions(options: ControllerOptions = {}): ResolvedOptions
     ip,
     location: options.location ?? (ip === "0.0.0.0" || ip === "*" ? hostname() : ip),
     scheme,
-    hwm: Math.floor(positive("hwm", options.hwm ?? 16, true)),
+    hwm: Math.floor(positive("hwm", options.hwm ?? 64, true)),
     heartbeatMs,
     heartbeatTimeoutMs,
     clientFile: options.clientFile ?? clientConnectionFile(profile),

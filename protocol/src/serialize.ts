@@ -143,48 +143,50 @@ function describeCloneFailure(err: unknown, what: string): SerializationError {
 /**
  * Serializes a value into frames. Throws SerializationError, before anything is sent, for values
  * that cannot travel (functions or symbols inside data, WeakMaps, class instances with native state...).
+ * The payload starts with the frame indexes of transferred ArrayBuffers (a count, then the indexes),
+ * written by the serializer itself so that a tiny value costs one allocation.
  */
 export function packValue(value: unknown, what = "value"): PackedValue {
   const serializer = new FrameSerializer();
   const arrayBuffers: ArrayBuffer[] = [];
-  collectLargeArrayBuffers(value, arrayBuffers, new Set());
-  serializer.writeHeader();
-  const transferIndexes: number[] = [];
+  if (typeof value === "object" && value !== null) collectLargeArrayBuffers(value, arrayBuffers, new Set());
+  serializer.writeUint32(arrayBuffers.length);
   for (const ab of arrayBuffers) {
-    transferIndexes.push(serializer.frames.length);
+    serializer.writeUint32(serializer.frames.length);
     serializer.transferArrayBuffer(serializer.frames.length, ab);
     serializer.frames.push(Buffer.from(ab));
   }
+  serializer.writeHeader();
   try {
     serializer.writeValue(value);
   } catch (err) {
     throw describeCloneFailure(err, what);
   }
-  const body = serializer.releaseBuffer();
-  const prefix = Buffer.allocUnsafe(4 + 4 * transferIndexes.length);
-  prefix.writeUInt32LE(transferIndexes.length, 0);
-  transferIndexes.forEach((index, i) => prefix.writeUInt32LE(index, 4 + 4 * i));
-  return { frames: [Buffer.concat([prefix, body]), ...serializer.frames] };
+  const payload = serializer.releaseBuffer();
+  return { frames: serializer.frames.length ? [payload, ...serializer.frames] : [payload] };
 }
 
 /** Inverse of packValue. `frames[0]` is the payload; the rest are its out-of-band buffers. */
 export function unpackValue<T = unknown>(frames: readonly Buffer[]): T {
   const payload = frames[0];
-  if (!payload || payload.length < 4) throw new SerializationError("empty value payload");
-  const transfers = payload.readUInt32LE(0);
-  const headerBytes = 4 + 4 * transfers;
-  if (payload.length < headerBytes) throw new SerializationError("truncated value payload");
-  const extra = frames.slice(1);
-  const deserializer = new FrameDeserializer(payload.subarray(headerBytes), extra);
-  for (let i = 0; i < transfers; i++) {
-    const index = payload.readUInt32LE(4 + 4 * i);
-    const frame = extra[index];
-    if (!frame) throw new SerializationError("message refers to a missing buffer frame");
-    const whole = frame.byteOffset === 0 && frame.buffer.byteLength === frame.byteLength && frame.buffer instanceof ArrayBuffer;
-    deserializer.transferArrayBuffer(index, whole ? (frame.buffer as ArrayBuffer) : new Uint8Array(frame).slice().buffer);
+  if (!payload || payload.length < 2) throw new SerializationError("empty value payload");
+  const extra = frames.length > 1 ? frames.slice(1) : [];
+  const deserializer = new FrameDeserializer(payload, extra);
+  try {
+    const transfers = deserializer.readUint32();
+    for (let i = 0; i < transfers; i++) {
+      const index = deserializer.readUint32();
+      const frame = extra[index];
+      if (!frame) throw new SerializationError("message refers to a missing buffer frame");
+      const whole = frame.byteOffset === 0 && frame.buffer.byteLength === frame.byteLength && frame.buffer instanceof ArrayBuffer;
+      deserializer.transferArrayBuffer(index, whole ? (frame.buffer as ArrayBuffer) : new Uint8Array(frame).slice().buffer);
+    }
+    deserializer.readHeader();
+    return deserializer.readValue() as T;
+  } catch (err) {
+    if (err instanceof SerializationError) throw err;
+    throw new SerializationError(`malformed value payload: ${(err as Error).message}`);
   }
-  deserializer.readHeader();
-  return deserializer.readValue() as T;
 }
 
 /** Splits a flat frame list into consecutive groups of the given sizes (one group per task or value). */
