@@ -1,0 +1,72 @@
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { CellRunner } from "../runtime/cell-runner.js";
+import type { Interrupts } from "../runtime/interrupts.js";
+import { createModuleLoader } from "../runtime/module-loader.js";
+import { runtimeError } from "../output/traceback.js";
+import { CellCompiler } from "../typescript/cell-compiler.js";
+import { completions, type CompletionResult } from "../typescript/completions.js";
+import { diagnosticsError } from "../typescript/diagnostics.js";
+import { inspection } from "../typescript/inspection.js";
+import { NotebookProgram } from "../typescript/notebook-program.js";
+import type { MimeBundle } from "../jupyter/messages.js";
+import type { CellOutcome } from "./outcome.js";
+
+/**
+ * TypeScript cells: checked against what earlier cells declared, run over the notebook scope,
+ * and, once run, their declarations added to the scope for later cells.
+ */
+export class TypeScriptCells {
+  readonly notebook: NotebookProgram;
+  readonly #compiler: CellCompiler;
+  readonly #runner: CellRunner;
+
+  constructor(cwd: string, interrupts: Interrupts) {
+    this.notebook = new NotebookProgram(cwd);
+    this.#compiler = new CellCompiler(this.notebook);
+    this.#runner = new CellRunner(createModuleLoader(cwd), interrupts);
+    // @types/node declares `require`; an ES module kernel has none, so cells get one rooted at the notebook folder.
+    const globals = globalThis as Record<string, unknown>;
+    if (globals.require === undefined) globals.require = createRequire(join(cwd, "__notebook__.js"));
+  }
+
+  /** The notebook's top-level values, by name. */
+  get scope(): Record<string, unknown> {
+    return this.#runner.scope;
+  }
+
+  /** Builds the program once, so the first cell does not pay for loading the libraries. */
+  warmUp(): void {
+    this.#compiler.compile("export {};");
+  }
+
+  async run(code: string, cellNumber: number): Promise<CellOutcome> {
+    let compiled;
+    try {
+      compiled = this.#compiler.compile(code);
+    } catch (err) {
+      return { status: "error", error: runtimeError(err) };
+    }
+    if (!compiled.ok) return { status: "error", error: diagnosticsError(code, compiled.diagnostics) };
+    const cell = compiled.cell;
+    const outcome = await this.#runner.run(cell, `cell[${cellNumber}]`);
+    const committed = new Set(cell.typeNames);
+    for (const name of outcome.ok ? cell.valueNames : outcome.assigned) committed.add(name);
+    this.notebook.scope.commit(cell.dts, committed, cell.imports);
+    if (!outcome.ok) return { status: "error", error: runtimeError(outcome.error) };
+    return { status: "ok", value: outcome.value, hasValue: outcome.hasValue && outcome.value !== undefined };
+  }
+
+  complete(code: string, position: number): CompletionResult {
+    return completions(this.notebook, code, position);
+  }
+
+  inspect(code: string, position: number): MimeBundle | null {
+    return inspection(this.notebook, code, position);
+  }
+
+  reset(): void {
+    this.#runner.reset();
+    this.notebook.scope.clear();
+  }
+}

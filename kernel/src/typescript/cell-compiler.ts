@@ -1,0 +1,81 @@
+import ts from "typescript";
+import { cellTransformer, hasTopLevelAwait, type CellShape } from "./cell-transform.js";
+import { toCellDiagnostics, type CellDiagnostic } from "./diagnostics.js";
+import type { NotebookProgram } from "./notebook-program.js";
+import { importStatements } from "./cell-imports.js";
+import { isAmbient, statementNames } from "./top-level.js";
+
+export interface CompiledCell {
+  /** JavaScript statements of the cell's function body. */
+  js: string;
+  /** The declaration file of the cell's top-level names, for later cells. */
+  dts: string;
+  /** Names with a runtime value (committed only once the cell really assigned them). */
+  valueNames: string[];
+  /** Names that exist only for the type checker (interfaces, aliases, `declare`d names). */
+  typeNames: string[];
+  /** The cell's imports, one statement per imported name. */
+  imports: Map<string, string>;
+  shape: CellShape;
+}
+
+export type CompileResult = { ok: true; cell: CompiledCell } | { ok: false; diagnostics: CellDiagnostic[] };
+
+function isTypeOnlyStatement(statement: ts.Statement): boolean {
+  if (isAmbient(statement)) return true;
+  if (ts.isInterfaceDeclaration(statement) || ts.isTypeAliasDeclaration(statement)) return true;
+  if (ts.isImportDeclaration(statement)) return statement.importClause?.isTypeOnly ?? false;
+  if (ts.isImportEqualsDeclaration(statement)) return statement.isTypeOnly;
+  return false;
+}
+
+function classifyNames(file: ts.SourceFile): { valueNames: string[]; typeNames: string[] } {
+  const values = new Set<string>();
+  const types = new Set<string>();
+  for (const statement of file.statements) {
+    const target = isTypeOnlyStatement(statement) ? types : values;
+    for (const name of statementNames(statement)) target.add(name);
+  }
+  for (const name of values) types.delete(name);
+  return { valueNames: [...values], typeNames: [...types] };
+}
+
+/**
+ * Type-checks a cell against the notebook's scope and compiles it to the body of a function
+ * over that scope, with the declarations later cells will see.
+ */
+export class CellCompiler {
+  constructor(private readonly notebook: NotebookProgram) {}
+
+  compile(code: string): CompileResult {
+    const parsed = ts.createSourceFile("cell.ts", code, ts.ScriptTarget.ES2022, true);
+    const { valueNames, typeNames } = classifyNames(parsed);
+    const exported = [...valueNames, ...typeNames];
+    // Exporting every top-level name makes the declaration emitter describe all of them.
+    const suffix = exported.length ? `\n;export { ${exported.join(", ")} };\n` : "\n";
+    this.notebook.setCell(code + suffix + this.notebook.scope.carriedImports(new Set(exported)));
+    const program = this.notebook.program();
+    const file = program.getSourceFile(this.notebook.cellFile);
+    if (!file) throw new Error("the cell file is missing from the program");
+    const diagnostics = toCellDiagnostics([...program.getSyntacticDiagnostics(file), ...program.getSemanticDiagnostics(file)], file, code.length);
+    if (diagnostics.length > 0) return { ok: false, diagnostics };
+
+    const shape: CellShape = { isAsync: hasTopLevelAwait(file), returnsValue: false };
+    let js = "";
+    let dts = "";
+    const result = program.emit(
+      file,
+      (fileName, text) => {
+        if (fileName.endsWith(".d.ts")) dts = text;
+        else if (fileName.endsWith(".js")) js = text;
+      },
+      undefined,
+      false,
+      { before: [cellTransformer(program.getTypeChecker(), this.notebook.isScopeFile, shape, code.length)] },
+    );
+    if (result.emitSkipped) throw new Error("TypeScript skipped emitting the cell");
+    // The module marker TypeScript adds to an ES module without imports cannot stand in a function body.
+    js = js.replace(/^export \{\};\s*$/m, "");
+    return { ok: true, cell: { js, dts, valueNames, typeNames, imports: importStatements(parsed), shape } };
+  }
+}

@@ -1,0 +1,147 @@
+import ts from "typescript";
+import { statSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { cellCompilerOptions } from "./compiler-options.js";
+import { KERNEL_GLOBALS_DTS } from "./kernel-globals.js";
+import { ScopeDeclarations, type VirtualFile } from "./scope-declarations.js";
+
+
+function modifiedTime(fileName: string): number {
+  try {
+    return statSync(fileName).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
+
+/** Modules the kernel itself provides are resolved from the kernel's folder, so a notebook always gets the kernel's copy. */
+const KERNEL_PROVIDED = /^tsparallel(\/|$)/;
+const kernelDir = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+/**
+ * The TypeScript program cells are checked in: one virtual cell file (its text changes per
+ * request), the kernel's globals, and the scope declarations of earlier cells, all held in
+ * memory and served to a language service, which reuses every unchanged file between cells.
+ */
+export class NotebookProgram {
+  readonly cellFile: string;
+  readonly scope: ScopeDeclarations;
+  readonly options: ts.CompilerOptions;
+  readonly #globalsFile: string;
+  readonly #service: ts.LanguageService;
+  readonly #resolutionCache: ts.ModuleResolutionCache;
+  readonly #kernelAnchor = join(kernelDir, "src", "__notebook__.ts");
+  readonly #snapshots = new Map<string, ts.IScriptSnapshot>();
+  #cell: VirtualFile = { text: "", version: 0 };
+  #projectVersion = 0;
+
+  /**
+   * Installed packages, TypeScript's libraries and anything outside the notebook's folder (the
+   * kernel's own packages) do not change while a kernel runs, so they are read once; the user's
+   * files in the notebook folder may change between cells.
+   */
+  #isStable = (fileName: string): boolean => fileName.includes("/node_modules/") || !fileName.startsWith(this.cwd + "/");
+
+  constructor(readonly cwd: string) {
+    this.cellFile = join(cwd, "__tsp_cell__.ts");
+    this.#globalsFile = join(cwd, "__tsp_kernel_globals__.d.ts");
+    this.scope = new ScopeDeclarations(cwd);
+    this.options = cellCompilerOptions(cwd);
+    this.#resolutionCache = ts.createModuleResolutionCache(cwd, (f) => f, this.options);
+    this.#service = ts.createLanguageService(this.#host(), ts.createDocumentRegistry());
+  }
+
+  get service(): ts.LanguageService {
+    return this.#service;
+  }
+
+  /** Sets the text of the cell file; the next program query sees it. */
+  setCell(text: string): void {
+    if (text === this.#cell.text) return;
+    this.#cell = { text, version: this.#cell.version + 1 };
+    this.#projectVersion++;
+  }
+
+  /** Called after the scope changed (the scope's own version is folded into the project version). */
+  program(): ts.Program {
+    const program = this.#service.getProgram();
+    if (!program) throw new Error("the TypeScript language service has no program");
+    return program;
+  }
+
+  isScopeFile = (fileName: string): boolean => this.scope.isScopeFile(fileName);
+
+  #virtual(fileName: string): VirtualFile | undefined {
+    if (fileName === this.cellFile) return this.#cell;
+    if (fileName === this.#globalsFile) return { text: KERNEL_GLOBALS_DTS, version: 1 };
+    return this.scope.files.get(fileName);
+  }
+
+  #resolve(name: string, containingFile: string, host: ts.ModuleResolutionHost): ts.ResolvedModuleWithFailedLookupLocations {
+    if (KERNEL_PROVIDED.test(name)) return ts.resolveModuleName(name, this.#kernelAnchor, this.options, host, this.#resolutionCache);
+    const found = ts.resolveModuleName(name, containingFile, this.options, host, this.#resolutionCache);
+    if (found.resolvedModule) return found;
+    // Packages the kernel depends on (typescript, zeromq, @types/node...) are importable from any notebook folder.
+    return ts.resolveModuleName(name, this.#kernelAnchor, this.options, host, this.#resolutionCache);
+  }
+
+  /** (getModuleResolutionCache is read from language service hosts too, though only CompilerHost declares it.) */
+  #host(): ts.LanguageServiceHost & Pick<ts.CompilerHost, "getModuleResolutionCache"> {
+    const readFile = (fileName: string): string | undefined => this.#virtual(fileName)?.text ?? ts.sys.readFile(fileName);
+    const fileExists = (fileName: string): boolean => this.#virtual(fileName) !== undefined || ts.sys.fileExists(fileName);
+    const moduleHost: ts.ModuleResolutionHost = {
+      fileExists,
+      readFile,
+      directoryExists: ts.sys.directoryExists,
+      realpath: ts.sys.realpath,
+      getDirectories: ts.sys.getDirectories,
+    };
+    let scopeVersion = this.scope.version;
+    return {
+      getProjectVersion: () => {
+        if (this.scope.version !== scopeVersion) {
+          scopeVersion = this.scope.version;
+          this.#projectVersion++;
+        }
+        return String(this.#projectVersion);
+      },
+      getScriptFileNames: () => [this.#globalsFile, ...this.scope.files.keys(), this.cellFile],
+      getScriptVersion: (fileName) => {
+        const file = this.#virtual(fileName);
+        if (file) return String(file.version);
+        return this.#isStable(fileName) ? "0" : String(modifiedTime(fileName));
+      },
+      getScriptSnapshot: (fileName) => {
+        const file = this.#virtual(fileName);
+        if (file) return ts.ScriptSnapshot.fromString(file.text);
+        if (!this.#isStable(fileName)) {
+          const text = ts.sys.readFile(fileName);
+          return text === undefined ? undefined : ts.ScriptSnapshot.fromString(text);
+        }
+        // Libraries and installed packages are read once per kernel.
+        let snapshot = this.#snapshots.get(fileName);
+        if (!snapshot) {
+          const text = ts.sys.readFile(fileName);
+          if (text === undefined) return undefined;
+          snapshot = ts.ScriptSnapshot.fromString(text);
+          this.#snapshots.set(fileName, snapshot);
+        }
+        return snapshot;
+      },
+      getCurrentDirectory: () => this.cwd,
+      getCompilationSettings: () => this.options,
+      getDefaultLibFileName: (options) => ts.getDefaultLibFilePath(options),
+      fileExists,
+      readFile,
+      directoryExists: ts.sys.directoryExists,
+      getDirectories: ts.sys.getDirectories,
+      readDirectory: ts.sys.readDirectory,
+      realpath: ts.sys.realpath,
+      useCaseSensitiveFileNames: () => ts.sys.useCaseSensitiveFileNames,
+      // Shared with our resolver, so package.json files are read once, not once per file and program.
+      getModuleResolutionCache: () => this.#resolutionCache,
+      resolveModuleNameLiterals: (literals, containingFile) => literals.map((literal) => this.#resolve(literal.text, containingFile, moduleHost)),
+    };
+  }
+}

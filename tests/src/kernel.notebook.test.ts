@@ -1,0 +1,80 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { privateRoot } from "./support/cluster-fixture.js";
+import { installedKernel, runPython, type JupyterPrefix } from "./support/kernel-env.js";
+import { repoRoot } from "./support/paths.js";
+
+interface Output {
+  output_type: string;
+  name?: string;
+  text?: string;
+  data?: Record<string, string | string[]>;
+  ename?: string;
+  evalue?: string;
+  traceback?: string[];
+}
+interface Cell {
+  cell_type: string;
+  source: string | string[];
+  outputs?: Output[];
+}
+
+let jupyter: JupyterPrefix;
+let work: string;
+before(async () => {
+  privateRoot();
+  jupyter = await installedKernel();
+  work = mkdtempSync(join(tmpdir(), "tsp-nb-"));
+});
+after(() => {
+  jupyter.cleanup();
+  rmSync(work, { recursive: true, force: true });
+});
+
+test("nbclient runs examples/quickstart.ipynb end to end, and its outputs are the expected ones", { timeout: 600_000 }, async () => {
+  const executed = join(work, "quickstart.out.ipynb");
+  const { code, output } = await runPython(["run_notebook.py", join(repoRoot, "examples/quickstart.ipynb"), executed], { env: { ...jupyter.env, TSPARALLEL_DIR: process.env.TSPARALLEL_DIR } });
+  assert.equal(code, 0, output);
+  // nbformat stores multi-line sources (and texts) as lists of lines.
+  const joined = (value: string | string[] | undefined) => (Array.isArray(value) ? value.join("") : (value ?? ""));
+  const cells = (JSON.parse(readFileSync(executed, "utf8")) as { cells: Cell[] }).cells
+    .filter((c) => c.cell_type === "code")
+    .map((c) => ({ source: joined(c.source), outputs: (c.outputs ?? []).map((o) => ({ ...o, text: joined(o.text), ...(o.traceback ? { traceback: o.traceback } : {}) })) }));
+  const cell = (start: string): Output[] => {
+    const found = cells.find((c) => c.source.startsWith(start));
+    assert.ok(found, `a cell starting with ${start}`);
+    return found.outputs ?? [];
+  };
+  const text = (outputs: Output[]) => outputs.filter((o) => o.output_type === "stream" && o.name === "stdout").map((o) => o.text).join("");
+  // Results only: a %px progress bar (shown when engines take over 2 s, on a loaded machine) is left out.
+  const plain = (outputs: Output[]) =>
+    outputs
+      .filter((o) => o.data)
+      .map((o) => joined(o.data!["text/plain"]).replace(/^Out\[(\d+):\d+\]/, "Out[$1]"))
+      .filter((text) => !text.startsWith("%px: ["));
+
+  assert.match(text(cell("%tspcluster start")), /Started a cluster with 2 engines/);
+  assert.deepEqual(plain(cell('import { Client, ref }')), ["[ 10, 10 ]"]);
+  assert.deepEqual(plain(cell("%px b + 1")), ["Out[0]: 11", "Out[1]: 11"]);
+  const targeted = cell("%%px --targets 0");
+  assert.equal(text(targeted), "[stdout:0] \nb on engine 0 is now 100\n");
+  assert.deepEqual(plain(targeted), ["Out[0]: 100"]);
+  const autopx = cells.filter((c) => c.source === "%autopx").map((c) => text(c.outputs ?? []));
+  assert.deepEqual(autopx, ["%autopx enabled\n", "%autopx disabled\n"]);
+  assert.deepEqual(plain(cell("const squared")), ["Out[0]: 10000", "Out[1]: 100"]);
+  assert.deepEqual(plain(cell("await dv.push")), ["[ 4, 4 ]"]);
+  assert.deepEqual(plain(cell('await dv.pull<number>("squared")')), ["[ 10000, 100 ]"]);
+  assert.deepEqual(plain(cell("await dv.map")), ["[ 11, 21, 31, 41 ]"]);
+  assert.deepEqual(plain(cell("const lv")), ["[ 1, 4, 9, 16, 25, 36 ]"]);
+  assert.deepEqual(plain(cell("await dv.scatter")), ["[ 1, 2, 3, 4, 5, 6 ]"]);
+  const failing = cell("%%px\nif (flaky)");
+  assert.deepEqual(plain(failing), ["Out[0]: 'fine'"]);
+  const error = failing.find((o) => o.output_type === "error")!;
+  assert.equal(error.ename, "CompositeError");
+  assert.match(error.evalue!, /1 of 2 engines failed/);
+  assert.match(error.traceback!.join("\n"), /\[1:execute\] .*RangeError.*engine-side failure/);
+  assert.match(text(cell("%tspcluster stop")), /Stopped the cluster/);
+});
