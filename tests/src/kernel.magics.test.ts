@@ -4,7 +4,7 @@ import { sharedCluster } from "./support/cluster-fixture.js";
 import { KernelClient, plainOutputs, streamText, type Executed } from "./support/kernel-client.js";
 
 /**
- * Counterparts of ipyparallel's tests/test_magics.py (see tests/CONFORMANCE-magics.md), run in a real
+ * Counterparts of ipyparallel's tests/test_magics.py (see tests/CONFORMANCE.md), run in a real
  * kernel whose active client is connected to a real two-engine cluster.
  */
 describe("kernel: %px magics on a cluster", () => {
