@@ -88,6 +88,7 @@ class Controller implements ControllerContext {
       this.events,
       createScheduler(options.scheme, options.hwm),
       options.hwm,
+      options.lbWindow,
       this.log,
     );
     this.#heartbeat = new HeartbeatMonitor(

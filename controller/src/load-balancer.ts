@@ -2,6 +2,7 @@ import type { EngineRecord } from "./engine-record.js";
 import type { EngineRegistry } from "./engines-registry.js";
 import type { TaskRecord } from "./records/task-record.js";
 import type { Scheduler } from "./schedulers/index.js";
+import { TaskDurations, type WindowMode } from "./task-durations.js";
 import { UnassignedQueue } from "./unassigned-queue.js";
 
 export interface LoadBalancerHooks {
@@ -11,9 +12,14 @@ export interface LoadBalancerHooks {
   expired(record: TaskRecord): void;
 }
 
-/** Places load-balanced tasks on engines as capacity allows, oldest first. */
+/**
+ * Places load-balanced tasks on engines as capacity allows, oldest first. An engine takes a task while
+ * it holds fewer than the task's window (TaskDurations: the whole hwm for tiny tasks, 1 for long ones).
+ */
 export class LoadBalancer {
   readonly #queue = new UnassignedQueue();
+  readonly #durations: TaskDurations;
+  readonly #guided: boolean;
   #assignments = 0;
 
   constructor(
@@ -22,7 +28,11 @@ export class LoadBalancer {
     /** Max tasks outstanding on one engine before it stops taking load-balanced ones; 0 = unlimited. */
     private readonly hwm: number,
     private readonly hooks: LoadBalancerHooks,
-  ) {}
+    windowMode: WindowMode = "adaptive",
+  ) {
+    this.#durations = new TaskDurations(windowMode === "adaptive");
+    this.#guided = windowMode === "adaptive";
+  }
 
   /** Tasks waiting for an engine. */
   get waiting(): number {
@@ -36,6 +46,11 @@ export class LoadBalancer {
         if (this.#queue.remove(record)) this.hooks.expired(record);
       }, timeoutMs).unref();
     }
+  }
+
+  /** A finished load-balanced task's run time, which sizes how many like it an engine may hold. */
+  observe(record: TaskRecord, ms: number): void {
+    this.#durations.observe(record.lb!.durationKey, ms);
   }
 
   /** Retries go back to the front of the queue. */
@@ -73,9 +88,11 @@ export class LoadBalancer {
       const free = this.#free();
       if (free.length === 0) return;
       let best: { record: TaskRecord; seq: number; candidates: readonly EngineRecord[] } | undefined;
+      const share = this.#guidedShare();
       for (const head of this.#queue.heads()) {
         if (best && head.seq > best.seq) continue;
-        const candidates = constrained(head.record) ? free.filter((engine) => allowed(head.record, engine)) : free;
+        const window = Math.min(share, this.#durations.window(head.record.lb!.durationKey, this.hwm));
+        const candidates = free.filter((engine) => engine.outstanding < window && (!constrained(head.record) || allowed(head.record, engine)));
         if (candidates.length) best = { ...head, candidates };
       }
       if (!best) return;
@@ -87,12 +104,28 @@ export class LoadBalancer {
     }
   }
 
+  /**
+   * Guided self-scheduling: an engine holds at most a quarter of its even share of the work left. A
+   * run-time estimate can mislead (a function first tried on small inputs); this bound still leaves each
+   * engine at most one task queued once the work left is small, so the tail of a map balances.
+   */
+  #guidedShare(): number {
+    if (!this.#guided) return Number.POSITIVE_INFINITY;
+    const alive = this.registry.alive();
+    let held = 0;
+    for (const engine of alive) held += engine.outstanding;
+    return Math.max(1, Math.ceil((this.#queue.length + held) / (GUIDED_FRACTION * Math.max(1, alive.length))));
+  }
+
   #free(): readonly EngineRecord[] {
     const alive = this.registry.alive();
     if (this.hwm <= 0) return alive;
     return alive.filter((engine) => engine.outstanding < this.hwm);
   }
 }
+
+/** The share of an engine's even part of the remaining work it may hold (1/4: see #guidedShare). */
+const GUIDED_FRACTION = 4;
 
 function constrained(record: TaskRecord): boolean {
   return record.lb!.targets !== undefined || (record.lb!.excluded?.size ?? 0) > 0;

@@ -16,6 +16,7 @@ const program = new Command("tspcontroller")
   .option("--location <host>", "address peers connect to (default: ip, or this host's name when ip is 0.0.0.0)")
   .addOption(new Option("--scheme <scheme>", "load-balancing scheme").choices(SCHEMES).default("leastload"))
   .option("--hwm <n>", "max outstanding tasks per engine for the load balancer (0 = unlimited)", integer, 64)
+  .addOption(new Option("--lb-window <mode>", "tasks an engine may hold: adaptive (from measured run times, up to hwm) or hwm").choices(["adaptive", "hwm"]).default("adaptive"))
   .option("--heartbeat-ms <ms>", "heartbeat period engines use", integer, 500)
   .option("--heartbeat-timeout-ms <ms>", "silence after which an engine is declared dead", integer, 3000)
   .option("--client-file <path>", "client connection file (default: the profile's)")
@@ -30,6 +31,7 @@ interface CliOptions {
   location?: string;
   scheme: SchemeName;
   hwm: number;
+  lbWindow: "adaptive" | "hwm";
   heartbeatMs: number;
   heartbeatTimeoutMs: number;
   clientFile?: string;
@@ -49,6 +51,7 @@ try {
     location: cli.location,
     scheme: cli.scheme,
     hwm: cli.hwm,
+    lbWindow: cli.lbWindow,
     heartbeatMs: cli.heartbeatMs,
     heartbeatTimeoutMs: cli.heartbeatTimeoutMs,
     clientFile: cli.clientFile,

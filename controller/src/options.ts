@@ -2,6 +2,7 @@ import { hostname } from "node:os";
 import { clientConnectionFile, engineConnectionFile, createLogger, type Logger } from "@tsparallel/protocol";
 import { DEFAULT_RECORD_LIMITS, type RecordLimits } from "./records/task-records.js";
 import { SCHEMES, type SchemeName } from "./schedulers/index.js";
+import type { WindowMode } from "./task-durations.js";
 
 export interface ControllerOptions {
   /** Profile name: selects the security dir for the connection files. Default "default". */
@@ -12,8 +13,13 @@ export interface ControllerOptions {
   location?: string;
   /** Load-balancing scheme. Default leastload. */
   scheme?: SchemeName;
-  /** Max outstanding tasks per engine for the load-balanced scheduler; 0 = unlimited. Default 16. */
+  /** Max outstanding tasks per engine for the load-balanced scheduler; 0 = unlimited. Default 64. */
   hwm?: number;
+  /**
+   * "adaptive" (default): an engine holds as many tasks as cover ~2 ms of their measured run time, up to
+   * hwm (slow start at 2 for a function not seen yet). "hwm": always up to hwm, as ipyparallel does.
+   */
+  lbWindow?: WindowMode;
   heartbeatMs?: number;
   heartbeatTimeoutMs?: number;
   clientFile?: string;
@@ -33,6 +39,11 @@ function positive(name: string, value: number, allowZero = false): number {
   return value;
 }
 
+function lbWindow(mode: WindowMode = "adaptive"): WindowMode {
+  if (mode !== "adaptive" && mode !== "hwm") throw new OptionsError(`lbWindow must be "adaptive" or "hwm", got ${String(mode)}`);
+  return mode;
+}
+
 export function resolveOptions(options: ControllerOptions = {}): ResolvedOptions {
   const profile = options.profile ?? "default";
   const ip = options.ip ?? "127.0.0.1";
@@ -47,6 +58,7 @@ export function resolveOptions(options: ControllerOptions = {}): ResolvedOptions
     location: options.location ?? (ip === "0.0.0.0" || ip === "*" ? hostname() : ip),
     scheme,
     hwm: Math.floor(positive("hwm", options.hwm ?? 64, true)),
+    lbWindow: lbWindow(options.lbWindow),
     heartbeatMs,
     heartbeatTimeoutMs,
     clientFile: options.clientFile ?? clientConnectionFile(profile),

@@ -4,6 +4,7 @@ import type { EngineRegistry } from "./engines-registry.js";
 import { controllerResult, NO_ENGINE } from "./failures.js";
 import type { FunctionCache } from "./function-cache.js";
 import { LoadBalancer } from "./load-balancer.js";
+import { durationKey, type WindowMode } from "./task-durations.js";
 import type { Outbox } from "./outbox.js";
 import { TaskRecord, type ClientRef, type TaskWork } from "./records/task-record.js";
 import type { TaskRecords } from "./records/task-records.js";
@@ -39,6 +40,7 @@ export class TaskRouter {
     private readonly events: TaskEvents,
     scheduler: Scheduler,
     hwm: number,
+    windowMode: WindowMode,
     private readonly log: Logger,
   ) {
     this.balancer = new LoadBalancer(registry, scheduler, hwm, {
@@ -47,7 +49,7 @@ export class TaskRouter {
         this.#fail(record, "TimeoutError", `no engine took this task within ${record.lb?.timeoutMs ?? "its"} ms`);
         this.outbox.flush();
       },
-    });
+    }, windowMode);
   }
 
   /** Throws SubmitError when the request as a whole is malformed; nothing of it is then run. */
@@ -90,6 +92,7 @@ export class TaskRouter {
       }
       engine.completed++;
       if (result.status !== "ok") engine.failed++;
+      if (record.lb) this.balancer.observe(record, result.completed - result.started);
       this.#complete(record, result.engineId === engine.id ? result : { ...result, engineId: engine.id }, groups[i]!);
     });
     if (dropped) this.log.info(`dropped ${dropped} result(s) from engine ${engine.id} for tasks it no longer holds`);
@@ -221,6 +224,7 @@ export class TaskRouter {
       retriesLeft: options.retries ?? 0,
       timeoutMs: options.timeoutMs,
       waiting: false,
+      durationKey: durationKey(work.body),
     });
     if (!this.#add(record)) return;
     record.work = work;

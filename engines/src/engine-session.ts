@@ -12,6 +12,7 @@ import type { Registration } from "./registration.js";
 import { ResultBatch } from "./result-batch.js";
 import { tasksOf } from "./task-batch.js";
 import { TaskHandlers } from "./task-handlers.js";
+import { IdleCollector } from "./idle-gc.js";
 import { TaskQueue } from "./task-queue.js";
 import { TaskRunner } from "./task-runner.js";
 
@@ -51,7 +52,7 @@ export class EngineSession implements RunningEngine {
     this.#interrupter = interrupter;
     this.#batch = new ResultBatch((results, frames) => sender.send("task_reply", { results }, { buffers: frames }));
     const runner = new TaskRunner(this.id, new TaskHandlers(namespace), this.capture, this.#interrupter);
-    this.#queue = new TaskQueue(runner, this.#batch);
+    this.#queue = new TaskQueue(runner, this.#batch, new IdleCollector());
   }
 
   start(messages: AsyncGenerator<Message>): void {

@@ -81,7 +81,9 @@ export class TaskHandlers {
     const fn = this.#functions.resolve(body.fn);
     const items = unpackFrames<unknown[]>(frames, "item");
     if (!Array.isArray(items)) throw new TaskError("TypeError", "map items must be an array");
-    return items.map(fn);
+    // One argument only: Array.prototype.map would pass (item, index, array), and fn(x, radix) style
+    // functions (parseInt) would then see the chunk-local index.
+    return items.map((item) => fn(item));
   }
 
   #push(frames: Buffer[]): void {

@@ -36,6 +36,8 @@ export class TaskQueue {
   constructor(
     private readonly runner: TaskQueueRunner,
     private readonly batch: ResultBatch,
+    /** Told when the queue starts running and when it runs dry. */
+    private readonly activity: { busy(): void; idle(): void } = { busy() {}, idle() {} },
   ) {}
 
   get length(): number {
@@ -115,6 +117,7 @@ export class TaskQueue {
 
   async #drain(): Promise<void> {
     this.#running = true;
+    this.activity.busy();
     let lastYield = now();
     try {
       while (this.length > 0 && !this.#stopped) {
@@ -132,6 +135,7 @@ export class TaskQueue {
       }
     } finally {
       this.#running = false;
+      this.activity.idle();
     }
   }
 }

@@ -6,7 +6,7 @@ import { noop, Scene } from "./support/controller-harness.js";
 const FAST_HEARTBEATS = ["--heartbeat-ms", "100", "--heartbeat-timeout-ms", "600"];
 
 test("an engine that stops heartbeating is declared dead: lb tasks with retries move, the rest fail, late results are dropped", { timeout: 30_000 }, async () => {
-  const scene = await Scene.start(FAST_HEARTBEATS);
+  const scene = await Scene.start([...FAST_HEARTBEATS, "--lb-window", "hwm"]);
   try {
     const client = await scene.client();
     const doomed = await scene.engine();

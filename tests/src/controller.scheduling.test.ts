@@ -17,7 +17,7 @@ async function spread(engines: FakeEngine[], total: number): Promise<number[]> {
 
 for (const scheme of ["leastload", "lru", "random", "weighted"]) {
   test(`the ${scheme} scheme spreads load-balanced tasks across engines`, { timeout: 30_000 }, async () => {
-    const scene = await Scene.start(["--scheme", scheme, "--hwm", "0"]);
+    const scene = await Scene.start(["--scheme", scheme, "--hwm", "0", "--lb-window", "hwm"]);
     try {
       const client = await scene.client();
       const engines = [await scene.engine(), await scene.engine()];
@@ -172,6 +172,77 @@ test("a load-balanced task still unassigned after lb.timeoutMs fails with Timeou
     await client.request("status_request", {});
     await engine.drainTasks();
     assert.equal(engine.tasks.length, 1, "the timed-out task was never sent");
+  } finally {
+    await scene.close();
+  }
+});
+
+/** What the controller holds per engine and in its unassigned queue, after everything sent so far. */
+async function queues(client: Awaited<ReturnType<Scene["client"]>>): Promise<{ held: number; unassigned: number }> {
+  const reply = await client.request<"queue_status_reply">("queue_status_request", {});
+  const held = Object.values(reply.content.engines).reduce((n, q) => n + q.queue, 0);
+  return { held, unassigned: reply.content.unassigned };
+}
+
+test("adaptive window: a new kind of task starts at 2 per engine, and long-running ones then go one at a time", { timeout: 30_000 }, async () => {
+  const scene = await Scene.start(["--hwm", "8"]);
+  try {
+    const client = await scene.client();
+    const engine = await scene.engine();
+    client.submit(Array.from({ length: 10 }, () => ({ targets: null, body: noop })));
+    const first = await engine.takeTasks(2);
+    assert.deepEqual(await queues(client), { held: 2, unassigned: 8 }, "slow start: 2 before any run time is known");
+    engine.reply(first, () => [], "ok", 200);
+    const [next] = await engine.takeTasks(1);
+    assert.deepEqual(await queues(client), { held: 1, unassigned: 7 }, "a 200 ms task: the engine holds one at a time");
+    engine.reply([next!], () => [], "ok", 200);
+    await engine.takeTasks(1);
+    assert.deepEqual(await queues(client), { held: 1, unassigned: 6 });
+  } finally {
+    await scene.close();
+  }
+});
+
+test("adaptive window: tiny tasks fill an engine up to hwm once their run time is known", { timeout: 30_000 }, async () => {
+  const scene = await Scene.start(["--hwm", "8"]);
+  try {
+    const client = await scene.client();
+    const engine = await scene.engine();
+    client.submit(Array.from({ length: 60 }, () => ({ targets: null, body: noop })));
+    const first = await engine.takeTasks(2);
+    engine.reply(first, () => [], "ok", 0);
+    await engine.takeTasks(8);
+    assert.deepEqual(await queues(client), { held: 8, unassigned: 50 });
+  } finally {
+    await scene.close();
+  }
+});
+
+test("adaptive window: near the end of the work an engine holds a small share, so the tail balances", { timeout: 30_000 }, async () => {
+  const scene = await Scene.start(["--hwm", "8"]);
+  try {
+    const client = await scene.client();
+    // A run time learnt from a tiny task would let one engine take many of the tasks below.
+    const first = await scene.engine();
+    client.submit([{ targets: null, body: noop }]);
+    first.reply(await first.takeTasks(1), () => [], "ok", 0);
+    const engines = [first, await scene.engine()];
+    client.submit(Array.from({ length: 8 }, () => ({ targets: null, body: noop })));
+    await Promise.all(engines.map((e) => e.takeTasks(1)));
+    assert.deepEqual(await queues(client), { held: 2, unassigned: 6 }, "8 tasks left on 2 engines: one each at a time");
+  } finally {
+    await scene.close();
+  }
+});
+
+test("--lb-window hwm: every engine takes up to hwm at once, as ipyparallel does", { timeout: 30_000 }, async () => {
+  const scene = await Scene.start(["--hwm", "8", "--lb-window", "hwm"]);
+  try {
+    const client = await scene.client();
+    const engine = await scene.engine();
+    client.submit(Array.from({ length: 30 }, () => ({ targets: null, body: noop })));
+    await engine.takeTasks(8);
+    assert.deepEqual(await queues(client), { held: 8, unassigned: 22 });
   } finally {
     await scene.close();
   }

@@ -26,6 +26,13 @@ describe("map", () => {
     assert.deepEqual(squares, data.map((x) => x ** 2));
   });
 
+  test("map calls the function with the item alone, not (item, index, array), on both views", async () => {
+    const { client } = shared();
+    const withDefault = (x: number, offset = 10) => x + offset;
+    assert.deepEqual(await client.loadBalancedView().map(withDefault, [1, 2, 3], { chunkSize: 3 }), [11, 12, 13]);
+    assert.deepEqual(await client.directView().map(withDefault, [1, 2, 3, 4]), [11, 12, 13, 14]);
+  });
+
   test("map over a generator [test_map_generator]", async () => {
     const { client } = shared();
     function* sixteen() {

@@ -22,7 +22,9 @@ process.once("exit", () => {
 function launch(args: string[], logFile: string, detached: boolean, stdout: "pipe" | "log"): ChildProcess {
   const log = openSync(logFile, "a", 0o600);
   try {
-    const child = spawn(process.execPath, args, { detached, stdio: ["ignore", stdout === "pipe" ? "pipe" : log, log], env: process.env });
+    // Each thread (main, heartbeat, ZeroMQ I/O) would otherwise get its own malloc arena, idle memory included.
+    const env = { MALLOC_ARENA_MAX: "2", ...process.env };
+    const child = spawn(process.execPath, args, { detached, stdio: ["ignore", stdout === "pipe" ? "pipe" : log, log], env });
     if (detached) child.unref();
     else {
       attachedChildren.add(child);

@@ -17,6 +17,8 @@ export interface BalancedState {
   timeout?: NodeJS.Timeout;
   /** True while it sits in the unassigned queue. */
   waiting: boolean;
+  /** Which tasks it is alike for run time (see TaskDurations). */
+  durationKey: string;
 }
 
 /** What to send to an engine. Kept until the task is sent, or until it completes when it may be retried. */

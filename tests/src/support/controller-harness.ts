@@ -258,13 +258,14 @@ export class FakeEngine {
   }
 
   /** Replies "ok" to tasks, each result value being the given frames (none by default). */
-  reply(tasks: ReceivedTask[], frames: (t: ReceivedTask) => Buffer[] = () => [], status: TaskResult["status"] = "ok"): void {
+  /** Answers tasks; `runMs` is the run time each result reports (started that long before completed). */
+  reply(tasks: ReceivedTask[], frames: (t: ReceivedTask) => Buffer[] = () => [], status: TaskResult["status"] = "ok", runMs = 0): void {
     const results: TaskResult[] = [];
     const all: Buffer[] = [];
     for (const t of tasks) {
       const own = frames(t);
       const now = Date.now();
-      results.push({ msgId: t.task.msgId, engineId: this.id, status, started: now, completed: now, bufferCount: own.length });
+      results.push({ msgId: t.task.msgId, engineId: this.id, status, started: now - runMs, completed: now, bufferCount: own.length });
       all.push(...own);
     }
     this.send("task_reply", { results }, { buffers: all });
