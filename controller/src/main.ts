@@ -21,7 +21,7 @@ const program = new Command("tspcontroller")
   .option("--heartbeat-timeout-ms <ms>", "silence after which an engine is declared dead", integer, 3000)
   .option("--client-file <path>", "client connection file (default: the profile's)")
   .option("--engine-file <path>", "engine connection file (default: the profile's)")
-  .option("--keep-results <n>", "completed tasks whose result values the controller keeps for result requests", integer, 10_000)
+  .option("--keep-results <n>", "completed tasks whose result values the controller keeps for result requests", integer, 1024)
   .addOption(new Option("--log-level <level>", "log level").choices(["debug", "info", "warn", "error", "silent"]))
   .parse();
 

@@ -39,7 +39,7 @@ export class Heartbeat {
       // Its output would otherwise be piped through the main thread's (captured) streams.
       stdout: true,
       stderr: true,
-      resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 },
+      resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 8 },
     });
     worker.on("message", (event: HeartbeatEvent) => {
       if (event.type === "lost") onLost(event.reason);

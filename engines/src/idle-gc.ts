@@ -1,8 +1,11 @@
 import v8 from "node:v8";
 import vm from "node:vm";
 
-/** Quiet time after the last task before the engine collects garbage. */
-const IDLE_MS = 1000;
+/**
+ * Quiet time after the last task before the engine collects garbage: one collection of a small heap
+ * costs a few ms, paid once per quiet spell.
+ */
+const IDLE_MS = 200;
 
 function exposeGc(): (() => void) | undefined {
   try {
@@ -16,7 +19,7 @@ function exposeGc(): (() => void) | undefined {
 /**
  * V8 keeps the heap it grew for a burst of work (a big pull, thousands of tasks) until allocation
  * pressure says otherwise, so an idle engine would sit on it indefinitely. One full collection after a
- * quiet second hands it back: idle engines are cheap, which matters with one engine per core.
+ * short quiet spell hands it back: idle engines are cheap, which matters with one engine per core.
  */
 export class IdleCollector {
   readonly #gc = exposeGc();

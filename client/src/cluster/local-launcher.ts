@@ -85,6 +85,12 @@ export class LocalControllerLauncher implements ControllerLauncher {
   }
 }
 
+/**
+ * A 1 MB young generation: an engine's live data is small between tasks, and the default lets every
+ * engine keep several more megabytes of new space after a burst of work (measured: 3-7 MiB per engine).
+ */
+const ENGINE_NODE_FLAGS = ["--max-semi-space-size=1"];
+
 export class LocalEngineLauncher implements EngineLauncher {
   async start(count: number, options: EngineLaunchOptions): Promise<LaunchedProcess[]> {
     const bin = binPath("@tsparallel/engine", "tspengine.js");
@@ -92,7 +98,7 @@ export class LocalEngineLauncher implements EngineLauncher {
     const started: LaunchedProcess[] = [];
     for (let i = 0; i < count; i++) {
       const logFile = join(dir, `engine-${Date.now()}-${options.firstIndex + i}.log`);
-      const child = launch([bin, "--file", options.engineFile, ...(options.args ?? [])], logFile, options.detached, "log");
+      const child = launch([...ENGINE_NODE_FLAGS, bin, "--file", options.engineFile, ...(options.args ?? [])], logFile, options.detached, "log");
       started.push({ pid: child.pid!, host: hostname(), logFile });
     }
     return started;

@@ -10,7 +10,8 @@ export interface RecordLimits {
   keepResultBytes: number;
 }
 
-export const DEFAULT_RECORD_LIMITS: RecordLimits = { keepResults: 10_000, keepRecords: 100_000, keepResultBytes: 256 * 1024 * 1024 };
+// As ipyparallel's task database keeps 1,024 records by default: every kept Buffer is work for each GC.
+export const DEFAULT_RECORD_LIMITS: RecordLimits = { keepResults: 1024, keepRecords: 10_000, keepResultBytes: 256 * 1024 * 1024 };
 
 function frameBytes(record: TaskRecord): number {
   let bytes = 0;
