@@ -1,7 +1,7 @@
 import type { EngineRecord } from "./engine-record.js";
 import type { EngineRegistry } from "./engines-registry.js";
 import type { TaskRecord } from "./records/task-record.js";
-import type { Scheduler } from "./schedulers/index.js";
+import { createScheduler, type Scheduler, type SchemeName } from "./schedulers/index.js";
 import { TaskDurations, type WindowMode } from "./task-durations.js";
 import { UnassignedQueue } from "./unassigned-queue.js";
 
@@ -20,6 +20,7 @@ export class LoadBalancer {
   readonly #queue = new UnassignedQueue();
   readonly #durations: TaskDurations;
   readonly #guided: boolean;
+  readonly #otherSchedulers = new Map<SchemeName, Scheduler>();
   #assignments = 0;
 
   constructor(
@@ -46,6 +47,13 @@ export class LoadBalancer {
         if (this.#queue.remove(record)) this.hooks.expired(record);
       }, timeoutMs).unref();
     }
+  }
+
+  /** Schedulers for tasks that ask for another scheme than the controller's, made on first use. */
+  #schedulerFor(scheme: SchemeName): Scheduler {
+    let scheduler = this.#otherSchedulers.get(scheme);
+    if (!scheduler) this.#otherSchedulers.set(scheme, (scheduler = createScheduler(scheme, this.hwm)));
+    return scheduler;
   }
 
   /** A finished load-balanced task's run time, which sizes how many like it an engine may hold. */
@@ -98,7 +106,8 @@ export class LoadBalancer {
       if (!best) return;
       this.#queue.take(best.record);
       clearTimeout(best.record.lb!.timeout);
-      const engine = this.scheduler.pick(best.candidates);
+      const scheme = best.record.lb!.scheme;
+      const engine = (scheme && scheme !== this.scheduler.scheme ? this.#schedulerFor(scheme) : this.scheduler).pick(best.candidates);
       engine.lastAssigned = ++this.#assignments;
       this.hooks.assign(best.record, engine);
     }

@@ -225,6 +225,7 @@ export class TaskRouter {
       timeoutMs: options.timeoutMs,
       waiting: false,
       durationKey: durationKey(work.body),
+      ...(options.scheme ? { scheme: options.scheme } : {}),
     });
     if (!this.#add(record)) return;
     record.work = work;

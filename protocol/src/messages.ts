@@ -12,6 +12,9 @@
 
 export type EngineState = "idle" | "busy" | "dead" | "stopped";
 
+/** How the load balancer picks an engine for a task. */
+export type SchemeName = "leastload" | "lru" | "random" | "weighted";
+
 export interface EngineInfo {
   id: number;
   uuid: string;
@@ -60,8 +63,8 @@ export interface TaskRequest {
   msgIds: string[];
   /** Direct targets, or null for the load-balanced scheduler. */
   targets: number[] | null;
-  /** Load-balancing options (targets: engines it may run on). */
-  lb?: { targets?: number[]; retries?: number; timeoutMs?: number };
+  /** Load-balancing options (targets: engines it may run on; scheme: overrides the controller's). */
+  lb?: { targets?: number[]; retries?: number; timeoutMs?: number; scheme?: SchemeName };
   body: TaskBody;
   bufferCount: number;
 }

@@ -168,6 +168,14 @@ function readRunLog(path: string): { started: Map<number, number[]>; done: Map<n
   return { started, done };
 }
 
+/** Waits until the run log shows the victim inside a task (started, not done), the moment to kill it. */
+async function victimMidTask(path: string, victimPid: number): Promise<void> {
+  await eventually("the victim to be inside a task", () => {
+    const { started, done } = readRunLog(path);
+    return [...started].some(([item, pids]) => pids.includes(victimPid) && !(done.get(item) ?? []).includes(victimPid));
+  });
+}
+
 describe("an engine killed with SIGKILL mid-map", () => {
   const items = Array.from({ length: 12 }, (_, i) => i);
 
@@ -182,7 +190,7 @@ describe("an engine killed with SIGKILL mid-map", () => {
       const victimPid = client.engines.find((e) => e.id === victim)!.pid;
 
       const amr = client.loadBalancedView().map(loggedWork, items);
-      await waitUntilBusy(client, [victim]);
+      await victimMidTask(logPath, victimPid);
       process.kill(victimPid, "SIGKILL");
 
       const err = await amr.get(45_000).then(() => assert.fail("the map should fail"), (e: unknown) => e);
@@ -220,7 +228,7 @@ describe("an engine killed with SIGKILL mid-map", () => {
       const victimPid = client.engines.find((e) => e.id === victim)!.pid;
 
       const amr = client.loadBalancedView({ retries: 2 }).map(loggedWork, items);
-      await waitUntilBusy(client, [victim]);
+      await victimMidTask(logPath, victimPid);
       process.kill(victimPid, "SIGKILL");
 
       const results: number[] = await amr.get(45_000);

@@ -247,3 +247,27 @@ test("--lb-window hwm: every engine takes up to hwm at once, as ipyparallel does
     await scene.close();
   }
 });
+
+test("a task's lb.scheme overrides the controller's scheme for that task", { timeout: 30_000 }, async () => {
+  const scene = await Scene.start(["--scheme", "leastload", "--hwm", "8", "--lb-window", "hwm"]);
+  try {
+    const client = await scene.client();
+    const a = await scene.engine();
+    const b = await scene.engine();
+    // A then B take one load-balanced task each, so B was assigned most recently.
+    for (const engine of [a, b]) {
+      client.submit([{ targets: null, body: noop }]);
+      engine.reply(await engine.takeTasks(1));
+    }
+    // A now holds a direct task: leastload would pick B, lru picks A (assigned longest ago).
+    client.submit([{ targets: [a.id], body: noop }]);
+    await a.takeTasks(1);
+    client.submit([{ targets: null, lb: { scheme: "lru" }, body: noop }]);
+    const [lru] = await a.takeTasks(1);
+    assert.ok(lru, "the lru task went to engine A despite its load");
+    client.submit([{ targets: null, body: noop }]);
+    assert.equal((await b.takeTasks(1)).length, 1, "without lb.scheme the controller's leastload picks B");
+  } finally {
+    await scene.close();
+  }
+});

@@ -33,6 +33,16 @@ describe("map", () => {
     assert.deepEqual(await client.directView().map(withDefault, [1, 2, 3, 4]), [11, 12, 13, 14]);
   });
 
+  test("a view's scheme travels with its tasks: each scheme maps correctly", async () => {
+    const { client } = shared();
+    for (const scheme of ["leastload", "lru", "random", "weighted"] as const) {
+      const lv = client.loadBalancedView({ scheme });
+      assert.deepEqual(await lv.map((x: number) => x + 1, [1, 2, 3, 4, 5, 6]), [2, 3, 4, 5, 6, 7], scheme);
+    }
+    // @ts-expect-error: not a scheme
+    assert.throws(() => client.loadBalancedView({ scheme: "fastest" }), /unknown scheme "fastest"/);
+  });
+
   test("map over a generator [test_map_generator]", async () => {
     const { client } = shared();
     function* sixteen() {

@@ -1,8 +1,11 @@
+import type { SchemeName } from "@tsparallel/protocol";
 import { AsyncMapResult } from "../async-map-result.js";
 import { AsyncResult } from "../async-result.js";
 import type { Client, TaskSpec } from "../client.js";
 import type { RemoteArgs } from "../ref.js";
 import { applyTask, chunked, mapTask, toArray } from "./task-builders.js";
+
+const SCHEMES: readonly SchemeName[] = ["leastload", "lru", "random", "weighted"];
 
 export interface LoadBalancedOptions {
   /** Engines the scheduler may use (default: all). */
@@ -11,6 +14,8 @@ export interface LoadBalancedOptions {
   retries?: number;
   /** A task not placed on an engine within this many ms fails with TimeoutError. */
   timeout?: number;
+  /** How the controller picks engines for this view's tasks (default: the controller's --scheme). */
+  scheme?: SchemeName;
 }
 
 export interface MapOptions extends LoadBalancedOptions {
@@ -25,7 +30,11 @@ export class LoadBalancedView {
   constructor(
     readonly client: Client,
     readonly options: LoadBalancedOptions = {},
-  ) {}
+  ) {
+    if (options.scheme !== undefined && !SCHEMES.includes(options.scheme)) {
+      throw new RangeError(`unknown scheme ${JSON.stringify(options.scheme)}: use one of ${SCHEMES.join(", ")}`);
+    }
+  }
 
   /** A view with some options changed. */
   with(options: LoadBalancedOptions): LoadBalancedView {
@@ -63,6 +72,7 @@ export class LoadBalancedView {
       ...(options.targets ? { targets: options.targets } : {}),
       ...(options.retries ? { retries: options.retries } : {}),
       ...(options.timeout ? { timeoutMs: options.timeout } : {}),
+      ...(options.scheme ? { scheme: options.scheme } : {}),
     };
   }
 }

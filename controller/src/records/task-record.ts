@@ -1,4 +1,4 @@
-import type { RemoteErrorInfo, TaskBody, TaskKind, TaskResult, TaskStatus } from "@tsparallel/protocol";
+import type { RemoteErrorInfo, SchemeName, TaskBody, TaskKind, TaskResult, TaskStatus } from "@tsparallel/protocol";
 
 /** Where a task's results go: the submitting client's routing identity on the client socket. */
 export interface ClientRef {
@@ -19,6 +19,8 @@ export interface BalancedState {
   waiting: boolean;
   /** Which tasks it is alike for run time (see TaskDurations). */
   durationKey: string;
+  /** The submitter's scheme for this task, when it overrides the controller's. */
+  scheme?: SchemeName;
 }
 
 /** What to send to an engine. Kept until the task is sent, or until it completes when it may be retried. */
