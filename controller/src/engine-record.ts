@@ -21,6 +21,8 @@ export class EngineRecord {
   readonly knownHashes = new Set<string>();
   /** Order of the last load-balanced assignment, for lru and tie-breaking. */
   lastAssigned = 0;
+  /** Signals asked for before the engine's first heartbeat told where to send them. */
+  readonly pendingSignals: ("SIGINT" | "SIGTERM" | "SIGKILL")[] = [];
   /** Set while a stop was requested and the engine has not unregistered yet. */
   stopTimer?: NodeJS.Timeout;
   readonly #outstanding = new Set<TaskRecord>();

@@ -45,13 +45,21 @@ export class HeartbeatMonitor {
     if (!engine.alive) return;
     engine.heartbeatIdentity = msg.identities;
     engine.lastHeartbeat = Date.now();
+    for (const signal of engine.pendingSignals.splice(0)) this.signal(engine, signal);
     this.#recordVitals(engine, beat);
     this.sender.send("heartbeat", msg.content as MessageContents["heartbeat"], { identities: msg.identities, parent: msg.header });
   }
 
-  /** Sends a signal for the engine to raise in itself; false if it never beat (no identity yet). */
+  /**
+   * Sends a signal for the engine to raise in itself. One asked for before the engine's first beat (just
+   * after it registered) is held and sent with the echo of that beat.
+   */
   signal(engine: EngineRecord, signal: Signal): boolean {
-    if (!engine.heartbeatIdentity) return false;
+    if (!engine.alive) return false;
+    if (!engine.heartbeatIdentity) {
+      engine.pendingSignals.push(signal);
+      return true;
+    }
     this.sender.send("signal_request", { signal }, { identities: engine.heartbeatIdentity });
     return true;
   }

@@ -6,8 +6,8 @@ import assert from "node:assert/strict";
 import { readFileSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { describe, test } from "node:test";
-import { Client, CompositeError, EngineError, NoEnginesError, TimeoutError, type ClusterSnapshot } from "tsparallel";
-import { eventually, isRunning, sharedCluster, waitUntilBusy } from "./support/cluster-fixture.js";
+import { Client, Cluster, CompositeError, EngineError, NoEnginesError, TimeoutError, type ClusterSnapshot } from "tsparallel";
+import { eventually, isRunning, privateRoot, sharedCluster, waitUntilBusy } from "./support/cluster-fixture.js";
 import { instanceOf, remoteError } from "./support/remote-errors.js";
 
 const nap = async (ms: number): Promise<number> => {
@@ -84,6 +84,18 @@ describe("connection and identity", () => {
     }
     assert.throws(() => inner!.directView(inner!.ids[0]!).apply(() => 1), /closed/);
   });
+});
+
+test("await using a Cluster stops its controller and engines at the end of the block", async () => {
+  privateRoot();
+  let pids: number[] = [];
+  {
+    await using cluster = await Cluster.start({ n: 1, profile: "disposable" });
+    pids = [cluster.controller.pid, ...cluster.engines.map((e) => e.pid)];
+    assert.ok(pids.every(isRunning), "running inside the block");
+  }
+  assert.equal(pids.length, 2);
+  for (const pid of pids) assert.equal(isRunning(pid), false, `process ${pid} is gone after the block`);
 });
 
 describe("namespace, results and history", () => {
