@@ -54,6 +54,24 @@ test("only the newest results keep their frames (--keep-results); older records 
   }
 });
 
+test("a result over 1 MiB reaches its client but is not kept in the records", { timeout: 30_000 }, async () => {
+  const scene = await Scene.start();
+  try {
+    const client = await scene.client();
+    const engine = await scene.engine();
+    const [big, small] = client.submit([{ targets: [0], body: noop }, { targets: [0], body: noop }]).flat();
+    const tasks = await engine.takeTasks(2);
+    engine.reply(tasks, (t) => packValue(t.task.msgId === big ? new Float64Array(256 * 1024) : "small").frames);
+    const delivered = await client.results([big!, small!]);
+    assert.equal((unpackValue(delivered.get(big!)!.frames) as Float64Array).length, 256 * 1024, "the client got the 2 MiB array");
+    const reply = await client.request<"result_reply">("result_request", { msgIds: [big!, small!] });
+    assert.deepEqual(reply.content.records.map((r: TaskRecordInfo) => r.bufferCount), [0, 1]);
+    assert.deepEqual(reply.metadata.evicted, [big]);
+  } finally {
+    await scene.close();
+  }
+});
+
 test("history_request lists every task in submission order, across clients", { timeout: 30_000 }, async () => {
   const scene = await Scene.start();
   try {

@@ -8,10 +8,12 @@ export interface RecordLimits {
   keepRecords: number;
   /** Bytes of result frames kept in all: a few pulls of big arrays must not pin gigabytes. */
   keepResultBytes: number;
+  /** A single result larger than this is relayed but not kept: its client already has it. */
+  keepResultMaxBytes: number;
 }
 
 // As ipyparallel's task database keeps 1,024 records by default: every kept Buffer is work for each GC.
-export const DEFAULT_RECORD_LIMITS: RecordLimits = { keepResults: 1024, keepRecords: 10_000, keepResultBytes: 256 * 1024 * 1024 };
+export const DEFAULT_RECORD_LIMITS: RecordLimits = { keepResults: 1024, keepRecords: 10_000, keepResultBytes: 256 * 1024 * 1024, keepResultMaxBytes: 1024 * 1024 };
 
 function frameBytes(record: TaskRecord): number {
   let bytes = 0;
@@ -48,8 +50,16 @@ export class TaskRecords {
   completed(record: TaskRecord): void {
     this.#done++;
     if (record.status !== "ok") this.#failed++;
-    this.#withResults.push(record);
-    this.#resultBytes += frameBytes(record);
+    const bytes = frameBytes(record);
+    if (bytes > this.limits.keepResultMaxBytes) {
+      // Holding a 100 MB pull here would cost the controller its memory and every later GC its time.
+      record.resultFrames = [];
+      record.resultsEvicted = true;
+      this.#withoutResults.push(record);
+    } else {
+      this.#withResults.push(record);
+      this.#resultBytes += bytes;
+    }
     while (this.#withResults.length > this.limits.keepResults || (this.#resultBytes > this.limits.keepResultBytes && this.#withResults.length > 0)) {
       const old = this.#withResults.shift()!;
       this.#resultBytes -= frameBytes(old);
