@@ -57,12 +57,13 @@ export class TaskRouter {
     if (!Array.isArray(tasks)) throw new SubmitError("submit_request needs a tasks array");
     const counts = tasks.map((t) => (t !== null && typeof t === "object" ? (t as TaskRequest).bufferCount : NaN));
     let groups: Buffer[][];
+    const now = Date.now();
     try {
       groups = splitFrames(frames, counts);
     } catch (err) {
+      this.#rejectAll(client, tasks, `the submission was refused: ${(err as Error).message}`, now);
       throw new SubmitError((err as Error).message);
     }
-    const now = Date.now();
     tasks.forEach((task, i) => this.#submitOne(client, task, groups[i]!, now));
     this.balancer.place();
     this.events.changed();
@@ -263,11 +264,23 @@ export class TaskRouter {
     this.#complete(record, controllerResult(record.msgId, engineId, ename, evalue, status), []);
   }
 
+  /** Every task of a refused submission that names its msgIds fails, so no client waits on it forever. */
+  #rejectAll(client: ClientRef, tasks: unknown[], reason: string, now: number): void {
+    for (const task of tasks) {
+      const { msgIds, body } = (task ?? {}) as Partial<TaskRequest>;
+      if (!Array.isArray(msgIds)) continue;
+      const kind = typeof body?.kind === "string" && TASK_KINDS.has(body.kind) ? body.kind : "apply";
+      for (const msgId of msgIds) if (typeof msgId === "string") this.#failNew(client, msgId, kind, now, "SubmitError", reason);
+    }
+  }
+
   #failNew(client: ClientRef, msgId: string, kind: TaskRecord["kind"], now: number, ename: string, evalue: string): void {
     const record = new TaskRecord(msgId, client, kind, now);
     if (this.#add(record)) this.#fail(record, ename, evalue);
   }
 }
+
+const TASK_KINDS: ReadonlySet<string> = new Set(["execute", "apply", "map", "push", "pull", "clear"]);
 
 function isResult(value: unknown): value is TaskResult {
   if (value === null || typeof value !== "object") return false;

@@ -168,11 +168,14 @@ test("malformed and unknown requests get an error_reply and run nothing", { time
     const client = await scene.client();
     const engine = await scene.engine();
     await assert.rejects(client.request("no_such_request" as "status_request", {}), /UnknownMessageType/);
-    // Claims a frame that is not there: the whole submission is refused.
+    // Claims a frame that is not there: the whole submission is refused, and its task fails rather than hangs.
     await assert.rejects(
       client.request("submit_request", { tasks: [{ msgIds: ["a"], targets: [0], body: noop, bufferCount: 2 }] }, { buffers: [Buffer.from("x")] }),
       /SubmitError/,
     );
+    const refused = (await client.results(["a"])).get("a")!.result;
+    assert.equal(refused.status, "error");
+    assert.equal(refused.error?.ename, "SubmitError");
     const [[bad]] = client.submit([{ targets: [0], body: { kind: "teleport" } as unknown as TaskBody }]);
     assert.equal((await client.results([bad!])).get(bad!)!.result.error?.ename, "InvalidTaskError");
     const [[good]] = client.submit([{ targets: [0], body: noop }]);
