@@ -1,7 +1,7 @@
-import { existsSync, readFileSync } from "node:fs";
 import { createRequire, isBuiltin } from "node:module";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { pathToFileURL } from "node:url";
+import { resolveEsmOnly } from "@tsparallel/protocol";
 
 /**
  * `import` in an execute cell resolves like code sitting in the engine's working directory (not
@@ -32,55 +32,4 @@ function notFound(specifier: string, err: unknown): unknown {
   const error = new Error(`Cannot find module '${specifier}' from the engine's working directory ${process.cwd()}`);
   (error as Error & { code: string }).code = "MODULE_NOT_FOUND";
   return error;
-}
-
-const CONDITIONS = ["import", "node", "default"];
-
-function pickTarget(target: unknown): string | null {
-  if (typeof target === "string") return target;
-  if (Array.isArray(target)) {
-    for (const option of target) {
-      const picked = pickTarget(option);
-      if (picked) return picked;
-    }
-    return null;
-  }
-  if (target && typeof target === "object") {
-    for (const [condition, value] of Object.entries(target)) {
-      if (CONDITIONS.includes(condition)) {
-        const picked = pickTarget(value);
-        if (picked) return picked;
-      }
-    }
-  }
-  return null;
-}
-
-function splitBareSpecifier(specifier: string): { name: string; subpath: string } | null {
-  if (specifier.startsWith(".") || specifier.startsWith("/")) return null;
-  const parts = specifier.split("/");
-  const nameLength = specifier.startsWith("@") ? 2 : 1;
-  if (parts.length < nameLength) return null;
-  const name = parts.slice(0, nameLength).join("/");
-  const rest = parts.slice(nameLength).join("/");
-  return { name, subpath: rest ? `./${rest}` : "." };
-}
-
-function resolveEsmOnly(specifier: string, from: string): string | null {
-  const bare = splitBareSpecifier(specifier);
-  if (!bare) return null;
-  for (let dir = from; ; dir = dirname(dir)) {
-    const packageDir = join(dir, "node_modules", bare.name);
-    const manifestPath = join(packageDir, "package.json");
-    if (existsSync(manifestPath)) {
-      const manifest = JSON.parse(readFileSync(manifestPath, "utf8")) as { exports?: unknown };
-      const exportsField = manifest.exports;
-      const isSubpathMap = exportsField !== null && typeof exportsField === "object" && !Array.isArray(exportsField)
-        && Object.keys(exportsField).some((key) => key.startsWith("."));
-      const entry = isSubpathMap ? (exportsField as Record<string, unknown>)[bare.subpath] : bare.subpath === "." ? exportsField : undefined;
-      const target = pickTarget(entry);
-      return target ? join(packageDir, target) : null;
-    }
-    if (dirname(dir) === dir) return null;
-  }
 }

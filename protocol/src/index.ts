@@ -7,3 +7,4 @@ export * from "./connection.js";
 export * from "./socket.js";
 export * from "./errors.js";
 export * from "./log.js";
+export * from "./esm-resolve.js";

@@ -1,7 +1,7 @@
-import { existsSync, readFileSync } from "node:fs";
 import { createRequire, isBuiltin } from "node:module";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+import { resolveEsmOnly } from "@tsparallel/protocol";
 
 /** What compiled cells call to load modules (see RUNTIME_PARAMETER in the cell transform). */
 export interface ModuleLoader {
@@ -13,55 +13,6 @@ export interface ModuleLoader {
 
 const KERNEL_PROVIDED = /^tsparallel(\/|$)/;
 const kernelRequire = createRequire(import.meta.url);
-const ESM_CONDITIONS = ["import", "node", "default"];
-
-type Exports = string | null | Exports[] | { [key: string]: Exports };
-
-function matchConditions(target: Exports): string | null {
-  if (typeof target === "string") return target;
-  if (Array.isArray(target)) {
-    for (const item of target) {
-      const found = matchConditions(item);
-      if (found) return found;
-    }
-    return null;
-  }
-  if (target && typeof target === "object") {
-    for (const [key, value] of Object.entries(target)) if (ESM_CONDITIONS.includes(key)) return matchConditions(value);
-  }
-  return null;
-}
-
-function splitSpecifier(specifier: string): { name: string; subpath: string } {
-  const parts = specifier.split("/");
-  const count = specifier.startsWith("@") ? 2 : 1;
-  const rest = parts.slice(count).join("/");
-  return { name: parts.slice(0, count).join("/"), subpath: rest ? `./${rest}` : "." };
-}
-
-/**
- * Resolves a package whose `exports` only answer the `import` condition (ESM-only packages),
- * which `require.resolve` refuses, by walking node_modules up from `from`.
- */
-function resolveEsmOnly(specifier: string, from: string): string | null {
-  const { name, subpath } = splitSpecifier(specifier);
-  for (let dir = from; ; dir = dirname(dir)) {
-    const pkgDir = join(dir, "node_modules", name);
-    const manifest = join(pkgDir, "package.json");
-    if (existsSync(manifest)) {
-      const pkg = JSON.parse(readFileSync(manifest, "utf8")) as { exports?: Exports; main?: string };
-      const exportsField = pkg.exports;
-      let target: string | null = null;
-      if (exportsField && typeof exportsField === "object" && !Array.isArray(exportsField) && Object.keys(exportsField).some((k) => k.startsWith("."))) {
-        target = matchConditions((exportsField as Record<string, Exports>)[subpath] ?? null);
-      } else if (subpath === ".") {
-        target = exportsField ? matchConditions(exportsField) : (pkg.main ?? "index.js");
-      }
-      return target ? join(pkgDir, target) : null;
-    }
-    if (dirname(dir) === dir) return null;
-  }
-}
 
 /** Loads modules for cells: from the notebook's folder first, then from the kernel's own dependencies. */
 export function createModuleLoader(cwd: string): ModuleLoader {
