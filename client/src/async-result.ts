@@ -1,3 +1,4 @@
+import { inspect, type InspectOptions } from "node:util";
 import type { TaskKind, TaskStatus } from "@tsparallel/protocol";
 import { CompositeError, TimeoutError } from "./errors.js";
 
@@ -173,6 +174,16 @@ export class AsyncResult<T> implements PromiseLike<T> {
       if (this.errors[i]) throw this.errors[i];
       yield this.values[i];
     }
+  }
+
+  /** Shows what the tasks are, how far they got and where they run, as ipyparallel's repr does. */
+  [inspect.custom](_depth: number, options: InspectOptions, show: typeof inspect): string {
+    const status = !this.ready() ? "pending" : this.errors.some((e) => e !== undefined) ? "error" : "ok";
+    const kinds = [...new Set(this.metadata.map((m) => m.kind))].join(", ");
+    const engines = [...new Set(this.metadata.map((m) => m.engineId).filter((id): id is number => id !== null))].sort((a, b) => a - b);
+    const failed = this.errors.filter((e) => e !== undefined).length;
+    const state = { kind: kinds, status, done: `${this.#done}/${this.msgIds.length}`, pending: this.msgIds.length - this.#done, ...(failed ? { failed } : {}), engines };
+    return `${this.constructor.name} ${show(state, options)}`;
   }
 
   protected isSettled(index: number): boolean {

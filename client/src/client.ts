@@ -1,4 +1,5 @@
 import { EventEmitter } from "node:events";
+import { inspect, type InspectOptions } from "node:util";
 import {
   clientConnectionFile, newMessageId, readConnectionFile, splitFrames, unpackValue,
   type ClusterSnapshot, type EngineInfo, type FunctionRef, type Message, type MessageContents, type MessageType,
@@ -7,7 +8,7 @@ import {
 import { AsyncResult, type TaskMetadata } from "./async-result.js";
 import { ControllerError, NoEnginesError, TaskAbortedError, TimeoutError, remoteErrorFrom } from "./errors.js";
 import { ControllerLink } from "./link.js";
-import { DirectView } from "./views/direct-view.js";
+import { DirectView, type DirectViewOptions } from "./views/direct-view.js";
 import { LoadBalancedView, type LoadBalancedOptions } from "./views/load-balanced-view.js";
 
 export interface ConnectOptions {
@@ -65,6 +66,8 @@ export class Client implements AsyncDisposable {
   #watchdog: NodeJS.Timeout;
   readonly #requestTimeout: number;
   #closed = false;
+  #controllerShutDown = false;
+  readonly #controllerTimeout: number;
 
   private constructor(link: ControllerLink, profile: string, connectionFile: string, controllerTimeout: number, requestTimeout: number) {
     this.#link = link;
@@ -72,6 +75,8 @@ export class Client implements AsyncDisposable {
     this.profile = profile;
     this.connectionFile = connectionFile;
     this.#watchdog = setInterval(() => this.#checkController(controllerTimeout), 1000).unref();
+    this.#controllerTimeout = controllerTimeout;
+    this.events.on("controller_shutdown", () => (this.#controllerShutDown = true));
   }
 
   /** The client that `%px` magics and other implicit users act on: the last one connected or activated. */
@@ -145,10 +150,10 @@ export class Client implements AsyncDisposable {
   }
 
   directView(): DirectView<false>;
-  directView(target: number): DirectView<true>;
-  directView(targets: number[] | "all"): DirectView<false>;
-  directView(targets: number | number[] | "all" = "all"): DirectView<boolean> {
-    return new DirectView(this, targets);
+  directView(target: number, options?: DirectViewOptions): DirectView<true>;
+  directView(targets: number[] | "all", options?: DirectViewOptions): DirectView<false>;
+  directView(targets: number | number[] | "all" = "all", options: DirectViewOptions = {}): DirectView<boolean> {
+    return new DirectView(this, targets, options);
   }
 
   loadBalancedView(options: LoadBalancedOptions = {}): LoadBalancedView {
@@ -219,6 +224,26 @@ export class Client implements AsyncDisposable {
 
   async [Symbol.asyncDispose](): Promise<void> {
     this.close();
+  }
+
+  /**
+   * What this client knows of its controller without asking it: `connected`, `silent` (nothing heard
+   * for longer than `controllerTimeout`), `shut down` (it announced its shutdown), or `closed` (this client).
+   */
+  get controllerState(): "connected" | "silent" | "shut down" | "closed" {
+    if (this.#closed) return "closed";
+    if (this.#controllerShutDown) return "shut down";
+    return Date.now() - this.#link.lastHeard > this.#controllerTimeout ? "silent" : "connected";
+  }
+
+  /** Message ids of this client's tasks that have not finished yet (a copy; ipyparallel's `outstanding`). */
+  get outstanding(): Set<string> {
+    return new Set(this.#tasks.keys());
+  }
+
+  [inspect.custom](depth: number, options: InspectOptions, show: typeof inspect): string {
+    const state = { profile: this.profile, url: this.url, controller: this.controllerState, engines: this.ids, outstanding: this.#tasks.size, submitted: this.history.length };
+    return `Client ${show(state, { ...options, depth: Math.max(depth, 1) })}`;
   }
 
   /** @internal Targets resolved now: throws NoEnginesError when there is nothing to run on. */
@@ -326,7 +351,7 @@ export class Client implements AsyncDisposable {
       if (result.status === "aborted") error = new TaskAbortedError(result.msgId);
       else if (result.status === "error") {
         const info = result.error ?? { ename: "Error", evalue: "the engine reported an error without details", traceback: [] };
-        error = remoteErrorFrom({ ...info, engineId: result.engineId }, result.msgId);
+        error = remoteErrorFrom({ ...info, engineId: result.engineId }, result.msgId, meta.kind);
       }
       else if (result.bufferCount > 0) {
         try {

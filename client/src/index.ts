@@ -1,7 +1,7 @@
 export { Client, type ConnectOptions, type ClientEvents } from "./client.js";
 export { AsyncResult, type TaskMetadata, type OutputEvent } from "./async-result.js";
 export { AsyncMapResult } from "./async-map-result.js";
-export { DirectView, type PerEngine } from "./views/direct-view.js";
+export { DirectView, type DirectViewOptions, type PerEngine } from "./views/direct-view.js";
 export { LoadBalancedView, type LoadBalancedOptions, type MapOptions } from "./views/load-balanced-view.js";
 export { ref, Ref, type RemoteArgs } from "./ref.js";
 export {

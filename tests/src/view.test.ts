@@ -243,6 +243,49 @@ describe("scatter, gather and map", () => {
     assert.ok(scattered.ready());
   });
 
+  test("iterating a gather yields the items, awaiting it gives the flat list [test_scatter_gather_numpy_nonblocking]", async () => {
+    const { client } = shared();
+    const view = client.directView();
+    const a = Float64Array.from({ length: 16 }, (_, i) => i * 0.5);
+    const scattered = view.scatter("typedNonblocking", a);
+    const gathered = view.gather<number>("typedNonblocking");
+    assert.ok(gathered instanceof AsyncMapResult);
+    const items: number[] = [];
+    for await (const x of gathered) items.push(x);
+    assert.deepEqual(items, Array.from(a));
+    assert.deepEqual(await gathered, Array.from(a));
+    assert.ok(scattered.ready());
+  });
+
+  test("a large typed array changed right after apply, push, scatter or map returns is sent as it was at the call [test_apply_tracked, test_push_tracked, test_scatter_tracked]", async () => {
+    const { client, ids } = shared();
+    const view = client.directView();
+    const MiB8 = (8 * 1024 * 1024) / 8;
+    const ends = (a: Float64Array) => [a[0], a[a.length - 1]];
+
+    const applied = new Float64Array(MiB8).fill(1);
+    const applyResult = view.apply(ends, applied);
+    applied.fill(2);
+    assert.deepEqual(await applyResult, ids.map(() => [1, 1]));
+
+    const pushed = new Float64Array(MiB8).fill(1);
+    const pushResult = view.push({ trackedPush: pushed });
+    pushed.fill(2);
+    await pushResult;
+    assert.deepEqual(await view.apply(ends, ref<Float64Array>("trackedPush")), ids.map(() => [1, 1]));
+
+    const parts = ids.map(() => new Float64Array(MiB8).fill(1));
+    const scatterResult = view.scatter("trackedScatter", parts);
+    for (const part of parts) part.fill(2);
+    await scatterResult;
+    assert.deepEqual(await view.apply((mine: Float64Array[]) => mine.map((a) => [a[0], a[a.length - 1]]), ref<Float64Array[]>("trackedScatter")), ids.map(() => [[1, 1]]));
+
+    const mapped = new Float64Array(MiB8).fill(1);
+    const mapResult = client.loadBalancedView().map(ends, [mapped]);
+    mapped.fill(2);
+    assert.deepEqual(await mapResult, [[1, 1]]);
+  });
+
   test("map squares in order, typed end to end [test_map]", async () => {
     const { client } = shared();
     const data = Array.from({ length: 16 }, (_, i) => i);
@@ -383,7 +426,7 @@ describe("execute", () => {
     assert.match(rendered, /inner/);
   });
 
-  test("failures on several engines make one CompositeError keeping each [test_compositeerror_render_exception, test_compositeerror_truncate]", async () => {
+  test("failures on several engines make one CompositeError keeping each", async () => {
     const { client, ids } = shared();
     const err = await client.directView().execute("throw new RangeError('boom')").get(20_000).catch((e: unknown) => e);
     compositeOf("RangeError", 2)(err);

@@ -1,12 +1,21 @@
-import { packValue } from "@tsparallel/protocol";
-import { AsyncMapResult, concatChunks } from "../async-map-result.js";
+import { inspect, type InspectOptions } from "node:util";
+import { AsyncMapResult } from "../async-map-result.js";
 import { AsyncResult } from "../async-result.js";
 import type { Client, TaskSpec } from "../client.js";
 import type { RemoteArgs } from "../ref.js";
-import { applyTask, mapTask, partition, toArray } from "./task-builders.js";
+import { applyTask, mapTask, packOwned, partition, toArray } from "./task-builders.js";
 
 /** One value per engine, or the bare value for a view on a single engine (`rc.directView(0)`). */
 export type PerEngine<T, Single extends boolean> = Single extends true ? T : T[];
+
+export interface DirectViewOptions {
+  /**
+   * Copy large typed arrays and ArrayBuffers when a call is made (default true), so changing them
+   * right after the call does not change what is sent. `false` sends them from your memory without a
+   * copy (faster for very large data): then leave them unchanged until the call's result is in.
+   */
+  copy?: boolean;
+}
 
 /**
  * Runs work on explicit engines: every engine of the view gets every task (ipyparallel's DirectView).
@@ -16,10 +25,15 @@ export class DirectView<Single extends boolean = false> {
   constructor(
     readonly client: Client,
     private readonly targetSpec: number | number[] | "all",
+    readonly options: DirectViewOptions = {},
   ) {}
 
   get targets(): number[] {
     return this.client._resolveTargets(this.targetSpec);
+  }
+
+  get #copy(): boolean {
+    return this.options.copy ?? true;
   }
 
   get single(): boolean {
@@ -33,7 +47,7 @@ export class DirectView<Single extends boolean = false> {
 
   /** Calls fn(...args) on each engine. Free names in fn resolve in the engine namespace. */
   apply<A extends unknown[], R>(fn: (...args: A) => R, ...args: NoInfer<RemoteArgs<A>>): AsyncResult<PerEngine<Awaited<R>, Single>> {
-    const { body, frames } = applyTask(this.client, fn, args);
+    const { body, frames } = applyTask(this.client, fn, args, this.#copy);
     return this.#each({ targets: this.targets, body, frames });
   }
 
@@ -41,13 +55,13 @@ export class DirectView<Single extends boolean = false> {
   map<T, R>(fn: (item: T) => R, items: Iterable<T> | ArrayLike<T>): AsyncMapResult<Awaited<R>> {
     const targets = this.targets;
     const chunks = partition(toArray(items), targets.length);
-    const specs: TaskSpec[] = chunks.map((chunk, i) => ({ targets: [targets[i]!], ...mapTask(this.client, fn, chunk) }));
+    const specs: TaskSpec[] = chunks.map((chunk, i) => ({ targets: [targets[i]!], ...mapTask(this.client, fn, chunk, this.#copy) }));
     return this.client._submit(specs, (metadata) => new AsyncMapResult<Awaited<R>>(this.client, metadata, true));
   }
 
   /** Sets names in each engine's namespace. */
   push(namespace: Record<string, unknown>): AsyncResult<PerEngine<void, Single>> {
-    return this.#each({ targets: this.targets, body: { kind: "push" }, frames: packValue(namespace, "a pushed value").frames });
+    return this.#each({ targets: this.targets, body: { kind: "push" }, frames: packOwned(namespace, "a pushed value", this.#copy) });
   }
 
   /** Reads a name (or several) from each engine's namespace. */
@@ -61,20 +75,28 @@ export class DirectView<Single extends boolean = false> {
   scatter(name: string, items: Iterable<unknown> | ArrayLike<unknown>): AsyncResult<void[]> {
     const targets = this.targets;
     const chunks = partition(toArray(items), targets.length);
-    const specs: TaskSpec[] = chunks.map((chunk, i) => ({ targets: [targets[i]!], body: { kind: "push" }, frames: packValue({ [name]: chunk }, "a scattered item").frames }));
+    const specs: TaskSpec[] = chunks.map((chunk, i) => ({ targets: [targets[i]!], body: { kind: "push" }, frames: packOwned({ [name]: chunk }, "a scattered item", this.#copy) }));
     return this.client._submit(specs, (metadata) => new AsyncResult<void[]>(this.client, metadata, () => []));
   }
 
-  /** Concatenates `name` (an array on each engine) in engine order: the inverse of scatter. */
-  gather<T = unknown>(name: string): AsyncResult<T[]> {
+  /**
+   * Concatenates `name` (an array on each engine) in engine order: the inverse of scatter. Awaiting
+   * gives the flat list; `for await` yields its items, as ipyparallel's gather (an AsyncMapResult).
+   */
+  gather<T = unknown>(name: string): AsyncMapResult<T> {
     const targets = this.targets;
     const specs: TaskSpec[] = targets.map((id) => ({ targets: [id], body: { kind: "pull", names: name }, frames: [] }));
-    return this.client._submit(specs, (metadata) => new AsyncResult<T[]>(this.client, metadata, (values) => concatChunks(values as T[][])));
+    return this.client._submit(specs, (metadata) => new AsyncMapResult<T>(this.client, metadata, true));
   }
 
   /** Removes every name user code defined on the engines. */
   clear(): AsyncResult<PerEngine<void, Single>> {
     return this.#each({ targets: this.targets, body: { kind: "clear" }, frames: [] });
+  }
+
+  [inspect.custom](_depth: number, options: InspectOptions, show: typeof inspect): string {
+    const targets = this.targetSpec === "all" ? `all (now ${this.client.ids.join(", ") || "none"})` : this.targetSpec;
+    return `DirectView ${show({ targets, profile: this.client.profile, controller: this.client.controllerState }, options)}`;
   }
 
   #each<T>(spec: TaskSpec): AsyncResult<T> {

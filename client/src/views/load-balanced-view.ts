@@ -1,3 +1,4 @@
+import { inspect, type InspectOptions } from "node:util";
 import type { SchemeName } from "@tsparallel/protocol";
 import { AsyncMapResult } from "../async-map-result.js";
 import { AsyncResult } from "../async-result.js";
@@ -16,6 +17,8 @@ export interface LoadBalancedOptions {
   timeout?: number;
   /** How the controller picks engines for this view's tasks (default: the controller's --scheme). */
   scheme?: SchemeName;
+  /** As DirectViewOptions.copy: copy large typed arrays at the call (default true) or send them from your memory. */
+  copy?: boolean;
 }
 
 export interface MapOptions extends LoadBalancedOptions {
@@ -43,7 +46,7 @@ export class LoadBalancedView {
 
   apply<A extends unknown[], R>(fn: (...args: A) => R, ...args: NoInfer<RemoteArgs<A>>): AsyncResult<Awaited<R>> {
     this.#checkEngines();
-    const spec: TaskSpec = { targets: null, ...applyTask(this.client, fn, args), lb: this.#lb(this.options) };
+    const spec: TaskSpec = { targets: null, ...applyTask(this.client, fn, args, this.options.copy ?? true), lb: this.#lb(this.options) };
     return this.client._submit([spec], (metadata) => new AsyncResult<Awaited<R>>(this.client, metadata, (values) => values[0] as Awaited<R>));
   }
 
@@ -59,8 +62,13 @@ export class LoadBalancedView {
     this.#checkEngines();
     const merged = { ...this.options, ...options };
     const lb = this.#lb(merged);
-    const specs: TaskSpec[] = chunked(toArray(items), merged.chunkSize ?? 1).map((chunk) => ({ targets: null, ...mapTask(this.client, fn, chunk), lb }));
+    const specs: TaskSpec[] = chunked(toArray(items), merged.chunkSize ?? 1).map((chunk) => ({ targets: null, ...mapTask(this.client, fn, chunk, merged.copy ?? true), lb }));
     return this.client._submit(specs, (metadata) => new AsyncMapResult<Awaited<R>>(this.client, metadata, merged.ordered ?? true));
+  }
+
+  [inspect.custom](_depth: number, options: InspectOptions, show: typeof inspect): string {
+    const state = { ...this.options, targets: this.options.targets ?? `all (now ${this.client.ids.join(", ") || "none"})`, profile: this.client.profile, controller: this.client.controllerState };
+    return `LoadBalancedView ${show(state, options)}`;
   }
 
   #checkEngines(): void {

@@ -2,8 +2,20 @@ import { describeFunction, packValue, type TaskBody } from "@tsparallel/protocol
 import type { Client } from "../client.js";
 import { isRef } from "../ref.js";
 
+/**
+ * Packs a value for a task. Large typed arrays and ArrayBuffers travel as their own frames, which
+ * ZeroMQ sends from the caller's memory some time after the call returns; they are copied here, so
+ * what is sent is what the value held when apply/push/map was called, whatever the caller does next
+ * (small ones are copied into the payload anyway).
+ */
+export function packOwned(value: unknown, what: string, copy = true): Buffer[] {
+  const frames = packValue(value, what).frames;
+  if (copy) for (let i = 1; i < frames.length; i++) frames[i] = Buffer.from(frames[i]!);
+  return frames;
+}
+
 /** An apply body and its frames: Ref arguments become names resolved on the engine. */
-export function applyTask(client: Client, fn: Function, args: readonly unknown[]): { body: TaskBody; frames: Buffer[] } {
+export function applyTask(client: Client, fn: Function, args: readonly unknown[], copy = true): { body: TaskBody; frames: Buffer[] } {
   const shipped = describeFunction(fn);
   const refs: [number, string][] = [];
   const values = args.map((arg, i) => {
@@ -11,14 +23,14 @@ export function applyTask(client: Client, fn: Function, args: readonly unknown[]
     refs.push([i, arg.name]);
     return undefined;
   });
-  const frames = packValue(values, "an argument of " + (fn.name || "the function")).frames;
+  const frames = packOwned(values, "an argument of " + (fn.name || "the function"), copy);
   return { body: { kind: "apply", fn: client._functionRef(shipped), ...(refs.length ? { refs } : {}) }, frames };
 }
 
 /** A map body over one chunk of items. */
-export function mapTask(client: Client, fn: Function, chunk: readonly unknown[]): { body: TaskBody; frames: Buffer[] } {
+export function mapTask(client: Client, fn: Function, chunk: readonly unknown[], copy = true): { body: TaskBody; frames: Buffer[] } {
   const shipped = describeFunction(fn);
-  return { body: { kind: "map", fn: client._functionRef(shipped) }, frames: packValue(chunk, "an item").frames };
+  return { body: { kind: "map", fn: client._functionRef(shipped) }, frames: packOwned(chunk, "an item", copy) };
 }
 
 /** Splits items into `parts` contiguous chunks of near-equal size (the first ones larger by one). */
