@@ -1,4 +1,4 @@
-import { unpackValue, type TaskBody } from "@tsparallel/protocol";
+import { PULLED_FUNCTION, functionExpressionSource, unpackValue, type PulledFunction, type TaskBody } from "@tsparallel/protocol";
 import { CellExecutor, type CellOutcome } from "./execute-task.js";
 import { FunctionCache } from "./function-cache.js";
 import type { Namespace } from "./namespace.js";
@@ -19,6 +19,13 @@ export const isThenable = (value: unknown): value is PromiseLike<unknown> =>
 function unpackFrames<T>(frames: Buffer[], what: string): T {
   if (frames.length === 0) throw new TaskError("ValueError", `the ${what} frames are missing`);
   return unpackValue<T>(frames);
+}
+
+/** A pulled function travels as its source (structured clone refuses functions); the client compiles it back. */
+function pullable(value: unknown): unknown {
+  if (typeof value !== "function") return value;
+  const pulled: PulledFunction = { [PULLED_FUNCTION]: functionExpressionSource(value), name: value.name };
+  return pulled;
 }
 
 const valueOf = (value: unknown): TaskOutcome => ({ hasValue: true, value });
@@ -94,8 +101,8 @@ export class TaskHandlers {
   }
 
   #pull(names: string | string[]): unknown {
-    if (typeof names === "string") return this.namespace.get(names);
+    if (typeof names === "string") return pullable(this.namespace.get(names));
     if (!Array.isArray(names)) throw new TaskError("TypeError", "pull needs a name or an array of names");
-    return names.map((name) => this.namespace.get(String(name)));
+    return names.map((name) => pullable(this.namespace.get(String(name))));
   }
 }

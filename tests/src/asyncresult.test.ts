@@ -216,6 +216,13 @@ describe("metadata and output", () => {
     assert.equal(ar.serialTime, serial);
     const wall = Math.max(...ar.metadata.map((m) => m.received!)) - Math.min(...ar.metadata.map((m) => m.submitted));
     assert.equal(ar.wallTime, wall);
+    // Durations cover the work: each engine slept 250 ms, so neither total can be shorter (lower
+    // bounds only, with 10 ms for clock granularity: upper bounds would be speed checks).
+    assert.ok(ar.wallTime >= 240, `wallTime ${ar.wallTime}`);
+    assert.ok(ar.serialTime >= 240 * ar.length, `serialTime ${ar.serialTime} over ${ar.length} tasks`);
+    const lb = client.loadBalancedView().apply(nap, 250);
+    await lb;
+    assert.ok(lb.wallTime >= 240 && lb.serialTime >= 240 && lb.serialTime <= lb.wallTime + 50, `wall ${lb.wallTime}, serial ${lb.serialTime}`);
   });
 
   test("another client reads the same record: value, engine and timestamps [test_hubresult_timestamps, test_get_result]", async () => {

@@ -180,6 +180,9 @@ describe("namespace, results and history", () => {
     // This client's tasks appear in the controller's history in the order they were submitted.
     const mine = hub.filter((id) => client.history.includes(id));
     assert.deepEqual(mine, client.history.filter((id) => hub.includes(id)));
+    // The controller's history is in submission order: its records' submit times never go back.
+    const submitted = await Promise.all(hub.slice(-20).map(async (id) => (await client.getResult(id)).submitted));
+    for (let i = 1; i < submitted.length; i++) assert.ok(submitted[i]! >= submitted[i - 1]!, `submitted times ${submitted.join(", ")}`);
   });
 
   test("queue status per engine and for the whole cluster [test_queue_status]", async () => {

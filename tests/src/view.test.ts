@@ -10,6 +10,7 @@ import { compositeOf, instanceOf, remoteError } from "./support/remote-errors.js
 
 // Names that live in the engine namespace: declared for tsc, resolved on the engines.
 declare const freeA: number;
+declare const pushedA: number;
 declare const nodePath: typeof import("node:path");
 declare const scaleBy: (x: number) => number;
 declare const times: (x: number, y: number) => number;
@@ -45,20 +46,52 @@ describe("push, pull and references", () => {
     assert.deepEqual(await all.pull(["a", "b"]), [[10, 20], [10, 20]]);
   });
 
-  test("a function cannot be pushed as data; one defined on the engine is reached through ref [test_push_pull_function]", async () => {
+  test("functions are pushed and pulled as functions; one defined on the engine is also reached through ref [test_push_pull_function]", async () => {
     const { client, ids } = shared();
     const one = client.directView(ids.at(-1)!);
-    assert.throws(() => one.push({ testf: (x: number) => 2 * x }), instanceOf(SerializationError, /function/));
+    const testf = (x: number) => 2.0 * x;
+    await one.push({ testf });
+    const pulled = await one.pull<(x: number) => number>("testf");
+    assert.equal(typeof pulled, "function");
+    assert.equal(pulled(1.0), testf(1.0));
+    await one.execute("const r = testf(10)");
+    assert.equal(await one.pull("r"), testf(10));
+    await client.directView().push({ testf, plain: 3 });
+    const everywhere = await client.directView().pull<(x: number) => number>("testf");
+    assert.deepEqual(everywhere.map((f) => f(2)), ids.map(() => 4));
+    assert.deepEqual(await client.directView().pull("plain"), ids.map(() => 3));
+    // Inside data a function still cannot travel: refused before anything is sent.
+    assert.throws(() => one.push({ nested: { f: testf } }), instanceOf(SerializationError, /function/));
 
     await one.execute("function squareIt(x: number): number { return x * x }");
     const viaRef: number = await one.apply((g: (x: number) => number, x: number) => g(x), ref<(x: number) => number>("squareIt"), 10);
     assert.equal(viaRef, 100);
-    // A function value cannot travel back either: the pull fails remotely, the engine lives on.
-    await assert.rejects(one.pull("squareIt").get(20_000), remoteError("SerializationError"));
-    assert.equal(await one.apply(() => 1 + 1), 2);
+    const [square, r] = await one.pull(["squareIt", "r"]);
+    assert.equal((square as (x: number) => number)(7), 49);
+    assert.equal(r, 20);
   });
 
-  test("free names in an applied function resolve in the engine namespace [test_push_function_globals]", async () => {
+  test("a pushed function's free names resolve in the engine namespace [test_push_function_globals]", async () => {
+    const { client, ids } = shared();
+    const v = client.directView(ids.at(-1)!);
+    const geta = () => pushedA;
+    await v.push({ f: geta });
+    await assert.rejects(v.execute("const globalsB = f()").get(20_000), remoteError("ReferenceError", ids.at(-1)));
+    await v.execute("var pushedA = 5");
+    await v.execute("const globalsB2 = f()");
+    assert.equal(await v.pull("globalsB2"), 5);
+  });
+
+  test("a pushed function keeps its default parameters [test_push_function_defaults]", async () => {
+    const { client, ids } = shared();
+    const v = client.directView(ids.at(-1)!);
+    const echo = (a = 10) => a;
+    await v.push({ echoDefaults: echo });
+    await v.execute("const defaultsB = echoDefaults()");
+    assert.equal(await v.pull("defaultsB"), 10);
+  });
+
+  test("free names in an applied function resolve in the engine namespace", async () => {
     const { client, ids } = shared();
     const one = client.directView(ids.at(-1)!);
     const getA = () => freeA;
@@ -67,7 +100,7 @@ describe("push, pull and references", () => {
     assert.equal(await one.apply(getA), 5);
   });
 
-  test("default parameters travel with the function [test_push_function_defaults]", async () => {
+  test("default parameters travel with an applied function", async () => {
     const { client, ids } = shared();
     const echo = (a = 10) => a;
     assert.equal(await client.directView(ids.at(-1)!).apply(echo), 10);

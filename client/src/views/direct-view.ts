@@ -3,6 +3,7 @@ import { AsyncMapResult } from "../async-map-result.js";
 import { AsyncResult } from "../async-result.js";
 import type { Client, TaskSpec } from "../client.js";
 import type { RemoteArgs } from "../ref.js";
+import { definerOf, reviveFunctions, splitFunctions } from "./engine-functions.js";
 import { applyTask, mapTask, packOwned, partition, toArray } from "./task-builders.js";
 
 /** One value per engine, or the bare value for a view on a single engine (`rc.directView(0)`). */
@@ -59,16 +60,30 @@ export class DirectView<Single extends boolean = false> {
     return this.client._submit(specs, (metadata) => new AsyncMapResult<Awaited<R>>(this.client, metadata, true));
   }
 
-  /** Sets names in each engine's namespace. */
+  /**
+   * Sets names in each engine's namespace. A function value is defined there from its source, and its
+   * free names resolve in the engine namespace (as the function of `apply` does).
+   */
   push(namespace: Record<string, unknown>): AsyncResult<PerEngine<void, Single>> {
-    return this.#each({ targets: this.targets, body: { kind: "push" }, frames: packOwned(namespace, "a pushed value", this.#copy) });
+    const targets = this.targets;
+    const { functions, data } = splitFunctions(namespace);
+    if (functions.length === 0) return this.#each({ targets, body: { kind: "push" }, frames: packOwned(namespace, "a pushed value", this.#copy) });
+    const specs: TaskSpec[] = [{ targets, ...applyTask(this.client, definerOf(functions), []) }];
+    if (Object.keys(data).length > 0) specs.unshift({ targets, body: { kind: "push" }, frames: packOwned(data, "a pushed value", this.#copy) });
+    const single = this.single;
+    const done = (single ? undefined : targets.map(() => undefined)) as PerEngine<void, Single>;
+    return this.client._submit(specs, (metadata) => new AsyncResult<PerEngine<void, Single>>(this.client, metadata, () => done));
   }
 
-  /** Reads a name (or several) from each engine's namespace. */
+  /** Reads a name (or several) from each engine's namespace; a function comes back as a function. */
   pull<T = unknown>(name: string): AsyncResult<PerEngine<T, Single>>;
   pull(names: string[]): AsyncResult<PerEngine<unknown[], Single>>;
   pull(names: string | string[]): AsyncResult<unknown> {
-    return this.#each({ targets: this.targets, body: { kind: "pull", names }, frames: [] });
+    const single = this.single;
+    const revive = (value: unknown) => (Array.isArray(names) ? (value as unknown[]).map(reviveFunctions) : reviveFunctions(value));
+    return this.client._submit([{ targets: this.targets, body: { kind: "pull", names }, frames: [] }], (metadata) =>
+      new AsyncResult<unknown>(this.client, metadata, (values) => (single ? revive(values[0]) : values.map(revive))),
+    );
   }
 
   /** Splits items across the engines: engine i gets the i-th contiguous chunk as `name`. */
