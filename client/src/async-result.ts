@@ -35,6 +35,9 @@ export interface TaskOwner {
 
 type Finish<T> = (values: unknown[]) => T;
 
+/** A result's value with errors allowed in place of values: per item of an array, or the value itself. */
+export type WithErrors<T> = T extends (infer E)[] ? (E | Error)[] : T | Error;
+
 /**
  * The result of tasks in flight. Thenable, so `await ar` waits for all of them; otherwise it never
  * blocks. Results and output arrive per task as the controller relays them.
@@ -55,11 +58,19 @@ export class AsyncResult<T> implements PromiseLike<T> {
   #outputListeners: Set<(event: OutputEvent) => void> | undefined;
   #arrivalListeners: Set<() => void> | undefined;
 
+  /**
+   * When set (ipyparallel's `return_exceptions`), awaiting and iterating give each failed task's error
+   * in its place instead of throwing.
+   */
+  readonly returnExceptions: boolean;
+
   constructor(
     protected readonly owner: TaskOwner,
     metadata: TaskMetadata[],
     private readonly finish: Finish<T>,
+    { returnExceptions = false }: { returnExceptions?: boolean } = {},
   ) {
+    this.returnExceptions = returnExceptions;
     this.metadata = metadata;
     this.msgIds = metadata.map((m) => m.msgId);
     this.values = new Array(metadata.length);
@@ -107,11 +118,17 @@ export class AsyncResult<T> implements PromiseLike<T> {
     }
   }
 
-  /** The value; throws TimeoutError if not ready within `timeoutMs`, or the remote error(s). */
-  async get(timeoutMs?: number): Promise<T> {
+  /**
+   * The value; throws TimeoutError if not ready within `timeoutMs`, or the remote error(s) unless
+   * `returnExceptions`, which puts each failed task's error in its place.
+   */
+  async get(timeoutMs?: number): Promise<T>;
+  async get(timeoutMs: number | undefined, options: { returnExceptions: true }): Promise<WithErrors<T>>;
+  async get(timeoutMs?: number, options: { returnExceptions?: boolean } = {}): Promise<T | WithErrors<T>> {
     if (!(await this.wait(timeoutMs))) {
       throw new TimeoutError(`${this.msgIds.length - this.#done} of ${this.msgIds.length} tasks not done after ${timeoutMs} ms`);
     }
+    if (options.returnExceptions && !this.returnExceptions) return this.finish(this.withErrors()) as WithErrors<T>;
     return this.#result();
   }
 
@@ -171,9 +188,24 @@ export class AsyncResult<T> implements PromiseLike<T> {
   async *[Symbol.asyncIterator](): AsyncIterator<unknown> {
     for (let i = 0; i < this.msgIds.length; i++) {
       while (!this.isSettled(i)) await this.nextArrival();
-      if (this.errors[i]) throw this.errors[i];
-      yield this.values[i];
+      if (this.errors[i] && !this.returnExceptions) throw this.errors[i];
+      yield this.errors[i] ?? this.values[i];
     }
+  }
+
+  /** The task values with each failed task's error in its place (a map overrides it per item). */
+  protected withErrors(): unknown[] {
+    return this.values.map((value, i) => this.errors[i] ?? value);
+  }
+
+  /** @internal Resolves true at the next result to arrive, false if `deadline` (epoch ms) comes first. */
+  _nextArrivalBefore(deadline: number): Promise<boolean> {
+    if (deadline === Infinity) return this.nextArrival().then(() => true);
+    let timer: NodeJS.Timeout | undefined;
+    return Promise.race([
+      this.nextArrival().then(() => true),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now())))),
+    ]).finally(() => clearTimeout(timer));
   }
 
   /** Shows what the tasks are, how far they got and where they run, as ipyparallel's repr does. */
@@ -218,6 +250,7 @@ export class AsyncResult<T> implements PromiseLike<T> {
   }
 
   #collect(): T {
+    if (this.returnExceptions) return this.finish(this.withErrors());
     const failed = this.errors.filter((e): e is Error => e !== undefined);
     if (failed.length > 0) {
       if (this.msgIds.length === 1) throw failed[0];

@@ -48,6 +48,9 @@ export interface ClientEvents {
 
 const REQUEST_TIMEOUT_MS = 10_000;
 
+/** What `rc.wait` waits for: a result, a msg id, or an index into `history` (negative from the end). */
+export type Job = AsyncResult<unknown> | string | number;
+
 /** A connection to a tsparallel controller: the entry point for views, results and cluster queries. */
 export class Client implements AsyncDisposable {
   static #active: Client | undefined;
@@ -239,6 +242,34 @@ export class Client implements AsyncDisposable {
   /** Message ids of this client's tasks that have not finished yet (a copy; ipyparallel's `outstanding`). */
   get outstanding(): Set<string> {
     return new Set(this.#tasks.keys());
+  }
+
+  /**
+   * Waits for tasks of this client: all outstanding ones, or the given results, msg ids or indexes
+   * into `history`. Resolves true when they are done, false when `timeoutMs` passed first (ipyparallel's
+   * `rc.wait`). Failed tasks count as done; nothing is thrown.
+   */
+  async wait(jobs?: Job | readonly Job[], timeoutMs?: number): Promise<boolean> {
+    const ids = jobs === undefined ? [...this.#tasks.keys()] : this.#jobIds(Array.isArray(jobs) ? jobs : [jobs as Job]);
+    const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
+    for (const id of ids) {
+      for (let tracked = this.#tasks.get(id); tracked; tracked = this.#tasks.get(id)) {
+        if (!(await tracked.result._nextArrivalBefore(deadline))) return ids.every((other) => !this.#tasks.has(other));
+      }
+    }
+    return true;
+  }
+
+  #jobIds(jobs: readonly Job[]): string[] {
+    return jobs.flatMap((job) => {
+      if (job instanceof AsyncResult) return [...job.msgIds];
+      if (typeof job === "number") {
+        const id = this.history.at(job);
+        if (id === undefined) throw new RangeError(`no task at history index ${job} (${this.history.length} submitted)`);
+        return [id];
+      }
+      return [job];
+    });
   }
 
   [inspect.custom](depth: number, options: InspectOptions, show: typeof inspect): string {

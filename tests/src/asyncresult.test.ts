@@ -157,7 +157,50 @@ describe("iteration", () => {
     );
   });
 
-  test("after a partial failure each task's status, error and engine are kept [test_return_exceptions_postmortem, test_return_exceptions]", async () => {
+  test("a map made with returnExceptions gives each error in its place [test_return_exceptions]", async () => {
+    const { client } = shared();
+    const failOn2 = (n: number) => {
+      if (n === 2) throw new RangeError("two!");
+      return n;
+    };
+    const amr = client.loadBalancedView().map(failOn2, [0, 1, 2, 3], { returnExceptions: true });
+    assert.equal(amr.returnExceptions, true);
+    const iterated: (number | Error)[] = [];
+    for await (const r of amr) iterated.push(r);
+    const error = iterated[2];
+    remoteError("RangeError")(error);
+    assert.deepEqual(iterated, [0, 1, error, 3]);
+    const awaited: (number | Error)[] = await amr;
+    assert.deepEqual(awaited, [0, 1, error, 3]);
+    // A failed chunk stands once per item, so the result still lines up with the input.
+    const chunked = await client.loadBalancedView().map(failOn2, [0, 1, 2, 3, 4], { chunkSize: 2, returnExceptions: true });
+    assert.equal(chunked.length, 5);
+    assert.deepEqual([chunked[0], chunked[1], chunked[4]], [0, 1, 4]);
+    remoteError("RangeError")(chunked[2]);
+    assert.equal(chunked[2], chunked[3]);
+    // DirectView maps take the option too.
+    const direct = await client.directView().map(failOn2, [1, 2], { returnExceptions: true });
+    assert.equal(direct[0], 1);
+    remoteError("RangeError")(direct[1]);
+  });
+
+  test("get(timeout, { returnExceptions: true }) after a failure gives the other engines' values [test_return_exceptions_postmortem]", async () => {
+    const { client, ids } = shared();
+    const dv = client.directView();
+    const bad = ids[1]!;
+    await dv.scatter("flatRank", ids, { flatten: true });
+    const failOnBad = (rank: number, badId: number) => {
+      if (rank === badId) throw new RangeError(`${rank} is bad!`);
+      return rank;
+    };
+    const ar = dv.apply(failOnBad, ref<number>("flatRank"), bad);
+    await assert.rejects(ar.get(20_000), instanceOf(CompositeError));
+    const result = await ar.get(20_000, { returnExceptions: true });
+    assert.equal(result[0], ids[0]);
+    remoteError("RangeError", bad)(result[1]);
+  });
+
+  test("after a partial failure each task's status, error and engine are kept", async () => {
     const { client, ids } = shared();
     const dv = client.directView();
     const bad = ids[1]!;

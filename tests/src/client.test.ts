@@ -219,6 +219,41 @@ describe("namespace, results and history", () => {
   });
 });
 
+describe("waiting on tasks", () => {
+  test("outstanding holds a task's msg id until its result is in [test_outstanding]", async () => {
+    const { client, ids } = shared();
+    const ar = client.directView(ids.at(-1)!).apply(nap, 300);
+    const msgId = ar.msgIds[0]!;
+    assert.ok(client.outstanding.has(msgId));
+    client.outstanding.delete(msgId);
+    assert.ok(client.outstanding.has(msgId), "outstanding is a copy");
+    await ar;
+    assert.ok(!client.outstanding.has(msgId));
+  });
+
+  test("rc.wait waits for all, or for given results, msg ids and history indexes, and reports a timeout", async () => {
+    const { client, ids } = shared();
+    const quick = client.directView(ids[0]!).apply(nap, 50);
+    const slow = client.directView(ids[1]!).apply(nap, 1500);
+    assert.equal(await client.wait([quick], 20_000), true);
+    assert.ok(quick.ready());
+    assert.equal(await client.wait(slow.msgIds[0]!, 0), false, "a zero timeout while the task runs");
+    assert.equal(await client.wait(-1, 50), false, "history index -1 is the slow task");
+    assert.ok(!slow.ready());
+    assert.equal(await client.wait(undefined, 20_000), true);
+    assert.ok(slow.ready());
+    assert.equal(client.outstanding.size, 0);
+    // Failed and unknown tasks count as done; a bad index is refused.
+    const failing = client.directView(ids[0]!).apply(() => {
+      throw new RangeError("no");
+    });
+    assert.equal(await client.wait(failing), true);
+    await assert.rejects(failing.get(0), remoteError("RangeError"));
+    assert.equal(await client.wait(["not-a-task-of-this-client"], 0), true);
+    await assert.rejects(client.wait(client.history.length + 5), RangeError);
+  });
+});
+
 describe("signals", () => {
   test("interrupt stops running tasks, async or busy-looping, and the engines live on [test_signal_engines]", async () => {
     const { client, ids } = shared();

@@ -276,6 +276,18 @@ describe("scatter, gather and map", () => {
     assert.ok(scattered.ready());
   });
 
+  test("scatter with flatten sets a one-item chunk as the item itself [test_scatter_gather flatten]", async () => {
+    const { client, ids } = shared();
+    const view = client.directView();
+    await view.scatter("rank", ids, { flatten: true });
+    assert.deepEqual(await view.pull("rank"), ids);
+    await view.scatter("ranks", ids);
+    assert.deepEqual(await view.pull("ranks"), ids.map((id) => [id]));
+    // Chunks of several items stay lists, flatten or not.
+    await view.scatter("pairs", [1, 2, 3, 4], { flatten: true });
+    assert.deepEqual(await view.pull("pairs"), [[1, 2], [3, 4]]);
+  });
+
   test("iterating a gather yields the items, awaiting it gives the flat list [test_scatter_gather_numpy_nonblocking]", async () => {
     const { client } = shared();
     const view = client.directView();

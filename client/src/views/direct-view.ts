@@ -4,7 +4,7 @@ import { AsyncResult } from "../async-result.js";
 import type { Client, TaskSpec } from "../client.js";
 import type { RemoteArgs } from "../ref.js";
 import { definerOf, reviveFunctions, splitFunctions } from "./engine-functions.js";
-import { applyTask, mapTask, packOwned, partition, toArray } from "./task-builders.js";
+import { applyTask, mapArguments, mapItems, mapTask, packOwned, partition, toArray, type MapItem, type Sequence, type Sequences } from "./task-builders.js";
 
 /** One value per engine, or the bare value for a view on a single engine (`rc.directView(0)`). */
 export type PerEngine<T, Single extends boolean> = Single extends true ? T : T[];
@@ -16,6 +16,11 @@ export interface DirectViewOptions {
    * copy (faster for very large data): then leave them unchanged until the call's result is in.
    */
   copy?: boolean;
+}
+
+export interface DirectMapOptions {
+  /** Give each failed item's error in its place (awaiting and iterating) instead of throwing. */
+  returnExceptions?: boolean;
 }
 
 /**
@@ -52,12 +57,20 @@ export class DirectView<Single extends boolean = false> {
     return this.#each({ targets: this.targets, body, frames });
   }
 
-  /** Maps fn over items, split into one contiguous chunk per engine; results come back in order. */
-  map<T, R>(fn: (item: T) => R, items: Iterable<T> | ArrayLike<T>): AsyncMapResult<Awaited<R>> {
+  /**
+   * Maps fn over items, split into one contiguous chunk per engine; results come back in order. Over
+   * several sequences, fn gets one item of each and the map stops at the shortest; options come last.
+   */
+  map<T, R, O extends DirectMapOptions = {}>(fn: (item: T) => R, items: Sequence<T>, options?: O): AsyncMapResult<MapItem<Awaited<R>, O>>;
+  map<A extends unknown[], R, O extends DirectMapOptions = {}>(fn: (...args: A) => R, ...sequences: [...Sequences<A>, O] | Sequences<A>): AsyncMapResult<MapItem<Awaited<R>, O>>;
+  map(fn: Function, ...args: unknown[]): AsyncMapResult<unknown> {
     const targets = this.targets;
-    const chunks = partition(toArray(items), targets.length);
-    const specs: TaskSpec[] = chunks.map((chunk, i) => ({ targets: [targets[i]!], ...mapTask(this.client, fn, chunk, this.#copy) }));
-    return this.client._submit(specs, (metadata) => new AsyncMapResult<Awaited<R>>(this.client, metadata, true));
+    const { sequences, options } = mapArguments<DirectMapOptions>(args);
+    const mapped = mapItems(fn, sequences);
+    const chunks = partition(mapped.items, targets.length);
+    const specs: TaskSpec[] = chunks.map((chunk, i) => ({ targets: [targets[i]!], ...mapTask(this.client, mapped.fn, chunk, this.#copy) }));
+    const resultOptions = { returnExceptions: options.returnExceptions ?? false, chunkSizes: chunks.map((c) => c.length) };
+    return this.client._submit(specs, (metadata) => new AsyncMapResult<unknown>(this.client, metadata, true, resultOptions));
   }
 
   /**
@@ -86,11 +99,16 @@ export class DirectView<Single extends boolean = false> {
     );
   }
 
-  /** Splits items across the engines: engine i gets the i-th contiguous chunk as `name`. */
-  scatter(name: string, items: Iterable<unknown> | ArrayLike<unknown>): AsyncResult<void[]> {
+  /**
+   * Splits items across the engines: engine i gets the i-th contiguous chunk as `name`. With
+   * `flatten: true` a chunk of one item is set as that item itself (ipyparallel's `flatten`), e.g. to
+   * give each engine its rank: `scatter("rank", rc.ids, { flatten: true })`.
+   */
+  scatter(name: string, items: Iterable<unknown> | ArrayLike<unknown>, { flatten = false }: { flatten?: boolean } = {}): AsyncResult<void[]> {
     const targets = this.targets;
     const chunks = partition(toArray(items), targets.length);
-    const specs: TaskSpec[] = chunks.map((chunk, i) => ({ targets: [targets[i]!], body: { kind: "push" }, frames: packOwned({ [name]: chunk }, "a scattered item", this.#copy) }));
+    const value = (chunk: unknown[]) => (flatten && chunk.length === 1 ? chunk[0] : chunk);
+    const specs: TaskSpec[] = chunks.map((chunk, i) => ({ targets: [targets[i]!], body: { kind: "push" }, frames: packOwned({ [name]: value(chunk) }, "a scattered item", this.#copy) }));
     return this.client._submit(specs, (metadata) => new AsyncResult<void[]>(this.client, metadata, () => []));
   }
 

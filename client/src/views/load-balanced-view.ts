@@ -4,7 +4,7 @@ import { AsyncMapResult } from "../async-map-result.js";
 import { AsyncResult } from "../async-result.js";
 import type { Client, TaskSpec } from "../client.js";
 import type { RemoteArgs } from "../ref.js";
-import { applyTask, chunked, mapTask, toArray } from "./task-builders.js";
+import { applyTask, chunked, mapArguments, mapItems, mapTask, type MapItem, type Sequence, type Sequences } from "./task-builders.js";
 
 const SCHEMES: readonly SchemeName[] = ["leastload", "lru", "random", "weighted"];
 
@@ -26,6 +26,17 @@ export interface MapOptions extends LoadBalancedOptions {
   chunkSize?: number;
   /** Iterate results in input order (default) or as they arrive. */
   ordered?: boolean;
+  /** Give each failed item's error in its place (awaiting and iterating) instead of throwing. */
+  returnExceptions?: boolean;
+}
+
+export interface ImapOptions extends LoadBalancedOptions {
+  /** At most this many tasks in flight; the source is read only as results come back (default: 2 per engine). */
+  maxOutstanding?: number;
+  /** Yield in input order (default) or as results arrive. */
+  ordered?: boolean;
+  /** Yield each failed item's error instead of throwing it. */
+  returnExceptions?: boolean;
 }
 
 /** Hands each task to whichever engine the controller's scheduler picks (ipyparallel's LoadBalancedView). */
@@ -57,13 +68,60 @@ export class LoadBalancedView {
     return this.client._submit([spec], (metadata) => new AsyncResult<unknown>(this.client, metadata, (values) => values[0]));
   }
 
-  /** Maps fn over items in tasks of `chunkSize` items; awaiting gives the results in input order. */
-  map<T, R>(fn: (item: T) => R, items: Iterable<T> | ArrayLike<T>, options: MapOptions = {}): AsyncMapResult<Awaited<R>> {
+  /**
+   * Maps fn over items in tasks of `chunkSize` items; awaiting gives the results in input order. Over
+   * several sequences, fn gets one item of each and the map stops at the shortest (as Python 3's map);
+   * options come last.
+   */
+  map<T, R, O extends MapOptions = {}>(fn: (item: T) => R, items: Sequence<T>, options?: O): AsyncMapResult<MapItem<Awaited<R>, O>>;
+  map<A extends unknown[], R, O extends MapOptions = {}>(fn: (...args: A) => R, ...sequences: [...Sequences<A>, O] | Sequences<A>): AsyncMapResult<MapItem<Awaited<R>, O>>;
+  map(fn: Function, ...args: unknown[]): AsyncMapResult<unknown> {
     this.#checkEngines();
+    const { sequences, options } = mapArguments<MapOptions>(args);
     const merged = { ...this.options, ...options };
     const lb = this.#lb(merged);
-    const specs: TaskSpec[] = chunked(toArray(items), merged.chunkSize ?? 1).map((chunk) => ({ targets: null, ...mapTask(this.client, fn, chunk, merged.copy ?? true), lb }));
-    return this.client._submit(specs, (metadata) => new AsyncMapResult<Awaited<R>>(this.client, metadata, merged.ordered ?? true));
+    const mapped = mapItems(fn, sequences);
+    const chunks = chunked(mapped.items, merged.chunkSize ?? 1);
+    const specs: TaskSpec[] = chunks.map((chunk) => ({ targets: null, ...mapTask(this.client, mapped.fn, chunk, merged.copy ?? true), lb }));
+    const resultOptions = { returnExceptions: merged.returnExceptions ?? false, chunkSizes: chunks.map((c) => c.length) };
+    return this.client._submit(specs, (metadata) => new AsyncMapResult<unknown>(this.client, metadata, merged.ordered ?? true, resultOptions));
+  }
+
+  /**
+   * Maps fn lazily over any iterable or async iterable, endless ones included: one task per item, at
+   * most `maxOutstanding` in flight, the source read only as results come back (ipyparallel's imap).
+   * Leaving the loop early stops reading the source; tasks already sent still run.
+   */
+  imap<T, R, O extends ImapOptions = {}>(fn: (item: T) => R, source: Iterable<T> | AsyncIterable<T>, options?: O): AsyncGenerator<MapItem<Awaited<R>, O>, void, undefined>;
+  async *imap(fn: (item: unknown) => unknown, source: Iterable<unknown> | AsyncIterable<unknown>, options: ImapOptions = {}): AsyncGenerator<unknown, void, undefined> {
+    const merged = { ...this.options, ...options };
+    const engines = this.client._resolveTargets(merged.targets ?? "all").length;
+    const max = merged.maxOutstanding ?? 2 * engines;
+    if (!Number.isInteger(max) || max < 1) throw new RangeError(`maxOutstanding must be a positive integer, got ${max}`);
+    const view = this.with(merged);
+    const iterator = Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : source[Symbol.iterator]();
+    const pending: AsyncResult<unknown>[] = [];
+    let exhausted = false;
+    try {
+      for (;;) {
+        while (!exhausted && pending.length < max) {
+          const next = await iterator.next();
+          if (next.done) exhausted = true;
+          else pending.push(view.apply(fn, next.value));
+        }
+        if (pending.length === 0) return;
+        const index = merged.ordered === false ? await Promise.race(pending.map((ar, i) => ar.wait().then(() => i))) : 0;
+        const [ar] = pending.splice(index, 1);
+        try {
+          yield await ar!;
+        } catch (err) {
+          if (!merged.returnExceptions || !ar!.ready()) throw err;
+          yield err;
+        }
+      }
+    } finally {
+      if (!exhausted) await iterator.return?.();
+    }
   }
 
   [inspect.custom](_depth: number, options: InspectOptions, show: typeof inspect): string {

@@ -1,4 +1,4 @@
-import { describeFunction, packValue, type TaskBody } from "@tsparallel/protocol";
+import { describeFunction, functionExpressionSource, packValue, type TaskBody } from "@tsparallel/protocol";
 import type { Client } from "../client.js";
 import { isRef } from "../ref.js";
 
@@ -50,4 +50,66 @@ export function chunked<T>(items: readonly T[], size: number): T[][] {
 
 export function toArray<T>(items: Iterable<T> | ArrayLike<T>): T[] {
   return Array.isArray(items) ? items : Array.from(items as Iterable<T>);
+}
+
+/** What map takes for each parameter of its function: an iterable or an array-like. */
+export type Sequence<T> = Iterable<T> | ArrayLike<T>;
+export type Sequences<A extends readonly unknown[]> = { [K in keyof A]: Sequence<A[K]> };
+/** A map's item type, widened to `| Error` when the map was made with `returnExceptions: true`. */
+export type MapItem<R, O> = O extends { returnExceptions: true } ? R | Error : R;
+
+function isSequence(value: unknown): boolean {
+  if (typeof value === "string") return true;
+  if (typeof value !== "object" || value === null) return false;
+  return typeof (value as Iterable<unknown>)[Symbol.iterator] === "function" || typeof (value as ArrayLike<unknown>).length === "number";
+}
+
+/** Splits map's rest arguments into its sequences and a trailing options object (never a sequence). */
+export function mapArguments<O extends object>(args: readonly unknown[]): { sequences: Sequence<unknown>[]; options: Partial<O> } {
+  const list = args.at(-1) === undefined && args.length > 1 ? args.slice(0, -1) : args;
+  const last = list.at(-1);
+  const hasOptions = list.length > 1 && typeof last === "object" && last !== null && !isSequence(last);
+  const sequences = (hasOptions ? list.slice(0, -1) : list) as Sequence<unknown>[];
+  if (sequences.length === 0) throw new TypeError("map needs at least one sequence of items");
+  sequences.forEach((seq, i) => {
+    if (!isSequence(seq)) throw new TypeError(`map's argument ${i + 2} is not a sequence (an iterable or array-like), got ${seq === null ? "null" : typeof seq}`);
+  });
+  return { sequences, options: (hasOptions ? last : {}) as Partial<O> };
+}
+
+const spreaders = new WeakMap<Function, Function>();
+
+/**
+ * The items and function of a map over one or several sequences. Several are zipped into argument
+ * tuples, stopping at the shortest (as Python 3's map and ipyparallel's), and the function shipped
+ * spreads each tuple into its parameters.
+ */
+export function mapItems(fn: Function, sequences: readonly Sequence<unknown>[]): { fn: Function; items: unknown[] } {
+  if (sequences.length === 1) return { fn, items: toArray(sequences[0]!) };
+  const iterators = sequences.map((seq) => (typeof seq === "string" || Symbol.iterator in seq ? (seq as Iterable<unknown>)[Symbol.iterator]() : Array.prototype[Symbol.iterator].call(seq as ArrayLike<unknown>)));
+  const items: unknown[][] = [];
+  try {
+    for (;;) {
+      const tuple: unknown[] = [];
+      for (const it of iterators) {
+        const next = it.next();
+        if (next.done) return { fn: spreading(fn), items };
+        tuple.push(next.value);
+      }
+      items.push(tuple);
+    }
+  } finally {
+    for (const it of iterators) it.return?.();
+  }
+}
+
+function spreading(fn: Function): Function {
+  let wrapper = spreaders.get(fn);
+  if (!wrapper) {
+    // Self-contained source (nothing is captured when a function travels): the function expression is
+    // evaluated per call, on the engine, where its free names resolve in the engine namespace.
+    wrapper = new Function(`return function mapped(args) { return (${functionExpressionSource(fn)}\n)(...args); }`)() as Function;
+    spreaders.set(fn, wrapper);
+  }
+  return wrapper;
 }
