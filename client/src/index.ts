@@ -4,6 +4,7 @@ export { AsyncMapResult } from "./async-map-result.js";
 export { DirectView, type DirectViewOptions, type DirectMapOptions, type PerEngine } from "./views/direct-view.js";
 export { LoadBalancedView, type LoadBalancedOptions, type MapOptions, type ImapOptions } from "./views/load-balanced-view.js";
 export { ref, Ref, type RemoteArgs } from "./ref.js";
+export type { RemoteFunction, ParallelFunction } from "./views/wrappers.js";
 export {
   RemoteError, EngineError, CompositeError, TimeoutError, NoEnginesError, TaskAbortedError, ControllerError,
 } from "./errors.js";

@@ -555,3 +555,47 @@ describe("engine death (direct)", () => {
     assert.deepEqual(await client.directView().apply(() => "still here"), ["still here"]);
   });
 });
+
+describe("remote and parallel functions (test_remotefunction.py)", () => {
+  test("view.remote(fn) applies fn on the view, keeps its name, and is typed [test_remote]", async () => {
+    const { client, ids } = shared();
+    const v = client.directView(ids.at(-1)!);
+    const foo = v.remote(function foo(x: number, y = 5) {
+      return x * y;
+    });
+    assert.equal(foo.name, "foo");
+    const z: number = await foo(5);
+    assert.equal(z, 25);
+    assert.equal(await foo(2, 3), 6);
+    await v.push({ remoteX: 7 });
+    assert.equal(await foo(ref<number>("remoteX"), 2), 14);
+    const all: number[] = await client.directView().remote((x: number) => x + 1)(1);
+    assert.deepEqual(all, ids.map(() => 2));
+    const lv = client.loadBalancedView().remote((s: string) => s.toUpperCase());
+    const upper: string = await lv("hi");
+    assert.equal(upper, "HI");
+    // @ts-expect-error: foo takes numbers
+    assert.ok(foo("five") instanceof AsyncResult);
+  });
+
+  test("view.parallel(fn) calls fn on one chunk per engine and concatenates the results [test_parallel]", async () => {
+    const { client } = shared();
+    const foo = client.directView().parallel(function foo(chunk: number[]) {
+      return [...chunk, ...chunk];
+    });
+    assert.equal(foo.name, "foo");
+    const z: number[] = await foo([1, 2, 3, 4]);
+    assert.deepEqual(z, [1, 2, 1, 2, 3, 4, 3, 4]);
+    const lbFoo = client.loadBalancedView().parallel((chunk: number[]) => chunk.map((x) => x * 10), { chunkSize: 3 });
+    assert.deepEqual(await lbFoo([1, 2, 3, 4, 5, 6, 7]), [10, 20, 30, 40, 50, 60, 70]);
+  });
+
+  test("parallel(fn).map maps fn over one or several sequences [test_parallel_map]", async () => {
+    const { client } = shared();
+    const foo = client.loadBalancedView().parallel((x: number, y = 5) => x * y);
+    const z: number[] = await foo.map([1, 2, 3]);
+    assert.deepEqual(z, [5, 10, 15]);
+    assert.deepEqual(await foo.map([1, 2, 3], [1, 2, 3]), [1, 4, 9]);
+    assert.deepEqual(await client.directView().parallel((x: number, y = 5) => x * y).map([1, 2, 3]), [5, 10, 15]);
+  });
+});

@@ -1,8 +1,9 @@
 import { inspect, type InspectOptions } from "node:util";
-import { AsyncMapResult } from "../async-map-result.js";
+import { AsyncMapResult, concatChunks } from "../async-map-result.js";
 import { AsyncResult } from "../async-result.js";
 import type { Client, TaskSpec } from "../client.js";
 import type { RemoteArgs } from "../ref.js";
+import { wrapperOf, type AnyFunction, type ParallelFunction, type RemoteFunction } from "./wrappers.js";
 import { definerOf, reviveFunctions, splitFunctions } from "./engine-functions.js";
 import { applyTask, mapArguments, mapItems, mapTask, packOwned, partition, toArray, type MapItem, type Sequence, type Sequences } from "./task-builders.js";
 
@@ -71,6 +72,28 @@ export class DirectView<Single extends boolean = false> {
     const specs: TaskSpec[] = chunks.map((chunk, i) => ({ targets: [targets[i]!], ...mapTask(this.client, mapped.fn, chunk, this.#copy) }));
     const resultOptions = { returnExceptions: options.returnExceptions ?? false, chunkSizes: chunks.map((c) => c.length) };
     return this.client._submit(specs, (metadata) => new AsyncMapResult<unknown>(this.client, metadata, true, resultOptions));
+  }
+
+  /** `rc.directView().remote(fn)(...args)` is `apply(fn, ...args)`, with fn's name (ipyparallel's `@remote`). */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- `unknown[]` would type an unannotated default parameter as unknown
+  remote<A extends any[], R>(fn: (...args: A) => R): RemoteFunction<A, AsyncResult<PerEngine<Awaited<R>, Single>>> {
+    return wrapperOf(fn, (...args: RemoteArgs<A>) => this.apply(fn, ...(args as NoInfer<RemoteArgs<A>>))) as RemoteFunction<A, ReturnType<typeof this.apply<A, R>>>;
+  }
+
+  /**
+   * ipyparallel's `@parallel`: calling the wrapper with a sequence gives each engine one contiguous
+   * chunk, calls fn(chunk) there and concatenates the returned arrays in engine order; `.map(...)` is
+   * `view.map(fn, ...)`.
+   */
+  parallel<F extends AnyFunction>(fn: F): ParallelFunction<F> {
+    const call = (items: Sequence<unknown>) => {
+      const targets = this.targets;
+      const chunks = partition(toArray(items), targets.length);
+      const specs: TaskSpec[] = chunks.map((chunk, i) => ({ targets: [targets[i]!], ...applyTask(this.client, fn, [chunk], this.#copy) }));
+      return this.client._submit(specs, (metadata) => new AsyncResult<unknown[]>(this.client, metadata, (values) => concatChunks(values as unknown[][])));
+    };
+    const map = (...sequences: Sequence<unknown>[]) => (this.map as (fn: Function, ...rest: unknown[]) => AsyncMapResult<unknown>)(fn, ...sequences);
+    return wrapperOf(fn, call, { map }) as unknown as ParallelFunction<F>;
   }
 
   /**

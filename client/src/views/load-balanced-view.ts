@@ -1,10 +1,11 @@
 import { inspect, type InspectOptions } from "node:util";
 import type { SchemeName } from "@tsparallel/protocol";
-import { AsyncMapResult } from "../async-map-result.js";
+import { AsyncMapResult, concatChunks } from "../async-map-result.js";
 import { AsyncResult } from "../async-result.js";
 import type { Client, TaskSpec } from "../client.js";
 import type { RemoteArgs } from "../ref.js";
-import { applyTask, chunked, mapArguments, mapItems, mapTask, type MapItem, type Sequence, type Sequences } from "./task-builders.js";
+import { wrapperOf, type AnyFunction, type ParallelFunction, type RemoteFunction } from "./wrappers.js";
+import { applyTask, chunked, mapArguments, mapItems, mapTask, toArray, type MapItem, type Sequence, type Sequences } from "./task-builders.js";
 
 const SCHEMES: readonly SchemeName[] = ["leastload", "lru", "random", "weighted"];
 
@@ -59,6 +60,30 @@ export class LoadBalancedView {
     this.#checkEngines();
     const spec: TaskSpec = { targets: null, ...applyTask(this.client, fn, args, this.options.copy ?? true), lb: this.#lb(this.options) };
     return this.client._submit([spec], (metadata) => new AsyncResult<Awaited<R>>(this.client, metadata, (values) => values[0] as Awaited<R>));
+  }
+
+  /** `lv.remote(fn)(...args)` is `lv.apply(fn, ...args)`, with fn's name (ipyparallel's `@remote`). */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- `unknown[]` would type an unannotated default parameter as unknown
+  remote<A extends any[], R>(fn: (...args: A) => R): RemoteFunction<A, AsyncResult<Awaited<R>>> {
+    return wrapperOf(fn, (...args: RemoteArgs<A>) => this.apply(fn, ...(args as NoInfer<RemoteArgs<A>>))) as RemoteFunction<A, ReturnType<typeof this.apply<A, R>>>;
+  }
+
+  /**
+   * ipyparallel's `@parallel`: calling the wrapper with a sequence splits it into one chunk per engine
+   * (or `chunkSize` items), runs fn(chunk) on whichever engines are free and concatenates the returned
+   * arrays in input order; `.map(...)` is `lv.map(fn, ...)`.
+   */
+  parallel<F extends AnyFunction>(fn: F, { chunkSize }: { chunkSize?: number } = {}): ParallelFunction<F> {
+    const call = (items: Sequence<unknown>) => {
+      const engines = this.client._resolveTargets(this.options.targets ?? "all").length;
+      const all = toArray(items);
+      const chunks = chunked(all, chunkSize ?? Math.max(1, Math.ceil(all.length / engines)));
+      const lb = this.#lb(this.options);
+      const specs: TaskSpec[] = chunks.map((chunk) => ({ targets: null, ...applyTask(this.client, fn, [chunk], this.options.copy ?? true), lb }));
+      return this.client._submit(specs, (metadata) => new AsyncResult<unknown[]>(this.client, metadata, (values) => concatChunks(values as unknown[][])));
+    };
+    const map = (...sequences: Sequence<unknown>[]) => (this.map as (fn: Function, ...rest: unknown[]) => AsyncMapResult<unknown>)(fn, ...sequences);
+    return wrapperOf(fn, call, { map }) as unknown as ParallelFunction<F>;
   }
 
   /** Runs TypeScript source on one engine of the scheduler's choice. */
