@@ -3,6 +3,9 @@
  * (the bracketed name in each title is the ipyparallel test; see tests/CONFORMANCE.md).
  */
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, test } from "node:test";
 import { AsyncMapResult, AsyncResult, CompositeError, EngineError, RemoteError, SerializationError, TaskAbortedError, ref } from "tsparallel";
 import { eventually, sharedCluster } from "./support/cluster-fixture.js";
@@ -11,6 +14,9 @@ import { compositeOf, instanceOf, remoteError } from "./support/remote-errors.js
 // Names that live in the engine namespace: declared for tsc, resolved on the engines.
 declare const freeA: number;
 declare const pushedA: number;
+declare const util: typeof import("node:util");
+declare const decoders: typeof import("node:string_decoder");
+declare const assertDefault: typeof import("node:assert");
 declare const nodePath: typeof import("node:path");
 declare const scaleBy: (x: number) => number;
 declare const times: (x: number, y: number) => number;
@@ -443,11 +449,41 @@ describe("execute", () => {
     assert.deepEqual(await ar, [undefined, undefined]);
   });
 
-  test("import in an execute cell makes the module a name on the engine [test_importer, test_sync_imports]", async () => {
+  test("import in an execute cell makes the module a name on the engine", async () => {
     const { client, ids } = shared();
     const one = client.directView(ids.at(-1)!);
     await one.execute('import * as nodePath from "node:path"');
     assert.equal(await one.apply((p: string) => nodePath.basename(p), "/tmp/some/file.txt"), "file.txt");
+  });
+
+  test("dv.import brings a module into every engine's namespace, by its name or another [test_importer, test_sync_imports]", async () => {
+    const { client, ids } = shared();
+    const dv = client.directView();
+    await dv.clear();
+    await assert.rejects(dv.apply(() => typeof util.format).get(20_000), compositeOf("ReferenceError", ids.length));
+    assert.deepEqual(await dv.import("node:util"), ids.map(() => undefined));
+    assert.deepEqual(await dv.apply((pat: string, s: string) => util.format(pat, s), "hello %s", "world"), ids.map(() => "hello world"));
+    await client.directView(ids[0]!).import("node:string_decoder", { as: "decoders" });
+    assert.equal(await client.directView(ids[0]!).apply(() => typeof decoders.StringDecoder), "function");
+    await dv.import("node:assert", { default: true, as: "assertDefault" });
+    assert.deepEqual(await dv.apply(() => typeof assertDefault.deepEqual), ids.map(() => "function"));
+    await assert.rejects(dv.import("no-such-package-anywhere").get(20_000), compositeOf("Error", ids.length));
+    assert.throws(() => dv.import("./x", { as: "not a name" }), TypeError);
+  });
+
+  test("view.run executes a file on the engines; its definitions stay [test_run_newline]", async () => {
+    const { client, ids } = shared();
+    const dir = mkdtempSync(join(tmpdir(), "tsp-run-"));
+    try {
+      const file = join(dir, "defs.ts");
+      writeFileSync(file, "function runG(): number {\n  return 5\n}\nconst runH = (x: number) => x + 1\nrunH(runG())");
+      const v = client.directView(ids.at(-1)!);
+      assert.equal(await v.run(file), 6);
+      assert.equal(await v.apply((f: () => number) => f(), ref<() => number>("runG")), 5);
+      assert.throws(() => v.run(join(dir, "missing.ts")), /cannot run .*missing\.ts/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test("a throwing cell fails with the remote error, its name and engine [test_execute_raises]", async () => {

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { inspect, type InspectOptions } from "node:util";
 import { AsyncMapResult, concatChunks } from "../async-map-result.js";
 import { AsyncResult } from "../async-result.js";
@@ -50,6 +51,36 @@ export class DirectView<Single extends boolean = false> {
   /** Runs TypeScript source in each engine's persistent namespace; gives each last expression's value. */
   execute(code: string, { silent = false }: { silent?: boolean } = {}): AsyncResult<PerEngine<unknown, Single>> {
     return this.#each({ targets: this.targets, body: { kind: "execute", code, ...(silent ? { silent } : {}) }, frames: [] });
+  }
+
+  /**
+   * Runs a TypeScript (or JavaScript) file on each engine, like `execute` of its text (ipyparallel's
+   * `view.run`). The file is read here, when the call is made; imports in it resolve from each engine's
+   * working directory.
+   */
+  run(file: string, { silent = false }: { silent?: boolean } = {}): AsyncResult<PerEngine<unknown, Single>> {
+    let code: string;
+    try {
+      code = readFileSync(file, "utf8");
+    } catch (err) {
+      throw new Error(`cannot run ${file}: ${(err as Error).message}`);
+    }
+    return this.execute(`${code}\n`, { silent });
+  }
+
+  /**
+   * Imports a module into each engine's namespace (ipyparallel's `sync_imports`): as a namespace object
+   * named `as` (default: from the specifier, `node:path` -> `path`, `@scope/some-lib` -> `someLib`), or
+   * its default export with `default: true`. Bare names resolve from each engine's working directory.
+   */
+  import(specifier: string, { as, default: useDefault = false }: { as?: string; default?: boolean } = {}): AsyncResult<PerEngine<void, Single>> {
+    const name = as ?? nameForModule(specifier);
+    if (!/^[A-Za-z_$][\w$]*$/.test(name)) throw new TypeError(`import(): ${JSON.stringify(name)} is not a valid name: pass { as: "someName" }`);
+    const binding = useDefault ? name : `* as ${name}`;
+    const single = this.single;
+    const targets = this.targets;
+    const spec: TaskSpec = { targets, body: { kind: "execute", code: `import ${binding} from ${JSON.stringify(specifier)};`, silent: true }, frames: [] };
+    return this.client._submit([spec], (metadata) => new AsyncResult<PerEngine<void, Single>>(this.client, metadata, () => (single ? undefined : targets.map(() => undefined)) as PerEngine<void, Single>));
   }
 
   /** Calls fn(...args) on each engine. Free names in fn resolve in the engine namespace. */
@@ -159,4 +190,10 @@ export class DirectView<Single extends boolean = false> {
     const single = this.single;
     return this.client._submit([spec], (metadata) => new AsyncResult<T>(this.client, metadata, (values) => (single ? values[0] : values) as T));
   }
+}
+
+/** The name an import binds by default: the last segment of the specifier, in camelCase. */
+function nameForModule(specifier: string): string {
+  const last = specifier.replace(/^node:/, "").replace(/\.[cm]?[jt]s$/, "").split("/").filter(Boolean).at(-1) ?? "";
+  return last.replace(/[^\w$]+(.)?/g, (_, next: string | undefined) => (next ?? "").toUpperCase());
 }
