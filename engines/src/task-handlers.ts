@@ -21,6 +21,18 @@ function unpackFrames<T>(frames: Buffer[], what: string): T {
   return unpackValue<T>(frames);
 }
 
+/** Sets a value inside nested arrays/objects; refuses keys that would reach a prototype. */
+function placeAt(root: unknown[], path: (string | number)[], value: unknown): void {
+  let container: unknown = root;
+  for (let i = 0; i < path.length; i++) {
+    const key = path[i]!;
+    if (key === "__proto__" || key === "constructor" || key === "prototype") throw new TaskError("TypeError", `a reference cannot be placed under ${JSON.stringify(key)}`);
+    if (container === null || typeof container !== "object") throw new TaskError("TypeError", "a reference's place in its argument is missing");
+    if (i === path.length - 1) (container as Record<string | number, unknown>)[key] = value;
+    else container = (container as Record<string | number, unknown>)[key];
+  }
+}
+
 /** A pulled function travels as its source (structured clone refuses functions); the client compiles it back. */
 function pullable(value: unknown): unknown {
   if (typeof value !== "function") return value;
@@ -80,7 +92,10 @@ export class TaskHandlers {
     const fn = this.#functions.resolve(body.fn);
     const args = frames.length === 0 ? [] : unpackFrames<unknown[]>(frames, "argument");
     if (!Array.isArray(args)) throw new TaskError("TypeError", "apply arguments must be an array");
-    for (const [index, name] of body.refs ?? []) args[index] = this.namespace.get(name);
+    for (const [index, name, path] of body.refs ?? []) {
+      if (path === undefined || path.length === 0) args[index] = this.namespace.get(name);
+      else placeAt(args, [index, ...path], this.namespace.get(name));
+    }
     return fn(...args);
   }
 

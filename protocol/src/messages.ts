@@ -44,8 +44,11 @@ export interface FunctionRef {
 export type TaskBody =
   /** TypeScript source run like a REPL cell. Result frames: the last expression's value, when it can travel. */
   | { kind: "execute"; code: string; silent?: boolean }
-  /** Frames: the packed argument array. `refs` are [argument index, engine name] pairs resolved there. */
-  | { kind: "apply"; fn: FunctionRef; refs?: [number, string][] }
+  /**
+   * Frames: the packed argument array. `refs` are [argument index, engine name] pairs resolved there,
+   * with a path of keys when the reference sits inside an array or object argument.
+   */
+  | { kind: "apply"; fn: FunctionRef; refs?: ([number, string] | [number, string, (string | number)[]])[] }
   /** Frames: the packed item array; the result is the array of fn(item). */
   | { kind: "map"; fn: FunctionRef }
   /** Frames: a packed object whose entries become names in the engine namespace. */

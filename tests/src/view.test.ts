@@ -137,19 +137,28 @@ describe("push, pull and references", () => {
     await assert.rejects(client.directView(ids[0]!).apply(echo, ref("elvis_has_left")).get(20_000), remoteError("NameError", ids[0]));
   });
 
-  test("a ref nested inside an argument is resolved or refused, never sent as a plain object [test_can_list_arg, test_can_dict_arg]", async () => {
+  test("a ref inside a list argument is resolved on the engine [test_can_list_arg]", async () => {
     const { client, ids } = shared();
-    const one = client.directView(ids.at(-1)!);
-    await one.push({ nestedA: 128 });
-    let value: unknown;
-    try {
-      value = await one.apply((x: unknown[]) => x, [ref("nestedA")]).get(20_000);
-    } catch (err) {
-      // Refusing client-side is fine too; then the error must say what is wrong.
-      assert.match((err as Error).message, /ref/i);
-      return;
-    }
-    assert.deepEqual(value, [128]);
+    const view = client.directView(ids.at(-1)!);
+    await view.push({ nestedA: 128 });
+    const rA = ref<number>("nestedA");
+    assert.deepEqual(await view.apply((x: number[]) => x, [rA]), [128]);
+    const list = [1, rA, 3];
+    assert.deepEqual(await view.apply((x: number[]) => x, list), [1, 128, 3]);
+    assert.equal(list[1], rA, "the caller's array is left as it was");
+  });
+
+  test("a ref inside an object argument, at any depth, is resolved on the engine [test_can_dict_arg]", async () => {
+    const { client, ids } = shared();
+    const view = client.directView(ids.at(-1)!);
+    await view.push({ nestedA: 128, nestedB: "b" });
+    const rA = ref<number>("nestedA");
+    assert.deepEqual(await view.apply((x: { foo: number }) => x, { foo: rA }), { foo: 128 });
+    const deep = { a: [{ b: ref<string>("nestedB") }, 2], c: new Float64Array([1.5]), d: rA };
+    assert.deepEqual(await view.apply((x: unknown) => x, deep), { a: [{ b: "b" }, 2], c: new Float64Array([1.5]), d: 128 });
+    await assert.rejects(view.apply((x: unknown) => x, { missing: ref("noSuchName") }).get(20_000), remoteError("NameError", ids.at(-1)));
+    // Inside anything else (a Map, a class instance) a ref cannot travel: refused before sending.
+    assert.throws(() => view.apply((x: unknown) => x, new Map([["k", rA]])), instanceOf(SerializationError, /ref\(\)/));
   });
 
   test("an engine-side object is read and changed through ref and execute [test_nested_getitem_setitem]", async () => {

@@ -14,14 +14,53 @@ export function packOwned(value: unknown, what: string, copy = true): Buffer[] {
   return frames;
 }
 
-/** An apply body and its frames: Ref arguments become names resolved on the engine. */
+type RefPlace = [number, string] | [number, string, (string | number)[]];
+const MAX_REF_DEPTH = 16;
+
+function isPlainObject(value: object): boolean {
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * A copy of `value` with each Ref inside arrays and plain objects (ipyparallel cans lists and dicts)
+ * replaced by undefined and its place recorded; containers without a Ref are kept as they are.
+ */
+function withoutRefs(value: unknown, path: (string | number)[], found: [string, (string | number)[]][], seen: Set<object>): unknown {
+  if (isRef(value)) {
+    found.push([value.name, [...path]]);
+    return undefined;
+  }
+  if (typeof value !== "object" || value === null || ArrayBuffer.isView(value) || seen.has(value) || path.length >= MAX_REF_DEPTH) return value;
+  const isArray = Array.isArray(value);
+  if (!isArray && !isPlainObject(value)) return value;
+  seen.add(value);
+  let copy: Record<string | number, unknown> | unknown[] | undefined;
+  const visit = (key: string | number, item: unknown) => {
+    if (typeof item !== "object" || item === null) return;
+    path.push(key);
+    const stripped = withoutRefs(item, path, found, seen);
+    path.pop();
+    if (stripped !== item) {
+      copy ??= isArray ? [...(value as unknown[])] : { ...(value as Record<string, unknown>) };
+      (copy as Record<string | number, unknown>)[key] = stripped;
+    }
+  };
+  if (isArray) for (let i = 0; i < (value as unknown[]).length; i++) visit(i, (value as unknown[])[i]);
+  else for (const key of Object.keys(value)) visit(key, (value as Record<string, unknown>)[key]);
+  seen.delete(value);
+  return copy ?? value;
+}
+
+/** An apply body and its frames: Ref arguments (also inside array and object arguments) become names resolved on the engine. */
 export function applyTask(client: Client, fn: Function, args: readonly unknown[], copy = true): { body: TaskBody; frames: Buffer[] } {
   const shipped = describeFunction(fn);
-  const refs: [number, string][] = [];
+  const refs: RefPlace[] = [];
   const values = args.map((arg, i) => {
-    if (!isRef(arg)) return arg;
-    refs.push([i, arg.name]);
-    return undefined;
+    const found: [string, (string | number)[]][] = [];
+    const stripped = withoutRefs(arg, [], found, new Set());
+    for (const [name, path] of found) refs.push(path.length ? [i, name, path] : [i, name]);
+    return stripped;
   });
   const frames = packOwned(values, "an argument of " + (fn.name || "the function"), copy);
   return { body: { kind: "apply", fn: client._functionRef(shipped), ...(refs.length ? { refs } : {}) }, frames };
