@@ -18,6 +18,8 @@ export interface TaskMetadata {
   executionCount?: number;
   repr?: string;
   error?: Error;
+  /** The label of the view or call that submitted the task. */
+  label?: string;
 }
 
 export interface OutputEvent {

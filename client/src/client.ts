@@ -186,9 +186,9 @@ export class Client implements AsyncDisposable {
     return record;
   }
 
-  /** Every task id the controller knows, oldest first. */
-  async controllerHistory(): Promise<string[]> {
-    const reply = await this.#request<"history_request", "history_reply">("history_request", {});
+  /** Every task id the controller knows, oldest first; with `label`, only those submitted with it. */
+  async controllerHistory({ label }: { label?: string } = {}): Promise<string[]> {
+    const reply = await this.#request<"history_request", "history_reply">("history_request", label === undefined ? {} : { label });
     return reply.content.msgIds;
   }
 
@@ -299,7 +299,8 @@ export class Client implements AsyncDisposable {
   }
 
   /** @internal Queues tasks (sent together at the end of this tick) and tracks their result. */
-  _submit<R extends AsyncResult<unknown>>(specs: TaskSpec[], make: (metadata: TaskMetadata[]) => R): R {
+  _submit<R extends AsyncResult<unknown>>(specs: TaskSpec[], make: (metadata: TaskMetadata[]) => R, label?: string): R {
+    if (label !== undefined && (typeof label !== "string" || label.length > 256)) throw new TypeError("a task label must be a string of at most 256 characters");
     if (this.#closed) throw new Error("the client is closed");
     const submitted = Date.now();
     const metadata: TaskMetadata[] = [];
@@ -310,9 +311,9 @@ export class Client implements AsyncDisposable {
       for (let i = 0; i < count; i++) {
         const msgId = newMessageId();
         msgIds.push(msgId);
-        metadata.push({ msgId, kind: spec.body.kind, engineId: spec.targets?.[i] ?? null, submitted, stdout: "", stderr: "" });
+        metadata.push({ msgId, kind: spec.body.kind, engineId: spec.targets?.[i] ?? null, submitted, stdout: "", stderr: "", ...(label !== undefined ? { label } : {}) });
       }
-      requests.push({ msgIds, targets: spec.targets, body: spec.body, bufferCount: spec.frames.length, ...(spec.lb ? { lb: spec.lb } : {}) });
+      requests.push({ msgIds, targets: spec.targets, body: spec.body, bufferCount: spec.frames.length, ...(spec.lb ? { lb: spec.lb } : {}), ...(label !== undefined ? { label } : {}) });
     }
     const result = make(metadata);
     metadata.forEach((m, index) => {

@@ -203,6 +203,7 @@ export class TaskRouter {
   #submitDirect(client: ClientRef, request: TaskRequest, targets: number[], work: TaskWork, now: number): void {
     targets.forEach((target, i) => {
       const record = new TaskRecord(request.msgIds[i]!, client, work.body.kind, now);
+      if (request.label !== undefined) record.label = request.label;
       if (!this.#add(record)) return;
       const engine = this.registry.byId(target);
       if (!engine) {
@@ -228,6 +229,7 @@ export class TaskRouter {
       durationKey: durationKey(work.body),
       ...(options.scheme ? { scheme: options.scheme } : {}),
     });
+    if (request.label !== undefined) record.label = request.label;
     if (!this.#add(record)) return;
     record.work = work;
     const unknown = options.targets?.filter((id) => !this.registry.byId(id)) ?? [];

@@ -70,6 +70,8 @@ export interface TaskRequest {
   lb?: { targets?: number[]; retries?: number; timeoutMs?: number; scheme?: SchemeName };
   body: TaskBody;
   bufferCount: number;
+  /** A user's label for the task (ipyparallel 9.1's task labels): kept in its record, filterable in history. */
+  label?: string;
 }
 
 /** A task as the controller hands it to one engine. */
@@ -160,6 +162,7 @@ export interface TaskRecordInfo {
   stderr?: string;
   repr?: string;
   executionCount?: number;
+  label?: string;
   /** Result frames kept for this record, in order after the content. */
   bufferCount: number;
 }
@@ -192,7 +195,8 @@ export interface MessageContents {
   queue_status_reply: { engines: Record<string, QueueStatus>; unassigned: number };
   result_request: { msgIds: string[] };
   result_reply: { records: TaskRecordInfo[] };
-  history_request: Record<string, never>;
+  /** With `label`, only the tasks submitted with that label. */
+  history_request: { label?: string };
   history_reply: { msgIds: string[] };
   interrupt_request: { targets: number[] };
   interrupt_reply: { engines: number[] };

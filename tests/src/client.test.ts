@@ -170,7 +170,7 @@ describe("namespace, results and history", () => {
     await assert.rejects(client.getResult("no-such-task"), /no record of task no-such-task/);
   });
 
-  test("history lists this client's tasks in order; the controller's history ends with the latest [test_hub_history, test_outstanding]", async () => {
+  test("history lists this client's tasks in order; the controller's history ends with the latest and is in submission order [test_hub_history]", async () => {
     const { client, ids } = shared();
     const ar = client.directView(ids.at(-1)!).apply(() => 1);
     assert.deepEqual(client.history.slice(-1), ar.msgIds);
@@ -251,6 +251,27 @@ describe("waiting on tasks", () => {
     await assert.rejects(failing.get(0), remoteError("RangeError"));
     assert.equal(await client.wait(["not-a-task-of-this-client"], 0), true);
     await assert.rejects(client.wait(client.history.length + 5), RangeError);
+  });
+});
+
+describe("task labels", () => {
+  test("a label on a view or a map call is kept in each task's metadata and record, and filters the controller's history", async () => {
+    const { client, ids } = shared();
+    const label = `stage-${Date.now()}`;
+    const lv = client.loadBalancedView({ label });
+    const mapped = lv.map((x: number) => x * 2, [1, 2, 3]);
+    const direct = client.directView("all", { label }).apply(() => "labelled");
+    const other = client.loadBalancedView().apply(() => "not labelled");
+    const perCall = client.loadBalancedView().map((x: number) => x, [7], { label: `${label}-b` });
+    await Promise.all([mapped, direct, other, perCall]);
+    assert.deepEqual([...mapped.metadata, ...direct.metadata].map((m) => m.label), Array(3 + ids.length).fill(label));
+    assert.equal(other.metadata[0]!.label, undefined);
+    assert.deepEqual(await client.controllerHistory({ label }), [...mapped.msgIds, ...direct.msgIds]);
+    assert.deepEqual(await client.controllerHistory({ label: `${label}-b` }), [...perCall.msgIds]);
+    assert.equal((await client.getResult(mapped.msgIds[1]!)).label, label);
+    assert.equal((await client.getResult(other.msgIds[0]!)).label, undefined);
+    assert.ok((await client.controllerHistory()).includes(other.msgIds[0]!));
+    assert.throws(() => client.loadBalancedView({ label: "x".repeat(300) }).apply(() => 1), TypeError);
   });
 });
 

@@ -1,7 +1,7 @@
 import { inspect, type InspectOptions } from "node:util";
 import type { SchemeName } from "@tsparallel/protocol";
 import { AsyncMapResult, concatChunks } from "../async-map-result.js";
-import { AsyncResult } from "../async-result.js";
+import { AsyncResult, type TaskMetadata } from "../async-result.js";
 import type { Client, TaskSpec } from "../client.js";
 import type { RemoteArgs } from "../ref.js";
 import { wrapperOf, type AnyFunction, type ParallelFunction, type RemoteFunction } from "./wrappers.js";
@@ -20,6 +20,8 @@ export interface LoadBalancedOptions {
   scheme?: SchemeName;
   /** As DirectViewOptions.copy: copy large typed arrays at the call (default true) or send them from your memory. */
   copy?: boolean;
+  /** A label for every task of this view (ipyparallel 9.1): in each task's metadata and record, and `rc.controllerHistory({ label })`. */
+  label?: string;
 }
 
 export interface MapOptions extends LoadBalancedOptions {
@@ -59,7 +61,7 @@ export class LoadBalancedView {
   apply<A extends unknown[], R>(fn: (...args: A) => R, ...args: NoInfer<RemoteArgs<A>>): AsyncResult<Awaited<R>> {
     this.#checkEngines();
     const spec: TaskSpec = { targets: null, ...applyTask(this.client, fn, args, this.options.copy ?? true), lb: this.#lb(this.options) };
-    return this.client._submit([spec], (metadata) => new AsyncResult<Awaited<R>>(this.client, metadata, (values) => values[0] as Awaited<R>));
+    return this.#submit([spec], (metadata) => new AsyncResult<Awaited<R>>(this.client, metadata, (values) => values[0] as Awaited<R>));
   }
 
   /** `lv.remote(fn)(...args)` is `lv.apply(fn, ...args)`, with fn's name (ipyparallel's `@remote`). */
@@ -80,7 +82,7 @@ export class LoadBalancedView {
       const chunks = chunked(all, chunkSize ?? Math.max(1, Math.ceil(all.length / engines)));
       const lb = this.#lb(this.options);
       const specs: TaskSpec[] = chunks.map((chunk) => ({ targets: null, ...applyTask(this.client, fn, [chunk], this.options.copy ?? true), lb }));
-      return this.client._submit(specs, (metadata) => new AsyncResult<unknown[]>(this.client, metadata, (values) => concatChunks(values as unknown[][])));
+      return this.#submit(specs, (metadata) => new AsyncResult<unknown[]>(this.client, metadata, (values) => concatChunks(values as unknown[][])));
     };
     const map = (...sequences: Sequence<unknown>[]) => (this.map as (fn: Function, ...rest: unknown[]) => AsyncMapResult<unknown>)(fn, ...sequences);
     return wrapperOf(fn, call, { map }) as unknown as ParallelFunction<F>;
@@ -90,7 +92,7 @@ export class LoadBalancedView {
   execute(code: string): AsyncResult<unknown> {
     this.#checkEngines();
     const spec: TaskSpec = { targets: null, body: { kind: "execute", code }, frames: [], lb: this.#lb(this.options) };
-    return this.client._submit([spec], (metadata) => new AsyncResult<unknown>(this.client, metadata, (values) => values[0]));
+    return this.#submit([spec], (metadata) => new AsyncResult<unknown>(this.client, metadata, (values) => values[0]));
   }
 
   /**
@@ -109,7 +111,7 @@ export class LoadBalancedView {
     const chunks = chunked(mapped.items, merged.chunkSize ?? 1);
     const specs: TaskSpec[] = chunks.map((chunk) => ({ targets: null, ...mapTask(this.client, mapped.fn, chunk, merged.copy ?? true), lb }));
     const resultOptions = { returnExceptions: merged.returnExceptions ?? false, chunkSizes: chunks.map((c) => c.length) };
-    return this.client._submit(specs, (metadata) => new AsyncMapResult<unknown>(this.client, metadata, merged.ordered ?? true, resultOptions));
+    return this.client._submit(specs, (metadata) => new AsyncMapResult<unknown>(this.client, metadata, merged.ordered ?? true, resultOptions), merged.label);
   }
 
   /**
@@ -152,6 +154,10 @@ export class LoadBalancedView {
   [inspect.custom](_depth: number, options: InspectOptions, show: typeof inspect): string {
     const state = { ...this.options, targets: this.options.targets ?? `all (now ${this.client.ids.join(", ") || "none"})`, profile: this.client.profile, controller: this.client.controllerState };
     return `LoadBalancedView ${show(state, options)}`;
+  }
+
+  #submit<R extends AsyncResult<unknown>>(specs: TaskSpec[], make: (metadata: TaskMetadata[]) => R): R {
+    return this.client._submit(specs, make, this.options.label);
   }
 
   #checkEngines(): void {

@@ -39,6 +39,7 @@ export class TaskRecord {
   stderr?: string;
   repr?: string;
   executionCount?: number;
+  label?: string;
   resultFrames: Buffer[] = [];
   resultsEvicted = false;
   work?: TaskWork;
