@@ -30,6 +30,11 @@ export interface OutputEvent {
   text: string;
 }
 
+/** Where displayOutputs writes: process.stdout by default, or anything with write(text). */
+export interface TextSink {
+  write(text: string): unknown;
+}
+
 /** What an AsyncResult needs from its client: aborting its tasks. */
 export interface TaskOwner {
   abort(msgIds: string[]): Promise<unknown>;
@@ -152,6 +157,42 @@ export class AsyncResult<T> implements PromiseLike<T> {
   async abort(): Promise<void> {
     const pending = this.msgIds.filter((_, i) => !this.isSettled(i));
     if (pending.length) await this.owner.abort(pending);
+  }
+
+  /**
+   * The results keyed by engine id (ipyparallel's `get_dict`): one task's value per engine. Throws
+   * RangeError when several tasks ran on one engine (a load-balanced map, say), as there is no one value.
+   */
+  async getDict<V = unknown>(timeoutMs?: number): Promise<Record<number, V>> {
+    await this.get(timeoutMs);
+    const dict: Record<number, V> = {};
+    const engineIds = this.engineIds;
+    engineIds.forEach((id, i) => {
+      if (id === null) throw new Error(`task ${this.msgIds[i]} has no engine`);
+      if (Object.hasOwn(dict, id)) throw new RangeError(`cannot build a dict: ${engineIds.filter((e) => e === id).length} tasks ran on engine ${id}`);
+      dict[id] = this.values[i] as V;
+    });
+    return dict;
+  }
+
+  /**
+   * Prints what the tasks printed, each line block prefixed `[stdout:<engine>]` / `[stderr:<engine>]`
+   * (ipyparallel's `display_outputs`): grouped by type (all stdout, then all stderr) or by engine.
+   */
+  displayOutputs({ groupby = "type", stdout = process.stdout, stderr = process.stderr }: { groupby?: "type" | "engine"; stdout?: TextSink; stderr?: TextSink } = {}): void {
+    const show = (sink: TextSink, name: "stdout" | "stderr", m: TaskMetadata) => {
+      const text = m[name];
+      if (text) sink.write(`[${name}:${m.engineId ?? "?"}] ${text}${text.endsWith("\n") ? "" : "\n"}`);
+    };
+    if (groupby === "engine") {
+      for (const m of this.metadata) {
+        show(stdout, "stdout", m);
+        show(stderr, "stderr", m);
+      }
+      return;
+    }
+    for (const m of this.metadata) show(stdout, "stdout", m);
+    for (const m of this.metadata) show(stderr, "stderr", m);
   }
 
   /** Output per task, in task order (one entry per msgId, as ipyparallel's ar.stdout). */

@@ -68,6 +68,15 @@ describe("values", () => {
     const ar = client.directView().apply(() => 5);
     assert.deepEqual(await ar, [5, 5]);
     assert.deepEqual(ar.engineIds, ids);
+    const d = await ar.getDict<number>();
+    assert.deepEqual(Object.keys(d).map(Number).sort((a, b) => a - b), ids);
+    for (const id of ids) assert.equal(d[id], 5);
+  });
+
+  test("getDict refuses when several tasks ran on one engine [test_get_dict_bad]", async () => {
+    const { client, ids } = shared();
+    const amr = client.loadBalancedView().map((x: number) => x, Array.from({ length: ids.length * 2 }, (_, i) => i));
+    await assert.rejects(amr.getDict(), instanceOf(RangeError, /cannot build a dict: \d tasks ran on engine/));
   });
 
   test("a single-engine result echoes values of any shape and names its engine [test_get_dict_single]", async () => {
@@ -78,6 +87,7 @@ describe("values", () => {
       const ar = view.apply(echo, v);
       assert.deepEqual(await ar, v);
       assert.deepEqual(ar.engineIds, [eid]);
+      assert.deepEqual(await ar.getDict(), { [eid]: v });
     }
   });
 
@@ -289,7 +299,7 @@ describe("metadata and output", () => {
     }
   });
 
-  test("stdout and stderr are kept per task, and empty when nothing was printed [test_display_empty_streams_*]", async () => {
+  test("stdout and stderr are kept per task, and empty when nothing was printed", async () => {
     const { client } = shared();
     const view = client.directView();
     const printed = view.execute("console.log(5555)");
@@ -309,6 +319,35 @@ describe("metadata and output", () => {
     await applied;
     assert.deepEqual(applied.stdout, ["out\nraw"]);
     assert.deepEqual(applied.stderr, ["err\n"]);
+  });
+
+  test("displayOutputs prints each engine's streams with their prefix, by type or by engine [test_display_empty_streams_single, test_display_empty_streams_type, test_display_empty_streams_engine]", async () => {
+    const { client, ids } = shared();
+    const sink = () => {
+      const lines: string[] = [];
+      return { lines, write: (text: string) => lines.push(text) };
+    };
+    const both = client.directView().apply(() => {
+      console.log("5555");
+      console.error("e");
+    });
+    await both;
+    const [a, b] = ids;
+    const out = sink();
+    both.displayOutputs({ stdout: out, stderr: out });
+    assert.deepEqual(out.lines, [`[stdout:${a}] 5555\n`, `[stdout:${b}] 5555\n`, `[stderr:${a}] e\n`, `[stderr:${b}] e\n`]);
+    const byEngine = sink();
+    both.displayOutputs({ groupby: "engine", stdout: byEngine, stderr: byEngine });
+    assert.deepEqual(byEngine.lines, [`[stdout:${a}] 5555\n`, `[stderr:${a}] e\n`, `[stdout:${b}] 5555\n`, `[stderr:${b}] e\n`]);
+    // Empty streams print nothing, on one engine and on several.
+    const quiet = client.directView().execute("const displayQuiet = 5");
+    await quiet;
+    const empty = sink();
+    quiet.displayOutputs({ stdout: empty, stderr: empty });
+    const single = client.directView(a!).execute("const displayQuietOne = 5");
+    await single;
+    single.displayOutputs({ stdout: empty, stderr: empty });
+    assert.deepEqual(empty.lines, []);
   });
 
   test("output streams to onOutput listeners while the task still runs [test_await_data]", async () => {
