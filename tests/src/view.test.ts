@@ -291,7 +291,7 @@ describe("scatter, gather and map", () => {
     assert.ok(scattered.ready());
   });
 
-  test("scatter with flatten sets a one-item chunk as the item itself [test_scatter_gather flatten]", async () => {
+  test("scatter with flatten sets a one-item chunk as the item itself", async () => {
     const { client, ids } = shared();
     const view = client.directView();
     await view.scatter("rank", ids, { flatten: true });
