@@ -5,7 +5,7 @@ import {
   type ClusterSnapshot, type EngineInfo, type FunctionRef, type Message, type MessageContents, type MessageType,
   type QueueStatus, type ShippedFunction, type TaskBody, type TaskRecordInfo, type TaskRequest,
 } from "@tsparallel/protocol";
-import { AsyncResult, type TaskMetadata } from "./async-result.js";
+import { AsyncResult, type TaskMetadata, type TaskOwner } from "./async-result.js";
 import { ControllerError, NoEnginesError, TaskAbortedError, TimeoutError, remoteErrorFrom } from "./errors.js";
 import { ControllerLink } from "./link.js";
 import { DirectView, type DirectViewOptions } from "./views/direct-view.js";
@@ -30,6 +30,8 @@ export interface TaskSpec {
   body: TaskBody;
   frames: Buffer[];
   lb?: TaskRequest["lb"];
+  /** Ids chosen before submission (a task held back until its dependencies are met); new ones otherwise. */
+  msgIds?: string[];
 }
 
 interface Tracked {
@@ -250,8 +252,13 @@ export class Client implements AsyncDisposable {
    * `rc.wait`). Failed tasks count as done; nothing is thrown.
    */
   async wait(jobs?: Job | readonly Job[], timeoutMs?: number): Promise<boolean> {
-    const ids = jobs === undefined ? [...this.#tasks.keys()] : this.#jobIds(Array.isArray(jobs) ? jobs : [jobs as Job]);
+    const list: readonly Job[] = jobs === undefined ? [] : Array.isArray(jobs) ? jobs : [jobs as Job];
+    const ids = jobs === undefined ? [...this.#tasks.keys()] : this.#jobIds(list.filter((job) => !(job instanceof AsyncResult)));
     const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
+    // A result waits for itself: it also covers tasks still held back for their dependencies.
+    for (const job of list) {
+      if (job instanceof AsyncResult && !(await job.wait(deadline === Infinity ? undefined : Math.max(0, deadline - Date.now())))) return false;
+    }
     for (const id of ids) {
       for (let tracked = this.#tasks.get(id); tracked; tracked = this.#tasks.get(id)) {
         if (!(await tracked.result._nextArrivalBefore(deadline))) return ids.every((other) => !this.#tasks.has(other));
@@ -299,7 +306,7 @@ export class Client implements AsyncDisposable {
   }
 
   /** @internal Queues tasks (sent together at the end of this tick) and tracks their result. */
-  _submit<R extends AsyncResult<unknown>>(specs: TaskSpec[], make: (metadata: TaskMetadata[]) => R, label?: string): R {
+  _submit<R extends AsyncResult<unknown>>(specs: TaskSpec[], make: (metadata: TaskMetadata[], owner: TaskOwner) => R, label?: string): R {
     if (label !== undefined && (typeof label !== "string" || label.length > 256)) throw new TypeError("a task label must be a string of at most 256 characters");
     if (this.#closed) throw new Error("the client is closed");
     const submitted = Date.now();
@@ -309,13 +316,13 @@ export class Client implements AsyncDisposable {
       const count = spec.targets === null ? 1 : spec.targets.length;
       const msgIds: string[] = [];
       for (let i = 0; i < count; i++) {
-        const msgId = newMessageId();
+        const msgId = spec.msgIds?.[i] ?? newMessageId();
         msgIds.push(msgId);
         metadata.push({ msgId, kind: spec.body.kind, engineId: spec.targets?.[i] ?? null, submitted, stdout: "", stderr: "", ...(label !== undefined ? { label } : {}) });
       }
       requests.push({ msgIds, targets: spec.targets, body: spec.body, bufferCount: spec.frames.length, ...(spec.lb ? { lb: spec.lb } : {}), ...(label !== undefined ? { label } : {}) });
     }
-    const result = make(metadata);
+    const result = make(metadata, this);
     metadata.forEach((m, index) => {
       this.#tasks.set(m.msgId, { result: result as AsyncResult<unknown>, index });
       this.history.push(m.msgId);

@@ -107,6 +107,16 @@ export class TaskAbortedError extends Error {
   }
 }
 
+/** A task's dependency names a task nobody knows (ipyparallel's InvalidDependency). */
+export class InvalidDependencyError extends Error {
+  override name = "InvalidDependencyError";
+}
+
+/** A task's dependencies can no longer be met, so it never ran (ipyparallel's ImpossibleDependency). */
+export class ImpossibleDependencyError extends Error {
+  override name = "ImpossibleDependencyError";
+}
+
 /** The controller stopped answering, or shut down, while tasks were outstanding. */
 export class ControllerError extends Error {
   override name = "ControllerError";

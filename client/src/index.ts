@@ -5,8 +5,10 @@ export { DirectView, type DirectViewOptions, type DirectMapOptions, type PerEngi
 export { LoadBalancedView, type LoadBalancedOptions, type MapOptions, type ImapOptions } from "./views/load-balanced-view.js";
 export { ref, Ref, type RemoteArgs, type RemoteValue } from "./ref.js";
 export type { RemoteFunction, ParallelFunction } from "./views/wrappers.js";
+export { Dependency, type DependencyLike } from "./views/dependencies.js";
 export {
   RemoteError, EngineError, CompositeError, TimeoutError, NoEnginesError, TaskAbortedError, ControllerError,
+  InvalidDependencyError, ImpossibleDependencyError,
 } from "./errors.js";
 export { Cluster, ClusterError, type ClusterOptions } from "./cluster/cluster.js";
 export type { ControllerLauncher, EngineLauncher, LaunchedProcess, ControllerLaunch, ControllerLaunchOptions, EngineLaunchOptions } from "./cluster/launcher.js";

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { inspect, type InspectOptions } from "node:util";
 import { AsyncMapResult, concatChunks } from "../async-map-result.js";
-import { AsyncResult, type TaskMetadata } from "../async-result.js";
+import { AsyncResult, type TaskMetadata, type TaskOwner } from "../async-result.js";
 import type { Client, TaskSpec } from "../client.js";
 import type { RemoteArgs } from "../ref.js";
 import { wrapperOf, type AnyFunction, type ParallelFunction, type RemoteFunction } from "./wrappers.js";
@@ -82,7 +82,7 @@ export class DirectView<Single extends boolean = false> {
     const single = this.single;
     const targets = this.targets;
     const spec: TaskSpec = { targets, body: { kind: "execute", code: `import ${binding} from ${JSON.stringify(specifier)};`, silent: true }, frames: [] };
-    return this.#submit([spec], (metadata) => new AsyncResult<PerEngine<void, Single>>(this.client, metadata, () => (single ? undefined : targets.map(() => undefined)) as PerEngine<void, Single>));
+    return this.#submit([spec], (metadata, owner) => new AsyncResult<PerEngine<void, Single>>(owner, metadata, () => (single ? undefined : targets.map(() => undefined)) as PerEngine<void, Single>));
   }
 
   /** Calls fn(...args) on each engine. Free names in fn resolve in the engine namespace. */
@@ -104,7 +104,7 @@ export class DirectView<Single extends boolean = false> {
     const chunks = partition(mapped.items, targets.length);
     const specs: TaskSpec[] = chunks.map((chunk, i) => ({ targets: [targets[i]!], ...mapTask(this.client, mapped.fn, chunk, this.#copy) }));
     const resultOptions = { returnExceptions: options.returnExceptions ?? false, chunkSizes: chunks.map((c) => c.length) };
-    return this.#submit(specs, (metadata) => new AsyncMapResult<unknown>(this.client, metadata, true, resultOptions));
+    return this.#submit(specs, (metadata, owner) => new AsyncMapResult<unknown>(owner, metadata, true, resultOptions));
   }
 
   /** `rc.directView().remote(fn)(...args)` is `apply(fn, ...args)`, with fn's name (ipyparallel's `@remote`). */
@@ -123,7 +123,7 @@ export class DirectView<Single extends boolean = false> {
       const targets = this.targets;
       const chunks = partition(toArray(items), targets.length);
       const specs: TaskSpec[] = chunks.map((chunk, i) => ({ targets: [targets[i]!], ...applyTask(this.client, fn, [chunk], this.#copy) }));
-      return this.#submit(specs, (metadata) => new AsyncResult<unknown[]>(this.client, metadata, (values) => concatChunks(values as unknown[][])));
+      return this.#submit(specs, (metadata, owner) => new AsyncResult<unknown[]>(owner, metadata, (values) => concatChunks(values as unknown[][])));
     };
     const map = (...sequences: Sequence<unknown>[]) => (this.map as (fn: Function, ...rest: unknown[]) => AsyncMapResult<unknown>)(fn, ...sequences);
     return wrapperOf(fn, call, { map }) as unknown as ParallelFunction<F>;
@@ -141,7 +141,7 @@ export class DirectView<Single extends boolean = false> {
     if (Object.keys(data).length > 0) specs.unshift({ targets, body: { kind: "push" }, frames: packOwned(data, "a pushed value", this.#copy) });
     const single = this.single;
     const done = (single ? undefined : targets.map(() => undefined)) as PerEngine<void, Single>;
-    return this.#submit(specs, (metadata) => new AsyncResult<PerEngine<void, Single>>(this.client, metadata, () => done));
+    return this.#submit(specs, (metadata, owner) => new AsyncResult<PerEngine<void, Single>>(owner, metadata, () => done));
   }
 
   /** Reads a name (or several) from each engine's namespace; a function comes back as a function. */
@@ -150,8 +150,8 @@ export class DirectView<Single extends boolean = false> {
   pull(names: string | string[]): AsyncResult<unknown> {
     const single = this.single;
     const revive = (value: unknown) => (Array.isArray(names) ? (value as unknown[]).map(reviveFunctions) : reviveFunctions(value));
-    return this.#submit([{ targets: this.targets, body: { kind: "pull", names }, frames: [] }], (metadata) =>
-      new AsyncResult<unknown>(this.client, metadata, (values) => (single ? revive(values[0]) : values.map(revive))),
+    return this.#submit([{ targets: this.targets, body: { kind: "pull", names }, frames: [] }], (metadata, owner) =>
+      new AsyncResult<unknown>(owner, metadata, (values) => (single ? revive(values[0]) : values.map(revive))),
     );
   }
 
@@ -165,7 +165,7 @@ export class DirectView<Single extends boolean = false> {
     const chunks = partition(toArray(items), targets.length);
     const value = (chunk: unknown[]) => (flatten && chunk.length === 1 ? chunk[0] : chunk);
     const specs: TaskSpec[] = chunks.map((chunk, i) => ({ targets: [targets[i]!], body: { kind: "push" }, frames: packOwned({ [name]: value(chunk) }, "a scattered item", this.#copy) }));
-    return this.#submit(specs, (metadata) => new AsyncResult<void[]>(this.client, metadata, () => []));
+    return this.#submit(specs, (metadata, owner) => new AsyncResult<void[]>(owner, metadata, () => []));
   }
 
   /**
@@ -175,7 +175,7 @@ export class DirectView<Single extends boolean = false> {
   gather<T = unknown>(name: string): AsyncMapResult<T> {
     const targets = this.targets;
     const specs: TaskSpec[] = targets.map((id) => ({ targets: [id], body: { kind: "pull", names: name }, frames: [] }));
-    return this.#submit(specs, (metadata) => new AsyncMapResult<T>(this.client, metadata, true));
+    return this.#submit(specs, (metadata, owner) => new AsyncMapResult<T>(owner, metadata, true));
   }
 
   /** Removes every name user code defined on the engines. */
@@ -188,13 +188,13 @@ export class DirectView<Single extends boolean = false> {
     return `DirectView ${show({ targets, profile: this.client.profile, controller: this.client.controllerState }, options)}`;
   }
 
-  #submit<R extends AsyncResult<unknown>>(specs: TaskSpec[], make: (metadata: TaskMetadata[]) => R): R {
+  #submit<R extends AsyncResult<unknown>>(specs: TaskSpec[], make: (metadata: TaskMetadata[], owner: TaskOwner) => R): R {
     return this.client._submit(specs, make, this.options.label);
   }
 
   #each<T>(spec: TaskSpec): AsyncResult<T> {
     const single = this.single;
-    return this.#submit([spec], (metadata) => new AsyncResult<T>(this.client, metadata, (values) => (single ? values[0] : values) as T));
+    return this.#submit([spec], (metadata, owner) => new AsyncResult<T>(owner, metadata, (values) => (single ? values[0] : values) as T));
   }
 }
 

@@ -1,9 +1,10 @@
 import { inspect, type InspectOptions } from "node:util";
 import type { SchemeName } from "@tsparallel/protocol";
 import { AsyncMapResult, concatChunks } from "../async-map-result.js";
-import { AsyncResult, type TaskMetadata } from "../async-result.js";
+import { AsyncResult, type TaskMetadata, type TaskOwner } from "../async-result.js";
 import type { Client, TaskSpec } from "../client.js";
 import type { RemoteArgs } from "../ref.js";
+import { submitAfter, type DependencyLike } from "./dependencies.js";
 import { wrapperOf, type AnyFunction, type ParallelFunction, type RemoteFunction } from "./wrappers.js";
 import { applyTask, chunked, mapArguments, mapItems, mapTask, toArray, type MapItem, type Sequence, type Sequences } from "./task-builders.js";
 
@@ -20,6 +21,13 @@ export interface LoadBalancedOptions {
   scheme?: SchemeName;
   /** As DirectViewOptions.copy: copy large typed arrays at the call (default true) or send them from your memory. */
   copy?: boolean;
+  /**
+   * Run only once these tasks finished (ipyparallel's `after`): results, msg ids, or a Dependency
+   * (all/any, success/failure). Held back in the client until then; `timeout` bounds the wait.
+   */
+  after?: DependencyLike;
+  /** Run where these tasks ran (ipyparallel's `follow`), once they finished; a Dependency as for `after`. */
+  follow?: DependencyLike;
   /** A label for every task of this view (ipyparallel 9.1): in each task's metadata and record, and `rc.controllerHistory({ label })`. */
   label?: string;
 }
@@ -61,7 +69,7 @@ export class LoadBalancedView {
   apply<A extends unknown[], R>(fn: (...args: A) => R, ...args: NoInfer<RemoteArgs<A>>): AsyncResult<Awaited<R>> {
     this.#checkEngines();
     const spec: TaskSpec = { targets: null, ...applyTask(this.client, fn, args, this.options.copy ?? true), lb: this.#lb(this.options) };
-    return this.#submit([spec], (metadata) => new AsyncResult<Awaited<R>>(this.client, metadata, (values) => values[0] as Awaited<R>));
+    return this.#submit([spec], (metadata, owner) => new AsyncResult<Awaited<R>>(owner, metadata, (values) => values[0] as Awaited<R>));
   }
 
   /** `lv.remote(fn)(...args)` is `lv.apply(fn, ...args)`, with fn's name (ipyparallel's `@remote`). */
@@ -82,7 +90,7 @@ export class LoadBalancedView {
       const chunks = chunked(all, chunkSize ?? Math.max(1, Math.ceil(all.length / engines)));
       const lb = this.#lb(this.options);
       const specs: TaskSpec[] = chunks.map((chunk) => ({ targets: null, ...applyTask(this.client, fn, [chunk], this.options.copy ?? true), lb }));
-      return this.#submit(specs, (metadata) => new AsyncResult<unknown[]>(this.client, metadata, (values) => concatChunks(values as unknown[][])));
+      return this.#submit(specs, (metadata, owner) => new AsyncResult<unknown[]>(owner, metadata, (values) => concatChunks(values as unknown[][])));
     };
     const map = (...sequences: Sequence<unknown>[]) => (this.map as (fn: Function, ...rest: unknown[]) => AsyncMapResult<unknown>)(fn, ...sequences);
     return wrapperOf(fn, call, { map }) as unknown as ParallelFunction<F>;
@@ -92,7 +100,7 @@ export class LoadBalancedView {
   execute(code: string): AsyncResult<unknown> {
     this.#checkEngines();
     const spec: TaskSpec = { targets: null, body: { kind: "execute", code }, frames: [], lb: this.#lb(this.options) };
-    return this.#submit([spec], (metadata) => new AsyncResult<unknown>(this.client, metadata, (values) => values[0]));
+    return this.#submit([spec], (metadata, owner) => new AsyncResult<unknown>(owner, metadata, (values) => values[0]));
   }
 
   /**
@@ -111,7 +119,7 @@ export class LoadBalancedView {
     const chunks = chunked(mapped.items, merged.chunkSize ?? 1);
     const specs: TaskSpec[] = chunks.map((chunk) => ({ targets: null, ...mapTask(this.client, mapped.fn, chunk, merged.copy ?? true), lb }));
     const resultOptions = { returnExceptions: merged.returnExceptions ?? false, chunkSizes: chunks.map((c) => c.length) };
-    return this.client._submit(specs, (metadata) => new AsyncMapResult<unknown>(this.client, metadata, merged.ordered ?? true, resultOptions), merged.label);
+    return this.#submit(specs, (metadata, owner) => new AsyncMapResult<unknown>(owner, metadata, merged.ordered ?? true, resultOptions), merged);
   }
 
   /**
@@ -156,8 +164,10 @@ export class LoadBalancedView {
     return `LoadBalancedView ${show(state, options)}`;
   }
 
-  #submit<R extends AsyncResult<unknown>>(specs: TaskSpec[], make: (metadata: TaskMetadata[]) => R): R {
-    return this.client._submit(specs, make, this.options.label);
+  #submit<R extends AsyncResult<unknown>>(specs: TaskSpec[], make: (metadata: TaskMetadata[], owner: TaskOwner) => R, options: LoadBalancedOptions = this.options): R {
+    const { after, follow, timeout, targets, label } = options;
+    if (after === undefined && follow === undefined) return this.client._submit(specs, make, label);
+    return submitAfter(this.client, specs, make, { after, follow, timeoutMs: timeout, targets, label });
   }
 
   #checkEngines(): void {
