@@ -50,6 +50,7 @@ export function taskProblem(task: unknown): string | undefined {
       if (t.lb === null || typeof t.lb !== "object") return "lb must be an object";
       if (t.lb.targets !== undefined && !isIdList(t.lb.targets)) return "lb.targets must be engine ids";
       if (t.lb.retries !== undefined && !(isInt(t.lb.retries) && t.lb.retries >= 0)) return "lb.retries must be a non-negative integer";
+      if (t.lb.retryOnError !== undefined && typeof t.lb.retryOnError !== "boolean") return "lb.retryOnError must be a boolean";
       if (t.lb.timeoutMs !== undefined && typeof t.lb.timeoutMs !== "number") return "lb.timeoutMs must be a number";
       if (t.lb.scheme !== undefined && !(SCHEMES as readonly unknown[]).includes(t.lb.scheme)) return `lb.scheme must be one of ${SCHEMES.join(", ")}`;
     }

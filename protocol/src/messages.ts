@@ -67,7 +67,7 @@ export interface TaskRequest {
   /** Direct targets, or null for the load-balanced scheduler. */
   targets: number[] | null;
   /** Load-balancing options (targets: engines it may run on; scheme: overrides the controller's). */
-  lb?: { targets?: number[]; retries?: number; timeoutMs?: number; scheme?: SchemeName };
+  lb?: { targets?: number[]; retries?: number; timeoutMs?: number; scheme?: SchemeName; retryOnError?: boolean };
   body: TaskBody;
   bufferCount: number;
   /** A user's label for the task (ipyparallel 9.1's task labels): kept in its record, filterable in history. */

@@ -9,6 +9,7 @@ import { eventually, sharedCluster, waitUntilBusy } from "./support/cluster-fixt
 import { instanceOf, remoteError } from "./support/remote-errors.js";
 
 declare const lbRuns: number;
+declare const myEngineId: number;
 
 const nap = async (ms: number): Promise<number> => {
   await new Promise((resolve) => setTimeout(resolve, ms));
@@ -246,7 +247,7 @@ describe("apply and options", () => {
     assert.deepEqual(lv.options, { retries: 1 });
   });
 
-  test("retries are for engine death: a task that throws runs once and fails [test_retries]", async () => {
+  test("retries are for engine death: a task that throws runs once and fails", async () => {
     const { client } = shared();
     const all = client.directView();
     await all.execute("var lbRuns = 0");
@@ -258,6 +259,42 @@ describe("apply and options", () => {
     await assert.rejects(lv.apply(failing).get(20_000), remoteError("TypeError"));
     const runs = await all.pull<number>("lbRuns");
     assert.equal(runs.reduce((a, b) => a + b, 0), 1, `runs per engine: ${runs.join(", ")}`);
+  });
+
+  test("with retryOnError a task that throws is retried on another engine, never twice on one [test_retries]", async () => {
+    const { client, ids } = shared();
+    const all = client.directView();
+    await all.scatter("myEngineId", ids, { flatten: true });
+    await all.execute("var lbRuns = 0");
+    const bad = ids[0]!;
+    const failsOnBad = (badId: number) => {
+      (globalThis as { lbRuns?: number }).lbRuns = lbRuns + 1;
+      if (myEngineId === badId) throw new TypeError(`failed on ${badId}`);
+      return myEngineId;
+    };
+    // The good engine is busy, so the scheduler places the tasks on the bad one first; each retry may
+    // then only go to the good one.
+    const good = ids.find((id) => id !== bad)!;
+    const busy = client.directView(good).apply(nap, 1000);
+    await waitUntilBusy(client, [good]);
+    const lv = client.loadBalancedView({ retries: 1, retryOnError: true });
+    const results = await Promise.all([lv.apply(failsOnBad, bad), lv.apply(failsOnBad, bad)]);
+    await busy;
+    assert.deepEqual(results, [good, good]);
+    const runs = await all.pull<number>("lbRuns");
+    const badRuns = runs[ids.indexOf(bad)]!;
+    assert.ok(badRuns >= 1, `the bad engine ran none of them (runs per engine: ${runs.join(", ")}), so no retry was tested`);
+    assert.equal(runs[ids.indexOf(good)], 2, `runs per engine: ${runs.join(", ")}`);
+
+    // Failing everywhere: one run per engine, however many retries are left, then the task's own error.
+    await all.execute("lbRuns = 0");
+    const always = () => {
+      (globalThis as { lbRuns?: number }).lbRuns = lbRuns + 1;
+      throw new RangeError("always");
+    };
+    await assert.rejects(client.loadBalancedView({ retries: 5, retryOnError: true }).apply(always).get(20_000), remoteError("RangeError"));
+    assert.deepEqual(await all.pull<number>("lbRuns"), ids.map(() => 1));
+    // retries alone are still only for engine death: the test above this one.
   });
 
   test("lb tasks waiting behind busy engines are aborted, by result or by msg ids [test_abort]", async () => {

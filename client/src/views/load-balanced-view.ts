@@ -13,8 +13,10 @@ const SCHEMES: readonly SchemeName[] = ["leastload", "lru", "random", "weighted"
 export interface LoadBalancedOptions {
   /** Engines the scheduler may use (default: all). */
   targets?: number[];
-  /** How many times a task is resubmitted to another engine when its engine dies. */
+  /** How many times a task is resubmitted to another engine when its engine dies (and, with `retryOnError`, when it throws). */
   retries?: number;
+  /** Retry a task that throws too, as ipyparallel does, on an engine that has not failed it (default: only engine death). */
+  retryOnError?: boolean;
   /** A task not placed on an engine within this many ms fails with TimeoutError. */
   timeout?: number;
   /** How the controller picks engines for this view's tasks (default: the controller's --scheme). */
@@ -180,6 +182,7 @@ export class LoadBalancedView {
       ...(options.retries ? { retries: options.retries } : {}),
       ...(options.timeout ? { timeoutMs: options.timeout } : {}),
       ...(options.scheme ? { scheme: options.scheme } : {}),
+      ...(options.retryOnError ? { retryOnError: true } : {}),
     };
   }
 }
