@@ -241,7 +241,10 @@ export class Client implements AsyncDisposable {
     return Date.now() - this.#link.lastHeard > this.#controllerTimeout ? "silent" : "connected";
   }
 
-  /** Message ids of this client's tasks that have not finished yet (a copy; ipyparallel's `outstanding`). */
+  /**
+   * Message ids of this client's tasks that have not finished yet (a copy; ipyparallel's `outstanding`).
+   * A task held back for its dependencies joins once it is sent; `rc.wait(ar)` covers it before that.
+   */
   get outstanding(): Set<string> {
     return new Set(this.#tasks.keys());
   }
@@ -253,7 +256,7 @@ export class Client implements AsyncDisposable {
    */
   async wait(jobs?: Job | readonly Job[], timeoutMs?: number): Promise<boolean> {
     const list: readonly Job[] = jobs === undefined ? [] : Array.isArray(jobs) ? jobs : [jobs as Job];
-    const ids = jobs === undefined ? [...this.#tasks.keys()] : this.#jobIds(list.filter((job) => !(job instanceof AsyncResult)));
+    const ids = jobs === undefined ? [...this.#tasks.keys()] : this.#jobIds(list.filter((job): job is string | number => !(job instanceof AsyncResult)));
     const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
     // A result waits for itself: it also covers tasks still held back for their dependencies.
     for (const job of list) {
@@ -267,9 +270,8 @@ export class Client implements AsyncDisposable {
     return true;
   }
 
-  #jobIds(jobs: readonly Job[]): string[] {
+  #jobIds(jobs: readonly (string | number)[]): string[] {
     return jobs.flatMap((job) => {
-      if (job instanceof AsyncResult) return [...job.msgIds];
       if (typeof job === "number") {
         const id = this.history.at(job);
         if (id === undefined) throw new RangeError(`no task at history index ${job} (${this.history.length} submitted)`);
