@@ -100,12 +100,13 @@ describe("stopping a cluster twice", () => {
   // request's 10 s timeout. The bound below is a hang guard well under that timeout, not a speed check.
   const REQUEST_TIMEOUT_MS = 10_000;
 
-  test("stopping a cluster someone else already stopped is prompt and says it was stopped", async () => {
+  test("stopping a cluster someone else already stopped is prompt and says it was stopped [test_to_from_dict, test_default_from_file]", async () => {
     privateRoot();
-    const profile = `stop-twice-${process.pid}`;
-    const c = await Cluster.start({ n: 2, profile, timeout: 30_000 });
+    // The default profile (of this test's private TSPARALLEL_DIR), so fromProfile() finds it without a name.
+    const c = await Cluster.start({ n: 2, timeout: 30_000 });
     try {
-      await Cluster.fromProfile(profile).stop();
+      assert.equal(Cluster.fromProfile().controller.pid, c.controller.pid);
+      await Cluster.fromProfile().stop();
       assert.match(oneLine(c), /controller: \{ pid: \d+, state: 'stopped' \}/);
       let timer: NodeJS.Timeout | undefined;
       const outcome = await Promise.race([
