@@ -92,10 +92,7 @@ export class TaskHandlers {
     const fn = this.#functions.resolve(body.fn);
     const args = frames.length === 0 ? [] : unpackFrames<unknown[]>(frames, "argument");
     if (!Array.isArray(args)) throw new TaskError("TypeError", "apply arguments must be an array");
-    for (const [index, name, path] of body.refs ?? []) {
-      if (path === undefined || path.length === 0) args[index] = this.namespace.get(name);
-      else placeAt(args, [index, ...path], this.namespace.get(name));
-    }
+    this.#resolveRefs(args, body.refs);
     return fn(...args);
   }
 
@@ -103,9 +100,18 @@ export class TaskHandlers {
     const fn = this.#functions.resolve(body.fn);
     const items = unpackFrames<unknown[]>(frames, "item");
     if (!Array.isArray(items)) throw new TaskError("TypeError", "map items must be an array");
+    this.#resolveRefs(items, body.refs);
     // One argument only: Array.prototype.map would pass (item, index, array), and fn(x, radix) style
     // functions (parseInt) would then see the chunk-local index.
     return items.map((item) => fn(item));
+  }
+
+  /** Puts engine-side values where the client left references: an argument or item, or a place inside one. */
+  #resolveRefs(values: unknown[], refs: Extract<TaskBody, { kind: "apply" }>["refs"]): void {
+    for (const [index, name, path] of refs ?? []) {
+      if (path === undefined || path.length === 0) values[index] = this.namespace.get(name);
+      else placeAt(values, [index, ...path], this.namespace.get(name));
+    }
   }
 
   #push(frames: Buffer[]): void {

@@ -49,8 +49,8 @@ export type TaskBody =
    * with a path of keys when the reference sits inside an array or object argument.
    */
   | { kind: "apply"; fn: FunctionRef; refs?: ([number, string] | [number, string, (string | number)[]])[] }
-  /** Frames: the packed item array; the result is the array of fn(item). */
-  | { kind: "map"; fn: FunctionRef }
+  /** Frames: the packed item array; the result is the array of fn(item). `refs` as for apply, by item index. */
+  | { kind: "map"; fn: FunctionRef; refs?: ([number, string] | [number, string, (string | number)[]])[] }
   /** Frames: a packed object whose entries become names in the engine namespace. */
   | { kind: "push" }
   /** Result: the value of one name, or an array of values for several. */

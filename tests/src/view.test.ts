@@ -381,7 +381,21 @@ describe("scatter, gather and map", () => {
     assert.deepEqual(await client.directView(ids[0]!).map(negate, r), r.map(negate));
   });
 
-  test("map calling an engine-defined function by its free name [test_map_reference, test_map_ref]", async () => {
+  test("map items that are refs resolve on the engine that runs them [test_map_ref]", async () => {
+    const { client, ids } = shared();
+    const view = client.directView();
+    await view.scatter("mapRank", [...ids].sort((a, b) => a - b), { flatten: true });
+    const rrank = ref<number>("mapRank");
+    const drank: number[] = await view.map((x: number) => x * 2, ids.map(() => rrank));
+    assert.deepEqual(drank, [...ids].sort((a, b) => a - b).map((r) => r * 2));
+    // Inside an item too, next to plain data, on a load-balanced view.
+    const mixed = await client.loadBalancedView().map((item: { rank: number; k: number }) => item.k, [{ rank: rrank, k: 1 }, { rank: rrank, k: 2 }]);
+    assert.deepEqual(mixed, [1, 2]);
+    const ranks = await client.loadBalancedView().map((item: { rank: number }) => typeof item.rank, [{ rank: rrank }]);
+    assert.deepEqual(ranks, ["number"]);
+  });
+
+  test("map calling an engine-defined function by its free name [test_map_reference]", async () => {
     const { client } = shared();
     const view = client.directView();
     await view.execute("const times = (x: number, y: number) => x * y");

@@ -3,7 +3,7 @@ import { inspect, type InspectOptions } from "node:util";
 import { AsyncMapResult, concatChunks } from "../async-map-result.js";
 import { AsyncResult, type TaskMetadata, type TaskOwner } from "../async-result.js";
 import type { Client, TaskSpec } from "../client.js";
-import type { RemoteArgs } from "../ref.js";
+import type { RemoteArgs, RemoteValue } from "../ref.js";
 import { wrapperOf, type AnyFunction, type ParallelFunction, type RemoteFunction } from "./wrappers.js";
 import { definerOf, reviveFunctions, splitFunctions } from "./engine-functions.js";
 import { applyTask, mapArguments, mapItems, mapTask, packOwned, partition, toArray, type MapItem, type Sequence, type Sequences } from "./task-builders.js";
@@ -95,7 +95,7 @@ export class DirectView<Single extends boolean = false> {
    * Maps fn over items, split into one contiguous chunk per engine; results come back in order. Over
    * several sequences, fn gets one item of each and the map stops at the shortest; options come last.
    */
-  map<T, R, O extends DirectMapOptions = {}>(fn: (item: T) => R, items: Sequence<T>, options?: O): AsyncMapResult<MapItem<Awaited<R>, O>>;
+  map<T, R, O extends DirectMapOptions = {}>(fn: (item: T) => R, items: Sequence<RemoteValue<T>>, options?: O): AsyncMapResult<MapItem<Awaited<R>, O>>;
   map<A extends unknown[], R, O extends DirectMapOptions = {}>(fn: (...args: A) => R, ...sequences: [...Sequences<A>, O] | Sequences<A>): AsyncMapResult<MapItem<Awaited<R>, O>>;
   map(fn: Function, ...args: unknown[]): AsyncMapResult<unknown> {
     const targets = this.targets;

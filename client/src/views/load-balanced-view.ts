@@ -3,7 +3,7 @@ import type { SchemeName } from "@tsparallel/protocol";
 import { AsyncMapResult, concatChunks } from "../async-map-result.js";
 import { AsyncResult, type TaskMetadata, type TaskOwner } from "../async-result.js";
 import type { Client, TaskSpec } from "../client.js";
-import type { RemoteArgs } from "../ref.js";
+import type { RemoteArgs, RemoteValue } from "../ref.js";
 import { submitAfter, type DependencyLike } from "./dependencies.js";
 import { wrapperOf, type AnyFunction, type ParallelFunction, type RemoteFunction } from "./wrappers.js";
 import { applyTask, chunked, mapArguments, mapItems, mapTask, toArray, type MapItem, type Sequence, type Sequences } from "./task-builders.js";
@@ -110,7 +110,7 @@ export class LoadBalancedView {
    * several sequences, fn gets one item of each and the map stops at the shortest (as Python 3's map);
    * options come last.
    */
-  map<T, R, O extends MapOptions = {}>(fn: (item: T) => R, items: Sequence<T>, options?: O): AsyncMapResult<MapItem<Awaited<R>, O>>;
+  map<T, R, O extends MapOptions = {}>(fn: (item: T) => R, items: Sequence<RemoteValue<T>>, options?: O): AsyncMapResult<MapItem<Awaited<R>, O>>;
   map<A extends unknown[], R, O extends MapOptions = {}>(fn: (...args: A) => R, ...sequences: [...Sequences<A>, O] | Sequences<A>): AsyncMapResult<MapItem<Awaited<R>, O>>;
   map(fn: Function, ...args: unknown[]): AsyncMapResult<unknown> {
     this.#checkEngines();

@@ -52,16 +52,31 @@ function withoutRefs(value: unknown, path: (string | number)[], found: [string, 
   return copy ?? value;
 }
 
+/**
+ * Values with their Refs taken out, and where each was: [index, name] or [index, name, path inside].
+ * Primitives cost nothing, and nothing is copied unless a Ref is found (maps send many items).
+ */
+function refsOf(values: readonly unknown[]): { values: readonly unknown[]; refs: RefPlace[] } {
+  const refs: RefPlace[] = [];
+  const found: [string, (string | number)[]][] = [];
+  const path: (string | number)[] = [];
+  const seen = new Set<object>();
+  let stripped: unknown[] | undefined;
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i];
+    if (typeof value !== "object" || value === null) continue;
+    const without = withoutRefs(value, path, found, seen);
+    for (const [name, at] of found) refs.push(at.length ? [i, name, at] : [i, name]);
+    found.length = 0;
+    if (without !== value) (stripped ??= values.slice())[i] = without;
+  }
+  return { values: stripped ?? values, refs };
+}
+
 /** An apply body and its frames: Ref arguments (also inside array and object arguments) become names resolved on the engine. */
 export function applyTask(client: Client, fn: Function, args: readonly unknown[], copy = true): { body: TaskBody; frames: Buffer[] } {
   const shipped = describeFunction(fn);
-  const refs: RefPlace[] = [];
-  const values = args.map((arg, i) => {
-    const found: [string, (string | number)[]][] = [];
-    const stripped = withoutRefs(arg, [], found, new Set());
-    for (const [name, path] of found) refs.push(path.length ? [i, name, path] : [i, name]);
-    return stripped;
-  });
+  const { values, refs } = refsOf(args);
   const frames = packOwned(values, "an argument of " + (fn.name || "the function"), copy);
   return { body: { kind: "apply", fn: client._functionRef(shipped), ...(refs.length ? { refs } : {}) }, frames };
 }
@@ -69,7 +84,8 @@ export function applyTask(client: Client, fn: Function, args: readonly unknown[]
 /** A map body over one chunk of items. */
 export function mapTask(client: Client, fn: Function, chunk: readonly unknown[], copy = true): { body: TaskBody; frames: Buffer[] } {
   const shipped = describeFunction(fn);
-  return { body: { kind: "map", fn: client._functionRef(shipped) }, frames: packOwned(chunk, "an item", copy) };
+  const { values, refs } = refsOf(chunk);
+  return { body: { kind: "map", fn: client._functionRef(shipped), ...(refs.length ? { refs } : {}) }, frames: packOwned(values, "an item", copy) };
 }
 
 /** Splits items into `parts` contiguous chunks of near-equal size (the first ones larger by one). */
