@@ -10,28 +10,40 @@ export function concatChunks<R>(chunks: R[][]): R[] {
  * yields single items, in input order, or as chunks arrive when the map was made with `ordered: false`.
  */
 export class AsyncMapResult<R> extends AsyncResult<R[]> {
+  readonly #chunkSizes: readonly number[] | undefined;
+
+  /** `chunkSizes` (items per task) lets a failed chunk stand as one error per item with `returnExceptions`. */
   constructor(
     owner: TaskOwner,
     metadata: TaskMetadata[],
     readonly ordered: boolean,
+    { returnExceptions = false, chunkSizes }: { returnExceptions?: boolean; chunkSizes?: readonly number[] } = {},
   ) {
-    super(owner, metadata, (chunks) => concatChunks(chunks as R[][]));
+    super(owner, metadata, (chunks) => concatChunks(chunks as R[][]), { returnExceptions });
+    this.#chunkSizes = chunkSizes;
   }
 
   override async *[Symbol.asyncIterator](): AsyncIterator<R> {
-    if (this.ordered) {
-      for (let i = 0; i < this.length; i++) {
-        while (!this.isSettled(i)) await this.nextArrival();
-        if (this.errors[i]) throw this.errors[i];
-        yield* this.values[i] as R[];
-      }
-      return;
-    }
     for (let seen = 0; seen < this.length; seen++) {
-      while (this.arrivals.length <= seen) await this.nextArrival();
-      const index = this.arrivals[seen]!;
-      if (this.errors[index]) throw this.errors[index];
-      yield* this.values[index] as R[];
+      let index = seen;
+      if (this.ordered) while (!this.isSettled(index)) await this.nextArrival();
+      else {
+        while (this.arrivals.length <= seen) await this.nextArrival();
+        index = this.arrivals[seen]!;
+      }
+      yield* this.#chunk(index, this.returnExceptions);
     }
+  }
+
+  protected override withErrors(): unknown[] {
+    return this.values.map((_, i) => this.#chunk(i, true));
+  }
+
+  /** A chunk's items; a failed one throws, or with returnExceptions stands as its error once per item. */
+  #chunk(index: number, returnExceptions: boolean): R[] {
+    const error = this.errors[index];
+    if (!error) return this.values[index] as R[];
+    if (!returnExceptions) throw error;
+    return new Array(this.#chunkSizes?.[index] ?? 1).fill(error) as R[];
   }
 }

@@ -1,3 +1,4 @@
+import { inspect, type InspectOptions } from "node:util";
 import type { TaskKind, TaskStatus } from "@tsparallel/protocol";
 import { CompositeError, TimeoutError } from "./errors.js";
 
@@ -17,6 +18,8 @@ export interface TaskMetadata {
   executionCount?: number;
   repr?: string;
   error?: Error;
+  /** The label of the view or call that submitted the task. */
+  label?: string;
 }
 
 export interface OutputEvent {
@@ -27,12 +30,20 @@ export interface OutputEvent {
   text: string;
 }
 
+/** Where displayOutputs writes: process.stdout by default, or anything with write(text). */
+export interface TextSink {
+  write(text: string): unknown;
+}
+
 /** What an AsyncResult needs from its client: aborting its tasks. */
 export interface TaskOwner {
   abort(msgIds: string[]): Promise<unknown>;
 }
 
 type Finish<T> = (values: unknown[]) => T;
+
+/** A result's value with errors allowed in place of values: per item of an array, or the value itself. */
+export type WithErrors<T> = T extends (infer E)[] ? (E | Error)[] : T | Error;
 
 /**
  * The result of tasks in flight. Thenable, so `await ar` waits for all of them; otherwise it never
@@ -54,11 +65,19 @@ export class AsyncResult<T> implements PromiseLike<T> {
   #outputListeners: Set<(event: OutputEvent) => void> | undefined;
   #arrivalListeners: Set<() => void> | undefined;
 
+  /**
+   * When set (ipyparallel's `return_exceptions`), awaiting and iterating give each failed task's error
+   * in its place instead of throwing.
+   */
+  readonly returnExceptions: boolean;
+
   constructor(
     protected readonly owner: TaskOwner,
     metadata: TaskMetadata[],
     private readonly finish: Finish<T>,
+    { returnExceptions = false }: { returnExceptions?: boolean } = {},
   ) {
+    this.returnExceptions = returnExceptions;
     this.metadata = metadata;
     this.msgIds = metadata.map((m) => m.msgId);
     this.values = new Array(metadata.length);
@@ -106,11 +125,17 @@ export class AsyncResult<T> implements PromiseLike<T> {
     }
   }
 
-  /** The value; throws TimeoutError if not ready within `timeoutMs`, or the remote error(s). */
-  async get(timeoutMs?: number): Promise<T> {
+  /**
+   * The value; throws TimeoutError if not ready within `timeoutMs`, or the remote error(s) unless
+   * `returnExceptions`, which puts each failed task's error in its place.
+   */
+  async get(timeoutMs?: number): Promise<T>;
+  async get(timeoutMs: number | undefined, options: { returnExceptions: true }): Promise<WithErrors<T>>;
+  async get(timeoutMs?: number, options: { returnExceptions?: boolean } = {}): Promise<T | WithErrors<T>> {
     if (!(await this.wait(timeoutMs))) {
       throw new TimeoutError(`${this.msgIds.length - this.#done} of ${this.msgIds.length} tasks not done after ${timeoutMs} ms`);
     }
+    if (options.returnExceptions && !this.returnExceptions) return this.finish(this.withErrors()) as WithErrors<T>;
     return this.#result();
   }
 
@@ -132,6 +157,42 @@ export class AsyncResult<T> implements PromiseLike<T> {
   async abort(): Promise<void> {
     const pending = this.msgIds.filter((_, i) => !this.isSettled(i));
     if (pending.length) await this.owner.abort(pending);
+  }
+
+  /**
+   * The results keyed by engine id (ipyparallel's `get_dict`): one task's value per engine. Throws
+   * RangeError when several tasks ran on one engine (a load-balanced map, say), as there is no one value.
+   */
+  async getDict<V = unknown>(timeoutMs?: number): Promise<Record<number, V>> {
+    await this.get(timeoutMs);
+    const dict: Record<number, V> = {};
+    const engineIds = this.engineIds;
+    engineIds.forEach((id, i) => {
+      if (id === null) throw new Error(`task ${this.msgIds[i]} has no engine`);
+      if (Object.hasOwn(dict, id)) throw new RangeError(`cannot build a dict: ${engineIds.filter((e) => e === id).length} tasks ran on engine ${id}`);
+      dict[id] = this.values[i] as V;
+    });
+    return dict;
+  }
+
+  /**
+   * Prints what the tasks printed, each line block prefixed `[stdout:<engine>]` / `[stderr:<engine>]`
+   * (ipyparallel's `display_outputs`): grouped by type (all stdout, then all stderr) or by engine.
+   */
+  displayOutputs({ groupby = "type", stdout = process.stdout, stderr = process.stderr }: { groupby?: "type" | "engine"; stdout?: TextSink; stderr?: TextSink } = {}): void {
+    const show = (sink: TextSink, name: "stdout" | "stderr", m: TaskMetadata) => {
+      const text = m[name];
+      if (text) sink.write(`[${name}:${m.engineId ?? "?"}] ${text}${text.endsWith("\n") ? "" : "\n"}`);
+    };
+    if (groupby === "engine") {
+      for (const m of this.metadata) {
+        show(stdout, "stdout", m);
+        show(stderr, "stderr", m);
+      }
+      return;
+    }
+    for (const m of this.metadata) show(stdout, "stdout", m);
+    for (const m of this.metadata) show(stderr, "stderr", m);
   }
 
   /** Output per task, in task order (one entry per msgId, as ipyparallel's ar.stdout). */
@@ -170,9 +231,34 @@ export class AsyncResult<T> implements PromiseLike<T> {
   async *[Symbol.asyncIterator](): AsyncIterator<unknown> {
     for (let i = 0; i < this.msgIds.length; i++) {
       while (!this.isSettled(i)) await this.nextArrival();
-      if (this.errors[i]) throw this.errors[i];
-      yield this.values[i];
+      if (this.errors[i] && !this.returnExceptions) throw this.errors[i];
+      yield this.errors[i] ?? this.values[i];
     }
+  }
+
+  /** The task values with each failed task's error in its place (a map overrides it per item). */
+  protected withErrors(): unknown[] {
+    return this.values.map((value, i) => this.errors[i] ?? value);
+  }
+
+  /** @internal Resolves true at the next result to arrive, false if `deadline` (epoch ms) comes first. */
+  _nextArrivalBefore(deadline: number): Promise<boolean> {
+    if (deadline === Infinity) return this.nextArrival().then(() => true);
+    let timer: NodeJS.Timeout | undefined;
+    return Promise.race([
+      this.nextArrival().then(() => true),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now())))),
+    ]).finally(() => clearTimeout(timer));
+  }
+
+  /** Shows what the tasks are, how far they got and where they run, as ipyparallel's repr does. */
+  [inspect.custom](_depth: number, options: InspectOptions, show: typeof inspect): string {
+    const status = !this.ready() ? "pending" : this.errors.some((e) => e !== undefined) ? "error" : "ok";
+    const kinds = [...new Set(this.metadata.map((m) => m.kind))].join(", ");
+    const engines = [...new Set(this.metadata.map((m) => m.engineId).filter((id): id is number => id !== null))].sort((a, b) => a - b);
+    const failed = this.errors.filter((e) => e !== undefined).length;
+    const state = { kind: kinds, status, done: `${this.#done}/${this.msgIds.length}`, pending: this.msgIds.length - this.#done, ...(failed ? { failed } : {}), engines };
+    return `${this.constructor.name} ${show(state, options)}`;
   }
 
   protected isSettled(index: number): boolean {
@@ -207,6 +293,7 @@ export class AsyncResult<T> implements PromiseLike<T> {
   }
 
   #collect(): T {
+    if (this.returnExceptions) return this.finish(this.withErrors());
     const failed = this.errors.filter((e): e is Error => e !== undefined);
     if (failed.length > 0) {
       if (this.msgIds.length === 1) throw failed[0];

@@ -1,13 +1,14 @@
 import { EventEmitter } from "node:events";
+import { inspect, type InspectOptions } from "node:util";
 import {
   clientConnectionFile, newMessageId, readConnectionFile, splitFrames, unpackValue,
   type ClusterSnapshot, type EngineInfo, type FunctionRef, type Message, type MessageContents, type MessageType,
   type QueueStatus, type ShippedFunction, type TaskBody, type TaskRecordInfo, type TaskRequest,
 } from "@tsparallel/protocol";
-import { AsyncResult, type TaskMetadata } from "./async-result.js";
+import { AsyncResult, type TaskMetadata, type TaskOwner } from "./async-result.js";
 import { ControllerError, NoEnginesError, TaskAbortedError, TimeoutError, remoteErrorFrom } from "./errors.js";
 import { ControllerLink } from "./link.js";
-import { DirectView } from "./views/direct-view.js";
+import { DirectView, type DirectViewOptions } from "./views/direct-view.js";
 import { LoadBalancedView, type LoadBalancedOptions } from "./views/load-balanced-view.js";
 
 export interface ConnectOptions {
@@ -29,6 +30,8 @@ export interface TaskSpec {
   body: TaskBody;
   frames: Buffer[];
   lb?: TaskRequest["lb"];
+  /** Ids chosen before submission (a task held back until its dependencies are met); new ones otherwise. */
+  msgIds?: string[];
 }
 
 interface Tracked {
@@ -46,6 +49,9 @@ export interface ClientEvents {
 }
 
 const REQUEST_TIMEOUT_MS = 10_000;
+
+/** What `rc.wait` waits for: a result, a msg id, or an index into `history` (negative from the end). */
+export type Job = AsyncResult<unknown> | string | number;
 
 /** A connection to a tsparallel controller: the entry point for views, results and cluster queries. */
 export class Client implements AsyncDisposable {
@@ -65,6 +71,8 @@ export class Client implements AsyncDisposable {
   #watchdog: NodeJS.Timeout;
   readonly #requestTimeout: number;
   #closed = false;
+  #controllerShutDown = false;
+  readonly #controllerTimeout: number;
 
   private constructor(link: ControllerLink, profile: string, connectionFile: string, controllerTimeout: number, requestTimeout: number) {
     this.#link = link;
@@ -72,6 +80,8 @@ export class Client implements AsyncDisposable {
     this.profile = profile;
     this.connectionFile = connectionFile;
     this.#watchdog = setInterval(() => this.#checkController(controllerTimeout), 1000).unref();
+    this.#controllerTimeout = controllerTimeout;
+    this.events.on("controller_shutdown", () => (this.#controllerShutDown = true));
   }
 
   /** The client that `%px` magics and other implicit users act on: the last one connected or activated. */
@@ -145,10 +155,10 @@ export class Client implements AsyncDisposable {
   }
 
   directView(): DirectView<false>;
-  directView(target: number): DirectView<true>;
-  directView(targets: number[] | "all"): DirectView<false>;
-  directView(targets: number | number[] | "all" = "all"): DirectView<boolean> {
-    return new DirectView(this, targets);
+  directView(target: number, options?: DirectViewOptions): DirectView<true>;
+  directView(targets: number[] | "all", options?: DirectViewOptions): DirectView<false>;
+  directView(targets: number | number[] | "all" = "all", options: DirectViewOptions = {}): DirectView<boolean> {
+    return new DirectView(this, targets, options);
   }
 
   loadBalancedView(options: LoadBalancedOptions = {}): LoadBalancedView {
@@ -178,9 +188,9 @@ export class Client implements AsyncDisposable {
     return record;
   }
 
-  /** Every task id the controller knows, oldest first. */
-  async controllerHistory(): Promise<string[]> {
-    const reply = await this.#request<"history_request", "history_reply">("history_request", {});
+  /** Every task id the controller knows, oldest first; with `label`, only those submitted with it. */
+  async controllerHistory({ label }: { label?: string } = {}): Promise<string[]> {
+    const reply = await this.#request<"history_request", "history_reply">("history_request", label === undefined ? {} : { label });
     return reply.content.msgIds;
   }
 
@@ -221,6 +231,61 @@ export class Client implements AsyncDisposable {
     this.close();
   }
 
+  /**
+   * What this client knows of its controller without asking it: `connected`, `silent` (nothing heard
+   * for longer than `controllerTimeout`), `shut down` (it announced its shutdown), or `closed` (this client).
+   */
+  get controllerState(): "connected" | "silent" | "shut down" | "closed" {
+    if (this.#closed) return "closed";
+    if (this.#controllerShutDown) return "shut down";
+    return Date.now() - this.#link.lastHeard > this.#controllerTimeout ? "silent" : "connected";
+  }
+
+  /**
+   * Message ids of this client's tasks that have not finished yet (a copy; ipyparallel's `outstanding`).
+   * A task held back for its dependencies joins once it is sent; `rc.wait(ar)` covers it before that.
+   */
+  get outstanding(): Set<string> {
+    return new Set(this.#tasks.keys());
+  }
+
+  /**
+   * Waits for tasks of this client: all outstanding ones, or the given results, msg ids or indexes
+   * into `history`. Resolves true when they are done, false when `timeoutMs` passed first (ipyparallel's
+   * `rc.wait`). Failed tasks count as done; nothing is thrown.
+   */
+  async wait(jobs?: Job | readonly Job[], timeoutMs?: number): Promise<boolean> {
+    const list: readonly Job[] = jobs === undefined ? [] : Array.isArray(jobs) ? jobs : [jobs as Job];
+    const ids = jobs === undefined ? [...this.#tasks.keys()] : this.#jobIds(list.filter((job): job is string | number => !(job instanceof AsyncResult)));
+    const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
+    // A result waits for itself: it also covers tasks still held back for their dependencies.
+    for (const job of list) {
+      if (job instanceof AsyncResult && !(await job.wait(deadline === Infinity ? undefined : Math.max(0, deadline - Date.now())))) return false;
+    }
+    for (const id of ids) {
+      for (let tracked = this.#tasks.get(id); tracked; tracked = this.#tasks.get(id)) {
+        if (!(await tracked.result._nextArrivalBefore(deadline))) return ids.every((other) => !this.#tasks.has(other));
+      }
+    }
+    return true;
+  }
+
+  #jobIds(jobs: readonly (string | number)[]): string[] {
+    return jobs.flatMap((job) => {
+      if (typeof job === "number") {
+        const id = this.history.at(job);
+        if (id === undefined) throw new RangeError(`no task at history index ${job} (${this.history.length} submitted)`);
+        return [id];
+      }
+      return [job];
+    });
+  }
+
+  [inspect.custom](depth: number, options: InspectOptions, show: typeof inspect): string {
+    const state = { profile: this.profile, url: this.url, controller: this.controllerState, engines: this.ids, outstanding: this.#tasks.size, submitted: this.history.length };
+    return `Client ${show(state, { ...options, depth: Math.max(depth, 1) })}`;
+  }
+
   /** @internal Targets resolved now: throws NoEnginesError when there is nothing to run on. */
   _resolveTargets(targets: number | number[] | "all"): number[] {
     const live = this.ids;
@@ -243,7 +308,8 @@ export class Client implements AsyncDisposable {
   }
 
   /** @internal Queues tasks (sent together at the end of this tick) and tracks their result. */
-  _submit<R extends AsyncResult<unknown>>(specs: TaskSpec[], make: (metadata: TaskMetadata[]) => R): R {
+  _submit<R extends AsyncResult<unknown>>(specs: TaskSpec[], make: (metadata: TaskMetadata[], owner: TaskOwner) => R, label?: string): R {
+    if (label !== undefined && (typeof label !== "string" || label.length > 256)) throw new TypeError("a task label must be a string of at most 256 characters");
     if (this.#closed) throw new Error("the client is closed");
     const submitted = Date.now();
     const metadata: TaskMetadata[] = [];
@@ -252,13 +318,13 @@ export class Client implements AsyncDisposable {
       const count = spec.targets === null ? 1 : spec.targets.length;
       const msgIds: string[] = [];
       for (let i = 0; i < count; i++) {
-        const msgId = newMessageId();
+        const msgId = spec.msgIds?.[i] ?? newMessageId();
         msgIds.push(msgId);
-        metadata.push({ msgId, kind: spec.body.kind, engineId: spec.targets?.[i] ?? null, submitted, stdout: "", stderr: "" });
+        metadata.push({ msgId, kind: spec.body.kind, engineId: spec.targets?.[i] ?? null, submitted, stdout: "", stderr: "", ...(label !== undefined ? { label } : {}) });
       }
-      requests.push({ msgIds, targets: spec.targets, body: spec.body, bufferCount: spec.frames.length, ...(spec.lb ? { lb: spec.lb } : {}) });
+      requests.push({ msgIds, targets: spec.targets, body: spec.body, bufferCount: spec.frames.length, ...(spec.lb ? { lb: spec.lb } : {}), ...(label !== undefined ? { label } : {}) });
     }
-    const result = make(metadata);
+    const result = make(metadata, this);
     metadata.forEach((m, index) => {
       this.#tasks.set(m.msgId, { result: result as AsyncResult<unknown>, index });
       this.history.push(m.msgId);
@@ -326,7 +392,7 @@ export class Client implements AsyncDisposable {
       if (result.status === "aborted") error = new TaskAbortedError(result.msgId);
       else if (result.status === "error") {
         const info = result.error ?? { ename: "Error", evalue: "the engine reported an error without details", traceback: [] };
-        error = remoteErrorFrom({ ...info, engineId: result.engineId }, result.msgId);
+        error = remoteErrorFrom({ ...info, engineId: result.engineId }, result.msgId, meta.kind);
       }
       else if (result.bufferCount > 0) {
         try {

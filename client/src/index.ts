@@ -1,11 +1,14 @@
-export { Client, type ConnectOptions, type ClientEvents } from "./client.js";
-export { AsyncResult, type TaskMetadata, type OutputEvent } from "./async-result.js";
+export { Client, type ConnectOptions, type ClientEvents, type Job } from "./client.js";
+export { AsyncResult, type TaskMetadata, type OutputEvent, type WithErrors } from "./async-result.js";
 export { AsyncMapResult } from "./async-map-result.js";
-export { DirectView, type PerEngine } from "./views/direct-view.js";
-export { LoadBalancedView, type LoadBalancedOptions, type MapOptions } from "./views/load-balanced-view.js";
-export { ref, Ref, type RemoteArgs } from "./ref.js";
+export { DirectView, type DirectViewOptions, type DirectMapOptions, type PerEngine } from "./views/direct-view.js";
+export { LoadBalancedView, type LoadBalancedOptions, type MapOptions, type ImapOptions } from "./views/load-balanced-view.js";
+export { ref, Ref, type RemoteArgs, type RemoteValue } from "./ref.js";
+export type { RemoteFunction, ParallelFunction } from "./views/wrappers.js";
+export { Dependency, type DependencyLike } from "./views/dependencies.js";
 export {
   RemoteError, EngineError, CompositeError, TimeoutError, NoEnginesError, TaskAbortedError, ControllerError,
+  InvalidDependencyError, ImpossibleDependencyError,
 } from "./errors.js";
 export { Cluster, ClusterError, type ClusterOptions } from "./cluster/cluster.js";
 export type { ControllerLauncher, EngineLauncher, LaunchedProcess, ControllerLaunch, ControllerLaunchOptions, EngineLaunchOptions } from "./cluster/launcher.js";

@@ -22,5 +22,18 @@ export function isRef(value: unknown): value is Ref {
   return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[REF] === true;
 }
 
+/**
+ * A value, or a Ref to an engine-side value of the same type, also in place of items of arrays and
+ * properties of plain objects (resolved where they sit, as ipyparallel cans lists and dicts).
+ */
+export type RemoteValue<T> = T | Ref<T> | NestedRemote<T>;
+type NestedRemote<T> = T extends readonly (infer E)[]
+  ? RemoteValue<E>[]
+  : T extends ArrayBufferView | Function | Map<unknown, unknown> | Set<unknown> | Date | RegExp
+    ? never
+    : T extends object
+      ? { [K in keyof T]: RemoteValue<T[K]> }
+      : never;
+
 /** Each parameter may be given as a value or as a Ref to an engine-side value of the same type. */
-export type RemoteArgs<A extends readonly unknown[]> = { [K in keyof A]: A[K] | Ref<A[K]> };
+export type RemoteArgs<A extends readonly unknown[]> = { [K in keyof A]: RemoteValue<A[K]> };

@@ -88,8 +88,10 @@ const handlers: Partial<Record<MessageType, Handler>> = {
     reply("result_reply", { records }, { buffers, metadata: { unknown, evicted } });
   },
 
-  history_request(ctx, _content, _msg, reply) {
-    reply("history_reply", { msgIds: ctx.records.history() });
+  history_request(ctx, content: MessageContents["history_request"], _msg, reply) {
+    const label = typeof content?.label === "string" ? content.label : undefined;
+    const msgIds = ctx.records.history();
+    reply("history_reply", { msgIds: label === undefined ? msgIds : msgIds.filter((id) => ctx.records.get(id)?.label === label) });
   },
 
   interrupt_request(ctx, content: MessageContents["interrupt_request"], _msg, reply) {

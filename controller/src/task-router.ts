@@ -94,6 +94,7 @@ export class TaskRouter {
       engine.completed++;
       if (result.status !== "ok") engine.failed++;
       if (record.lb) this.balancer.observe(record, result.completed - result.started);
+      if (result.status === "error" && this.#retryAfterError(record, engine.id)) return;
       this.#complete(record, result.engineId === engine.id ? result : { ...result, engineId: engine.id }, groups[i]!);
     });
     if (dropped) this.log.info(`dropped ${dropped} result(s) from engine ${engine.id} for tasks it no longer holds`);
@@ -203,6 +204,7 @@ export class TaskRouter {
   #submitDirect(client: ClientRef, request: TaskRequest, targets: number[], work: TaskWork, now: number): void {
     targets.forEach((target, i) => {
       const record = new TaskRecord(request.msgIds[i]!, client, work.body.kind, now);
+      if (request.label !== undefined) record.label = request.label;
       if (!this.#add(record)) return;
       const engine = this.registry.byId(target);
       if (!engine) {
@@ -223,11 +225,13 @@ export class TaskRouter {
     const record = new TaskRecord(request.msgIds[0]!, client, work.body.kind, now, {
       targets,
       retriesLeft: options.retries ?? 0,
+      ...(options.retryOnError ? { retryOnError: true } : {}),
       timeoutMs: options.timeoutMs,
       waiting: false,
       durationKey: durationKey(work.body),
       ...(options.scheme ? { scheme: options.scheme } : {}),
     });
+    if (request.label !== undefined) record.label = request.label;
     if (!this.#add(record)) return;
     record.work = work;
     const unknown = options.targets?.filter((id) => !this.registry.byId(id)) ?? [];
@@ -235,6 +239,19 @@ export class TaskRouter {
     else if (this.registry.alive().length === 0) this.#fail(record, "NoEnginesError", "no engines are registered");
     else if (!this.balancer.placeable(record)) this.#fail(record, "EngineError", `none of engines ${options.targets!.join(", ")} is alive`);
     else this.balancer.enqueue(record, options.timeoutMs);
+  }
+
+  /** A task that threw goes back to the scheduler, away from that engine, while it has retries left. */
+  #retryAfterError(record: TaskRecord, engineId: number): boolean {
+    const lb = record.lb;
+    if (!lb?.retryOnError || lb.retriesLeft <= 0 || !record.work) return false;
+    (lb.excluded ??= new Set()).add(engineId);
+    // No other engine may take it: its own error stands.
+    if (!this.balancer.placeable(record)) return false;
+    lb.retriesLeft--;
+    record.engineId = null;
+    this.balancer.requeue([record]);
+    return true;
   }
 
   #add(record: TaskRecord): boolean {

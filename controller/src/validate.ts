@@ -6,6 +6,8 @@ import type { TaskBody, TaskRequest } from "@tsparallel/protocol";
  * skew rather than attackers: a malformed request gets an error, never a crash or half execution.
  */
 
+/** Labels are kept in every record: bounded so they cannot grow the records without limit. */
+const MAX_LABEL_LENGTH = 256;
 const isInt = (v: unknown): v is number => Number.isInteger(v);
 const isIdList = (v: unknown): v is number[] => Array.isArray(v) && v.every(isInt);
 const isStringList = (v: unknown): v is string[] => Array.isArray(v) && v.every((s) => typeof s === "string");
@@ -41,12 +43,14 @@ export function taskProblem(task: unknown): string | undefined {
   const t = task as Partial<TaskRequest>;
   if (!isStringList(t.msgIds) || t.msgIds.length === 0) return "msgIds must be a non-empty string array";
   if (!isInt(t.bufferCount) || t.bufferCount < 0) return "bufferCount must be a non-negative integer";
+  if (t.label !== undefined && (typeof t.label !== "string" || t.label.length > MAX_LABEL_LENGTH)) return `label must be a string of at most ${MAX_LABEL_LENGTH} characters`;
   if (t.targets === null) {
     if (t.msgIds.length !== 1) return "a load-balanced task has exactly one msgId";
     if (t.lb !== undefined) {
       if (t.lb === null || typeof t.lb !== "object") return "lb must be an object";
       if (t.lb.targets !== undefined && !isIdList(t.lb.targets)) return "lb.targets must be engine ids";
       if (t.lb.retries !== undefined && !(isInt(t.lb.retries) && t.lb.retries >= 0)) return "lb.retries must be a non-negative integer";
+      if (t.lb.retryOnError !== undefined && typeof t.lb.retryOnError !== "boolean") return "lb.retryOnError must be a boolean";
       if (t.lb.timeoutMs !== undefined && typeof t.lb.timeoutMs !== "number") return "lb.timeoutMs must be a number";
       if (t.lb.scheme !== undefined && !(SCHEMES as readonly unknown[]).includes(t.lb.scheme)) return `lb.scheme must be one of ${SCHEMES.join(", ")}`;
     }

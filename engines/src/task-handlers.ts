@@ -1,4 +1,4 @@
-import { unpackValue, type TaskBody } from "@tsparallel/protocol";
+import { PULLED_FUNCTION, functionExpressionSource, unpackValue, type PulledFunction, type TaskBody } from "@tsparallel/protocol";
 import { CellExecutor, type CellOutcome } from "./execute-task.js";
 import { FunctionCache } from "./function-cache.js";
 import type { Namespace } from "./namespace.js";
@@ -19,6 +19,25 @@ export const isThenable = (value: unknown): value is PromiseLike<unknown> =>
 function unpackFrames<T>(frames: Buffer[], what: string): T {
   if (frames.length === 0) throw new TaskError("ValueError", `the ${what} frames are missing`);
   return unpackValue<T>(frames);
+}
+
+/** Sets a value inside nested arrays/objects; refuses keys that would reach a prototype. */
+function placeAt(root: unknown[], path: (string | number)[], value: unknown): void {
+  let container: unknown = root;
+  for (let i = 0; i < path.length; i++) {
+    const key = path[i]!;
+    if (key === "__proto__" || key === "constructor" || key === "prototype") throw new TaskError("TypeError", `a reference cannot be placed under ${JSON.stringify(key)}`);
+    if (container === null || typeof container !== "object") throw new TaskError("TypeError", "a reference's place in its argument is missing");
+    if (i === path.length - 1) (container as Record<string | number, unknown>)[key] = value;
+    else container = (container as Record<string | number, unknown>)[key];
+  }
+}
+
+/** A pulled function travels as its source (structured clone refuses functions); the client compiles it back. */
+function pullable(value: unknown): unknown {
+  if (typeof value !== "function") return value;
+  const pulled: PulledFunction = { [PULLED_FUNCTION]: functionExpressionSource(value), name: value.name };
+  return pulled;
 }
 
 const valueOf = (value: unknown): TaskOutcome => ({ hasValue: true, value });
@@ -73,7 +92,7 @@ export class TaskHandlers {
     const fn = this.#functions.resolve(body.fn);
     const args = frames.length === 0 ? [] : unpackFrames<unknown[]>(frames, "argument");
     if (!Array.isArray(args)) throw new TaskError("TypeError", "apply arguments must be an array");
-    for (const [index, name] of body.refs ?? []) args[index] = this.namespace.get(name);
+    this.#resolveRefs(args, body.refs);
     return fn(...args);
   }
 
@@ -81,9 +100,18 @@ export class TaskHandlers {
     const fn = this.#functions.resolve(body.fn);
     const items = unpackFrames<unknown[]>(frames, "item");
     if (!Array.isArray(items)) throw new TaskError("TypeError", "map items must be an array");
+    this.#resolveRefs(items, body.refs);
     // One argument only: Array.prototype.map would pass (item, index, array), and fn(x, radix) style
     // functions (parseInt) would then see the chunk-local index.
     return items.map((item) => fn(item));
+  }
+
+  /** Puts engine-side values where the client left references: an argument or item, or a place inside one. */
+  #resolveRefs(values: unknown[], refs: Extract<TaskBody, { kind: "apply" }>["refs"]): void {
+    for (const [index, name, path] of refs ?? []) {
+      if (path === undefined || path.length === 0) values[index] = this.namespace.get(name);
+      else placeAt(values, [index, ...path], this.namespace.get(name));
+    }
   }
 
   #push(frames: Buffer[]): void {
@@ -94,8 +122,8 @@ export class TaskHandlers {
   }
 
   #pull(names: string | string[]): unknown {
-    if (typeof names === "string") return this.namespace.get(names);
+    if (typeof names === "string") return pullable(this.namespace.get(names));
     if (!Array.isArray(names)) throw new TaskError("TypeError", "pull needs a name or an array of names");
-    return names.map((name) => this.namespace.get(String(name)));
+    return names.map((name) => pullable(this.namespace.get(String(name))));
   }
 }

@@ -46,3 +46,18 @@ export function describeFunction(fn: unknown): ShippedFunction {
   cache.set(fn, shipped);
   return shipped;
 }
+
+/**
+ * A function pulled from an engine travels as `{ [PULLED_FUNCTION]: source, name }` (a function is not
+ * data for structured clone); the client compiles it back into a function.
+ */
+export const PULLED_FUNCTION = "__tsparallel_pulled_function__";
+
+export interface PulledFunction {
+  [PULLED_FUNCTION]: string;
+  name: string;
+}
+
+export function isPulledFunction(value: unknown): value is PulledFunction {
+  return typeof value === "object" && value !== null && typeof (value as Record<string, unknown>)[PULLED_FUNCTION] === "string";
+}

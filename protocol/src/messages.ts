@@ -44,10 +44,13 @@ export interface FunctionRef {
 export type TaskBody =
   /** TypeScript source run like a REPL cell. Result frames: the last expression's value, when it can travel. */
   | { kind: "execute"; code: string; silent?: boolean }
-  /** Frames: the packed argument array. `refs` are [argument index, engine name] pairs resolved there. */
-  | { kind: "apply"; fn: FunctionRef; refs?: [number, string][] }
-  /** Frames: the packed item array; the result is the array of fn(item). */
-  | { kind: "map"; fn: FunctionRef }
+  /**
+   * Frames: the packed argument array. `refs` are [argument index, engine name] pairs resolved there,
+   * with a path of keys when the reference sits inside an array or object argument.
+   */
+  | { kind: "apply"; fn: FunctionRef; refs?: ([number, string] | [number, string, (string | number)[]])[] }
+  /** Frames: the packed item array; the result is the array of fn(item). `refs` as for apply, by item index. */
+  | { kind: "map"; fn: FunctionRef; refs?: ([number, string] | [number, string, (string | number)[]])[] }
   /** Frames: a packed object whose entries become names in the engine namespace. */
   | { kind: "push" }
   /** Result: the value of one name, or an array of values for several. */
@@ -64,9 +67,11 @@ export interface TaskRequest {
   /** Direct targets, or null for the load-balanced scheduler. */
   targets: number[] | null;
   /** Load-balancing options (targets: engines it may run on; scheme: overrides the controller's). */
-  lb?: { targets?: number[]; retries?: number; timeoutMs?: number; scheme?: SchemeName };
+  lb?: { targets?: number[]; retries?: number; timeoutMs?: number; scheme?: SchemeName; retryOnError?: boolean };
   body: TaskBody;
   bufferCount: number;
+  /** A user's label for the task (ipyparallel 9.1's task labels): kept in its record, filterable in history. */
+  label?: string;
 }
 
 /** A task as the controller hands it to one engine. */
@@ -157,6 +162,7 @@ export interface TaskRecordInfo {
   stderr?: string;
   repr?: string;
   executionCount?: number;
+  label?: string;
   /** Result frames kept for this record, in order after the content. */
   bufferCount: number;
 }
@@ -189,7 +195,8 @@ export interface MessageContents {
   queue_status_reply: { engines: Record<string, QueueStatus>; unassigned: number };
   result_request: { msgIds: string[] };
   result_reply: { records: TaskRecordInfo[] };
-  history_request: Record<string, never>;
+  /** With `label`, only the tasks submitted with that label. */
+  history_request: { label?: string };
   history_reply: { msgIds: string[] };
   interrupt_request: { targets: number[] };
   interrupt_reply: { engines: number[] };

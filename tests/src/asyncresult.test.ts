@@ -68,6 +68,15 @@ describe("values", () => {
     const ar = client.directView().apply(() => 5);
     assert.deepEqual(await ar, [5, 5]);
     assert.deepEqual(ar.engineIds, ids);
+    const d = await ar.getDict<number>();
+    assert.deepEqual(Object.keys(d).map(Number).sort((a, b) => a - b), ids);
+    for (const id of ids) assert.equal(d[id], 5);
+  });
+
+  test("getDict refuses when several tasks ran on one engine [test_get_dict_bad]", async () => {
+    const { client, ids } = shared();
+    const amr = client.loadBalancedView().map((x: number) => x, Array.from({ length: ids.length * 2 }, (_, i) => i));
+    await assert.rejects(amr.getDict(), instanceOf(RangeError, /cannot build a dict: \d tasks ran on engine/));
   });
 
   test("a single-engine result echoes values of any shape and names its engine [test_get_dict_single]", async () => {
@@ -78,6 +87,7 @@ describe("values", () => {
       const ar = view.apply(echo, v);
       assert.deepEqual(await ar, v);
       assert.deepEqual(ar.engineIds, [eid]);
+      assert.deepEqual(await ar.getDict(), { [eid]: v });
     }
   });
 
@@ -157,7 +167,50 @@ describe("iteration", () => {
     );
   });
 
-  test("after a partial failure each task's status, error and engine are kept [test_return_exceptions_postmortem, test_return_exceptions]", async () => {
+  test("a map made with returnExceptions gives each error in its place [test_return_exceptions]", async () => {
+    const { client } = shared();
+    const failOn2 = (n: number) => {
+      if (n === 2) throw new RangeError("two!");
+      return n;
+    };
+    const amr = client.loadBalancedView().map(failOn2, [0, 1, 2, 3], { returnExceptions: true });
+    assert.equal(amr.returnExceptions, true);
+    const iterated: (number | Error)[] = [];
+    for await (const r of amr) iterated.push(r);
+    const error = iterated[2];
+    remoteError("RangeError")(error);
+    assert.deepEqual(iterated, [0, 1, error, 3]);
+    const awaited: (number | Error)[] = await amr;
+    assert.deepEqual(awaited, [0, 1, error, 3]);
+    // A failed chunk stands once per item, so the result still lines up with the input.
+    const chunked = await client.loadBalancedView().map(failOn2, [0, 1, 2, 3, 4], { chunkSize: 2, returnExceptions: true });
+    assert.equal(chunked.length, 5);
+    assert.deepEqual([chunked[0], chunked[1], chunked[4]], [0, 1, 4]);
+    remoteError("RangeError")(chunked[2]);
+    assert.equal(chunked[2], chunked[3]);
+    // DirectView maps take the option too.
+    const direct = await client.directView().map(failOn2, [1, 2], { returnExceptions: true });
+    assert.equal(direct[0], 1);
+    remoteError("RangeError")(direct[1]);
+  });
+
+  test("get(timeout, { returnExceptions: true }) after a failure gives the other engines' values [test_return_exceptions_postmortem]", async () => {
+    const { client, ids } = shared();
+    const dv = client.directView();
+    const bad = ids[1]!;
+    await dv.scatter("flatRank", ids, { flatten: true });
+    const failOnBad = (rank: number, badId: number) => {
+      if (rank === badId) throw new RangeError(`${rank} is bad!`);
+      return rank;
+    };
+    const ar = dv.apply(failOnBad, ref<number>("flatRank"), bad);
+    await assert.rejects(ar.get(20_000), instanceOf(CompositeError));
+    const result = await ar.get(20_000, { returnExceptions: true });
+    assert.equal(result[0], ids[0]);
+    remoteError("RangeError", bad)(result[1]);
+  });
+
+  test("after a partial failure each task's status, error and engine are kept", async () => {
     const { client, ids } = shared();
     const dv = client.directView();
     const bad = ids[1]!;
@@ -216,6 +269,13 @@ describe("metadata and output", () => {
     assert.equal(ar.serialTime, serial);
     const wall = Math.max(...ar.metadata.map((m) => m.received!)) - Math.min(...ar.metadata.map((m) => m.submitted));
     assert.equal(ar.wallTime, wall);
+    // Durations cover the work: each engine slept 250 ms, so neither total can be shorter (lower
+    // bounds only, with 10 ms for clock granularity: upper bounds would be speed checks).
+    assert.ok(ar.wallTime >= 240, `wallTime ${ar.wallTime}`);
+    assert.ok(ar.serialTime >= 240 * ar.length, `serialTime ${ar.serialTime} over ${ar.length} tasks`);
+    const lb = client.loadBalancedView().apply(nap, 250);
+    await lb;
+    assert.ok(lb.wallTime >= 240 && lb.serialTime >= 240 && lb.serialTime <= lb.wallTime + 50, `wall ${lb.wallTime}, serial ${lb.serialTime}`);
   });
 
   test("another client reads the same record: value, engine and timestamps [test_hubresult_timestamps, test_get_result]", async () => {
@@ -239,7 +299,7 @@ describe("metadata and output", () => {
     }
   });
 
-  test("stdout and stderr are kept per task, and empty when nothing was printed [test_display_empty_streams_*]", async () => {
+  test("stdout and stderr are kept per task, and empty when nothing was printed", async () => {
     const { client } = shared();
     const view = client.directView();
     const printed = view.execute("console.log(5555)");
@@ -259,6 +319,35 @@ describe("metadata and output", () => {
     await applied;
     assert.deepEqual(applied.stdout, ["out\nraw"]);
     assert.deepEqual(applied.stderr, ["err\n"]);
+  });
+
+  test("displayOutputs prints each engine's streams with their prefix, by type or by engine [test_display_empty_streams_single, test_display_empty_streams_type, test_display_empty_streams_engine]", async () => {
+    const { client, ids } = shared();
+    const sink = () => {
+      const lines: string[] = [];
+      return { lines, write: (text: string) => lines.push(text) };
+    };
+    const both = client.directView().apply(() => {
+      console.log("5555");
+      console.error("e");
+    });
+    await both;
+    const [a, b] = ids;
+    const out = sink();
+    both.displayOutputs({ stdout: out, stderr: out });
+    assert.deepEqual(out.lines, [`[stdout:${a}] 5555\n`, `[stdout:${b}] 5555\n`, `[stderr:${a}] e\n`, `[stderr:${b}] e\n`]);
+    const byEngine = sink();
+    both.displayOutputs({ groupby: "engine", stdout: byEngine, stderr: byEngine });
+    assert.deepEqual(byEngine.lines, [`[stdout:${a}] 5555\n`, `[stderr:${a}] e\n`, `[stdout:${b}] 5555\n`, `[stderr:${b}] e\n`]);
+    // Empty streams print nothing, on one engine and on several.
+    const quiet = client.directView().execute("const displayQuiet = 5");
+    await quiet;
+    const empty = sink();
+    quiet.displayOutputs({ stdout: empty, stderr: empty });
+    const single = client.directView(a!).execute("const displayQuietOne = 5");
+    await single;
+    single.displayOutputs({ stdout: empty, stderr: empty });
+    assert.deepEqual(empty.lines, []);
   });
 
   test("output streams to onOutput listeners while the task still runs [test_await_data]", async () => {

@@ -170,7 +170,7 @@ describe("namespace, results and history", () => {
     await assert.rejects(client.getResult("no-such-task"), /no record of task no-such-task/);
   });
 
-  test("history lists this client's tasks in order; the controller's history ends with the latest [test_hub_history, test_outstanding]", async () => {
+  test("history lists this client's tasks in order; the controller's history ends with the latest and is in submission order [test_hub_history]", async () => {
     const { client, ids } = shared();
     const ar = client.directView(ids.at(-1)!).apply(() => 1);
     assert.deepEqual(client.history.slice(-1), ar.msgIds);
@@ -180,6 +180,9 @@ describe("namespace, results and history", () => {
     // This client's tasks appear in the controller's history in the order they were submitted.
     const mine = hub.filter((id) => client.history.includes(id));
     assert.deepEqual(mine, client.history.filter((id) => hub.includes(id)));
+    // The controller's history is in submission order: its records' submit times never go back.
+    const submitted = await Promise.all(hub.slice(-20).map(async (id) => (await client.getResult(id)).submitted));
+    for (let i = 1; i < submitted.length; i++) assert.ok(submitted[i]! >= submitted[i - 1]!, `submitted times ${submitted.join(", ")}`);
   });
 
   test("queue status per engine and for the whole cluster [test_queue_status]", async () => {
@@ -213,6 +216,62 @@ describe("namespace, results and history", () => {
     assert.deepEqual(snapshot.engines.map((e) => e.id).sort((a, b) => a - b), ids);
     assert.deepEqual(snapshot.engines.map((e) => e.pid).sort(), cluster.engines.map((e) => e.pid).sort());
     for (const engine of snapshot.engines) assert.ok(engine.state === "idle" || engine.state === "busy", engine.state);
+  });
+});
+
+describe("waiting on tasks", () => {
+  test("outstanding holds a task's msg id until its result is in [test_outstanding]", async () => {
+    const { client, ids } = shared();
+    const ar = client.directView(ids.at(-1)!).apply(nap, 300);
+    const msgId = ar.msgIds[0]!;
+    assert.ok(client.outstanding.has(msgId));
+    client.outstanding.delete(msgId);
+    assert.ok(client.outstanding.has(msgId), "outstanding is a copy");
+    await ar;
+    assert.ok(!client.outstanding.has(msgId));
+  });
+
+  test("rc.wait waits for all, or for given results, msg ids and history indexes, and reports a timeout", async () => {
+    const { client, ids } = shared();
+    const quick = client.directView(ids[0]!).apply(nap, 50);
+    const slow = client.directView(ids[1]!).apply(nap, 1500);
+    assert.equal(await client.wait([quick], 20_000), true);
+    assert.ok(quick.ready());
+    assert.equal(await client.wait(slow.msgIds[0]!, 0), false, "a zero timeout while the task runs");
+    assert.equal(await client.wait(-1, 50), false, "history index -1 is the slow task");
+    assert.ok(!slow.ready());
+    assert.equal(await client.wait(undefined, 20_000), true);
+    assert.ok(slow.ready());
+    assert.equal(client.outstanding.size, 0);
+    // Failed and unknown tasks count as done; a bad index is refused.
+    const failing = client.directView(ids[0]!).apply(() => {
+      throw new RangeError("no");
+    });
+    assert.equal(await client.wait(failing), true);
+    await assert.rejects(failing.get(0), remoteError("RangeError"));
+    assert.equal(await client.wait(["not-a-task-of-this-client"], 0), true);
+    await assert.rejects(client.wait(client.history.length + 5), RangeError);
+  });
+});
+
+describe("task labels", () => {
+  test("a label on a view or a map call is kept in each task's metadata and record, and filters the controller's history", async () => {
+    const { client, ids } = shared();
+    const label = `stage-${Date.now()}`;
+    const lv = client.loadBalancedView({ label });
+    const mapped = lv.map((x: number) => x * 2, [1, 2, 3]);
+    const direct = client.directView("all", { label }).apply(() => "labelled");
+    const other = client.loadBalancedView().apply(() => "not labelled");
+    const perCall = client.loadBalancedView().map((x: number) => x, [7], { label: `${label}-b` });
+    await Promise.all([mapped, direct, other, perCall]);
+    assert.deepEqual([...mapped.metadata, ...direct.metadata].map((m) => m.label), Array(3 + ids.length).fill(label));
+    assert.equal(other.metadata[0]!.label, undefined);
+    assert.deepEqual(await client.controllerHistory({ label }), [...mapped.msgIds, ...direct.msgIds]);
+    assert.deepEqual(await client.controllerHistory({ label: `${label}-b` }), [...perCall.msgIds]);
+    assert.equal((await client.getResult(mapped.msgIds[1]!)).label, label);
+    assert.equal((await client.getResult(other.msgIds[0]!)).label, undefined);
+    assert.ok((await client.controllerHistory()).includes(other.msgIds[0]!));
+    assert.throws(() => client.loadBalancedView({ label: "x".repeat(300) }).apply(() => 1), TypeError);
   });
 });
 

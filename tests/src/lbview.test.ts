@@ -9,6 +9,7 @@ import { eventually, sharedCluster, waitUntilBusy } from "./support/cluster-fixt
 import { instanceOf, remoteError } from "./support/remote-errors.js";
 
 declare const lbRuns: number;
+declare const myEngineId: number;
 
 const nap = async (ms: number): Promise<number> => {
   await new Promise((resolve) => setTimeout(resolve, ms));
@@ -103,6 +104,109 @@ describe("map", () => {
   });
 });
 
+describe("map over several sequences and imap", () => {
+  const f = (x: number | null, y: number | null) => (y === null ? y : x === null ? x : x * y);
+  function* count(): Generator<number> {
+    for (let i = 0; ; i++) yield i;
+  }
+  const pause = async (ms: number) => {
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    return ms;
+  };
+
+  test("map over two sequences stops at the shorter first one [test_map_short_first]", async () => {
+    const { client } = shared();
+    const data = Array.from({ length: 10 }, (_, i) => i);
+    const data2 = [0, 1, 2, 3];
+    const r: (number | null)[] = await client.loadBalancedView().map(f, data, data2);
+    assert.deepEqual(r, data2.map((y, i) => f(data[i]!, y)));
+    assert.deepEqual(await client.directView().map(f, data, data2), r);
+  });
+
+  test("map over two sequences stops at the shorter last one, with options after them [test_map_short_last]", async () => {
+    const { client } = shared();
+    const data = [0, 1, 2, 3];
+    const data2 = Array.from({ length: 10 }, (_, i) => i);
+    const r = await client.loadBalancedView().map(f, data, data2, { chunkSize: 3 });
+    assert.deepEqual(r, data.map((x, i) => f(x, data2[i]!)));
+    // Endless and array-like sequences zip too; three of them spread into three parameters.
+    const three: string[] = await client.loadBalancedView().map((a: number, b: string, c: number) => `${a}${b}${c}`, count(), "xyz", new Uint8Array([7, 8, 9, 10]));
+    assert.deepEqual(three, ["0x7", "1y8", "2z9"]);
+    // @ts-expect-error: the second sequence must hold what the second parameter takes
+    assert.throws(() => client.loadBalancedView().map((a: number, b: string) => a + b, [1], [2, 3], { chunkSize: 0 }), RangeError);
+  });
+
+  test("imap keeps at most maxOutstanding tasks in flight over an endless source [test_imap_max_outstanding]", async () => {
+    const { client } = shared();
+    const before = client.history.length;
+    const gen = client.loadBalancedView().imap((i: number) => new Promise<number>((resolve) => setTimeout(() => resolve(i), 100)), count(), { maxOutstanding: 5 });
+    assert.deepEqual(await gen.next(), { value: 0, done: false });
+    assert.equal(client.history.length - before, 5);
+    assert.deepEqual(await gen.next(), { value: 1, done: false });
+    const sent = client.history.length - before;
+    assert.ok(sent >= 6 && sent <= 8, `${sent} tasks sent`);
+    await gen.return();
+    assert.equal(await client.wait(undefined, 20_000), true);
+    assert.equal(client.outstanding.size, 0);
+  });
+
+  test("breaking out of an endless imap stops reading its source [test_imap_infinite]", async () => {
+    const { client } = shared();
+    const before = client.history.length;
+    const results: number[] = [];
+    for await (const i of client.loadBalancedView().imap((x: number) => new Promise<number>((resolve) => setTimeout(() => resolve(x), 100)), count(), { maxOutstanding: 2 })) {
+      results.push(i);
+      if (i >= 3) break;
+    }
+    assert.deepEqual(results, [0, 1, 2, 3]);
+    assert.equal(await client.wait(undefined, 20_000), true);
+    const sent = client.history.length - before;
+    assert.ok(sent >= 5 && sent < 8, `${sent} tasks sent`);
+  });
+
+  test("unordered imap yields fast results before a slow one [test_imap_unordered]", async () => {
+    const { client } = shared();
+    function* upAndDown(n: number) {
+      for (let i = 0; i < n; i++) yield i % 4 === 0 ? 1500 + i : 10 * i;
+    }
+    const before = client.history.length;
+    const results: number[] = [];
+    for await (const t of client.loadBalancedView().imap(pause, upAndDown(10), { maxOutstanding: 2, ordered: false })) {
+      results.push(t);
+      if (results.length >= 3) break;
+    }
+    assert.ok(results.every((r) => r < 1500), `results ${results.join(", ")}`);
+    assert.equal(await client.wait(undefined, 20_000), true);
+    const sent = client.history.length - before;
+    assert.ok(sent >= 4 && sent <= 6, `${sent} tasks sent`);
+  });
+
+  test("imap over an async iterable, with errors in place [test_imap_return_exceptions]", async () => {
+    const { client } = shared();
+    async function* five() {
+      for (let i = 0; i < 5; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        yield i;
+      }
+    }
+    const failOnEven = (n: number) => {
+      if (n % 2 === 0) throw new RangeError("even!");
+      return n;
+    };
+    const seen: (number | Error)[] = [];
+    for await (const r of client.loadBalancedView().imap(failOnEven, five(), { returnExceptions: true })) seen.push(r);
+    assert.equal(seen.length, 5);
+    seen.forEach((r, i) => (i % 2 === 0 ? remoteError("RangeError")(r) : assert.equal(r, i)));
+    // Without returnExceptions the first error ends the loop.
+    await assert.rejects(async () => {
+      for await (const r of client.loadBalancedView().imap(failOnEven, [1, 2, 3])) assert.equal(r, 1);
+    }, remoteError("RangeError"));
+    await assert.rejects(async () => {
+      for await (const _ of client.loadBalancedView().imap(failOnEven, [1], { maxOutstanding: 0 })) assert.fail("nothing runs");
+    }, RangeError);
+  });
+});
+
 describe("apply and options", () => {
   test("apply and execute run on some engine, which the metadata names", async () => {
     const { client, ids } = shared();
@@ -143,7 +247,7 @@ describe("apply and options", () => {
     assert.deepEqual(lv.options, { retries: 1 });
   });
 
-  test("retries are for engine death: a task that throws runs once and fails [test_retries]", async () => {
+  test("retries are for engine death: a task that throws runs once and fails", async () => {
     const { client } = shared();
     const all = client.directView();
     await all.execute("var lbRuns = 0");
@@ -155,6 +259,42 @@ describe("apply and options", () => {
     await assert.rejects(lv.apply(failing).get(20_000), remoteError("TypeError"));
     const runs = await all.pull<number>("lbRuns");
     assert.equal(runs.reduce((a, b) => a + b, 0), 1, `runs per engine: ${runs.join(", ")}`);
+  });
+
+  test("with retryOnError a task that throws is retried on another engine, never twice on one [test_retries]", async () => {
+    const { client, ids } = shared();
+    const all = client.directView();
+    await all.scatter("myEngineId", ids, { flatten: true });
+    await all.execute("var lbRuns = 0");
+    const bad = ids[0]!;
+    const failsOnBad = (badId: number) => {
+      (globalThis as { lbRuns?: number }).lbRuns = lbRuns + 1;
+      if (myEngineId === badId) throw new TypeError(`failed on ${badId}`);
+      return myEngineId;
+    };
+    // The good engine is busy, so the scheduler places the tasks on the bad one first; each retry may
+    // then only go to the good one.
+    const good = ids.find((id) => id !== bad)!;
+    const busy = client.directView(good).apply(nap, 1000);
+    await waitUntilBusy(client, [good]);
+    const lv = client.loadBalancedView({ retries: 1, retryOnError: true });
+    const results = await Promise.all([lv.apply(failsOnBad, bad), lv.apply(failsOnBad, bad)]);
+    await busy;
+    assert.deepEqual(results, [good, good]);
+    const runs = await all.pull<number>("lbRuns");
+    const badRuns = runs[ids.indexOf(bad)]!;
+    assert.ok(badRuns >= 1, `the bad engine ran none of them (runs per engine: ${runs.join(", ")}), so no retry was tested`);
+    assert.equal(runs[ids.indexOf(good)], 2, `runs per engine: ${runs.join(", ")}`);
+
+    // Failing everywhere: one run per engine, however many retries are left, then the task's own error.
+    await all.execute("lbRuns = 0");
+    const always = () => {
+      (globalThis as { lbRuns?: number }).lbRuns = lbRuns + 1;
+      throw new RangeError("always");
+    };
+    await assert.rejects(client.loadBalancedView({ retries: 5, retryOnError: true }).apply(always).get(20_000), remoteError("RangeError"));
+    assert.deepEqual(await all.pull<number>("lbRuns"), ids.map(() => 1));
+    // retries alone are still only for engine death: the test above this one.
   });
 
   test("lb tasks waiting behind busy engines are aborted, by result or by msg ids [test_abort]", async () => {

@@ -3,6 +3,9 @@
  * (the bracketed name in each title is the ipyparallel test; see tests/CONFORMANCE.md).
  */
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, test } from "node:test";
 import { AsyncMapResult, AsyncResult, CompositeError, EngineError, RemoteError, SerializationError, TaskAbortedError, ref } from "tsparallel";
 import { eventually, sharedCluster } from "./support/cluster-fixture.js";
@@ -10,6 +13,10 @@ import { compositeOf, instanceOf, remoteError } from "./support/remote-errors.js
 
 // Names that live in the engine namespace: declared for tsc, resolved on the engines.
 declare const freeA: number;
+declare const pushedA: number;
+declare const util: typeof import("node:util");
+declare const decoders: typeof import("node:string_decoder");
+declare const assertDefault: typeof import("node:assert");
 declare const nodePath: typeof import("node:path");
 declare const scaleBy: (x: number) => number;
 declare const times: (x: number, y: number) => number;
@@ -45,20 +52,52 @@ describe("push, pull and references", () => {
     assert.deepEqual(await all.pull(["a", "b"]), [[10, 20], [10, 20]]);
   });
 
-  test("a function cannot be pushed as data; one defined on the engine is reached through ref [test_push_pull_function]", async () => {
+  test("functions are pushed and pulled as functions; one defined on the engine is also reached through ref [test_push_pull_function]", async () => {
     const { client, ids } = shared();
     const one = client.directView(ids.at(-1)!);
-    assert.throws(() => one.push({ testf: (x: number) => 2 * x }), instanceOf(SerializationError, /function/));
+    const testf = (x: number) => 2.0 * x;
+    await one.push({ testf });
+    const pulled = await one.pull<(x: number) => number>("testf");
+    assert.equal(typeof pulled, "function");
+    assert.equal(pulled(1.0), testf(1.0));
+    await one.execute("const r = testf(10)");
+    assert.equal(await one.pull("r"), testf(10));
+    await client.directView().push({ testf, plain: 3 });
+    const everywhere = await client.directView().pull<(x: number) => number>("testf");
+    assert.deepEqual(everywhere.map((f) => f(2)), ids.map(() => 4));
+    assert.deepEqual(await client.directView().pull("plain"), ids.map(() => 3));
+    // Inside data a function still cannot travel: refused before anything is sent.
+    assert.throws(() => one.push({ nested: { f: testf } }), instanceOf(SerializationError, /function/));
 
     await one.execute("function squareIt(x: number): number { return x * x }");
     const viaRef: number = await one.apply((g: (x: number) => number, x: number) => g(x), ref<(x: number) => number>("squareIt"), 10);
     assert.equal(viaRef, 100);
-    // A function value cannot travel back either: the pull fails remotely, the engine lives on.
-    await assert.rejects(one.pull("squareIt").get(20_000), remoteError("SerializationError"));
-    assert.equal(await one.apply(() => 1 + 1), 2);
+    const [square, r] = await one.pull(["squareIt", "r"]);
+    assert.equal((square as (x: number) => number)(7), 49);
+    assert.equal(r, 20);
   });
 
-  test("free names in an applied function resolve in the engine namespace [test_push_function_globals]", async () => {
+  test("a pushed function's free names resolve in the engine namespace [test_push_function_globals]", async () => {
+    const { client, ids } = shared();
+    const v = client.directView(ids.at(-1)!);
+    const geta = () => pushedA;
+    await v.push({ f: geta });
+    await assert.rejects(v.execute("const globalsB = f()").get(20_000), remoteError("ReferenceError", ids.at(-1)));
+    await v.execute("var pushedA = 5");
+    await v.execute("const globalsB2 = f()");
+    assert.equal(await v.pull("globalsB2"), 5);
+  });
+
+  test("a pushed function keeps its default parameters [test_push_function_defaults]", async () => {
+    const { client, ids } = shared();
+    const v = client.directView(ids.at(-1)!);
+    const echo = (a = 10) => a;
+    await v.push({ echoDefaults: echo });
+    await v.execute("const defaultsB = echoDefaults()");
+    assert.equal(await v.pull("defaultsB"), 10);
+  });
+
+  test("free names in an applied function resolve in the engine namespace", async () => {
     const { client, ids } = shared();
     const one = client.directView(ids.at(-1)!);
     const getA = () => freeA;
@@ -67,7 +106,7 @@ describe("push, pull and references", () => {
     assert.equal(await one.apply(getA), 5);
   });
 
-  test("default parameters travel with the function [test_push_function_defaults]", async () => {
+  test("default parameters travel with an applied function", async () => {
     const { client, ids } = shared();
     const echo = (a = 10) => a;
     assert.equal(await client.directView(ids.at(-1)!).apply(echo), 10);
@@ -98,19 +137,28 @@ describe("push, pull and references", () => {
     await assert.rejects(client.directView(ids[0]!).apply(echo, ref("elvis_has_left")).get(20_000), remoteError("NameError", ids[0]));
   });
 
-  test("a ref nested inside an argument is resolved or refused, never sent as a plain object [test_can_list_arg, test_can_dict_arg]", async () => {
+  test("a ref inside a list argument is resolved on the engine [test_can_list_arg]", async () => {
     const { client, ids } = shared();
-    const one = client.directView(ids.at(-1)!);
-    await one.push({ nestedA: 128 });
-    let value: unknown;
-    try {
-      value = await one.apply((x: unknown[]) => x, [ref("nestedA")]).get(20_000);
-    } catch (err) {
-      // Refusing client-side is fine too; then the error must say what is wrong.
-      assert.match((err as Error).message, /ref/i);
-      return;
-    }
-    assert.deepEqual(value, [128]);
+    const view = client.directView(ids.at(-1)!);
+    await view.push({ nestedA: 128 });
+    const rA = ref<number>("nestedA");
+    assert.deepEqual(await view.apply((x: number[]) => x, [rA]), [128]);
+    const list = [1, rA, 3];
+    assert.deepEqual(await view.apply((x: number[]) => x, list), [1, 128, 3]);
+    assert.equal(list[1], rA, "the caller's array is left as it was");
+  });
+
+  test("a ref inside an object argument, at any depth, is resolved on the engine [test_can_dict_arg]", async () => {
+    const { client, ids } = shared();
+    const view = client.directView(ids.at(-1)!);
+    await view.push({ nestedA: 128, nestedB: "b" });
+    const rA = ref<number>("nestedA");
+    assert.deepEqual(await view.apply((x: { foo: number }) => x, { foo: rA }), { foo: 128 });
+    const deep = { a: [{ b: ref<string>("nestedB") }, 2], c: new Float64Array([1.5]), d: rA };
+    assert.deepEqual(await view.apply((x: unknown) => x, deep), { a: [{ b: "b" }, 2], c: new Float64Array([1.5]), d: 128 });
+    await assert.rejects(view.apply((x: unknown) => x, { missing: ref("noSuchName") }).get(20_000), remoteError("NameError", ids.at(-1)));
+    // Inside anything else (a Map, a class instance) a ref cannot travel: refused before sending.
+    assert.throws(() => view.apply((x: unknown) => x, new Map([["k", rA]])), instanceOf(SerializationError, /ref\(\)/));
   });
 
   test("an engine-side object is read and changed through ref and execute [test_nested_getitem_setitem]", async () => {
@@ -243,6 +291,61 @@ describe("scatter, gather and map", () => {
     assert.ok(scattered.ready());
   });
 
+  test("scatter with flatten sets a one-item chunk as the item itself", async () => {
+    const { client, ids } = shared();
+    const view = client.directView();
+    await view.scatter("rank", ids, { flatten: true });
+    assert.deepEqual(await view.pull("rank"), ids);
+    await view.scatter("ranks", ids);
+    assert.deepEqual(await view.pull("ranks"), ids.map((id) => [id]));
+    // Chunks of several items stay lists, flatten or not.
+    await view.scatter("pairs", [1, 2, 3, 4], { flatten: true });
+    assert.deepEqual(await view.pull("pairs"), [[1, 2], [3, 4]]);
+  });
+
+  test("iterating a gather yields the items, awaiting it gives the flat list [test_scatter_gather_numpy_nonblocking]", async () => {
+    const { client } = shared();
+    const view = client.directView();
+    const a = Float64Array.from({ length: 16 }, (_, i) => i * 0.5);
+    const scattered = view.scatter("typedNonblocking", a);
+    const gathered = view.gather<number>("typedNonblocking");
+    assert.ok(gathered instanceof AsyncMapResult);
+    const items: number[] = [];
+    for await (const x of gathered) items.push(x);
+    assert.deepEqual(items, Array.from(a));
+    assert.deepEqual(await gathered, Array.from(a));
+    assert.ok(scattered.ready());
+  });
+
+  test("a large typed array changed right after apply, push, scatter or map returns is sent as it was at the call [test_apply_tracked, test_push_tracked, test_scatter_tracked]", async () => {
+    const { client, ids } = shared();
+    const view = client.directView();
+    const MiB8 = (8 * 1024 * 1024) / 8;
+    const ends = (a: Float64Array) => [a[0], a[a.length - 1]];
+
+    const applied = new Float64Array(MiB8).fill(1);
+    const applyResult = view.apply(ends, applied);
+    applied.fill(2);
+    assert.deepEqual(await applyResult, ids.map(() => [1, 1]));
+
+    const pushed = new Float64Array(MiB8).fill(1);
+    const pushResult = view.push({ trackedPush: pushed });
+    pushed.fill(2);
+    await pushResult;
+    assert.deepEqual(await view.apply(ends, ref<Float64Array>("trackedPush")), ids.map(() => [1, 1]));
+
+    const parts = ids.map(() => new Float64Array(MiB8).fill(1));
+    const scatterResult = view.scatter("trackedScatter", parts);
+    for (const part of parts) part.fill(2);
+    await scatterResult;
+    assert.deepEqual(await view.apply((mine: Float64Array[]) => mine.map((a) => [a[0], a[a.length - 1]]), ref<Float64Array[]>("trackedScatter")), ids.map(() => [[1, 1]]));
+
+    const mapped = new Float64Array(MiB8).fill(1);
+    const mapResult = client.loadBalancedView().map(ends, [mapped]);
+    mapped.fill(2);
+    assert.deepEqual(await mapResult, [[1, 1]]);
+  });
+
   test("map squares in order, typed end to end [test_map]", async () => {
     const { client } = shared();
     const data = Array.from({ length: 16 }, (_, i) => i);
@@ -278,7 +381,21 @@ describe("scatter, gather and map", () => {
     assert.deepEqual(await client.directView(ids[0]!).map(negate, r), r.map(negate));
   });
 
-  test("map calling an engine-defined function by its free name [test_map_reference, test_map_ref]", async () => {
+  test("map items that are refs resolve on the engine that runs them [test_map_ref]", async () => {
+    const { client, ids } = shared();
+    const view = client.directView();
+    await view.scatter("mapRank", [...ids].sort((a, b) => a - b), { flatten: true });
+    const rrank = ref<number>("mapRank");
+    const drank: number[] = await view.map((x: number) => x * 2, ids.map(() => rrank));
+    assert.deepEqual(drank, [...ids].sort((a, b) => a - b).map((r) => r * 2));
+    // Inside an item too, next to plain data, on a load-balanced view.
+    const mixed = await client.loadBalancedView().map((item: { rank: number; k: number }) => item.k, [{ rank: rrank, k: 1 }, { rank: rrank, k: 2 }]);
+    assert.deepEqual(mixed, [1, 2]);
+    const ranks = await client.loadBalancedView().map((item: { rank: number }) => typeof item.rank, [{ rank: rrank }]);
+    assert.deepEqual(ranks, ["number"]);
+  });
+
+  test("map calling an engine-defined function by its free name [test_map_reference]", async () => {
     const { client } = shared();
     const view = client.directView();
     await view.execute("const times = (x: number, y: number) => x * y");
@@ -355,11 +472,41 @@ describe("execute", () => {
     assert.deepEqual(await ar, [undefined, undefined]);
   });
 
-  test("import in an execute cell makes the module a name on the engine [test_importer, test_sync_imports]", async () => {
+  test("import in an execute cell makes the module a name on the engine", async () => {
     const { client, ids } = shared();
     const one = client.directView(ids.at(-1)!);
     await one.execute('import * as nodePath from "node:path"');
     assert.equal(await one.apply((p: string) => nodePath.basename(p), "/tmp/some/file.txt"), "file.txt");
+  });
+
+  test("dv.import brings a module into every engine's namespace, by its name or another [test_importer, test_sync_imports]", async () => {
+    const { client, ids } = shared();
+    const dv = client.directView();
+    await dv.clear();
+    await assert.rejects(dv.apply(() => typeof util.format).get(20_000), compositeOf("ReferenceError", ids.length));
+    assert.deepEqual(await dv.import("node:util"), ids.map(() => undefined));
+    assert.deepEqual(await dv.apply((pat: string, s: string) => util.format(pat, s), "hello %s", "world"), ids.map(() => "hello world"));
+    await client.directView(ids[0]!).import("node:string_decoder", { as: "decoders" });
+    assert.equal(await client.directView(ids[0]!).apply(() => typeof decoders.StringDecoder), "function");
+    await dv.import("node:assert", { default: true, as: "assertDefault" });
+    assert.deepEqual(await dv.apply(() => typeof assertDefault.deepEqual), ids.map(() => "function"));
+    await assert.rejects(dv.import("no-such-package-anywhere").get(20_000), compositeOf("Error", ids.length));
+    assert.throws(() => dv.import("./x", { as: "not a name" }), TypeError);
+  });
+
+  test("view.run executes a file on the engines; its definitions stay [test_run_newline]", async () => {
+    const { client, ids } = shared();
+    const dir = mkdtempSync(join(tmpdir(), "tsp-run-"));
+    try {
+      const file = join(dir, "defs.ts");
+      writeFileSync(file, "function runG(): number {\n  return 5\n}\nconst runH = (x: number) => x + 1\nrunH(runG())");
+      const v = client.directView(ids.at(-1)!);
+      assert.equal(await v.run(file), 6);
+      assert.equal(await v.apply((f: () => number) => f(), ref<() => number>("runG")), 5);
+      assert.throws(() => v.run(join(dir, "missing.ts")), /cannot run .*missing\.ts/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test("a throwing cell fails with the remote error, its name and engine [test_execute_raises]", async () => {
@@ -383,7 +530,7 @@ describe("execute", () => {
     assert.match(rendered, /inner/);
   });
 
-  test("failures on several engines make one CompositeError keeping each [test_compositeerror_render_exception, test_compositeerror_truncate]", async () => {
+  test("failures on several engines make one CompositeError keeping each", async () => {
     const { client, ids } = shared();
     const err = await client.directView().execute("throw new RangeError('boom')").get(20_000).catch((e: unknown) => e);
     compositeOf("RangeError", 2)(err);
@@ -465,5 +612,49 @@ describe("engine death (direct)", () => {
     assert.deepEqual(ar.metadata.map((m) => m.status), ["ok", "error"]);
     await eventually("the dead engine to leave client.ids", () => !client.ids.includes(doomed));
     assert.deepEqual(await client.directView().apply(() => "still here"), ["still here"]);
+  });
+});
+
+describe("remote and parallel functions (test_remotefunction.py)", () => {
+  test("view.remote(fn) applies fn on the view, keeps its name, and is typed [test_remote]", async () => {
+    const { client, ids } = shared();
+    const v = client.directView(ids.at(-1)!);
+    const foo = v.remote(function foo(x: number, y = 5) {
+      return x * y;
+    });
+    assert.equal(foo.name, "foo");
+    const z: number = await foo(5);
+    assert.equal(z, 25);
+    assert.equal(await foo(2, 3), 6);
+    await v.push({ remoteX: 7 });
+    assert.equal(await foo(ref<number>("remoteX"), 2), 14);
+    const all: number[] = await client.directView().remote((x: number) => x + 1)(1);
+    assert.deepEqual(all, ids.map(() => 2));
+    const lv = client.loadBalancedView().remote((s: string) => s.toUpperCase());
+    const upper: string = await lv("hi");
+    assert.equal(upper, "HI");
+    // @ts-expect-error: foo takes numbers
+    assert.ok(foo("five") instanceof AsyncResult);
+  });
+
+  test("view.parallel(fn) calls fn on one chunk per engine and concatenates the results [test_parallel]", async () => {
+    const { client } = shared();
+    const foo = client.directView().parallel(function foo(chunk: number[]) {
+      return [...chunk, ...chunk];
+    });
+    assert.equal(foo.name, "foo");
+    const z: number[] = await foo([1, 2, 3, 4]);
+    assert.deepEqual(z, [1, 2, 1, 2, 3, 4, 3, 4]);
+    const lbFoo = client.loadBalancedView().parallel((chunk: number[]) => chunk.map((x) => x * 10), { chunkSize: 3 });
+    assert.deepEqual(await lbFoo([1, 2, 3, 4, 5, 6, 7]), [10, 20, 30, 40, 50, 60, 70]);
+  });
+
+  test("parallel(fn).map maps fn over one or several sequences [test_parallel_map]", async () => {
+    const { client } = shared();
+    const foo = client.loadBalancedView().parallel((x: number, y = 5) => x * y);
+    const z: number[] = await foo.map([1, 2, 3]);
+    assert.deepEqual(z, [5, 10, 15]);
+    assert.deepEqual(await foo.map([1, 2, 3], [1, 2, 3]), [1, 4, 9]);
+    assert.deepEqual(await client.directView().parallel((x: number, y = 5) => x * y).map([1, 2, 3]), [5, 10, 15]);
   });
 });

@@ -1,4 +1,5 @@
 import { availableParallelism } from "node:os";
+import { inspect, type InspectOptions } from "node:util";
 import { Client, type ConnectOptions } from "../client.js";
 import type { ControllerLauncher, EngineLauncher, LaunchedProcess } from "./launcher.js";
 import { LocalControllerLauncher, LocalEngineLauncher } from "./local-launcher.js";
@@ -132,6 +133,8 @@ export class Cluster implements AsyncDisposable {
   async stop({ timeout = 5000 }: { timeout?: number } = {}): Promise<void> {
     const pids = [this.#state.controller.pid, ...this.#state.engines.map((e) => e.pid)];
     try {
+      // A controller stopped by someone else (another Cluster of the profile, the CLI) gets no request to wait out.
+      if (!isAlive(this.#state.controller.pid) || this.#client?.controllerState === "shut down") throw new ClusterError("the controller is gone");
       const client = this.#client ?? (await Client.connect({ connectionFile: this.#state.clientFile, timeout: Math.min(timeout, 3000), activate: false }));
       this.#client = client;
       await client.shutdown({ hub: true });
@@ -156,6 +159,20 @@ export class Cluster implements AsyncDisposable {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
+  }
+
+  [inspect.custom](_depth: number, options: InspectOptions, show: typeof inspect): string {
+    const running = (p: LaunchedProcess) => (isAlive(p.pid) ? "running" : "stopped");
+    const controllerState = this.#client?.controllerState === "shut down" ? "stopped" : running(this.#state.controller);
+    const state = {
+      profile: this.profile,
+      controller: { pid: this.#state.controller.pid, state: controllerState },
+      engines: this.#state.engines.map((p) => ({ pid: p.pid, state: running(p) })),
+      ...(this.#client && this.#client.controllerState !== "closed" ? { engineIds: this.#client.ids } : {}),
+      daemon: this.#state.daemon,
+      clientFile: this.#state.clientFile,
+    };
+    return `Cluster ${show(state, { ...options, depth: Math.max(options.depth ?? 2, 2) })}`;
   }
 
   async #ownClient(): Promise<Client> {

@@ -1,12 +1,31 @@
-import { packValue } from "@tsparallel/protocol";
+import { readFileSync } from "node:fs";
+import { inspect, type InspectOptions } from "node:util";
 import { AsyncMapResult, concatChunks } from "../async-map-result.js";
-import { AsyncResult } from "../async-result.js";
+import { AsyncResult, type TaskMetadata, type TaskOwner } from "../async-result.js";
 import type { Client, TaskSpec } from "../client.js";
-import type { RemoteArgs } from "../ref.js";
-import { applyTask, mapTask, partition, toArray } from "./task-builders.js";
+import type { RemoteArgs, RemoteValue } from "../ref.js";
+import { wrapperOf, type AnyFunction, type ParallelFunction, type RemoteFunction } from "./wrappers.js";
+import { definerOf, reviveFunctions, splitFunctions } from "./engine-functions.js";
+import { applyTask, mapArguments, mapItems, mapTask, packOwned, partition, toArray, type MapItem, type Sequence, type Sequences } from "./task-builders.js";
 
 /** One value per engine, or the bare value for a view on a single engine (`rc.directView(0)`). */
 export type PerEngine<T, Single extends boolean> = Single extends true ? T : T[];
+
+export interface DirectViewOptions {
+  /**
+   * Copy large typed arrays and ArrayBuffers when a call is made (default true), so changing them
+   * right after the call does not change what is sent. `false` sends them from your memory without a
+   * copy (faster for very large data): then leave them unchanged until the call's result is in.
+   */
+  copy?: boolean;
+  /** A label for every task of this view (ipyparallel 9.1): in each task's metadata and record, and `rc.controllerHistory({ label })`. */
+  label?: string;
+}
+
+export interface DirectMapOptions {
+  /** Give each failed item's error in its place (awaiting and iterating) instead of throwing. */
+  returnExceptions?: boolean;
+}
 
 /**
  * Runs work on explicit engines: every engine of the view gets every task (ipyparallel's DirectView).
@@ -16,10 +35,15 @@ export class DirectView<Single extends boolean = false> {
   constructor(
     readonly client: Client,
     private readonly targetSpec: number | number[] | "all",
+    readonly options: DirectViewOptions = {},
   ) {}
 
   get targets(): number[] {
     return this.client._resolveTargets(this.targetSpec);
+  }
+
+  get #copy(): boolean {
+    return this.options.copy ?? true;
   }
 
   get single(): boolean {
@@ -31,45 +55,127 @@ export class DirectView<Single extends boolean = false> {
     return this.#each({ targets: this.targets, body: { kind: "execute", code, ...(silent ? { silent } : {}) }, frames: [] });
   }
 
+  /**
+   * Runs a TypeScript (or JavaScript) file on each engine, like `execute` of its text (ipyparallel's
+   * `view.run`). The file is read here, when the call is made; imports in it resolve from each engine's
+   * working directory.
+   */
+  run(file: string, { silent = false }: { silent?: boolean } = {}): AsyncResult<PerEngine<unknown, Single>> {
+    let code: string;
+    try {
+      code = readFileSync(file, "utf8");
+    } catch (err) {
+      throw new Error(`cannot run ${file}: ${(err as Error).message}`);
+    }
+    return this.execute(`${code}\n`, { silent });
+  }
+
+  /**
+   * Imports a module into each engine's namespace (ipyparallel's `sync_imports`): as a namespace object
+   * named `as` (default: from the specifier, `node:path` -> `path`, `@scope/some-lib` -> `someLib`), or
+   * its default export with `default: true`. Bare names resolve from each engine's working directory.
+   */
+  import(specifier: string, { as, default: useDefault = false }: { as?: string; default?: boolean } = {}): AsyncResult<PerEngine<void, Single>> {
+    const name = as ?? nameForModule(specifier);
+    if (!/^[A-Za-z_$][\w$]*$/.test(name)) throw new TypeError(`import(): ${JSON.stringify(name)} is not a valid name: pass { as: "someName" }`);
+    const binding = useDefault ? name : `* as ${name}`;
+    const single = this.single;
+    const targets = this.targets;
+    const spec: TaskSpec = { targets, body: { kind: "execute", code: `import ${binding} from ${JSON.stringify(specifier)};`, silent: true }, frames: [] };
+    return this.#submit([spec], (metadata, owner) => new AsyncResult<PerEngine<void, Single>>(owner, metadata, () => (single ? undefined : targets.map(() => undefined)) as PerEngine<void, Single>));
+  }
+
   /** Calls fn(...args) on each engine. Free names in fn resolve in the engine namespace. */
   apply<A extends unknown[], R>(fn: (...args: A) => R, ...args: NoInfer<RemoteArgs<A>>): AsyncResult<PerEngine<Awaited<R>, Single>> {
-    const { body, frames } = applyTask(this.client, fn, args);
+    const { body, frames } = applyTask(this.client, fn, args, this.#copy);
     return this.#each({ targets: this.targets, body, frames });
   }
 
-  /** Maps fn over items, split into one contiguous chunk per engine; results come back in order. */
-  map<T, R>(fn: (item: T) => R, items: Iterable<T> | ArrayLike<T>): AsyncMapResult<Awaited<R>> {
+  /**
+   * Maps fn over items, split into one contiguous chunk per engine; results come back in order. Over
+   * several sequences, fn gets one item of each and the map stops at the shortest; options come last.
+   */
+  map<T, R, O extends DirectMapOptions = {}>(fn: (item: T) => R, items: Sequence<RemoteValue<T>>, options?: O): AsyncMapResult<MapItem<Awaited<R>, O>>;
+  map<A extends unknown[], R, O extends DirectMapOptions = {}>(fn: (...args: A) => R, ...sequences: [...Sequences<A>, O] | Sequences<A>): AsyncMapResult<MapItem<Awaited<R>, O>>;
+  map(fn: Function, ...args: unknown[]): AsyncMapResult<unknown> {
     const targets = this.targets;
-    const chunks = partition(toArray(items), targets.length);
-    const specs: TaskSpec[] = chunks.map((chunk, i) => ({ targets: [targets[i]!], ...mapTask(this.client, fn, chunk) }));
-    return this.client._submit(specs, (metadata) => new AsyncMapResult<Awaited<R>>(this.client, metadata, true));
+    const { sequences, options } = mapArguments<DirectMapOptions>(args);
+    const mapped = mapItems(fn, sequences);
+    const chunks = partition(mapped.items, targets.length);
+    const specs: TaskSpec[] = chunks.map((chunk, i) => ({ targets: [targets[i]!], ...mapTask(this.client, mapped.fn, chunk, this.#copy) }));
+    const resultOptions = { returnExceptions: options.returnExceptions ?? false, chunkSizes: chunks.map((c) => c.length) };
+    return this.#submit(specs, (metadata, owner) => new AsyncMapResult<unknown>(owner, metadata, true, resultOptions));
   }
 
-  /** Sets names in each engine's namespace. */
+  /** `rc.directView().remote(fn)(...args)` is `apply(fn, ...args)`, with fn's name (ipyparallel's `@remote`). */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- `unknown[]` would type an unannotated default parameter as unknown
+  remote<A extends any[], R>(fn: (...args: A) => R): RemoteFunction<A, AsyncResult<PerEngine<Awaited<R>, Single>>> {
+    return wrapperOf(fn, (...args: RemoteArgs<A>) => this.apply(fn, ...(args as NoInfer<RemoteArgs<A>>))) as RemoteFunction<A, ReturnType<typeof this.apply<A, R>>>;
+  }
+
+  /**
+   * ipyparallel's `@parallel`: calling the wrapper with a sequence gives each engine one contiguous
+   * chunk, calls fn(chunk) there and concatenates the returned arrays in engine order; `.map(...)` is
+   * `view.map(fn, ...)`.
+   */
+  parallel<F extends AnyFunction>(fn: F): ParallelFunction<F> {
+    const call = (items: Sequence<unknown>) => {
+      const targets = this.targets;
+      const chunks = partition(toArray(items), targets.length);
+      const specs: TaskSpec[] = chunks.map((chunk, i) => ({ targets: [targets[i]!], ...applyTask(this.client, fn, [chunk], this.#copy) }));
+      return this.#submit(specs, (metadata, owner) => new AsyncResult<unknown[]>(owner, metadata, (values) => concatChunks(values as unknown[][])));
+    };
+    const map = (...sequences: Sequence<unknown>[]) => (this.map as (fn: Function, ...rest: unknown[]) => AsyncMapResult<unknown>)(fn, ...sequences);
+    return wrapperOf(fn, call, { map }) as unknown as ParallelFunction<F>;
+  }
+
+  /**
+   * Sets names in each engine's namespace. A function value is defined there from its source, and its
+   * free names resolve in the engine namespace (as the function of `apply` does).
+   */
   push(namespace: Record<string, unknown>): AsyncResult<PerEngine<void, Single>> {
-    return this.#each({ targets: this.targets, body: { kind: "push" }, frames: packValue(namespace, "a pushed value").frames });
+    const targets = this.targets;
+    const { functions, data } = splitFunctions(namespace);
+    if (functions.length === 0) return this.#each({ targets, body: { kind: "push" }, frames: packOwned(namespace, "a pushed value", this.#copy) });
+    const specs: TaskSpec[] = [{ targets, ...applyTask(this.client, definerOf(functions), []) }];
+    if (Object.keys(data).length > 0) specs.unshift({ targets, body: { kind: "push" }, frames: packOwned(data, "a pushed value", this.#copy) });
+    const single = this.single;
+    const done = (single ? undefined : targets.map(() => undefined)) as PerEngine<void, Single>;
+    return this.#submit(specs, (metadata, owner) => new AsyncResult<PerEngine<void, Single>>(owner, metadata, () => done));
   }
 
-  /** Reads a name (or several) from each engine's namespace. */
+  /** Reads a name (or several) from each engine's namespace; a function comes back as a function. */
   pull<T = unknown>(name: string): AsyncResult<PerEngine<T, Single>>;
   pull(names: string[]): AsyncResult<PerEngine<unknown[], Single>>;
   pull(names: string | string[]): AsyncResult<unknown> {
-    return this.#each({ targets: this.targets, body: { kind: "pull", names }, frames: [] });
+    const single = this.single;
+    const revive = (value: unknown) => (Array.isArray(names) ? (value as unknown[]).map(reviveFunctions) : reviveFunctions(value));
+    return this.#submit([{ targets: this.targets, body: { kind: "pull", names }, frames: [] }], (metadata, owner) =>
+      new AsyncResult<unknown>(owner, metadata, (values) => (single ? revive(values[0]) : values.map(revive))),
+    );
   }
 
-  /** Splits items across the engines: engine i gets the i-th contiguous chunk as `name`. */
-  scatter(name: string, items: Iterable<unknown> | ArrayLike<unknown>): AsyncResult<void[]> {
+  /**
+   * Splits items across the engines: engine i gets the i-th contiguous chunk as `name`. With
+   * `flatten: true` a chunk of one item is set as that item itself (ipyparallel's `flatten`), e.g. to
+   * give each engine its rank: `scatter("rank", rc.ids, { flatten: true })`.
+   */
+  scatter(name: string, items: Iterable<unknown> | ArrayLike<unknown>, { flatten = false }: { flatten?: boolean } = {}): AsyncResult<void[]> {
     const targets = this.targets;
     const chunks = partition(toArray(items), targets.length);
-    const specs: TaskSpec[] = chunks.map((chunk, i) => ({ targets: [targets[i]!], body: { kind: "push" }, frames: packValue({ [name]: chunk }, "a scattered item").frames }));
-    return this.client._submit(specs, (metadata) => new AsyncResult<void[]>(this.client, metadata, () => []));
+    const value = (chunk: unknown[]) => (flatten && chunk.length === 1 ? chunk[0] : chunk);
+    const specs: TaskSpec[] = chunks.map((chunk, i) => ({ targets: [targets[i]!], body: { kind: "push" }, frames: packOwned({ [name]: value(chunk) }, "a scattered item", this.#copy) }));
+    return this.#submit(specs, (metadata, owner) => new AsyncResult<void[]>(owner, metadata, () => []));
   }
 
-  /** Concatenates `name` (an array on each engine) in engine order: the inverse of scatter. */
-  gather<T = unknown>(name: string): AsyncResult<T[]> {
+  /**
+   * Concatenates `name` (an array on each engine) in engine order: the inverse of scatter. Awaiting
+   * gives the flat list; `for await` yields its items, as ipyparallel's gather (an AsyncMapResult).
+   */
+  gather<T = unknown>(name: string): AsyncMapResult<T> {
     const targets = this.targets;
     const specs: TaskSpec[] = targets.map((id) => ({ targets: [id], body: { kind: "pull", names: name }, frames: [] }));
-    return this.client._submit(specs, (metadata) => new AsyncResult<T[]>(this.client, metadata, (values) => concatChunks(values as T[][])));
+    return this.#submit(specs, (metadata, owner) => new AsyncMapResult<T>(owner, metadata, true));
   }
 
   /** Removes every name user code defined on the engines. */
@@ -77,8 +183,23 @@ export class DirectView<Single extends boolean = false> {
     return this.#each({ targets: this.targets, body: { kind: "clear" }, frames: [] });
   }
 
+  [inspect.custom](_depth: number, options: InspectOptions, show: typeof inspect): string {
+    const targets = this.targetSpec === "all" ? `all (now ${this.client.ids.join(", ") || "none"})` : this.targetSpec;
+    return `DirectView ${show({ targets, profile: this.client.profile, controller: this.client.controllerState }, options)}`;
+  }
+
+  #submit<R extends AsyncResult<unknown>>(specs: TaskSpec[], make: (metadata: TaskMetadata[], owner: TaskOwner) => R): R {
+    return this.client._submit(specs, make, this.options.label);
+  }
+
   #each<T>(spec: TaskSpec): AsyncResult<T> {
     const single = this.single;
-    return this.client._submit([spec], (metadata) => new AsyncResult<T>(this.client, metadata, (values) => (single ? values[0] : values) as T));
+    return this.#submit([spec], (metadata, owner) => new AsyncResult<T>(owner, metadata, (values) => (single ? values[0] : values) as T));
   }
+}
+
+/** The name an import binds by default: the last segment of the specifier, in camelCase. */
+function nameForModule(specifier: string): string {
+  const last = specifier.replace(/^node:/, "").replace(/\.[cm]?[jt]s$/, "").split("/").filter(Boolean).at(-1) ?? "";
+  return last.replace(/[^\w$]+(.)?/g, (_, next: string | undefined) => (next ?? "").toUpperCase());
 }

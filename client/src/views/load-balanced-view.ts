@@ -1,21 +1,37 @@
+import { inspect, type InspectOptions } from "node:util";
 import type { SchemeName } from "@tsparallel/protocol";
-import { AsyncMapResult } from "../async-map-result.js";
-import { AsyncResult } from "../async-result.js";
+import { AsyncMapResult, concatChunks } from "../async-map-result.js";
+import { AsyncResult, type TaskMetadata, type TaskOwner } from "../async-result.js";
 import type { Client, TaskSpec } from "../client.js";
-import type { RemoteArgs } from "../ref.js";
-import { applyTask, chunked, mapTask, toArray } from "./task-builders.js";
+import type { RemoteArgs, RemoteValue } from "../ref.js";
+import { submitAfter, type DependencyLike } from "./dependencies.js";
+import { wrapperOf, type AnyFunction, type ParallelFunction, type RemoteFunction } from "./wrappers.js";
+import { applyTask, chunked, mapArguments, mapItems, mapTask, toArray, type MapItem, type Sequence, type Sequences } from "./task-builders.js";
 
 const SCHEMES: readonly SchemeName[] = ["leastload", "lru", "random", "weighted"];
 
 export interface LoadBalancedOptions {
   /** Engines the scheduler may use (default: all). */
   targets?: number[];
-  /** How many times a task is resubmitted to another engine when its engine dies. */
+  /** How many times a task is resubmitted to another engine when its engine dies (and, with `retryOnError`, when it throws). */
   retries?: number;
+  /** Retry a task that throws too, as ipyparallel does, on an engine that has not failed it (default: only engine death). */
+  retryOnError?: boolean;
   /** A task not placed on an engine within this many ms fails with TimeoutError. */
   timeout?: number;
   /** How the controller picks engines for this view's tasks (default: the controller's --scheme). */
   scheme?: SchemeName;
+  /** As DirectViewOptions.copy: copy large typed arrays at the call (default true) or send them from your memory. */
+  copy?: boolean;
+  /**
+   * Run only once these tasks finished (ipyparallel's `after`): results, msg ids, or a Dependency
+   * (all/any, success/failure). Held back in the client until then; `timeout` bounds the wait.
+   */
+  after?: DependencyLike;
+  /** Run where these tasks ran (ipyparallel's `follow`), once they finished; a Dependency as for `after`. */
+  follow?: DependencyLike;
+  /** A label for every task of this view (ipyparallel 9.1): in each task's metadata and record, and `rc.controllerHistory({ label })`. */
+  label?: string;
 }
 
 export interface MapOptions extends LoadBalancedOptions {
@@ -23,6 +39,17 @@ export interface MapOptions extends LoadBalancedOptions {
   chunkSize?: number;
   /** Iterate results in input order (default) or as they arrive. */
   ordered?: boolean;
+  /** Give each failed item's error in its place (awaiting and iterating) instead of throwing. */
+  returnExceptions?: boolean;
+}
+
+export interface ImapOptions extends LoadBalancedOptions {
+  /** At most this many tasks in flight; the source is read only as results come back (default: 2 per engine). */
+  maxOutstanding?: number;
+  /** Yield in input order (default) or as results arrive. */
+  ordered?: boolean;
+  /** Yield each failed item's error instead of throwing it. */
+  returnExceptions?: boolean;
 }
 
 /** Hands each task to whichever engine the controller's scheduler picks (ipyparallel's LoadBalancedView). */
@@ -43,24 +70,106 @@ export class LoadBalancedView {
 
   apply<A extends unknown[], R>(fn: (...args: A) => R, ...args: NoInfer<RemoteArgs<A>>): AsyncResult<Awaited<R>> {
     this.#checkEngines();
-    const spec: TaskSpec = { targets: null, ...applyTask(this.client, fn, args), lb: this.#lb(this.options) };
-    return this.client._submit([spec], (metadata) => new AsyncResult<Awaited<R>>(this.client, metadata, (values) => values[0] as Awaited<R>));
+    const spec: TaskSpec = { targets: null, ...applyTask(this.client, fn, args, this.options.copy ?? true), lb: this.#lb(this.options) };
+    return this.#submit([spec], (metadata, owner) => new AsyncResult<Awaited<R>>(owner, metadata, (values) => values[0] as Awaited<R>));
+  }
+
+  /** `lv.remote(fn)(...args)` is `lv.apply(fn, ...args)`, with fn's name (ipyparallel's `@remote`). */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- `unknown[]` would type an unannotated default parameter as unknown
+  remote<A extends any[], R>(fn: (...args: A) => R): RemoteFunction<A, AsyncResult<Awaited<R>>> {
+    return wrapperOf(fn, (...args: RemoteArgs<A>) => this.apply(fn, ...(args as NoInfer<RemoteArgs<A>>))) as RemoteFunction<A, ReturnType<typeof this.apply<A, R>>>;
+  }
+
+  /**
+   * ipyparallel's `@parallel`: calling the wrapper with a sequence splits it into one chunk per engine
+   * (or `chunkSize` items), runs fn(chunk) on whichever engines are free and concatenates the returned
+   * arrays in input order; `.map(...)` is `lv.map(fn, ...)`.
+   */
+  parallel<F extends AnyFunction>(fn: F, { chunkSize }: { chunkSize?: number } = {}): ParallelFunction<F> {
+    const call = (items: Sequence<unknown>) => {
+      const engines = this.client._resolveTargets(this.options.targets ?? "all").length;
+      const all = toArray(items);
+      const chunks = chunked(all, chunkSize ?? Math.max(1, Math.ceil(all.length / engines)));
+      const lb = this.#lb(this.options);
+      const specs: TaskSpec[] = chunks.map((chunk) => ({ targets: null, ...applyTask(this.client, fn, [chunk], this.options.copy ?? true), lb }));
+      return this.#submit(specs, (metadata, owner) => new AsyncResult<unknown[]>(owner, metadata, (values) => concatChunks(values as unknown[][])));
+    };
+    const map = (...sequences: Sequence<unknown>[]) => (this.map as (fn: Function, ...rest: unknown[]) => AsyncMapResult<unknown>)(fn, ...sequences);
+    return wrapperOf(fn, call, { map }) as unknown as ParallelFunction<F>;
   }
 
   /** Runs TypeScript source on one engine of the scheduler's choice. */
   execute(code: string): AsyncResult<unknown> {
     this.#checkEngines();
     const spec: TaskSpec = { targets: null, body: { kind: "execute", code }, frames: [], lb: this.#lb(this.options) };
-    return this.client._submit([spec], (metadata) => new AsyncResult<unknown>(this.client, metadata, (values) => values[0]));
+    return this.#submit([spec], (metadata, owner) => new AsyncResult<unknown>(owner, metadata, (values) => values[0]));
   }
 
-  /** Maps fn over items in tasks of `chunkSize` items; awaiting gives the results in input order. */
-  map<T, R>(fn: (item: T) => R, items: Iterable<T> | ArrayLike<T>, options: MapOptions = {}): AsyncMapResult<Awaited<R>> {
+  /**
+   * Maps fn over items in tasks of `chunkSize` items; awaiting gives the results in input order. Over
+   * several sequences, fn gets one item of each and the map stops at the shortest (as Python 3's map);
+   * options come last.
+   */
+  map<T, R, O extends MapOptions = {}>(fn: (item: T) => R, items: Sequence<RemoteValue<T>>, options?: O): AsyncMapResult<MapItem<Awaited<R>, O>>;
+  map<A extends unknown[], R, O extends MapOptions = {}>(fn: (...args: A) => R, ...sequences: [...Sequences<A>, O] | Sequences<A>): AsyncMapResult<MapItem<Awaited<R>, O>>;
+  map(fn: Function, ...args: unknown[]): AsyncMapResult<unknown> {
     this.#checkEngines();
+    const { sequences, options } = mapArguments<MapOptions>(args);
     const merged = { ...this.options, ...options };
     const lb = this.#lb(merged);
-    const specs: TaskSpec[] = chunked(toArray(items), merged.chunkSize ?? 1).map((chunk) => ({ targets: null, ...mapTask(this.client, fn, chunk), lb }));
-    return this.client._submit(specs, (metadata) => new AsyncMapResult<Awaited<R>>(this.client, metadata, merged.ordered ?? true));
+    const mapped = mapItems(fn, sequences);
+    const chunks = chunked(mapped.items, merged.chunkSize ?? 1);
+    const specs: TaskSpec[] = chunks.map((chunk) => ({ targets: null, ...mapTask(this.client, mapped.fn, chunk, merged.copy ?? true), lb }));
+    const resultOptions = { returnExceptions: merged.returnExceptions ?? false, chunkSizes: chunks.map((c) => c.length) };
+    return this.#submit(specs, (metadata, owner) => new AsyncMapResult<unknown>(owner, metadata, merged.ordered ?? true, resultOptions), merged);
+  }
+
+  /**
+   * Maps fn lazily over any iterable or async iterable, endless ones included: one task per item, at
+   * most `maxOutstanding` in flight, the source read only as results come back (ipyparallel's imap).
+   * Leaving the loop early stops reading the source; tasks already sent still run.
+   */
+  imap<T, R, O extends ImapOptions = {}>(fn: (item: T) => R, source: Iterable<T> | AsyncIterable<T>, options?: O): AsyncGenerator<MapItem<Awaited<R>, O>, void, undefined>;
+  async *imap(fn: (item: unknown) => unknown, source: Iterable<unknown> | AsyncIterable<unknown>, options: ImapOptions = {}): AsyncGenerator<unknown, void, undefined> {
+    const merged = { ...this.options, ...options };
+    const engines = this.client._resolveTargets(merged.targets ?? "all").length;
+    const max = merged.maxOutstanding ?? 2 * engines;
+    if (!Number.isInteger(max) || max < 1) throw new RangeError(`maxOutstanding must be a positive integer, got ${max}`);
+    const view = this.with(merged);
+    const iterator = Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : source[Symbol.iterator]();
+    const pending: AsyncResult<unknown>[] = [];
+    let exhausted = false;
+    try {
+      for (;;) {
+        while (!exhausted && pending.length < max) {
+          const next = await iterator.next();
+          if (next.done) exhausted = true;
+          else pending.push(view.apply(fn, next.value));
+        }
+        if (pending.length === 0) return;
+        const index = merged.ordered === false ? await Promise.race(pending.map((ar, i) => ar.wait().then(() => i))) : 0;
+        const [ar] = pending.splice(index, 1);
+        try {
+          yield await ar!;
+        } catch (err) {
+          if (!merged.returnExceptions || !ar!.ready()) throw err;
+          yield err;
+        }
+      }
+    } finally {
+      if (!exhausted) await iterator.return?.();
+    }
+  }
+
+  [inspect.custom](_depth: number, options: InspectOptions, show: typeof inspect): string {
+    const state = { ...this.options, targets: this.options.targets ?? `all (now ${this.client.ids.join(", ") || "none"})`, profile: this.client.profile, controller: this.client.controllerState };
+    return `LoadBalancedView ${show(state, options)}`;
+  }
+
+  #submit<R extends AsyncResult<unknown>>(specs: TaskSpec[], make: (metadata: TaskMetadata[], owner: TaskOwner) => R, options: LoadBalancedOptions = this.options): R {
+    const { after, follow, timeout, targets, label } = options;
+    if (after === undefined && follow === undefined) return this.client._submit(specs, make, label);
+    return submitAfter(this.client, specs, make, { after, follow, timeoutMs: timeout, targets, label });
   }
 
   #checkEngines(): void {
@@ -73,6 +182,7 @@ export class LoadBalancedView {
       ...(options.retries ? { retries: options.retries } : {}),
       ...(options.timeout ? { timeoutMs: options.timeout } : {}),
       ...(options.scheme ? { scheme: options.scheme } : {}),
+      ...(options.retryOnError ? { retryOnError: true } : {}),
     };
   }
 }

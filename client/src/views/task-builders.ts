@@ -1,24 +1,91 @@
-import { describeFunction, packValue, type TaskBody } from "@tsparallel/protocol";
+import { describeFunction, functionExpressionSource, packValue, type TaskBody } from "@tsparallel/protocol";
 import type { Client } from "../client.js";
 import { isRef } from "../ref.js";
 
-/** An apply body and its frames: Ref arguments become names resolved on the engine. */
-export function applyTask(client: Client, fn: Function, args: readonly unknown[]): { body: TaskBody; frames: Buffer[] } {
-  const shipped = describeFunction(fn);
-  const refs: [number, string][] = [];
-  const values = args.map((arg, i) => {
-    if (!isRef(arg)) return arg;
-    refs.push([i, arg.name]);
+/**
+ * Packs a value for a task. Large typed arrays and ArrayBuffers travel as their own frames, which
+ * ZeroMQ sends from the caller's memory some time after the call returns; they are copied here, so
+ * what is sent is what the value held when apply/push/map was called, whatever the caller does next
+ * (small ones are copied into the payload anyway).
+ */
+export function packOwned(value: unknown, what: string, copy = true): Buffer[] {
+  const frames = packValue(value, what).frames;
+  if (copy) for (let i = 1; i < frames.length; i++) frames[i] = Buffer.from(frames[i]!);
+  return frames;
+}
+
+type RefPlace = [number, string] | [number, string, (string | number)[]];
+const MAX_REF_DEPTH = 16;
+
+function isPlainObject(value: object): boolean {
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * A copy of `value` with each Ref inside arrays and plain objects (ipyparallel cans lists and dicts)
+ * replaced by undefined and its place recorded; containers without a Ref are kept as they are.
+ */
+function withoutRefs(value: unknown, path: (string | number)[], found: [string, (string | number)[]][], seen: Set<object>): unknown {
+  if (isRef(value)) {
+    found.push([value.name, [...path]]);
     return undefined;
-  });
-  const frames = packValue(values, "an argument of " + (fn.name || "the function")).frames;
+  }
+  if (typeof value !== "object" || value === null || ArrayBuffer.isView(value) || seen.has(value) || path.length >= MAX_REF_DEPTH) return value;
+  const isArray = Array.isArray(value);
+  if (!isArray && !isPlainObject(value)) return value;
+  seen.add(value);
+  let copy: Record<string | number, unknown> | unknown[] | undefined;
+  const visit = (key: string | number, item: unknown) => {
+    if (typeof item !== "object" || item === null) return;
+    path.push(key);
+    const stripped = withoutRefs(item, path, found, seen);
+    path.pop();
+    if (stripped !== item) {
+      copy ??= isArray ? [...(value as unknown[])] : { ...(value as Record<string, unknown>) };
+      (copy as Record<string | number, unknown>)[key] = stripped;
+    }
+  };
+  if (isArray) for (let i = 0; i < (value as unknown[]).length; i++) visit(i, (value as unknown[])[i]);
+  else for (const key of Object.keys(value)) visit(key, (value as Record<string, unknown>)[key]);
+  seen.delete(value);
+  return copy ?? value;
+}
+
+/**
+ * Values with their Refs taken out, and where each was: [index, name] or [index, name, path inside].
+ * Primitives cost nothing, and nothing is copied unless a Ref is found (maps send many items).
+ */
+function refsOf(values: readonly unknown[]): { values: readonly unknown[]; refs: RefPlace[] } {
+  const refs: RefPlace[] = [];
+  const found: [string, (string | number)[]][] = [];
+  const path: (string | number)[] = [];
+  const seen = new Set<object>();
+  let stripped: unknown[] | undefined;
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i];
+    if (typeof value !== "object" || value === null) continue;
+    const without = withoutRefs(value, path, found, seen);
+    for (const [name, at] of found) refs.push(at.length ? [i, name, at] : [i, name]);
+    found.length = 0;
+    if (without !== value) (stripped ??= values.slice())[i] = without;
+  }
+  return { values: stripped ?? values, refs };
+}
+
+/** An apply body and its frames: Ref arguments (also inside array and object arguments) become names resolved on the engine. */
+export function applyTask(client: Client, fn: Function, args: readonly unknown[], copy = true): { body: TaskBody; frames: Buffer[] } {
+  const shipped = describeFunction(fn);
+  const { values, refs } = refsOf(args);
+  const frames = packOwned(values, "an argument of " + (fn.name || "the function"), copy);
   return { body: { kind: "apply", fn: client._functionRef(shipped), ...(refs.length ? { refs } : {}) }, frames };
 }
 
 /** A map body over one chunk of items. */
-export function mapTask(client: Client, fn: Function, chunk: readonly unknown[]): { body: TaskBody; frames: Buffer[] } {
+export function mapTask(client: Client, fn: Function, chunk: readonly unknown[], copy = true): { body: TaskBody; frames: Buffer[] } {
   const shipped = describeFunction(fn);
-  return { body: { kind: "map", fn: client._functionRef(shipped) }, frames: packValue(chunk, "an item").frames };
+  const { values, refs } = refsOf(chunk);
+  return { body: { kind: "map", fn: client._functionRef(shipped), ...(refs.length ? { refs } : {}) }, frames: packOwned(values, "an item", copy) };
 }
 
 /** Splits items into `parts` contiguous chunks of near-equal size (the first ones larger by one). */
@@ -38,4 +105,66 @@ export function chunked<T>(items: readonly T[], size: number): T[][] {
 
 export function toArray<T>(items: Iterable<T> | ArrayLike<T>): T[] {
   return Array.isArray(items) ? items : Array.from(items as Iterable<T>);
+}
+
+/** What map takes for each parameter of its function: an iterable or an array-like. */
+export type Sequence<T> = Iterable<T> | ArrayLike<T>;
+export type Sequences<A extends readonly unknown[]> = { [K in keyof A]: Sequence<A[K]> };
+/** A map's item type, widened to `| Error` when the map was made with `returnExceptions: true`. */
+export type MapItem<R, O> = O extends { returnExceptions: true } ? R | Error : R;
+
+function isSequence(value: unknown): boolean {
+  if (typeof value === "string") return true;
+  if (typeof value !== "object" || value === null) return false;
+  return typeof (value as Iterable<unknown>)[Symbol.iterator] === "function" || typeof (value as ArrayLike<unknown>).length === "number";
+}
+
+/** Splits map's rest arguments into its sequences and a trailing options object (never a sequence). */
+export function mapArguments<O extends object>(args: readonly unknown[]): { sequences: Sequence<unknown>[]; options: Partial<O> } {
+  const list = args.at(-1) === undefined && args.length > 1 ? args.slice(0, -1) : args;
+  const last = list.at(-1);
+  const hasOptions = list.length > 1 && typeof last === "object" && last !== null && !isSequence(last);
+  const sequences = (hasOptions ? list.slice(0, -1) : list) as Sequence<unknown>[];
+  if (sequences.length === 0) throw new TypeError("map needs at least one sequence of items");
+  sequences.forEach((seq, i) => {
+    if (!isSequence(seq)) throw new TypeError(`map's argument ${i + 2} is not a sequence (an iterable or array-like), got ${seq === null ? "null" : typeof seq}`);
+  });
+  return { sequences, options: (hasOptions ? last : {}) as Partial<O> };
+}
+
+const spreaders = new WeakMap<Function, Function>();
+
+/**
+ * The items and function of a map over one or several sequences. Several are zipped into argument
+ * tuples, stopping at the shortest (as Python 3's map and ipyparallel's), and the function shipped
+ * spreads each tuple into its parameters.
+ */
+export function mapItems(fn: Function, sequences: readonly Sequence<unknown>[]): { fn: Function; items: unknown[] } {
+  if (sequences.length === 1) return { fn, items: toArray(sequences[0]!) };
+  const iterators = sequences.map((seq) => (typeof seq === "string" || Symbol.iterator in seq ? (seq as Iterable<unknown>)[Symbol.iterator]() : Array.prototype[Symbol.iterator].call(seq as ArrayLike<unknown>)));
+  const items: unknown[][] = [];
+  try {
+    for (;;) {
+      const tuple: unknown[] = [];
+      for (const it of iterators) {
+        const next = it.next();
+        if (next.done) return { fn: spreading(fn), items };
+        tuple.push(next.value);
+      }
+      items.push(tuple);
+    }
+  } finally {
+    for (const it of iterators) it.return?.();
+  }
+}
+
+function spreading(fn: Function): Function {
+  let wrapper = spreaders.get(fn);
+  if (!wrapper) {
+    // Self-contained source (nothing is captured when a function travels): the function expression is
+    // evaluated per call, on the engine, where its free names resolve in the engine namespace.
+    wrapper = new Function(`return function mapped(args) { return (${functionExpressionSource(fn)}\n)(...args); }`)() as Function;
+    spreaders.set(fn, wrapper);
+  }
+  return wrapper;
 }

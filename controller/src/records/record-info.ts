@@ -19,5 +19,6 @@ export function recordInfo(record: TaskRecord): TaskRecordInfo {
   if (record.stderr) info.stderr = record.stderr;
   if (record.repr !== undefined) info.repr = record.repr;
   if (record.executionCount !== undefined) info.executionCount = record.executionCount;
+  if (record.label !== undefined) info.label = record.label;
   return info;
 }

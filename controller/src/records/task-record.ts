@@ -12,8 +12,10 @@ export interface BalancedState {
   targets?: ReadonlySet<number>;
   retriesLeft: number;
   timeoutMs?: number;
-  /** Engines that died while running it: a retry never goes back to them. */
+  /** Engines that died (or, with retryOnError, failed) while running it: a retry never goes back to them. */
   excluded?: Set<number>;
+  /** Retries also when the task throws, not only when its engine dies (ipyparallel's retries). */
+  retryOnError?: boolean;
   timeout?: NodeJS.Timeout;
   /** True while it sits in the unassigned queue. */
   waiting: boolean;
@@ -39,6 +41,7 @@ export class TaskRecord {
   stderr?: string;
   repr?: string;
   executionCount?: number;
+  label?: string;
   resultFrames: Buffer[] = [];
   resultsEvicted = false;
   work?: TaskWork;
