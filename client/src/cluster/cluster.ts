@@ -1,7 +1,7 @@
 import { availableParallelism, hostname } from "node:os";
 import { Client, type ConnectOptions } from "../client.js";
 import type { ControllerLaunchOptions, ControllerLauncher, EngineLauncher, LaunchedProcess } from "./launcher.js";
-import { LocalControllerLauncher, LocalEngineLauncher } from "./local-launcher.js";
+import { childOf, LocalControllerLauncher, LocalEngineLauncher } from "./local-launcher.js";
 import { identify, isOurs, signalIfOurs, type RecordedProcess } from "./process-identity.js";
 import { restartPolicy, type RestartPolicy } from "./restart-policy.js";
 import { readState, removeState, writeState, type ClusterState, type SupervisorRecord } from "./state.js";
@@ -49,6 +49,22 @@ async function waitForExit<T extends RecordedProcess>(processes: T[], timeoutMs:
     alive = alive.filter(isOurs);
   }
   return alive;
+}
+
+/**
+ * Waits until this process has reaped those of the processes that are its children: an exited child
+ * stays a zombie until then, and one left behind when this process exits lingers until init reaps it.
+ */
+async function reaped(processes: LaunchedProcess[], timeoutMs: number): Promise<void> {
+  const waits = processes.flatMap((p) => {
+    const child = childOf(p);
+    if (!child || child.exitCode !== null || child.signalCode !== null) return [];
+    return [new Promise<void>((resolve) => child.once("exit", () => resolve()))];
+  });
+  if (!waits.length) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([Promise.all(waits), new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+  clearTimeout(timer);
 }
 
 /** A controller and its engines, started by launchers: ipcluster's job, from code or the CLI. */
@@ -223,6 +239,7 @@ export class Cluster implements AsyncDisposable {
     alive = await waitForExit(alive, 2000);
     for (const member of alive) signalIfOurs(member, "SIGKILL");
     await waitForExit(alive, 2000);
+    await reaped(members, 2000);
     removeState(this.profile);
   }
 
