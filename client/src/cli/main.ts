@@ -113,6 +113,10 @@ program
       const state = readState(profile);
       if (!state) continue;
       if (!isOurs(state.controller)) {
+        if (state.supervisor?.kind === "process" && isOurs(state.supervisor)) {
+          rows.push(`${profile}\tcontroller down (was pid ${state.controller.pid}): its supervisor is restarting it\t\tsupervisor ${supervisorColumn(state)}`);
+          continue;
+        }
         rows.push(`${profile}\tstale (controller pid ${state.controller.pid} is gone)`);
         continue;
       }

@@ -89,7 +89,8 @@ export class Cluster implements AsyncDisposable {
   static async start(options: ClusterOptions = {}): Promise<Cluster> {
     const profile = options.profile ?? "default";
     const existing = readState(profile);
-    if (existing && isOurs(existing.controller)) {
+    // A supervisor process counts too: its controller may be down only while it is being restarted.
+    if (existing && (isOurs(existing.controller) || (existing.supervisor?.kind === "process" && isOurs(existing.supervisor)))) {
       throw new ClusterError(`a cluster is already running in profile "${profile}" (controller pid ${existing.controller.pid}): stop it with \`tspcluster stop --profile ${profile}\``);
     }
     const policy = options.supervise ? restartPolicy(typeof options.supervise === "object" ? options.supervise : {}) : undefined;
