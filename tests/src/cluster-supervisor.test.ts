@@ -194,6 +194,27 @@ describe("supervisor", () => {
     assert.equal((await tspcluster("stop", "--profile", profile)).code, 0);
   });
 
+  test("an engine stopped on purpose stays stopped; a client's shutdown of the controller ends the supervisor", { timeout: 120_000 }, async () => {
+    const profile = "sup-on-purpose";
+    const before = await startDaemon(profile, "-n", "2");
+    const client = await Client.connect({ profile, timeout: 10_000, activate: false });
+    try {
+      await client.waitForEngines(2, { timeout: 30_000 });
+      const stopped = client.engines.find((e) => e.pid === before.engines[0]!.pid)!;
+      await client.stopEngines([stopped.id]);
+      await eventually("cluster.json to drop the stopped engine", () => readStateFile(profile)?.engines.length === 1, 30_000);
+      assert.match(supervisorLog(profile), new RegExp(`engine pid ${stopped.pid} exited with code 0 \\(stopped on purpose\\): not restarted`));
+      assert.equal(running(stopped.pid), false);
+      await client.shutdown({ hub: true });
+    } finally {
+      client.close();
+    }
+    await eventually("the supervisor to stop with its cluster", () => !running(before.supervisor!.pid) && !existsSync(stateFile(profile)), 30_000);
+    assert.match(supervisorLog(profile), /supervision ends: the controller pid \d+ exited with code 0 \(the cluster was shut down\)/);
+    assert.doesNotMatch(supervisorLog(profile), /restarting it/);
+    for (const pid of [before.controller.pid, ...before.engines.map((e) => e.pid)]) assert.equal(running(pid), false, `pid ${pid} is gone`);
+  });
+
   test("tspcluster stop stops the supervisor first and leaves no supervisor, controller or engine process", { timeout: 120_000 }, async () => {
     const profile = "sup-stop";
     const state = await startDaemon(profile, "-n", "2");

@@ -2,7 +2,7 @@ import { availableParallelism, hostname } from "node:os";
 import { Client, type ConnectOptions } from "../client.js";
 import type { ControllerLaunchOptions, ControllerLauncher, EngineLauncher, LaunchedProcess } from "./launcher.js";
 import { childOf, LocalControllerLauncher, LocalEngineLauncher } from "./local-launcher.js";
-import { identify, isOurs, signalIfOurs, type RecordedProcess } from "./process-identity.js";
+import { identify, isKnownGone, isOurs, signalIfOurs, type RecordedProcess } from "./process-identity.js";
 import { restartPolicy, type RestartPolicy } from "./restart-policy.js";
 import { readState, removeState, writeState, type ClusterState, type SupervisorRecord } from "./state.js";
 import { Supervisor, type SupervisedCluster } from "./supervisor.js";
@@ -112,6 +112,8 @@ export class Cluster implements AsyncDisposable {
    */
   static async _startSupervisedHere(options: ClusterOptions & { profile: string }, policy: RestartPolicy, socket: string | undefined): Promise<Cluster> {
     const cluster = await Cluster.#launch({ ...options, daemonize: true });
+    // Its client is not needed until the next `engines add`, and would only follow the controller's restarts.
+    cluster.detach();
     cluster.#superviseHere(policy, "process", socket);
     return cluster;
   }
@@ -197,7 +199,8 @@ export class Cluster implements AsyncDisposable {
     for (;;) {
       const fresh = client.engines.filter((e) => !before.has(e.id) && pids.has(e.pid) && e.state !== "dead" && e.state !== "stopped");
       if (fresh.length >= n) return fresh.map((e) => e.id).sort((a, b) => a - b);
-      const dead = launched.filter((p) => !isOurs(p));
+      // A process we cannot verify (started by a launcher that records no identity) is left to the timeout.
+      const dead = launched.filter(isKnownGone);
       if (dead.length) throw new ClusterError(`engine process${dead.length > 1 ? "es" : ""} ${dead.map((p) => `${p.pid} (log: ${p.logFile})`).join(", ")} exited before registering`);
       if (Date.now() > deadline) throw new ClusterError(`${fresh.length} of ${n} new engines registered after ${timeout} ms`);
       await client.waitForEngines(before.size + fresh.length + 1, { timeout: Math.min(250, Math.max(1, deadline - Date.now())) }).catch(() => undefined);

@@ -48,10 +48,19 @@ function sameCmdline(a: readonly string[], b: readonly string[]): boolean {
  * line. A record without them (an older cluster.json, a remote engine) is never ours to signal.
  */
 export function isOurs(recorded: RecordedProcess): boolean {
-  if (recorded.startTime === undefined || !Array.isArray(recorded.cmdline)) return false;
-  if (recorded.host !== undefined && recorded.host !== hostname()) return false;
+  if (!isVerifiable(recorded)) return false;
   const now = identify(recorded.pid);
-  return now !== undefined && now.startTime === recorded.startTime && sameCmdline(now.cmdline, recorded.cmdline);
+  return now !== undefined && now.startTime === recorded.startTime && sameCmdline(now.cmdline, recorded.cmdline!);
+}
+
+/** True when the record can be checked here (it has our start time and command line for this host). */
+export function isVerifiable(recorded: RecordedProcess): boolean {
+  return recorded.startTime !== undefined && Array.isArray(recorded.cmdline) && (recorded.host === undefined || recorded.host === hostname());
+}
+
+/** True when a verifiable record's process has certainly ended; an unverifiable one is never "known gone". */
+export function isKnownGone(recorded: RecordedProcess): boolean {
+  return isVerifiable(recorded) && !isOurs(recorded);
 }
 
 /** Sends a signal only to a verified process of ours; false when it was not sent. */

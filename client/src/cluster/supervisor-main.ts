@@ -68,6 +68,10 @@ let socketPath: string | undefined;
 // Detached, so no terminal sends it; SIGHUP from anywhere else must not end the cluster.
 process.on("SIGHUP", () => undefined);
 process.stdout.on("error", () => undefined);
+// A supervisor that dies of a bug leaves the cluster unsupervised: log it (to supervisor.log) and go on.
+for (const event of ["uncaughtException", "unhandledRejection"] as const) {
+  process.on(event, (err) => process.stderr.write(`${new Date().toISOString()} supervisor: ${event}: ${(err as Error)?.stack ?? String(err)}\n`));
+}
 try {
   const options = JSON.parse(argument("--options")) as SupervisorProcessOptions;
   const policy = restartPolicy(options.supervise);

@@ -103,7 +103,9 @@ export class Supervisor {
     this.#log.write(`${what} ${how}: restarting it in ${delay} ms (restart ${budget.recent} of at most ${this.#policy.maxRestarts} within ${this.#policy.windowMs / 1000} s)`);
     const timer = setTimeout(() => {
       this.#timers.delete(timer);
-      this.#chain = this.#chain.then(() => this.#restart(member, role, budget));
+      this.#chain = this.#chain
+        .then(() => this.#restart(member, role, budget))
+        .catch((err: Error) => this.#log.write(`restarting the ${what} failed: ${err.message}`));
     }, delay);
     this.#timers.add(timer);
   }
