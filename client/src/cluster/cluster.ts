@@ -1,8 +1,9 @@
 import { availableParallelism, hostname } from "node:os";
 import { Client, type ConnectOptions } from "../client.js";
 import type { ControllerLaunchOptions, ControllerLauncher, EngineLauncher, LaunchedProcess } from "./launcher.js";
-import { childOf, LocalControllerLauncher, LocalEngineLauncher } from "./local-launcher.js";
-import { identify, isKnownGone, isOurs, signalIfOurs, type RecordedProcess } from "./process-identity.js";
+import { LocalControllerLauncher, LocalEngineLauncher } from "./local-launcher.js";
+import { reaped, waitForExit } from "./process-exit.js";
+import { identify, isKnownGone, isOurs, signalIfOurs } from "./process-identity.js";
 import { restartPolicy, type RestartPolicy } from "./restart-policy.js";
 import { readState, removeState, writeState, type ClusterState, type SupervisorRecord } from "./state.js";
 import { Supervisor, type SupervisedCluster } from "./supervisor.js";
@@ -36,35 +37,6 @@ export interface ClusterOptions {
 
 export class ClusterError extends Error {
   override name = "ClusterError";
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Waits until none of the processes runs any more; returns those still running at the deadline. */
-async function waitForExit<T extends RecordedProcess>(processes: T[], timeoutMs: number): Promise<T[]> {
-  const deadline = Date.now() + timeoutMs;
-  let alive = processes.filter(isOurs);
-  while (alive.length && Date.now() < deadline) {
-    await sleep(25);
-    alive = alive.filter(isOurs);
-  }
-  return alive;
-}
-
-/**
- * Waits until this process has reaped those of the processes that are its children: an exited child
- * stays a zombie until then, and one left behind when this process exits lingers until init reaps it.
- */
-async function reaped(processes: LaunchedProcess[], timeoutMs: number): Promise<void> {
-  const waits = processes.flatMap((p) => {
-    const child = childOf(p);
-    if (!child || child.exitCode !== null || child.signalCode !== null) return [];
-    return [new Promise<void>((resolve) => child.once("exit", () => resolve()))];
-  });
-  if (!waits.length) return;
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([Promise.all(waits), new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
-  clearTimeout(timer);
 }
 
 /** A controller and its engines, started by launchers: ipcluster's job, from code or the CLI. */
