@@ -131,6 +131,20 @@ describe("supervisor", () => {
     const listed = await tspcluster("list");
     assert.match(listed.stdout, /^PROFILE\tCONTROLLER\tENGINES\tSUPERVISOR$/m);
     assert.match(listed.stdout, new RegExp(`^${profile}\\tcontroller pid ${restarted.controller.pid}\\t.*\\tsupervisor pid ${restarted.supervisor!.pid}, 1 restarts$`, "m"));
+
+    // An engine added later is started by the supervisor (through its control socket), so it is watched too.
+    const added = await tspcluster("engines", "add", "1", "--profile", profile);
+    assert.equal(added.code, 0, added.stderr);
+    const grown = readStateFile(profile)!;
+    assert.equal(grown.engines.length, 3);
+    const addedPid = grown.engines[2]!.pid;
+    remember(grown);
+    process.kill(addedPid, "SIGKILL");
+    const again = await eventually("the added engine to be restarted", () => {
+      const state = readStateFile(profile);
+      return state && state.engines.length === 3 && !state.engines.some((e) => e.pid === addedPid) && state.engines.every((e) => isRunning(e.pid)) && state.supervisor?.restarts === 2 ? state : undefined;
+    }, 30_000);
+    remember(again);
     assert.equal((await tspcluster("stop", "--profile", profile)).code, 0);
   });
 
