@@ -13,5 +13,7 @@ export {
 export { Cluster, ClusterError, type ClusterOptions } from "./cluster/cluster.js";
 export type { ControllerLauncher, EngineLauncher, LaunchedProcess, ControllerLaunch, ControllerLaunchOptions, EngineLaunchOptions } from "./cluster/launcher.js";
 export { LocalControllerLauncher, LocalEngineLauncher } from "./cluster/local-launcher.js";
+export type { RestartPolicy } from "./cluster/restart-policy.js";
+export type { SupervisorRecord } from "./cluster/state.js";
 export { SerializationError, FunctionSerializationError, ConnectionFileError } from "@tsparallel/protocol";
 export type { ClusterSnapshot, EngineStatus, EngineInfo, TaskStreamItem, QueueStatus, SchemeName } from "@tsparallel/protocol";

@@ -35,9 +35,10 @@ async function node(script: string, ...args: string[]): Promise<Outcome> {
   }
 }
 
-/** Pids from `tspcluster list` output: the controller's and each engine's. */
+/** Pids from `tspcluster list` output: the controller's and each engine's (not the supervisor's column). */
 function pidsIn(listing: string): number[] {
-  return [...listing.matchAll(/pid (\d+)/g)].map((m) => Number(m[1]));
+  const columns = listing.split("\n").flatMap((line) => line.split("\t").slice(1, 3));
+  return columns.flatMap((column) => [...column.matchAll(/pid (\d+)/g)].map((m) => Number(m[1])));
 }
 
 const started = new Set<number>();
@@ -53,12 +54,13 @@ describe("tspcluster", () => {
     const start = await tspcluster("start", "-n", "2", "--daemonize");
     assert.equal(start.code, 0, start.stderr);
     assert.match(start.stdout, /^cluster ready in \d+ ms: profile "default", controller pid \d+, 2 engines \(\d+, \d+\)$/m);
+    assert.match(start.stdout, /^supervised by pid \d+: crashed processes are restarted/m);
     assert.match(start.stdout, /connect with: await Client\.connect\(\)/);
 
     const listed = await tspcluster("list");
     assert.equal(listed.code, 0, listed.stderr);
-    assert.match(listed.stdout, /^PROFILE\tCONTROLLER\tENGINES$/m);
-    assert.match(listed.stdout, /^default\tcontroller pid \d+\t0:(idle|busy)\(pid \d+\) 1:(idle|busy)\(pid \d+\)$/m);
+    assert.match(listed.stdout, /^PROFILE\tCONTROLLER\tENGINES\tSUPERVISOR$/m);
+    assert.match(listed.stdout, /^default\tcontroller pid \d+\t0:(idle|busy)\(pid \d+\) 1:(idle|busy)\(pid \d+\)\tsupervisor pid \d+, 0 restarts$/m);
     const pids = pidsIn(listed.stdout);
     assert.equal(pids.length, 3);
     for (const pid of pids) started.add(pid);
@@ -89,7 +91,7 @@ describe("tspcluster", () => {
     assert.equal(added.code, 0, added.stderr);
     assert.match(added.stdout, /^added engines 2 to profile "default"$/m);
     const grown = await tspcluster("list");
-    assert.match(grown.stdout, /^default\tcontroller pid \d+\t0:\w+\(pid \d+\) 1:\w+\(pid \d+\) 2:\w+\(pid \d+\)$/m);
+    assert.match(grown.stdout, /^default\tcontroller pid \d+\t0:\w+\(pid \d+\) 1:\w+\(pid \d+\) 2:\w+\(pid \d+\)\tsupervisor pid \d+, 0 restarts$/m);
     const allPids = pidsIn(grown.stdout);
     for (const pid of allPids) started.add(pid);
 

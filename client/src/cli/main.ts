@@ -1,7 +1,36 @@
 import { Command, InvalidArgumentError } from "commander";
 import { Client } from "../client.js";
 import { Cluster } from "../cluster/cluster.js";
-import { isAlive, listProfiles, readState, removeState } from "../cluster/state.js";
+import { isOurs } from "../cluster/process-identity.js";
+import { DEFAULT_RESTART_POLICY } from "../cluster/restart-policy.js";
+import { listProfiles, readState, removeState, type ClusterState } from "../cluster/state.js";
+
+interface StartOptions {
+  n?: number;
+  profile: string;
+  ip: string;
+  location?: string;
+  daemonize: boolean;
+  scheme?: string;
+  hwm?: string;
+  supervise: boolean;
+  maxRestarts: number;
+  restartWindow: number;
+}
+
+function nonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError("expected a non-negative integer");
+  return n;
+}
+
+/** The supervisor column of `tspcluster list`. */
+function supervisorColumn(state: ClusterState): string {
+  const supervisor = state.supervisor;
+  if (!supervisor) return "none";
+  const where = supervisor.kind === "process" ? "pid" : "in pid";
+  return isOurs(supervisor) ? `${where} ${supervisor.pid}, ${supervisor.restarts} restarts` : `gone (was pid ${supervisor.pid})`;
+}
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -21,11 +50,17 @@ program
   .option("--daemonize", "return once ready and leave the cluster running", false)
   .option("--scheme <scheme>", "load-balancing scheme: leastload, lru, random, weighted")
   .option("--hwm <n>", "max outstanding tasks per engine for the load balancer (0: no limit)")
-  .action(async (opts: { n?: number; profile: string; ip: string; location?: string; daemonize: boolean; scheme?: string; hwm?: string }) => {
+  .option("--no-supervise", "do not restart a crashed controller or crashed engines")
+  .option("--max-restarts <n>", "restarts of one crashed process within the restart window before giving up on it", nonNegativeInt, DEFAULT_RESTART_POLICY.maxRestarts)
+  .option("--restart-window <seconds>", "the window --max-restarts counts in", positiveInt, DEFAULT_RESTART_POLICY.windowMs / 1000)
+  .action(async (opts: StartOptions) => {
     const controllerArgs = [...(opts.scheme ? ["--scheme", opts.scheme] : []), ...(opts.hwm !== undefined ? ["--hwm", opts.hwm] : [])];
+    const supervise = opts.supervise && { maxRestarts: opts.maxRestarts, windowMs: opts.restartWindow * 1000 };
     const started = Date.now();
-    const cluster = await Cluster.start({ n: opts.n, profile: opts.profile, ip: opts.ip, location: opts.location, daemonize: opts.daemonize, controllerArgs });
+    const cluster = await Cluster.start({ n: opts.n, profile: opts.profile, ip: opts.ip, location: opts.location, daemonize: opts.daemonize, controllerArgs, supervise });
     console.log(`cluster ready in ${Date.now() - started} ms: profile "${cluster.profile}", controller pid ${cluster.controller.pid}, ${cluster.engines.length} engines (${cluster.engines.map((e) => e.pid).join(", ")})`);
+    const supervisor = cluster.supervisor;
+    if (supervisor) console.log(`supervised by pid ${supervisor.pid}: crashed processes are restarted (log: ${supervisor.logFile})`);
     console.log(`connect with: await Client.connect(${cluster.profile === "default" ? "" : `{ profile: "${cluster.profile}" }`})`);
     if (opts.daemonize) {
       cluster.detach();
@@ -39,6 +74,12 @@ program
     };
     process.once("SIGINT", stop);
     process.once("SIGTERM", stop);
+    // Stopped from elsewhere (tspcluster stop, a client's shutdown), or its controller given up on.
+    void cluster._supervisionEnded?.then(async (reason) => {
+      console.log(`the cluster ended: ${reason}`);
+      await cluster.stop();
+      process.exit(0);
+    });
   });
 
 program
@@ -51,12 +92,14 @@ program
       console.error(`no cluster is running in profile "${opts.profile}"`);
       process.exit(1);
     }
-    if (!isAlive(state.controller.pid)) {
+    const supervisorRuns = state.supervisor?.kind === "process" && isOurs(state.supervisor);
+    if (!isOurs(state.controller) && !supervisorRuns) {
+      // Whatever runs under those pids now is not ours (or nothing does): nothing is signalled.
       removeState(opts.profile);
       console.log(`the cluster of profile "${opts.profile}" was already gone; cleaned up its state`);
       return;
     }
-    await Cluster.fromProfile(opts.profile).stop();
+    await Cluster.fromProfile(opts.profile, { requireController: false }).stop();
     console.log(`stopped the cluster of profile "${opts.profile}"`);
     process.exit(0);
   });
@@ -69,11 +112,15 @@ program
     for (const profile of listProfiles()) {
       const state = readState(profile);
       if (!state) continue;
-      if (!isAlive(state.controller.pid)) {
+      if (!isOurs(state.controller)) {
+        if (state.supervisor?.kind === "process" && isOurs(state.supervisor)) {
+          rows.push(`${profile}\tcontroller down (was pid ${state.controller.pid}): its supervisor is restarting it\t\tsupervisor ${supervisorColumn(state)}`);
+          continue;
+        }
         rows.push(`${profile}\tstale (controller pid ${state.controller.pid} is gone)`);
         continue;
       }
-      let engines = `${state.engines.filter((e) => isAlive(e.pid)).length} engine processes`;
+      let engines = `${state.engines.filter(isOurs).length} engine processes`;
       try {
         const client = await Client.connect({ connectionFile: state.clientFile, timeout: 2000, activate: false });
         const snapshot = await client.status();
@@ -82,9 +129,9 @@ program
       } catch (err) {
         engines += ` (controller not answering: ${(err as Error).message})`;
       }
-      rows.push(`${profile}\tcontroller pid ${state.controller.pid}\t${engines}`);
+      rows.push(`${profile}\tcontroller pid ${state.controller.pid}\t${engines}\tsupervisor ${supervisorColumn(state)}`);
     }
-    console.log(rows.length ? `PROFILE\tCONTROLLER\tENGINES\n${rows.join("\n")}` : "no clusters running");
+    console.log(rows.length ? `PROFILE\tCONTROLLER\tENGINES\tSUPERVISOR\n${rows.join("\n")}` : "no clusters running");
     process.exit(0);
   });
 

@@ -1,9 +1,15 @@
-import { availableParallelism } from "node:os";
+import { availableParallelism, hostname } from "node:os";
 import { inspect, type InspectOptions } from "node:util";
 import { Client, type ConnectOptions } from "../client.js";
-import type { ControllerLauncher, EngineLauncher, LaunchedProcess } from "./launcher.js";
+import type { ControllerLaunchOptions, ControllerLauncher, EngineLauncher, LaunchedProcess } from "./launcher.js";
 import { LocalControllerLauncher, LocalEngineLauncher } from "./local-launcher.js";
-import { isAlive, readState, removeState, writeState, type ClusterState } from "./state.js";
+import { reaped, waitForExit } from "./process-exit.js";
+import { identify, isKnownGone, isOurs, signalIfOurs } from "./process-identity.js";
+import { restartPolicy, type RestartPolicy } from "./restart-policy.js";
+import { readState, removeState, writeState, type ClusterState, type SupervisorRecord } from "./state.js";
+import { Supervisor, type SupervisedCluster } from "./supervisor.js";
+import { SupervisorLog } from "./supervisor-log.js";
+import { askSupervisor, startSupervisorProcess, supervisorLogFile } from "./supervisor-process.js";
 
 export interface ClusterOptions {
   /** Engines to start (default: the number of CPUs). */
@@ -14,6 +20,14 @@ export interface ClusterOptions {
   location?: string;
   /** Processes outlive this one (what `tspcluster start --daemonize` does). */
   daemonize?: boolean;
+  /**
+   * Restart a crashed controller (with --restore) and crashed local engines, rate limited by a
+   * RestartPolicy (true: the defaults), each restart logged in the profile's log/supervisor.log.
+   * Off by default from code, where a crash is usually something to see; `tspcluster start` turns it
+   * on. With `daemonize` a supervisor process does it and outlives this one; without, this process
+   * does it for as long as it runs (its cluster ends with it anyway).
+   */
+  supervise?: boolean | Partial<RestartPolicy>;
   controllerArgs?: string[];
   engineArgs?: string[];
   /** How long to wait for the controller and engines to be ready, ms (default 30,000). */
@@ -26,48 +40,70 @@ export class ClusterError extends Error {
   override name = "ClusterError";
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function waitForExit(pids: number[], timeoutMs: number): Promise<number[]> {
-  const deadline = Date.now() + timeoutMs;
-  let alive = pids.filter(isAlive);
-  while (alive.length && Date.now() < deadline) {
-    await sleep(25);
-    alive = alive.filter(isAlive);
-  }
-  return alive;
-}
-
 /** A controller and its engines, started by launchers: ipcluster's job, from code or the CLI. */
 export class Cluster implements AsyncDisposable {
   #state: ClusterState;
   #client: Client | undefined;
+  readonly #controllerLauncher: ControllerLauncher;
+  readonly #controllerOptions: ControllerLaunchOptions | undefined;
   readonly #engineLauncher: EngineLauncher;
   readonly #engineArgs: string[];
+  #supervisor: Supervisor | undefined;
+  #stopping: Promise<void> | undefined;
 
-  private constructor(state: ClusterState, engineLauncher: EngineLauncher, engineArgs: string[]) {
+  private constructor(state: ClusterState, launchers: { controller: ControllerLauncher; controllerOptions?: ControllerLaunchOptions; engine: EngineLauncher }, engineArgs: string[]) {
     this.#state = state;
-    this.#engineLauncher = engineLauncher;
+    this.#controllerLauncher = launchers.controller;
+    this.#controllerOptions = launchers.controllerOptions;
+    this.#engineLauncher = launchers.engine;
     this.#engineArgs = engineArgs;
   }
 
   static async start(options: ClusterOptions = {}): Promise<Cluster> {
     const profile = options.profile ?? "default";
     const existing = readState(profile);
-    if (existing && isAlive(existing.controller.pid)) {
+    // A supervisor process counts too: its controller may be down only while it is being restarted.
+    if (existing && (isOurs(existing.controller) || (existing.supervisor?.kind === "process" && isOurs(existing.supervisor)))) {
       throw new ClusterError(`a cluster is already running in profile "${profile}" (controller pid ${existing.controller.pid}): stop it with \`tspcluster stop --profile ${profile}\``);
     }
+    const policy = options.supervise ? restartPolicy(typeof options.supervise === "object" ? options.supervise : {}) : undefined;
+    if (policy && options.daemonize) {
+      if (options.controllerLauncher || options.engineLauncher) {
+        throw new ClusterError("a supervisor process starts local processes only: give custom launchers without `daemonize`, or without `supervise`");
+      }
+      await startSupervisorProcess({ ...options, profile, supervise: policy });
+      return Cluster.fromProfile(profile);
+    }
+    const cluster = await Cluster.#launch({ ...options, profile });
+    if (policy) cluster.#superviseHere(policy, "in-process");
+    return cluster;
+  }
+
+  /**
+   * What a supervisor process runs: the cluster, started and supervised by the calling process.
+   * @internal
+   */
+  static async _startSupervisedHere(options: ClusterOptions & { profile: string }, policy: RestartPolicy, socket: string | undefined): Promise<Cluster> {
+    const cluster = await Cluster.#launch({ ...options, daemonize: true });
+    // Its client is not needed until the next `engines add`, and would only follow the controller's restarts.
+    cluster.detach();
+    cluster.#superviseHere(policy, "process", socket);
+    return cluster;
+  }
+
+  static async #launch(options: ClusterOptions & { profile: string }): Promise<Cluster> {
+    const profile = options.profile;
     const timeout = options.timeout ?? 30_000;
     const detached = options.daemonize ?? false;
-    const controller = await (options.controllerLauncher ?? new LocalControllerLauncher()).start({
-      profile, ip: options.ip, location: options.location, args: options.controllerArgs, detached, timeoutMs: timeout,
-    });
+    const controllerLauncher = options.controllerLauncher ?? new LocalControllerLauncher();
+    const controllerOptions: ControllerLaunchOptions = { profile, ip: options.ip, location: options.location, args: options.controllerArgs, detached, timeoutMs: timeout };
+    const controller = await controllerLauncher.start(controllerOptions);
     const state: ClusterState = {
       profile, controller: controller.process, engines: [], clientFile: controller.clientFile, engineFile: controller.engineFile,
       daemon: detached, started: new Date().toISOString(),
     };
     writeState(state);
-    const cluster = new Cluster(state, options.engineLauncher ?? new LocalEngineLauncher(), options.engineArgs ?? []);
+    const cluster = new Cluster(state, { controller: controllerLauncher, controllerOptions, engine: options.engineLauncher ?? new LocalEngineLauncher() }, options.engineArgs ?? []);
     try {
       const n = options.n ?? availableParallelism();
       if (n > 0) await cluster.addEngines(n, { timeout });
@@ -78,11 +114,14 @@ export class Cluster implements AsyncDisposable {
     return cluster;
   }
 
-  /** Attaches to the cluster running in a profile (one started with --daemonize, say). */
-  static fromProfile(profile = "default"): Cluster {
+  /**
+   * Attaches to the cluster running in a profile (one started with --daemonize, say). With
+   * `requireController: false` it also attaches while the controller is down (being restarted, say).
+   */
+  static fromProfile(profile = "default", { requireController = true }: { requireController?: boolean } = {}): Cluster {
     const state = readState(profile);
-    if (!state || !isAlive(state.controller.pid)) throw new ClusterError(`no cluster is running in profile "${profile}"`);
-    return new Cluster(state, new LocalEngineLauncher(), []);
+    if (!state || (requireController && !isOurs(state.controller))) throw new ClusterError(`no cluster is running in profile "${profile}"`);
+    return new Cluster(state, { controller: new LocalControllerLauncher(), engine: new LocalEngineLauncher() }, []);
   }
 
   get profile(): string {
@@ -101,6 +140,11 @@ export class Cluster implements AsyncDisposable {
     return this.#state.clientFile;
   }
 
+  /** The supervisor's record (pid, log file, restarts so far), when the cluster is supervised. */
+  get supervisor(): SupervisorRecord | undefined {
+    return readState(this.profile)?.supervisor ?? this.#state.supervisor;
+  }
+
   /** A new client of this cluster (made the active one). */
   connect(options: Omit<ConnectOptions, "connectionFile" | "profile"> = {}): Promise<Client> {
     return Client.connect({ ...options, connectionFile: this.#state.clientFile });
@@ -109,6 +153,11 @@ export class Cluster implements AsyncDisposable {
   /** Starts n more engines and resolves with their ids once they are registered. */
   async addEngines(n: number, { timeout = 30_000 }: { timeout?: number } = {}): Promise<number[]> {
     if (!Number.isInteger(n) || n < 1) throw new RangeError(`engines to add must be a positive integer, got ${n}`);
+    const supervisor = this.#state.supervisor;
+    if (supervisor?.kind === "process" && supervisor.pid !== process.pid && supervisor.socket && isOurs(supervisor)) {
+      // The supervisor process starts them, so that it watches them too (and it alone writes cluster.json).
+      return askSupervisor(supervisor.socket, { op: "add_engines", n, timeout });
+    }
     const client = await this.#ownClient();
     const before = new Set(client.ids);
     const launched = await this.#engineLauncher.start(n, {
@@ -116,39 +165,73 @@ export class Cluster implements AsyncDisposable {
       firstIndex: this.#state.engines.length,
     });
     this.#state.engines.push(...launched);
-    writeState(this.#state);
+    this.#save();
+    for (const engine of launched) this.#supervisor?.watch(engine, "engine");
     const pids = new Set(launched.map((p) => p.pid));
     const deadline = Date.now() + timeout;
     for (;;) {
       const fresh = client.engines.filter((e) => !before.has(e.id) && pids.has(e.pid) && e.state !== "dead" && e.state !== "stopped");
       if (fresh.length >= n) return fresh.map((e) => e.id).sort((a, b) => a - b);
-      const dead = launched.filter((p) => !isAlive(p.pid));
+      // A process we cannot verify (started by a launcher that records no identity) is left to the timeout.
+      const dead = launched.filter(isKnownGone);
       if (dead.length) throw new ClusterError(`engine process${dead.length > 1 ? "es" : ""} ${dead.map((p) => `${p.pid} (log: ${p.logFile})`).join(", ")} exited before registering`);
       if (Date.now() > deadline) throw new ClusterError(`${fresh.length} of ${n} new engines registered after ${timeout} ms`);
       await client.waitForEngines(before.size + fresh.length + 1, { timeout: Math.min(250, Math.max(1, deadline - Date.now())) }).catch(() => undefined);
     }
   }
 
-  /** Stops the engines and the controller; escalates to signals for any process that lingers. */
-  async stop({ timeout = 5000 }: { timeout?: number } = {}): Promise<void> {
-    const pids = [this.#state.controller.pid, ...this.#state.engines.map((e) => e.pid)];
-    try {
-      // A controller stopped by someone else (another Cluster of the profile, the CLI) gets no request to wait out.
-      if (!isAlive(this.#state.controller.pid) || this.#client?.controllerState === "shut down") throw new ClusterError("the controller is gone");
-      const client = this.#client ?? (await Client.connect({ connectionFile: this.#state.clientFile, timeout: Math.min(timeout, 3000), activate: false }));
-      this.#client = client;
-      await client.shutdown({ hub: true });
-    } catch {
-      // An unresponsive controller is handled by the signals below.
+  /**
+   * Stops the supervisor first (so nothing is restarted), then the engines and the controller;
+   * escalates to signals for any process that lingers, and only to processes verified to be ours.
+   */
+  stop({ timeout = 5000 }: { timeout?: number } = {}): Promise<void> {
+    this.#stopping ??= this.#stop(timeout);
+    return this.#stopping;
+  }
+
+  async #stop(timeout: number): Promise<void> {
+    this.#supervisor?.stop("the cluster is being stopped");
+    await this.#supervisor?.settled();
+    // Read by supervisors in other processes before any restart.
+    if (readState(this.profile)) {
+      this.#state.stopping = true;
+      this.#save();
+    }
+    await this.#stopSupervisorProcess(timeout);
+    const members = [this.#state.controller, ...this.#state.engines];
+    // A controller we cannot verify (started elsewhere) is still asked politely: that signals no pid.
+    // One stopped by someone else (another Cluster of the profile, the CLI) gets no request to wait out.
+    const gone = isKnownGone(this.#state.controller) || this.#client?.controllerState === "shut down";
+    if (!gone && (isOurs(this.#state.controller) || this.#state.controller.startTime === undefined)) {
+      try {
+        const client = this.#client ?? (await Client.connect({ connectionFile: this.#state.clientFile, timeout: Math.min(timeout, 3000), activate: false }));
+        this.#client = client;
+        await client.shutdown({ hub: true });
+      } catch {
+        // An unresponsive controller is handled by the signals below.
+      }
     }
     this.#client?.close();
     this.#client = undefined;
-    let alive = await waitForExit(pids, timeout);
-    for (const pid of alive) process.kill(pid, "SIGTERM");
+    let alive = await waitForExit(members, timeout);
+    for (const member of alive) signalIfOurs(member, "SIGTERM");
     alive = await waitForExit(alive, 2000);
-    for (const pid of alive) process.kill(pid, "SIGKILL");
+    for (const member of alive) signalIfOurs(member, "SIGKILL");
     await waitForExit(alive, 2000);
+    await reaped(members, 2000);
     removeState(this.profile);
+  }
+
+  /** Asks a supervisor process (verified) to stop the cluster, and waits for it to be gone. */
+  async #stopSupervisorProcess(timeout: number): Promise<void> {
+    const supervisor = this.#state.supervisor;
+    if (supervisor?.kind !== "process" || supervisor.pid === process.pid) return;
+    if (!signalIfOurs(supervisor, "SIGTERM")) return;
+    // It stops the cluster itself on SIGTERM: shutdown, then signals after `timeout`, 2 s and 2 s.
+    if ((await waitForExit([supervisor], timeout + 10_000)).length) {
+      signalIfOurs(supervisor, "SIGKILL");
+      await waitForExit([supervisor], 2000);
+    }
   }
 
   /** Lets go of the cluster without stopping it (its processes keep running if daemonized). */
@@ -162,7 +245,7 @@ export class Cluster implements AsyncDisposable {
   }
 
   [inspect.custom](_depth: number, options: InspectOptions, show: typeof inspect): string {
-    const running = (p: LaunchedProcess) => (isAlive(p.pid) ? "running" : "stopped");
+    const running = (p: LaunchedProcess) => (isKnownGone(p) ? "stopped" : "running");
     const controllerState = this.#client?.controllerState === "shut down" ? "stopped" : running(this.#state.controller);
     const state = {
       profile: this.profile,
@@ -178,5 +261,76 @@ export class Cluster implements AsyncDisposable {
   async #ownClient(): Promise<Client> {
     this.#client ??= await Client.connect({ connectionFile: this.#state.clientFile, activate: false });
     return this.#client;
+  }
+
+  /** Writes cluster.json, keeping a `stopping` mark another process may have set meanwhile. */
+  #save(): void {
+    if (readState(this.profile)?.stopping) this.#state.stopping = true;
+    writeState(this.#state);
+  }
+
+  #superviseHere(policy: RestartPolicy, kind: SupervisorRecord["kind"], socket?: string): void {
+    const log = new SupervisorLog(supervisorLogFile(this.profile));
+    const me = identify(process.pid);
+    this.#state.supervisor = {
+      kind, pid: process.pid, host: hostname(), ...(me && { startTime: me.startTime, cmdline: me.cmdline }), logFile: log.file, restarts: 0,
+      ...(socket && { socket }),
+    };
+    this.#save();
+    const supervisor = new Supervisor(this.#supervised(), policy, log);
+    this.#supervisor = supervisor;
+    log.write(`supervising the cluster of profile "${this.profile}" (${kind}, pid ${process.pid}): at most ${policy.maxRestarts} restarts per member within ${policy.windowMs / 1000} s, backoff ${policy.backoffMs} ms doubling up to ${policy.maxBackoffMs} ms`);
+    supervisor.watch(this.#state.controller, "controller");
+    for (const engine of this.#state.engines) supervisor.watch(engine, "engine");
+  }
+
+  /** Settles when the supervisor of this process has nothing left to supervise (undefined: none here). */
+  get _supervisionEnded(): Promise<string> | undefined {
+    return this.#supervisor?.ended;
+  }
+
+  #supervised(): SupervisedCluster {
+    return {
+      isStopping: () => {
+        if (this.#stopping) return true;
+        const onDisk = readState(this.profile);
+        return !onDisk || onDisk.stopping === true;
+      },
+      relaunchController: async () => {
+        if (!this.#controllerOptions) throw new ClusterError("this Cluster did not start the controller");
+        const launched = await this.#controllerLauncher.start({ ...this.#controllerOptions, restore: true });
+        // The old client talked to the crashed controller; the next one connects to the new.
+        this.#client?.close();
+        this.#client = undefined;
+        this.#state.controller = launched.process;
+        this.#state.clientFile = launched.clientFile;
+        this.#state.engineFile = launched.engineFile;
+        this.#save();
+        return launched.process;
+      },
+      relaunchEngine: async (old) => {
+        const index = this.#state.engines.indexOf(old);
+        const [engine] = await this.#engineLauncher.start(1, {
+          profile: this.profile, engineFile: this.#state.engineFile, args: this.#engineArgs, detached: this.#state.daemon,
+          firstIndex: index < 0 ? this.#state.engines.length : index,
+        });
+        if (!engine) throw new ClusterError("the engine launcher started no engine");
+        if (index < 0) this.#state.engines.push(engine);
+        else this.#state.engines[index] = engine;
+        this.#save();
+        return engine;
+      },
+      forgetEngine: (old) => {
+        const index = this.#state.engines.indexOf(old);
+        if (index < 0) return;
+        this.#state.engines.splice(index, 1);
+        this.#save();
+      },
+      countRestart: () => {
+        if (!this.#state.supervisor) return;
+        this.#state.supervisor.restarts++;
+        this.#save();
+      },
+    };
   }
 }

@@ -7,6 +7,12 @@ export interface LaunchedProcess {
   readonly host: string;
   /** Where its output goes, if anywhere. */
   readonly logFile?: string;
+  /**
+   * For a process on this host: its start time (/proc/<pid>/stat field 22) and command line, which
+   * must both match before anything signals the pid. Left out by launchers of remote processes.
+   */
+  readonly startTime?: number;
+  readonly cmdline?: string[];
 }
 
 export interface ControllerLaunchOptions {
@@ -18,6 +24,11 @@ export interface ControllerLaunchOptions {
   /** Outlive the launching process (tspcluster start --daemonize). */
   detached: boolean;
   timeoutMs: number;
+  /**
+   * A restart after a crash (by a supervisor): the controller comes back with `--restore` (same ports and
+   * key from the profile's connection files, its task store reopened) where it supports it.
+   */
+  restore?: boolean;
 }
 
 export interface ControllerLaunch {

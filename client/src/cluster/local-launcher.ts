@@ -1,10 +1,11 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, openSync, readFileSync } from "node:fs";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { closeSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { hostname } from "node:os";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { logDir } from "@tsparallel/protocol";
+import { identify } from "./process-identity.js";
 import type { ControllerLaunch, ControllerLaunchOptions, ControllerLauncher, EngineLaunchOptions, EngineLauncher, LaunchedProcess } from "./launcher.js";
 
 const require = createRequire(import.meta.url);
@@ -18,6 +19,23 @@ const attachedChildren = new Set<ChildProcess>();
 process.once("exit", () => {
   for (const child of attachedChildren) child.kill("SIGTERM");
 });
+
+/** The child behind each process these launchers started in this process: what a supervisor watches. */
+const children = new WeakMap<LaunchedProcess, ChildProcess>();
+
+/** The ChildProcess of a process started in this process by a local launcher (undefined otherwise). */
+export function childOf(launched: LaunchedProcess): ChildProcess | undefined {
+  return children.get(launched);
+}
+
+/** The record of a just-spawned child: spawn returns after exec, so /proc already shows its command line. */
+function recordOf(child: ChildProcess, logFile: string): LaunchedProcess {
+  if (child.pid === undefined) throw new Error(`could not start ${process.execPath} (see ${logFile})`);
+  const identity = identify(child.pid);
+  const launched: LaunchedProcess = { pid: child.pid, host: hostname(), logFile, ...(identity && { startTime: identity.startTime, cmdline: identity.cmdline }) };
+  children.set(launched, child);
+  return launched;
+}
 
 function launch(args: string[], logFile: string, detached: boolean, stdout: "pipe" | "log"): ChildProcess {
   const log = openSync(logFile, "a", 0o600);
@@ -44,14 +62,31 @@ function tail(file: string, lines = 15): string {
   }
 }
 
+let restoreSupport: Promise<boolean> | undefined;
+
+/** Whether the installed tspcontroller knows --restore (asked once, from its --help). */
+function controllerKnowsRestore(bin: string): Promise<boolean> {
+  restoreSupport ??= new Promise((resolve) => {
+    execFile(process.execPath, [bin, "--help"], { timeout: 30_000 }, (err, stdout) => resolve(!err && /--restore\b/.test(stdout)));
+  });
+  return restoreSupport;
+}
+
 export class LocalControllerLauncher implements ControllerLauncher {
   async start(options: ControllerLaunchOptions): Promise<ControllerLaunch> {
     const logFile = join(logDir(options.profile), `controller-${Date.now()}.log`);
-    const args = [binPath("@tsparallel/controller", "tspcontroller.js"), "--profile", options.profile];
+    const bin = binPath("@tsparallel/controller", "tspcontroller.js");
+    const args = [bin, "--profile", options.profile];
     if (options.ip) args.push("--ip", options.ip);
     if (options.location) args.push("--location", options.location);
     args.push(...(options.args ?? []));
+    if (options.restore && !args.includes("--restore")) {
+      if (await controllerKnowsRestore(bin)) args.push("--restore");
+      // A controller without --restore comes back on new ports with a new key: engines started from then on find it.
+      else writeFileSync(logFile, "tspcluster: this tspcontroller has no --restore; restarted without it (new ports and key)\n", { mode: 0o600, flag: "a" });
+    }
     const child = launch(args, logFile, options.detached, "pipe");
+    const record = recordOf(child, logFile);
     const ready = await new Promise<{ clientFile: string; engineFile: string }>((resolve, reject) => {
       const lines = createInterface({ input: child.stdout! });
       const fail = (why: string) => {
@@ -81,7 +116,7 @@ export class LocalControllerLauncher implements ControllerLauncher {
     });
     // Nothing else is read from stdout; a detached controller must not keep this process alive.
     child.stdout!.destroy();
-    return { process: { pid: child.pid!, host: hostname(), logFile }, ...ready };
+    return { process: record, ...ready };
   }
 }
 
@@ -99,7 +134,7 @@ export class LocalEngineLauncher implements EngineLauncher {
     for (let i = 0; i < count; i++) {
       const logFile = join(dir, `engine-${Date.now()}-${options.firstIndex + i}.log`);
       const child = launch([...ENGINE_NODE_FLAGS, bin, "--file", options.engineFile, ...(options.args ?? [])], logFile, options.detached, "log");
-      started.push({ pid: child.pid!, host: hostname(), logFile });
+      started.push(recordOf(child, logFile));
     }
     return started;
   }

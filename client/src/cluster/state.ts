@@ -2,6 +2,22 @@ import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { baseDir, securityDir, writeJsonPrivate } from "@tsparallel/protocol";
 import type { LaunchedProcess } from "./launcher.js";
+import type { RecordedProcess } from "./process-identity.js";
+
+/**
+ * The process that restarts crashed members of a cluster. "process": a dedicated supervisor process
+ * (tspcluster start --daemonize), signalled by `tspcluster stop`; "in-process": the process that started
+ * the cluster (foreground tspcluster start, Cluster.start({ supervise: true })), never signalled by
+ * others: it reads `stopping` in this file instead.
+ */
+export interface SupervisorRecord extends RecordedProcess {
+  kind: "process" | "in-process";
+  logFile: string;
+  /** Restarts done so far (every one is logged in logFile). */
+  restarts: number;
+  /** The supervisor process's control socket (engines add goes through it). */
+  socket?: string;
+}
 
 /** What `tspcluster` remembers of a running cluster, one per profile. */
 export interface ClusterState {
@@ -12,6 +28,9 @@ export interface ClusterState {
   engineFile: string;
   daemon: boolean;
   started: string;
+  supervisor?: SupervisorRecord;
+  /** Set by whoever stops the cluster, first: no supervisor restarts anything once it is set. */
+  stopping?: boolean;
 }
 
 export function stateFile(profile: string): string {
@@ -36,6 +55,7 @@ export function removeState(profile: string): void {
   rmSync(stateFile(profile), { force: true });
 }
 
+/** Whether a pid exists at all (whoever it belongs to): for waiting, never for deciding what to signal. */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
