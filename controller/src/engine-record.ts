@@ -13,6 +13,8 @@ export class EngineRecord {
   lifecycle: Lifecycle = "alive";
   heartbeatIdentity?: Buffer[];
   lastHeartbeat: number;
+  /** When it last registered again after being lost (epoch ms), if ever. */
+  rejoined?: number;
   cpu = 0;
   rss = 0;
   completed = 0;
@@ -39,6 +41,14 @@ export class EngineRecord {
     readonly registered: number,
   ) {
     this.lastHeartbeat = registered;
+  }
+
+  /** Alive again after it was declared dead or stopped: it registered anew from the same process. */
+  rejoin(now: number): void {
+    this.lifecycle = "alive";
+    this.lastHeartbeat = now;
+    this.rejoined = now;
+    this.pendingSignals.length = 0;
   }
 
   get alive(): boolean {
