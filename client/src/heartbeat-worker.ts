@@ -1,37 +1,58 @@
 /**
- * The client's heartbeat thread: `client_heartbeat` every CLIENT_HEARTBEAT_MS on a socket of its own,
- * so a client whose main thread is busy in synchronous code still counts as alive. Beats that cannot
- * go out (the controller is away) are dropped, never queued without bound.
+ * The heartbeat thread of a client process: `client_heartbeat` every CLIENT_HEARTBEAT_MS for each
+ * open client, each on a socket of its own, so a client whose main thread is busy in synchronous code
+ * still counts as alive. One thread serves every client of the process and lives until the process
+ * exits (ZeroMQ does not survive threads that come and go). Beats that cannot go out (the controller
+ * is away) are dropped, never queued without bound.
  */
 import { parentPort, workerData } from "node:worker_threads";
 import * as zmq from "zeromq";
 import { CLIENT_HEARTBEAT_MS, MessageSender, Signer, type Logger } from "@tsparallel/protocol";
 
 export interface ClientHeartbeatConfig {
-  url: string;
-  key: string;
-  /** The client's session: the controller knows the client by it. */
-  session: string;
-  /** One Int32, set to 1 once the socket is closed (the main thread may wait for that on exit). */
+  /** One Int32, set to 1 once every socket is closed (the main thread waits for that on exit). */
   closed: SharedArrayBuffer;
 }
 
-const config = workerData as ClientHeartbeatConfig;
-const closed = new Int32Array(config.closed);
-const quiet: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
-const socket = new zmq.Dealer({ linger: 0, sendHighWaterMark: 4, sendTimeout: 0 });
-socket.connect(config.url);
-const sender = new MessageSender(socket, new Signer(config.key), config.session, quiet);
-const beat = (): void => void sender.send("client_heartbeat", { time: Date.now() });
-beat();
-const beating = setInterval(beat, CLIENT_HEARTBEAT_MS);
+export type ClientHeartbeatCommand =
+  | { type: "add"; session: string; url: string; key: string }
+  | { type: "remove"; session: string }
+  | { type: "exit" };
 
-parentPort?.on("message", (message: { type: string }) => {
-  if (message.type !== "stop") return;
-  clearInterval(beating);
-  sender.close();
-  socket.close();
-  Atomics.store(closed, 0, 1);
-  Atomics.notify(closed, 0);
-  parentPort?.close();
+const closed = new Int32Array((workerData as ClientHeartbeatConfig).closed);
+const quiet: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
+const beating = new Map<string, { socket: zmq.Dealer; sender: MessageSender }>();
+
+function beat(sender: MessageSender): void {
+  sender.send("client_heartbeat", { time: Date.now() });
+}
+
+const timer = setInterval(() => {
+  for (const { sender } of beating.values()) beat(sender);
+}, CLIENT_HEARTBEAT_MS);
+
+function remove(session: string): void {
+  const entry = beating.get(session);
+  if (!entry) return;
+  beating.delete(session);
+  entry.sender.close();
+  entry.socket.close();
+}
+
+parentPort?.on("message", (command: ClientHeartbeatCommand) => {
+  if (command.type === "add") {
+    if (beating.has(command.session)) return;
+    const socket = new zmq.Dealer({ linger: 0, sendHighWaterMark: 4, sendTimeout: 0 });
+    socket.connect(command.url);
+    const sender = new MessageSender(socket, new Signer(command.key), command.session, quiet);
+    beating.set(command.session, { socket, sender });
+    beat(sender);
+  } else if (command.type === "remove") {
+    remove(command.session);
+  } else {
+    clearInterval(timer);
+    for (const session of [...beating.keys()]) remove(session);
+    Atomics.store(closed, 0, 1);
+    Atomics.notify(closed, 0);
+  }
 });

@@ -1,57 +1,52 @@
 import { Worker } from "node:worker_threads";
 import { createLogger } from "@tsparallel/protocol";
-import type { ClientHeartbeatConfig } from "./heartbeat-worker.js";
+import type { ClientHeartbeatCommand, ClientHeartbeatConfig } from "./heartbeat-worker.js";
 
 const log = createLogger("client");
 
-/** How long process exit may wait for a heartbeat thread to close its socket. */
+/** How long process exit may wait for the heartbeat thread to close its sockets. */
 const EXIT_WAIT_MS = 500;
 
-/** Heartbeat threads whose socket may still be open. */
-const open = new Set<ClientHeartbeat>();
-let exitHookInstalled = false;
+let thread: { worker: Worker; closed: Int32Array } | undefined;
 
 /**
- * A thread that holds an open ZeroMQ socket when the process exits aborts the process; so on exit,
- * each thread still open is told to close its socket, and exit waits (briefly) until it has.
+ * The process's one heartbeat thread, started with its first client. A thread that holds an open
+ * ZeroMQ socket when the process exits aborts the process; so at exit it is told to close its
+ * sockets, and exit waits (briefly) until it has.
  */
-function closeAllOnExit(): void {
-  for (const heartbeat of open) heartbeat.closeNow();
+function heartbeatThread(): { worker: Worker; closed: Int32Array } {
+  if (thread) return thread;
+  const closed = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
+  const worker = new Worker(new URL("./heartbeat-worker.js", import.meta.url), {
+    workerData: { closed: closed.buffer as SharedArrayBuffer } satisfies ClientHeartbeatConfig,
+    stdout: true,
+    stderr: true,
+  });
+  worker.unref();
+  worker.on("error", (err) => log.warn(`the client heartbeat thread failed: ${err.message}`));
+  process.on("exit", () => {
+    worker.postMessage({ type: "exit" } satisfies ClientHeartbeatCommand);
+    Atomics.wait(closed, 0, 0, EXIT_WAIT_MS);
+  });
+  thread = { worker, closed };
+  return thread;
 }
 
-/** The main-thread side of a client's heartbeat thread (see heartbeat-worker.ts). */
+/** Beats for one client (its session) from the process's heartbeat thread, until stopped. */
 export class ClientHeartbeat {
-  readonly #worker: Worker;
-  readonly #closed = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
   #stopped = false;
 
-  constructor(url: string, key: string, session: string) {
-    this.#worker = new Worker(new URL("./heartbeat-worker.js", import.meta.url), {
-      workerData: { url, key, session, closed: this.#closed.buffer as SharedArrayBuffer } satisfies ClientHeartbeatConfig,
-      stdout: true,
-      stderr: true,
-      resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 8 },
-    });
-    this.#worker.unref();
-    this.#worker.on("error", (err) => log.warn(`the client heartbeat thread failed: ${err.message}`));
-    this.#worker.once("exit", () => open.delete(this));
-    open.add(this);
-    if (!exitHookInstalled) {
-      exitHookInstalled = true;
-      process.on("exit", closeAllOnExit);
-    }
+  constructor(
+    url: string,
+    key: string,
+    private readonly session: string,
+  ) {
+    heartbeatThread().worker.postMessage({ type: "add", session, url, key } satisfies ClientHeartbeatCommand);
   }
 
-  /** Stops beating; the thread closes its socket and ends by itself. */
   stop(): void {
     if (this.#stopped) return;
     this.#stopped = true;
-    this.#worker.postMessage({ type: "stop" });
-  }
-
-  /** At process exit: stops and blocks until the thread's socket is closed (or EXIT_WAIT_MS passed). */
-  closeNow(): void {
-    this.stop();
-    Atomics.wait(this.#closed, 0, 0, EXIT_WAIT_MS);
+    thread?.worker.postMessage({ type: "remove", session: this.session } satisfies ClientHeartbeatCommand);
   }
 }
