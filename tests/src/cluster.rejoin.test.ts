@@ -70,13 +70,18 @@ test("engines outlive a controller stopped past their old 10 s limit, and work f
     process.kill(controllerPid, "SIGSTOP");
     stopped.push(controllerPid);
     await sleep(13_000);
+    const resumed = Date.now();
     process.kill(controllerPid, "SIGCONT");
     stopped.length = 0;
 
     for (const pid of pids) assert.ok(isRunning(pid), `engine pid ${pid} is still running`);
-    await eventually("every engine alive", async () => {
+    // Alive on a beat heard after the resume (whether the controller kept the engine or it rejoined).
+    await eventually("every engine alive and heard since the resume", async () => {
       const status = await client.status();
-      return ids.every((id) => ["idle", "busy"].includes(status.engines.find((e) => e.id === id)?.state ?? "none"));
+      return ids.every((id) => {
+        const engine = status.engines.find((e) => e.id === id);
+        return engine !== undefined && ["idle", "busy"].includes(engine.state) && engine.lastHeartbeat > resumed;
+      });
     }, 30_000);
     for (const [i, id] of ids.entries()) {
       assert.equal(await client.directView(id).apply(pidOf), pids[i]);
