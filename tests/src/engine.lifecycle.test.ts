@@ -122,6 +122,24 @@ describe("engine lifecycle: registration, heartbeat, shutdown", () => {
     assert.equal(controller.engine!.exitCode, null, "still running");
   });
 
+  test("an engine whose heartbeats go unanswered registers again (same uuid and id) and keeps serving once answered", { timeout: 60_000 }, async () => {
+    controller = new FakeController();
+    await controller.bind();
+    controller.spawnEngine();
+    const first = await controller.acceptRegistration(4);
+    await controller.run({ kind: "execute", code: "const before = 'still here'" });
+    controller.echoHeartbeats = false;
+    // max(10 beats, 10 s) of silence, then registration attempts with backoff.
+    const again = await controller.waitFor("registration_request", 30_000);
+    assert.equal(again.content.uuid, first.uuid);
+    assert.equal(again.content.id, 4);
+    controller.echoHeartbeats = true;
+    controller.sendToEngine("registration_reply", { status: "ok", id: 4, heartbeatMs: 100, heartbeatTimeoutMs: 1000 });
+    assert.equal((await controller.run({ kind: "execute", code: "before" })).value, "still here");
+    assert.match(controller.engineLog, /registered again as engine 4/);
+    assert.equal(controller.engine!.exitCode, null, "still running");
+  });
+
   test("a request to register again that answers a beat sent before the last registration is ignored", async () => {
     controller = new FakeController();
     await controller.startEngine(3);
