@@ -120,3 +120,22 @@ test("a client killed in the middle of a 20,000-task map: its queued tasks are a
     await tc.stop();
   }
 });
+
+test("a client busy in synchronous code for longer than the tolerance is not gone: its map completes", { timeout: 120_000 }, async () => {
+  const tc = await startCluster({ n: 2 });
+  const script = fileURLToPath(new URL("./support/orphan-client.js", import.meta.url));
+  // 2,000 naps of 10 ms (10 s of work for 2 engines): mostly still queued while the client's main thread spins for 6 s (the tolerance is 3 s).
+  const child = spawn(process.execPath, [script, tc.cluster.clientFile, "2", "busy", "6000", "2000"], { stdio: ["ignore", "pipe", "inherit"] });
+  try {
+    const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+    const started = JSON.parse((await lines.next()).value as string) as { count: number };
+    assert.equal(started.count, 2000);
+    const ended = JSON.parse((await lines.next()).value as string) as { ok?: number; error?: string };
+    assert.deepEqual(ended, { ok: 2000 });
+    const [code] = (await once(child, "exit")) as [number];
+    assert.equal(code, 0);
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    await tc.stop();
+  }
+});
