@@ -8,6 +8,8 @@ interface ClientSession {
 const MAX_SESSION_LENGTH = 128;
 /** Identities remembered per session: the client's socket and its heartbeat thread's. */
 const MAX_KEYS_PER_SESSION = 4;
+/** Clients watched at once; beyond that a new client is not watched (its tasks are never orphaned). */
+const MAX_SESSIONS = 65_536;
 
 /**
  * Which clients are alive. A client is watched from its first `client_heartbeat` on (a client that
@@ -32,7 +34,7 @@ export class ClientLiveness {
     if (typeof session !== "string" || session.length === 0 || session.length > MAX_SESSION_LENGTH) return;
     let client = this.#sessions.get(session);
     if (!client) {
-      if (!isBeat) return;
+      if (!isBeat || this.#sessions.size >= MAX_SESSIONS) return;
       client = { lastHeard: now, keys: new Set() };
       this.#sessions.set(session, client);
     }

@@ -13,8 +13,6 @@ export class EngineRecord {
   lifecycle: Lifecycle = "alive";
   heartbeatIdentity?: Buffer[];
   lastHeartbeat: number;
-  /** When it last registered again after being lost (epoch ms), if ever. */
-  rejoined?: number;
   cpu = 0;
   rss = 0;
   completed = 0;
@@ -47,7 +45,6 @@ export class EngineRecord {
   rejoin(now: number): void {
     this.lifecycle = "alive";
     this.lastHeartbeat = now;
-    this.rejoined = now;
     this.pendingSignals.length = 0;
   }
 

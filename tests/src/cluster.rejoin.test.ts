@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
+import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { test } from "node:test";
@@ -134,6 +135,27 @@ test("a client busy in synchronous code for longer than the tolerance is not gon
     assert.deepEqual(ended, { ok: 2000 });
     const [code] = (await once(child, "exit")) as [number];
     assert.equal(code, 0);
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    await tc.stop();
+  }
+});
+
+test("with --orphan-tasks keep, the tasks of a killed client go on running", { timeout: 120_000 }, async () => {
+  const tc = await startCluster({ n: 2, controllerArgs: ["--orphan-tasks", "keep"] });
+  const script = fileURLToPath(new URL("./support/orphan-client.js", import.meta.url));
+  const child = spawn(process.execPath, [script, tc.cluster.clientFile, "2"], { stdio: ["ignore", "pipe", "inherit"] });
+  try {
+    await once(createInterface({ input: child.stdout! }), "line");
+    const { client } = tc;
+    await eventually("the orphan's map to be running", async () => (await client.status()).tasks.done > 0);
+    child.kill("SIGKILL");
+    await once(child, "exit");
+    const log = tc.cluster.controller.logFile!;
+    await eventually("the controller to find the client gone", () => readFileSync(log, "utf8").includes("its tasks are kept (--orphan-tasks keep)"));
+    const { tasks } = await client.status();
+    assert.ok(tasks.unassigned + tasks.queued > 0, `work left: ${JSON.stringify(tasks)}`);
+    assert.ok(!readFileSync(log, "utf8").includes("aborting its"), "nothing aborted");
   } finally {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
     await tc.stop();
