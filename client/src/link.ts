@@ -5,6 +5,7 @@ import {
   type ClientConnectionInfo, type Message, type MessageContents, type MessageType, type SendOptions,
 } from "@tsparallel/protocol";
 import { TimeoutError } from "./errors.js";
+import { ClientHeartbeat } from "./heartbeat.js";
 
 const log = createLogger("client");
 
@@ -29,6 +30,7 @@ export class ControllerLink {
   readonly #sender: MessageSender;
   readonly #signer: Signer;
   readonly #pending = new Map<string, PendingRequest>();
+  readonly #heartbeat: ClientHeartbeat;
   #closed = false;
   /** When anything last arrived from the controller (epoch ms). */
   lastHeard = Date.now();
@@ -42,6 +44,9 @@ export class ControllerLink {
     this.#events.subscribe();
     this.#events.connect(url(info, info.ports.events));
     this.#dealer.connect(url(info, info.ports.client));
+    // First on this socket, so the controller watches this client before it sees any of its tasks.
+    this.#sender.send("client_heartbeat", { time: Date.now() });
+    this.#heartbeat = new ClientHeartbeat(url(info, info.ports.client), info.key, this.session);
     void this.#receive();
     void this.#receiveEvents();
   }
@@ -75,6 +80,7 @@ export class ControllerLink {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#heartbeat.stop();
     this.#sender.close();
     for (const [, pending] of this.#pending) {
       clearTimeout(pending.timer);

@@ -35,6 +35,9 @@ function aliveTargets(ctx: ControllerContext, value: unknown) {
 }
 
 const handlers: Partial<Record<MessageType, Handler>> = {
+  // Counted as heard before dispatch, like every message of the client; it needs no reply.
+  client_heartbeat() {},
+
   connect_request(ctx, _content, _msg, reply) {
     reply("connect_reply", { engines: [...ctx.registry.all()].map((e) => e.info()), snapshot: ctx.snapshot() });
   },
@@ -121,6 +124,7 @@ export function handleClientMessage(ctx: ControllerContext, msg: Message): void 
   const reply: Reply = (type, content, options = {}) =>
     ctx.clientSender.send(type, content, { identities: msg.identities, parent: msg.header, ...options });
   const type = msg.header.msg_type as MessageType;
+  ctx.clients.heard(msg.header.session, identityKey(msg.identities), type === "client_heartbeat");
   const handler = Object.hasOwn(handlers, type) ? handlers[type] : undefined;
   if (!handler) {
     ctx.log.warn(`unknown request type ${JSON.stringify(type)} from a client`);

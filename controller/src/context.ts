@@ -1,4 +1,5 @@
 import type { ClusterSnapshot, Logger, MessageSender } from "@tsparallel/protocol";
+import type { ClientLiveness } from "./client-liveness.js";
 import type { EngineControl } from "./engine-control.js";
 import type { EngineRecord } from "./engine-record.js";
 import type { EngineRegistry } from "./engines-registry.js";
@@ -17,6 +18,8 @@ export interface ControllerContext {
   readonly engineSender: MessageSender;
   readonly clientSender: MessageSender;
   readonly timings: HeartbeatTimings;
+  /** Which clients are alive (their tasks are orphaned when they are gone). */
+  readonly clients: ClientLiveness;
   readonly log: Logger;
   snapshot(): ClusterSnapshot;
   /** An engine left: unregistered ("stopped") or silent too long ("dead"). */

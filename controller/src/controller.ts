@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { MessageSender, receiveMessages, Signer, type ClusterSnapshot, type Logger, type Message } from "@tsparallel/protocol";
+import { ClientLiveness } from "./client-liveness.js";
 import { handleClientMessage } from "./client-requests.js";
 import { removeConnectionFiles, writeConnectionFiles } from "./connection-files.js";
 import type { ControllerContext } from "./context.js";
@@ -21,6 +22,8 @@ import { bindSockets, closeSockets, type ControllerSockets, type SocketPorts } f
 import { TaskRouter } from "./task-router.js";
 import { Throughput } from "./throughput.js";
 
+/** How often the controller looks for clients that are gone. */
+const CLIENT_WATCH_MS = 500;
 /** How long a hub shutdown waits for stopped engines to unregister. */
 const SHUTDOWN_WAIT_MS = 2000;
 /** How long closing sockets may take to deliver the last messages (the shutdown reply among them). */
@@ -48,6 +51,7 @@ class Controller implements ControllerContext {
   readonly engineSender: MessageSender;
   readonly clientSender: MessageSender;
   readonly timings: HeartbeatTimings;
+  readonly clients: ClientLiveness;
   readonly log: Logger;
   readonly #heartbeat: HeartbeatMonitor;
   readonly #outbox: Outbox;
@@ -55,6 +59,7 @@ class Controller implements ControllerContext {
   readonly #throughput = new Throughput();
   readonly #controllerInfo: ClusterSnapshot["controller"];
   #stopping?: Promise<void>;
+  #clientWatch?: NodeJS.Timeout;
   readonly #shutdownReplies: ((engines: number[]) => void)[] = [];
   #resolveClosed!: () => void;
   readonly closed = new Promise<void>((resolve) => (this.#resolveClosed = resolve));
@@ -103,11 +108,14 @@ class Controller implements ControllerContext {
       this.log,
     );
     this.control = new EngineControl(this.registry, this.engineSender, this.#heartbeat, this.log);
+    // Clients get the tolerance engines get.
+    this.clients = new ClientLiveness(() => this.timings.heartbeatTimeoutMs, CLIENT_WATCH_MS);
   }
 
   run(): void {
     this.events.start(process.pid);
     this.#heartbeat.start();
+    this.#clientWatch = setInterval(() => this.#judgeClients(), CLIENT_WATCH_MS);
     void this.#serve(this.sockets.client, (msg) => handleClientMessage(this, msg));
     void this.#serve(this.sockets.engine, (msg) => handleEngineMessage(this, msg));
     void this.#serve(this.sockets.heartbeat, (msg) => this.#heartbeat.handle(msg));
@@ -155,12 +163,27 @@ class Controller implements ControllerContext {
     for (const reply of this.#shutdownReplies) reply(engines.map((e) => e.id));
     this.events.stop();
     this.#heartbeat.stop();
+    clearInterval(this.#clientWatch);
     await Promise.race([Promise.all(this.#senders.map((s) => s.flushed())), sleep(CLOSE_LINGER_MS)]);
     for (const s of this.#senders) s.close();
     closeSockets(this.sockets, CLOSE_LINGER_MS);
     removeConnectionFiles(this.options, process.pid, this.key, this.log);
     this.log.info("controller stopped");
     this.#resolveClosed();
+  }
+
+  #judgeClients(): void {
+    for (const { session, silentMs, keys } of this.clients.gone()) {
+      if (this.options.orphanTasks === "keep") {
+        this.log.info(`client ${session} is gone (silent for ${silentMs} ms); its tasks are kept (--orphan-tasks keep)`);
+        continue;
+      }
+      const why = `its client was silent for ${silentMs} ms and is taken to be gone (--orphan-tasks abort)`;
+      let aborted = 0;
+      for (const key of keys) aborted += this.router.abortOrphaned(key, why);
+      this.log.warn(`client ${session} is gone (silent for ${silentMs} ms): aborting its ${aborted} unstarted task(s)`);
+    }
+    this.#outbox.flush();
   }
 
   /** One receive loop; everything a message produced leaves in one batch per destination. */

@@ -41,6 +41,13 @@ export class EngineRecord {
     this.lastHeartbeat = registered;
   }
 
+  /** Alive again after it was declared dead or stopped: it registered anew from the same process. */
+  rejoin(now: number): void {
+    this.lifecycle = "alive";
+    this.lastHeartbeat = now;
+    this.pendingSignals.length = 0;
+  }
+
   get alive(): boolean {
     return this.lifecycle === "alive";
   }

@@ -21,7 +21,7 @@ export function handleEngineMessage(ctx: ControllerContext, msg: Message): void 
 }
 
 function register(ctx: ControllerContext, msg: Message<MessageContents["registration_request"]>): void {
-  const { uuid, hostname, pid } = msg.content;
+  const { uuid, hostname, pid, id: previousId } = msg.content;
   const reply = (content: MessageContents["registration_reply"]) =>
     ctx.engineSender.send("registration_reply", content, { identities: msg.identities, parent: msg.header });
   if (typeof uuid !== "string" || typeof hostname !== "string" || !Number.isInteger(pid)) {
@@ -29,10 +29,12 @@ function register(ctx: ControllerContext, msg: Message<MessageContents["registra
     reply({ status: "error", message: "registration_request needs uuid, hostname and pid" });
     return;
   }
-  const { engine, isNew } = ctx.registry.register(uuid, hostname, pid, msg.identities, Date.now());
+  const { engine, outcome } = ctx.registry.register(uuid, hostname, pid, msg.identities, Date.now());
   reply({ status: "ok", id: engine.id, heartbeatMs: ctx.timings.heartbeatMs, heartbeatTimeoutMs: ctx.timings.heartbeatTimeoutMs });
-  if (!isNew) return;
-  ctx.log.info(`engine ${engine.id} registered (pid ${pid} on ${hostname})`);
+  if (outcome === "same") return;
+  if (outcome === "rejoined") ctx.log.info(`engine ${engine.id} rejoined (pid ${pid} on ${hostname})`);
+  else if (Number.isInteger(previousId)) ctx.log.info(`engine ${engine.id} registered (pid ${pid} on ${hostname}; it was engine ${String(previousId)} of a controller that does not know it)`);
+  else ctx.log.info(`engine ${engine.id} registered (pid ${pid} on ${hostname})`);
   ctx.events.publish("engine_registered", { engine: engine.info() });
   ctx.events.changed();
   ctx.router.engineJoined();

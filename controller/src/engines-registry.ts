@@ -5,21 +5,38 @@ import { EngineRecord } from "./engine-record.js";
 export class EngineRegistry {
   readonly #byId = new Map<number, EngineRecord>();
   readonly #byIdentity = new Map<string, EngineRecord>();
+  readonly #byUuid = new Map<string, EngineRecord>();
   #nextId = 0;
   #alive: EngineRecord[] | undefined;
 
   /**
-   * Registers an engine. A repeated request from an engine already alive under the same uuid (its
-   * reply was lost) gets the same id back rather than a second registration.
+   * Registers an engine. A uuid seen before gets its id back: a repeated request from an engine still
+   * alive (its reply was lost) changes nothing ("same"); an engine declared dead or stopped that
+   * registers again is alive again ("rejoined"). An unknown uuid gets the next id ("new").
    */
-  register(uuid: string, hostname: string, pid: number, identity: Buffer[], now: number): { engine: EngineRecord; isNew: boolean } {
-    const known = this.#byIdentity.get(identityKey(identity));
-    if (known && known.alive && known.uuid === uuid) return { engine: known, isNew: false };
+  register(uuid: string, hostname: string, pid: number, identity: Buffer[], now: number): { engine: EngineRecord; outcome: "new" | "same" | "rejoined" } {
+    const known = this.#byUuid.get(uuid);
+    if (known) {
+      if (identityKey(known.identity) !== identityKey(identity)) {
+        this.#byIdentity.delete(identityKey(known.identity));
+        known.identity = identity;
+        this.#byIdentity.set(identityKey(identity), known);
+      }
+      if (known.alive) return { engine: known, outcome: "same" };
+      known.rejoin(now);
+      this.changed();
+      return { engine: known, outcome: "rejoined" };
+    }
     const engine = new EngineRecord(this.#nextId++, uuid, hostname, pid, identity, now);
     this.#byId.set(engine.id, engine);
     this.#byIdentity.set(identityKey(identity), engine);
+    this.#byUuid.set(uuid, engine);
     this.changed();
-    return { engine, isNew: true };
+    return { engine, outcome: "new" };
+  }
+
+  byUuid(uuid: string): EngineRecord | undefined {
+    return this.#byUuid.get(uuid);
   }
 
   byId(id: number): EngineRecord | undefined {

@@ -36,13 +36,17 @@ export class HeartbeatMonitor {
       return;
     }
     const beat = msg.content as Partial<MessageContents["heartbeat"]>;
-    const engine = typeof beat.id === "number" ? this.registry.byId(beat.id) : undefined;
-    if (!engine || engine.uuid !== beat.uuid) {
-      this.log.debug(`heartbeat from an unknown engine (id ${String(beat.id)}); not echoed`);
+    const engine = typeof beat.uuid === "string" ? this.registry.byUuid(beat.uuid) : undefined;
+    // A stopped engine is on its way out: nothing to say to it.
+    if (engine?.lifecycle === "stopped") return;
+    if (!engine || !engine.alive || engine.id !== beat.id) {
+      // Not an echo: it learns that it must register again (declared dead, or a controller that does not know it).
+      const reason = !engine ? "this controller does not know the engine" : !engine.alive ? `engine ${engine.id} was declared dead` : `the engine is ${engine.id}, not ${String(beat.id)}`;
+      this.log.debug(`heartbeat from an engine not alive here (id ${String(beat.id)}): ${reason}; asked to register again`);
+      const heartbeatTime = typeof beat.time === "number" ? { heartbeatTime: beat.time } : {};
+      this.sender.send("reregister_request", { reason, ...heartbeatTime }, { identities: msg.identities, parent: msg.header });
       return;
     }
-    // No echo for a dead or stopped engine: it should notice and exit rather than linger unseen.
-    if (!engine.alive) return;
     engine.heartbeatIdentity = msg.identities;
     engine.lastHeartbeat = Date.now();
     for (const signal of engine.pendingSignals.splice(0)) this.signal(engine, signal);

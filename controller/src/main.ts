@@ -19,6 +19,7 @@ const program = new Command("tspcontroller")
   .addOption(new Option("--lb-window <mode>", "tasks an engine may hold: adaptive (from measured run times, up to hwm) or hwm").choices(["adaptive", "hwm"]).default("adaptive"))
   .option("--heartbeat-ms <ms>", "heartbeat period engines use", integer, 500)
   .option("--heartbeat-timeout-ms <ms>", "silence after which an engine is declared dead", integer, 3000)
+  .addOption(new Option("--orphan-tasks <mode>", "unstarted tasks of a client that is gone (silent as long as a dead engine): abort them, or keep them running").choices(["abort", "keep"]).default("abort"))
   .option("--client-file <path>", "client connection file (default: the profile's)")
   .option("--engine-file <path>", "engine connection file (default: the profile's)")
   .option("--keep-results <n>", "completed tasks whose result values the controller keeps for result requests", integer, 1024)
@@ -34,6 +35,7 @@ interface CliOptions {
   lbWindow: "adaptive" | "hwm";
   heartbeatMs: number;
   heartbeatTimeoutMs: number;
+  orphanTasks: "abort" | "keep";
   clientFile?: string;
   engineFile?: string;
   keepResults: number;
@@ -54,6 +56,7 @@ try {
     lbWindow: cli.lbWindow,
     heartbeatMs: cli.heartbeatMs,
     heartbeatTimeoutMs: cli.heartbeatTimeoutMs,
+    orphanTasks: cli.orphanTasks,
     clientFile: cli.clientFile,
     engineFile: cli.engineFile,
     recordLimits: { ...DEFAULT_RECORD_LIMITS, keepResults: cli.keepResults, keepRecords: Math.max(DEFAULT_RECORD_LIMITS.keepRecords, cli.keepResults) },

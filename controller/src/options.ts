@@ -22,11 +22,18 @@ export interface ControllerOptions {
   lbWindow?: WindowMode;
   heartbeatMs?: number;
   heartbeatTimeoutMs?: number;
+  /**
+   * What happens to the unstarted tasks of a client that is gone (silent for as long as an engine may
+   * be): "abort" (default) aborts them, in the controller and on engines; "keep" lets them run.
+   */
+  orphanTasks?: OrphanTasks;
   clientFile?: string;
   engineFile?: string;
   recordLimits?: RecordLimits;
   logger?: Logger;
 }
+
+export type OrphanTasks = "abort" | "keep";
 
 export type ResolvedOptions = Required<ControllerOptions>;
 
@@ -41,6 +48,11 @@ function positive(name: string, value: number, allowZero = false): number {
 
 function lbWindow(mode: WindowMode = "adaptive"): WindowMode {
   if (mode !== "adaptive" && mode !== "hwm") throw new OptionsError(`lbWindow must be "adaptive" or "hwm", got ${String(mode)}`);
+  return mode;
+}
+
+function orphanTasks(mode: OrphanTasks = "abort"): OrphanTasks {
+  if (mode !== "abort" && mode !== "keep") throw new OptionsError(`orphanTasks must be "abort" or "keep", got ${String(mode)}`);
   return mode;
 }
 
@@ -61,6 +73,7 @@ export function resolveOptions(options: ControllerOptions = {}): ResolvedOptions
     lbWindow: lbWindow(options.lbWindow),
     heartbeatMs,
     heartbeatTimeoutMs,
+    orphanTasks: orphanTasks(options.orphanTasks),
     clientFile: options.clientFile ?? clientConnectionFile(profile),
     engineFile: options.engineFile ?? engineConnectionFile(profile),
     recordLimits: options.recordLimits ?? DEFAULT_RECORD_LIMITS,

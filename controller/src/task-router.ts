@@ -180,6 +180,32 @@ export class TaskRouter {
     return aborted;
   }
 
+  /**
+   * The client is gone: its tasks that have not started are aborted, those waiting here now and those
+   * queued on engines by an abort_request (the engine reports them aborted; a running task finishes).
+   * Returns how many were aborted or asked to abort.
+   */
+  abortOrphaned(clientKey: string, why: string): number {
+    let count = 0;
+    for (const record of this.balancer.waitingFrom(clientKey)) {
+      if (!this.balancer.remove(record)) continue;
+      this.#fail(record, "TaskAborted", `aborted before it reached an engine: ${why}`, NO_ENGINE, "aborted");
+      count++;
+    }
+    for (const engine of this.registry.alive()) {
+      const mine: string[] = [];
+      for (const record of engine.held()) if (record.client.key === clientKey) mine.push(record.msgId);
+      if (mine.length === 0) continue;
+      this.outbox.abort(engine, mine);
+      count += mine.length;
+    }
+    if (count) {
+      this.balancer.place();
+      this.events.changed();
+    }
+    return count;
+  }
+
   #submitOne(client: ClientRef, task: unknown, frames: Buffer[], now: number): void {
     const problem = taskProblem(task);
     const request = task as TaskRequest;

@@ -4,11 +4,11 @@ import type * as zmq from "zeromq";
 import { createLogger, url, type EngineConnectionInfo, type Logger, type Message, type MessageContents, type MessageSender } from "@tsparallel/protocol";
 import type { RunningEngine } from "./engine.js";
 import { uncaptured } from "./engine-log.js";
-import { Heartbeat, controllerTimeoutMs } from "./heartbeat.js";
+import { Heartbeat, rejoinAfterMs, type HeartbeatEvent } from "./heartbeat.js";
 import type { Interrupter } from "./interrupt.js";
 import type { Namespace } from "./namespace.js";
 import { OutputCapture } from "./output-capture.js";
-import type { Registration } from "./registration.js";
+import { registrationOf, registrationRequest, type Registration } from "./registration.js";
 import { ResultBatch } from "./result-batch.js";
 import { tasksOf } from "./task-batch.js";
 import { TaskHandlers } from "./task-handlers.js";
@@ -16,21 +16,39 @@ import { IdleCollector } from "./idle-gc.js";
 import { TaskQueue } from "./task-queue.js";
 import { TaskRunner } from "./task-runner.js";
 
+/** What a session needs to know about the engine process beyond its sockets. */
+export interface SessionIdentity {
+  readonly uuid: string;
+  readonly version: string;
+  /** The engine id, read by the namespace (for its errors) and updated when the controller gives a new one. */
+  id: number;
+  /** How long without any controller before the engine exits. */
+  readonly lostControllerMs: number;
+}
+
+/** Waits between registration attempts while rejoining: doubling from the first, up to the last. */
+const REJOIN_FIRST_WAIT_MS = 500;
+const REJOIN_MAX_WAIT_MS = 10_000;
+
 /**
- * A registered engine at work: dispatches controller messages, runs the task queue, streams
- * output, keeps the heartbeat thread, and stops once (shutdown, lost controller, closed socket).
+ * A registered engine at work: dispatches controller messages, runs the task queue, streams output,
+ * keeps the heartbeat thread, registers again whenever the controller lost it (its namespace stays),
+ * and stops once (shutdown, no controller for lostControllerMs, closed socket).
  */
 export class EngineSession implements RunningEngine {
-  readonly id: number;
   readonly exited: Promise<number>;
   readonly capture: OutputCapture;
-  readonly #log: Logger;
+  #log: Logger;
   readonly #queue: TaskQueue;
   readonly #batch: ResultBatch;
   readonly #interrupter: Interrupter;
   readonly #heartbeat = new Heartbeat();
   #stopping: Promise<number> | null = null;
   #settle: (code: number) => void = () => {};
+  /** When the last registration was granted (epoch ms): older requests to register again are stale. */
+  #registeredAt = Date.now();
+  #rejoining = false;
+  #onRegistrationReply: ((reply: MessageContents["registration_reply"]) => void) | null = null;
   readonly #onUncaught = (err: unknown): void => {
     // User code that throws from a timer or leaves a rejection unhandled must not kill the engine.
     process.stderr.write(`Uncaught ${inspect(err)}\n`);
@@ -38,31 +56,48 @@ export class EngineSession implements RunningEngine {
 
   constructor(
     private readonly info: EngineConnectionInfo,
-    readonly uuid: string,
+    private readonly identity: SessionIdentity,
     private readonly registration: Registration,
     private readonly socket: zmq.Dealer,
     private readonly sender: MessageSender,
     namespace: Namespace,
     interrupter: Interrupter,
   ) {
-    this.id = registration.id;
+    identity.id = registration.id;
     this.exited = new Promise((resolve) => (this.#settle = resolve));
-    this.capture = new OutputCapture(this.id, (items) => sender.send("stream", { items }));
-    this.#log = uncaptured(createLogger(`engine ${this.id}`), () => this.capture);
+    this.capture = new OutputCapture(() => this.id, (items) => sender.send("stream", { items }));
+    this.#log = this.#logger();
     this.#interrupter = interrupter;
     this.#batch = new ResultBatch((results, frames) => sender.send("task_reply", { results }, { buffers: frames }));
-    const runner = new TaskRunner(this.id, new TaskHandlers(namespace), this.capture, this.#interrupter);
+    const runner = new TaskRunner(() => this.id, new TaskHandlers(namespace), this.capture, this.#interrupter);
     this.#queue = new TaskQueue(runner, this.#batch, new IdleCollector());
+  }
+
+  get id(): number {
+    return this.identity.id;
+  }
+
+  get uuid(): string {
+    return this.identity.uuid;
   }
 
   start(messages: AsyncGenerator<Message>): void {
     this.capture.install();
     process.on("uncaughtException", this.#onUncaught);
     process.on("unhandledRejection", this.#onUncaught);
-    const heartbeatMs = this.registration.heartbeatMs;
+    const { heartbeatMs } = this.registration;
+    const { lostControllerMs } = this.identity;
     this.#heartbeat.start(
-      { url: url(this.info, this.info.ports.heartbeat), key: this.info.key, uuid: this.uuid, id: this.id, heartbeatMs, controllerTimeoutMs: controllerTimeoutMs(heartbeatMs) },
-      (reason) => void this.#stop(1, `the controller is gone (${reason})`, false),
+      {
+        url: url(this.info, this.info.ports.heartbeat),
+        key: this.info.key,
+        uuid: this.uuid,
+        id: this.id,
+        heartbeatMs,
+        rejoinAfterMs: rejoinAfterMs(heartbeatMs, lostControllerMs),
+        lostControllerMs,
+      },
+      (event) => this.#onHeartbeatEvent(event),
       (err) => void this.#stop(1, `the heartbeat thread failed: ${err.message}`, true),
     );
     this.#log.info(`registered as engine ${this.id} (pid ${process.pid}, heartbeat every ${heartbeatMs} ms)`);
@@ -71,6 +106,74 @@ export class EngineSession implements RunningEngine {
 
   shutdown(reason = "shutdown requested"): Promise<number> {
     return this.#stop(0, reason, true);
+  }
+
+  #onHeartbeatEvent(event: HeartbeatEvent): void {
+    if (event.type === "lost") void this.#stop(1, `no controller: ${event.reason}`, false);
+    else this.#rejoin(event);
+  }
+
+  /**
+   * Registers again under the same uuid (and the id it had), with backoff, until a controller answers.
+   * Declared dead, the engine drops its queued tasks first: the controller has retried or failed them.
+   */
+  #rejoin(event: Extract<HeartbeatEvent, { type: "rejoin" }>): void {
+    if (this.#stopping) return;
+    // Answers a beat sent before the last registration was granted: that registration already answered it.
+    if (event.heartbeatTime !== undefined && event.heartbeatTime < this.#registeredAt) return;
+    if (event.declaredDead) {
+      const dropped = this.#queue.abort();
+      if (dropped.length) this.#log.info(`dropped ${dropped.length} queued task(s) the controller no longer counts on this engine for`);
+    }
+    if (this.#rejoining) return;
+    this.#rejoining = true;
+    this.#log.warn(`registering again: ${event.reason}`);
+    void this.#registerAgain().finally(() => (this.#rejoining = false));
+  }
+
+  async #registerAgain(): Promise<void> {
+    const started = Date.now();
+    let wait = REJOIN_FIRST_WAIT_MS;
+    let attempts = 0;
+    while (!this.#stopping) {
+      if (Date.now() - started > this.identity.lostControllerMs) {
+        void this.#stop(1, `no registration with any controller for ${Math.round((Date.now() - started) / 1000)} s`, false);
+        return;
+      }
+      attempts++;
+      const answered = new Promise<MessageContents["registration_reply"]>((resolve) => (this.#onRegistrationReply = resolve));
+      this.sender.send("registration_request", registrationRequest(this.uuid, this.identity.version, this.id));
+      // Jitter keeps many engines of a restarted controller from registering in lockstep.
+      const reply = await Promise.race([answered, sleep(wait * (0.8 + 0.4 * Math.random()))]);
+      this.#onRegistrationReply = null;
+      if (this.#stopping) return;
+      if (reply) {
+        try {
+          this.#registered(registrationOf(reply), attempts);
+          return;
+        } catch (err) {
+          this.#log.warn(`registering again failed: ${(err as Error).message}`);
+        }
+      }
+      wait = Math.min(wait * 2, REJOIN_MAX_WAIT_MS);
+    }
+  }
+
+  #registered(registration: Registration, attempts: number): void {
+    this.#registeredAt = Date.now();
+    const previous = this.id;
+    if (registration.id !== previous) {
+      this.identity.id = registration.id;
+      this.#log = this.#logger();
+      this.#log.warn(`registered again as engine ${registration.id} (was ${previous}: the controller did not know this engine); the namespace is kept`);
+    } else {
+      this.#log.info(`registered again as engine ${registration.id} after ${attempts} attempt(s); the namespace is kept`);
+    }
+    this.#heartbeat.registered(registration.id, registration.heartbeatMs);
+  }
+
+  #logger(): Logger {
+    return uncaptured(createLogger(`engine ${this.id}`), () => this.capture);
   }
 
   async #listen(messages: AsyncGenerator<Message>): Promise<void> {
@@ -105,6 +208,11 @@ export class EngineSession implements RunningEngine {
         this.#log.debug(`aborted ${aborted.length} queued task(s)`);
         break;
       }
+      case "registration_reply":
+        // Only a rejoin waits for one; a late duplicate (an earlier attempt's) is of no use.
+        if (this.#onRegistrationReply) this.#onRegistrationReply(msg.content as MessageContents["registration_reply"]);
+        else this.#log.debug("ignored a registration_reply nothing waits for");
+        break;
       case "shutdown_request":
         void this.#stop(0, "shutdown requested by the controller", true);
         break;

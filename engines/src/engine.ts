@@ -4,7 +4,8 @@ import * as zmq from "zeromq";
 import { MessageSender, Signer, createLogger, engineConnectionFile, receiveMessages, url, type EngineConnectionInfo } from "@tsparallel/protocol";
 import { waitForConnectionFile } from "./connection.js";
 import { uncaptured } from "./engine-log.js";
-import { EngineSession } from "./engine-session.js";
+import { EngineSession, type SessionIdentity } from "./engine-session.js";
+import { LOST_CONTROLLER_MS } from "./heartbeat.js";
 import { Interrupter } from "./interrupt.js";
 import { Namespace } from "./namespace.js";
 import type { OutputCapture } from "./output-capture.js";
@@ -21,6 +22,11 @@ export interface EngineOptions {
   registrationTimeoutMs?: number;
   /** How long to wait for the connection file to appear (default 10 s). */
   connectionFileWaitMs?: number;
+  /**
+   * How long the engine goes on without any controller (registering again with backoff) before it
+   * exits (default 5 min). A controller that restarts or stops paused within this time gets it back.
+   */
+  lostControllerMs?: number;
 }
 
 export interface RunningEngine {
@@ -36,11 +42,14 @@ const version = (createRequire(import.meta.url)("../package.json") as { version:
 
 /** Connects, registers with the controller and serves tasks until shutdown. */
 export async function startEngine(options: EngineOptions = {}): Promise<RunningEngine> {
+  const lostControllerMs = options.lostControllerMs ?? LOST_CONTROLLER_MS;
+  if (!(lostControllerMs > 0)) throw new RangeError(`lostControllerMs must be a positive number of milliseconds, got ${lostControllerMs}`);
+  // Fixed for the life of the process: the controller knows the engine by it when it registers again.
+  const identity: SessionIdentity = { uuid: randomUUID(), version, id: -1, lostControllerMs };
+  const { uuid } = identity;
   // Taken before any user code can run, so `clear` knows what the builtins are.
-  let engineId = -1;
-  const namespace = new Namespace(() => engineId);
+  const namespace = new Namespace(() => identity.id);
   const info = options.connection ?? (await waitForConnectionFile(options.connectionFile ?? engineConnectionFile(options.profile), options.connectionFileWaitMs));
-  const uuid = randomUUID();
   let capture: OutputCapture | null = null;
   const log = uncaptured(createLogger("engine"), () => capture);
   // From the start: SIGINT must never kill an engine, not even one still registering.
@@ -63,8 +72,7 @@ export async function startEngine(options: EngineOptions = {}): Promise<RunningE
     socket.close();
     throw err;
   }
-  engineId = registration.id;
-  const session = new EngineSession(info, uuid, registration, socket, sender, namespace, interrupter);
+  const session = new EngineSession(info, identity, registration, socket, sender, namespace, interrupter);
   capture = session.capture;
   session.start(messages);
   return session;

@@ -8,9 +8,10 @@ import { writeSync } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
 import * as zmq from "zeromq";
 import { MessageSender, Signer, isMessage, receiveMessages, type Logger } from "@tsparallel/protocol";
-import type { HeartbeatConfig, HeartbeatEvent } from "./heartbeat.js";
+import type { HeartbeatCommand, HeartbeatConfig, HeartbeatEvent } from "./heartbeat.js";
 
 const config = workerData as HeartbeatConfig;
+let engineId = config.id;
 const heapUsed = new Float64Array(config.heapUsed);
 const LEVELS = { debug: 10, info: 20, warn: 30, error: 40 } as const;
 const threshold = LEVELS[(process.env.TSPARALLEL_LOG_LEVEL ?? "info").toLowerCase() as keyof typeof LEVELS] ?? LEVELS.info;
@@ -18,7 +19,7 @@ const threshold = LEVELS[(process.env.TSPARALLEL_LOG_LEVEL ?? "info").toLowerCas
 function line(level: keyof typeof LEVELS, message: string): void {
   if (LEVELS[level] < threshold) return;
   try {
-    writeSync(2, `${new Date().toISOString()} [engine ${config.id} heartbeat] ${level.toUpperCase()} ${message}\n`);
+    writeSync(2, `${new Date().toISOString()} [engine ${engineId} heartbeat] ${level.toUpperCase()} ${message}\n`);
   } catch {
     // stderr is gone or full: the heartbeat matters more than the line.
   }
@@ -31,7 +32,11 @@ socket.connect(config.url);
 const signer = new Signer(config.key);
 const sender = new MessageSender(socket, signer, config.uuid, log);
 
+/** When the controller was last heard (any message); moved forward by the time this thread was stopped. */
 let lastEcho = Date.now();
+/** Whether a rejoin was asked for since the controller was last heard. */
+let silenceReported = false;
+let lastCheck = Date.now();
 let lastCpu = process.cpuUsage();
 let lastBeat = performance.now();
 let lost = false;
@@ -46,7 +51,7 @@ function beat(): void {
   lastBeat = beatNow;
   sender.send("heartbeat", {
     uuid: config.uuid,
-    id: config.id,
+    id: engineId,
     cpu: Math.round((cpuMicros / wallMicros) * 1000) / 10,
     rss: process.memoryUsage.rss(),
     heapUsed: heapUsed[0] ?? 0,
@@ -55,28 +60,44 @@ function beat(): void {
 }
 
 /**
- * The controller is gone: tell the main thread, which exits(1). If the main thread is stuck in a
- * synchronous task it cannot hear that, so SIGINT breaks the task, and SIGTERM ends a thread that
- * still does not answer.
+ * No controller for lostControllerMs: tell the main thread, which exits(1). If the main thread is
+ * stuck in a synchronous task it cannot hear that, so SIGINT breaks the task, and SIGTERM ends a
+ * thread that still does not answer.
  */
 function controllerLost(silentMs: number): void {
   if (lost) return;
   lost = true;
-  log.error(`no heartbeat echo from the controller for ${Math.round(silentMs)} ms: the controller is gone, exiting`);
-  post({ type: "lost", reason: `no heartbeat echo for ${Math.round(silentMs)} ms` });
+  log.error(`no controller for ${Math.round(silentMs / 1000)} s (--lost-controller-ms ${config.lostControllerMs}): giving up, exiting`);
+  post({ type: "lost", reason: `no controller for ${Math.round(silentMs)} ms` });
   lastResorts.push(setTimeout(() => process.kill(process.pid, "SIGINT"), 1000));
   lastResorts.push(setTimeout(() => process.kill(process.pid, "SIGTERM"), 3000));
 }
 
 function check(): void {
-  const silent = Date.now() - lastEcho;
-  if (silent > config.controllerTimeoutMs) controllerLost(silent);
+  const now = Date.now();
+  const interval = Math.min(config.heartbeatMs, 1000);
+  // This thread did not run for a while (the process was stopped, or starved): that time is not the
+  // controller's silence. Its beats go out now, and the answers tell.
+  const stalled = now - lastCheck - interval;
+  if (stalled > 1000) lastEcho += stalled;
+  lastCheck = now;
+  const silent = now - lastEcho;
+  if (silent > config.lostControllerMs) controllerLost(silent);
+  else if (silent > config.rejoinAfterMs && !silenceReported) {
+    silenceReported = true;
+    log.warn(`no heartbeat echo from the controller for ${Math.round(silent)} ms: registering again`);
+    post({ type: "rejoin", reason: `no heartbeat echo for ${Math.round(silent)} ms`, declaredDead: false });
+  }
 }
 
 async function listen(): Promise<void> {
   for await (const msg of receiveMessages(socket, signer, log)) {
     lastEcho = Date.now();
-    if (isMessage(msg, "signal_request")) {
+    silenceReported = false;
+    if (isMessage(msg, "reregister_request")) {
+      const { reason, heartbeatTime } = msg.content;
+      post({ type: "rejoin", reason: `the controller asks to register again: ${String(reason)}`, declaredDead: true, ...(typeof heartbeatTime === "number" ? { heartbeatTime } : {}) });
+    } else if (isMessage(msg, "signal_request")) {
       const signal = msg.content.signal;
       if (signal === "SIGINT" || signal === "SIGTERM" || signal === "SIGKILL") {
         log.info(`signal_request: sending ${signal} to the engine`);
@@ -89,11 +110,21 @@ async function listen(): Promise<void> {
 }
 
 beat();
-const beating = setInterval(beat, config.heartbeatMs);
+let heartbeatMs = config.heartbeatMs;
+let beating = setInterval(beat, heartbeatMs);
 const checking = setInterval(check, Math.min(config.heartbeatMs, 1000));
 void listen();
 
-parentPort?.on("message", (message: { type: string }) => {
+parentPort?.on("message", (message: HeartbeatCommand) => {
+  if (message.type === "registered") {
+    engineId = message.id;
+    if (message.heartbeatMs > 0 && message.heartbeatMs !== heartbeatMs) {
+      heartbeatMs = message.heartbeatMs;
+      clearInterval(beating);
+      beating = setInterval(beat, heartbeatMs);
+    }
+    return;
+  }
   // The main thread is handling it: the last resorts are not needed.
   for (const timer of lastResorts) clearTimeout(timer);
   if (message.type !== "stop") return;

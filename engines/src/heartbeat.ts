@@ -9,17 +9,32 @@ export interface HeartbeatConfig {
   uuid: string;
   id: number;
   heartbeatMs: number;
-  /** Silence from the controller after which the engine gives up. */
-  controllerTimeoutMs: number;
+  /** Silence from the controller after which the engine registers again (it may have restarted). */
+  rejoinAfterMs: number;
+  /** Silence from any controller after which the engine gives up and exits. */
+  lostControllerMs: number;
   /** One float: the main thread's heapUsed, which the worker cannot read from its own isolate. */
   heapUsed: SharedArrayBuffer;
 }
 
-export type HeartbeatEvent = { type: "lost"; reason: string };
+export type HeartbeatEvent =
+  /** No controller for lostControllerMs: the engine exits. */
+  | { type: "lost"; reason: string }
+  /**
+   * Register again: the controller said so (`heartbeatTime` is the beat it answered; `declaredDead`:
+   * the controller no longer holds this engine's tasks), or it has been silent for rejoinAfterMs.
+   */
+  | { type: "rejoin"; reason: string; declaredDead: boolean; heartbeatTime?: number };
 
-/** How long the controller may stay silent: max(10 heartbeats, 10 s). */
-export function controllerTimeoutMs(heartbeatMs: number): number {
-  return Math.max(10 * heartbeatMs, 10_000);
+/** What the main thread tells the worker. */
+export type HeartbeatCommand = { type: "stopping" } | { type: "stop" } | { type: "registered"; id: number; heartbeatMs: number };
+
+/** Default time without any controller after which an engine exits: 5 minutes. */
+export const LOST_CONTROLLER_MS = 300_000;
+
+/** Silence after which an engine registers again: max(10 heartbeats, 10 s), never past giving up. */
+export function rejoinAfterMs(heartbeatMs: number, lostControllerMs: number): number {
+  return Math.min(Math.max(10 * heartbeatMs, 10_000), lostControllerMs);
 }
 
 /** Main-thread side of the heartbeat: owns the worker and feeds it the main heap size. */
@@ -27,7 +42,7 @@ export class Heartbeat {
   #worker: Worker | null = null;
   #heapTimer: NodeJS.Timeout | null = null;
 
-  start(config: Omit<HeartbeatConfig, "heapUsed">, onLost: (reason: string) => void, onFailure: (err: Error) => void): void {
+  start(config: Omit<HeartbeatConfig, "heapUsed">, onEvent: (event: HeartbeatEvent) => void, onFailure: (err: Error) => void): void {
     const heapUsed = new SharedArrayBuffer(Float64Array.BYTES_PER_ELEMENT);
     const heap = new Float64Array(heapUsed);
     const sample = (): void => void (heap[0] = getHeapStatistics().used_heap_size);
@@ -41,9 +56,7 @@ export class Heartbeat {
       stderr: true,
       resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 8 },
     });
-    worker.on("message", (event: HeartbeatEvent) => {
-      if (event.type === "lost") onLost(event.reason);
-    });
+    worker.on("message", onEvent);
     worker.on("error", onFailure);
     worker.unref();
     this.#worker = worker;
@@ -51,7 +64,16 @@ export class Heartbeat {
 
   /** The main thread is stopping on its own: the worker need not force it. */
   acknowledge(): void {
-    this.#worker?.postMessage({ type: "stopping" });
+    this.#post({ type: "stopping" });
+  }
+
+  /** Registered (again): beats carry this id from now on. */
+  registered(id: number, heartbeatMs: number): void {
+    this.#post({ type: "registered", id, heartbeatMs });
+  }
+
+  #post(command: HeartbeatCommand): void {
+    this.#worker?.postMessage(command);
   }
 
   async stop(): Promise<void> {
@@ -62,7 +84,7 @@ export class Heartbeat {
     // The worker closes its socket and ends by itself: terminating a thread that holds an open
     // ZeroMQ socket aborts the process.
     const ended = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
-    worker.postMessage({ type: "stop" });
+    worker.postMessage({ type: "stop" } satisfies HeartbeatCommand);
     await Promise.race([ended, sleep(1000)]);
   }
 }

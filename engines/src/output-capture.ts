@@ -35,7 +35,7 @@ export class OutputCapture {
   #installed = false;
 
   constructor(
-    private readonly engineId: number,
+    private readonly engineIdNow: () => number,
     private readonly sendStream: (items: StreamItem[]) => void,
   ) {
     this.#original = { stdout: process.stdout.write, stderr: process.stderr.write };
@@ -90,7 +90,7 @@ export class OutputCapture {
   flush(): void {
     this.#clearTimer();
     if (this.#pending.length === 0) return;
-    const items: StreamItem[] = this.#pending.map((c) => ({ msgId: c.msgId, engineId: this.engineId, name: c.name, text: c.text }));
+    const items: StreamItem[] = this.#pending.map((c) => ({ msgId: c.msgId, engineId: this.engineIdNow(), name: c.name, text: c.text }));
     this.#pending = [];
     this.sendStream(items);
   }

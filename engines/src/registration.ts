@@ -1,5 +1,5 @@
 import { hostname } from "node:os";
-import { isMessage, type Logger, type Message, type MessageSender } from "@tsparallel/protocol";
+import { isMessage, type Logger, type Message, type MessageContents, type MessageSender } from "@tsparallel/protocol";
 
 export interface Registration {
   id: number;
@@ -13,6 +13,18 @@ export class RegistrationError extends Error {
 
 export const REGISTRATION_TIMEOUT_MS = 10_000;
 
+/** What a registration_request says about this engine process (`id`: the id it had, when registering again). */
+export function registrationRequest(uuid: string, version: string, id?: number): MessageContents["registration_request"] {
+  return { uuid, hostname: hostname(), pid: process.pid, version, ...(id === undefined ? {} : { id }) };
+}
+
+/** The registration a reply grants; throws RegistrationError for a refusal or a malformed reply. */
+export function registrationOf(reply: MessageContents["registration_reply"]): Registration {
+  if (reply.status !== "ok") throw new RegistrationError(`the controller refused registration: ${String(reply.message)}`);
+  if (!Number.isInteger(reply.id) || !(reply.heartbeatMs > 0)) throw new RegistrationError("the registration reply is malformed (id or heartbeatMs)");
+  return { id: reply.id, heartbeatMs: reply.heartbeatMs, heartbeatTimeoutMs: reply.heartbeatTimeoutMs };
+}
+
 /**
  * Asks the controller for an engine id. Reads only as far as the registration_reply from the shared
  * message iterator, which the caller then goes on reading.
@@ -24,7 +36,7 @@ export async function register(
   log: Logger,
 ): Promise<Registration> {
   const timeoutMs = details.timeoutMs ?? REGISTRATION_TIMEOUT_MS;
-  sender.send("registration_request", { uuid: details.uuid, hostname: hostname(), pid: process.pid, version: details.version });
+  sender.send("registration_request", registrationRequest(details.uuid, details.version));
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<"timeout">((resolve) => {
     timer = setTimeout(() => resolve("timeout"), timeoutMs);
@@ -43,10 +55,7 @@ export async function register(
         log.warn(`ignored ${msg.header.msg_type} before registration`);
         continue;
       }
-      const reply = msg.content;
-      if (reply.status !== "ok") throw new RegistrationError(`the controller refused registration: ${String(reply.message)}`);
-      if (!Number.isInteger(reply.id) || !(reply.heartbeatMs > 0)) throw new RegistrationError("the registration reply is malformed (id or heartbeatMs)");
-      return { id: reply.id, heartbeatMs: reply.heartbeatMs, heartbeatTimeoutMs: reply.heartbeatTimeoutMs };
+      return registrationOf(msg.content);
     }
   } finally {
     clearTimeout(timer);

@@ -18,7 +18,7 @@ export class TaskRunner {
   #current: { task: EngineTask; started: number } | null = null;
 
   constructor(
-    private readonly engineId: number,
+    private readonly engineIdNow: () => number,
     private readonly handlers: TaskHandlers,
     private readonly capture: OutputCapture,
     private readonly interrupter: Interrupter,
@@ -46,7 +46,7 @@ export class TaskRunner {
 
   aborted = (task: EngineTask): FinishedTask => {
     const at = now();
-    return { result: { msgId: task.msgId, engineId: this.engineId, status: "aborted", started: at, completed: at, bufferCount: 0 }, frames: [] };
+    return { result: { msgId: task.msgId, engineId: this.engineIdNow(), status: "aborted", started: at, completed: at, bufferCount: 0 }, frames: [] };
   };
 
   async #settle(task: EngineTask, started: number, pending: Promise<TaskOutcome>): Promise<FinishedTask> {
@@ -58,7 +58,7 @@ export class TaskRunner {
   }
 
   #finish(task: EngineTask, started: number, ending: Ending): FinishedTask {
-    const result: TaskResult = { msgId: task.msgId, engineId: this.engineId, status: "ok", started, completed: started, bufferCount: 0 };
+    const result: TaskResult = { msgId: task.msgId, engineId: this.engineIdNow(), status: "ok", started, completed: started, bufferCount: 0 };
     let frames: Buffer[] = [];
     try {
       if ("error" in ending) throw ending.error;
@@ -71,7 +71,7 @@ export class TaskRunner {
       }
     } catch (err) {
       result.status = "error";
-      result.error = taskErrorInfo(err, this.engineId);
+      result.error = taskErrorInfo(err, this.engineIdNow());
       frames = [];
     }
     // A cell that failed still used up its number, as in IPython.

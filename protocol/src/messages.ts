@@ -170,7 +170,11 @@ export interface TaskRecordInfo {
 /** Content of each message type, by msg_type. */
 export interface MessageContents {
   // engine <-> controller ("engine" socket)
-  registration_request: { uuid: string; hostname: string; pid: number; version: string };
+  /**
+   * `uuid` is fixed for the life of the engine process; `id` is the id it had before, when it
+   * registers again (after being declared dead, or losing the controller). A known uuid gets its id back.
+   */
+  registration_request: { uuid: string; hostname: string; pid: number; version: string; id?: number };
   registration_reply:
     | { status: "ok"; id: number; heartbeatMs: number; heartbeatTimeoutMs: number }
     | { status: "error"; message: string };
@@ -186,9 +190,21 @@ export interface MessageContents {
   // engine thread <-> controller ("heartbeat" socket)
   heartbeat: { uuid: string; id: number; cpu: number; rss: number; heapUsed: number; time: number };
   signal_request: { signal: "SIGINT" | "SIGTERM" | "SIGKILL" };
+  /**
+   * The answer to a heartbeat from an engine the controller does not hold as alive (declared dead,
+   * unknown id or uuid, or any engine after a controller restart): register again. `heartbeatTime`
+   * is the `time` of the beat it answers, so an engine can ignore one that predates its registration.
+   */
+  reregister_request: { reason: string; heartbeatTime?: number };
 
   // client <-> controller ("client" socket)
   connect_request: Record<string, never>;
+  /**
+   * A client is alive: sent every CLIENT_HEARTBEAT_MS from a thread of the client (its own socket,
+   * the same header.session as the client's requests), and once on the client's socket before anything
+   * else. No reply. A client silent past the controller's tolerance is gone (`--orphan-tasks`).
+   */
+  client_heartbeat: { time: number };
   connect_reply: { engines: EngineInfo[]; snapshot: ClusterSnapshot };
   submit_request: { tasks: TaskRequest[] };
   queue_status_request: { targets?: number[]; verbose?: boolean };
@@ -217,3 +233,6 @@ export interface MessageContents {
 }
 
 export type MessageType = keyof MessageContents;
+
+/** How often a client beats (`client_heartbeat`). */
+export const CLIENT_HEARTBEAT_MS = 500;

@@ -247,7 +247,8 @@ describe("an engine killed with SIGKILL mid-map", () => {
 
 describe("a controller that is gone", () => {
   test("killed: outstanding tasks fail with ControllerError within controllerTimeout, requests time out", TEST_TIMEOUT, async () => {
-    const cluster = await startCluster({ n: 1 });
+    // Engines wait for a controller to come back (register again) only this long before they exit.
+    const cluster = await startCluster({ n: 1, engineArgs: ["--lost-controller-ms", "4000"] });
     const client = await cluster.cluster.connect({ controllerTimeout: 2000, activate: false });
     try {
       const enginePids = cluster.cluster.engines.map((e) => e.pid);
@@ -260,7 +261,7 @@ describe("a controller that is gone", () => {
       await assert.rejects(ar.get(30_000), instanceOf(ControllerError, /no word from the controller/));
       await assert.rejects(client.status(), instanceOf(TimeoutError, /no status reply/));
       await assert.rejects(Client.connect({ connectionFile: client.connectionFile, timeout: 1000, activate: false }), instanceOf(TimeoutError, /connection file/));
-      // Engines notice the silence and exit rather than linger as orphans.
+      // Engines give up after --lost-controller-ms without any controller rather than linger as orphans.
       await eventually("the engines to exit", () => enginePids.every((pid) => !isRunning(pid)), 30_000);
     } finally {
       client.close();

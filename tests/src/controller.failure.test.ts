@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { packValue } from "@tsparallel/protocol";
-import { noop, Scene } from "./support/controller-harness.js";
+import { FakeEngine, noop, Scene } from "./support/controller-harness.js";
 
 const FAST_HEARTBEATS = ["--heartbeat-ms", "100", "--heartbeat-timeout-ms", "600"];
 
@@ -42,29 +42,64 @@ test("an engine that stops heartbeating is declared dead: lb tasks with retries 
     doomed.reply(held, () => packValue("late").frames);
     doomed.stream([{ msgId: retried!, name: "stdout", text: "late output" }]);
     const reborn = await doomed.register();
-    assert.equal(reborn.content.status === "ok" && reborn.content.id, 2, "a dead engine comes back under a new id");
+    assert.equal(reborn.content.status === "ok" && reborn.content.id, doomedId, "a dead engine that registers again gets its id back");
     const status = await client.request<"status_reply">("status_request", {});
     for (const id of [direct!, retried!, once!]) assert.equal(client.resultCount(id), 1, `one result for ${id}`);
     assert.equal(client.inbox.ofType("stream").length, 0);
-    assert.equal(status.content.engines.find((e) => e.id === doomedId)!.state, "dead");
+    assert.equal(status.content.engines.find((e) => e.id === doomedId)!.state, "idle", "alive again, holding none of its old tasks");
+    assert.equal(status.content.engines.length, 2, "no new engine record");
+    // Its late results for tasks it no longer holds are still dropped once it is back.
+    doomed.reply(held, () => packValue("later still").frames);
+    await doomed.register(); // same socket: handled after those results
+    await client.request<"status_reply">("status_request", {});
+    for (const id of [direct!, retried!, once!]) assert.equal(client.resultCount(id), 1, `still one result for ${id}`);
     assert.match(scene.controller.stderr, /dropped 3 result\(s\) from engine 0/);
   } finally {
     await scene.close();
   }
 });
 
-test("a dead engine's heartbeats are no longer echoed, so it can tell it was given up", { timeout: 30_000 }, async () => {
+test("a dead engine's heartbeats are answered with reregister_request, not echoed; registering again revives it under its id and is published", { timeout: 30_000 }, async () => {
   const scene = await Scene.start(FAST_HEARTBEATS);
   try {
     const client = await scene.client();
     const engine = await scene.engine();
+    const firstId = engine.id;
     await engine.beats.next("heartbeat");
     engine.stopHeartbeats();
     await client.events.next("engine_dead");
     const echoes = engine.beats.ofType("heartbeat").length;
+    const sentAt = Date.now();
     engine.startHeartbeats();
-    await new Promise((r) => setTimeout(r, 500));
-    assert.equal(engine.beats.ofType("heartbeat").length, echoes);
+    const ask = await engine.beats.next("reregister_request");
+    assert.match(ask.content.reason, new RegExp(`engine ${firstId} was declared dead`));
+    assert.ok(typeof ask.content.heartbeatTime === "number" && ask.content.heartbeatTime >= sentAt, "it names the beat it answers");
+    assert.equal(engine.beats.ofType("heartbeat").length, echoes, "no echo for a dead engine");
+
+    await engine.register();
+    assert.equal(engine.id, firstId);
+    const again = await client.events.next("engine_registered", (m) => m.content.engine.id === firstId);
+    assert.equal(again.content.engine.uuid, engine.uuid);
+    await engine.beats.next("heartbeat");
+    const status = await client.request<"status_reply">("status_request", {});
+    assert.equal(status.content.engines.find((e) => e.id === firstId)!.state, "idle");
+  } finally {
+    await scene.close();
+  }
+});
+
+test("a heartbeat from an engine the controller never registered is answered with reregister_request", { timeout: 30_000 }, async () => {
+  const scene = await Scene.start(FAST_HEARTBEATS);
+  try {
+    const stranger = new FakeEngine(scene.controller.engineInfo());
+    stranger.id = 5;
+    stranger.heartbeatMs = 100;
+    stranger.startHeartbeats();
+    const ask = await stranger.beats.next("reregister_request");
+    assert.match(ask.content.reason, /does not know the engine/);
+    const reply = await stranger.register().finally(() => stranger.stopHeartbeats());
+    assert.equal(reply.content.status === "ok" && reply.content.id, 0, "an unknown uuid gets a new id, whatever id it had");
+    stranger.close();
   } finally {
     await scene.close();
   }

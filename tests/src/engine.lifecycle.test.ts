@@ -79,15 +79,75 @@ describe("engine lifecycle: registration, heartbeat, shutdown", () => {
     assert.equal(await controller.exitCode, 0);
   });
 
-  test("the engine exits 1 when its heartbeats are not echoed, even while stuck in a loop", async () => {
+  test("with no controller for --lost-controller-ms the engine exits 1, even while stuck in a loop", async () => {
     controller = new FakeController();
     controller.echoHeartbeats = false;
-    await controller.startEngine(0, 100);
+    await controller.bind();
+    await controller.startEngine(0, 100, { args: ["--file", controller.connectionFile, "--lost-controller-ms", "3000"] });
     controller.submit([{ body: { kind: "execute", code: "while (true) {}" } }]);
-    // max(10 x 100 ms, 10 s) of silence, then the engine gives up.
     const code = await controller.exitCode;
     assert.equal(code, 1, `exit ${code}, signal ${controller.engine!.signalCode}\n${controller.engineLog}`);
-    assert.match(controller.engineLog, /controller is gone/);
+    assert.match(controller.engineLog, /no controller for 3 s/);
+  });
+
+  test("told to register again, the engine drops its queued tasks, registers with the same uuid and its id, and keeps its namespace", async () => {
+    controller = new FakeController();
+    await controller.bind();
+    controller.spawnEngine();
+    const first = await controller.acceptRegistration(7);
+    await controller.run({ kind: "execute", code: "const kept = 'from before'" });
+    await controller.waitFor("heartbeat");
+    // A task runs and one waits behind it when the controller declares the engine dead.
+    const submitted = Date.now();
+    const [running, queued] = controller.submit([
+      { body: { kind: "execute", code: "const until = Date.now() + 1500; while (Date.now() < until) {}" } },
+      { body: { kind: "execute", code: "'should not run'" } },
+    ]);
+    // Both are on the engine once its loop shows in a beat.
+    await controller.waitFor("heartbeat", 5_000, (msg) => msg.content.time > submitted && msg.content.cpu > 10);
+    controller.sendToHeartbeat("reregister_request", { reason: "engine 7 was declared dead", heartbeatTime: Date.now() });
+    const again = await controller.waitFor("registration_request");
+    assert.equal(again.content.uuid, first.uuid);
+    assert.equal(again.content.id, 7);
+    const [ran, dropped] = await controller.results([running!, queued!]);
+    assert.equal(ran!.status, "ok");
+    assert.equal(dropped!.status, "aborted");
+    // A controller that does not know the engine gives it another id: it takes it and keeps its names.
+    controller.sendToEngine("registration_reply", { status: "ok", id: 9, heartbeatMs: 100, heartbeatTimeoutMs: 1000 });
+    await controller.waitFor("heartbeat", 10_000, (beat) => beat.content.id === 9);
+    const result = await controller.run({ kind: "execute", code: "kept" });
+    assert.equal(result.value, "from before");
+    assert.equal(result.engineId, 9);
+    assert.match(controller.engineLog, /registered again as engine 9 \(was 7/);
+    assert.equal(controller.engine!.exitCode, null, "still running");
+  });
+
+  test("an engine whose heartbeats go unanswered registers again (same uuid and id) and keeps serving once answered", { timeout: 60_000 }, async () => {
+    controller = new FakeController();
+    await controller.bind();
+    controller.spawnEngine();
+    const first = await controller.acceptRegistration(4);
+    await controller.run({ kind: "execute", code: "const before = 'still here'" });
+    controller.echoHeartbeats = false;
+    // max(10 beats, 10 s) of silence, then registration attempts with backoff.
+    const again = await controller.waitFor("registration_request", 30_000);
+    assert.equal(again.content.uuid, first.uuid);
+    assert.equal(again.content.id, 4);
+    controller.echoHeartbeats = true;
+    controller.sendToEngine("registration_reply", { status: "ok", id: 4, heartbeatMs: 100, heartbeatTimeoutMs: 1000 });
+    assert.equal((await controller.run({ kind: "execute", code: "before" })).value, "still here");
+    assert.match(controller.engineLog, /registered again as engine 4/);
+    assert.equal(controller.engine!.exitCode, null, "still running");
+  });
+
+  test("a request to register again that answers a beat sent before the last registration is ignored", async () => {
+    controller = new FakeController();
+    await controller.startEngine(3);
+    const sentAt = Date.now();
+    controller.sendToHeartbeat("reregister_request", { reason: "stale", heartbeatTime: sentAt - 60_000 });
+    await controller.waitFor("heartbeat", 10_000, (beat) => beat.content.time > sentAt);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(controller.engineInbox.all.filter((m) => m.header.msg_type === "registration_request").length, 1);
   });
 
   test("the engine exits 1 when no registration reply comes", async () => {

@@ -206,7 +206,8 @@ export class FakeEngine {
   }
 
   async register(timeoutMs = WAIT_MS): Promise<Typed<"registration_reply">> {
-    const header = this.send("registration_request", { uuid: this.uuid, hostname: "test-host", pid: process.pid, version: "test" });
+    // Registering again (an id is known) says which id it had, as tspengine does.
+    const header = this.send("registration_request", { uuid: this.uuid, hostname: "test-host", pid: process.pid, version: "test", ...(this.id >= 0 ? { id: this.id } : {}) });
     const reply = await this.inbox.next("registration_reply", (m) => m.parent_header.msg_id === header.msg_id, timeoutMs);
     if (reply.content.status !== "ok") throw new Error(`registration refused: ${reply.content.message}`);
     this.id = reply.content.id;
