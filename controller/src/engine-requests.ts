@@ -32,6 +32,7 @@ function register(ctx: ControllerContext, msg: Message<MessageContents["registra
   const { engine, isNew } = ctx.registry.register(uuid, hostname, pid, msg.identities, Date.now());
   reply({ status: "ok", id: engine.id, heartbeatMs: ctx.timings.heartbeatMs, heartbeatTimeoutMs: ctx.timings.heartbeatTimeoutMs });
   if (!isNew) return;
+  ctx.store.engineRegistered({ id: engine.id, uuid, hostname, pid, registered: engine.registered }, ctx.registry.nextId);
   ctx.log.info(`engine ${engine.id} registered (pid ${pid} on ${hostname})`);
   ctx.events.publish("engine_registered", { engine: engine.info() });
   ctx.events.changed();
