@@ -196,23 +196,32 @@ export class Client implements AsyncDisposable {
 
   /**
    * Runs tasks of the controller's store again (finished, failed or still running; submitted by any
-   * client), load-balanced, under new msgIds. The result has one value per task, in order.
+   * client), load-balanced, under new msgIds. The result has one value per task, in order; it fails
+   * as a whole when the controller refuses (an unknown msgId, arguments not stored).
    */
-  async resubmit(msgIds: string[] | AsyncResult<unknown>): Promise<AsyncResult<unknown[]>> {
+  resubmit(msgIds: string[] | AsyncResult<unknown>): AsyncResult<unknown[]> {
+    if (this.#closed) throw new Error("the client is closed");
     const ids = msgIds instanceof AsyncResult ? [...msgIds.msgIds] : msgIds;
     const submitted = Date.now();
     const metadata: TaskMetadata[] = ids.map(() => ({ msgId: newMessageId(), kind: "apply", engineId: null, submitted, stdout: "", stderr: "" }));
     const result = new AsyncResult<unknown[]>(this, metadata, (values) => values);
-    // Tracked before the request leaves: a result may follow the reply at once.
-    metadata.forEach((m, index) => this.#tasks.set(m.msgId, { result: result as AsyncResult<unknown>, index }));
-    try {
-      const reply = await this.#request<"resubmit_request", "resubmit_reply">("resubmit_request", { msgIds: ids, newMsgIds: metadata.map((m) => m.msgId) });
-      for (const m of metadata) m.kind = reply.content.kinds[m.msgId] ?? m.kind;
-    } catch (err) {
-      for (const m of metadata) this.#tasks.delete(m.msgId);
-      throw err;
-    }
-    for (const m of metadata) this.history.push(m.msgId);
+    // Tracked before the request leaves: results may follow the reply at once.
+    metadata.forEach((m, index) => {
+      this.#tasks.set(m.msgId, { result: result as AsyncResult<unknown>, index });
+      this.history.push(m.msgId);
+    });
+    this.#request<"resubmit_request", "resubmit_reply">("resubmit_request", { msgIds: ids, newMsgIds: metadata.map((m) => m.msgId) }).then(
+      (reply) => {
+        for (const m of metadata) m.kind = reply.content.kinds[m.msgId] ?? m.kind;
+      },
+      (err: Error) => {
+        metadata.forEach((m, index) => {
+          if (!this.#tasks.delete(m.msgId)) return;
+          m.error = err;
+          result._settle(index, undefined, err);
+        });
+      },
+    );
     return result;
   }
 

@@ -11,4 +11,4 @@ export { Cluster, ClusterError, type ClusterOptions } from "./cluster/cluster.js
 export type { ControllerLauncher, EngineLauncher, LaunchedProcess, ControllerLaunch, ControllerLaunchOptions, EngineLaunchOptions } from "./cluster/launcher.js";
 export { LocalControllerLauncher, LocalEngineLauncher } from "./cluster/local-launcher.js";
 export { SerializationError, FunctionSerializationError, ConnectionFileError } from "@tsparallel/protocol";
-export type { ClusterSnapshot, EngineStatus, EngineInfo, TaskStreamItem, QueueStatus, SchemeName } from "@tsparallel/protocol";
+export type { ClusterSnapshot, EngineStatus, EngineInfo, TaskStreamItem, QueueStatus, SchemeName, TaskDbFilter, TaskDbKey, TaskDbRecord, TaskRecordInfo } from "@tsparallel/protocol";
