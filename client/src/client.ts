@@ -101,6 +101,7 @@ export class Client implements AsyncDisposable {
     try {
       const reply = await link.request<"connect_request", "connect_reply">("connect_request", {}, options.timeout ?? REQUEST_TIMEOUT_MS);
       client.#setEngines(reply.content.engines);
+      client.#controllerPid = reply.content.snapshot.controller.pid;
     } catch (err) {
       client.close();
       if (err instanceof TimeoutError) throw new TimeoutError(`${err.message} (connection file ${file})`);

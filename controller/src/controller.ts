@@ -110,7 +110,7 @@ class Controller implements ControllerContext {
       this.timings,
       (engine, reason) => {
         this.engineLost(engine, "dead", reason);
-        this.#outbox.flush();
+        this.#send();
       },
       () => this.events.changed(),
       this.log,
@@ -204,6 +204,12 @@ class Controller implements ControllerContext {
     this.#resolveClosed();
   }
 
+  /** The store first: nothing leaves that the store would not know of after a crash. */
+  #send(): void {
+    this.store.flush();
+    this.#outbox.flush();
+  }
+
   /** One receive loop; everything a message produced leaves in one batch per destination. */
   async #serve(socket: AsyncIterable<Buffer[]>, handle: (msg: Message) => void): Promise<void> {
     for await (const msg of receiveMessages(socket, this.signer, this.log)) {
@@ -212,7 +218,7 @@ class Controller implements ControllerContext {
       } catch (err) {
         this.log.error(`handling ${msg.header.msg_type} failed: ${(err as Error).stack ?? String(err)}`);
       }
-      this.#outbox.flush();
+      this.#send();
     }
   }
 }

@@ -77,6 +77,8 @@ export class MemoryTaskStore implements TaskStore {
 
   engineRegistered(): void {}
 
+  flush(): void {}
+
   close(): void {}
 
   #forgetRequest(msgId: string): void {

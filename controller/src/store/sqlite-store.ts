@@ -103,8 +103,10 @@ function toDbRecord(row: Row): TaskDbRecord {
 
 /**
  * Task records, arguments and results in one SQLite file (WAL) per profile. The hot path only notes
- * what changed; a timer writes the changes in one transaction (a task added and finished within one
- * batch is one row written once). Bounded in records and bytes: the oldest finished tasks are culled.
+ * what changed; the controller writes the changes in one transaction per handled message, before
+ * anything that message produced leaves (so a result a client has is in the store, and a task an
+ * engine got is known there); a timer catches the rest. A task added and finished within one batch
+ * is one row written once. Bounded in records and bytes: the oldest finished tasks are culled.
  * The file is opened in exclusive locking mode, so two live controllers can never share it; the lock
  * dies with the process, so a restarted controller gets it back.
  */
@@ -116,7 +118,8 @@ export class SqliteTaskStore implements TaskStore {
   #rows = 0;
   #bytes = 0;
   #lost = 0;
-  readonly #upsert: Database.Statement;
+  readonly #insert: Database.Statement;
+  readonly #update: Database.Statement;
   readonly #writeBatch: (entries: Entry[]) => void;
 
   private constructor(
@@ -126,15 +129,15 @@ export class SqliteTaskStore implements TaskStore {
     private readonly log: Logger,
   ) {
     this.#db = db;
-    this.#upsert = db.prepare(`
+    // Positional parameters and a plain INSERT for a new task: this runs for every task, so it is kept lean.
+    this.#insert = db.prepare(`
       INSERT INTO tasks (msg_id, client, engine_id, kind, submitted, started, completed, status, error, stdout, stderr, repr,
                          execution_count, request, request_frames, result_frames, result_bytes, note, resubmitted)
-      VALUES (@msg_id, @client, @engine_id, @kind, @submitted, @started, @completed, @status, @error, @stdout, @stderr, @repr,
-              @execution_count, @request, @request_frames, @result_frames, @result_bytes, @note, @resubmitted)
-      ON CONFLICT(msg_id) DO UPDATE SET engine_id = excluded.engine_id, started = excluded.started, completed = excluded.completed,
-        status = excluded.status, error = excluded.error, stdout = excluded.stdout, stderr = excluded.stderr, repr = excluded.repr,
-        execution_count = excluded.execution_count, result_frames = excluded.result_frames, result_bytes = excluded.result_bytes,
-        note = excluded.note, resubmitted = coalesce(excluded.resubmitted, tasks.resubmitted)`);
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(msg_id) DO NOTHING`);
+    this.#update = db.prepare(`
+      UPDATE tasks SET engine_id = ?, started = ?, completed = ?, status = ?, error = ?, stdout = ?, stderr = ?, repr = ?,
+        execution_count = ?, result_frames = ?, result_bytes = ?, note = ?, resubmitted = coalesce(?, resubmitted)
+      WHERE msg_id = ?`);
     this.#writeBatch = db.transaction((entries: Entry[]) => {
       for (const entry of entries) this.#write(entry);
     });
@@ -321,31 +324,25 @@ export class SqliteTaskStore implements TaskStore {
 
   #write(entry: Entry): void {
     const r = entry.record;
-    const requestFrames = entry.request ? packFrames(entry.request.frames) : null;
     const resultFrames = entry.result ? packFrames(entry.result) : null;
-    this.#upsert.run({
-      msg_id: r.msgId,
-      client: r.client.key,
-      engine_id: r.engineId,
-      kind: r.kind,
-      submitted: r.submitted,
-      started: r.started ?? null,
-      completed: r.completed ?? null,
-      status: r.status ?? null,
-      error: r.error ? JSON.stringify(r.error) : null,
-      stdout: r.stdout ?? null,
-      stderr: r.stderr ?? null,
-      repr: r.repr ?? null,
-      execution_count: r.executionCount ?? null,
-      request: entry.request?.json ?? null,
-      request_frames: requestFrames,
-      result_frames: resultFrames,
-      result_bytes: r.resultBytes,
-      note: r.note ?? null,
-      resubmitted: r.resubmitted ?? null,
-    });
-    if (entry.isNew) this.#rows++;
-    this.#bytes += (requestFrames?.length ?? 0) + (resultFrames?.length ?? 0);
+    const error = r.error ? JSON.stringify(r.error) : null;
+    if (entry.isNew) {
+      const requestFrames = entry.request ? packFrames(entry.request.frames) : null;
+      const written = this.#insert.run(
+        r.msgId, r.client.key, r.engineId, r.kind, r.submitted, r.started ?? null, r.completed ?? null, r.status ?? null, error,
+        r.stdout ?? null, r.stderr ?? null, r.repr ?? null, r.executionCount ?? null, entry.request?.json ?? null, requestFrames,
+        resultFrames, r.resultBytes, r.note ?? null, r.resubmitted ?? null,
+      ).changes;
+      if (written === 0) return;
+      this.#rows++;
+      this.#bytes += requestFrames?.length ?? 0;
+    } else {
+      this.#update.run(
+        r.engineId, r.started ?? null, r.completed ?? null, r.status ?? null, error, r.stdout ?? null, r.stderr ?? null, r.repr ?? null,
+        r.executionCount ?? null, resultFrames, r.resultBytes, r.note ?? null, r.resubmitted ?? null, r.msgId,
+      );
+    }
+    this.#bytes += resultFrames?.length ?? 0;
   }
 
   /** Drops the oldest finished tasks until both bounds are a tenth under their limit. */
