@@ -25,7 +25,7 @@ describe("dbQuery (sqlite store)", () => {
     assert.ok(existsSync(join(profileDir(cluster().cluster.profile), STORE_FILE)));
   });
 
-  test("filters by time with $lt/$gte and by equality, as test_db_query_dt", async () => {
+  test("filters by time with $lt/$gte and by equality [test_db_query_dt, test_find_records_dt]", async () => {
     const { client } = cluster();
     const lv = client.loadBalancedView();
     for (let i = 0; i < 8; i++) await lv.apply((x: number) => x + 1, i);
@@ -43,7 +43,7 @@ describe("dbQuery (sqlite store)", () => {
     for (const r of same) assert.equal(r.submitted, tic);
   });
 
-  test("keys: only the ones asked for, msgId always, as test_db_query_keys / test_db_query_msg_id", async () => {
+  test("keys: only the ones asked for, msgId always; by default every key but no values [test_db_query_keys, test_db_query_msg_id, test_db_query_default_keys]", async () => {
     const { client } = cluster();
     await client.loadBalancedView().apply(() => 1);
     const found = await client.dbQuery({ msgId: { $ne: "" } }, ["submitted", "completed"]);
@@ -55,7 +55,7 @@ describe("dbQuery (sqlite store)", () => {
     assert.ok("status" in all! && "engineId" in all! && "resultBytes" in all!, "default keys are all the record's keys");
   });
 
-  test("$in / $nin split the history, as test_db_query_in", async () => {
+  test("$in / $nin split the history [test_db_query_in, test_find_records_in]", async () => {
     const { client } = cluster();
     const lv = client.loadBalancedView();
     await Promise.all([1, 2, 3, 4].map((x) => lv.apply((y: number) => y, x)));
@@ -66,7 +66,7 @@ describe("dbQuery (sqlite store)", () => {
     assert.deepEqual(new Set((await client.dbQuery({ msgId: { $nin: even } })).map((r) => r.msgId)), new Set(odd));
   });
 
-  test("null means absent: msgId null matches nothing, completed null finds the pending tasks (test_null)", async () => {
+  test("null means absent: msgId null matches nothing, completed null finds the pending tasks [test_null]", async () => {
     const { client, ids } = cluster();
     const slow = client.directView(ids[0]!).apply(() => new Promise((resolve) => setTimeout(resolve, 1500)));
     await client.controllerHistory();
@@ -95,7 +95,7 @@ describe("dbQuery (sqlite store)", () => {
 describe("resubmit and purgeResults (sqlite store)", () => {
   const cluster = sharedCluster({ n: 1 });
 
-  test("resubmit runs a finished task again under a new msgId, and the old record points at it (test_resubmit)", async () => {
+  test("resubmit runs a finished task again under a new msgId, and the old record points at it [test_resubmit]", async () => {
     const { client } = cluster();
     const ar = client.loadBalancedView().apply(() => Math.random());
     const r1 = await ar;
@@ -109,7 +109,7 @@ describe("resubmit and purgeResults (sqlite store)", () => {
     assert.equal(again.metadata[0]!.kind, "apply");
   });
 
-  test("resubmit keeps the arguments, works for a chain, and from another client (test_resubmit_chain)", async () => {
+  test("resubmit keeps the arguments, works for a chain, and from another client [test_resubmit_chain]", async () => {
     const { client, cluster: c } = cluster();
     const first = client.loadBalancedView().apply((s: string, n: number) => s.length * n, "x".repeat(1024), 2);
     assert.equal(await first, 2048);
@@ -127,7 +127,7 @@ describe("resubmit and purgeResults (sqlite store)", () => {
     }
   });
 
-  test("resubmit of an aborted task and of a task still running both run (test_resubmit_aborted, test_resubmit_inflight)", async () => {
+  test("resubmit of an aborted task and of a task still running both run [test_resubmit_aborted, test_resubmit_inflight]", async () => {
     const { client, ids } = cluster();
     const lv = client.loadBalancedView({ targets: [ids[0]!] });
     const sleeper = lv.apply(() => new Promise((resolve) => setTimeout(resolve, 800)));
@@ -140,7 +140,7 @@ describe("resubmit and purgeResults (sqlite store)", () => {
     assert.deepEqual(await inflight, [undefined]);
   });
 
-  test("resubmit of an unknown msgId is refused and runs nothing (test_resubmit_badkey)", async () => {
+  test("resubmit of an unknown msgId is refused and runs nothing [test_resubmit_badkey]", async () => {
     const { client } = cluster();
     const ar = client.loadBalancedView().apply(() => 1);
     await ar;
@@ -149,7 +149,7 @@ describe("resubmit and purgeResults (sqlite store)", () => {
     assert.equal((await client.controllerHistory()).length, before);
   });
 
-  test("purgeResults forgets finished tasks, refuses pending ones, and 'all' keeps only the pending (test_purge_hub_results)", async () => {
+  test("purgeResults forgets finished tasks, refuses pending ones, and 'all' keeps only the pending [test_purge_hub_results, test_purge_all_hub_results, test_drop_record, test_drop_matching]", async () => {
     const { client, ids } = cluster();
     const dv = client.directView(ids[0]!);
     const ars = [1, 2, 3].map((x) => dv.apply((y: number) => y * 10, x));
@@ -195,7 +195,7 @@ test("a result over the store's size cap reaches its client, is not stored, and 
   }
 });
 
-test("the store is bounded: past --db-max-records and --db-max-bytes the oldest finished tasks are culled", { timeout: 120_000 }, async () => {
+test("the store is bounded: past --db-max-records and --db-max-bytes the oldest finished tasks are culled [test_cull_count, test_cull_size]", { timeout: 120_000 }, async () => {
   const { client, stop } = await startCluster({ n: 1, controllerArgs: ["--db-max-records", "50", "--db-max-bytes", "40000"] });
   try {
     const lv = client.loadBalancedView();

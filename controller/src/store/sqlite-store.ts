@@ -118,6 +118,8 @@ export class SqliteTaskStore implements TaskStore {
   #rows = 0;
   #bytes = 0;
   #lost = 0;
+  #batches = 0;
+  #written = 0;
   readonly #insert: Database.Statement;
   readonly #update: Database.Statement;
   readonly #writeBatch: (entries: Entry[]) => void;
@@ -299,6 +301,8 @@ export class SqliteTaskStore implements TaskStore {
     this.#dirty.clear();
     try {
       this.#writeBatch(entries);
+      this.#batches++;
+      this.#written += entries.length;
     } catch (err) {
       // A full disk must not take the controller down: the live records still work; say what is lost.
       this.#lost += entries.length;
@@ -310,6 +314,7 @@ export class SqliteTaskStore implements TaskStore {
 
   close(): void {
     this.flush();
+    this.log.debug(`task store: ${this.#written} write(s) in ${this.#batches} transaction(s)`);
     this.#db.close();
   }
 
