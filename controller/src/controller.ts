@@ -204,9 +204,9 @@ class Controller implements ControllerContext {
     this.#resolveClosed();
   }
 
-  /** The store first: nothing leaves that the store would not know of after a crash. */
+  /** The store first: no result leaves that the store would not have after a crash. */
   #send(): void {
-    this.store.flush();
+    this.store.flushFinished();
     this.#outbox.flush();
   }
 

@@ -77,7 +77,7 @@ export class MemoryTaskStore implements TaskStore {
 
   engineRegistered(): void {}
 
-  flush(): void {}
+  flushFinished(): void {}
 
   close(): void {}
 

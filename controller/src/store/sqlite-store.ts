@@ -23,7 +23,10 @@ export class StoreInUseError extends Error {
 
 interface Entry {
   record: TaskRecord;
-  isNew: boolean;
+  /** Set for a task not written yet: its place in the history (submission order). */
+  seq?: number;
+  /** When it was added (performance.now()). */
+  since: number;
   request?: { json: string; frames: Buffer[] };
   result?: Buffer[];
 }
@@ -103,17 +106,21 @@ function toDbRecord(row: Row): TaskDbRecord {
 
 /**
  * Task records, arguments and results in one SQLite file (WAL) per profile. The hot path only notes
- * what changed; the controller writes the changes in one transaction per handled message, before
- * anything that message produced leaves (so a result a client has is in the store, and a task an
- * engine got is known there); a timer catches the rest. A task added and finished within one batch
- * is one row written once. Bounded in records and bytes: the oldest finished tasks are culled.
+ * what changed. Before a handled message's results leave, the controller writes the finished tasks
+ * in one transaction (so a result a client has is in the store); new tasks wait up to FLUSH_MS (a
+ * timer), so that a task that finishes meanwhile is one row written once. History order is the
+ * order tasks were added (`seq`), whenever they are written. Bounded in records and bytes: the oldest finished tasks are culled.
  * The file is opened in exclusive locking mode, so two live controllers can never share it; the lock
  * dies with the process, so a restarted controller gets it back.
  */
 export class SqliteTaskStore implements TaskStore {
   readonly kind = "sqlite";
   readonly #db: Database.Database;
-  readonly #dirty = new Map<string, Entry>();
+  /** Tasks added and not written yet, oldest first; a task that finishes soon is written once, finished. */
+  readonly #adds = new Map<string, Entry>();
+  /** Finished tasks to write. */
+  #finished: Entry[] = [];
+  #nextSeq: number;
   #timer: NodeJS.Timeout | undefined;
   #rows = 0;
   #bytes = 0;
@@ -133,9 +140,9 @@ export class SqliteTaskStore implements TaskStore {
     this.#db = db;
     // Positional parameters and a plain INSERT for a new task: this runs for every task, so it is kept lean.
     this.#insert = db.prepare(`
-      INSERT INTO tasks (msg_id, client, engine_id, kind, submitted, started, completed, status, error, stdout, stderr, repr,
+      INSERT INTO tasks (seq, msg_id, client, engine_id, kind, submitted, started, completed, status, error, stdout, stderr, repr,
                          execution_count, request, request_frames, result_frames, result_bytes, note, resubmitted)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(msg_id) DO NOTHING`);
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`);
     this.#update = db.prepare(`
       UPDATE tasks SET engine_id = ?, started = ?, completed = ?, status = ?, error = ?, stdout = ?, stderr = ?, repr = ?,
         execution_count = ?, result_frames = ?, result_bytes = ?, note = ?, resubmitted = coalesce(?, resubmitted)
@@ -144,6 +151,7 @@ export class SqliteTaskStore implements TaskStore {
       for (const entry of entries) this.#write(entry);
     });
     this.#recount();
+    this.#nextSeq = ((db.prepare("SELECT max(seq) FROM tasks").pluck().get() as number | null) ?? 0) + 1;
   }
 
   /**
@@ -195,18 +203,17 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   added(record: TaskRecord, work: TaskWork | undefined, lb: TaskRequest["lb"] | undefined): void {
-    const entry: Entry = { record, isNew: true };
+    const entry: Entry = { record, seq: this.#nextSeq++, since: performance.now() };
     if (work && bytesOf(work.frames) <= this.limits.maxValueBytes) entry.request = { json: JSON.stringify({ body: work.body, ...(lb ? { lb } : {}) }), frames: work.frames };
-    this.#dirty.set(record.msgId, entry);
+    this.#adds.set(record.msgId, entry);
     this.#schedule();
   }
 
   completed(record: TaskRecord, frames: Buffer[]): void {
-    let entry = this.#dirty.get(record.msgId);
-    if (!entry) {
-      entry = { record, isNew: false };
-      this.#dirty.set(record.msgId, entry);
-    }
+    let entry = this.#adds.get(record.msgId);
+    if (entry) this.#adds.delete(record.msgId);
+    else entry = { record, since: performance.now() };
+    this.#finished.push(entry);
     if (record.resultBytes > this.limits.maxValueBytes) record.note = overCapNote(record.resultBytes, this.limits.maxValueBytes, "sqlite");
     else entry.result = frames;
     this.#schedule();
@@ -290,15 +297,38 @@ export class SqliteTaskStore implements TaskStore {
     });
   }
 
-  /** Writes what is waiting now. */
+  /** Writes everything waiting. */
   flush(): void {
     if (this.#timer) {
       clearTimeout(this.#timer);
       this.#timer = undefined;
     }
-    if (this.#dirty.size === 0) return;
-    const entries = [...this.#dirty.values()];
-    this.#dirty.clear();
+    if (this.#adds.size === 0 && this.#finished.length === 0) return;
+    const entries = this.#finished;
+    for (const entry of this.#adds.values()) entries.push(entry);
+    this.#adds.clear();
+    this.#finished = [];
+    this.#commit(entries);
+  }
+
+  /**
+   * Writes the finished tasks (whose results are about to leave) and tasks added over FLUSH_MS ago;
+   * tasks added since wait, so that one that finishes soon is written once.
+   */
+  flushFinished(): void {
+    if (this.#finished.length === 0) return;
+    const entries = this.#finished;
+    this.#finished = [];
+    const old = performance.now() - FLUSH_MS;
+    for (const [msgId, entry] of this.#adds) {
+      if (entry.since > old) break;
+      entries.push(entry);
+      this.#adds.delete(msgId);
+    }
+    this.#commit(entries);
+  }
+
+  #commit(entries: Entry[]): void {
     try {
       this.#writeBatch(entries);
       this.#batches++;
@@ -323,7 +353,7 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   #schedule(): void {
-    if (this.#dirty.size >= FLUSH_BATCH) this.flush();
+    if (this.#adds.size + this.#finished.length >= FLUSH_BATCH) this.flush();
     else this.#timer ??= setTimeout(() => this.flush(), FLUSH_MS);
   }
 
@@ -331,10 +361,10 @@ export class SqliteTaskStore implements TaskStore {
     const r = entry.record;
     const resultFrames = entry.result ? packFrames(entry.result) : null;
     const error = r.error ? JSON.stringify(r.error) : null;
-    if (entry.isNew) {
+    if (entry.seq !== undefined) {
       const requestFrames = entry.request ? packFrames(entry.request.frames) : null;
       const written = this.#insert.run(
-        r.msgId, r.client.key, r.engineId, r.kind, r.submitted, r.started ?? null, r.completed ?? null, r.status ?? null, error,
+        entry.seq, r.msgId, r.client.key, r.engineId, r.kind, r.submitted, r.started ?? null, r.completed ?? null, r.status ?? null, error,
         r.stdout ?? null, r.stderr ?? null, r.repr ?? null, r.executionCount ?? null, entry.request?.json ?? null, requestFrames,
         resultFrames, r.resultBytes, r.note ?? null, r.resubmitted ?? null,
       ).changes;

@@ -68,7 +68,7 @@ export interface TaskStore {
   resubmitted(msgId: string, newMsgId: string): void;
   functionLearned(hash: string, source: string): void;
   engineRegistered(engine: StoredEngine, nextId: number): void;
-  /** Writes what is waiting (the controller calls it before sending what a message produced). */
-  flush(): void;
+  /** Writes what finished (the controller calls it before results leave); new tasks may wait a little. */
+  flushFinished(): void;
   close(): void;
 }
