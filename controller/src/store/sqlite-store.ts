@@ -7,8 +7,14 @@ import { overCapNote } from "./memory-store.js";
 import type { RestoredState, StoredEngine, StoredRequest, StoredResult, StoreLimits, TaskStore } from "./task-store.js";
 
 const SCHEMA_VERSION = "1";
-/** Writes wait at most this long, so thousands of tiny tasks cost one transaction, not one each. */
+/** Finished tasks that no message wrote (a timeout, an engine's death) wait at most this long. */
 const FLUSH_MS = 25;
+/**
+ * A new task waits this long before it is written alone: most tiny tasks finish sooner and are written
+ * once, finished. The price: a task submitted less than this before a crash is unknown afterwards
+ * (its client hears that the restarted controller has no record of it).
+ */
+const ADD_WAIT_MS = 500;
 /** A batch this big is written at once rather than waiting for the timer. */
 const FLUSH_BATCH = 20_000;
 /** Engines and function sources are few; still, nothing here grows without bound. */
@@ -107,8 +113,8 @@ function toDbRecord(row: Row): TaskDbRecord {
 /**
  * Task records, arguments and results in one SQLite file (WAL) per profile. The hot path only notes
  * what changed. Before a handled message's results leave, the controller writes the finished tasks
- * in one transaction (so a result a client has is in the store); new tasks wait up to FLUSH_MS (a
- * timer), so that a task that finishes meanwhile is one row written once. History order is the
+ * in one transaction (so a result a client has is in the store); new tasks wait up to ADD_WAIT_MS,
+ * so that a task that finishes meanwhile is one row written once. History order is the
  * order tasks were added (`seq`), whenever they are written. Bounded in records and bytes: the oldest finished tasks are culled.
  * The file is opened in exclusive locking mode, so two live controllers can never share it; the lock
  * dies with the process, so a restarted controller gets it back.
@@ -312,20 +318,28 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   /**
-   * Writes the finished tasks (whose results are about to leave) and tasks added over FLUSH_MS ago;
-   * tasks added since wait, so that one that finishes soon is written once.
+   * Writes the finished tasks (whose results are about to leave) and tasks added over ADD_WAIT_MS
+   * ago; newer tasks wait, so that one that finishes meanwhile is written once.
    */
   flushFinished(): void {
-    if (this.#finished.length === 0) return;
+    const old = performance.now() - ADD_WAIT_MS;
+    const head = this.#adds.values().next().value;
+    if (this.#finished.length === 0 && (head === undefined || head.since > old)) return;
     const entries = this.#finished;
     this.#finished = [];
-    const old = performance.now() - FLUSH_MS;
     for (const [msgId, entry] of this.#adds) {
       if (entry.since > old) break;
       entries.push(entry);
       this.#adds.delete(msgId);
     }
     this.#commit(entries);
+  }
+
+  #tick(): void {
+    this.#timer = undefined;
+    this.flushFinished();
+    const head = this.#adds.values().next().value;
+    if (head) this.#timer = setTimeout(() => this.#tick(), Math.max(FLUSH_MS, head.since + ADD_WAIT_MS - performance.now()));
   }
 
   #commit(entries: Entry[]): void {
@@ -354,7 +368,7 @@ export class SqliteTaskStore implements TaskStore {
 
   #schedule(): void {
     if (this.#adds.size + this.#finished.length >= FLUSH_BATCH) this.flush();
-    else this.#timer ??= setTimeout(() => this.flush(), FLUSH_MS);
+    else this.#timer ??= setTimeout(() => this.#tick(), FLUSH_MS);
   }
 
   #write(entry: Entry): void {
