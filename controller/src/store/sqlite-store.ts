@@ -15,8 +15,8 @@ const FLUSH_MS = 25;
  * (its client hears that the restarted controller has no record of it).
  */
 const ADD_WAIT_MS = 500;
-/** A batch this big is written at once rather than waiting for the timer. */
-const FLUSH_BATCH = 20_000;
+/** New tasks written per transaction at most: a 100k-task map must not hold the loop for seconds. */
+const ADDS_PER_WRITE = 2_000;
 /** Engines and function sources are few; still, nothing here grows without bound. */
 const KEEP_ENGINES = 10_000;
 const KEEP_FUNCTIONS = 10_000;
@@ -327,8 +327,9 @@ export class SqliteTaskStore implements TaskStore {
     if (this.#finished.length === 0 && (head === undefined || head.since > old)) return;
     const entries = this.#finished;
     this.#finished = [];
+    let adds = 0;
     for (const [msgId, entry] of this.#adds) {
-      if (entry.since > old) break;
+      if (entry.since > old || adds++ === ADDS_PER_WRITE) break;
       entries.push(entry);
       this.#adds.delete(msgId);
     }
@@ -367,8 +368,7 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   #schedule(): void {
-    if (this.#adds.size + this.#finished.length >= FLUSH_BATCH) this.flush();
-    else this.#timer ??= setTimeout(() => this.#tick(), FLUSH_MS);
+    this.#timer ??= setTimeout(() => this.#tick(), FLUSH_MS);
   }
 
   #write(entry: Entry): void {
