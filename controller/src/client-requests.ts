@@ -3,6 +3,7 @@ import type { ControllerContext } from "./context.js";
 import { identityKey } from "./identity.js";
 import { recordInfo } from "./records/record-info.js";
 import { checkKeys, compileFilter, project, QueryError } from "./store/query.js";
+import type { StoredResult } from "./store/task-store.js";
 import type { ClientRef } from "./records/task-record.js";
 import { SubmitError } from "./task-router.js";
 import { isIdList, isStringList } from "./validate.js";
@@ -33,6 +34,13 @@ function aliveTargets(ctx: ControllerContext, value: unknown) {
   const { engines, invalid } = ctx.control.resolve(targetsOf(value));
   if (invalid.length) throw new BadRequest("InvalidTargetError", `no alive engine ${invalid.join(", ")}`);
   return engines;
+}
+
+/** The live record first; the store has what memory let go of, and everything after a restart. */
+function findResult(ctx: ControllerContext, msgId: string): StoredResult | undefined {
+  const record = ctx.records.get(msgId);
+  if (record && !record.resultsEvicted) return { info: recordInfo(record), frames: record.resultFrames, evicted: false };
+  return ctx.store.result(msgId) ?? (record && { info: recordInfo(record), frames: [], evicted: true });
 }
 
 const handlers: Partial<Record<MessageType, Handler>> = {
@@ -76,9 +84,7 @@ const handlers: Partial<Record<MessageType, Handler>> = {
     const unknown: string[] = [];
     const evicted: string[] = [];
     for (const msgId of content.msgIds) {
-      const record = ctx.records.get(msgId);
-      // The live record first; the store has what memory let go of, and everything after a restart.
-      const found = record && !record.resultsEvicted ? { info: recordInfo(record), frames: record.resultFrames, evicted: false } : (ctx.store.result(msgId) ?? (record && { info: recordInfo(record), frames: [], evicted: true }));
+      const found = findResult(ctx, msgId);
       if (!found) {
         unknown.push(msgId);
         continue;
