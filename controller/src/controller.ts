@@ -161,6 +161,7 @@ class Controller implements ControllerContext {
       records: this.records,
       balancer: this.router.balancer,
       throughput: this.#throughput,
+      store: this.store,
     });
   }
 

@@ -133,6 +133,8 @@ export interface ClusterSnapshot {
   controller: { url: string; pid: number; hostname: string; started: string; scheme: string; hwm: number };
   engines: EngineStatus[];
   tasks: { unassigned: number; queued: number; running: number; done: number; failed: number; perSecond: number };
+  /** The task store: records and bytes of values it holds, and new tasks not written to it yet. */
+  store?: { kind: "sqlite" | "memory"; location?: string; records: number; bytes: number; waiting: number };
   time: number;
 }
 

@@ -90,6 +90,15 @@ export class TaskRecords {
     return [...this.#records.keys()];
   }
 
+  get size(): number {
+    return this.#records.size;
+  }
+
+  /** Bytes of result frames kept. */
+  get resultBytes(): number {
+    return this.#resultBytes;
+  }
+
   /** Finished tasks, and how many of them did not end "ok". */
   get counts(): { done: number; failed: number } {
     return { done: this.#done, failed: this.#failed };

@@ -1,4 +1,4 @@
-import type { TaskDbRecord, TaskRequest } from "@tsparallel/protocol";
+import type { ClusterSnapshot, TaskDbRecord, TaskRequest } from "@tsparallel/protocol";
 import { dbRecord, recordInfo } from "../records/record-info.js";
 import type { TaskRecord, TaskWork } from "../records/task-record.js";
 import type { TaskRecords } from "../records/task-records.js";
@@ -78,6 +78,10 @@ export class MemoryTaskStore implements TaskStore {
   engineRegistered(): void {}
 
   flushFinished(): void {}
+
+  stats(): NonNullable<ClusterSnapshot["store"]> {
+    return { kind: "memory", records: this.records.size, bytes: this.records.resultBytes + this.#requestBytes, waiting: 0 };
+  }
 
   close(): void {}
 

@@ -1,6 +1,7 @@
 import { chmodSync } from "node:fs";
 import Database from "better-sqlite3";
-import type { Logger, RemoteErrorInfo, TaskDbRecord, TaskKind, TaskRecordInfo, TaskRequest, TaskStatus } from "@tsparallel/protocol";
+import type { ClusterSnapshot, Logger, RemoteErrorInfo, TaskDbRecord, TaskKind, TaskRecordInfo, TaskRequest, TaskStatus } from "@tsparallel/protocol";
+import { dbRecord, recordInfo } from "../records/record-info.js";
 import type { TaskRecord, TaskWork } from "../records/task-record.js";
 import { packFrames, unpackFrames, bytesOf } from "./frames.js";
 import { overCapNote } from "./memory-store.js";
@@ -226,7 +227,9 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   result(msgId: string): StoredResult | undefined {
-    this.flush();
+    const waiting = this.#adds.get(msgId);
+    if (waiting) return { info: recordInfo(waiting.record), frames: [], evicted: false };
+    this.#writeFinished();
     const row = this.#db.prepare(`SELECT ${ROW_COLUMNS}, result_frames FROM tasks WHERE msg_id = ?`).get(msgId) as (Row & { result_frames: Buffer | null }) | undefined;
     if (!row) return undefined;
     const frames = unpackFrames(row.result_frames);
@@ -245,7 +248,9 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   request(msgId: string): StoredRequest | null | undefined {
-    this.flush();
+    const waiting = this.#adds.get(msgId);
+    if (waiting) return waiting.request ? { ...(JSON.parse(waiting.request.json) as Pick<StoredRequest, "body" | "lb">), frames: waiting.request.frames } : null;
+    this.#writeFinished();
     const row = this.#db.prepare("SELECT request, request_frames FROM tasks WHERE msg_id = ?").get(msgId) as { request: string | null; request_frames: Buffer | null } | undefined;
     if (!row) return undefined;
     if (row.request === null) return null;
@@ -253,18 +258,21 @@ export class SqliteTaskStore implements TaskStore {
     return { body, frames: unpackFrames(row.request_frames), ...(lb ? { lb } : {}) };
   }
 
+  /** Rows and the tasks not written yet, in history order; nothing big is written on the way. */
   find(predicate: (record: TaskDbRecord) => boolean): TaskDbRecord[] {
-    this.flush();
     const found: TaskDbRecord[] = [];
-    for (const row of this.#db.prepare(`SELECT ${ROW_COLUMNS} FROM tasks ORDER BY seq`).iterate() as IterableIterator<Row>) {
-      const record = toDbRecord(row);
+    this.#inOrder((row) => {
+      if (predicate(row)) found.push(row);
+    }, (entry) => {
+      const record = dbRecord(entry.record);
       if (predicate(record)) found.push(record);
-    }
+    });
     return found;
   }
 
+  /** Only finished tasks go, and those waiting to be written are all pending. */
   purge(msgIds: string[] | "all"): number {
-    this.flush();
+    this.#writeFinished();
     let purged: number;
     if (msgIds === "all") purged = this.#db.prepare("DELETE FROM tasks WHERE status IS NOT NULL").run().changes;
     else {
@@ -279,12 +287,39 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   history(): string[] {
-    this.flush();
-    return this.#db.prepare("SELECT msg_id FROM tasks ORDER BY seq").pluck().all() as string[];
+    const ids: string[] = [];
+    this.#inOrder((row) => ids.push(row.msgId), (entry) => ids.push(entry.record.msgId));
+    return ids;
+  }
+
+  /** Stored rows merged with the tasks waiting to be written, by seq (both lists are in seq order). */
+  #inOrder(row: (record: TaskDbRecord) => void, waiting: (entry: Entry) => void): void {
+    this.#writeFinished();
+    const adds = this.#adds.values();
+    let next = adds.next();
+    for (const r of this.#db.prepare(`SELECT ${ROW_COLUMNS} FROM tasks ORDER BY seq`).iterate() as IterableIterator<Row>) {
+      while (!next.done && next.value.seq! < r.seq) {
+        waiting(next.value);
+        next = adds.next();
+      }
+      row(toDbRecord(r));
+    }
+    while (!next.done) {
+      waiting(next.value);
+      next = adds.next();
+    }
+  }
+
+  /** Writes the finished tasks waiting (few: at most one handled message's worth). */
+  #writeFinished(): void {
+    if (this.#finished.length === 0) return;
+    const entries = this.#finished;
+    this.#finished = [];
+    this.#commit(entries);
   }
 
   resubmitted(msgId: string, newMsgId: string): void {
-    this.flush();
+    this.#writeFinished();
     this.#db.prepare("UPDATE tasks SET resubmitted = ? WHERE msg_id = ?").run(newMsgId, msgId);
   }
 
@@ -363,8 +398,8 @@ export class SqliteTaskStore implements TaskStore {
     this.#db.close();
   }
 
-  get counts(): { records: number; bytes: number } {
-    return { records: this.#rows, bytes: this.#bytes };
+  stats(): NonNullable<ClusterSnapshot["store"]> {
+    return { kind: "sqlite", location: this.location, records: this.#rows, bytes: this.#bytes, waiting: this.#adds.size + this.#finished.length };
   }
 
   #schedule(): void {

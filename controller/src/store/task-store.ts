@@ -1,4 +1,4 @@
-import type { TaskBody, TaskDbRecord, TaskRecordInfo, TaskRequest } from "@tsparallel/protocol";
+import type { ClusterSnapshot, TaskBody, TaskDbRecord, TaskRecordInfo, TaskRequest } from "@tsparallel/protocol";
 import type { TaskRecord, TaskWork } from "../records/task-record.js";
 
 export type StoreKind = "sqlite" | "memory";
@@ -68,6 +68,8 @@ export interface TaskStore {
   resubmitted(msgId: string, newMsgId: string): void;
   functionLearned(hash: string, source: string): void;
   engineRegistered(engine: StoredEngine, nextId: number): void;
+  /** Cheap: read for every snapshot. */
+  stats(): NonNullable<ClusterSnapshot["store"]>;
   /** Writes what finished (the controller calls it before results leave); new tasks may wait a little. */
   flushFinished(): void;
   close(): void;
