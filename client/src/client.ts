@@ -3,7 +3,8 @@ import { inspect, type InspectOptions } from "node:util";
 import {
   clientConnectionFile, newMessageId, readConnectionFile, splitFrames, unpackValue,
   type ClusterSnapshot, type EngineInfo, type FunctionRef, type Message, type MessageContents, type MessageType,
-  type QueueStatus, type ShippedFunction, type TaskBody, type TaskRecordInfo, type TaskRequest,
+  type QueueStatus, type ShippedFunction, type TaskBody, type TaskDbFilter, type TaskDbKey, type TaskDbRecord,
+  type TaskRecordInfo, type TaskRequest, type TaskResult,
 } from "@tsparallel/protocol";
 import { AsyncResult, type TaskMetadata, type TaskOwner } from "./async-result.js";
 import { ControllerError, NoEnginesError, TaskAbortedError, TimeoutError, remoteErrorFrom } from "./errors.js";
@@ -49,6 +50,8 @@ export interface ClientEvents {
 }
 
 const REQUEST_TIMEOUT_MS = 10_000;
+/** Outstanding tasks asked about per result_request after a controller restart. */
+const RECOVER_BATCH = 10_000;
 
 /** What `rc.wait` waits for: a result, a msg id, or an index into `history` (negative from the end). */
 export type Job = AsyncResult<unknown> | string | number;
@@ -73,6 +76,8 @@ export class Client implements AsyncDisposable {
   #closed = false;
   #controllerShutDown = false;
   readonly #controllerTimeout: number;
+  /** The controller's pid as its heartbeats say: a new one means it was restarted. */
+  #controllerPid: number | undefined;
 
   private constructor(link: ControllerLink, profile: string, connectionFile: string, controllerTimeout: number, requestTimeout: number) {
     this.#link = link;
@@ -106,6 +111,7 @@ export class Client implements AsyncDisposable {
     try {
       const reply = await link.request<"connect_request", "connect_reply">("connect_request", {}, options.timeout ?? REQUEST_TIMEOUT_MS);
       client.#setEngines(reply.content.engines);
+      client.#controllerPid = reply.content.snapshot.controller.pid;
     } catch (err) {
       client.close();
       if (err instanceof TimeoutError) throw new TimeoutError(`${err.message} (connection file ${file})`);
@@ -186,6 +192,55 @@ export class Client implements AsyncDisposable {
     if (!record) throw new Error(`the controller has no record of task ${msgId}`);
     if (record.bufferCount > 0) return { ...record, value: unpackValue(reply.buffers.slice(0, record.bufferCount)) };
     return record;
+  }
+
+  /**
+   * Records of the controller's task store that match `filter` (ipyparallel's `db_query`): a plain
+   * value means equality (null: absent), or operators `$lt $gt $lte $gte $eq $ne $in $nin $exists`.
+   * Only `keys` are returned (all by default); msgId always is. Values are not included: use getResult.
+   */
+  async dbQuery<K extends TaskDbKey>(filter: TaskDbFilter, keys?: K[] | K): Promise<(Pick<TaskDbRecord, K | "msgId">)[]> {
+    const list = keys === undefined ? undefined : Array.isArray(keys) ? keys : [keys];
+    const reply = await this.#request<"db_query_request", "db_query_reply">("db_query_request", { filter, ...(list ? { keys: list } : {}) });
+    return reply.content.records as Pick<TaskDbRecord, K | "msgId">[];
+  }
+
+  /**
+   * Runs tasks of the controller's store again (finished, failed or still running; submitted by any
+   * client), load-balanced, under new msgIds. The result has one value per task, in order; it fails
+   * as a whole when the controller refuses (an unknown msgId, arguments not stored).
+   */
+  resubmit(msgIds: string[] | AsyncResult<unknown>): AsyncResult<unknown[]> {
+    if (this.#closed) throw new Error("the client is closed");
+    const ids = msgIds instanceof AsyncResult ? [...msgIds.msgIds] : msgIds;
+    const submitted = Date.now();
+    const metadata: TaskMetadata[] = ids.map(() => ({ msgId: newMessageId(), kind: "apply", engineId: null, submitted, stdout: "", stderr: "" }));
+    const result = new AsyncResult<unknown[]>(this, metadata, (values) => values);
+    // Tracked before the request leaves: results may follow the reply at once.
+    metadata.forEach((m, index) => {
+      this.#tasks.set(m.msgId, { result: result as AsyncResult<unknown>, index });
+      this.history.push(m.msgId);
+    });
+    this.#request<"resubmit_request", "resubmit_reply">("resubmit_request", { msgIds: ids, newMsgIds: metadata.map((m) => m.msgId) }).then(
+      (reply) => {
+        for (const m of metadata) m.kind = reply.content.kinds[m.msgId] ?? m.kind;
+      },
+      (err: Error) => {
+        metadata.forEach((m, index) => {
+          if (!this.#tasks.delete(m.msgId)) return;
+          m.error = err;
+          result._settle(index, undefined, err);
+        });
+      },
+    );
+    return result;
+  }
+
+  /** Makes the controller forget finished tasks (their records and results): these, or "all". Returns how many. */
+  async purgeResults(msgIds: string[] | AsyncResult<unknown> | "all"): Promise<number> {
+    const ids = msgIds instanceof AsyncResult ? [...msgIds.msgIds] : msgIds;
+    const reply = await this.#request<"purge_request", "purge_reply">("purge_request", { msgIds: ids });
+    return reply.content.purged;
   }
 
   /** Every task id the controller knows, oldest first; with `label`, only those submitted with it. */
@@ -373,37 +428,75 @@ export class Client implements AsyncDisposable {
     const { results } = msg.content;
     const groups = splitFrames(msg.buffers, results.map((r) => r.bufferCount));
     const received = Date.now();
-    results.forEach((result, i) => {
-      const tracked = this.#tasks.get(result.msgId);
-      if (!tracked) return;
-      this.#tasks.delete(result.msgId);
-      const meta = tracked.result.metadata[tracked.index]!;
-      meta.engineId = result.engineId;
-      meta.started = result.started;
-      meta.completed = result.completed;
-      meta.received = received;
-      meta.status = result.status;
-      if (result.stdout) meta.stdout += result.stdout;
-      if (result.stderr) meta.stderr += result.stderr;
-      if (result.executionCount !== undefined) meta.executionCount = result.executionCount;
-      if (result.repr !== undefined) meta.repr = result.repr;
-      let value: unknown;
-      let error: Error | undefined;
-      if (result.status === "aborted") error = new TaskAbortedError(result.msgId);
-      else if (result.status === "error") {
-        const info = result.error ?? { ename: "Error", evalue: "the engine reported an error without details", traceback: [] };
-        error = remoteErrorFrom({ ...info, engineId: result.engineId }, result.msgId, meta.kind);
+    results.forEach((result, i) => this.#settle(result, groups[i]!, received));
+  }
+
+  #settle(result: TaskResult, frames: Buffer[], received: number): void {
+    const tracked = this.#tasks.get(result.msgId);
+    if (!tracked) return;
+    this.#tasks.delete(result.msgId);
+    const meta = tracked.result.metadata[tracked.index]!;
+    meta.engineId = result.engineId;
+    meta.started = result.started;
+    meta.completed = result.completed;
+    meta.received = received;
+    meta.status = result.status;
+    if (result.stdout) meta.stdout += result.stdout;
+    if (result.stderr) meta.stderr += result.stderr;
+    if (result.executionCount !== undefined) meta.executionCount = result.executionCount;
+    if (result.repr !== undefined) meta.repr = result.repr;
+    let value: unknown;
+    let error: Error | undefined;
+    if (result.status === "aborted") error = new TaskAbortedError(result.msgId);
+    else if (result.status === "error") {
+      const info = result.error ?? { ename: "Error", evalue: "the engine reported an error without details", traceback: [] };
+      error = remoteErrorFrom({ ...info, engineId: result.engineId }, result.msgId, meta.kind);
+    }
+    else if (result.bufferCount > 0) {
+      try {
+        value = unpackValue(frames);
+      } catch (err) {
+        error = err as Error;
       }
-      else if (result.bufferCount > 0) {
-        try {
-          value = unpackValue(groups[i]!);
-        } catch (err) {
-          error = err as Error;
+    }
+    meta.error = error;
+    tracked.result._settle(tracked.index, value, error);
+  }
+
+  /**
+   * The controller was restarted (a new pid on the same address): results sent while it was down are
+   * lost, so ask the new one for the records of every task still outstanding here. The store has the
+   * finished ones and the tasks it failed at restart; ones it never heard of fail here.
+   */
+  async #recoverAfterRestart(): Promise<void> {
+    const ids = [...this.#tasks.keys()];
+    for (let at = 0; at < ids.length && !this.#closed; at += RECOVER_BATCH) {
+      const batch = ids.slice(at, at + RECOVER_BATCH);
+      let reply: Message<MessageContents["result_reply"]>;
+      try {
+        reply = await this.#request<"result_request", "result_reply">("result_request", { msgIds: batch });
+      } catch {
+        return; // The watchdog fails them if the controller stays silent.
+      }
+      const received = Date.now();
+      const groups = splitFrames(reply.buffers, reply.content.records.map((r) => r.bufferCount));
+      reply.content.records.forEach((record, i) => {
+        if (record.pending || record.status === undefined) return;
+        const { msgId, engineId, status, started, completed, error, stdout, stderr, repr, executionCount, bufferCount } = record;
+        this.#settle({ msgId, engineId: engineId ?? -1, status, started: started ?? completed ?? received, completed: completed ?? received, bufferCount, ...(error ? { error } : {}), ...(stdout ? { stdout } : {}), ...(stderr ? { stderr } : {}), ...(repr !== undefined ? { repr } : {}), ...(executionCount !== undefined ? { executionCount } : {}) }, groups[i]!, received);
+      });
+      const unknown = (reply.metadata as { unknown?: unknown }).unknown;
+      if (Array.isArray(unknown)) {
+        for (const msgId of unknown) {
+          if (typeof msgId !== "string" || !this.#tasks.has(msgId)) continue;
+          const tracked = this.#tasks.get(msgId)!;
+          this.#tasks.delete(msgId);
+          const error = new ControllerError(`the controller at ${this.url} was restarted and has no record of task ${msgId}`);
+          tracked.result.metadata[tracked.index]!.error = error;
+          tracked.result._settle(tracked.index, undefined, error);
         }
       }
-      meta.error = error;
-      tracked.result._settle(tracked.index, value, error);
-    });
+    }
   }
 
   #onStream(msg: Message<MessageContents["stream"]>): void {
@@ -433,6 +526,12 @@ export class Client implements AsyncDisposable {
       case "cluster_snapshot":
         this.#mergeSnapshot(msg.content as ClusterSnapshot);
         break;
+      case "controller_heartbeat": {
+        const { pid } = msg.content as MessageContents["controller_heartbeat"];
+        if (this.#controllerPid !== undefined && pid !== this.#controllerPid && this.#tasks.size > 0) void this.#recoverAfterRestart();
+        this.#controllerPid = pid;
+        break;
+      }
       case "controller_shutdown":
         this.#failOutstanding(() => new ControllerError("the controller shut down before the task finished"));
         break;

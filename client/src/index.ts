@@ -16,4 +16,4 @@ export { LocalControllerLauncher, LocalEngineLauncher } from "./cluster/local-la
 export type { RestartPolicy } from "./cluster/restart-policy.js";
 export type { SupervisorRecord } from "./cluster/state.js";
 export { SerializationError, FunctionSerializationError, ConnectionFileError } from "@tsparallel/protocol";
-export type { ClusterSnapshot, EngineStatus, EngineInfo, TaskStreamItem, QueueStatus, SchemeName } from "@tsparallel/protocol";
+export type { ClusterSnapshot, EngineStatus, EngineInfo, TaskStreamItem, QueueStatus, SchemeName, TaskDbFilter, TaskDbKey, TaskDbRecord, TaskRecordInfo } from "@tsparallel/protocol";

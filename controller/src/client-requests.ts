@@ -1,7 +1,9 @@
-import type { Message, MessageContents, MessageType, QueueStatus } from "@tsparallel/protocol";
+import type { Message, MessageContents, MessageType, QueueStatus, TaskKind } from "@tsparallel/protocol";
 import type { ControllerContext } from "./context.js";
 import { identityKey } from "./identity.js";
 import { recordInfo } from "./records/record-info.js";
+import { checkKeys, compileFilter, project, QueryError } from "./store/query.js";
+import type { StoredResult } from "./store/task-store.js";
 import type { ClientRef } from "./records/task-record.js";
 import { SubmitError } from "./task-router.js";
 import { isIdList, isStringList } from "./validate.js";
@@ -32,6 +34,13 @@ function aliveTargets(ctx: ControllerContext, value: unknown) {
   const { engines, invalid } = ctx.control.resolve(targetsOf(value));
   if (invalid.length) throw new BadRequest("InvalidTargetError", `no alive engine ${invalid.join(", ")}`);
   return engines;
+}
+
+/** The live record first; the store has what memory let go of, and everything after a restart. */
+function findResult(ctx: ControllerContext, msgId: string): StoredResult | undefined {
+  const record = ctx.records.get(msgId);
+  if (record && !record.resultsEvicted) return { info: recordInfo(record), frames: record.resultFrames, evicted: false };
+  return ctx.store.result(msgId) ?? (record && { info: recordInfo(record), frames: [], evicted: true });
 }
 
 const handlers: Partial<Record<MessageType, Handler>> = {
@@ -78,14 +87,14 @@ const handlers: Partial<Record<MessageType, Handler>> = {
     const unknown: string[] = [];
     const evicted: string[] = [];
     for (const msgId of content.msgIds) {
-      const record = ctx.records.get(msgId);
-      if (!record) {
+      const found = findResult(ctx, msgId);
+      if (!found) {
         unknown.push(msgId);
         continue;
       }
-      records.push(recordInfo(record));
-      for (const frame of record.resultFrames) buffers.push(frame);
-      if (record.resultsEvicted) evicted.push(msgId);
+      records.push(found.info);
+      for (const frame of found.frames) buffers.push(frame);
+      if (found.evicted) evicted.push(msgId);
     }
     // Which ids are forgotten, and which results were dropped to bound memory, go in metadata.
     reply("result_reply", { records }, { buffers, metadata: { unknown, evicted } });
@@ -93,8 +102,48 @@ const handlers: Partial<Record<MessageType, Handler>> = {
 
   history_request(ctx, content: MessageContents["history_request"], _msg, reply) {
     const label = typeof content?.label === "string" ? content.label : undefined;
-    const msgIds = ctx.records.history();
+    const msgIds = ctx.store.history();
     reply("history_reply", { msgIds: label === undefined ? msgIds : msgIds.filter((id) => ctx.records.get(id)?.label === label) });
+  },
+
+  db_query_request(ctx, content: MessageContents["db_query_request"], _msg, reply) {
+    try {
+      const keys = checkKeys(content.keys);
+      const matches = compileFilter(content.filter);
+      reply("db_query_reply", { records: ctx.store.find(matches).map((record) => project(record, keys)) });
+    } catch (err) {
+      if (err instanceof QueryError) throw new BadRequest("QueryError", err.message);
+      throw err;
+    }
+  },
+
+  resubmit_request(ctx, content: MessageContents["resubmit_request"], msg, reply) {
+    const client: ClientRef = { key: identityKey(msg.identities), identities: msg.identities };
+    try {
+      const resubmitted = ctx.router.resubmit(client, content.msgIds, content.newMsgIds);
+      const kinds: Record<string, TaskKind> = {};
+      for (const newId of Object.values(resubmitted)) {
+        const record = ctx.records.get(newId);
+        if (record) kinds[newId] = record.kind;
+      }
+      reply("resubmit_reply", { resubmitted, kinds });
+    } catch (err) {
+      if (err instanceof SubmitError) throw new BadRequest("ResubmitError", err.message);
+      throw err;
+    }
+  },
+
+  purge_request(ctx, content: MessageContents["purge_request"], _msg, reply) {
+    const { msgIds } = content;
+    if (msgIds !== "all" && !isStringList(msgIds)) throw new BadRequest("BadRequest", 'msgIds must be strings or "all"');
+    if (msgIds !== "all") {
+      const pending = msgIds.filter((id) => ctx.records.get(id)?.pending);
+      if (pending.length) throw new BadRequest("PendingTaskError", `task(s) ${pending.join(", ")} are pending: only finished tasks can be purged`);
+    }
+    const purged = ctx.store.purge(msgIds);
+    // The store's own copy is gone; the controller's live copy of the same records goes too.
+    if (ctx.store.kind !== "memory") for (const id of msgIds === "all" ? ctx.records.history() : msgIds) ctx.records.purge(id);
+    reply("purge_reply", { purged });
   },
 
   interrupt_request(ctx, content: MessageContents["interrupt_request"], _msg, reply) {

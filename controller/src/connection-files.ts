@@ -1,6 +1,7 @@
-import { readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import {
   SIGNATURE_SCHEME,
+  readConnectionFile,
   writeJsonPrivate,
   type ClientConnectionInfo,
   type EngineConnectionInfo,
@@ -44,4 +45,16 @@ export function removeConnectionFiles(paths: ConnectionFilePaths, pid: number, k
       if (code !== "ENOENT") log.warn(`could not remove connection file ${path}: ${(err as Error).message}`);
     }
   }
+}
+
+/**
+ * The key and ports of the controller that last wrote the files (for `--restore`), or undefined when
+ * either file is missing (a graceful stop removed them): the restarted controller then starts afresh.
+ */
+export function previousConnection(paths: ConnectionFilePaths): { key: string; ports: SocketPorts } | undefined {
+  if (!existsSync(paths.clientFile) || !existsSync(paths.engineFile)) return undefined;
+  const client = readConnectionFile(paths.clientFile, "client");
+  const engine = readConnectionFile(paths.engineFile, "engine");
+  if (client.key !== engine.key) throw new Error(`${paths.clientFile} and ${paths.engineFile} hold different keys: cannot restore from them`);
+  return { key: client.key, ports: { client: client.ports.client, events: client.ports.events, engine: engine.ports.engine, heartbeat: engine.ports.heartbeat } };
 }

@@ -6,12 +6,15 @@ import type { EngineRegistry } from "./engines-registry.js";
 import type { EventPublisher } from "./events.js";
 import type { HeartbeatTimings } from "./heartbeat-monitor.js";
 import type { TaskRecords } from "./records/task-records.js";
+import type { TaskStore } from "./store/task-store.js";
 import type { TaskRouter } from "./task-router.js";
 
 /** What the message handlers of each socket work with. */
 export interface ControllerContext {
   readonly registry: EngineRegistry;
   readonly records: TaskRecords;
+  /** Where records live beyond the live ones (SQLite or memory); results, history and db queries read it. */
+  readonly store: TaskStore;
   readonly router: TaskRouter;
   readonly events: EventPublisher;
   readonly control: EngineControl;

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { MessageSender, receiveMessages, Signer, type ClusterSnapshot, type Logger, type Message } from "@tsparallel/protocol";
 import { ClientLiveness } from "./client-liveness.js";
 import { handleClientMessage } from "./client-requests.js";
-import { removeConnectionFiles, writeConnectionFiles } from "./connection-files.js";
+import { previousConnection, removeConnectionFiles, writeConnectionFiles } from "./connection-files.js";
 import type { ControllerContext } from "./context.js";
 import { EngineControl } from "./engine-control.js";
 import type { EngineRecord } from "./engine-record.js";
@@ -19,6 +19,9 @@ import { TaskRecords } from "./records/task-records.js";
 import { createScheduler } from "./schedulers/index.js";
 import { buildSnapshot } from "./snapshot.js";
 import { bindSockets, closeSockets, type ControllerSockets, type SocketPorts } from "./sockets.js";
+import { openStore } from "./store/open-store.js";
+import { SqliteTaskStore } from "./store/sqlite-store.js";
+import type { TaskStore } from "./store/task-store.js";
 import { TaskRouter } from "./task-router.js";
 import { Throughput } from "./throughput.js";
 
@@ -45,6 +48,7 @@ export interface RunningController {
 class Controller implements ControllerContext {
   readonly registry = new EngineRegistry();
   readonly records: TaskRecords;
+  readonly store: TaskStore;
   readonly events: EventPublisher;
   readonly router: TaskRouter;
   readonly control: EngineControl;
@@ -60,6 +64,7 @@ class Controller implements ControllerContext {
   readonly #controllerInfo: ClusterSnapshot["controller"];
   #stopping?: Promise<void>;
   #clientWatch?: NodeJS.Timeout;
+  #storeClosed = false;
   readonly #shutdownReplies: ((engines: number[]) => void)[] = [];
   #resolveClosed!: () => void;
   readonly closed = new Promise<void>((resolve) => (this.#resolveClosed = resolve));
@@ -83,18 +88,26 @@ class Controller implements ControllerContext {
     const eventSender = sender(sockets.events);
     this.#senders = [this.clientSender, this.engineSender, heartbeatSender, eventSender];
     this.records = new TaskRecords(options.recordLimits);
+    this.store = openStore(
+      { db: options.db, profile: options.profile, file: options.dbFile, restore: options.restore, limits: options.storeLimits, memoryValueCap: options.recordLimits.keepResultMaxBytes },
+      this.records,
+      this.log,
+    );
+    const functions = new FunctionCache((hash, source) => this.store.functionLearned(hash, source));
+    if (options.restore) this.#restore(functions);
     this.#outbox = new Outbox(this.engineSender, this.clientSender);
     this.events = new EventPublisher(eventSender, signer, () => this.snapshot(), () => this.#throughput.sample(this.records.counts.done));
     this.router = new TaskRouter(
       this.registry,
       this.records,
-      new FunctionCache(),
+      functions,
       this.#outbox,
       this.events,
       createScheduler(options.scheme, options.hwm),
       options.hwm,
       options.lbWindow,
       this.log,
+      this.store,
     );
     this.#heartbeat = new HeartbeatMonitor(
       this.registry,
@@ -102,7 +115,7 @@ class Controller implements ControllerContext {
       this.timings,
       (engine, reason) => {
         this.engineLost(engine, "dead", reason);
-        this.#outbox.flush();
+        this.#send();
       },
       () => this.events.changed(),
       this.log,
@@ -110,6 +123,33 @@ class Controller implements ControllerContext {
     this.control = new EngineControl(this.registry, this.engineSender, this.#heartbeat, this.log);
     // Clients get the tolerance engines get.
     this.clients = new ClientLiveness(() => this.timings.heartbeatTimeoutMs, CLIENT_WATCH_MS);
+  }
+
+  /** Takes back the engine table and function sources of the run before a crash; its pending tasks fail. */
+  #restore(functions: FunctionCache): void {
+    if (!(this.store instanceof SqliteTaskStore)) {
+      this.log.warn("--restore with the memory task store: there is nothing to restore but the ports and key");
+      return;
+    }
+    const state = this.store.restore({
+      ename: "ControllerRestarted",
+      evalue: "the controller stopped (crashed or was killed) while this task was queued or running, and was restarted; resubmit it to run it again",
+      traceback: ["ControllerRestarted: the controller restarted while this task was queued or running"],
+    });
+    this.registry.restore(state.engines, state.nextEngineId);
+    functions.preload(state.functions);
+    this.log.info(`restored from ${this.store.location}: ${state.engines.length} engine(s) known (next id ${state.nextEngineId}), ${state.failedPending} pending task(s) failed`);
+  }
+
+  /** Writes what the store has waiting and closes it; safe to call more than once. */
+  closeStore(): void {
+    if (this.#storeClosed) return;
+    this.#storeClosed = true;
+    try {
+      this.store.close();
+    } catch (err) {
+      this.log.error(`closing the task store failed: ${(err as Error).message}`);
+    }
   }
 
   run(): void {
@@ -129,6 +169,7 @@ class Controller implements ControllerContext {
       records: this.records,
       balancer: this.router.balancer,
       throughput: this.#throughput,
+      store: this.store,
     });
   }
 
@@ -167,6 +208,7 @@ class Controller implements ControllerContext {
     await Promise.race([Promise.all(this.#senders.map((s) => s.flushed())), sleep(CLOSE_LINGER_MS)]);
     for (const s of this.#senders) s.close();
     closeSockets(this.sockets, CLOSE_LINGER_MS);
+    this.closeStore();
     removeConnectionFiles(this.options, process.pid, this.key, this.log);
     this.log.info("controller stopped");
     this.#resolveClosed();
@@ -183,6 +225,12 @@ class Controller implements ControllerContext {
       for (const key of keys) aborted += this.router.abortOrphaned(key, why);
       this.log.warn(`client ${session} is gone (silent for ${silentMs} ms): aborting its ${aborted} unstarted task(s)`);
     }
+    this.#send();
+  }
+
+  /** The store first: no result leaves that the store would not have after a crash. */
+  #send(): void {
+    this.store.flushFinished();
     this.#outbox.flush();
   }
 
@@ -194,7 +242,7 @@ class Controller implements ControllerContext {
       } catch (err) {
         this.log.error(`handling ${msg.header.msg_type} failed: ${(err as Error).stack ?? String(err)}`);
       }
-      this.#outbox.flush();
+      this.#send();
     }
   }
 }
@@ -202,11 +250,19 @@ class Controller implements ControllerContext {
 /** Binds the sockets, writes the connection files and starts serving. */
 export async function startController(options: ControllerOptions = {}): Promise<RunningController> {
   const resolved = resolveOptions(options);
-  const { sockets, ports } = await bindSockets(resolved.ip);
-  const key = randomBytes(32).toString("hex");
+  // A restarted controller takes the old ports and key: engines and clients find it where it was.
+  const previous = resolved.restore ? previousConnection(resolved) : undefined;
+  const { sockets, ports } = await bindSockets(resolved.ip, previous?.ports);
+  const key = previous?.key ?? randomBytes(32).toString("hex");
   const started = new Date().toISOString();
   const url = `tcp://${resolved.location}:${ports.client}`;
-  const controller = new Controller(resolved, sockets, new Signer(key), key, url, started);
+  let controller: Controller;
+  try {
+    controller = new Controller(resolved, sockets, new Signer(key), key, url, started);
+  } catch (err) {
+    closeSockets(sockets, 0);
+    throw err;
+  }
   try {
     writeConnectionFiles(
       resolved,
@@ -215,14 +271,18 @@ export async function startController(options: ControllerOptions = {}): Promise<
     );
   } catch (err) {
     closeSockets(sockets, 0);
+    controller.closeStore();
     throw err;
   }
   // Should the process end without a graceful shutdown (a crash, process.exit), the files still go.
-  const removeFiles = () => removeConnectionFiles(resolved, process.pid, key, resolved.logger);
+  const removeFiles = () => {
+    controller.closeStore();
+    removeConnectionFiles(resolved, process.pid, key, resolved.logger);
+  };
   process.once("exit", removeFiles);
   void controller.closed.then(() => process.off("exit", removeFiles));
   controller.run();
-  resolved.logger.info(`controller ${process.pid} serving clients on ${url} (scheme ${resolved.scheme}, hwm ${resolved.hwm})`);
+  resolved.logger.info(`controller ${process.pid} serving clients on ${url} (scheme ${resolved.scheme}, hwm ${resolved.hwm}, task store ${controller.store.kind}${controller.store.location ? ` ${controller.store.location}` : ""}${previous ? ", restored ports and key" : ""})`);
   return {
     pid: process.pid,
     clientFile: resolved.clientFile,

@@ -32,6 +32,7 @@ function register(ctx: ControllerContext, msg: Message<MessageContents["registra
   const { engine, outcome } = ctx.registry.register(uuid, hostname, pid, msg.identities, Date.now());
   reply({ status: "ok", id: engine.id, heartbeatMs: ctx.timings.heartbeatMs, heartbeatTimeoutMs: ctx.timings.heartbeatTimeoutMs });
   if (outcome === "same") return;
+  if (outcome === "new") ctx.store.engineRegistered({ id: engine.id, uuid, hostname, pid, registered: engine.registered }, ctx.registry.nextId);
   if (outcome === "rejoined") ctx.log.info(`engine ${engine.id} rejoined (pid ${pid} on ${hostname})`);
   else if (Number.isInteger(previousId)) ctx.log.info(`engine ${engine.id} registered (pid ${pid} on ${hostname}; it was engine ${String(previousId)} of a controller that does not know it)`);
   else ctx.log.info(`engine ${engine.id} registered (pid ${pid} on ${hostname})`);

@@ -39,6 +39,28 @@ export class EngineRegistry {
     return this.#byUuid.get(uuid);
   }
 
+  /**
+   * Engines of the run before a restart (from the task store): known by id and uuid, dead until they
+   * register again; new engines get ids after theirs.
+   */
+  restore(engines: readonly { id: number; uuid: string; hostname: string; pid: number; registered: number }[], nextId: number): void {
+    for (const e of engines) {
+      if (this.#byId.has(e.id)) continue;
+      const engine = new EngineRecord(e.id, e.uuid, e.hostname, e.pid, [], e.registered);
+      engine.lifecycle = "dead";
+      this.#byId.set(e.id, engine);
+      this.#byUuid.set(e.uuid, engine);
+      this.#nextId = Math.max(this.#nextId, e.id + 1);
+    }
+    this.#nextId = Math.max(this.#nextId, nextId);
+    this.changed();
+  }
+
+  /** The id the next new engine gets. */
+  get nextId(): number {
+    return this.#nextId;
+  }
+
   byId(id: number): EngineRecord | undefined {
     return this.#byId.get(id);
   }

@@ -8,6 +8,14 @@ import type { EngineRecord } from "./engine-record.js";
 export class FunctionCache {
   readonly #sources = new Map<string, string>();
 
+  /** `learned` hears each new source (the task store keeps them, so stored tasks can run again). */
+  constructor(private readonly learned: (hash: string, source: string) => void = () => undefined) {}
+
+  /** Sources known before this run (restored from the task store). */
+  preload(sources: Iterable<[string, string]>): void {
+    for (const [hash, source] of sources) this.#sources.set(hash, source);
+  }
+
   /**
    * Learns the source a submission carries and returns the body without it (records then hold no
    * copies), or undefined when the hash is unknown here and no source came with it.
@@ -15,7 +23,10 @@ export class FunctionCache {
   accept(body: TaskBody): TaskBody | undefined {
     if (body.kind !== "apply" && body.kind !== "map") return body;
     const { hash, name, source } = body.fn;
-    if (typeof source === "string" && !this.#sources.has(hash)) this.#sources.set(hash, source);
+    if (typeof source === "string" && !this.#sources.has(hash)) {
+      this.#sources.set(hash, source);
+      this.learned(hash, source);
+    }
     if (!this.#sources.has(hash)) return undefined;
     return source === undefined ? body : { ...body, fn: { hash, name } };
   }

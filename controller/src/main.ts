@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { startController } from "./controller.js";
 import { DEFAULT_RECORD_LIMITS } from "./records/task-records.js";
 import { SCHEMES, type SchemeName } from "./schedulers/index.js";
+import { DEFAULT_STORE_LIMITS } from "./store/task-store.js";
 
 function integer(value: string): number {
   const n = Number(value);
@@ -22,6 +23,12 @@ const program = new Command("tspcontroller")
   .addOption(new Option("--orphan-tasks <mode>", "unstarted tasks of a client that is gone (silent as long as a dead engine): abort them, or keep them running").choices(["abort", "keep"]).default("abort"))
   .option("--client-file <path>", "client connection file (default: the profile's)")
   .option("--engine-file <path>", "engine connection file (default: the profile's)")
+  .addOption(new Option("--db <kind>", "task store: sqlite (a file in the profile directory) or memory (default: sqlite when the profile directory exists)").choices(["sqlite", "memory"]))
+  .option("--db-file <path>", "the SQLite task store file (default: <profile dir>/tspcontroller-tasks.sqlite)")
+  .option("--db-max-records <n>", "task records the store keeps (oldest finished ones are culled)", integer, DEFAULT_STORE_LIMITS.maxRecords)
+  .option("--db-max-bytes <n>", "bytes of arguments and results the store keeps", integer, DEFAULT_STORE_LIMITS.maxBytes)
+  .option("--db-max-value-bytes <n>", "a result or argument list larger than this is not stored (its record says so)", integer, DEFAULT_STORE_LIMITS.maxValueBytes)
+  .option("--restore", "restart after a crash: same ports and key (from the connection files), same task store and engine ids")
   .option("--keep-results <n>", "completed tasks whose result values the controller keeps for result requests", integer, 1024)
   .addOption(new Option("--log-level <level>", "log level").choices(["debug", "info", "warn", "error", "silent"]))
   .parse();
@@ -39,6 +46,12 @@ interface CliOptions {
   clientFile?: string;
   engineFile?: string;
   keepResults: number;
+  db?: "sqlite" | "memory";
+  dbFile?: string;
+  dbMaxRecords: number;
+  dbMaxBytes: number;
+  dbMaxValueBytes: number;
+  restore?: boolean;
   logLevel?: string;
 }
 
@@ -59,6 +72,10 @@ try {
     orphanTasks: cli.orphanTasks,
     clientFile: cli.clientFile,
     engineFile: cli.engineFile,
+    db: cli.db,
+    dbFile: cli.dbFile,
+    storeLimits: { maxRecords: cli.dbMaxRecords, maxBytes: cli.dbMaxBytes, maxValueBytes: cli.dbMaxValueBytes },
+    restore: cli.restore ?? false,
     recordLimits: { ...DEFAULT_RECORD_LIMITS, keepResults: cli.keepResults, keepRecords: Math.max(DEFAULT_RECORD_LIMITS.keepRecords, cli.keepResults) },
   });
   for (const signal of ["SIGTERM", "SIGINT"] as const) {

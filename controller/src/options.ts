@@ -2,6 +2,7 @@ import { hostname } from "node:os";
 import { clientConnectionFile, engineConnectionFile, createLogger, type Logger } from "@tsparallel/protocol";
 import { DEFAULT_RECORD_LIMITS, type RecordLimits } from "./records/task-records.js";
 import { SCHEMES, type SchemeName } from "./schedulers/index.js";
+import { DEFAULT_STORE_LIMITS, type StoreKind, type StoreLimits } from "./store/task-store.js";
 import type { WindowMode } from "./task-durations.js";
 
 export interface ControllerOptions {
@@ -30,12 +31,22 @@ export interface ControllerOptions {
   clientFile?: string;
   engineFile?: string;
   recordLimits?: RecordLimits;
+  /** Task store: "sqlite" (a file in the profile directory; the default when that exists) or "memory". */
+  db?: StoreKind;
+  /** The SQLite file; default `<profile dir>/tspcontroller-tasks.sqlite`. */
+  dbFile?: string;
+  storeLimits?: StoreLimits;
+  /**
+   * Come back after a crash: bind the ports and reuse the key of the profile's connection files (when
+   * they exist), keep the task store's records and engine table; tasks left pending fail.
+   */
+  restore?: boolean;
   logger?: Logger;
 }
 
 export type OrphanTasks = "abort" | "keep";
 
-export type ResolvedOptions = Required<ControllerOptions>;
+export type ResolvedOptions = Required<Omit<ControllerOptions, "db" | "dbFile">> & Pick<ControllerOptions, "db" | "dbFile">;
 
 export class OptionsError extends Error {
   override name = "OptionsError";
@@ -54,6 +65,18 @@ function lbWindow(mode: WindowMode = "adaptive"): WindowMode {
 function orphanTasks(mode: OrphanTasks = "abort"): OrphanTasks {
   if (mode !== "abort" && mode !== "keep") throw new OptionsError(`orphanTasks must be "abort" or "keep", got ${String(mode)}`);
   return mode;
+}
+
+function storeKind(db: StoreKind | undefined): StoreKind | undefined {
+  if (db !== undefined && db !== "sqlite" && db !== "memory") throw new OptionsError(`db must be "sqlite" or "memory", got ${String(db)}`);
+  return db;
+}
+
+function storeLimits(limits: StoreLimits): StoreLimits {
+  positive("storeLimits.maxRecords", limits.maxRecords);
+  positive("storeLimits.maxBytes", limits.maxBytes);
+  positive("storeLimits.maxValueBytes", limits.maxValueBytes, true);
+  return limits;
 }
 
 export function resolveOptions(options: ControllerOptions = {}): ResolvedOptions {
@@ -77,6 +100,10 @@ export function resolveOptions(options: ControllerOptions = {}): ResolvedOptions
     clientFile: options.clientFile ?? clientConnectionFile(profile),
     engineFile: options.engineFile ?? engineConnectionFile(profile),
     recordLimits: options.recordLimits ?? DEFAULT_RECORD_LIMITS,
+    db: storeKind(options.db),
+    dbFile: options.dbFile,
+    storeLimits: storeLimits(options.storeLimits ?? DEFAULT_STORE_LIMITS),
+    restore: options.restore ?? false,
     logger: options.logger ?? createLogger("controller"),
   };
 }

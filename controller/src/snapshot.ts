@@ -3,6 +3,7 @@ import type { EngineRecord } from "./engine-record.js";
 import type { EngineRegistry } from "./engines-registry.js";
 import type { LoadBalancer } from "./load-balancer.js";
 import type { TaskRecords } from "./records/task-records.js";
+import type { TaskStore } from "./store/task-store.js";
 import type { Throughput } from "./throughput.js";
 
 export interface SnapshotSources {
@@ -12,6 +13,7 @@ export interface SnapshotSources {
   records: TaskRecords;
   balancer: LoadBalancer;
   throughput: Throughput;
+  store: TaskStore;
 }
 
 export function engineStatus(engine: EngineRecord): EngineStatus {
@@ -50,6 +52,7 @@ export function buildSnapshot(s: SnapshotSources): ClusterSnapshot {
     controller: s.controller,
     engines,
     tasks: { unassigned: s.balancer.waiting, queued: held - running, running, done, failed, perSecond: Math.round(s.throughput.perSecond() * 10) / 10 },
+    store: s.store.stats(),
     time: Date.now(),
   };
 }

@@ -17,11 +17,12 @@ function portOf(socket: zmq.Socket): number {
 }
 
 /**
- * Binds the four sockets on random ports. Routers queue without limit: at the default high-water
+ * Binds the four sockets on random ports, or on `ports` (a restarted controller takes its old ones, so
+ * that engines and clients reconnect to the same endpoints). Routers queue without limit: at the default high-water
  * mark a ROUTER silently drops messages to a slow peer, and a lost task or result never comes back.
  * `sendTimeout: 0` makes sends synchronous (see MessageSender).
  */
-export async function bindSockets(ip: string): Promise<{ sockets: ControllerSockets; ports: SocketPorts }> {
+export async function bindSockets(ip: string, ports?: SocketPorts): Promise<{ sockets: ControllerSockets; ports: SocketPorts }> {
   const sockets: ControllerSockets = {
     client: new zmq.Router({ sendHighWaterMark: 0, receiveHighWaterMark: 0, sendTimeout: 0 }),
     events: new zmq.Publisher({ sendTimeout: 0 }),
@@ -29,18 +30,26 @@ export async function bindSockets(ip: string): Promise<{ sockets: ControllerSock
     heartbeat: new zmq.Router({ sendTimeout: 0 }),
   };
   try {
-    for (const socket of Object.values(sockets)) await socket.bind(`tcp://${ip}:*`);
+    for (const [name, socket] of Object.entries(sockets) as [keyof ControllerSockets, zmq.Socket][]) {
+      const port = ports?.[name];
+      try {
+        await socket.bind(`tcp://${ip}:${port ?? "*"}`);
+      } catch (err) {
+        if (port === undefined) throw err;
+        throw new Error(`cannot bind the ${name} socket on its previous port ${ip}:${port}: ${(err as Error).message} (is the previous controller still running?)`);
+      }
+    }
   } catch (err) {
     closeSockets(sockets, 0);
     throw err;
   }
-  const ports = {
+  const bound = {
     client: portOf(sockets.client),
     events: portOf(sockets.events),
     engine: portOf(sockets.engine),
     heartbeat: portOf(sockets.heartbeat),
   };
-  return { sockets, ports };
+  return { sockets, ports: bound };
 }
 
 export function closeSockets(sockets: ControllerSockets, lingerMs: number): void {

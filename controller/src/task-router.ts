@@ -9,6 +9,7 @@ import type { Outbox } from "./outbox.js";
 import { TaskRecord, type ClientRef, type TaskWork } from "./records/task-record.js";
 import type { TaskRecords } from "./records/task-records.js";
 import type { Scheduler } from "./schedulers/index.js";
+import type { TaskStore } from "./store/task-store.js";
 import { taskProblem } from "./validate.js";
 
 /** What the router tells the event publisher. */
@@ -42,6 +43,7 @@ export class TaskRouter {
     hwm: number,
     windowMode: WindowMode,
     private readonly log: Logger,
+    private readonly store: TaskStore,
   ) {
     this.balancer = new LoadBalancer(registry, scheduler, hwm, {
       assign: (record, engine) => this.#send(record, engine),
@@ -111,6 +113,41 @@ export class TaskRouter {
       record.appendOutput(item.name, item.text);
       this.outbox.stream(record.client, { msgId: item.msgId, engineId: engine.id, name: item.name, text: item.text });
     }
+  }
+
+  /**
+   * Runs stored tasks again (load-balanced, with their original balancing options) under the msgIds the
+   * client chose. Throws SubmitError, and runs none of them, when any is unknown or has no stored
+   * arguments. Returns old msgId -> new msgId.
+   */
+  resubmit(client: ClientRef, msgIds: unknown, newMsgIds: unknown): Record<string, string> {
+    if (!isStrings(msgIds) || !isStrings(newMsgIds) || msgIds.length !== newMsgIds.length) throw new SubmitError("resubmit_request needs msgIds and as many newMsgIds (strings)");
+    const seen = new Set<string>();
+    const taken = newMsgIds.filter((id) => {
+      const inUse = seen.has(id) || this.records.get(id) !== undefined;
+      seen.add(id);
+      return inUse;
+    });
+    if (taken.length) throw new SubmitError(`msgId(s) already in use: ${taken.join(", ")}`);
+    const requests = msgIds.map((id) => this.store.request(id));
+    const missing = msgIds.filter((_, i) => requests[i] === undefined);
+    if (missing.length) throw new SubmitError(`no such task(s): ${missing.join(", ")}`);
+    const bare = msgIds.filter((_, i) => requests[i] === null);
+    if (bare.length) throw new SubmitError(`the arguments of task(s) ${bare.join(", ")} were not stored (over the store's size cap, or forgotten): they cannot be resubmitted`);
+    const now = Date.now();
+    const resubmitted: Record<string, string> = {};
+    msgIds.forEach((msgId, i) => {
+      const { body, frames, lb } = requests[i]!;
+      const task: TaskRequest = { msgIds: [newMsgIds[i]!], targets: null, body, bufferCount: frames.length, ...(lb ? { lb } : {}) };
+      this.#submitOne(client, task, frames, now);
+      const old = this.records.get(msgId);
+      if (old) old.resubmitted = newMsgIds[i]!;
+      this.store.resubmitted(msgId, newMsgIds[i]!);
+      resubmitted[msgId] = newMsgIds[i]!;
+    });
+    this.balancer.place();
+    this.events.changed();
+    return resubmitted;
   }
 
   /** A new engine may take waiting tasks. */
@@ -231,7 +268,7 @@ export class TaskRouter {
     targets.forEach((target, i) => {
       const record = new TaskRecord(request.msgIds[i]!, client, work.body.kind, now);
       if (request.label !== undefined) record.label = request.label;
-      if (!this.#add(record)) return;
+      if (!this.#add(record, work)) return;
       const engine = this.registry.byId(target);
       if (!engine) {
         if (this.registry.size === 0) this.#fail(record, "NoEnginesError", "no engines are registered");
@@ -258,7 +295,7 @@ export class TaskRouter {
       ...(options.scheme ? { scheme: options.scheme } : {}),
     });
     if (request.label !== undefined) record.label = request.label;
-    if (!this.#add(record)) return;
+    if (!this.#add(record, work, request.lb)) return;
     record.work = work;
     const unknown = options.targets?.filter((id) => !this.registry.byId(id)) ?? [];
     if (unknown.length) this.#fail(record, "InvalidTargetError", `there is no engine ${unknown.join(", ")}`);
@@ -280,8 +317,11 @@ export class TaskRouter {
     return true;
   }
 
-  #add(record: TaskRecord): boolean {
-    if (this.records.add(record)) return true;
+  #add(record: TaskRecord, work?: TaskWork, lb?: TaskRequest["lb"]): boolean {
+    if (this.records.add(record)) {
+      this.store.added(record, work, lb);
+      return true;
+    }
     this.log.warn(`ignored a task with a msgId already in use: ${record.msgId}`);
     return false;
   }
@@ -298,6 +338,7 @@ export class TaskRouter {
 
   #complete(record: TaskRecord, result: TaskResult, frames: Buffer[]): void {
     record.finish(result, frames);
+    this.store.completed(record, frames);
     this.records.completed(record);
     this.outbox.result(record.client, result, frames);
     this.events.taskCompleted(record);
@@ -324,6 +365,10 @@ export class TaskRouter {
 }
 
 const TASK_KINDS: ReadonlySet<string> = new Set(["execute", "apply", "map", "push", "pull", "clear"]);
+
+function isStrings(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((v) => typeof v === "string");
+}
 
 function isResult(value: unknown): value is TaskResult {
   if (value === null || typeof value !== "object") return false;

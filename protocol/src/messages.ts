@@ -138,6 +138,8 @@ export interface ClusterSnapshot {
   controller: { url: string; pid: number; hostname: string; started: string; scheme: string; hwm: number };
   engines: EngineStatus[];
   tasks: { unassigned: number; queued: number; running: number; done: number; failed: number; perSecond: number };
+  /** The task store: records and bytes of values it holds, and new tasks not written to it yet. */
+  store?: { kind: "sqlite" | "memory"; location?: string; records: number; bytes: number; waiting: number };
   time: number;
 }
 
@@ -165,7 +167,56 @@ export interface TaskRecordInfo {
   label?: string;
   /** Result frames kept for this record, in order after the content. */
   bufferCount: number;
+  /** Why the result value is not kept (it was over the store's size cap), when it is not. */
+  note?: string;
 }
+
+/**
+ * A task as the controller's task store keeps it: what `db_query_request` matches and returns (only
+ * the keys asked for; msgId always). Times are epoch ms; absent values are null, so that a filter can
+ * ask for them (`{ completed: null }` = still pending).
+ */
+export interface TaskDbRecord {
+  msgId: string;
+  /** The submitting client (hex of its routing identity). */
+  client: string;
+  engineId: number | null;
+  kind: TaskKind;
+  pending: boolean;
+  status: TaskStatus | null;
+  submitted: number;
+  started: number | null;
+  completed: number | null;
+  error: RemoteErrorInfo | null;
+  stdout: string | null;
+  stderr: string | null;
+  repr: string | null;
+  executionCount: number | null;
+  /** The msgId this task was resubmitted as, once it was. */
+  resubmitted: string | null;
+  /** Size of the result value in bytes (0 for none), kept or not. */
+  resultBytes: number;
+  /** Why the result value is not stored, when it is not. */
+  note: string | null;
+}
+
+export type TaskDbKey = keyof TaskDbRecord;
+
+/** Operators of a db query, as ipyparallel's (MongoDB's): `{ submitted: { $lt: t } }`, `{ msgId: { $in: ids } }`. */
+export interface TaskDbOperators {
+  $lt?: unknown;
+  $gt?: unknown;
+  $lte?: unknown;
+  $gte?: unknown;
+  $eq?: unknown;
+  $ne?: unknown;
+  $in?: unknown[];
+  $nin?: unknown[];
+  $exists?: boolean;
+}
+
+/** Every condition must hold; a plain value (or null) means equality. */
+export type TaskDbFilter = { [K in TaskDbKey]?: TaskDbRecord[K] | null | TaskDbOperators };
 
 /** Content of each message type, by msg_type. */
 export interface MessageContents {
@@ -214,6 +265,15 @@ export interface MessageContents {
   /** With `label`, only the tasks submitted with that label. */
   history_request: { label?: string };
   history_reply: { msgIds: string[] };
+  /** The task store: records matching `filter`, with `keys` only (default: all). */
+  db_query_request: { filter: TaskDbFilter; keys?: TaskDbKey[] };
+  db_query_reply: { records: Partial<TaskDbRecord>[] };
+  /** Runs stored tasks again (load-balanced) under the new msgIds the client chose, one per old id. */
+  resubmit_request: { msgIds: string[]; newMsgIds: string[] };
+  resubmit_reply: { resubmitted: Record<string, string>; kinds: Record<string, TaskKind> };
+  /** Forgets finished tasks: the given ones (none may be pending) or "all" finished ones. */
+  purge_request: { msgIds: string[] | "all" };
+  purge_reply: { purged: number };
   interrupt_request: { targets: number[] };
   interrupt_reply: { engines: number[] };
   engine_stop_request: { targets: number[] };

@@ -35,8 +35,8 @@ test("result_request returns records with their stored result frames, pending on
   }
 });
 
-test("only the newest results keep their frames (--keep-results); older records remain without them", { timeout: 30_000 }, async () => {
-  const scene = await Scene.start(["--keep-results", "2"]);
+test("only the newest results keep their frames (--keep-results, --db memory); older records remain without them", { timeout: 30_000 }, async () => {
+  const scene = await Scene.start(["--keep-results", "2", "--db", "memory"]);
   try {
     const client = await scene.client();
     const engine = await scene.engine();
@@ -54,8 +54,8 @@ test("only the newest results keep their frames (--keep-results); older records 
   }
 });
 
-test("a result over 1 MiB reaches its client but is not kept in the records", { timeout: 30_000 }, async () => {
-  const scene = await Scene.start();
+test("a result over 1 MiB reaches its client but is not kept in the records (--db memory)", { timeout: 30_000 }, async () => {
+  const scene = await Scene.start(["--db", "memory"]);
   try {
     const client = await scene.client();
     const engine = await scene.engine();

@@ -44,6 +44,12 @@ export class TaskRecord {
   label?: string;
   resultFrames: Buffer[] = [];
   resultsEvicted = false;
+  /** Size of the result value as the engine sent it, kept or not. */
+  resultBytes = 0;
+  /** Why the task store does not keep the result value (over its size cap). */
+  note?: string;
+  /** The msgId this task was resubmitted as. */
+  resubmitted?: string;
   work?: TaskWork;
   readonly lb?: BalancedState;
 
@@ -72,6 +78,8 @@ export class TaskRecord {
     if (result.repr !== undefined) this.repr = result.repr;
     if (result.executionCount !== undefined) this.executionCount = result.executionCount;
     this.resultFrames = frames;
+    this.resultBytes = 0;
+    for (const frame of frames) this.resultBytes += frame.length;
     this.work = undefined;
     if (this.lb?.timeout) clearTimeout(this.lb.timeout);
   }

@@ -68,11 +68,35 @@ export class TaskRecords {
       this.#withoutResults.push(old);
     }
     const keepBare = Math.max(0, this.limits.keepRecords - this.limits.keepResults);
-    while (this.#withoutResults.length > keepBare) this.#records.delete(this.#withoutResults.shift()!.msgId);
+    while (this.#withoutResults.length > keepBare) {
+      const old = this.#withoutResults.shift()!;
+      if (this.#records.get(old.msgId) === old) this.#records.delete(old.msgId);
+    }
+  }
+
+  /** Forgets a finished task; false when it is unknown or still pending (which is kept). */
+  purge(msgId: string): boolean {
+    const record = this.#records.get(msgId);
+    if (!record || record.pending) return false;
+    this.#records.delete(msgId);
+    // It stays in its bound deque until shifted out; from now on it holds nothing.
+    if (!record.resultsEvicted) this.#resultBytes -= frameBytes(record);
+    record.resultFrames = [];
+    record.resultsEvicted = true;
+    return true;
   }
 
   history(): string[] {
     return [...this.#records.keys()];
+  }
+
+  get size(): number {
+    return this.#records.size;
+  }
+
+  /** Bytes of result frames kept. */
+  get resultBytes(): number {
+    return this.#resultBytes;
   }
 
   /** Finished tasks, and how many of them did not end "ok". */

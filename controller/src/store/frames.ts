@@ -1,0 +1,34 @@
+/** Several frames in one BLOB: a u32 count, a u32 length per frame, then the frames back to back. */
+export function packFrames(frames: readonly Buffer[]): Buffer | null {
+  if (frames.length === 0) return null;
+  let total = 4 + 4 * frames.length;
+  for (const frame of frames) total += frame.length;
+  const out = Buffer.allocUnsafe(total);
+  out.writeUInt32LE(frames.length, 0);
+  let at = 4 + 4 * frames.length;
+  frames.forEach((frame, i) => {
+    out.writeUInt32LE(frame.length, 4 + 4 * i);
+    frame.copy(out, at);
+    at += frame.length;
+  });
+  return out;
+}
+
+export function unpackFrames(blob: Buffer | null | undefined): Buffer[] {
+  if (!blob || blob.length < 4) return [];
+  const count = blob.readUInt32LE(0);
+  const frames: Buffer[] = [];
+  let at = 4 + 4 * count;
+  for (let i = 0; i < count; i++) {
+    const length = blob.readUInt32LE(4 + 4 * i);
+    frames.push(blob.subarray(at, at + length));
+    at += length;
+  }
+  return frames;
+}
+
+export function bytesOf(frames: readonly Buffer[]): number {
+  let bytes = 0;
+  for (const frame of frames) bytes += frame.length;
+  return bytes;
+}

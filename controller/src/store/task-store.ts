@@ -1,0 +1,76 @@
+import type { ClusterSnapshot, TaskBody, TaskDbRecord, TaskRecordInfo, TaskRequest } from "@tsparallel/protocol";
+import type { TaskRecord, TaskWork } from "../records/task-record.js";
+
+export type StoreKind = "sqlite" | "memory";
+
+export interface StoreLimits {
+  /** Task records kept; the oldest finished ones go first (by a tenth, as ipyparallel culls). */
+  maxRecords: number;
+  /** Bytes of stored arguments and results, all records together. */
+  maxBytes: number;
+  /** A result (or argument list) larger than this is not stored: the record says so in `note`. */
+  maxValueBytes: number;
+}
+
+export const DEFAULT_STORE_LIMITS: StoreLimits = { maxRecords: 100_000, maxBytes: 1024 * 1024 * 1024, maxValueBytes: 16 * 1024 * 1024 };
+
+/** What a task was asked to do, kept so that it can be resubmitted (also after a restart). */
+export interface StoredRequest {
+  body: TaskBody;
+  frames: Buffer[];
+  lb?: TaskRequest["lb"];
+}
+
+export interface StoredResult {
+  info: TaskRecordInfo;
+  frames: Buffer[];
+  /** True when the value was not kept (size cap or memory bound). */
+  evicted: boolean;
+}
+
+export interface StoredEngine {
+  id: number;
+  uuid: string;
+  hostname: string;
+  pid: number;
+  registered: number;
+}
+
+/** What a restored store hands back to the controller. */
+export interface RestoredState {
+  engines: StoredEngine[];
+  nextEngineId: number;
+  /** Function sources by hash, so stored tasks can be resubmitted. */
+  functions: [string, string][];
+  /** Tasks that were queued or running when the previous controller ended: now failed. */
+  failedPending: number;
+}
+
+/**
+ * Where the controller keeps its task records beyond the live ones: SQLite on disk (survives a
+ * restart) or memory (today's bounded records). The router reports every task added and finished;
+ * the client requests (results, history, db queries, resubmit, purge) read it.
+ */
+export interface TaskStore {
+  readonly kind: StoreKind;
+  /** The file, for sqlite. */
+  readonly location?: string;
+  added(record: TaskRecord, work: TaskWork | undefined, lb: TaskRequest["lb"] | undefined): void;
+  /** The record has its result; may set `record.note` when the value is over the cap. */
+  completed(record: TaskRecord, frames: Buffer[]): void;
+  result(msgId: string): StoredResult | undefined;
+  /** undefined: no such task; null: known, but its arguments were not kept. */
+  request(msgId: string): StoredRequest | null | undefined;
+  find(predicate: (record: TaskDbRecord) => boolean): TaskDbRecord[];
+  /** Forgets the finished tasks named (all finished ones for "all"); returns how many. */
+  purge(msgIds: string[] | "all"): number;
+  history(): string[];
+  resubmitted(msgId: string, newMsgId: string): void;
+  functionLearned(hash: string, source: string): void;
+  engineRegistered(engine: StoredEngine, nextId: number): void;
+  /** Cheap: read for every snapshot. */
+  stats(): NonNullable<ClusterSnapshot["store"]>;
+  /** Writes what finished (the controller calls it before results leave); new tasks may wait a little. */
+  flushFinished(): void;
+  close(): void;
+}
