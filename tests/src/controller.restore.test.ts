@@ -134,8 +134,8 @@ test("--restore when the previous controller still runs is refused: the store an
 });
 
 test(
-  "engines rejoin a restarted controller with their ids and namespaces (needs the i7-rejoin branch: Contract 1)",
-  { timeout: 120_000, todo: "passes once i7-rejoin (engines that re-register) is merged; then drop this todo" },
+  "engines rejoin a restarted controller with their ids and namespaces",
+  { timeout: 120_000 },
   async () => {
     const profile = "restore3";
     const first = await startController(profile);

@@ -1,5 +1,5 @@
-import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { closeSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { spawn, type ChildProcess } from "node:child_process";
+import { closeSync, openSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { hostname } from "node:os";
 import { dirname, join } from "node:path";
@@ -62,16 +62,6 @@ function tail(file: string, lines = 15): string {
   }
 }
 
-let restoreSupport: Promise<boolean> | undefined;
-
-/** Whether the installed tspcontroller knows --restore (asked once, from its --help). */
-function controllerKnowsRestore(bin: string): Promise<boolean> {
-  restoreSupport ??= new Promise((resolve) => {
-    execFile(process.execPath, [bin, "--help"], { timeout: 30_000 }, (err, stdout) => resolve(!err && /--restore\b/.test(stdout)));
-  });
-  return restoreSupport;
-}
-
 export class LocalControllerLauncher implements ControllerLauncher {
   async start(options: ControllerLaunchOptions): Promise<ControllerLaunch> {
     const logFile = join(logDir(options.profile), `controller-${Date.now()}.log`);
@@ -80,11 +70,8 @@ export class LocalControllerLauncher implements ControllerLauncher {
     if (options.ip) args.push("--ip", options.ip);
     if (options.location) args.push("--location", options.location);
     args.push(...(options.args ?? []));
-    if (options.restore && !args.includes("--restore")) {
-      if (await controllerKnowsRestore(bin)) args.push("--restore");
-      // A controller without --restore comes back on new ports with a new key: engines started from then on find it.
-      else writeFileSync(logFile, "tspcluster: this tspcontroller has no --restore; restarted without it (new ports and key)\n", { mode: 0o600, flag: "a" });
-    }
+    // Same ports, key and task store: engines and clients of the crashed controller find this one.
+    if (options.restore && !args.includes("--restore")) args.push("--restore");
     const child = launch(args, logFile, options.detached, "pipe");
     const record = recordOf(child, logFile);
     const ready = await new Promise<{ clientFile: string; engineFile: string }>((resolve, reject) => {
