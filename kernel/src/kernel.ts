@@ -21,6 +21,7 @@ import { StdioCapture } from "./output/stdio-capture.js";
 import { HeapKeeper } from "./runtime/heap-keeper.js";
 import { Interrupts } from "./runtime/interrupts.js";
 import { installKernelGlobals } from "./runtime/kernel-globals.js";
+import { UncaughtErrors } from "./runtime/uncaught-errors.js";
 
 type AnyRequest = Message<Record<string, unknown>>;
 
@@ -58,6 +59,7 @@ export class Kernel {
   readonly #cells: LazyCells;
   readonly #services: ExecuteServices;
   readonly #heap = new HeapKeeper();
+  readonly #uncaught: UncaughtErrors;
   readonly #queue: AnyRequest[] = [];
   #serving = false;
   #aborting = false;
@@ -77,6 +79,11 @@ export class Kernel {
       this.log,
     );
     this.#comms = new CommManager(this.#iopub);
+    this.#uncaught = new UncaughtErrors(
+      ({ text, parent }) => this.#iopub.publish("stream", { name: "stderr", text }, parent),
+      this.log,
+      () => this.#iopub.parent,
+    );
     this.#cells = new LazyCells(process.cwd(), this.#interrupts);
     const px = new ParallelMagics({
       iopub: this.#iopub,
@@ -91,6 +98,7 @@ export class Kernel {
       executor: new CellExecutor(this.#cells.get, px, this.#clusters, this.#iopub),
       cells: this.#cells.get,
       history: this.#history,
+      uncaught: this.#uncaught,
       counter: { value: 0 },
     };
     registerStatusComm(this.#comms, this.#clusters, this.log);
@@ -109,6 +117,7 @@ export class Kernel {
     await this.#stdinSocket.bind(channelUrl(conn, "stdin"));
     await this.#control.start((msg) => void this.#onControl(msg as AnyRequest));
     this.#capture.install(this.#iopub);
+    this.#uncaught.install();
     this.#interrupts.install();
     this.#interrupts.onInterrupt(() => this.#pendingInput?.reject(new Error("input was interrupted")));
     installKernelGlobals(this.#iopub, { requestInput: (prompt, password) => this.#requestInput(prompt, password) });
@@ -290,6 +299,7 @@ export class Kernel {
     await Promise.race([Promise.all([this.#iopub.flushed(), this.#shell.flushed(), this.#stdin.flushed()]), new Promise((r) => setTimeout(r, 1000))]);
     this.#capture.uninstall();
     this.#interrupts.uninstall();
+    this.#uncaught.uninstall();
     this.#control.stop();
     // Give the PUB socket (linger 1 s) a moment to hand over the last status messages.
     setTimeout(() => process.exit(code), 100);
