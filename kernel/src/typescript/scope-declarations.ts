@@ -71,6 +71,11 @@ export class ScopeDeclarations {
     return this.#owner.has(name);
   }
 
+  /** The import statement that brought `name` into the notebook, if an import did. */
+  importStatement(name: string): string | undefined {
+    return this.#imports.get(name);
+  }
+
   names(): string[] {
     return [...this.#owner.keys()];
   }

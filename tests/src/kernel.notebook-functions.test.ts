@@ -1,0 +1,69 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { Cluster } from "tsparallel";
+import { privateRoot } from "./support/cluster-fixture.js";
+import { KernelClient, plainOutputs } from "./support/kernel-client.js";
+import { repoRoot } from "./support/paths.js";
+
+/**
+ * Issue 11, gap 2: a notebook function sent to the engines takes along the notebook values,
+ * notebook functions and imports it uses, with no push.
+ */
+describe("kernel: notebook functions travel with what they use", () => {
+  const profile = "nbfunctions";
+  let kernel: KernelClient;
+
+  const value = async (code: string): Promise<string | undefined> => {
+    const { reply, outputs } = await kernel.execute(code);
+    assert.equal(reply.content.status, "ok", JSON.stringify(reply.content));
+    return plainOutputs(outputs).at(-1);
+  };
+
+  before(async () => {
+    // The tests' folder: lodash (a CommonJS package) is a dev dependency of the tests, found from there by the kernel and its engines.
+    kernel = await KernelClient.start({ cwd: join(repoRoot, "tests"), env: { TSPARALLEL_DIR: privateRoot() } });
+    const started = await kernel.execute(`%tspcluster start -n 2 --profile ${profile}`);
+    assert.equal(started.reply.content.status, "ok", JSON.stringify(started.reply.content));
+    await value(`import { Client, ref } from "tsparallel";\nconst rc = Client.active!;\nconst lv = rc.loadBalancedView();\nconst dv = rc.directView();`);
+  });
+  after(async () => {
+    await kernel.close();
+    try {
+      await Cluster.fromProfile(profile).stop();
+    } catch {
+      // Already stopped with the kernel.
+    }
+  });
+
+  test("a function using a notebook constant maps with no push", async () => {
+    assert.equal(await value("const factor = 3; function scale(x: number) { return x * factor }\nawait lv.map(scale, [1, 2, 3])"), "[ 3, 6, 9 ]");
+    // The value at the time of sending, as a later cell set it.
+    assert.equal(await value("let rate = 2; const rated = (x: number) => x * rate; rate = 5; await dv.apply(rated, 2)"), "[ 10, 10 ]");
+  });
+
+  test("a function calling other notebook functions takes them along", async () => {
+    await value("let offset = 1;\nfunction double(x: number) { return 2 * x }\nfunction quad(x: number) { return double(double(x)) + offset }");
+    assert.equal(await value("await lv.map(quad, [1, 2])"), "[ 5, 9 ]");
+    assert.equal(await value("offset = 10; await lv.map((x: number) => quad(x) - 1, [1, 2])"), "[ 13, 17 ]");
+    assert.equal(await value("const tools = { inc: (x: number) => x + offset }; await lv.map((x: number) => tools.inc(x), [1])"), "[ 11 ]");
+  });
+
+  test("imports a function uses are imported on the engine", async () => {
+    await value('import _ from "lodash"');
+    assert.equal(await value("await lv.map((x: number) => _.add(x, 1), [1, 2])"), "[ 2, 3 ]");
+    assert.equal(await value('import { range as span } from "lodash"; import * as L from "lodash"; await dv.apply(() => L.sum(span(4)))'), "[ 6, 6 ]");
+  });
+
+  test("a name that cannot travel is named in a clear error before anything is sent", async () => {
+    const { reply } = await kernel.execute('import { Socket } from "node:net"; const sock = new Socket(); const sent = (x: number) => (sock.destroyed ? x : -x); lv.map(sent, [1])');
+    assert.equal(reply.content.status, "error");
+    assert.equal(reply.content.ename, "FunctionSerializationError");
+    assert.match(String(reply.content.evalue), /'sock'.*a Socket.*cannot travel/);
+  });
+
+  test("push and ref() keep working", async () => {
+    await value("await dv.push({ pushed: 4, xs: [1, 2, 3] })");
+    assert.equal(await value("declare const pushed: number; await dv.apply((xs: number[]) => xs.length * pushed + factor, ref<number[]>('xs'))"), "[ 15, 15 ]");
+  });
+});
