@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { join } from "node:path";
 import { KernelClient, plainOutputs, streamText } from "./support/kernel-client.js";
+import { repoRoot } from "./support/paths.js";
 
 /** TypeScript cells: checked with what earlier cells declared, run over one notebook scope. */
 describe("kernel: TypeScript cells", () => {
@@ -115,5 +117,33 @@ describe("kernel: TypeScript cells", () => {
     const { reply, outputs } = await kernel.execute("for (let i = 0; i < 1000; i++) display.text(String(i)); undefined");
     assert.equal(reply.content.status, "ok");
     assert.deepEqual(plainOutputs(outputs), Array.from({ length: 1000 }, (_, i) => String(i)));
+  });
+});
+
+/** Issue 11, gap 4: Node's ESM interop for CommonJS packages, and dynamic import(). */
+describe("kernel: npm packages and dynamic import", () => {
+  let kernel: KernelClient;
+  // The tests' folder, where lodash (CommonJS, typed by @types/lodash) is a dev dependency.
+  before(async () => (kernel = await KernelClient.start({ cwd: join(repoRoot, "tests") })));
+  after(() => kernel.close());
+
+  const value = async (code: string): Promise<string | undefined> => {
+    const { reply, outputs } = await kernel.execute(code);
+    assert.equal(reply.content.status, "ok", JSON.stringify(reply.content));
+    return plainOutputs(outputs).at(-1);
+  };
+
+  test("default, namespace and named imports of a CommonJS package", async () => {
+    assert.equal(await value('import * as L from "lodash"; L.sum([1, 2, 3])'), "6");
+    assert.equal(await value('import { range } from "lodash"; range(3)'), "[ 0, 1, 2 ]");
+    assert.equal(await value('import _ from "lodash"; [_.add(1, 2), L.max([4, 9]), range(1)]'), "[ 3, 9, [ 0 ] ]");
+  });
+
+  test("a dynamic import runs, and later cells know its type", async () => {
+    assert.equal(await value('const fsm = await import("node:fs"); typeof fsm.readFileSync'), "'function'");
+    assert.equal(await value('fsm.existsSync("/")'), "true");
+    const { reply } = await kernel.execute("fsm.notAFunction");
+    assert.equal(reply.content.ename, "TSError");
+    assert.match(String(reply.content.evalue), /'notAFunction' does not exist on type 'typeof import\("node:fs"\)'/);
   });
 });

@@ -292,7 +292,7 @@ export function cellTransformer(
       };
       if (clause.name && isValue(clause.name)) bindings.push([clause.name.text, runtimeCall("defaultExport", [moduleRef()])]);
       const named = clause.namedBindings;
-      if (named && ts.isNamespaceImport(named) && isValue(named.name)) bindings.push([named.name.text, moduleRef()]);
+      if (named && ts.isNamespaceImport(named) && isValue(named.name)) bindings.push([named.name.text, runtimeCall("namespaceExport", [moduleRef()])]);
       if (named && ts.isNamedImports(named)) {
         for (const spec of named.elements) {
           if (spec.isTypeOnly || !isValue(spec.name)) continue;
