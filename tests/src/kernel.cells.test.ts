@@ -79,6 +79,31 @@ describe("kernel: TypeScript cells", () => {
     assert.equal(await value("early"), "2");
   });
 
+  test("tracebacks name the cell's TypeScript line and column, show the line with a marker, and hide the kernel", async () => {
+    // Lines holding only types vanish from the JavaScript: the positions must still be the TypeScript ones.
+    await value("interface Holder { x: number }\ntype Unused = string\nfunction boom(h: Holder): number {\n  return h.x * (null as any).y\n}");
+    const error = await failure("type Alias = number\nconst input: Alias = 1\nboom({ x: input })");
+    const tb = error.traceback.map((line) => line.replace(/\u001b\[\d+m/g, ""));
+    const at = tb.findIndex((line) => /at boom \(cell\[\d+\]:4:30\)/.test(line));
+    assert.ok(at > 0, tb.join("\n"));
+    assert.match(tb[at + 1]!, /4 \|\s+return h\.x \* \(null as any\)\.y$/);
+    assert.equal(tb[at + 2]!.indexOf("^") - tb[at + 2]!.indexOf("|"), tb[at + 1]!.indexOf(".y") + 1 - tb[at + 1]!.indexOf("|"));
+    // The calling cell's frame is its line 3; nothing of the kernel's wrapper past the cell's end, nor of Node or the kernel.
+    const cellFrames = tb.filter((line) => /^\s+at /.test(line));
+    assert.equal(cellFrames.length, 2, tb.join("\n"));
+    assert.match(cellFrames[1]!, /cell\[\d+\]:3:\d+/);
+    assert.ok(!tb.some((line) => /node:|kernel\/dist/.test(line)), tb.join("\n"));
+  });
+
+  test("a thrown non-Error shows the value, and display() ending a cell adds no Out", async () => {
+    const thrown = await failure("throw { code: 42 }");
+    assert.equal(thrown.evalue, "{ code: 42 }");
+    assert.ok(!thrown.traceback.join("\n").includes("[object Object]"));
+    const { reply, outputs } = await kernel.execute('display.html("<b>x</b>");');
+    assert.equal(reply.content.status, "ok");
+    assert.deepEqual(outputs.filter((m) => m.header.msg_type !== "execute_input").map((m) => m.header.msg_type), ["display_data"]);
+  });
+
   test("display publishes rich outputs and updates them in place", async () => {
     const { outputs } = await kernel.execute("const shown = display.html('<b>one</b>', { displayId: 'd1' }); shown.update('two'); undefined");
     const display = outputs.find((m) => m.header.msg_type === "display_data")!;

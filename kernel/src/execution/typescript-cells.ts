@@ -5,6 +5,8 @@ import { CellRunner } from "../runtime/cell-runner.js";
 import { cachedPackager } from "../runtime/function-packager.js";
 import type { Interrupts } from "../runtime/interrupts.js";
 import { createModuleLoader } from "../runtime/module-loader.js";
+import { cellSources } from "../output/cell-sources.js";
+import { isShownAsResult } from "../output/repr.js";
 import { runtimeError } from "../output/traceback.js";
 import { CellCompiler, type CompiledCell } from "../typescript/cell-compiler.js";
 import { completions, type CompletionResult } from "../typescript/completions.js";
@@ -62,10 +64,12 @@ export class TypeScriptCells {
     }
     if (!compiled.ok) return { status: "error", error: diagnosticsError(code, compiled.diagnostics) };
     const cell = compiled.cell;
+    const filename = `cell[${cellNumber}]`;
+    cellSources.register(filename, code, cell.js, cell.sourceMap);
     this.#running = cell;
     let outcome;
     try {
-      outcome = await this.#runner.run(cell, `cell[${cellNumber}]`);
+      outcome = await this.#runner.run(cell, filename);
     } finally {
       this.#running = null;
     }
@@ -73,7 +77,7 @@ export class TypeScriptCells {
     for (const name of outcome.ok ? cell.valueNames : outcome.assigned) committed.add(name);
     this.notebook.scope.commit(cell.dts, committed, cell.imports);
     if (!outcome.ok) return { status: "error", error: runtimeError(outcome.error) };
-    return { status: "ok", value: outcome.value, hasValue: outcome.hasValue && outcome.value !== undefined };
+    return { status: "ok", value: outcome.value, hasValue: outcome.hasValue && isShownAsResult(outcome.value) };
   }
 
   complete(code: string, position: number): CompletionResult {

@@ -9,6 +9,8 @@ import { isAmbient, statementNames } from "./top-level.js";
 export interface CompiledCell {
   /** JavaScript statements of the cell's function body. */
   js: string;
+  /** The source map from `js` back to the cell's TypeScript. */
+  sourceMap: string | null;
   /** The declaration file of the cell's top-level names, for later cells. */
   dts: string;
   /** Names with a runtime value (committed only once the cell really assigned them). */
@@ -65,10 +67,12 @@ export class CellCompiler {
     const shape: CellShape = { isAsync: hasTopLevelAwait(file), returnsValue: false };
     let js = "";
     let dts = "";
+    let sourceMap: string | null = null;
     const result = program.emit(
       file,
       (fileName, text) => {
         if (fileName.endsWith(".d.ts")) dts = text;
+        else if (fileName.endsWith(".js.map")) sourceMap = text;
         else if (fileName.endsWith(".js")) js = text;
       },
       undefined,
@@ -85,8 +89,8 @@ export class CellCompiler {
       throw new Error(`TypeScript did not emit the cell${result.diagnostics.length ? `: ${ts.flattenDiagnosticMessageText(result.diagnostics[0]!.messageText, "\n")}` : ""}`);
     }
     // The module marker TypeScript adds to an ES module without imports cannot stand in a function body.
-    js = js.replace(/^export \{\};\s*$/m, "");
-    return { ok: true, cell: { js, dts, valueNames, typeNames, imports: importStatements(parsed), shape } };
+    js = js.replace(/^export \{\};\s*$/m, "").replace(/^\/\/# sourceMappingURL=.*$/m, "");
+    return { ok: true, cell: { js, sourceMap, dts, valueNames, typeNames, imports: importStatements(parsed), shape } };
   }
 
   /**
