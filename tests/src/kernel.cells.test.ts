@@ -138,6 +138,42 @@ describe("kernel: TypeScript cells", () => {
     assert.equal(await status("x = )"), "invalid");
   });
 
+  test("%px --help is answered in the kernel; %lsmagic, %time, %timeit and %whos", async () => {
+    const help = await kernel.execute("%px --help");
+    assert.equal(help.reply.content.status, "ok", JSON.stringify(help.reply.content));
+    assert.match(streamText(help.outputs, "stdout"), /--targets[\s\S]*--group-outputs/);
+    const magics = streamText((await kernel.execute("%lsmagic")).outputs, "stdout");
+    for (const name of ["%px", "%%px", "%time", "%%time", "%timeit", "%whos", "%tspcluster"]) assert.ok(magics.includes(name), magics);
+    const timed = await kernel.execute("%time 6 * 7");
+    assert.match(streamText(timed.outputs, "stdout"), /^CPU times: user .*, sys: .*, total: .*\nWall time: \d/);
+    assert.deepEqual(plainOutputs(timed.outputs), ["42"]);
+    const timeit = await kernel.execute("const timedArray = [3, 1, 2]; 0\n%timeit -n 20 -r 3 timedArray.slice().sort()");
+    assert.equal(timeit.reply.content.status, "ok", JSON.stringify(timeit.reply.content));
+    assert.match(streamText(timeit.outputs, "stdout"), /^[\d.]+ (ns|µs|ms|s) ± [\d.]+ (ns|µs|ms|s) per loop \(mean ± std\. dev\. of 3 runs, 20 loops each\)\n$/);
+    await kernel.execute("const whosList = [1, 2, 3]; let whosText = 'hi'");
+    const table = streamText((await kernel.execute("%whos")).outputs, "stdout");
+    assert.match(table, /^Variable\s+Type\s+Data\/Info\n-+\n/);
+    assert.match(table, /\nwhosList\s+Array\s+length 3\n/);
+    assert.match(table, /\nwhosText\s+string\s+'hi'\n/);
+  });
+
+  test("is_complete and completion understand magic lines", async () => {
+    const status = async (code: string) => (await kernel.request("shell", "is_complete_request", { code })).content.status;
+    assert.equal(await status("%px 1+"), "incomplete");
+    assert.equal(await status("%px 1 + 1"), "complete");
+    assert.equal(await status("%timeit -n 3 Math.max("), "incomplete");
+    const complete = async (code: string) => {
+      const reply = await kernel.request("shell", "complete_request", { code, cursor_pos: code.length });
+      return { matches: reply.content.matches as string[], start: reply.content.cursor_start as number };
+    };
+    assert.deepEqual(await complete("%%px --t"), { matches: ["--targets"], start: 5 });
+    assert.deepEqual(await complete("%tspcluster --pro"), { matches: ["--profile"], start: 12 });
+    assert.deepEqual((await complete("%lsm")).matches, ["%lsmagic"]);
+    await kernel.execute("const magicTarget = { total: 1 }");
+    assert.deepEqual(await complete("%px magicTarget.to"), { matches: ["total"], start: 16 });
+    assert.deepEqual(await complete("%%px --block\nmagicTarget.to"), { matches: ["total"], start: 25 });
+  });
+
   test("many outputs from one cell all arrive, in order, before the idle status", async () => {
     const { reply, outputs } = await kernel.execute("for (let i = 0; i < 1000; i++) display.text(String(i)); undefined");
     assert.equal(reply.content.status, "ok");

@@ -9,7 +9,7 @@ type Reply<T extends keyof JupyterContents> = JupyterContents[T];
 export function complete(cells: TypeScriptCells, request: JupyterContents["complete_request"]): Reply<"complete_reply"> {
   const { code, cursor_pos } = request;
   const position = codePointsToUtf16(code, cursor_pos);
-  const result = magicCompletions(code, position) ?? cells.complete(code, position);
+  const result = magicCompletions(code, position, (text, at) => cells.complete(text, at));
   return {
     status: "ok",
     matches: result.matches,
