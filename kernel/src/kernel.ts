@@ -25,14 +25,11 @@ import { UncaughtErrors } from "./runtime/uncaught-errors.js";
 
 type AnyRequest = Message<Record<string, unknown>>;
 
-/** How long the kernel waits for a frontend's kernel_info_request before loading the TypeScript libraries anyway. */
-const WARM_UP_DELAY_MS = 1500;
 /**
- * Loading TypeScript blocks the kernel for a second or more, so it waits until the frontend's
- * handshake is over: jupyter_client asks kernel_info again when it missed the IOPub status (a PUB
- * socket drops messages until the subscriber has joined), and that second answer must not wait.
+ * The TypeScript libraries load right after the sockets are bound (in steps, see LazyCells), so the
+ * first cell finds them ready; the short wait lets the frontend's first kernel_info in first.
  */
-const WARM_UP_AFTER_HANDSHAKE_MS = 600;
+const WARM_UP_DELAY_MS = 50;
 
 /**
  * A Jupyter kernel for TypeScript, speaking messaging protocol 5.3 on the five channels with the
@@ -188,8 +185,6 @@ export class Kernel {
       this.#iopub.status("idle", msg.header);
       this.#heap.idle();
     }
-    // The first frontend is connected and served: a good moment to load the libraries.
-    if (type === "kernel_info_request") this.#scheduleWarmUp(WARM_UP_AFTER_HANDSHAKE_MS);
   }
 
   async #dispatchShell(type: string, msg: AnyRequest): Promise<void> {
