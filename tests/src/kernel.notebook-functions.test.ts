@@ -67,3 +67,47 @@ describe("kernel: notebook functions travel with what they use", () => {
     assert.equal(await value("declare const pushed: number; await dv.apply((xs: number[]) => xs.length * pushed + factor, ref<number[]>('xs'))"), "[ 15, 15 ]");
   });
 });
+
+describe("kernel: errors from the engines", () => {
+  const profile = "remoteerrors";
+  let kernel: KernelClient;
+  before(async () => {
+    kernel = await KernelClient.start({ env: { TSPARALLEL_DIR: privateRoot() } });
+    const started = await kernel.execute(`%tspcluster start -n 2 --profile ${profile}`);
+    assert.equal(started.reply.content.status, "ok", JSON.stringify(started.reply.content));
+  });
+  after(async () => {
+    await kernel.close();
+    try {
+      await Cluster.fromProfile(profile).stop();
+    } catch {
+      // Already stopped with the kernel.
+    }
+  });
+
+  test("a failing load-balanced map shows the engine's traceback, not the client library's stack", async () => {
+    const { reply } = await kernel.execute(
+      'import { Client } from "tsparallel";\nconst checked = (x: number) => { if (x > 1) throw new RangeError(`too big: ${x}`); return x };\nawait Client.active!.loadBalancedView().map(checked, [1, 2])',
+    );
+    assert.equal(reply.content.status, "error");
+    const tb = (reply.content.traceback as string[]).map((line) => line.replace(/\u001b\[\d+m/g, ""));
+    const remote = tb.findIndex((line) => /^\[engine \d+\] RangeError: too big: 2$/.test(line));
+    assert.ok(remote >= 0, tb.join("\n"));
+    // The engine's frame: the shipped function, compiled on the engine.
+    assert.match(tb[remote + 1] ?? "", /^\s+at .*<function [\w ]+>:\d+:\d+\)?$/, tb.join("\n"));
+    assert.ok(!tb.some((line) => /client\/dist|node:internal/.test(line)), tb.join("\n"));
+  });
+
+  test("%px code with a syntax error is refused in the kernel, before any engine sees it", async () => {
+    const count = async () => Number(plainOutputs((await kernel.execute("(await Client.active!.controllerHistory()).length")).outputs).at(-1));
+    const before = await count();
+    const { reply } = await kernel.execute("%px let broken = (1 +");
+    assert.equal(reply.content.status, "error");
+    assert.equal(reply.content.ename, "SyntaxError");
+    assert.match(String(reply.content.evalue), /expected/i);
+    const tb = (reply.content.traceback as string[]).join("\n");
+    assert.match(tb, /let broken = \(1 \+/);
+    // Nothing was sent: the controller saw no new task.
+    assert.equal(await count(), before);
+  });
+});

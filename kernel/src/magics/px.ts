@@ -84,6 +84,10 @@ export class ParallelMagics {
     const options: PxOptions = { ...this.defaults, local: false, saveName: "", ...flags };
     const client = this.env.clusters.activeClient();
     if (!client) throw new UsageError(NO_CLIENT);
+    await this.env.cells();
+    const { syntaxError } = await import("../typescript/syntax-check.js");
+    const invalid = syntaxError(code);
+    if (invalid) return { status: "error", error: invalid };
     const resolved = resolveTargets(options.targets, client.ids);
     const view = client.directView(resolved);
     const targets = view.targets;

@@ -36,9 +36,38 @@ function frameLines(frame: string): string[] | null {
   ];
 }
 
+/** Engine tracebacks shown for a CompositeError, as ipyparallel does; then "... N more exceptions". */
+const SHOWN_REMOTE_ERRORS = 4;
+
+interface RemoteLike {
+  engineId?: number;
+  ename?: string;
+  evalue?: string;
+  traceback?: unknown;
+}
+
+/** The engine's own traceback of an error that came back from one (RemoteError): its frames, not the client library's. */
+function remoteLines(err: RemoteLike): string[] {
+  if (!Array.isArray(err.traceback)) return [];
+  const engine = err.engineId === undefined ? "engine" : `engine ${err.engineId}`;
+  const frames = (err.traceback as unknown[]).filter((line): line is string => typeof line === "string" && /^\s+at /.test(line));
+  return [`[${engine}] ${RED}${err.ename ?? "Error"}${RESET}: ${err.evalue ?? ""}`, ...frames.map((line) => `    ${line.trim()}`)];
+}
+
+function remoteSection(err: Error): string[] {
+  const errors = (err as Error & { errors?: unknown }).errors;
+  if (Array.isArray(errors)) {
+    const lines = errors.slice(0, SHOWN_REMOTE_ERRORS).flatMap((e) => remoteLines(e as RemoteLike));
+    if (errors.length > SHOWN_REMOTE_ERRORS) lines.push(`... ${errors.length - SHOWN_REMOTE_ERRORS} more exceptions`);
+    return lines;
+  }
+  return remoteLines(err as RemoteLike);
+}
+
 /**
  * A Jupyter error for something a cell threw: the error line, then the frames outside the kernel,
- * each in a cell named by its TypeScript line and column and followed by that line. A thrown
+ * each in a cell named by its TypeScript line and column and followed by that line, then, for an
+ * error that came back from engines, each engine's own traceback. A thrown
  * value that is not an Error is shown as it is (`Uncaught { code: 42 }`).
  */
 export function runtimeError(err: unknown): ErrorContent {
@@ -52,5 +81,5 @@ export function runtimeError(err: unknown): ErrorContent {
   const frames = stack.filter((line) => /^\s+at /.test(line) && !INTERNAL_FRAME.test(line)).slice(0, MAX_FRAMES);
   const shown: string[] = [];
   for (const frame of frames) shown.push(...(frameLines(frame) ?? []));
-  return { ename, evalue, traceback: [`${RED}${ename}${RESET}: ${evalue}`, ...shown] };
+  return { ename, evalue, traceback: [`${RED}${ename}${RESET}: ${evalue}`, ...shown, ...remoteSection(err)] };
 }

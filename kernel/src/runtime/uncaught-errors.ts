@@ -66,7 +66,7 @@ export class UncaughtErrors {
       const origin = this.#origins.getStore();
       const running = this.#running;
       const lines = runtimeError(err).traceback;
-      lines[0] = `${kind}: ${lines[0]}`;
+      if (kind !== "Uncaught" || !lines[0]!.includes("Uncaught")) lines[0] = `${kind}: ${lines[0]}`;
       if (origin && origin !== running) lines.push(`(from work started by cell [${origin.cellNumber}])`);
       const parent = running?.header ?? origin?.header ?? this.fallbackParent();
       this.log.warn(`${kind.toLowerCase()} kept the kernel alive: ${(err as Error)?.stack ?? String(err)}`);
