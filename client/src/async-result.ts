@@ -1,5 +1,6 @@
 import type { TaskKind, TaskStatus } from "@tsparallel/protocol";
 import { CompositeError, TimeoutError } from "./errors.js";
+import { taskTimeline, type Timeline } from "./timeline.js";
 
 /** What is known about one task: where and when it ran, and what it printed. */
 export interface TaskMetadata {
@@ -158,6 +159,11 @@ export class AsyncResult<T> implements PromiseLike<T> {
   /** Milliseconds of engine time, summed over the tasks. */
   get serialTime(): number {
     return this.metadata.reduce((sum, m) => sum + (m.completed !== undefined && m.started !== undefined ? m.completed - m.started : 0), 0);
+  }
+
+  /** The tasks as bars per engine over time: a Vega-Lite chart a notebook shows as the cell's result. */
+  timeline(): Timeline {
+    return taskTimeline(this.metadata);
   }
 
   /** Live output from the engines while the tasks run. Returns an unsubscribe function. */

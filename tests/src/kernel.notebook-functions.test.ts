@@ -62,6 +62,25 @@ describe("kernel: notebook functions travel with what they use", () => {
     assert.match(String(reply.content.evalue), /'sock'.*a Socket.*cannot travel/);
   });
 
+  test("ar.timeline() draws an AsyncResult's tasks per engine as a Vega-Lite chart; display.vegaLite shows a spec", async () => {
+    const { reply, outputs } = await kernel.execute("const timed = lv.map((x: number) => x * 2, [1, 2, 3, 4]); await timed; timed.timeline()");
+    assert.equal(reply.content.status, "ok", JSON.stringify(reply.content));
+    const result = outputs.find((m) => m.header.msg_type === "execute_result")!;
+    const data = result.content.data as Record<string, unknown>;
+    const spec = data["application/vnd.vegalite.v5+json"] as { mark: { type: string }; data: { values: { engine: string; start: number; end: number; status: string }[] } };
+    assert.equal(spec.mark.type, "bar");
+    assert.equal(spec.data.values.length, 4);
+    for (const task of spec.data.values) {
+      assert.match(task.engine, /^engine \d+$/);
+      assert.ok(task.start >= 0 && task.end >= task.start, JSON.stringify(task));
+      assert.equal(task.status, "ok");
+    }
+    assert.match(String(data["text/plain"]), /^<timeline: 4 tasks on \d engines over \d+ ms>$/);
+    const shown = await kernel.execute('display.vegaLite({ title: "points", mark: "point", data: { values: [{ a: 1 }] } }); undefined');
+    const display = shown.outputs.find((m) => m.header.msg_type === "display_data")!;
+    assert.deepEqual((display.content.data as Record<string, unknown>)["application/vnd.vegalite.v5+json"], { title: "points", mark: "point", data: { values: [{ a: 1 }] } });
+  });
+
   test("push and ref() keep working", async () => {
     await value("await dv.push({ pushed: 4, xs: [1, 2, 3] })");
     assert.equal(await value("declare const pushed: number; await dv.apply((xs: number[]) => xs.length * pushed + factor, ref<number[]>('xs'))"), "[ 15, 15 ]");

@@ -39,6 +39,8 @@ export function installKernelGlobals(iopub: IOPub, input: InputSource): void {
     json: (value: unknown, options?: DisplayOptions) => show({ "application/json": value, "text/plain": JSON.stringify(value) }, options),
     png: (image: Uint8Array | string, options?: DisplayOptions) => show({ "image/png": toBase64(image), "text/plain": "<PNG image>" }, options),
     jpeg: (image: Uint8Array | string, options?: DisplayOptions) => show({ "image/jpeg": toBase64(image), "text/plain": "<JPEG image>" }, options),
+    vegaLite: (spec: Record<string, unknown>, options?: DisplayOptions) =>
+      show({ "application/vnd.vegalite.v5+json": spec, "text/plain": `<Vega-Lite chart${typeof spec.title === "string" ? `: ${spec.title}` : ""}>` }, options),
     data: (bundle: MimeBundle, options?: DisplayOptions) => show(bundle, options),
     clear: (wait = false) => iopub.publish("clear_output", { wait }),
   });
