@@ -15,6 +15,8 @@ export interface TaskMetadata {
   status?: TaskStatus;
   stdout: string;
   stderr: string;
+  /** Rich outputs the task displayed (`display(...)` on the engine), in order. */
+  displays?: Record<string, unknown>[];
   executionCount?: number;
   repr?: string;
   error?: Error;
@@ -24,8 +26,10 @@ export interface OutputEvent {
   msgId: string;
   index: number;
   engineId: number;
-  name: "stdout" | "stderr";
+  name: "stdout" | "stderr" | "display";
   text: string;
+  /** For "display": the MIME bundle. */
+  data?: Record<string, unknown>;
 }
 
 /** What an AsyncResult needs from its client: aborting its tasks. */

@@ -109,7 +109,7 @@ export class ParallelMagics {
 
   async #waitAndShow(client: Client, targets: number[], ar: AsyncResult<unknown>, options: PxOptions): Promise<CellOutcome> {
     const printer = new OutputPrinter(this.env.iopub);
-    const unsubscribe = options.stream ? ar.onOutput((event) => printer.live(event.msgId, event.name, event.text, event.engineId)) : null;
+    const unsubscribe = options.stream ? ar.onOutput((event) => printer.live(event.msgId, event.name, event.text, event.engineId, event.data)) : null;
     try {
       await this.env.interrupts.race(waitWithProgress(this.env.iopub, ar, options.progressAfter));
     } catch (err) {
