@@ -27,6 +27,8 @@ export function setFunctionPackager(next: FunctionPackager | null): void {
   packager = next;
 }
 const EXPRESSION_START = /^(async\s+)?(function\b|class\b|\(|[A-Za-z_$][\w$]*\s*=>)/;
+/** An arrow, or a function or class expression without a name of its own. */
+const ANONYMOUS = /^(async\s+)?(function\s*\*?\s*\(|class\s*(\{|extends\b)|\(|[A-Za-z_$][\w$]*\s*=>)/;
 
 /**
  * The source an engine evaluates to get the function back. Method shorthand (`f(x) {...}`) is not an
@@ -39,8 +41,11 @@ export function functionExpressionSource(fn: Function): string {
       `${fn.name || "this function"} is native or bound and has no source to send; wrap it: (...a) => ${fn.name || "f"}(...a)`,
     );
   }
-  if (EXPRESSION_START.test(text)) return text;
   const key = JSON.stringify(fn.name);
+  if (EXPRESSION_START.test(text)) {
+    // `const f = (x) => ...` is named "f" only by its declaration: an object property keeps that name on the engine.
+    return fn.name && ANONYMOUS.test(text) ? `({ ${key}: ${text} })[${key}]` : text;
+  }
   return `({ ${text} })[${key}]`;
 }
 

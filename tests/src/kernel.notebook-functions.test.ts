@@ -113,7 +113,7 @@ describe("kernel: errors from the engines", () => {
     const remote = tb.findIndex((line) => /^\[engine \d+\] RangeError: too big: 2$/.test(line));
     assert.ok(remote >= 0, tb.join("\n"));
     // The engine's frame: the shipped function, compiled on the engine.
-    assert.match(tb[remote + 1] ?? "", /^\s+at .*<function [\w ]+>:\d+:\d+\)?$/, tb.join("\n"));
+    assert.match(tb[remote + 1] ?? "", /^\s+at checked \(<function checked>:\d+:\d+\)$/, tb.join("\n"));
     assert.ok(!tb.some((line) => /client\/dist|node:internal/.test(line)), tb.join("\n"));
   });
 

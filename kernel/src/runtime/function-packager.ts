@@ -116,7 +116,8 @@ export function packageNotebookFunction(fn: Function, notebook: NotebookNames): 
     `const __tsp_interop = ${INTEROP};`,
     `const ${RUNTIME_PARAMETER} = { import: (specifier) => ${ENGINE_IMPORT}(specifier), ...__tsp_interop };`,
     ...definitions,
-    `const __tsp_fn = (${main});`,
+    // Through a property of the function's name, so an arrow keeps its name ("scale", not "__tsp_fn") in engine tracebacks.
+    `const __tsp_fn = { ${JSON.stringify(fn.name)}: (${main}) }[${JSON.stringify(fn.name)}];`,
   ];
   if (imports.length === 0) {
     lines.push("return __tsp_fn;");
