@@ -172,6 +172,9 @@ describe("kernel: TypeScript cells", () => {
     await kernel.execute("const magicTarget = { total: 1 }");
     assert.deepEqual(await complete("%px magicTarget.to"), { matches: ["total"], start: 16 });
     assert.deepEqual(await complete("%%px --block\nmagicTarget.to"), { matches: ["total"], start: 25 });
+    const inspected = await kernel.request("shell", "inspect_request", { code: "%%px --targets 0", cursor_pos: 3, detail_level: 0 });
+    assert.equal(inspected.content.found, true);
+    assert.match(String((inspected.content.data as Record<string, unknown>)["text/plain"]), /--targets all \| 0,2 \| 1:3/);
   });
 
   test("many outputs from one cell all arrive, in order, before the idle status", async () => {
