@@ -1,4 +1,4 @@
-import ts from "typescript";
+import ts = require("typescript");
 import { cellTransformer, hasTopLevelAwait, type CellShape } from "./cell-transform.js";
 import { toCellDiagnostics, type CellDiagnostic } from "./diagnostics.js";
 import type { NotebookProgram } from "./notebook-program.js";

@@ -1,4 +1,4 @@
-import ts from "typescript";
+import ts = require("typescript");
 import { isAmbient, isUsingDeclaration } from "./top-level.js";
 
 /** The notebook scope object every cell reads and writes its top-level names through. */

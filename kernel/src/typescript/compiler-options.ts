@@ -1,4 +1,4 @@
-import ts from "typescript";
+import ts = require("typescript");
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";

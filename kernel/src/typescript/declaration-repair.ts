@@ -1,4 +1,4 @@
-import ts from "typescript";
+import ts = require("typescript");
 
 /** Declaration emit errors: "exported variable 'x' has or is using name ... but cannot be named" and kin. */
 const UNNAMEABLE = (code: number) => code >= 4000 && code < 5000;

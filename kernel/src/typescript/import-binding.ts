@@ -1,4 +1,4 @@
-import ts from "typescript";
+import ts = require("typescript");
 
 /** How one imported name gets its value from its module. */
 export interface ImportBinding {

@@ -1,4 +1,4 @@
-import ts from "typescript";
+import ts = require("typescript");
 
 export interface Completeness {
   status: "complete" | "incomplete" | "invalid";

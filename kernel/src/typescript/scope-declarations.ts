@@ -1,4 +1,4 @@
-import ts from "typescript";
+import ts = require("typescript");
 import { join } from "node:path";
 
 /** A virtual file of the type-check program. */
