@@ -1,6 +1,5 @@
 import { AsyncLocalStorage } from "node:async_hooks";
-import type { Header } from "@tsparallel/protocol";
-import type { Logger } from "@tsparallel/protocol";
+import type { Header, Logger } from "@tsparallel/protocol";
 import { runtimeError } from "../output/traceback.js";
 
 /** The execute request a piece of work was started by: timers and promises a cell makes carry it. */
