@@ -1,6 +1,7 @@
 import { inspect, type InspectOptions } from "node:util";
 import type { TaskKind, TaskStatus } from "@tsparallel/protocol";
 import { CompositeError, TimeoutError } from "./errors.js";
+import { taskTimeline, type Timeline } from "./timeline.js";
 
 /** What is known about one task: where and when it ran, and what it printed. */
 export interface TaskMetadata {
@@ -15,6 +16,8 @@ export interface TaskMetadata {
   status?: TaskStatus;
   stdout: string;
   stderr: string;
+  /** Rich outputs the task displayed (`display(...)` on the engine), in order. */
+  displays?: Record<string, unknown>[];
   executionCount?: number;
   repr?: string;
   error?: Error;
@@ -26,8 +29,10 @@ export interface OutputEvent {
   msgId: string;
   index: number;
   engineId: number;
-  name: "stdout" | "stderr";
+  name: "stdout" | "stderr" | "display";
   text: string;
+  /** For "display": the MIME bundle. */
+  data?: Record<string, unknown>;
 }
 
 /** Where displayOutputs writes: process.stdout by default, or anything with write(text). */
@@ -219,6 +224,11 @@ export class AsyncResult<T> implements PromiseLike<T> {
   /** Milliseconds of engine time, summed over the tasks. */
   get serialTime(): number {
     return this.metadata.reduce((sum, m) => sum + (m.completed !== undefined && m.started !== undefined ? m.completed - m.started : 0), 0);
+  }
+
+  /** The tasks as bars per engine over time: a Vega-Lite chart a notebook shows as the cell's result. */
+  timeline(): Timeline {
+    return taskTimeline(this.metadata);
   }
 
   /** Live output from the engines while the tasks run. Returns an unsubscribe function. */

@@ -504,6 +504,13 @@ export class Client implements AsyncDisposable {
       const tracked = this.#tasks.get(item.msgId);
       if (!tracked) continue;
       const meta = tracked.result.metadata[tracked.index]!;
+      if (item.name === "display") {
+        const data = displayData(item.text);
+        if (!data) continue;
+        (meta.displays ??= []).push(data);
+        tracked.result._output({ ...item, index: tracked.index, data });
+        continue;
+      }
       meta[item.name] += item.text;
       tracked.result._output({ ...item, index: tracked.index });
     }
@@ -577,5 +584,15 @@ export class Client implements AsyncDisposable {
       tracked.result.metadata[tracked.index]!.error = error;
       tracked.result._settle(tracked.index, undefined, error);
     }
+  }
+}
+
+/** The MIME bundle of a "display" stream item; undefined for one that is not well formed (dropped). */
+function displayData(text: string): Record<string, unknown> | undefined {
+  try {
+    const parsed = JSON.parse(text) as { data?: unknown };
+    return parsed && typeof parsed.data === "object" && parsed.data !== null && !Array.isArray(parsed.data) ? (parsed.data as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -107,10 +107,11 @@ export class TaskRouter {
   streams(engine: EngineRecord, items: unknown): void {
     if (!Array.isArray(items)) return;
     for (const item of items as StreamItem[]) {
-      if (!item || typeof item.text !== "string" || (item.name !== "stdout" && item.name !== "stderr")) continue;
+      if (!item || typeof item.text !== "string" || (item.name !== "stdout" && item.name !== "stderr" && item.name !== "display")) continue;
       const record = this.records.get(item.msgId);
       if (!record || !engine.alive || !engine.holds(record)) continue;
-      record.appendOutput(item.name, item.text);
+      // Rich outputs are relayed to the client only; the record keeps the text streams.
+      if (item.name !== "display") record.appendOutput(item.name, item.text);
       this.outbox.stream(record.client, { msgId: item.msgId, engineId: engine.id, name: item.name, text: item.text });
     }
   }

@@ -1,4 +1,5 @@
 import type { StreamItem } from "@tsparallel/protocol";
+import { installDisplay, type MimeBundle } from "./display-global.js";
 
 type StreamName = "stdout" | "stderr";
 type Write = typeof process.stdout.write;
@@ -46,6 +47,19 @@ export class OutputCapture {
     this.#installed = true;
     process.stdout.write = this.#patched("stdout");
     process.stderr.write = this.#patched("stderr");
+    installDisplay((bundle) => this.display(bundle));
+  }
+
+  /**
+   * A rich output of the running task (`display.html(...)` on the engine): sent at once, after the
+   * text written before it, as a stream item named "display" whose text is the bundle as JSON.
+   */
+  display(bundle: MimeBundle): void {
+    const owner = this.#owner;
+    if (owner === null) throw new Error("display() works inside a task on an engine");
+    const text = JSON.stringify({ data: bundle });
+    this.flush();
+    this.sendStream([{ msgId: owner, engineId: this.engineIdNow(), name: "display", text }]);
   }
 
   uninstall(): void {

@@ -1,6 +1,6 @@
 """Figures for the TypeScript (tsparallel) kernel, measured through jupyter_client (not tests).
 
-usage: /usr/bin/python3 kernel/bench/kernel_bench.py [--starts 5] [--cells 300] [--px 100] [--rss-cells 1000]
+usage: /usr/bin/python3 kernel/bench/kernel_bench.py [--starts 5] [--cells 300] [--px 100] [--rss-cells 1000] [--starts-only]
 Needs the kernelspec installed (`npx tsparallel install`, or JUPYTER_PATH pointing at one) and, for
 the %px figure, a working cluster (the kernel starts one with %tspcluster; TSPARALLEL_DIR is used).
 Prints one JSON object.
@@ -74,6 +74,7 @@ def main():
     parser.add_argument("--cells", type=int, default=300)
     parser.add_argument("--px", type=int, default=100)
     parser.add_argument("--rss-cells", type=int, default=1000)
+    parser.add_argument("--starts-only", action="store_true", help="only the start figures (ready, first cell)")
     args = parser.parse_args()
     result = {}
 
@@ -86,6 +87,9 @@ def main():
         km.shutdown_kernel(now=True)
     result["start_to_ready_s"] = summary(ready)
     result["first_cell_after_ready_s"] = summary(first_cell)
+    if args.starts_only:
+        print(json.dumps(result, indent=2))
+        return
 
     km, kc, _ = start_kernel()
     try:

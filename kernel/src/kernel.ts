@@ -21,17 +21,15 @@ import { StdioCapture } from "./output/stdio-capture.js";
 import { HeapKeeper } from "./runtime/heap-keeper.js";
 import { Interrupts } from "./runtime/interrupts.js";
 import { installKernelGlobals } from "./runtime/kernel-globals.js";
+import { UncaughtErrors } from "./runtime/uncaught-errors.js";
 
 type AnyRequest = Message<Record<string, unknown>>;
 
-/** How long the kernel waits for a frontend's kernel_info_request before loading the TypeScript libraries anyway. */
-const WARM_UP_DELAY_MS = 1500;
 /**
- * Loading TypeScript blocks the kernel for a second or more, so it waits until the frontend's
- * handshake is over: jupyter_client asks kernel_info again when it missed the IOPub status (a PUB
- * socket drops messages until the subscriber has joined), and that second answer must not wait.
+ * The TypeScript libraries load right after the sockets are bound (in steps, see LazyCells), so the
+ * first cell finds them ready; the short wait lets the frontend's first kernel_info in first.
  */
-const WARM_UP_AFTER_HANDSHAKE_MS = 600;
+const WARM_UP_DELAY_MS = 50;
 
 /**
  * A Jupyter kernel for TypeScript, speaking messaging protocol 5.3 on the five channels with the
@@ -58,6 +56,7 @@ export class Kernel {
   readonly #cells: LazyCells;
   readonly #services: ExecuteServices;
   readonly #heap = new HeapKeeper();
+  readonly #uncaught: UncaughtErrors;
   readonly #queue: AnyRequest[] = [];
   #serving = false;
   #aborting = false;
@@ -77,6 +76,11 @@ export class Kernel {
       this.log,
     );
     this.#comms = new CommManager(this.#iopub);
+    this.#uncaught = new UncaughtErrors(
+      ({ text, parent }) => this.#iopub.publish("stream", { name: "stderr", text }, parent),
+      this.log,
+      () => this.#iopub.parent,
+    );
     this.#cells = new LazyCells(process.cwd(), this.#interrupts);
     const px = new ParallelMagics({
       iopub: this.#iopub,
@@ -91,6 +95,7 @@ export class Kernel {
       executor: new CellExecutor(this.#cells.get, px, this.#clusters, this.#iopub),
       cells: this.#cells.get,
       history: this.#history,
+      uncaught: this.#uncaught,
       counter: { value: 0 },
     };
     registerStatusComm(this.#comms, this.#clusters, this.log);
@@ -109,6 +114,7 @@ export class Kernel {
     await this.#stdinSocket.bind(channelUrl(conn, "stdin"));
     await this.#control.start((msg) => void this.#onControl(msg as AnyRequest));
     this.#capture.install(this.#iopub);
+    this.#uncaught.install();
     this.#interrupts.install();
     this.#interrupts.onInterrupt(() => this.#pendingInput?.reject(new Error("input was interrupted")));
     installKernelGlobals(this.#iopub, { requestInput: (prompt, password) => this.#requestInput(prompt, password) });
@@ -179,8 +185,6 @@ export class Kernel {
       this.#iopub.status("idle", msg.header);
       this.#heap.idle();
     }
-    // The first frontend is connected and served: a good moment to load the libraries.
-    if (type === "kernel_info_request") this.#scheduleWarmUp(WARM_UP_AFTER_HANDSHAKE_MS);
   }
 
   async #dispatchShell(type: string, msg: AnyRequest): Promise<void> {
@@ -290,6 +294,7 @@ export class Kernel {
     await Promise.race([Promise.all([this.#iopub.flushed(), this.#shell.flushed(), this.#stdin.flushed()]), new Promise((r) => setTimeout(r, 1000))]);
     this.#capture.uninstall();
     this.#interrupts.uninstall();
+    this.#uncaught.uninstall();
     this.#control.stop();
     // Give the PUB socket (linger 1 s) a moment to hand over the last status messages.
     setTimeout(() => process.exit(code), 100);

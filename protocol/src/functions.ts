@@ -12,7 +12,23 @@ export class FunctionSerializationError extends TypeError {
 }
 
 const cache = new WeakMap<Function, ShippedFunction>();
+
+/**
+ * Gives the source to send for a function that needs more than its own text: the notebook kernel
+ * sends a notebook function together with the notebook values, functions and imports it uses.
+ * Returns undefined for a function to send as written; throws FunctionSerializationError for one
+ * that cannot travel.
+ */
+export type FunctionPackager = (fn: Function) => string | undefined;
+let packager: FunctionPackager | null = null;
+
+/** Installs (or, with null, removes) the process's function packager. */
+export function setFunctionPackager(next: FunctionPackager | null): void {
+  packager = next;
+}
 const EXPRESSION_START = /^(async\s+)?(function\b|class\b|\(|[A-Za-z_$][\w$]*\s*=>)/;
+/** An arrow, or a function or class expression without a name of its own. */
+const ANONYMOUS = /^(async\s+)?(function\s*\*?\s*\(|class\s*(\{|extends\b)|\(|[A-Za-z_$][\w$]*\s*=>)/;
 
 /**
  * The source an engine evaluates to get the function back. Method shorthand (`f(x) {...}`) is not an
@@ -25,26 +41,35 @@ export function functionExpressionSource(fn: Function): string {
       `${fn.name || "this function"} is native or bound and has no source to send; wrap it: (...a) => ${fn.name || "f"}(...a)`,
     );
   }
-  if (EXPRESSION_START.test(text)) return text;
   const key = JSON.stringify(fn.name);
+  if (EXPRESSION_START.test(text)) {
+    // `const f = (x) => ...` is named "f" only by its declaration: an object property keeps that name on the engine.
+    return fn.name && ANONYMOUS.test(text) ? `({ ${key}: ${text} })[${key}]` : text;
+  }
   return `({ ${text} })[${key}]`;
 }
 
 /** Describes a function for shipping; throws FunctionSerializationError before anything is sent. */
 export function describeFunction(fn: unknown): ShippedFunction {
   if (typeof fn !== "function") throw new FunctionSerializationError(`expected a function, got ${typeof fn}`);
+  // Not cached by function: what a packaged function uses may have changed since its last trip.
+  const packaged = packager?.(fn);
+  if (packaged !== undefined) return shippable(packaged, fn);
   const known = cache.get(fn);
   if (known) return known;
-  const source = functionExpressionSource(fn);
+  const shipped = shippable(functionExpressionSource(fn), fn);
+  cache.set(fn, shipped);
+  return shipped;
+}
+
+function shippable(source: string, fn: Function): ShippedFunction {
   try {
     // Compiles without running, so a source the engine could not evaluate fails here, not remotely.
     new Function(`return (${source});`);
   } catch (err) {
     throw new FunctionSerializationError(`the source of ${fn.name || "this function"} cannot be sent: ${(err as Error).message}`);
   }
-  const shipped: ShippedFunction = { hash: createHash("sha1").update(source).digest("hex"), source, name: fn.name };
-  cache.set(fn, shipped);
-  return shipped;
+  return { hash: createHash("sha1").update(source).digest("hex"), source, name: fn.name };
 }
 
 /**

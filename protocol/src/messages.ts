@@ -104,7 +104,8 @@ export interface TaskResult {
 export interface StreamItem {
   msgId: string;
   engineId: number;
-  name: "stdout" | "stderr";
+  /** "display": a rich output (`display(...)` on the engine); `text` is `{"data": MimeBundle}` as JSON. */
+  name: "stdout" | "stderr" | "display";
   text: string;
 }
 

@@ -54,6 +54,21 @@ describe("kernel: %px magics on a cluster", () => {
     assert.equal(failed.reply.content.ename, "TypeError");
   });
 
+  test("display.* on the engines lands in the cell that ran it, labelled per engine (issue 11 gap 5)", async () => {
+    for (const code of ['%px display.html("<b>x</b>")', '%%px --no-stream\ndisplay.html("<b>x</b>")']) {
+      const { outputs } = await ok(code);
+      const displays = outputs.filter((m) => m.header.msg_type === "display_data" && (m.content.data as Record<string, unknown>)["text/html"] !== undefined);
+      assert.deepEqual(
+        displays.map((m) => [(m.content.data as Record<string, unknown>)["text/html"], (m.content.metadata as { engine: number }).engine]).sort(),
+        [["<b>x</b>", 0], ["<b>x</b>", 1]],
+        code,
+      );
+      const stdout = streamText(outputs, "stdout");
+      assert.match(stdout, /\[output:0\]/);
+      assert.match(stdout, /\[output:1\]/);
+    }
+  });
+
   test("test_cellpx_block_args: --block and --noblock say Parallel / Async parallel", async () => {
     for (const block of [true, false]) {
       await ok(`%pxconfig --verbose ${block ? "--block" : "--noblock"}`);

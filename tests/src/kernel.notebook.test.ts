@@ -78,3 +78,25 @@ test("nbclient runs examples/quickstart.ipynb end to end, and its outputs are th
   assert.match(error.traceback!.join("\n"), /\[1:execute\] .*RangeError.*engine-side failure/);
   assert.match(text(cell("%tspcluster stop")), /Stopped the cluster/);
 });
+
+test("nbclient runs examples/engines-as-notebooks.ipynb: a notebook function with what it uses in lv.map, %%px --stream, display on engines, ar.timeline()", { timeout: 600_000 }, async () => {
+  const executed = join(work, "engines.out.ipynb");
+  const { code, output } = await runPython(["run_notebook.py", join(repoRoot, "examples/engines-as-notebooks.ipynb"), executed], { env: { ...jupyter.env, TSPARALLEL_DIR: process.env.TSPARALLEL_DIR } });
+  assert.equal(code, 0, output);
+  const joined = (value: string | string[] | undefined) => (Array.isArray(value) ? value.join("") : (value ?? ""));
+  const cells = (JSON.parse(readFileSync(executed, "utf8")) as { cells: Cell[] }).cells.filter((c) => c.cell_type === "code");
+  const cell = (start: string): Output[] => {
+    const found = cells.find((c) => joined(c.source).startsWith(start));
+    assert.ok(found, `a cell starting with ${start}`);
+    return found.outputs ?? [];
+  };
+  const results = (outputs: Output[]) => outputs.filter((o) => o.data && !joined(o.data["text/plain"]).startsWith("%px: ["));
+  assert.deepEqual(results(cell('import { Client } from "tsparallel"')).map((o) => joined(o.data!["text/plain"])), ["[ 4, 7, 10 ]"]);
+  const streamed = cell("%%px --stream").filter((o) => o.output_type === "stream").map((o) => joined(o.text)).join("");
+  assert.match(streamed, /\[stdout:0\][\s\S]*step 2/);
+  assert.match(streamed, /\[stdout:1\][\s\S]*step 2/);
+  const html = results(cell("%px display.html")).filter((o) => o.data!["text/html"] !== undefined).map((o) => joined(o.data!["text/html"]));
+  assert.deepEqual(html, ["<b>drawn on an engine</b>", "<b>drawn on an engine</b>"]);
+  const chart = results(cell("mapped.timeline()"))[0]!.data as unknown as Record<string, { data: { values: unknown[] } }>;
+  assert.equal(chart["application/vnd.vegalite.v5+json"]!.data.values.length, 3);
+});

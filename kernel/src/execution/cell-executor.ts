@@ -5,6 +5,9 @@ import type { ParallelMagics } from "../magics/px.js";
 import { tspclusterMagic } from "../magics/tspcluster.js";
 import type { ClusterHolder } from "../magics/cluster-holder.js";
 import { UsageError } from "../magics/usage-error.js";
+import { isHelpRequest, lsmagic, magicDoc, MAGICS } from "../magics/magic-docs.js";
+import { timeitMagic, timeMagic } from "../magics/timing.js";
+import { whos } from "../magics/whos.js";
 import type { IOPub } from "../output/iopub.js";
 import { runtimeError } from "../output/traceback.js";
 
@@ -53,16 +56,42 @@ export class CellExecutor {
         if (!data) throw new UsageError(`Object \`${segment.expression}\` not found.`);
         return { status: "ok", hasValue: false, payload: [pagePayload(data)] };
       }
-      case "cell-magic":
-        if (segment.name === "px") return this.px.cellPx(segment.args, segment.body);
-        throw new UsageError(`Cell magic \`%%${segment.name}\` not found (cell magics: %%px).`);
+      case "cell-magic": {
+        const doc = magicDoc(segment.name);
+        if (doc?.cell && isHelpRequest(doc, segment.args)) return this.#say(`${doc.usage}\n`);
+        switch (segment.name) {
+          case "px":
+            return this.px.cellPx(segment.args, segment.body);
+          case "time":
+            return timeMagic(() => this.run(segment.body, cellNumber), (text) => this.#say(text));
+          case "timeit":
+            return timeitMagic(`${segment.args} ${segment.body}`, await this.cells(), cellNumber, (text) => this.#say(text));
+          default:
+            throw new UsageError(`Cell magic \`%%${segment.name}\` not found (cell magics: ${MAGICS.filter((m) => m.cell).map((m) => `%%${m.name}`).join(", ")}).`);
+        }
+      }
       case "line-magic":
-        return this.#lineMagic(segment.name, segment.args);
+        return this.#lineMagic(segment.name, segment.args, cellNumber);
     }
   }
 
-  #lineMagic(name: string, args: string): Promise<CellOutcome> | CellOutcome {
+  #say(text: string): CellOutcome {
+    this.iopub.stream("stdout", text);
+    return { status: "ok", hasValue: false };
+  }
+
+  async #lineMagic(name: string, args: string, cellNumber: number): Promise<CellOutcome> {
+    const doc = magicDoc(name);
+    if (doc?.line && isHelpRequest(doc, args)) return this.#say(`${doc.usage}\n`);
     switch (name) {
+      case "lsmagic":
+        return this.#say(lsmagic());
+      case "time":
+        return timeMagic(() => this.run(args, cellNumber), (text) => this.#say(text));
+      case "timeit":
+        return timeitMagic(args, await this.cells(), cellNumber, (text) => this.#say(text));
+      case "whos":
+        return this.#say(whos((await this.cells()).scope));
       case "px":
         return this.px.linePx(args);
       case "pxresult":
@@ -75,7 +104,7 @@ export class CellExecutor {
       case "tspcluster":
         return tspclusterMagic(args, this.clusters, this.iopub);
       default:
-        throw new UsageError(`Line magic function \`%${name}\` not found (magics: %px, %pxresult, %pxconfig, %autopx, %tspcluster).`);
+        throw new UsageError(`Line magic function \`%${name}\` not found (magics: ${MAGICS.filter((m) => m.line).map((m) => `%${m.name}`).join(", ")}).`);
     }
   }
 }

@@ -4,10 +4,15 @@ import type { TypeScriptCells } from "./typescript-cells.js";
 /** Gives the TypeScript side of the kernel, loading it on first need. */
 export type CellsProvider = () => Promise<TypeScriptCells>;
 
+/** Long enough for requests that came during a step (kernel_info) to be read, answered and sent. */
+const BETWEEN_STEPS_MS = 15;
+const pause = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, BETWEEN_STEPS_MS));
+
 /**
- * Loads the TypeScript compiler and builds the notebook's program once. The kernel answers
- * kernel_info before this (importing and warming up TypeScript takes a second or more), then
- * starts it; a cell that arrives earlier simply waits for it.
+ * Loads the TypeScript compiler and builds the notebook's program once. The kernel starts this
+ * right after it binds its sockets, in three blocking steps with pauses between them (loading
+ * TypeScript, parsing the libraries, creating the type checker), so a kernel_info request waits
+ * at most one step; a cell that arrives earlier simply waits for the whole.
  */
 export class LazyCells {
   #loading: Promise<TypeScriptCells> | null = null;
@@ -22,11 +27,17 @@ export class LazyCells {
   }
 
   get = (): Promise<TypeScriptCells> => {
-    this.#loading ??= import("./typescript-cells.js").then(({ TypeScriptCells }) => {
-      const cells = new TypeScriptCells(this.cwd, this.interrupts);
-      cells.warmUp();
-      return cells;
-    });
+    this.#loading ??= this.#load();
     return this.#loading;
   };
+
+  async #load(): Promise<TypeScriptCells> {
+    const { TypeScriptCells } = await import("./typescript-cells.js");
+    await pause();
+    const cells = new TypeScriptCells(this.cwd, this.interrupts);
+    cells.parseLibraries();
+    await pause();
+    cells.warmUp();
+    return cells;
+  }
 }

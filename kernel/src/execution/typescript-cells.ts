@@ -1,12 +1,17 @@
 import { createRequire } from "node:module";
 import { join } from "node:path";
+import { setFunctionPackager } from "@tsparallel/protocol";
 import { CellRunner } from "../runtime/cell-runner.js";
+import { cachedPackager } from "../runtime/function-packager.js";
 import type { Interrupts } from "../runtime/interrupts.js";
 import { createModuleLoader } from "../runtime/module-loader.js";
+import { cellSources } from "../output/cell-sources.js";
+import { isShownAsResult } from "../output/repr.js";
 import { runtimeError } from "../output/traceback.js";
-import { CellCompiler } from "../typescript/cell-compiler.js";
+import { CellCompiler, type CompiledCell } from "../typescript/cell-compiler.js";
 import { completions, type CompletionResult } from "../typescript/completions.js";
 import { diagnosticsError } from "../typescript/diagnostics.js";
+import { importBinding, type ImportBinding } from "../typescript/import-binding.js";
 import { inspection } from "../typescript/inspection.js";
 import { NotebookProgram } from "../typescript/notebook-program.js";
 import type { MimeBundle } from "../jupyter/messages.js";
@@ -20,6 +25,8 @@ export class TypeScriptCells {
   readonly notebook: NotebookProgram;
   readonly #compiler: CellCompiler;
   readonly #runner: CellRunner;
+  /** The cell running now: its imports are not in the notebook's declarations until it ends. */
+  #running: CompiledCell | null = null;
 
   constructor(cwd: string, interrupts: Interrupts) {
     this.notebook = new NotebookProgram(cwd);
@@ -28,6 +35,14 @@ export class TypeScriptCells {
     // @types/node declares `require`; an ES module kernel has none, so cells get one rooted at the notebook folder.
     const globals = globalThis as Record<string, unknown>;
     if (globals.require === undefined) globals.require = createRequire(join(cwd, "__notebook__.js"));
+    // Notebook functions sent to engines (apply, map) take the notebook names they use along.
+    setFunctionPackager(cachedPackager({ scope: this.#runner.scope, importOf: (name) => this.#importOf(name) }));
+  }
+
+  #importOf(name: string): ImportBinding | undefined {
+    const running = this.#running;
+    const statement = running?.valueNames.includes(name) ? running.imports.get(name) : this.notebook.scope.importStatement(name);
+    return statement === undefined ? undefined : importBinding(statement, name);
   }
 
   /** The notebook's top-level values, by name. */
@@ -35,7 +50,13 @@ export class TypeScriptCells {
     return this.#runner.scope;
   }
 
-  /** Builds the program once, so the first cell does not pay for loading the libraries. */
+  /** Parses the libraries (the first half of building the program), so warmUp() has less to do at once. */
+  parseLibraries(): void {
+    this.notebook.setCell("export {};\n");
+    this.notebook.program();
+  }
+
+  /** Builds the program and its type checker once, so the first cell does not pay for it. */
   warmUp(): void {
     this.#compiler.compile("export {};");
   }
@@ -49,12 +70,20 @@ export class TypeScriptCells {
     }
     if (!compiled.ok) return { status: "error", error: diagnosticsError(code, compiled.diagnostics) };
     const cell = compiled.cell;
-    const outcome = await this.#runner.run(cell, `cell[${cellNumber}]`);
+    const filename = `cell[${cellNumber}]`;
+    cellSources.register(filename, code, cell.js, cell.sourceMap);
+    this.#running = cell;
+    let outcome;
+    try {
+      outcome = await this.#runner.run(cell, filename);
+    } finally {
+      this.#running = null;
+    }
     const committed = new Set(cell.typeNames);
     for (const name of outcome.ok ? cell.valueNames : outcome.assigned) committed.add(name);
     this.notebook.scope.commit(cell.dts, committed, cell.imports);
     if (!outcome.ok) return { status: "error", error: runtimeError(outcome.error) };
-    return { status: "ok", value: outcome.value, hasValue: outcome.hasValue && outcome.value !== undefined };
+    return { status: "ok", value: outcome.value, hasValue: outcome.hasValue && isShownAsResult(outcome.value) };
   }
 
   complete(code: string, position: number): CompletionResult {

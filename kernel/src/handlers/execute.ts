@@ -6,6 +6,7 @@ import type { CellsProvider } from "../execution/lazy-cells.js";
 import type { History } from "../history.js";
 import type { IOPub } from "../output/iopub.js";
 import { mimeBundle } from "../output/repr.js";
+import type { UncaughtErrors } from "../runtime/uncaught-errors.js";
 
 export interface ExecuteServices {
   shell: JupyterChannel;
@@ -13,6 +14,8 @@ export interface ExecuteServices {
   executor: CellExecutor;
   cells: CellsProvider;
   history: History;
+  /** Errors escaping a cell later (timers, floating promises) are reported in its name. */
+  uncaught: UncaughtErrors;
   /** The execution counter: the number of the last cell stored in history. */
   counter: { value: number };
 }
@@ -50,7 +53,7 @@ export async function execute(services: ExecuteServices, request: ExecuteRequest
   // Out before the cell runs: a synchronous cell holds the event loop, and the frontend must see it started.
   await iopub.flushed();
 
-  const outcome = await services.executor.run(code, count);
+  const outcome = await services.uncaught.runCell({ header: request.header, cellNumber: count }, () => services.executor.run(code, count));
   iopub.flush();
   if (outcome.status === "error") {
     if (!silent) iopub.publish("error", outcome.error, request.header);

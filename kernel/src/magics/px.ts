@@ -84,6 +84,10 @@ export class ParallelMagics {
     const options: PxOptions = { ...this.defaults, local: false, saveName: "", ...flags };
     const client = this.env.clusters.activeClient();
     if (!client) throw new UsageError(NO_CLIENT);
+    await this.env.cells();
+    const { syntaxError } = await import("../typescript/syntax-check.js");
+    const invalid = syntaxError(code);
+    if (invalid) return { status: "error", error: invalid };
     const resolved = resolveTargets(options.targets, client.ids);
     const view = client.directView(resolved);
     const targets = view.targets;
@@ -105,7 +109,7 @@ export class ParallelMagics {
 
   async #waitAndShow(client: Client, targets: number[], ar: AsyncResult<unknown>, options: PxOptions): Promise<CellOutcome> {
     const printer = new OutputPrinter(this.env.iopub);
-    const unsubscribe = options.stream ? ar.onOutput((event) => printer.live(event.msgId, event.name, event.text, event.engineId)) : null;
+    const unsubscribe = options.stream ? ar.onOutput((event) => printer.live(event.msgId, event.name, event.text, event.engineId, event.data)) : null;
     try {
       await this.env.interrupts.race(waitWithProgress(this.env.iopub, ar, options.progressAfter));
     } catch (err) {

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { MimeBundle } from "../jupyter/messages.js";
 import type { IOPub } from "../output/iopub.js";
-import { mimeBundle } from "../output/repr.js";
+import { mimeBundle, NOT_A_RESULT } from "../output/repr.js";
 
 interface DisplayOptions {
   displayId?: string;
@@ -20,12 +20,15 @@ export function installKernelGlobals(iopub: IOPub, input: InputSource): void {
   const show = (bundle: MimeBundle, options: DisplayOptions = {}) => {
     const displayId = options.displayId ?? randomUUID();
     iopub.publish("display_data", { data: bundle, metadata: options.metadata ?? {}, transient: { display_id: displayId } });
-    return {
+    const handle = {
       displayId,
       update(value: unknown): void {
         iopub.publish("update_display_data", { data: mimeBundle(value), metadata: {}, transient: { display_id: displayId } });
       },
     };
+    // `display.html(...)` ending a cell has shown its output already; the handle is no result.
+    Object.defineProperty(handle, NOT_A_RESULT, { value: true });
+    return handle;
   };
   const display = Object.assign((value: unknown, options?: DisplayOptions) => show(mimeBundle(value), options), {
     text: (text: string, options?: DisplayOptions) => show({ "text/plain": text }, options),
@@ -36,6 +39,8 @@ export function installKernelGlobals(iopub: IOPub, input: InputSource): void {
     json: (value: unknown, options?: DisplayOptions) => show({ "application/json": value, "text/plain": JSON.stringify(value) }, options),
     png: (image: Uint8Array | string, options?: DisplayOptions) => show({ "image/png": toBase64(image), "text/plain": "<PNG image>" }, options),
     jpeg: (image: Uint8Array | string, options?: DisplayOptions) => show({ "image/jpeg": toBase64(image), "text/plain": "<JPEG image>" }, options),
+    vegaLite: (spec: Record<string, unknown>, options?: DisplayOptions) =>
+      show({ "application/vnd.vegalite.v5+json": spec, "text/plain": `<Vega-Lite chart${typeof spec.title === "string" ? `: ${spec.title}` : ""}>` }, options),
     data: (bundle: MimeBundle, options?: DisplayOptions) => show(bundle, options),
     clear: (wait = false) => iopub.publish("clear_output", { wait }),
   });

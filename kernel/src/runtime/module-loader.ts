@@ -2,12 +2,14 @@ import { createRequire, isBuiltin } from "node:module";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { resolveEsmOnly } from "@tsparallel/protocol";
+import { defaultExport, namedExport, namespaceExport } from "./module-interop.js";
 
 /** What compiled cells call to load modules (see RUNTIME_PARAMETER in the cell transform). */
 export interface ModuleLoader {
   import(specifier: string): Promise<unknown>;
   require(specifier: string): unknown;
   defaultExport(namespace: unknown): unknown;
+  namespaceExport(namespace: unknown): unknown;
   namedExport(namespace: unknown, name: string): unknown;
 }
 
@@ -51,19 +53,8 @@ export function createModuleLoader(cwd: string): ModuleLoader {
         return kernelRequire(specifier);
       }
     },
-    defaultExport(namespace: unknown): unknown {
-      const value = (namespace as { default?: unknown }).default;
-      // A CommonJS module compiled from ESM keeps its default export under `default` (esModuleInterop).
-      if (value && typeof value === "object" && (value as { __esModule?: boolean }).__esModule && "default" in value) {
-        return (value as { default: unknown }).default;
-      }
-      return value;
-    },
-    namedExport(namespace: unknown, name: string): unknown {
-      const ns = namespace as Record<string, unknown>;
-      if (name in ns) return ns[name];
-      const fallback = ns.default as Record<string, unknown> | undefined;
-      return fallback && typeof fallback === "object" ? fallback[name] : undefined;
-    },
+    defaultExport,
+    namespaceExport,
+    namedExport,
   };
 }

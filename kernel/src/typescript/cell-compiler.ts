@@ -1,13 +1,16 @@
-import ts from "typescript";
+import ts = require("typescript");
 import { cellTransformer, hasTopLevelAwait, type CellShape } from "./cell-transform.js";
 import { toCellDiagnostics, type CellDiagnostic } from "./diagnostics.js";
 import type { NotebookProgram } from "./notebook-program.js";
 import { importStatements } from "./cell-imports.js";
+import { annotateUnnameable } from "./declaration-repair.js";
 import { isAmbient, statementNames } from "./top-level.js";
 
 export interface CompiledCell {
   /** JavaScript statements of the cell's function body. */
   js: string;
+  /** The source map from `js` back to the cell's TypeScript. */
+  sourceMap: string | null;
   /** The declaration file of the cell's top-level names, for later cells. */
   dts: string;
   /** Names with a runtime value (committed only once the cell really assigned them). */
@@ -53,7 +56,8 @@ export class CellCompiler {
     const exported = [...valueNames, ...typeNames];
     // Exporting every top-level name makes the declaration emitter describe all of them.
     const suffix = exported.length ? `\n;export { ${exported.join(", ")} };\n` : "\n";
-    this.notebook.setCell(code + suffix + this.notebook.scope.carriedImports(new Set(exported)));
+    const tail = suffix + this.notebook.scope.carriedImports(new Set(exported));
+    this.notebook.setCell(code + tail);
     const program = this.notebook.program();
     const file = program.getSourceFile(this.notebook.cellFile);
     if (!file) throw new Error("the cell file is missing from the program");
@@ -63,19 +67,49 @@ export class CellCompiler {
     const shape: CellShape = { isAsync: hasTopLevelAwait(file), returnsValue: false };
     let js = "";
     let dts = "";
+    let sourceMap: string | null = null;
     const result = program.emit(
       file,
       (fileName, text) => {
         if (fileName.endsWith(".d.ts")) dts = text;
+        else if (fileName.endsWith(".js.map")) sourceMap = text;
         else if (fileName.endsWith(".js")) js = text;
       },
       undefined,
       false,
       { before: [cellTransformer(program.getTypeChecker(), this.notebook.isScopeFile, shape, code.length)] },
     );
-    if (result.emitSkipped) throw new Error("TypeScript skipped emitting the cell");
+    if (result.emitSkipped && js && !dts) {
+      const repaired = this.#repairedDeclarations(code, tail, file, program.getTypeChecker(), result.diagnostics);
+      if (repaired !== null) dts = repaired;
+    }
+    if (!js || (result.emitSkipped && !dts)) {
+      const reported = toCellDiagnostics(result.diagnostics, file, code.length);
+      if (reported.length > 0) return { ok: false, diagnostics: reported };
+      throw new Error(`TypeScript did not emit the cell${result.diagnostics.length ? `: ${ts.flattenDiagnosticMessageText(result.diagnostics[0]!.messageText, "\n")}` : ""}`);
+    }
     // The module marker TypeScript adds to an ES module without imports cannot stand in a function body.
-    js = js.replace(/^export \{\};\s*$/m, "");
-    return { ok: true, cell: { js, dts, valueNames, typeNames, imports: importStatements(parsed), shape } };
+    js = js.replace(/^export \{\};\s*$/m, "").replace(/^\/\/# sourceMappingURL=.*$/m, "");
+    return { ok: true, cell: { js, sourceMap, dts, valueNames, typeNames, imports: importStatements(parsed), shape } };
+  }
+
+  /**
+   * The cell's declarations when TypeScript could not write them as inferred: compiled again for
+   * declarations only, with the variables it could not describe annotated (by the checker's
+   * printed type, else `any`). The cell's JavaScript is the first compilation's.
+   */
+  #repairedDeclarations(code: string, tail: string, file: ts.SourceFile, checker: ts.TypeChecker, diagnostics: readonly ts.Diagnostic[]): string | null {
+    for (const asAny of [false, true]) {
+      const annotated = annotateUnnameable(code, file, checker, diagnostics, asAny);
+      if (annotated === null) return null;
+      this.notebook.setCell(annotated + tail);
+      const program = this.notebook.program();
+      const again = program.getSourceFile(this.notebook.cellFile);
+      if (!again) return null;
+      let dts = "";
+      const result = program.emit(again, (fileName, text) => fileName.endsWith(".d.ts") && (dts = text), undefined, true);
+      if (!result.emitSkipped && dts) return dts;
+    }
+    return null;
   }
 }

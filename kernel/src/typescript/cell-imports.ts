@@ -1,4 +1,4 @@
-import ts from "typescript";
+import ts = require("typescript");
 
 function printed(node: ts.Node, file: ts.SourceFile): string {
   return node.getText(file);

@@ -1,4 +1,4 @@
-import ts from "typescript";
+import ts = require("typescript");
 import { isAmbient, isUsingDeclaration } from "./top-level.js";
 
 /** The notebook scope object every cell reads and writes its top-level names through. */
@@ -225,13 +225,26 @@ export function cellTransformer(
     const withDefault = (target: ts.Expression, initializer: ts.Expression | undefined): ts.Expression =>
       initializer ? f.createAssignment(target, visitExpression(initializer)) : target;
 
+    /**
+     * `const f = () => {}` names the function "f"; an assignment to the scope would not, so the
+     * value goes through an object literal's property of that name (which does name it).
+     */
+    const named = (name: string, original: ts.Expression, value: ts.Expression): ts.Expression => {
+      let inner = original;
+      while (ts.isParenthesizedExpression(inner) || ts.isAsExpression(inner) || ts.isSatisfiesExpression(inner)) inner = inner.expression;
+      if (inner !== original) return value;
+      const anonymous = ts.isArrowFunction(inner) || ((ts.isFunctionExpression(inner) || ts.isClassExpression(inner)) && !inner.name);
+      if (!anonymous) return value;
+      return f.createPropertyAccessExpression(f.createObjectLiteralExpression([f.createPropertyAssignment(name, value)]), name);
+    };
+
     const variableStatement = (statement: ts.VariableStatement): ts.Statement[] => {
       const isVar = !(statement.declarationList.flags & ts.NodeFlags.BlockScoped);
       return statement.declarationList.declarations.flatMap((declaration): ts.Statement[] => {
         const init = declaration.initializer ? visitExpression(declaration.initializer) : undefined;
         if (ts.isIdentifier(declaration.name)) {
           const target = scopeAccess(declaration.name.text, declaration.name);
-          if (init) return [ts.setTextRange(assign(target, init), declaration)];
+          if (init) return [ts.setTextRange(assign(target, named(declaration.name.text, declaration.initializer!, init)), declaration)];
           // `var x;` keeps the value x already has, as a redeclared var does.
           if (isVar) {
             const has = f.createCallExpression(f.createPropertyAccessExpression(f.createIdentifier("Object"), "hasOwn"), undefined, [
@@ -292,7 +305,7 @@ export function cellTransformer(
       };
       if (clause.name && isValue(clause.name)) bindings.push([clause.name.text, runtimeCall("defaultExport", [moduleRef()])]);
       const named = clause.namedBindings;
-      if (named && ts.isNamespaceImport(named) && isValue(named.name)) bindings.push([named.name.text, moduleRef()]);
+      if (named && ts.isNamespaceImport(named) && isValue(named.name)) bindings.push([named.name.text, runtimeCall("namespaceExport", [moduleRef()])]);
       if (named && ts.isNamedImports(named)) {
         for (const spec of named.elements) {
           if (spec.isTypeOnly || !isValue(spec.name)) continue;

@@ -1,4 +1,4 @@
-import ts from "typescript";
+import ts = require("typescript");
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
@@ -32,6 +32,8 @@ export function cellCompilerOptions(cwd: string): ts.CompilerOptions {
     strict: true,
     skipLibCheck: true,
     declaration: true,
+    // Tracebacks name TypeScript lines and columns (output/cell-sources.ts).
+    sourceMap: true,
     preserveConstEnums: true,
     noEmitOnError: false,
     newLine: ts.NewLineKind.LineFeed,

@@ -1,4 +1,4 @@
-import ts from "typescript";
+import ts = require("typescript");
 import type { NotebookProgram } from "./notebook-program.js";
 
 export interface CompletionResult {

@@ -1,4 +1,4 @@
-import ts from "typescript";
+import ts = require("typescript");
 import type { ErrorContent } from "../jupyter/messages.js";
 
 export interface CellDiagnostic {

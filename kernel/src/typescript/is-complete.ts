@@ -1,4 +1,4 @@
-import ts from "typescript";
+import ts = require("typescript");
 
 export interface Completeness {
   status: "complete" | "incomplete" | "invalid";
@@ -37,6 +37,14 @@ function scan(code: string): { depth: number; unterminated: boolean; unclosedStr
   return { depth, unterminated, unclosedString, negative };
 }
 
+/** Magics whose argument line is code: `%px CODE`, `%time CODE`, `%timeit [-n N] [-r R] CODE`. */
+const CODE_MAGIC = /^\s*%(?:px|time|timeit(?:\s+-[nr](?:\s+|=)\S+)*)\s+([\s\S]*)$/;
+
+function magicCode(line: string): string | null {
+  const match = CODE_MAGIC.exec(line);
+  return match && !/^\s*%px\s+--help\s*$/.test(line) ? match[1]! : null;
+}
+
 /**
  * Whether a console should run the code now (complete), wait for more lines (incomplete: open
  * brackets, an unfinished template literal or comment, a statement cut off at the end), or run it
@@ -49,7 +57,12 @@ export function isComplete(code: string): Completeness {
     // A cell magic's body runs once the user adds an empty line, as in IPython.
     return code.includes("\n") && code.endsWith("\n\n") ? { status: "complete" } : { status: "incomplete", indent: "" };
   }
-  if (trimmed.split("\n").every((line) => /^\s*%/.test(line) || !line.trim())) return { status: "complete" };
+  const lines = trimmed.split("\n");
+  if (lines.every((line) => /^\s*%/.test(line) || !line.trim())) {
+    // `%px 1+`: a magic whose argument is code is as complete as that code.
+    const code = magicCode(lines.at(-1)!);
+    return code === null ? { status: "complete" } : isComplete(code);
+  }
   const { depth, unterminated, unclosedString, negative } = scan(code);
   if (negative || unclosedString) return { status: "invalid" };
   if (depth > 0 || unterminated) return { status: "incomplete", indent: "  ".repeat(depth) };

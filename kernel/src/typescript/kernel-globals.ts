@@ -28,6 +28,8 @@ declare global {
     /** PNG bytes, or their base64. */
     png(image: Uint8Array | string, options?: DisplayOptions): DisplayHandle;
     jpeg(image: Uint8Array | string, options?: DisplayOptions): DisplayHandle;
+    /** A Vega-Lite (v5) chart, drawn by JupyterLab's built-in renderer. */
+    vegaLite(spec: Record<string, unknown>, options?: DisplayOptions): DisplayHandle;
     /** Any MIME bundle. */
     data(bundle: MimeBundle, options?: DisplayOptions): DisplayHandle;
     /** Clears the cell's output; with wait, only when new output arrives. */

@@ -1,4 +1,4 @@
-import ts from "typescript";
+import ts = require("typescript");
 import { statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";

@@ -1,4 +1,4 @@
-import ts from "typescript";
+import ts = require("typescript");
 import { join } from "node:path";
 
 /** A virtual file of the type-check program. */
@@ -69,6 +69,11 @@ export class ScopeDeclarations {
 
   has(name: string): boolean {
     return this.#owner.has(name);
+  }
+
+  /** The import statement that brought `name` into the notebook, if an import did. */
+  importStatement(name: string): string | undefined {
+    return this.#imports.get(name);
   }
 
   names(): string[] {

@@ -1,4 +1,4 @@
-import ts from "typescript";
+import ts = require("typescript");
 
 /** True for statements whose names live only in the type world or only in this cell. */
 function hasModifier(node: ts.Node, kind: ts.SyntaxKind): boolean {

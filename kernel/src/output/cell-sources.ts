@@ -1,0 +1,53 @@
+import { SourceMap } from "node:module";
+
+/** How many cells' sources are kept for tracebacks (functions of old cells may still run). */
+const KEPT_CELLS = 1000;
+
+interface CellSource {
+  lines: string[];
+  map: SourceMap | null;
+  /** Lines of the compiled JavaScript: a frame below them is the kernel's call of the cell. */
+  jsLines: number;
+}
+
+export type MappedPosition = { line: number; column: number; source: string | undefined };
+
+/**
+ * The TypeScript of each cell run and the source map of its JavaScript, by the file name its
+ * frames show (`cell[3]`), so a traceback can name TypeScript lines and columns and show the line.
+ */
+export class CellSources {
+  readonly #cells = new Map<string, CellSource>();
+
+  register(filename: string, code: string, js: string, sourceMap: string | null): void {
+    let map: SourceMap | null = null;
+    try {
+      if (sourceMap) map = new SourceMap(JSON.parse(sourceMap) as ConstructorParameters<typeof SourceMap>[0]);
+    } catch {
+      map = null;
+    }
+    this.#cells.delete(filename);
+    this.#cells.set(filename, { lines: code.split("\n"), map, jsLines: js.split("\n").length });
+    if (this.#cells.size > KEPT_CELLS) this.#cells.delete(this.#cells.keys().next().value!);
+  }
+
+  /**
+   * The TypeScript position (1-based) of a JavaScript position (1-based, as stacks show them);
+   * "kernel" for the kernel's own wrapper around the cell; null when the cell is not known.
+   */
+  position(filename: string, line: number, column: number): MappedPosition | "kernel" | null {
+    const cell = this.#cells.get(filename);
+    if (!cell) return null;
+    if (line < 1 || line > cell.jsLines) return "kernel";
+    if (!cell.map) return { line, column, source: cell.lines[line - 1] };
+    const entry = cell.map.findEntry(line - 1, column - 1) as { generatedLine?: number; originalLine?: number; originalColumn?: number };
+    if (entry.originalLine === undefined || entry.originalColumn === undefined) return null;
+    // The nearest mapping may be on an earlier line: then only the line is known.
+    const sameLine = entry.generatedLine === line - 1;
+    const mapped = { line: entry.originalLine + 1, column: sameLine ? entry.originalColumn + 1 : 1 };
+    return { ...mapped, source: cell.lines[mapped.line - 1] };
+  }
+}
+
+/** The kernel's one registry, filled by the TypeScript cells and read by every traceback. */
+export const cellSources = new CellSources();
