@@ -64,11 +64,15 @@ export class Client implements AsyncDisposable {
   #flushQueued = false;
   #watchdog: NodeJS.Timeout;
   readonly #requestTimeout: number;
+  readonly #controllerTimeout: number;
+  /** When the controller said it shut down; cleared by anything heard from it after that. */
+  #shutdownAt = 0;
   #closed = false;
 
   private constructor(link: ControllerLink, profile: string, connectionFile: string, controllerTimeout: number, requestTimeout: number) {
     this.#link = link;
     this.#requestTimeout = requestTimeout;
+    this.#controllerTimeout = controllerTimeout;
     this.profile = profile;
     this.connectionFile = connectionFile;
     this.#watchdog = setInterval(() => this.#checkController(controllerTimeout), 1000).unref();
@@ -117,6 +121,18 @@ export class Client implements AsyncDisposable {
   /** The controller's client address. */
   get url(): string {
     return this.#link.address;
+  }
+
+  /**
+   * Why the controller is gone (it announced its shutdown, or has been silent longer than the
+   * controller timeout, though it sends a heartbeat every second), or null while it is heard.
+   */
+  get controllerLost(): string | null {
+    const lastHeard = this.#link.lastHeard;
+    if (this.#shutdownAt && lastHeard <= this.#shutdownAt) return `the controller at ${this.url} has shut down`;
+    const silentFor = Date.now() - lastHeard;
+    if (silentFor > this.#controllerTimeout) return `the controller at ${this.url} has not been heard for ${Math.round(silentFor / 1000)} s: is it still running?`;
+    return null;
   }
 
   activate(): this {
@@ -223,6 +239,8 @@ export class Client implements AsyncDisposable {
 
   /** @internal Targets resolved now: throws NoEnginesError when there is nothing to run on. */
   _resolveTargets(targets: number | number[] | "all"): number[] {
+    const lost = this.controllerLost;
+    if (lost) throw new ControllerError(`${lost} (profile ${this.profile}); connect again once a cluster runs`);
     const live = this.ids;
     if (targets === "all") {
       if (live.length === 0) throw new NoEnginesError("no engines are registered: start some with `tspcluster start -n 2` or cluster.addEngines(n)");
@@ -368,6 +386,7 @@ export class Client implements AsyncDisposable {
         this.#mergeSnapshot(msg.content as ClusterSnapshot);
         break;
       case "controller_shutdown":
+        this.#shutdownAt = this.#link.lastHeard;
         this.#failOutstanding(() => new ControllerError("the controller shut down before the task finished"));
         break;
       default:

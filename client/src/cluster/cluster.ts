@@ -2,7 +2,7 @@ import { availableParallelism } from "node:os";
 import { Client, type ConnectOptions } from "../client.js";
 import type { ControllerLauncher, EngineLauncher, LaunchedProcess } from "./launcher.js";
 import { LocalControllerLauncher, LocalEngineLauncher } from "./local-launcher.js";
-import { isAlive, readState, removeState, writeState, type ClusterState } from "./state.js";
+import { isAlive, listProfiles, readState, removeState, writeState, type ClusterState } from "./state.js";
 
 export interface ClusterOptions {
   /** Engines to start (default: the number of CPUs). */
@@ -41,6 +41,8 @@ async function waitForExit(pids: number[], timeoutMs: number): Promise<number[]>
 export class Cluster implements AsyncDisposable {
   #state: ClusterState;
   #client: Client | undefined;
+  /** Clients handed out by connect(): a stopped cluster closes them, so a script can exit. */
+  readonly #connected = new Set<Client>();
   readonly #engineLauncher: EngineLauncher;
   readonly #engineArgs: string[];
 
@@ -84,6 +86,14 @@ export class Cluster implements AsyncDisposable {
     return new Cluster(state, new LocalEngineLauncher(), []);
   }
 
+  /** Profiles whose cluster's controller is running (what `tspcluster list` lists). */
+  static running(): string[] {
+    return listProfiles().filter((profile) => {
+      const state = readState(profile);
+      return state !== undefined && isAlive(state.controller.pid);
+    });
+  }
+
   get profile(): string {
     return this.#state.profile;
   }
@@ -100,9 +110,18 @@ export class Cluster implements AsyncDisposable {
     return this.#state.clientFile;
   }
 
-  /** A new client of this cluster (made the active one). */
-  connect(options: Omit<ConnectOptions, "connectionFile" | "profile"> = {}): Promise<Client> {
-    return Client.connect({ ...options, connectionFile: this.#state.clientFile });
+  /** A new client of this cluster (made the active one); stop() closes it. */
+  async connect(options: Omit<ConnectOptions, "connectionFile" | "profile"> = {}): Promise<Client> {
+    const client = await Client.connect({ ...options, connectionFile: this.#state.clientFile });
+    this.#connected.add(client);
+    return client;
+  }
+
+  #closeClients(): void {
+    for (const client of this.#connected) client.close();
+    this.#connected.clear();
+    this.#client?.close();
+    this.#client = undefined;
   }
 
   /** Starts n more engines and resolves with their ids once they are registered. */
@@ -138,8 +157,7 @@ export class Cluster implements AsyncDisposable {
     } catch {
       // An unresponsive controller is handled by the signals below.
     }
-    this.#client?.close();
-    this.#client = undefined;
+    this.#closeClients();
     let alive = await waitForExit(pids, timeout);
     for (const pid of alive) process.kill(pid, "SIGTERM");
     alive = await waitForExit(alive, 2000);
