@@ -4,7 +4,6 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { dirname } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { privateRoot } from "./support/cluster-fixture.js";
@@ -12,16 +11,8 @@ import { privateRoot } from "./support/cluster-fixture.js";
 /** A bound on a hang, not a speed claim: the script takes a few seconds; one that never exits is killed. */
 const HANG_MS = 90_000;
 
-const SCRIPT = `
-import { Cluster } from "tsparallel";
-{
-  await using cluster = await Cluster.start({ n: 1, profile: "exits" });
-  const rc = await cluster.connect();
-  const [answer] = await rc.directView().apply(() => 6 * 7);
-  console.log("answer", answer, "pids", JSON.stringify([cluster.controller.pid, ...cluster.engines.map((e) => e.pid)]));
-}
-console.log("block done");
-`;
+/** Compiled from tests/src/fixtures/, as a user compiles the README example. */
+const SCRIPT = fileURLToPath(new URL("./fixtures/await-using-cluster.js", import.meta.url));
 
 function isRunning(pid: number): boolean {
   try {
@@ -34,9 +25,7 @@ function isRunning(pid: number): boolean {
 
 test("a script with `await using cluster` and cluster.connect() exits by itself once the block ends", async () => {
   const root = privateRoot();
-  // Run from the tests package so that `tsparallel` resolves to the workspace's package.
-  const cwd = dirname(dirname(fileURLToPath(import.meta.url)));
-  const child = spawn(process.execPath, ["--input-type=module", "-e", SCRIPT], { cwd, env: { ...process.env, TSPARALLEL_DIR: root }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [SCRIPT], { env: { ...process.env, TSPARALLEL_DIR: root }, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   child.stdout.on("data", (chunk: Buffer) => (out += chunk));
   child.stderr.on("data", (chunk: Buffer) => (out += chunk));
