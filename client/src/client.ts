@@ -46,6 +46,8 @@ export interface ClientEvents {
 }
 
 const REQUEST_TIMEOUT_MS = 10_000;
+/** A controller heartbeat this long after a controller_shutdown comes from a restarted controller. */
+const RESTARTED_AFTER_MS = 2_000;
 
 /** A connection to a tsparallel controller: the entry point for views, results and cluster queries. */
 export class Client implements AsyncDisposable {
@@ -65,7 +67,7 @@ export class Client implements AsyncDisposable {
   #watchdog: NodeJS.Timeout;
   readonly #requestTimeout: number;
   readonly #controllerTimeout: number;
-  /** When the controller said it shut down; cleared by anything heard from it after that. */
+  /** When the controller said it shut down; cleared by a heartbeat well after that (a restarted controller). */
   #shutdownAt = 0;
   #closed = false;
 
@@ -128,9 +130,8 @@ export class Client implements AsyncDisposable {
    * controller timeout, though it sends a heartbeat every second), or null while it is heard.
    */
   get controllerLost(): string | null {
-    const lastHeard = this.#link.lastHeard;
-    if (this.#shutdownAt && lastHeard <= this.#shutdownAt) return `the controller at ${this.url} has shut down`;
-    const silentFor = Date.now() - lastHeard;
+    if (this.#shutdownAt) return `the controller at ${this.url} has shut down`;
+    const silentFor = Date.now() - this.#link.lastHeard;
     if (silentFor > this.#controllerTimeout) return `the controller at ${this.url} has not been heard for ${Math.round(silentFor / 1000)} s: is it still running?`;
     return null;
   }
@@ -385,8 +386,12 @@ export class Client implements AsyncDisposable {
       case "cluster_snapshot":
         this.#mergeSnapshot(msg.content as ClusterSnapshot);
         break;
+      case "controller_heartbeat":
+        // Heartbeats queued before the shutdown arrive with it; one seconds later is a controller back on its ports.
+        if (this.#shutdownAt && Date.now() - this.#shutdownAt > RESTARTED_AFTER_MS) this.#shutdownAt = 0;
+        break;
       case "controller_shutdown":
-        this.#shutdownAt = this.#link.lastHeard;
+        this.#shutdownAt = Date.now();
         this.#failOutstanding(() => new ControllerError("the controller shut down before the task finished"));
         break;
       default:

@@ -78,7 +78,7 @@ export async function perform(request: ActionRequest, clusters: ClusterHolder): 
       const running = (await rc.status()).engines.find((e) => e.id === id)?.current;
       const interrupted = await rc.interrupt([id]);
       if (!interrupted.length) return `engine ${id} was not running`;
-      return running ? `interrupted engine ${id} (it was running a ${running.kind})` : `engine ${id} was idle: nothing to interrupt`;
+      return running ? `interrupted engine ${id} (its ${running.kind} task)` : `engine ${id} was idle: nothing to interrupt`;
     }
     case "restart_engine": {
       const id = engineId();

@@ -38,12 +38,10 @@ function openStatusComm(comm: Comm, clusters: ClusterHolder, log: Logger): void 
     // Bounded: the panel keeps only recent tasks anyway.
     if (tasks.length > 5000) tasks = tasks.slice(-2500);
   };
-  const onShutdown = () => void (heardAt = 0);
   const follow = (next: Client | undefined) => {
     if (next === client) return;
     client?.events.off("cluster_snapshot", onSnapshot);
     client?.events.off("task_stream", onTasks);
-    client?.events.off("controller_shutdown", onShutdown);
     client = next;
     // Whatever the old client had queued describes a cluster the panel no longer shows.
     snapshot = null;
@@ -52,7 +50,6 @@ function openStatusComm(comm: Comm, clusters: ClusterHolder, log: Logger): void 
     heardAt = Date.now();
     client?.events.on("cluster_snapshot", onSnapshot);
     client?.events.on("task_stream", onTasks);
-    client?.events.on("controller_shutdown", onShutdown);
     // A new client (or none): the panel gets its state at once.
     void sendInitial();
   };
@@ -80,9 +77,11 @@ function openStatusComm(comm: Comm, clusters: ClusterHolder, log: Logger): void 
       comm.send({ type: "controller_lost", profile, reason: current.controllerLost ?? failure, running: profileMessage() });
     } else comm.send({ type: "snapshot", snapshot: initial, profile, running: profileMessage() });
   };
-  const flush = () => {
+  /** `fresh`: re-read the running profiles now (an action may have started or stopped one). */
+  const flush = (fresh = false) => {
     follow(clusters.activeClient());
     const now = Date.now();
+    if (fresh) profilesCheckedAt = 0;
     if (client) {
       const reason = client.controllerLost ?? (now - heardAt > LOST_AFTER_MS ? `no word from the controller at ${client.url} for ${Math.round((now - heardAt) / 1000)} s` : null);
       if (reason && !snapshot) {
@@ -109,7 +108,7 @@ function openStatusComm(comm: Comm, clusters: ClusterHolder, log: Logger): void 
       tasks = [];
     }
   };
-  const timer = setInterval(flush, FLUSH_MS);
+  const timer = setInterval(() => flush(), FLUSH_MS);
   timer.unref();
   comm.onMessage((data) => {
     if (data.type !== "action") return;
@@ -118,7 +117,7 @@ function openStatusComm(comm: Comm, clusters: ClusterHolder, log: Logger): void 
       (message) => {
         comm.send({ type: "action_result", id: request.id, ok: true, message });
         // What the action changed (a cluster started, stopped or connected) is shown at once.
-        flush();
+        flush(true);
       },
       (err: Error) => comm.send({ type: "action_result", id: request.id, ok: false, message: err.message }),
     );
