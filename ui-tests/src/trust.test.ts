@@ -105,7 +105,7 @@ test("6. the quickstart's `%tspcluster start -n 2` connects to the cluster npm s
 });
 
 test('2. Interrupt from the panel lands while a %%px cell runs, and says what it interrupted', async () => {
-  await waitForEngines(3);
+  await engineRows().first().waitFor({ timeout: 60_000 });
   const id = await engineRows().first().getAttribute('data-engine-id');
   const cell = await page.runCell(`%%px --targets ${id}\nawait new Promise(resolve => setTimeout(resolve, 20_000));\n"finished normally"`);
   await page.panel.locator(`.tsp-EngineRow[data-engine-id="${id}"][data-state="busy"]`).waitFor({ timeout: 30_000 });

@@ -37,10 +37,16 @@ export function clusterPids(env: Record<string, string>, profile = 'default'): {
   return { controller: state.controller.pid, engines: state.engines.map(e => e.pid) };
 }
 
+/** A live process; a zombie (exited, not yet reaped by whichever parent it was left to) is not. */
 export function isRunning(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return false;
   }
