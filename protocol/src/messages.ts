@@ -46,8 +46,8 @@ export type TaskBody =
   | { kind: "execute"; code: string; silent?: boolean }
   /** Frames: the packed argument array. `refs` are [argument index, engine name] pairs resolved there. */
   | { kind: "apply"; fn: FunctionRef; refs?: [number, string][] }
-  /** Frames: the packed item array; the result is the array of fn(item). */
-  | { kind: "map"; fn: FunctionRef }
+  /** Frames: the packed item array; the result is the array of fn(item). `first`: the index of the chunk's first item in the whole map (shown in the task stream). */
+  | { kind: "map"; fn: FunctionRef; first?: number }
   /** Frames: a packed object whose entries become names in the engine namespace. */
   | { kind: "push" }
   /** Result: the value of one name, or an array of values for several. */
@@ -126,6 +126,12 @@ export interface TaskStreamItem {
   status: TaskStatus;
   started: number;
   completed: number;
+  /** The applied or mapped function's name, for the task stream's details. */
+  name?: string;
+  /** For a map chunk: the index of its first item in the whole map. */
+  index?: number;
+  /** For a failed task: "EName: message" (first line, bounded). */
+  error?: string;
 }
 
 export interface ClusterSnapshot {

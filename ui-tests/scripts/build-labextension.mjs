@@ -57,5 +57,6 @@ export function buildLabExtension() {
 
 if (import.meta.url === pathToFileURL(process.argv[1]).href) {
   const { dir, built } = buildLabExtensionReporting();
-  console.log(built ? `built ${dir}` : `${dir} is up to date (reused)`);
+  // On stderr: `npm pack --json` (which runs this as prepack) keeps stdout for its JSON.
+  console.error(built ? `built ${dir}` : `${dir} is up to date (reused)`);
 }

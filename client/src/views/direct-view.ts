@@ -41,7 +41,12 @@ export class DirectView<Single extends boolean = false> {
   map<T, R>(fn: (item: T) => R, items: Iterable<T> | ArrayLike<T>): AsyncMapResult<Awaited<R>> {
     const targets = this.targets;
     const chunks = partition(toArray(items), targets.length);
-    const specs: TaskSpec[] = chunks.map((chunk, i) => ({ targets: [targets[i]!], ...mapTask(this.client, fn, chunk) }));
+    let first = 0;
+    const specs: TaskSpec[] = chunks.map((chunk, i) => {
+      const spec = { targets: [targets[i]!], ...mapTask(this.client, fn, chunk, first) };
+      first += chunk.length;
+      return spec;
+    });
     return this.client._submit(specs, (metadata) => new AsyncMapResult<Awaited<R>>(this.client, metadata, true));
   }
 

@@ -59,7 +59,8 @@ export class LoadBalancedView {
     this.#checkEngines();
     const merged = { ...this.options, ...options };
     const lb = this.#lb(merged);
-    const specs: TaskSpec[] = chunked(toArray(items), merged.chunkSize ?? 1).map((chunk) => ({ targets: null, ...mapTask(this.client, fn, chunk), lb }));
+    const size = merged.chunkSize ?? 1;
+    const specs: TaskSpec[] = chunked(toArray(items), size).map((chunk, i) => ({ targets: null, ...mapTask(this.client, fn, chunk, i * size), lb }));
     return this.client._submit(specs, (metadata) => new AsyncMapResult<Awaited<R>>(this.client, metadata, merged.ordered ?? true));
   }
 

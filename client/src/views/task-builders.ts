@@ -16,9 +16,9 @@ export function applyTask(client: Client, fn: Function, args: readonly unknown[]
 }
 
 /** A map body over one chunk of items. */
-export function mapTask(client: Client, fn: Function, chunk: readonly unknown[]): { body: TaskBody; frames: Buffer[] } {
+export function mapTask(client: Client, fn: Function, chunk: readonly unknown[], first: number): { body: TaskBody; frames: Buffer[] } {
   const shipped = describeFunction(fn);
-  return { body: { kind: "map", fn: client._functionRef(shipped) }, frames: packValue(chunk, "an item").frames };
+  return { body: { kind: "map", fn: client._functionRef(shipped), first }, frames: packValue(chunk, "an item").frames };
 }
 
 /** Splits items into `parts` contiguous chunks of near-equal size (the first ones larger by one). */

@@ -42,6 +42,8 @@ export class TaskRecord {
   resultFrames: Buffer[] = [];
   resultsEvicted = false;
   work?: TaskWork;
+  /** What the task stream shows of the work, kept after the work itself is dropped. */
+  label?: { name?: string; index?: number };
   readonly lb?: BalancedState;
 
   constructor(

@@ -21,12 +21,12 @@ function count(text: string): number {
 function statusTable(snapshot: ClusterSnapshot): string {
   const lines = [
     `profile ${snapshot.profile}: controller pid ${snapshot.controller.pid} on ${snapshot.controller.hostname}, scheme ${snapshot.controller.scheme}`,
-    `tasks: ${snapshot.tasks.queued} queued, ${snapshot.tasks.running} running, ${snapshot.tasks.done} done, ${snapshot.tasks.failed} failed`,
+    `tasks: ${snapshot.tasks.queued} queued, ${snapshot.tasks.running} running, ${snapshot.tasks.done - snapshot.tasks.failed} done, ${snapshot.tasks.failed} failed`,
     "engine  state    pid      queue  done  failed  cpu%   rss MiB",
   ];
   for (const e of snapshot.engines) {
     lines.push(
-      `${String(e.id).padEnd(8)}${e.state.padEnd(9)}${String(e.pid).padEnd(9)}${String(e.queue).padEnd(7)}${String(e.completed).padEnd(6)}` +
+      `${String(e.id).padEnd(8)}${e.state.padEnd(9)}${String(e.pid).padEnd(9)}${String(e.queue).padEnd(7)}${String(e.completed - e.failed).padEnd(6)}` +
         `${String(e.failed).padEnd(8)}${e.cpu.toFixed(0).padEnd(7)}${(e.rss / 2 ** 20).toFixed(0)}`,
     );
   }
