@@ -41,7 +41,7 @@ test('7/8. a map with a failing item: its bars name the function, the items and 
       '  if (x === 3) throw new Error("three is odd");',
       '  return x / 2;',
       '}',
-      'const outcome = await Client.active!.loadBalancedView().map(halve, [0, 1, 2, 3, 4, 5]).then(() => "ok", (e: Error) => e.message);',
+      'const outcome = await Client.active!.loadBalancedView().map(halve, [0, 1, 2, 3, 4, 5]).then(() => "ok", (e: unknown) => (e as Error).message);',
       'console.log(outcome);'
     ].join('\n'),
     60_000
@@ -57,7 +57,8 @@ test('7/8. a map with a failing item: its bars name the function, the items and 
   assert.match(await page.panel.locator('.tsp-EngineRow [data-field="resources"]').first().innerText(), /\d(\.\d)? MiB$/);
   assert.match(await page.runCellToEnd('%tspcluster status'), /rss MiB/);
 
-  await failed.hover();
+  // A click pins the details (a hover shows them too, but the bar slides away from a still pointer).
+  await failed.click();
   const tooltip = stream().locator('.tsp-TaskTooltip');
   await tooltip.waitFor();
   const details = await tooltip.innerText();
@@ -68,7 +69,7 @@ test('7/8. a map with a failing item: its bars name the function, the items and 
   await page.screenshot('task-stream-7a-failed-task-details');
 });
 
-test('7. while the cluster is idle the stream is not rebuilt: the hovered task keeps its details', async () => {
+test("7. while the cluster is idle the stream is not rebuilt: the task's details stay", async () => {
   const tooltip = stream().locator('.tsp-TaskTooltip');
   const before = await tooltip.innerText();
   // Count every element added to or removed from the plot for a few of the panel's 500 ms ticks.
@@ -87,7 +88,8 @@ test('7. while the cluster is idle the stream is not rebuilt: the hovered task k
   assert.ok(await tooltip.isVisible(), 'the details are still shown');
   assert.equal(await tooltip.innerText(), before);
   await page.screenshot('task-stream-7b-idle-tooltip-stays');
-  await page.page.mouse.move(5, 5);
+  // A click on the plot outside any bar unpins them.
+  await stream().locator('svg').click({ position: { x: 5, y: 5 } });
   await tooltip.waitFor({ state: 'hidden' });
 });
 
@@ -106,7 +108,7 @@ test('8. a stopped engine is collapsed under "stopped engines", its lane goes wi
   assert.equal(await page.panel.locator(`.tsp-EngineRow[data-engine-id="${id}"]`).isVisible(), false);
   assert.equal(await page.panel.locator('.tsp-EngineRow[data-engine-id]:visible').count(), 2);
   // It ran nothing in the window: no lane for it.
-  const lanes = await stream().locator('.tsp-TaskStream-label').allInnerTexts();
+  const lanes = await stream().locator('.tsp-TaskStream-label').allTextContents();
   assert.ok(!lanes.includes(id!), `no lane for stopped engine ${id} (lanes ${lanes.join(', ')})`);
   await page.screenshot('task-stream-8-stopped-engine-collapsed');
   await collapsed.locator('summary').click();
@@ -123,7 +125,7 @@ test("7. a new cluster's stream starts empty: no lanes and no count of the previ
   await page.panel.locator('.tsp-Action[data-action="start"][data-outcome="ok"]').waitFor({ timeout: 120_000 });
   await page.panel.locator('.tsp-EngineRow[data-state="idle"]').first().waitFor({ timeout: 30_000 });
   const ids = await page.panel.locator('.tsp-EngineRow[data-engine-id]').evaluateAll(els => els.map(el => el.getAttribute('data-engine-id')));
-  assert.deepEqual(await stream().locator('.tsp-TaskStream-label').allInnerTexts(), ids, 'one lane per engine of the new cluster');
+  assert.deepEqual(await stream().locator('.tsp-TaskStream-label').allTextContents(), ids, 'one lane per engine of the new cluster');
   assert.equal(await stream().locator('rect.tsp-Task').count(), 0, 'no bars of the old cluster');
   assert.equal(await stream().getAttribute('data-task-count'), '0');
   assert.match(await stream().locator('.tsp-SectionTitle').innerText(), /last 30 s: 0 tasks/);

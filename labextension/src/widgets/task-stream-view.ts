@@ -71,11 +71,13 @@ export class TaskStreamView extends Widget {
   private readonly _tooltip = h('div', { class: 'tsp-TaskTooltip', role: 'tooltip' });
   private readonly _barData = new WeakMap<Element, Bar>();
   private readonly _running = new Map<SVGRectElement, Bar>();
-  private _barsKey = '';
-  private _lanesKey = '';
+  /** What the bars and lanes were drawn from; null: draw them afresh. */
+  private _barsKey: string | null = null;
+  private _lanesKey: string | null = null;
   private _origin = 0;
   private _scale = 0;
   private _hovered: SVGRectElement | null = null;
+  private _pinned: SVGRectElement | null = null;
   private _now = 0;
 
   constructor(private readonly _model: StatusModel) {
@@ -91,13 +93,18 @@ export class TaskStreamView extends Widget {
     this._plot.append(defs, this._lanes, clipped, this._axis);
     this._tooltip.hidden = true;
     this.node.append(h('div', { class: 'tsp-SectionTitle' }, 'Task stream ', this._title), this._plot, this._tooltip);
-    this._plot.addEventListener('mouseover', event => this._hover(event.target as Element));
-    this._plot.addEventListener('mouseleave', () => this._hover(null));
+    // Hover shows a task's details; a click pins them (a bar slides away from a still pointer).
+    this._plot.addEventListener('mouseover', event => this._hover(this._barAt(event.target as Element) ?? this._pinned));
+    this._plot.addEventListener('mouseleave', () => this._hover(this._pinned));
+    this._plot.addEventListener('click', event => {
+      this._pinned = this._barAt(event.target as Element);
+      this._hover(this._pinned);
+    });
   }
 
   protected override onResize(): void {
-    this._lanesKey = '';
-    this._barsKey = '';
+    this._lanesKey = null;
+    this._barsKey = null;
     this.update();
   }
 
@@ -121,7 +128,7 @@ export class TaskStreamView extends Widget {
     const lanesKey = `${width}|${engineIds.join(',')}`;
     if (lanesKey !== this._lanesKey) {
       this._lanesKey = lanesKey;
-      this._barsKey = '';
+      this._barsKey = null;
       this._drawLanes(engineIds, width, height);
     }
     const barsKey = [...finished, ...running].map(b => b.key).join(' ');
@@ -170,7 +177,9 @@ export class TaskStreamView extends Widget {
 
   private _drawBars(bars: Bar[], engineIds: number[]): void {
     this._running.clear();
-    const rects = bars.map(bar => {
+    // Failures drawn last, on top: among many short tasks they are what one looks for.
+    const ordered = [...bars.filter(b => b.status !== 'error'), ...bars.filter(b => b.status === 'error')];
+    const rects = ordered.map(bar => {
       const rect = svg('rect', {
         class: `tsp-Task tsp-Task-${bar.status}`,
         'data-engine-id': String(bar.engineId),
@@ -184,15 +193,22 @@ export class TaskStreamView extends Widget {
       if (bar.status === 'running') this._running.set(rect, bar);
       return rect;
     });
-    const hoveredKey = this._hovered ? this._barData.get(this._hovered)?.key : undefined;
+    const find = (rect: SVGRectElement | null) => {
+      const key = rect ? this._barData.get(rect)?.key : undefined;
+      return (key && rects.find(r => this._barData.get(r)?.key === key)) || null;
+    };
+    const hovered = find(this._hovered);
+    this._pinned = find(this._pinned);
     this._bars.replaceChildren(...rects);
     // A bar still shown keeps its details open across a rebuild.
-    const again = hoveredKey ? rects.find(r => this._barData.get(r)?.key === hoveredKey) : undefined;
-    this._hover(again ?? null);
+    this._hover(hovered ?? this._pinned);
   }
 
-  private _hover(target: Element | null): void {
-    const rect = target && this._barData.has(target) ? (target as SVGRectElement) : null;
+  private _barAt(target: Element | null): SVGRectElement | null {
+    return target && this._barData.has(target) ? (target as SVGRectElement) : null;
+  }
+
+  private _hover(rect: SVGRectElement | null): void {
     if (this._hovered && this._hovered !== rect) this._hovered.classList.remove('tsp-mod-hovered');
     this._hovered = rect;
     if (!rect) {
@@ -200,6 +216,7 @@ export class TaskStreamView extends Widget {
       return;
     }
     rect.classList.add('tsp-mod-hovered');
+    rect.classList.toggle('tsp-mod-pinned', rect === this._pinned);
     this._showTooltip(rect);
   }
 
