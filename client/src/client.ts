@@ -55,6 +55,8 @@ const RECOVER_BATCH = 10_000;
 
 /** What `rc.wait` waits for: a result, a msg id, or an index into `history` (negative from the end). */
 export type Job = AsyncResult<unknown> | string | number;
+/** A controller heartbeat this long after a controller_shutdown comes from a restarted controller. */
+const RESTARTED_AFTER_MS = 2_000;
 
 /** A connection to a tsparallel controller: the entry point for views, results and cluster queries. */
 export class Client implements AsyncDisposable {
@@ -73,20 +75,21 @@ export class Client implements AsyncDisposable {
   #flushQueued = false;
   #watchdog: NodeJS.Timeout;
   readonly #requestTimeout: number;
-  #closed = false;
-  #controllerShutDown = false;
   readonly #controllerTimeout: number;
+  /** When the controller said it shut down; cleared by a heartbeat well after that (a restarted controller). */
+  #shutdownAt = 0;
+  #closed = false;
   /** The controller's pid as its heartbeats say: a new one means it was restarted. */
   #controllerPid: number | undefined;
 
   private constructor(link: ControllerLink, profile: string, connectionFile: string, controllerTimeout: number, requestTimeout: number) {
     this.#link = link;
     this.#requestTimeout = requestTimeout;
+    this.#controllerTimeout = controllerTimeout;
     this.profile = profile;
     this.connectionFile = connectionFile;
     this.#watchdog = setInterval(() => this.#checkController(controllerTimeout), 1000).unref();
     this.#controllerTimeout = controllerTimeout;
-    this.events.on("controller_shutdown", () => (this.#controllerShutDown = true));
   }
 
   /** The client that `%px` magics and other implicit users act on: the last one connected or activated. */
@@ -133,6 +136,17 @@ export class Client implements AsyncDisposable {
   /** The controller's client address. */
   get url(): string {
     return this.#link.address;
+  }
+
+  /**
+   * Why the controller is gone (it announced its shutdown, or has been silent longer than the
+   * controller timeout, though it sends a heartbeat every second), or null while it is heard.
+   */
+  get controllerLost(): string | null {
+    if (this.#shutdownAt) return `the controller at ${this.url} has shut down`;
+    const silentFor = Date.now() - this.#link.lastHeard;
+    if (silentFor > this.#controllerTimeout) return `the controller at ${this.url} has not been heard for ${Math.round(silentFor / 1000)} s: is it still running?`;
+    return null;
   }
 
   activate(): this {
@@ -292,7 +306,7 @@ export class Client implements AsyncDisposable {
    */
   get controllerState(): "connected" | "silent" | "shut down" | "closed" {
     if (this.#closed) return "closed";
-    if (this.#controllerShutDown) return "shut down";
+    if (this.#shutdownAt) return "shut down";
     return Date.now() - this.#link.lastHeard > this.#controllerTimeout ? "silent" : "connected";
   }
 
@@ -343,6 +357,8 @@ export class Client implements AsyncDisposable {
 
   /** @internal Targets resolved now: throws NoEnginesError when there is nothing to run on. */
   _resolveTargets(targets: number | number[] | "all"): number[] {
+    const lost = this.controllerLost;
+    if (lost) throw new ControllerError(`${lost} (profile ${this.profile}); connect again once a cluster runs`);
     const live = this.ids;
     if (targets === "all") {
       if (live.length === 0) throw new NoEnginesError("no engines are registered: start some with `tspcluster start -n 2` or cluster.addEngines(n)");
@@ -537,9 +553,12 @@ export class Client implements AsyncDisposable {
         const { pid } = msg.content as MessageContents["controller_heartbeat"];
         if (this.#controllerPid !== undefined && pid !== this.#controllerPid && this.#tasks.size > 0) void this.#recoverAfterRestart();
         this.#controllerPid = pid;
+        // Heartbeats queued before the shutdown arrive with it; one seconds later is a controller back on its ports.
+        if (this.#shutdownAt && Date.now() - this.#shutdownAt > RESTARTED_AFTER_MS) this.#shutdownAt = 0;
         break;
       }
       case "controller_shutdown":
+        this.#shutdownAt = Date.now();
         this.#failOutstanding(() => new ControllerError("the controller shut down before the task finished"));
         break;
       default:

@@ -20,6 +20,9 @@ export interface EventTimings {
   maxStreamTasks: number;
 }
 
+/** The task stream carries an error's first line, cut to this many characters. */
+const MAX_STREAM_ERROR = 200;
+
 export const DEFAULT_EVENT_TIMINGS: EventTimings = { snapshotMs: 250, snapshotMaxMs: 2000, heartbeatMs: 1000, maxStreamTasks: 1000 };
 
 /**
@@ -53,6 +56,7 @@ export class EventPublisher implements TaskEvents {
 
   taskCompleted(record: TaskRecord): void {
     if (record.engineId === null) return;
+    const error = record.error ? `${record.error.ename}: ${record.error.evalue}`.split("\n", 1)[0]!.slice(0, MAX_STREAM_ERROR) : undefined;
     this.#completed.push({
       msgId: record.msgId,
       engineId: record.engineId,
@@ -60,6 +64,9 @@ export class EventPublisher implements TaskEvents {
       status: record.status!,
       started: record.started!,
       completed: record.completed!,
+      ...(record.streamInfo?.name !== undefined ? { name: record.streamInfo.name } : {}),
+      ...(record.streamInfo?.index !== undefined ? { index: record.streamInfo.index } : {}),
+      ...(error ? { error } : {}),
     });
     const cap = this.timings.maxStreamTasks;
     if (this.#completed.length >= 2 * cap) this.#completed = this.#completed.slice(-cap);

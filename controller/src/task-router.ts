@@ -1,4 +1,4 @@
-import { splitFrames, type Logger, type StreamItem, type TaskRequest, type TaskResult, type TaskStatus } from "@tsparallel/protocol";
+import { splitFrames, type Logger, type StreamItem, type TaskRequest, type TaskBody, type TaskResult, type TaskStatus } from "@tsparallel/protocol";
 import type { EngineRecord } from "./engine-record.js";
 import type { EngineRegistry } from "./engines-registry.js";
 import { controllerResult, NO_ENGINE } from "./failures.js";
@@ -329,6 +329,7 @@ export class TaskRouter {
 
   #send(record: TaskRecord, engine: EngineRecord): void {
     const work = record.work!;
+    record.streamInfo ??= taskLabel(work.body);
     record.engineId = engine.id;
     engine.assign(record, Date.now());
     const body = this.functions.bodyFor(engine, work.body);
@@ -375,4 +376,11 @@ function isResult(value: unknown): value is TaskResult {
   if (value === null || typeof value !== "object") return false;
   const r = value as TaskResult;
   return typeof r.msgId === "string" && Number.isInteger(r.bufferCount) && r.bufferCount >= 0 && RESULT_STATUSES.has(r.status);
+}
+
+/** The function name (and for a map chunk its first item's index) that the task stream shows. */
+function taskLabel(body: TaskBody): { name?: string; index?: number } {
+  if (body.kind === "apply") return { name: body.fn.name || "anonymous" };
+  if (body.kind === "map") return { name: body.fn.name || "anonymous", ...(body.first !== undefined ? { index: body.first } : {}) };
+  return {};
 }

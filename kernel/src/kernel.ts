@@ -25,6 +25,9 @@ import { UncaughtErrors } from "./runtime/uncaught-errors.js";
 
 type AnyRequest = Message<Record<string, unknown>>;
 
+/** Shell messages served outside the execution queue (see #serveComm). */
+const COMM_TYPES = new Set(["comm_open", "comm_msg", "comm_close"]);
+
 /**
  * The TypeScript libraries load right after the sockets are bound (in steps, see LazyCells), so the
  * first cell finds them ready; the short wait lets the frontend's first kernel_info in first.
@@ -140,8 +143,39 @@ export class Kernel {
 
   async #receiveShell(): Promise<void> {
     for await (const msg of receiveMessages(this.#shellSocket, this.#signer, this.log)) {
-      this.#queue.push(msg as AnyRequest);
-      if (!this.#serving) void this.#serveQueue();
+      if (COMM_TYPES.has(msg.header.msg_type)) this.#serveComm(msg as AnyRequest);
+      else {
+        this.#queue.push(msg as AnyRequest);
+        if (!this.#serving) void this.#serveQueue();
+      }
+    }
+  }
+
+  /**
+   * Comm messages (the cluster panel's actions) are served at once, beside a running cell: an
+   * interrupt from the panel must land while the cell it interrupts still runs. Their handlers only
+   * start async work and answer on the comm. Busy/idle is published only when no cell runs, so the
+   * notebook's status does not flip to idle under a running cell.
+   */
+  #serveComm(msg: AnyRequest): void {
+    const quiet = !this.#serving;
+    if (quiet) this.#iopub.status("busy", msg.header);
+    try {
+      switch (msg.header.msg_type) {
+        case "comm_open":
+          this.#comms.open(msg as never);
+          break;
+        case "comm_msg":
+          this.#comms.message(msg as never);
+          break;
+        case "comm_close":
+          this.#comms.close(msg as never);
+          break;
+      }
+    } catch (err) {
+      this.log.error(`${msg.header.msg_type} failed: ${(err as Error).stack ?? err}`);
+    } finally {
+      if (quiet) this.#iopub.status("idle", msg.header);
     }
   }
 
@@ -218,17 +252,6 @@ export class Kernel {
         return;
       case "comm_info_request":
         this.#shell.reply(msg, "comm_info_reply", { status: "ok", comms: this.#comms.info((msg.content as { target_name?: string }).target_name) });
-        return;
-      case "comm_open":
-        this.#iopub.parent = msg.header;
-        this.#comms.open(msg as never);
-        return;
-      case "comm_msg":
-        this.#iopub.parent = msg.header;
-        this.#comms.message(msg as never);
-        return;
-      case "comm_close":
-        this.#comms.close(msg as never);
         return;
       case "connect_request":
         this.#shell.reply(msg, "connect_reply", {

@@ -49,8 +49,11 @@ export type TaskBody =
    * with a path of keys when the reference sits inside an array or object argument.
    */
   | { kind: "apply"; fn: FunctionRef; refs?: ([number, string] | [number, string, (string | number)[]])[] }
-  /** Frames: the packed item array; the result is the array of fn(item). `refs` as for apply, by item index. */
-  | { kind: "map"; fn: FunctionRef; refs?: ([number, string] | [number, string, (string | number)[]])[] }
+  /**
+   * Frames: the packed item array; the result is the array of fn(item). `refs` as for apply, by item index.
+   * `first`: the index of the chunk's first item in the whole map (shown in the task stream).
+   */
+  | { kind: "map"; fn: FunctionRef; refs?: ([number, string] | [number, string, (string | number)[]])[]; first?: number }
   /** Frames: a packed object whose entries become names in the engine namespace. */
   | { kind: "push" }
   /** Result: the value of one name, or an array of values for several. */
@@ -132,6 +135,12 @@ export interface TaskStreamItem {
   status: TaskStatus;
   started: number;
   completed: number;
+  /** The applied or mapped function's name, for the task stream's details. */
+  name?: string;
+  /** For a map chunk: the index of its first item in the whole map. */
+  index?: number;
+  /** For a failed task: "EName: message" (first line, bounded). */
+  error?: string;
 }
 
 export interface ClusterSnapshot {

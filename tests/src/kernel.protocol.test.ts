@@ -80,7 +80,7 @@ describe("kernel: channels", () => {
     await kernel.waitForIopub((m) => m.header.msg_type === "comm_close" && m.content.comm_id === "c-unknown");
     kernel.send("shell", "comm_open", { comm_id: "c-status", target_name: "tsparallel.status", data: {} });
     const first = await kernel.waitForIopub((m) => m.header.msg_type === "comm_msg" && m.content.comm_id === "c-status");
-    assert.deepEqual(first.content.data, { type: "snapshot", snapshot: null, profile: "default" });
+    assert.deepEqual(first.content.data, { type: "snapshot", snapshot: null, profile: "default", running: [] });
     const info = await kernel.request("shell", "comm_info_request", { target_name: "tsparallel.status" });
     assert.deepEqual(info.content.comms, { "c-status": { target_name: "tsparallel.status" } });
     kernel.send("shell", "comm_msg", { comm_id: "c-status", data: { type: "action", id: 7, action: "stop_engine", engineId: 0 } });

@@ -67,4 +67,5 @@ test('the header counts live engines as registered, and queued includes unassign
     { registered: summary.registered, busy: summary.busy, dead: summary.dead, queued: summary.queued },
     { registered: 2, busy: 1, dead: 1, queued: 5 }
   );
+  assert.equal(summary.done, 9, 'the controller counts the failed task as done; the header does not');
 });

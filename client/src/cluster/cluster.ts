@@ -6,7 +6,7 @@ import { LocalControllerLauncher, LocalEngineLauncher } from "./local-launcher.j
 import { reaped, waitForExit } from "./process-exit.js";
 import { identify, isKnownGone, isOurs, signalIfOurs } from "./process-identity.js";
 import { restartPolicy, type RestartPolicy } from "./restart-policy.js";
-import { readState, removeState, writeState, type ClusterState, type SupervisorRecord } from "./state.js";
+import { listProfiles, readState, removeState, writeState, type ClusterState, type SupervisorRecord } from "./state.js";
 import { Supervisor, type SupervisedCluster } from "./supervisor.js";
 import { SupervisorLog } from "./supervisor-log.js";
 import { askSupervisor, startSupervisorProcess, supervisorLogFile } from "./supervisor-process.js";
@@ -46,6 +46,8 @@ export class Cluster implements AsyncDisposable {
   #client: Client | undefined;
   readonly #controllerLauncher: ControllerLauncher;
   readonly #controllerOptions: ControllerLaunchOptions | undefined;
+  /** Clients handed out by connect(): a stopped cluster closes them, so a script can exit. */
+  readonly #connected = new Set<Client>();
   readonly #engineLauncher: EngineLauncher;
   readonly #engineArgs: string[];
   #supervisor: Supervisor | undefined;
@@ -124,6 +126,14 @@ export class Cluster implements AsyncDisposable {
     return new Cluster(state, { controller: new LocalControllerLauncher(), engine: new LocalEngineLauncher() }, []);
   }
 
+  /** Profiles whose cluster's controller is running (what `tspcluster list` lists). */
+  static running(): string[] {
+    return listProfiles().filter((profile) => {
+      const state = readState(profile);
+      return state !== undefined && !isKnownGone(state.controller);
+    });
+  }
+
   get profile(): string {
     return this.#state.profile;
   }
@@ -145,9 +155,18 @@ export class Cluster implements AsyncDisposable {
     return readState(this.profile)?.supervisor ?? this.#state.supervisor;
   }
 
-  /** A new client of this cluster (made the active one). */
-  connect(options: Omit<ConnectOptions, "connectionFile" | "profile"> = {}): Promise<Client> {
-    return Client.connect({ ...options, connectionFile: this.#state.clientFile });
+  /** A new client of this cluster (made the active one); stop() closes it. */
+  async connect(options: Omit<ConnectOptions, "connectionFile" | "profile"> = {}): Promise<Client> {
+    const client = await Client.connect({ ...options, connectionFile: this.#state.clientFile });
+    this.#connected.add(client);
+    return client;
+  }
+
+  #closeClients(): void {
+    for (const client of this.#connected) client.close();
+    this.#connected.clear();
+    this.#client?.close();
+    this.#client = undefined;
   }
 
   /** Starts n more engines and resolves with their ids once they are registered. */
@@ -211,8 +230,7 @@ export class Cluster implements AsyncDisposable {
         // An unresponsive controller is handled by the signals below.
       }
     }
-    this.#client?.close();
-    this.#client = undefined;
+    this.#closeClients();
     let alive = await waitForExit(members, timeout);
     for (const member of alive) signalIfOurs(member, "SIGTERM");
     alive = await waitForExit(alive, 2000);

@@ -102,7 +102,12 @@ export class DirectView<Single extends boolean = false> {
     const { sequences, options } = mapArguments<DirectMapOptions>(args);
     const mapped = mapItems(fn, sequences);
     const chunks = partition(mapped.items, targets.length);
-    const specs: TaskSpec[] = chunks.map((chunk, i) => ({ targets: [targets[i]!], ...mapTask(this.client, mapped.fn, chunk, this.#copy) }));
+    let first = 0;
+    const specs: TaskSpec[] = chunks.map((chunk, i) => {
+      const spec = { targets: [targets[i]!], ...mapTask(this.client, mapped.fn, chunk, this.#copy, first) };
+      first += chunk.length;
+      return spec;
+    });
     const resultOptions = { returnExceptions: options.returnExceptions ?? false, chunkSizes: chunks.map((c) => c.length) };
     return this.#submit(specs, (metadata, owner) => new AsyncMapResult<unknown>(owner, metadata, true, resultOptions));
   }

@@ -118,8 +118,9 @@ export class LoadBalancedView {
     const merged = { ...this.options, ...options };
     const lb = this.#lb(merged);
     const mapped = mapItems(fn, sequences);
-    const chunks = chunked(mapped.items, merged.chunkSize ?? 1);
-    const specs: TaskSpec[] = chunks.map((chunk) => ({ targets: null, ...mapTask(this.client, mapped.fn, chunk, merged.copy ?? true), lb }));
+    const size = merged.chunkSize ?? 1;
+    const chunks = chunked(mapped.items, size);
+    const specs: TaskSpec[] = chunks.map((chunk, i) => ({ targets: null, ...mapTask(this.client, mapped.fn, chunk, merged.copy ?? true, i * size), lb }));
     const resultOptions = { returnExceptions: merged.returnExceptions ?? false, chunkSizes: chunks.map((c) => c.length) };
     return this.#submit(specs, (metadata, owner) => new AsyncMapResult<unknown>(owner, metadata, merged.ordered ?? true, resultOptions), merged);
   }

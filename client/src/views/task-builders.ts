@@ -82,10 +82,11 @@ export function applyTask(client: Client, fn: Function, args: readonly unknown[]
 }
 
 /** A map body over one chunk of items. */
-export function mapTask(client: Client, fn: Function, chunk: readonly unknown[], copy = true): { body: TaskBody; frames: Buffer[] } {
+/** `first`: the index of the chunk's first item in the whole map (the task stream shows it). */
+export function mapTask(client: Client, fn: Function, chunk: readonly unknown[], copy = true, first?: number): { body: TaskBody; frames: Buffer[] } {
   const shipped = describeFunction(fn);
   const { values, refs } = refsOf(chunk);
-  return { body: { kind: "map", fn: client._functionRef(shipped), ...(refs.length ? { refs } : {}) }, frames: packOwned(values, "an item", copy) };
+  return { body: { kind: "map", fn: client._functionRef(shipped), ...(refs.length ? { refs } : {}), ...(first !== undefined ? { first } : {}) }, frames: packOwned(values, "an item", copy) };
 }
 
 /** Splits items into `parts` contiguous chunks of near-equal size (the first ones larger by one). */

@@ -51,6 +51,8 @@ export class TaskRecord {
   /** The msgId this task was resubmitted as. */
   resubmitted?: string;
   work?: TaskWork;
+  /** What the task stream shows of the work, kept after the work itself is dropped. */
+  streamInfo?: { name?: string; index?: number };
   readonly lb?: BalancedState;
 
   constructor(

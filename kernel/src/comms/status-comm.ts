@@ -1,84 +1,43 @@
 import { Client, type ClusterSnapshot, type TaskStreamItem } from "tsparallel";
 import type { Logger } from "@tsparallel/protocol";
 import type { ClusterHolder } from "../magics/cluster-holder.js";
+import { perform, runningProfiles, type ActionRequest } from "./panel-actions.js";
 import type { Comm, CommManager } from "./comm-manager.js";
 
 export const STATUS_TARGET = "tsparallel.status";
 /** At most one snapshot and one task batch per period: <= 4 messages a second. */
 const FLUSH_MS = 500;
-/** How often the comm looks for a newly activated client. */
-const CLIENT_POLL_MS = 500;
-
-type Action = "start" | "add_engines" | "stop_engine" | "interrupt_engine" | "restart_engine" | "stop_cluster";
-
-interface ActionRequest {
-  type: "action";
-  id: unknown;
-  action: Action;
-  n?: number;
-  engineId?: number;
-}
-
-function positive(value: unknown, fallback: number): number {
-  return typeof value === "number" && Number.isInteger(value) && value > 0 ? value : fallback;
-}
-
-/** What a panel action does, on the active client and the cluster this kernel holds. */
-async function perform(request: ActionRequest, clusters: ClusterHolder): Promise<string> {
-  const client = (): Client => {
-    const active = clusters.activeClient();
-    if (!active) throw new Error("no active client: start a cluster or connect one first");
-    return active;
-  };
-  const cluster = () => clusters.cluster ?? clusters.attach(client().profile);
-  const engineId = (): number => {
-    if (typeof request.engineId !== "number" || !Number.isInteger(request.engineId)) throw new Error("the action needs an engineId");
-    return request.engineId;
-  };
-  switch (request.action) {
-    case "start": {
-      const rc = await clusters.start(positive(request.n, 2));
-      return `started a cluster with ${rc.ids.length} engines`;
-    }
-    case "add_engines": {
-      const ids = await cluster().addEngines(positive(request.n, 1));
-      return `added engines ${ids.join(", ")}`;
-    }
-    case "stop_engine": {
-      const stopped = await client().stopEngines([engineId()]);
-      return stopped.length ? `stopped engine ${stopped.join(", ")}` : `engine ${engineId()} was not running`;
-    }
-    case "interrupt_engine": {
-      const interrupted = await client().interrupt([engineId()]);
-      return interrupted.length ? `interrupted engine ${interrupted.join(", ")}` : `engine ${engineId()} was not running`;
-    }
-    case "restart_engine": {
-      const id = engineId();
-      const target = cluster();
-      await client().stopEngines([id]);
-      const ids = await target.addEngines(1);
-      return `stopped engine ${id}, started engine ${ids.join(", ")}`;
-    }
-    case "stop_cluster": {
-      const profile = await clusters.stop(clusters.cluster?.profile ?? clusters.activeClient()?.profile);
-      return `stopped the cluster of profile ${profile}`;
-    }
-    default:
-      throw new Error(`unknown action ${JSON.stringify(request.action)}`);
-  }
-}
+/**
+ * The controller publishes a snapshot at least every 2 s; this long without one (or its announced
+ * shutdown) and the panel is told the controller is lost. Generous: a loaded machine delays events.
+ */
+const LOST_AFTER_MS = 8_000;
+/** How often the panel's list of running clusters (offered for Connect) is refreshed while it has none. */
+const PROFILES_POLL_MS = 2_000;
 
 /**
  * The comm behind the JupyterLab cluster panel: a snapshot on open, then the active client's
- * cluster_snapshot and task_stream events, batched (nothing is sent while the cluster is idle);
- * and the panel's actions, each answered with an action_result.
+ * cluster_snapshot and task_stream events, batched (nothing is sent while the cluster is idle); a
+ * `controller_lost` message when the controller shut down or went silent; the running profiles
+ * while there is no cluster; and the panel's actions, each answered with an action_result.
  */
 function openStatusComm(comm: Comm, clusters: ClusterHolder, log: Logger): void {
   let client: Client | undefined;
   let snapshot: ClusterSnapshot | null = null;
   let tasks: TaskStreamItem[] = [];
-  const onSnapshot = (s: ClusterSnapshot) => void (snapshot = s);
-  const onTasks = (content: { tasks: TaskStreamItem[] }) => void tasks.push(...content.tasks);
+  let heardAt = Date.now();
+  let lost = false;
+  let profilesSent = "";
+  let profilesCheckedAt = 0;
+  const onSnapshot = (s: ClusterSnapshot) => {
+    snapshot = s;
+    heardAt = Date.now();
+  };
+  const onTasks = (content: { tasks: TaskStreamItem[] }) => {
+    for (const task of content.tasks) tasks.push(task);
+    // Bounded: the panel keeps only recent tasks anyway.
+    if (tasks.length > 5000) tasks = tasks.slice(-2500);
+  };
   const follow = (next: Client | undefined) => {
     if (next === client) return;
     client?.events.off("cluster_snapshot", onSnapshot);
@@ -87,23 +46,59 @@ function openStatusComm(comm: Comm, clusters: ClusterHolder, log: Logger): void 
     // Whatever the old client had queued describes a cluster the panel no longer shows.
     snapshot = null;
     tasks = [];
+    lost = false;
+    heardAt = Date.now();
     client?.events.on("cluster_snapshot", onSnapshot);
     client?.events.on("task_stream", onTasks);
     // A new client (or none): the panel gets its state at once.
     void sendInitial();
   };
+  const profileMessage = () => {
+    const running = runningProfiles();
+    profilesSent = running.join("\n");
+    profilesCheckedAt = Date.now();
+    return running;
+  };
   const sendInitial = async () => {
     const current = client;
     let initial: ClusterSnapshot | null = null;
+    let failure = "";
     try {
       initial = current ? await current.status() : null;
+      heardAt = Date.now();
     } catch (err) {
-      log.warn(`status comm: cannot read the cluster status: ${(err as Error).message}`);
+      failure = (err as Error).message;
+      log.warn(`status comm: cannot read the cluster status: ${failure}`);
     }
-    if (current === client) comm.send({ type: "snapshot", snapshot: initial, profile: current?.profile ?? clusters.cluster?.profile ?? "default" });
+    if (current !== client) return;
+    const profile = current?.profile ?? clusters.cluster?.profile ?? "default";
+    if (current && !initial) {
+      lost = true;
+      comm.send({ type: "controller_lost", profile, reason: current.controllerLost ?? failure, running: profileMessage() });
+    } else comm.send({ type: "snapshot", snapshot: initial, profile, running: profileMessage() });
   };
-  const flush = () => {
+  /** `fresh`: re-read the running profiles now (an action may have started or stopped one). */
+  const flush = (fresh = false) => {
     follow(clusters.activeClient());
+    const now = Date.now();
+    if (fresh) profilesCheckedAt = 0;
+    if (client) {
+      const reason = client.controllerLost ?? (now - heardAt > LOST_AFTER_MS ? `no word from the controller at ${client.url} for ${Math.round((now - heardAt) / 1000)} s` : null);
+      if (reason && !snapshot) {
+        if (!lost || now - profilesCheckedAt > PROFILES_POLL_MS) {
+          const before = profilesSent;
+          const running = profileMessage();
+          if (!lost || profilesSent !== before) comm.send({ type: "controller_lost", profile: client.profile, reason, running });
+        }
+        lost = true;
+        return;
+      }
+      lost = false;
+    } else if (now - profilesCheckedAt > PROFILES_POLL_MS) {
+      const before = profilesSent;
+      const running = profileMessage();
+      if (running.join("\n") !== before) comm.send({ type: "snapshot", snapshot: null, profile: clusters.cluster?.profile ?? "default", running });
+    }
     if (snapshot) {
       comm.send({ type: "snapshot", snapshot });
       snapshot = null;
@@ -113,13 +108,17 @@ function openStatusComm(comm: Comm, clusters: ClusterHolder, log: Logger): void 
       tasks = [];
     }
   };
-  const timer = setInterval(flush, Math.min(FLUSH_MS, CLIENT_POLL_MS));
+  const timer = setInterval(() => flush(), FLUSH_MS);
   timer.unref();
   comm.onMessage((data) => {
     if (data.type !== "action") return;
     const request = data as unknown as ActionRequest;
     perform(request, clusters).then(
-      (message) => comm.send({ type: "action_result", id: request.id, ok: true, message }),
+      (message) => {
+        comm.send({ type: "action_result", id: request.id, ok: true, message });
+        // What the action changed (a cluster started, stopped or connected) is shown at once.
+        flush(true);
+      },
       (err: Error) => comm.send({ type: "action_result", id: request.id, ok: false, message: err.message }),
     );
   });
@@ -127,10 +126,8 @@ function openStatusComm(comm: Comm, clusters: ClusterHolder, log: Logger): void 
     clearInterval(timer);
     follow(undefined);
   });
-  client = clusters.activeClient();
-  client?.events.on("cluster_snapshot", onSnapshot);
-  client?.events.on("task_stream", onTasks);
-  void sendInitial();
+  follow(clusters.activeClient());
+  if (!client) void sendInitial();
 }
 
 export function registerStatusComm(comms: CommManager, clusters: ClusterHolder, log: Logger): void {

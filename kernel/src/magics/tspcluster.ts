@@ -1,4 +1,4 @@
-import { Client, type ClusterSnapshot } from "tsparallel";
+import { Client, Cluster, type ClusterSnapshot } from "tsparallel";
 import type { CellOutcome } from "../execution/outcome.js";
 import type { IOPub } from "../output/iopub.js";
 import { parseFlags } from "./arguments.js";
@@ -21,13 +21,13 @@ function count(text: string): number {
 function statusTable(snapshot: ClusterSnapshot): string {
   const lines = [
     `profile ${snapshot.profile}: controller pid ${snapshot.controller.pid} on ${snapshot.controller.hostname}, scheme ${snapshot.controller.scheme}`,
-    `tasks: ${snapshot.tasks.queued} queued, ${snapshot.tasks.running} running, ${snapshot.tasks.done} done, ${snapshot.tasks.failed} failed`,
-    "engine  state    pid      queue  done  failed  cpu%   rss MB",
+    `tasks: ${snapshot.tasks.queued} queued, ${snapshot.tasks.running} running, ${snapshot.tasks.done - snapshot.tasks.failed} done, ${snapshot.tasks.failed} failed`,
+    "engine  state    pid      queue  done  failed  cpu%   rss MiB",
   ];
   for (const e of snapshot.engines) {
     lines.push(
-      `${String(e.id).padEnd(8)}${e.state.padEnd(9)}${String(e.pid).padEnd(9)}${String(e.queue).padEnd(7)}${String(e.completed).padEnd(6)}` +
-        `${String(e.failed).padEnd(8)}${e.cpu.toFixed(0).padEnd(7)}${(e.rss / 1e6).toFixed(0)}`,
+      `${String(e.id).padEnd(8)}${e.state.padEnd(9)}${String(e.pid).padEnd(9)}${String(e.queue).padEnd(7)}${String(e.completed - e.failed).padEnd(6)}` +
+        `${String(e.failed).padEnd(8)}${e.cpu.toFixed(0).padEnd(7)}${(e.rss / 2 ** 20).toFixed(0)}`,
     );
   }
   return `${lines.join("\n")}\n`;
@@ -48,6 +48,13 @@ export async function tspclusterMagic(line: string, clusters: ClusterHolder, iop
   switch (command) {
     case "start": {
       const n = options.n ?? (rest[0] ? count(rest[0]) : 2);
+      const profile = options.profile ?? "default";
+      if (!clusters.cluster && Cluster.running().includes(profile)) {
+        // `npm start` (or tspcluster start --daemonize) already runs one: the newcomer wants to use it.
+        const client = await Client.connect({ profile });
+        say(`A cluster is already running in profile ${profile}: connected to it (${client.ids.length} engines); its client is active for %px.`);
+        break;
+      }
       const client = await clusters.start(n, options.profile);
       say(`Started a cluster with ${client.ids.length} engines (profile ${clusters.cluster?.profile}); its client is active for %px.`);
       break;

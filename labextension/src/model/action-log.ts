@@ -18,6 +18,8 @@ export function describeAction(request: ActionRequest): string {
   switch (request.action) {
     case 'start':
       return request.n === undefined ? 'Start a cluster' : `Start a cluster with ${engines(request.n)}`;
+    case 'connect':
+      return `Connect to profile ${request.profile ?? 'default'}`;
     case 'add_engines':
       return `Add ${engines(request.n ?? 1)}`;
     case 'stop_engine':

@@ -11,17 +11,30 @@ export const STATUS_COMM_TARGET = 'tsparallel.status';
 
 export type ActionName =
   | 'start'
+  | 'connect'
   | 'add_engines'
   | 'stop_engine'
   | 'interrupt_engine'
   | 'restart_engine'
   | 'stop_cluster';
 
-/** kernel -> panel: the whole picture; `snapshot` is null while the kernel has no cluster. */
+/**
+ * kernel -> panel: the whole picture; `snapshot` is null while the kernel has no cluster. `running`
+ * (the profiles with a running cluster, offered for Connect) comes with the first and with changes.
+ */
 export interface SnapshotMessage {
   type: 'snapshot';
   snapshot: ClusterSnapshot | null;
   profile: string;
+  running?: string[];
+}
+
+/** kernel -> panel: the active client's controller shut down or went silent; nothing it showed is live. */
+export interface ControllerLostMessage {
+  type: 'controller_lost';
+  profile: string;
+  reason: string;
+  running: string[];
 }
 
 /** kernel -> panel: tasks finished since the last such message. */
@@ -38,7 +51,7 @@ export interface ActionResultMessage {
   message: string;
 }
 
-export type KernelMessage = SnapshotMessage | TaskStreamMessage | ActionResultMessage;
+export type KernelMessage = SnapshotMessage | ControllerLostMessage | TaskStreamMessage | ActionResultMessage;
 
 /** panel -> kernel */
 export interface ActionMessage {
@@ -47,6 +60,8 @@ export interface ActionMessage {
   action: ActionName;
   n?: number;
   engineId?: number;
+  /** For `connect`: the profile whose running cluster to connect to. */
+  profile?: string;
 }
 
 export type ActionRequest = Omit<ActionMessage, 'type' | 'id'>;
@@ -65,8 +80,11 @@ export function parseKernelMessage(data: unknown): KernelMessage | null {
     case 'snapshot': {
       const snapshot = data.snapshot;
       if (snapshot !== null && !(isObject(snapshot) && Array.isArray(snapshot.engines) && isObject(snapshot.tasks))) return null;
-      return { type: 'snapshot', snapshot: snapshot as ClusterSnapshot | null, profile: String(data.profile ?? '') };
+      const running = profileList(data.running);
+      return { type: 'snapshot', snapshot: snapshot as ClusterSnapshot | null, profile: String(data.profile ?? ''), ...(running ? { running } : {}) };
     }
+    case 'controller_lost':
+      return { type: 'controller_lost', profile: String(data.profile ?? ''), reason: String(data.reason ?? ''), running: profileList(data.running) ?? [] };
     case 'task_stream':
       return Array.isArray(data.tasks) ? { type: 'task_stream', tasks: data.tasks.filter(isTaskStreamItem) } : null;
     case 'action_result':
@@ -76,6 +94,10 @@ export function parseKernelMessage(data: unknown): KernelMessage | null {
     default:
       return null;
   }
+}
+
+function profileList(value: unknown): string[] | undefined {
+  return Array.isArray(value) ? value.filter((p): p is string => typeof p === 'string').slice(0, 50) : undefined;
 }
 
 function isTaskStreamItem(item: unknown): item is TaskStreamItem {

@@ -12,12 +12,14 @@ export type PanelView =
   | { kind: 'no-kernel' }
   | { kind: 'connecting' }
   | { kind: 'not-tsparallel'; kernelName: string }
-  | { kind: 'no-cluster'; profile: string }
+  | { kind: 'no-cluster'; profile: string; running: readonly string[] }
+  | { kind: 'controller-lost'; profile: string; reason: string; running: readonly string[] }
   | { kind: 'cluster'; snapshot: ClusterSnapshot; receivedAt: number };
 
 /** Cluster start-up can take a while (processes, registration); the rest answer quickly. */
 const ACTION_TIMEOUT_MS: Record<ActionRequest['action'], number> = {
   start: 120_000,
+  connect: 30_000,
   add_engines: 60_000,
   restart_engine: 60_000,
   stop_engine: 30_000,
@@ -35,6 +37,8 @@ export class NotebookStatus {
   private readonly _channel: KernelStatusChannel;
   private _snapshot: ClusterSnapshot | null = null;
   private _profile = '';
+  private _running: readonly string[] = [];
+  private _lost: { reason: string } | null = null;
   private _heardSnapshot = false;
   private _receivedAt = 0;
   private readonly _tasks = new TaskHistory();
@@ -73,7 +77,8 @@ export class NotebookStatus {
     if (state === 'no-kernel') return { kind: 'no-kernel' };
     if (state === 'refused') return { kind: 'not-tsparallel', kernelName: this._channel.kernelDisplayName };
     if (!this._heardSnapshot) return { kind: 'connecting' };
-    if (!this._snapshot) return { kind: 'no-cluster', profile: this._profile };
+    if (this._lost) return { kind: 'controller-lost', profile: this._profile, reason: this._lost.reason, running: this._running };
+    if (!this._snapshot) return { kind: 'no-cluster', profile: this._profile, running: this._running };
     return { kind: 'cluster', snapshot: this._snapshot, receivedAt: this._receivedAt };
   }
 
@@ -110,6 +115,7 @@ export class NotebookStatus {
       // A restarted kernel has a fresh namespace: its cluster (if any) is told afresh when it answers.
       this._heardSnapshot = false;
       this._snapshot = null;
+      this._lost = null;
       this._failWaiting('the kernel connection closed before it answered');
     }
     this._changed.emit();
@@ -121,8 +127,21 @@ export class NotebookStatus {
         if (this._snapshot && message.snapshot?.controller.url !== this._snapshot.controller.url) {
           this._tasks.clear(); // another cluster (or none): the old one's tasks are not its own
         }
+        if (!message.snapshot) this._tasks.clear();
         this._snapshot = message.snapshot;
+        this._lost = null;
         if (message.profile) this._profile = message.profile;
+        if (message.running) this._running = message.running;
+        this._heardSnapshot = true;
+        this._receivedAt = Date.now();
+        break;
+      case 'controller_lost':
+        // Nothing the lost controller said is live any more: no engines, no lanes, no buttons.
+        this._snapshot = null;
+        this._tasks.clear();
+        this._lost = { reason: message.reason };
+        this._profile = message.profile;
+        this._running = message.running;
         this._heardSnapshot = true;
         this._receivedAt = Date.now();
         break;

@@ -22,7 +22,8 @@ export function summarize(snapshot: ClusterSnapshot): ClusterSummary {
     dead: snapshot.engines.filter(e => e.state === 'dead').length,
     queued: snapshot.tasks.queued + snapshot.tasks.unassigned,
     running: snapshot.tasks.running,
-    done: snapshot.tasks.done,
+    // The controller counts every finished task as done; the panel shows the ones that succeeded.
+    done: Math.max(0, snapshot.tasks.done - snapshot.tasks.failed),
     failed: snapshot.tasks.failed,
     perSecond: snapshot.tasks.perSecond
   };

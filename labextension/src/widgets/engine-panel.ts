@@ -34,7 +34,8 @@ export class EnginePanel extends Panel {
     heading.addClass('tsp-Heading');
     heading.node.append(h('h2', {}, 'Parallel engines'), h('div', { class: 'tsp-Heading-notebook' }));
     this._notice = new Notice(_model);
-    this._clusterParts = [new ClusterHeader(_model), new ClusterActions(_model), new EngineTable(_model), new TaskStreamView(_model)];
+    // The task stream before the engine list: with many engines it stays above the fold.
+    this._clusterParts = [new ClusterHeader(_model), new ClusterActions(_model), new TaskStreamView(_model), new EngineTable(_model)];
     const log = new ActionLogView(_model);
     this._all = [this._notice, ...this._clusterParts, log];
     for (const widget of [heading, this._notice, ...this._clusterParts, log]) this.addWidget(widget);

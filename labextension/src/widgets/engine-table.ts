@@ -36,6 +36,10 @@ function startingCount(model: StatusModel): number {
  */
 export class EngineTable extends Widget {
   private readonly _body: HTMLElement;
+  /** Stopped engines, collapsed under one line: they did what they were told and only take room. */
+  private readonly _stopped: HTMLDetailsElement;
+  private readonly _stoppedSummary = h('summary');
+  private readonly _stoppedBody = h('div', { class: 'tsp-EngineList', role: 'list', 'aria-label': 'Stopped engines' });
   private readonly _rows = new Map<number, Row>();
   private readonly _starting: HTMLElement[] = [];
 
@@ -43,7 +47,8 @@ export class EngineTable extends Widget {
     super();
     this.addClass('tsp-EngineTable');
     this._body = h('div', { class: 'tsp-EngineList', role: 'list', 'aria-label': 'Engines' });
-    this.node.append(h('div', { class: 'tsp-SectionTitle' }, 'Engines'), this._body);
+    this._stopped = h('details', { class: 'tsp-StoppedEngines' }, this._stoppedSummary, this._stoppedBody);
+    this.node.append(h('div', { class: 'tsp-SectionTitle' }, 'Engines'), this._body, this._stopped);
   }
 
   protected override onUpdateRequest(): void {
@@ -58,16 +63,24 @@ export class EngineTable extends Widget {
         this._rows.delete(id);
       }
     }
+    const stopped = engines.filter(e => e.state === 'stopped');
+    this._place(engines.filter(e => e.state !== 'stopped'), this._body, now);
+    this._place(stopped, this._stoppedBody, now);
+    this._stopped.hidden = stopped.length === 0;
+    setText(this._stoppedSummary, `${stopped.length} stopped engine${stopped.length === 1 ? '' : 's'}`);
+    this._syncStartingRows(startingCount(this._model));
+  }
+
+  private _place(engines: EngineStatus[], list: HTMLElement, now: number): void {
     let previous: Element | null = null;
     for (const engine of engines) {
       const row = this._rows.get(engine.id) ?? this._createRow(engine.id);
       this._fill(row, engine, now);
       // Move a row only when out of place: moving a node under the pointer would swallow a click.
-      const expectedNext: Element | null = previous ? previous.nextElementSibling : this._body.firstElementChild;
-      if (expectedNext !== row.el) this._body.insertBefore(row.el, expectedNext);
+      const expectedNext: Element | null = previous ? previous.nextElementSibling : list.firstElementChild;
+      if (expectedNext !== row.el) list.insertBefore(row.el, expectedNext);
       previous = row.el;
     }
-    this._syncStartingRows(startingCount(this._model));
   }
 
   private _createRow(id: number): Row {
@@ -109,12 +122,14 @@ export class EngineTable extends Widget {
     setText(row.cells.task, engine.current && age !== null ? `${engine.current.kind} ${formatDuration(age)}` : '');
     setText(row.cells.where, `${engine.hostname}:${engine.pid}`);
     setAttr(row.cells.where, 'title', `host ${engine.hostname}, pid ${engine.pid}`);
-    setText(row.cells.counts, `queue ${engine.queue} · done ${engine.completed} · failed ${engine.failed}`);
+    // The controller's `completed` counts failed tasks too: "done" here is the ones that succeeded.
+    setText(row.cells.counts, `queue ${engine.queue} · done ${Math.max(0, engine.completed - engine.failed)} · failed ${engine.failed}`);
     row.cells.counts.classList.toggle('tsp-mod-bad', engine.failed > 0);
     const gone = state === 'dead' || state === 'stopped';
     setText(row.cells.resources, gone ? '' : `CPU ${formatPercent(engine.cpu)} · ${formatBytes(engine.rss)}`);
-    setText(row.cells.heartbeat, `♥ ${formatDuration(heartbeatAge(engine, now))} ago`);
-    setAttr(row.cells.heartbeat, 'title', 'time since the last heartbeat');
+    // A gone engine's heartbeat age would only grow: say what happened instead.
+    setText(row.cells.heartbeat, state === 'dead' ? '♥ lost' : state === 'stopped' ? '' : `♥ ${formatDuration(heartbeatAge(engine, now))} ago`);
+    setAttr(row.cells.heartbeat, 'title', gone ? '' : 'time since the last heartbeat');
     for (const button of row.buttons) {
       // A dead or stopped engine can still be replaced (restart); it cannot be interrupted or stopped.
       button.disabled = gone && button.dataset.action !== 'restart_engine';

@@ -18,8 +18,17 @@ function explain(view: PanelView, notebook: string): { title: string; detail: st
     case 'no-cluster':
       return {
         title: 'No cluster',
-        detail: `The kernel of ${notebook} is not connected to a cluster${view.profile ? ` (profile ${view.profile})` : ''}. Start one here, or from a cell with`,
-        code: '%tspcluster start -n 4'
+        detail: view.running.length
+          ? `The kernel of ${notebook} is not connected to a cluster. Connect to a running one, start one here, or from a cell with`
+          : `The kernel of ${notebook} is not connected to a cluster${view.profile ? ` (profile ${view.profile})` : ''}. Start one here, or from a cell with`,
+        code: view.running.length ? '%tspcluster connect' : '%tspcluster start -n 4'
+      };
+    case 'controller-lost':
+      return {
+        title: 'Controller lost',
+        detail: `The cluster of profile ${view.profile} is gone: ${view.reason}. Its engines and results are no longer reachable. ${
+          view.running.length ? 'Connect to a running cluster or start one.' : 'Start a cluster, or connect once one runs.'
+        }`
       };
     case 'cluster':
       return { title: '', detail: '' };
@@ -36,6 +45,8 @@ export class Notice extends Widget {
   private readonly _code = h('code');
   private readonly _start: HTMLFormElement;
   private readonly _count: HTMLInputElement;
+  private readonly _connect = h('div', { class: 'tsp-ConnectList' });
+  private _connectProfiles = '';
 
   constructor(private readonly _model: StatusModel) {
     super();
@@ -52,7 +63,7 @@ export class Notice extends Widget {
       const n = this._count.valueAsNumber;
       void this._model.runAction(Number.isInteger(n) && n > 0 ? { action: 'start', n } : { action: 'start' });
     });
-    this.node.append(this._title, h('div', { class: 'tsp-Notice-detail' }, this._detail, ' ', this._code), this._start);
+    this.node.append(this._title, h('div', { class: 'tsp-Notice-detail' }, this._detail, ' ', this._code), this._connect, this._start);
   }
 
   protected override onUpdateRequest(): void {
@@ -63,8 +74,29 @@ export class Notice extends Widget {
     setText(this._detail, detail);
     setText(this._code, code ?? '');
     this._code.hidden = !code;
-    const starting = this._model.pendingActions.some(a => a.request.action === 'start');
-    this._start.hidden = view.kind !== 'no-cluster';
-    for (const control of this._start.querySelectorAll<HTMLInputElement | HTMLButtonElement>('input, button')) control.disabled = starting;
+    const busy = this._model.pendingActions.some(a => a.request.action === 'start' || a.request.action === 'connect');
+    const offers = view.kind === 'no-cluster' || view.kind === 'controller-lost';
+    this._start.hidden = !offers;
+    this._syncConnect(offers ? view.running : []);
+    for (const control of this.node.querySelectorAll<HTMLInputElement | HTMLButtonElement>('input, button')) control.disabled = busy;
+  }
+
+  /** One Connect button per running cluster (rebuilt only when the list changes, so a click is never lost). */
+  private _syncConnect(profiles: readonly string[]): void {
+    const key = profiles.join('\n');
+    this._connect.hidden = profiles.length === 0;
+    if (key === this._connectProfiles) return;
+    this._connectProfiles = key;
+    this._connect.replaceChildren(
+      ...profiles.map(profile => {
+        const button = h(
+          'button',
+          { type: 'button', class: 'jp-Button jp-mod-styled jp-mod-accept', 'data-action': 'connect', 'data-profile': profile },
+          `Connect to ${profile}`
+        );
+        button.addEventListener('click', () => void this._model.runAction({ action: 'connect', profile }));
+        return button;
+      })
+    );
   }
 }

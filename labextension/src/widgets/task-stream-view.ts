@@ -2,7 +2,7 @@ import { Widget } from '@lumino/widgets';
 import type { EngineStatus, TaskStreamItem } from '../model/comm-messages.js';
 import type { StatusModel } from '../model/status-model.js';
 import { controllerNow } from '../model/summary.js';
-import { escapeXml } from './dom.js';
+import { h, setAttr, setText } from './dom.js';
 import { formatDuration } from './format.js';
 
 /** How much recent time the stream shows, like Dask's rolling task stream. */
@@ -10,50 +10,101 @@ const WINDOW_MS = 30_000;
 const ROW_HEIGHT = 16;
 const LABEL_WIDTH = 28;
 const AXIS_HEIGHT = 16;
+const SVG_NS = 'http://www.w3.org/2000/svg';
 
 interface Bar {
+  key: string;
   engineId: number;
   start: number;
   end: number;
   status: TaskStreamItem['status'] | 'running';
-  title: string;
+  kind: string;
+  name?: string;
+  index?: number;
+  error?: string;
 }
 
 function finishedBars(tasks: readonly TaskStreamItem[], from: number): Bar[] {
-  return tasks
-    .filter(t => t.completed >= from)
-    .map(t => ({
-      engineId: t.engineId,
-      start: t.started,
-      end: t.completed,
-      status: t.status,
-      title: `engine ${t.engineId}: ${t.kind} ${t.status}, ${formatDuration(t.completed - t.started)}`
-    }));
+  const bars: Bar[] = [];
+  for (const t of tasks) {
+    if (t.completed < from) continue;
+    bars.push({ key: `${t.engineId}/${t.msgId}`, engineId: t.engineId, start: t.started, end: t.completed, status: t.status, kind: t.kind, name: t.name, index: t.index, error: t.error });
+  }
+  return bars;
 }
 
 function runningBars(engines: readonly EngineStatus[], now: number): Bar[] {
   return engines
     .filter(e => e.current)
-    .map(e => ({
-      engineId: e.id,
-      start: e.current!.started,
-      end: now,
-      status: 'running' as const,
-      title: `engine ${e.id}: ${e.current!.kind} running for ${formatDuration(now - e.current!.started)}`
-    }));
+    .map(e => ({ key: `${e.id}/${e.current!.msgId}/running`, engineId: e.id, start: e.current!.started, end: now, status: 'running' as const, kind: e.current!.kind }));
+}
+
+/** The details a hovered bar shows: what ran (function, item), where, when, how long, and how it ended. */
+export function describeBar(bar: Bar, now: number): string[] {
+  const what = bar.name ? `${bar.kind} ${bar.name}` : bar.kind;
+  const lines = [bar.index !== undefined ? `${what}, items from #${bar.index}` : what, `engine ${bar.engineId}`];
+  lines.push(`started ${new Date(bar.start).toLocaleTimeString()}`);
+  lines.push(bar.status === 'running' ? `running for ${formatDuration(now - bar.start)}` : `${bar.status}, ${formatDuration(bar.end - bar.start)}`);
+  if (bar.error) lines.push(bar.error);
+  return lines;
+}
+
+function svg<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string> = {}): SVGElementTagNameMap[K] {
+  const el = document.createElementNS(SVG_NS, tag);
+  for (const [name, value] of Object.entries(attrs)) el.setAttribute(name, value);
+  return el;
 }
 
 /**
  * A timeline per engine of the recent tasks, coloured by outcome (running ones grow at the right edge).
- * Drawn as SVG: a few hundred rectangles redraw in well under a frame, and each has a tooltip.
+ * Bars are placed on a time axis inside a group that slides left as time passes: a tick moves the group
+ * (one attribute) and grows running bars, and the bars themselves are only rebuilt when the tasks shown
+ * change. So an idle stream does not redraw, and a hovered bar keeps its details.
  */
 export class TaskStreamView extends Widget {
+  private readonly _title = h('span', { class: 'tsp-label' });
+  private readonly _plot = svg('svg', { class: 'tsp-TaskStream-plot', role: 'img', 'aria-label': 'Task stream' });
+  private readonly _lanes = svg('g', { class: 'tsp-TaskStream-lanes' });
+  private readonly _clip = svg('rect', { x: String(LABEL_WIDTH), y: '0' });
+  private readonly _bars = svg('g', { class: 'tsp-TaskStream-bars' });
+  private readonly _axis = svg('g', { class: 'tsp-TaskStream-axis' });
+  private readonly _tooltip = h('div', { class: 'tsp-TaskTooltip', role: 'tooltip' });
+  private readonly _barData = new WeakMap<Element, Bar>();
+  private readonly _running = new Map<SVGRectElement, Bar>();
+  /** What the bars and lanes were drawn from; null: draw them afresh. */
+  private _barsKey: string | null = null;
+  private _lanesKey: string | null = null;
+  private _origin = 0;
+  private _scale = 0;
+  private _hovered: SVGRectElement | null = null;
+  private _pinned: SVGRectElement | null = null;
+  private _now = 0;
+
   constructor(private readonly _model: StatusModel) {
     super();
     this.addClass('tsp-TaskStream');
+    const clipId = `tsp-TaskStream-clip-${Math.random().toString(36).slice(2)}`;
+    const clipPath = svg('clipPath', { id: clipId });
+    clipPath.append(this._clip);
+    const defs = svg('defs');
+    defs.append(clipPath);
+    const clipped = svg('g', { 'clip-path': `url(#${clipId})` });
+    clipped.append(this._bars);
+    this._plot.append(defs, this._lanes, clipped, this._axis);
+    this._tooltip.hidden = true;
+    this.node.append(h('div', { class: 'tsp-SectionTitle' }, 'Task stream ', this._title), this._plot, this._tooltip);
+    // Hover shows a task's details; a click pins them (a bar slides away from a still pointer).
+    this._plot.addEventListener('mouseover', event => this._hover(this._barAt(event.target as Element) ?? this._pinned));
+    this._plot.addEventListener('mouseleave', () => this._hover(this._pinned));
+    this._plot.addEventListener('click', event => {
+      this._pinned = this._barAt(event.target as Element);
+      this._hover(this._pinned);
+    });
   }
 
   protected override onResize(): void {
+    this._lanesKey = null;
+    this._barsKey = null;
     this.update();
   }
 
@@ -61,34 +112,127 @@ export class TaskStreamView extends Widget {
     const view = this._model.view;
     if (view.kind !== 'cluster') return;
     const now = controllerNow(view.snapshot, view.receivedAt, Date.now());
+    this._now = now;
     const from = now - WINDOW_MS;
-    const engineIds = [...new Set([...view.snapshot.engines.map(e => e.id), ...this._model.tasks.tasks.map(t => t.engineId)])].sort((a, b) => a - b);
-    const bars = [...finishedBars(this._model.tasks.tasks, from), ...runningBars(view.snapshot.engines, now)];
+    const finished = finishedBars(this._model.tasks.tasks, from);
+    const running = runningBars(view.snapshot.engines, now);
+    // Lanes: engines alive now, and any engine with a task in the window (a stopped engine's lane goes with its last task).
+    const laneIds = new Set<number>();
+    for (const e of view.snapshot.engines) if (e.state === 'idle' || e.state === 'busy') laneIds.add(e.id);
+    for (const bar of finished) laneIds.add(bar.engineId);
+    const engineIds = [...laneIds].sort((a, b) => a - b);
     const width = Math.max(160, this.node.clientWidth || 280);
     const plot = width - LABEL_WIDTH;
     const height = engineIds.length * ROW_HEIGHT + AXIS_HEIGHT;
-    const x = (t: number) => LABEL_WIDTH + (Math.max(t, from) - from) / WINDOW_MS * plot;
-    const y = (engineId: number) => engineIds.indexOf(engineId) * ROW_HEIGHT;
 
-    const parts: string[] = [];
+    const lanesKey = `${width}|${engineIds.join(',')}`;
+    if (lanesKey !== this._lanesKey) {
+      this._lanesKey = lanesKey;
+      this._barsKey = null;
+      this._drawLanes(engineIds, width, height);
+    }
+    const barsKey = [...finished, ...running].map(b => b.key).join(' ');
+    if (barsKey !== this._barsKey) {
+      this._barsKey = barsKey;
+      // Time is laid out from a fixed origin: only the group's translation follows the clock.
+      this._origin = now;
+      this._scale = plot / WINDOW_MS;
+      this._drawBars([...finished, ...running], engineIds);
+    }
+    setAttr(this._bars, 'transform', `translate(${(LABEL_WIDTH + plot - (now - this._origin) * this._scale).toFixed(1)},0)`);
+    for (const [rect, bar] of this._running) {
+      bar.end = now;
+      setAttr(rect, 'width', Math.max(1.5, (now - bar.start) * this._scale).toFixed(1));
+    }
+    if (this._hovered) this._showTooltip(this._hovered);
+    const inWindow = finished.length;
+    this.node.dataset.taskCount = String(inWindow);
+    setText(this._title, `(last ${WINDOW_MS / 1000} s: ${inWindow} task${inWindow === 1 ? '' : 's'})`);
+  }
+
+  private _drawLanes(engineIds: number[], width: number, height: number): void {
+    setAttr(this._plot, 'width', String(width));
+    setAttr(this._plot, 'height', String(height));
+    setAttr(this._plot, 'viewBox', `0 0 ${width} ${height}`);
+    setAttr(this._clip, 'width', String(width - LABEL_WIDTH));
+    setAttr(this._clip, 'height', String(height));
+    const lanes: SVGElement[] = [];
     engineIds.forEach((id, i) => {
-      parts.push(`<text class="tsp-TaskStream-label" x="2" y="${i * ROW_HEIGHT + 12}">${id}</text>`);
-      parts.push(`<line class="tsp-TaskStream-lane" x1="${LABEL_WIDTH}" x2="${width}" y1="${(i + 1) * ROW_HEIGHT - 0.5}" y2="${(i + 1) * ROW_HEIGHT - 0.5}"/>`);
+      const label = svg('text', { class: 'tsp-TaskStream-label', x: '2', y: String(i * ROW_HEIGHT + 12) });
+      label.textContent = String(id);
+      const y = String((i + 1) * ROW_HEIGHT - 0.5);
+      lanes.push(label, svg('line', { class: 'tsp-TaskStream-lane', x1: String(LABEL_WIDTH), x2: String(width), y1: y, y2: y }));
     });
-    for (const bar of bars) {
-      const left = x(bar.start);
-      const w = Math.max(1.5, x(bar.end) - left);
-      parts.push(
-        `<rect class="tsp-Task tsp-Task-${bar.status}" data-engine-id="${bar.engineId}" x="${left.toFixed(1)}" y="${y(bar.engineId) + 2}" width="${w.toFixed(1)}" height="${ROW_HEIGHT - 4}"><title>${escapeXml(bar.title)}</title></rect>`
-      );
-    }
+    this._lanes.replaceChildren(...lanes);
+    const plot = width - LABEL_WIDTH;
+    const ticks: SVGElement[] = [];
     for (const secondsAgo of [30, 20, 10, 0]) {
-      const tx = x(now - secondsAgo * 1000);
-      parts.push(`<text class="tsp-TaskStream-tick" x="${Math.min(tx, width - 2)}" y="${height - 3}" text-anchor="${secondsAgo === 0 ? 'end' : 'middle'}">${secondsAgo ? `-${secondsAgo}s` : 'now'}</text>`);
+      const x = LABEL_WIDTH + plot * (1 - (secondsAgo * 1000) / WINDOW_MS);
+      const tick = svg('text', { class: 'tsp-TaskStream-tick', x: String(Math.min(x, width - 2)), y: String(height - 3), 'text-anchor': secondsAgo === 0 ? 'end' : 'middle' });
+      tick.textContent = secondsAgo ? `-${secondsAgo}s` : 'now';
+      ticks.push(tick);
     }
-    this.node.dataset.taskCount = String(this._model.tasks.total);
-    this.node.innerHTML =
-      `<div class="tsp-SectionTitle">Task stream <span class="tsp-label">(last ${WINDOW_MS / 1000} s, ${this._model.tasks.total} tasks)</span></div>` +
-      `<svg class="tsp-TaskStream-plot" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="Task stream">${parts.join('')}</svg>`;
+    this._axis.replaceChildren(...ticks);
+  }
+
+  private _drawBars(bars: Bar[], engineIds: number[]): void {
+    this._running.clear();
+    // Failures drawn last, on top: among many short tasks they are what one looks for.
+    const ordered = [...bars.filter(b => b.status !== 'error'), ...bars.filter(b => b.status === 'error')];
+    const rects = ordered.map(bar => {
+      const rect = svg('rect', {
+        class: `tsp-Task tsp-Task-${bar.status}`,
+        'data-engine-id': String(bar.engineId),
+        x: ((bar.start - this._origin) * this._scale).toFixed(1),
+        y: String(engineIds.indexOf(bar.engineId) * ROW_HEIGHT + 2),
+        width: Math.max(1.5, (bar.end - bar.start) * this._scale).toFixed(1),
+        height: String(ROW_HEIGHT - 4)
+      });
+      if (bar.name) rect.setAttribute('data-name', bar.name);
+      this._barData.set(rect, bar);
+      if (bar.status === 'running') this._running.set(rect, bar);
+      return rect;
+    });
+    const find = (rect: SVGRectElement | null) => {
+      const key = rect ? this._barData.get(rect)?.key : undefined;
+      return (key && rects.find(r => this._barData.get(r)?.key === key)) || null;
+    };
+    const hovered = find(this._hovered);
+    this._pinned = find(this._pinned);
+    this._bars.replaceChildren(...rects);
+    // A bar still shown keeps its details open across a rebuild.
+    this._hover(hovered ?? this._pinned);
+  }
+
+  private _barAt(target: Element | null): SVGRectElement | null {
+    return target && this._barData.has(target) ? (target as SVGRectElement) : null;
+  }
+
+  private _hover(rect: SVGRectElement | null): void {
+    if (this._hovered && this._hovered !== rect) this._hovered.classList.remove('tsp-mod-hovered');
+    this._hovered = rect;
+    if (!rect) {
+      this._tooltip.hidden = true;
+      return;
+    }
+    rect.classList.add('tsp-mod-hovered');
+    rect.classList.toggle('tsp-mod-pinned', rect === this._pinned);
+    this._showTooltip(rect);
+  }
+
+  private _showTooltip(rect: SVGRectElement): void {
+    const bar = this._barData.get(rect);
+    if (!bar) return;
+    const lines = describeBar(bar, this._now);
+    const text = lines.join('\n');
+    if (this._tooltip.dataset.text !== text) {
+      this._tooltip.dataset.text = text;
+      this._tooltip.replaceChildren(...lines.map((line, i) => h('div', { class: i === 0 ? 'tsp-TaskTooltip-what' : bar.error === line ? 'tsp-TaskTooltip-error' : '' }, line)));
+    }
+    const box = rect.getBoundingClientRect();
+    const host = this.node.getBoundingClientRect();
+    this._tooltip.style.left = `${Math.max(0, Math.min(box.left - host.left, host.width - 200))}px`;
+    this._tooltip.style.top = `${box.bottom - host.top + 4}px`;
+    this._tooltip.hidden = false;
   }
 }

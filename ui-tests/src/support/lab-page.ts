@@ -94,6 +94,14 @@ export class LabPage {
     );
   }
 
+  /** Kernel > Restart Kernel… on the active notebook, confirmed as a user does; waits for it to be idle again. */
+  async restartKernel(): Promise<void> {
+    await this.startCommand('notebook:restart-kernel');
+    await this.page.locator('.jp-Dialog button.jp-mod-accept', { hasText: 'Restart' }).click();
+    await this.page.locator('.jp-Dialog').waitFor({ state: 'detached' });
+    await this.waitForKernelIdle();
+  }
+
   /**
    * Appends a code cell with `source` to the active notebook and runs it. Returns without waiting for it
    * to finish (see waitForCell): a test often has to watch the panel while the cell runs.
