@@ -1,5 +1,6 @@
 import { isMessage, type Message, type MessageContents } from "@tsparallel/protocol";
 import type { ControllerContext } from "./context.js";
+import { sanitizeMetadata } from "./engine-metadata.js";
 
 /** Handles one message from the engine ROUTER. */
 export function handleEngineMessage(ctx: ControllerContext, msg: Message): void {
@@ -30,6 +31,7 @@ function register(ctx: ControllerContext, msg: Message<MessageContents["registra
     return;
   }
   const { engine, isNew } = ctx.registry.register(uuid, hostname, pid, msg.identities, Date.now());
+  engine.metadata ??= sanitizeMetadata(msg.content.metadata);
   reply({ status: "ok", id: engine.id, heartbeatMs: ctx.timings.heartbeatMs, heartbeatTimeoutMs: ctx.timings.heartbeatTimeoutMs });
   if (!isNew) return;
   ctx.log.info(`engine ${engine.id} registered (pid ${pid} on ${hostname})`);

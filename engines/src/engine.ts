@@ -1,9 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { createRequire } from "node:module";
 import * as zmq from "zeromq";
-import { MessageSender, Signer, createLogger, engineConnectionFile, receiveMessages, url, type EngineConnectionInfo } from "@tsparallel/protocol";
+import { MessageSender, Signer, createLogger, engineConnectionFile, receiveMessages, url, type EngineConnectionInfo, type EngineMetadata } from "@tsparallel/protocol";
 import { waitForConnectionFile } from "./connection.js";
 import { uncaptured } from "./engine-log.js";
+import { defineEngineGlobal } from "./engine-globals.js";
 import { EngineSession } from "./engine-session.js";
 import { Interrupter } from "./interrupt.js";
 import { Namespace } from "./namespace.js";
@@ -21,6 +22,8 @@ export interface EngineOptions {
   registrationTimeoutMs?: number;
   /** How long to wait for the connection file to appear (default 10 s). */
   connectionFileWaitMs?: number;
+  /** Told to the controller at registration (launcher, host, MPI rank...) and readable as `tspengine.metadata`. */
+  metadata?: EngineMetadata;
 }
 
 export interface RunningEngine {
@@ -38,6 +41,8 @@ const version = (createRequire(import.meta.url)("../package.json") as { version:
 export async function startEngine(options: EngineOptions = {}): Promise<RunningEngine> {
   // Taken before any user code can run, so `clear` knows what the builtins are.
   let engineId = -1;
+  const metadata = options.metadata ?? {};
+  if (!("tspengine" in globalThis)) defineEngineGlobal(() => engineId, metadata);
   const namespace = new Namespace(() => engineId);
   const info = options.connection ?? (await waitForConnectionFile(options.connectionFile ?? engineConnectionFile(options.profile), options.connectionFileWaitMs));
   const uuid = randomUUID();
@@ -55,7 +60,7 @@ export async function startEngine(options: EngineOptions = {}): Promise<RunningE
   const messages = receiveMessages(socket, signer, log);
   let registration: Registration;
   try {
-    registration = await register(messages, sender, { uuid, version, url: engineUrl, timeoutMs: options.registrationTimeoutMs }, log);
+    registration = await register(messages, sender, { uuid, version, url: engineUrl, timeoutMs: options.registrationTimeoutMs, metadata }, log);
   } catch (err) {
     interrupter.uninstall();
     sender.close();

@@ -1,5 +1,5 @@
 import { hostname } from "node:os";
-import { isMessage, type Logger, type Message, type MessageSender } from "@tsparallel/protocol";
+import { isMessage, type EngineMetadata, type Logger, type Message, type MessageContents, type MessageSender } from "@tsparallel/protocol";
 
 export interface Registration {
   id: number;
@@ -20,11 +20,13 @@ export const REGISTRATION_TIMEOUT_MS = 10_000;
 export async function register(
   messages: AsyncIterator<Message>,
   sender: MessageSender,
-  details: { uuid: string; version: string; url: string; timeoutMs?: number },
+  details: { uuid: string; version: string; url: string; timeoutMs?: number; metadata?: EngineMetadata },
   log: Logger,
 ): Promise<Registration> {
   const timeoutMs = details.timeoutMs ?? REGISTRATION_TIMEOUT_MS;
-  sender.send("registration_request", { uuid: details.uuid, hostname: hostname(), pid: process.pid, version: details.version });
+  const request: MessageContents["registration_request"] = { uuid: details.uuid, hostname: hostname(), pid: process.pid, version: details.version };
+  if (details.metadata && Object.keys(details.metadata).length) request.metadata = details.metadata;
+  sender.send("registration_request", request);
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<"timeout">((resolve) => {
     timer = setTimeout(() => resolve("timeout"), timeoutMs);

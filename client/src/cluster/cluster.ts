@@ -1,14 +1,21 @@
 import { availableParallelism } from "node:os";
+import type { EngineInfo } from "@tsparallel/protocol";
 import { Client, type ConnectOptions } from "../client.js";
-import type { ControllerLauncher, EngineLauncher, LaunchedProcess } from "./launcher.js";
+import { randomUUID } from "node:crypto";
+import { cancelJobs, jobPresent } from "./batch-launcher.js";
+import { createEngineLauncher, type EngineLauncherSpec } from "./engine-launchers.js";
+import type { ControllerLauncher, EngineLauncher, LaunchedJob, LaunchedProcess } from "./launcher.js";
 import { LocalControllerLauncher, LocalEngineLauncher } from "./local-launcher.js";
+import { stopSshEngines } from "./ssh-launcher.js";
 import { isAlive, readState, removeState, writeState, type ClusterState } from "./state.js";
 
 export interface ClusterOptions {
-  /** Engines to start (default: the number of CPUs). */
+  /** Engines to start (default: the hosts' counts for ssh, else the number of CPUs). */
   n?: number;
+  /** Which launcher starts the engines and its options (default local); `engineLauncher` overrides it. */
+  engines?: EngineLauncherSpec;
   profile?: string;
-  /** Address to bind (default 127.0.0.1); `location` is what remote engines connect to. */
+  /** Address to bind (default 127.0.0.1; 0.0.0.0 with ssh/slurm/batch engines); `location` is what remote engines connect to. */
   ip?: string;
   location?: string;
   /** Processes outlive this one (what `tspcluster start --daemonize` does). */
@@ -58,17 +65,20 @@ export class Cluster implements AsyncDisposable {
     }
     const timeout = options.timeout ?? 30_000;
     const detached = options.daemonize ?? false;
+    // Made first: a bad launcher option fails before anything starts.
+    const engineLauncher: EngineLauncher = options.engineLauncher ?? (options.engines ? createEngineLauncher(options.engines) : new LocalEngineLauncher());
+    const ip = options.ip ?? (engineLauncher.remote ? "0.0.0.0" : undefined);
     const controller = await (options.controllerLauncher ?? new LocalControllerLauncher()).start({
-      profile, ip: options.ip, location: options.location, args: options.controllerArgs, detached, timeoutMs: timeout,
+      profile, ip, location: options.location, args: options.controllerArgs, detached, timeoutMs: timeout,
     });
     const state: ClusterState = {
       profile, controller: controller.process, engines: [], clientFile: controller.clientFile, engineFile: controller.engineFile,
       daemon: detached, started: new Date().toISOString(),
     };
     writeState(state);
-    const cluster = new Cluster(state, options.engineLauncher ?? new LocalEngineLauncher(), options.engineArgs ?? []);
+    const cluster = new Cluster(state, engineLauncher, options.engineArgs ?? []);
     try {
-      const n = options.n ?? availableParallelism();
+      const n = options.n ?? engineLauncher.defaultCount?.() ?? availableParallelism();
       if (n > 0) await cluster.addEngines(n, { timeout });
     } catch (err) {
       await cluster.stop();
@@ -77,11 +87,12 @@ export class Cluster implements AsyncDisposable {
     return cluster;
   }
 
-  /** Attaches to the cluster running in a profile (one started with --daemonize, say). */
-  static fromProfile(profile = "default"): Cluster {
+  /** Attaches to the cluster running in a profile (one started with --daemonize, say); `engines` launches what addEngines adds. */
+  static fromProfile(profile = "default", engines?: EngineLauncherSpec | EngineLauncher): Cluster {
     const state = readState(profile);
     if (!state || !isAlive(state.controller.pid)) throw new ClusterError(`no cluster is running in profile "${profile}"`);
-    return new Cluster(state, new LocalEngineLauncher(), []);
+    const launcher = !engines ? new LocalEngineLauncher() : "start" in engines ? engines : createEngineLauncher(engines);
+    return new Cluster(state, launcher, []);
   }
 
   get profile(): string {
@@ -94,6 +105,16 @@ export class Cluster implements AsyncDisposable {
 
   get engines(): LaunchedProcess[] {
     return [...this.#state.engines];
+  }
+
+  /** Batch jobs running engines of this cluster. */
+  get jobs(): LaunchedJob[] {
+    return [...(this.#state.jobs ?? [])];
+  }
+
+  /** Engines started by its launchers (a process such as mpiexec or a job may run several). */
+  get engineCount(): number {
+    return this.#state.engines.reduce((sum, p) => sum + (p.engines ?? 1), 0) + (this.#state.jobs ?? []).reduce((sum, j) => sum + j.engines, 0);
   }
 
   get clientFile(): string {
@@ -110,19 +131,31 @@ export class Cluster implements AsyncDisposable {
     if (!Number.isInteger(n) || n < 1) throw new RangeError(`engines to add must be a positive integer, got ${n}`);
     const client = await this.#ownClient();
     const before = new Set(client.ids);
-    const launched = await this.#engineLauncher.start(n, {
+    const launchId = randomUUID();
+    const result = await this.#engineLauncher.start(n, {
       profile: this.profile, engineFile: this.#state.engineFile, args: this.#engineArgs, detached: this.#state.daemon,
-      firstIndex: this.#state.engines.length,
+      firstIndex: this.engineCount, launchId,
     });
+    const { processes: launched, jobs } = Array.isArray(result) ? { processes: result, jobs: [] } : result;
     this.#state.engines.push(...launched);
+    if (jobs.length) (this.#state.jobs ??= []).push(...jobs);
     writeState(this.#state);
-    const pids = new Set(launched.map((p) => p.pid));
+    // Local engines are known by pid; others (remote pids, MPI ranks, batch tasks) by the launch id they were tagged with.
+    const pids = new Set(launched.filter((p) => !p.launcher).map((p) => p.pid));
+    const ours = (e: EngineInfo) => pids.has(e.pid) || e.metadata?.launch === launchId;
     const deadline = Date.now() + timeout;
+    let nextJobCheck = 0;
     for (;;) {
-      const fresh = client.engines.filter((e) => !before.has(e.id) && pids.has(e.pid) && e.state !== "dead" && e.state !== "stopped");
+      const fresh = client.engines.filter((e) => !before.has(e.id) && ours(e) && e.state !== "dead" && e.state !== "stopped");
       if (fresh.length >= n) return fresh.map((e) => e.id).sort((a, b) => a - b);
       const dead = launched.filter((p) => !isAlive(p.pid));
       if (dead.length) throw new ClusterError(`engine process${dead.length > 1 ? "es" : ""} ${dead.map((p) => `${p.pid} (log: ${p.logFile})`).join(", ")} exited before registering`);
+      if (jobs.length && Date.now() >= nextJobCheck) {
+        nextJobCheck = Date.now() + 1000;
+        for (const job of jobs) {
+          if (!(await jobPresent(job))) throw new ClusterError(`${job.launcher} job ${job.jobId} ended before its engines registered (log: ${job.logFile})`);
+        }
+      }
       if (Date.now() > deadline) throw new ClusterError(`${fresh.length} of ${n} new engines registered after ${timeout} ms`);
       await client.waitForEngines(before.size + fresh.length + 1, { timeout: Math.min(250, Math.max(1, deadline - Date.now())) }).catch(() => undefined);
     }
@@ -141,6 +174,10 @@ export class Cluster implements AsyncDisposable {
     this.#client?.close();
     this.#client = undefined;
     let alive = await waitForExit(pids, timeout);
+    // Whatever outlived the shutdown elsewhere: engines on ssh hosts, batch jobs (which leave the queue).
+    await stopSshEngines(this.#state.engines);
+    if (this.#state.jobs?.length) await cancelJobs(this.#state.jobs);
+    alive = await waitForExit(alive, 2000);
     for (const pid of alive) process.kill(pid, "SIGTERM");
     alive = await waitForExit(alive, 2000);
     for (const pid of alive) process.kill(pid, "SIGKILL");

@@ -1,13 +1,15 @@
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { baseDir, securityDir, writeJsonPrivate } from "@tsparallel/protocol";
-import type { LaunchedProcess } from "./launcher.js";
+import type { LaunchedJob, LaunchedProcess } from "./launcher.js";
 
 /** What `tspcluster` remembers of a running cluster, one per profile. */
 export interface ClusterState {
   profile: string;
   controller: LaunchedProcess;
   engines: LaunchedProcess[];
+  /** Batch jobs running engines (slurm, batch launchers). */
+  jobs?: LaunchedJob[];
   clientFile: string;
   engineFile: string;
   daemon: boolean;
