@@ -1,6 +1,5 @@
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { closeSync, openSync, readFileSync } from "node:fs";
-import { quote } from "shell-quote";
 import { binPath } from "./local-launcher.js";
 
 /** Helpers the ssh, MPI and batch launchers share: spawning their tools, running short commands, quoting. */
@@ -65,8 +64,9 @@ export function runShell(line: string, options: { timeoutMs?: number; env?: Node
   return runCommand("/bin/sh", ["-c", line], options);
 }
 
+/** POSIX shell quoting: plain words stay as they are (readable in logs and errors), others go in single quotes. */
 export function shQuote(...words: string[]): string {
-  return quote(words);
+  return words.map((w) => (/^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replaceAll("'", `'\\''`)}'`)).join(" ");
 }
 
 export function logTail(file: string | undefined, lines = 15): string {
