@@ -9,7 +9,7 @@ import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
-import { Client, Cluster } from "tsparallel";
+import { BatchEngineLauncher, Client, Cluster, createEngineLauncher, renderBatchTemplate } from "tsparallel";
 import { privateRoot } from "./support/cluster-fixture.js";
 import { bins, repoRoot } from "./support/paths.js";
 import { slurmUnavailable, startSlurm, type SlurmCluster } from "./support/slurm-cluster.js";
@@ -32,6 +32,19 @@ function leftovers(): string[] {
   }
   return found;
 }
+
+describe("batch templates shipped in examples/batch", () => {
+  test("the PBS, LSF and Slurm-array examples render and name their scheduler", () => {
+    for (const [file, scheduler] of [["pbs.sh", "pbs"], ["lsf.sh", "lsf"], ["slurm-array.sh", "slurm"]] as const) {
+      const text = readFileSync(join(repoRoot, "examples/batch", file), "utf8");
+      const rendered = renderBatchTemplate(text, { n: "8", queue: "q", time: "1:00:00", engine_command: "node tspengine.js", job_name: "j", log_file: "/l" });
+      assert.doesNotMatch(rendered, /\{[a-z_]+\}/, `${file} has no placeholder left`);
+      assert.match(rendered, /node tspengine\.js/);
+      const launcher = createEngineLauncher({ launcher: "batch", templateFile: join(repoRoot, "examples/batch", file) }) as BatchEngineLauncher;
+      assert.equal(launcher.name, scheduler);
+    }
+  });
+});
 
 const skip = slurmUnavailable();
 
