@@ -102,9 +102,10 @@ describe("mpi launcher", () => {
     const cluster = await Cluster.start({ profile: "mpicode", n: 2, engines: { launcher: "mpi", mpiArgs: MPI_ARGS } });
     try {
       const client = await cluster.connect({ activate: false });
-      assert.deepEqual(client.engines.map((e) => e.metadata?.rank).sort(), [0, 1]);
-      assert.ok(client.engines.every((e) => e.metadata?.launcher === "mpi" && e.metadata?.size === 2));
+      const engines = client.engines;
       client.close();
+      assert.deepEqual(engines.map((e) => e.metadata?.rank).sort(), [0, 1]);
+      assert.ok(engines.every((e) => e.metadata?.launcher === "mpi" && e.metadata?.size === 2));
     } finally {
       await cluster.stop();
     }

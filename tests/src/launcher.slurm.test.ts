@@ -138,8 +138,9 @@ describe("slurm and batch launchers on a real single-node Slurm", { skip }, () =
       assert.equal(cluster.jobs[0]!.launcher, "slurm");
       assert.deepEqual(slurm.queue(), [jobId]);
       const client = await cluster.connect({ activate: false });
-      assert.deepEqual(client.engines.map((e) => [e.metadata?.launcher, e.metadata?.job]), [["slurm", jobId], ["slurm", jobId]]);
+      const engines = client.engines;
       client.close();
+      assert.deepEqual(engines.map((e) => [e.metadata?.launcher, e.metadata?.job]), [["slurm", jobId], ["slurm", jobId]]);
     } finally {
       await cluster.stop();
     }

@@ -69,7 +69,7 @@ describe("ssh launcher across network-namespace hosts", { skip }, () => {
   });
 
   after(async () => {
-    for (const profile of ["sshcli", "sshcode", "sshbad"]) await tspcluster("stop", "--profile", profile);
+    for (const profile of ["sshcli", "sshcode", "sshdead", "sshbad"]) await tspcluster("stop", "--profile", profile);
     net?.teardown();
   });
 
@@ -134,16 +134,36 @@ describe("ssh launcher across network-namespace hosts", { skip }, () => {
     try {
       assert.equal(cluster.engineCount, 2);
       const client = await cluster.connect({ activate: false });
-      await client.directView().execute(IMPORT_OS);
-      const where = await client.directView().apply(whereAmI);
+      let where: Awaited<ReturnType<typeof whereAmI>>[];
+      try {
+        await client.directView().execute(IMPORT_OS);
+        where = await client.directView().apply(whereAmI);
+      } finally {
+        client.close();
+      }
       assert.deepEqual(where.map((w) => w.addresses[0]).sort(), [net.hosts[0]!.address, net.hosts[1]!.address].sort());
-      client.close();
       // An engine that ignores its shutdown (stopped with SIGSTOP) is still ended on its host by stop.
       const stuck = where[0]!.pid;
       process.kill(stuck, "SIGSTOP");
     } finally {
       await cluster.stop();
     }
+    assert.deepEqual(engineProcesses(), [0, 0, 0]);
+  });
+
+  test("a controller that died: tspcluster stop still ends the engines on their hosts", { timeout: 120_000 }, async (t) => {
+    t.after(() => tspcluster("stop", "--profile", "sshdead"));
+    const start = await tspcluster(
+      "start", "--profile", "sshdead", "--daemonize", "--engines", "ssh", "--hosts", `${target(0, 1)},${target(1, 1)}`,
+      "--ssh-args", net.sshArgs.join(" "), "--remote-node", process.execPath, "--location", net.bridgeAddress,
+    );
+    assert.equal(start.code, 0, start.stderr + start.stdout);
+    assert.deepEqual(engineProcesses(), [1, 1, 0]);
+    const controller = Number(/controller pid (\d+)/.exec(start.stdout)?.[1]);
+    process.kill(controller, "SIGKILL");
+    const stop = await tspcluster("stop", "--profile", "sshdead");
+    assert.equal(stop.code, 0, stop.stderr);
+    assert.match(stop.stdout, /was already gone; cleaned up its state/);
     assert.deepEqual(engineProcesses(), [0, 0, 0]);
   });
 

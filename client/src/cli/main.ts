@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError } from "commander";
 import { Client } from "../client.js";
-import { Cluster } from "../cluster/cluster.js";
+import { Cluster, stopRemoteEngines } from "../cluster/cluster.js";
 import { isAlive, listProfiles, readState, removeState } from "../cluster/state.js";
 import type { EngineStatus } from "@tsparallel/protocol";
 import { addLauncherOptions, launcherSpec, type LauncherCliOptions } from "./launcher-options.js";
@@ -68,6 +68,7 @@ program
       process.exit(1);
     }
     if (!isAlive(state.controller.pid)) {
+      await stopRemoteEngines(state);
       removeState(opts.profile);
       console.log(`the cluster of profile "${opts.profile}" was already gone; cleaned up its state`);
       return;

@@ -110,6 +110,8 @@ export async function jobPresent(job: LaunchedJob): Promise<boolean> {
 export async function cancelJobs(jobs: readonly LaunchedJob[], timeoutMs = 30_000): Promise<void> {
   await Promise.all(
     jobs.map(async (job) => {
+      // A job whose engines all stopped has usually left the queue already: nothing to cancel.
+      if (!(await jobPresent(job))) return;
       const outcome = await runShell(fill(job.cancel, job), { timeoutMs: 30_000 });
       if (outcome.code !== 0) process.emitWarning(`cancelling job ${job.jobId} failed: ${outcome.stderr.trim()}`);
       const deadline = Date.now() + timeoutMs;

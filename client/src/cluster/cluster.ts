@@ -44,6 +44,15 @@ async function waitForExit(pids: number[], timeoutMs: number): Promise<number[]>
   return alive;
 }
 
+/**
+ * Ends what a cluster's shutdown does not reach on this host: engines on ssh hosts (by their remote pid)
+ * and batch jobs (cancelled, then gone from the queue). Also for a cluster whose controller is gone.
+ */
+export async function stopRemoteEngines(state: ClusterState): Promise<void> {
+  await stopSshEngines(state.engines);
+  if (state.jobs?.length) await cancelJobs(state.jobs);
+}
+
 /** A controller and its engines, started by launchers: ipcluster's job, from code or the CLI. */
 export class Cluster implements AsyncDisposable {
   #state: ClusterState;
@@ -174,9 +183,7 @@ export class Cluster implements AsyncDisposable {
     this.#client?.close();
     this.#client = undefined;
     let alive = await waitForExit(pids, timeout);
-    // Whatever outlived the shutdown elsewhere: engines on ssh hosts, batch jobs (which leave the queue).
-    await stopSshEngines(this.#state.engines);
-    if (this.#state.jobs?.length) await cancelJobs(this.#state.jobs);
+    await stopRemoteEngines(this.#state);
     alive = await waitForExit(alive, 2000);
     for (const pid of alive) process.kill(pid, "SIGTERM");
     alive = await waitForExit(alive, 2000);
