@@ -163,7 +163,7 @@ describe("ssh launcher across network-namespace hosts", { skip }, () => {
     process.kill(controller, "SIGKILL");
     const stop = await tspcluster("stop", "--profile", "sshdead");
     assert.equal(stop.code, 0, stop.stderr);
-    assert.match(stop.stdout, /was already gone; cleaned up its state/);
+    // (Which path stop takes depends on whether the killed controller was reaped yet: both must end the engines.)
     assert.deepEqual(engineProcesses(), [0, 0, 0]);
   });
 
