@@ -1,7 +1,7 @@
+import { randomUUID } from "node:crypto";
 import { availableParallelism } from "node:os";
 import type { EngineInfo } from "@tsparallel/protocol";
 import { Client, type ConnectOptions } from "../client.js";
-import { randomUUID } from "node:crypto";
 import { cancelJobs, jobPresent } from "./batch-launcher.js";
 import { createEngineLauncher, type EngineLauncherSpec } from "./engine-launchers.js";
 import type { ControllerLauncher, EngineLauncher, LaunchedJob, LaunchedProcess } from "./launcher.js";
