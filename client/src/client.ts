@@ -570,7 +570,10 @@ export class Client implements AsyncDisposable {
   #mergeSnapshot(snapshot: ClusterSnapshot): void {
     for (const e of snapshot.engines) {
       const known = this.#engines.get(e.id);
-      this.#engines.set(e.id, { id: e.id, uuid: known?.uuid ?? "", hostname: e.hostname, pid: e.pid, state: e.state, registered: known?.registered ?? snapshot.time });
+      const info: EngineInfo = { id: e.id, uuid: known?.uuid ?? "", hostname: e.hostname, pid: e.pid, state: e.state, registered: known?.registered ?? snapshot.time };
+      const metadata = e.metadata ?? known?.metadata;
+      if (metadata) info.metadata = metadata;
+      this.#engines.set(e.id, info);
     }
   }
 

@@ -16,5 +16,11 @@ export type { ControllerLauncher, EngineLauncher, LaunchedProcess, ControllerLau
 export { LocalControllerLauncher, LocalEngineLauncher } from "./cluster/local-launcher.js";
 export type { RestartPolicy } from "./cluster/restart-policy.js";
 export type { SupervisorRecord } from "./cluster/state.js";
+export type { EngineLaunch, LaunchedJob } from "./cluster/launcher.js";
+export { createEngineLauncher, ENGINE_LAUNCHERS, type EngineLauncherSpec } from "./cluster/engine-launchers.js";
+export { SshEngineLauncher, parseSshHosts, type SshEngineLauncherOptions, type SshHost } from "./cluster/ssh-launcher.js";
+export { MpiEngineLauncher, type MpiEngineLauncherOptions } from "./cluster/mpi-launcher.js";
+export { BatchEngineLauncher, renderBatchTemplate, BATCH_PLACEHOLDERS, type BatchEngineLauncherOptions } from "./cluster/batch-launcher.js";
+export { SlurmEngineLauncher, type SlurmEngineLauncherOptions } from "./cluster/slurm-launcher.js";
 export { SerializationError, FunctionSerializationError, ConnectionFileError } from "@tsparallel/protocol";
-export type { ClusterSnapshot, EngineStatus, EngineInfo, TaskStreamItem, QueueStatus, SchemeName, TaskDbFilter, TaskDbKey, TaskDbRecord, TaskRecordInfo } from "@tsparallel/protocol";
+export type { ClusterSnapshot, EngineStatus, EngineInfo, EngineMetadata, TaskStreamItem, QueueStatus, SchemeName, TaskDbFilter, TaskDbKey, TaskDbRecord, TaskRecordInfo } from "@tsparallel/protocol";

@@ -1,4 +1,4 @@
-import type { EngineInfo, EngineState } from "@tsparallel/protocol";
+import type { EngineInfo, EngineMetadata, EngineState } from "@tsparallel/protocol";
 import { Deque } from "./deque.js";
 import type { TaskRecord } from "./records/task-record.js";
 
@@ -25,6 +25,8 @@ export class EngineRecord {
   readonly pendingSignals: ("SIGINT" | "SIGTERM" | "SIGKILL")[] = [];
   /** Set while a stop was requested and the engine has not unregistered yet. */
   stopTimer?: NodeJS.Timeout;
+  /** How the engine was launched (launcher, host, MPI rank), as it told at registration. */
+  metadata?: EngineMetadata;
   readonly #outstanding = new Set<TaskRecord>();
   readonly #order = new Deque<TaskRecord>();
   #head?: TaskRecord;
@@ -98,7 +100,9 @@ export class EngineRecord {
   }
 
   info(): EngineInfo {
-    return { id: this.id, uuid: this.uuid, hostname: this.hostname, pid: this.pid, state: this.state, registered: this.registered };
+    const info: EngineInfo = { id: this.id, uuid: this.uuid, hostname: this.hostname, pid: this.pid, state: this.state, registered: this.registered };
+    if (this.metadata) info.metadata = this.metadata;
+    return info;
   }
 
   #refreshHead(now: number): void {

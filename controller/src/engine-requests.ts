@@ -1,5 +1,6 @@
 import { isMessage, type Message, type MessageContents } from "@tsparallel/protocol";
 import type { ControllerContext } from "./context.js";
+import { sanitizeMetadata } from "./engine-metadata.js";
 
 /** Handles one message from the engine ROUTER. */
 export function handleEngineMessage(ctx: ControllerContext, msg: Message): void {
@@ -30,6 +31,7 @@ function register(ctx: ControllerContext, msg: Message<MessageContents["registra
     return;
   }
   const { engine, outcome } = ctx.registry.register(uuid, hostname, pid, msg.identities, Date.now());
+  engine.metadata ??= sanitizeMetadata(msg.content.metadata);
   reply({ status: "ok", id: engine.id, heartbeatMs: ctx.timings.heartbeatMs, heartbeatTimeoutMs: ctx.timings.heartbeatTimeoutMs });
   if (outcome === "same") return;
   if (outcome === "new") ctx.store.engineRegistered({ id: engine.id, uuid, hostname, pid, registered: engine.registered }, ctx.registry.nextId);

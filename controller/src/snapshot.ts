@@ -29,6 +29,7 @@ export function engineStatus(engine: EngineRecord): EngineStatus {
     rss: engine.rss,
     lastHeartbeat: engine.lastHeartbeat,
   };
+  if (engine.metadata) status.metadata = engine.metadata;
   const current = engine.current();
   if (current) status.current = { msgId: current.record.msgId, kind: current.record.kind, started: current.since };
   return status;

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { inspect } from "node:util";
 import type * as zmq from "zeromq";
-import { createLogger, url, type EngineConnectionInfo, type Logger, type Message, type MessageContents, type MessageSender } from "@tsparallel/protocol";
+import { createLogger, url, type EngineConnectionInfo, type EngineMetadata, type Logger, type Message, type MessageContents, type MessageSender } from "@tsparallel/protocol";
 import type { RunningEngine } from "./engine.js";
 import { uncaptured } from "./engine-log.js";
 import { Heartbeat, rejoinAfterMs, type HeartbeatEvent } from "./heartbeat.js";
@@ -24,6 +24,8 @@ export interface SessionIdentity {
   id: number;
   /** How long without any controller before the engine exits. */
   readonly lostControllerMs: number;
+  /** Launch metadata (launcher, host, MPI rank...), told again with every registration. */
+  readonly metadata?: EngineMetadata;
 }
 
 /** Waits between registration attempts while rejoining: doubling from the first, up to the last. */
@@ -142,7 +144,7 @@ export class EngineSession implements RunningEngine {
       }
       attempts++;
       const answered = new Promise<MessageContents["registration_reply"]>((resolve) => (this.#onRegistrationReply = resolve));
-      this.sender.send("registration_request", registrationRequest(this.uuid, this.identity.version, this.id));
+      this.sender.send("registration_request", registrationRequest(this.uuid, this.identity.version, this.id, this.identity.metadata));
       // Jitter keeps many engines of a restarted controller from registering in lockstep.
       const reply = await Promise.race([answered, sleep(wait * (0.8 + 0.4 * Math.random()))]);
       this.#onRegistrationReply = null;

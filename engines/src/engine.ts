@@ -1,9 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { createRequire } from "node:module";
 import * as zmq from "zeromq";
-import { MessageSender, Signer, createLogger, engineConnectionFile, receiveMessages, url, type EngineConnectionInfo } from "@tsparallel/protocol";
+import { MessageSender, Signer, createLogger, engineConnectionFile, receiveMessages, url, type EngineConnectionInfo, type EngineMetadata } from "@tsparallel/protocol";
 import { waitForConnectionFile } from "./connection.js";
 import { uncaptured } from "./engine-log.js";
+import { defineEngineGlobal } from "./engine-globals.js";
 import { EngineSession, type SessionIdentity } from "./engine-session.js";
 import { LOST_CONTROLLER_MS } from "./heartbeat.js";
 import { Interrupter } from "./interrupt.js";
@@ -27,6 +28,8 @@ export interface EngineOptions {
    * exits (default 5 min). A controller that restarts or stops paused within this time gets it back.
    */
   lostControllerMs?: number;
+  /** Told to the controller at registration (launcher, host, MPI rank...) and readable as `tspengine.metadata`. */
+  metadata?: EngineMetadata;
 }
 
 export interface RunningEngine {
@@ -44,10 +47,12 @@ const version = (createRequire(import.meta.url)("../package.json") as { version:
 export async function startEngine(options: EngineOptions = {}): Promise<RunningEngine> {
   const lostControllerMs = options.lostControllerMs ?? LOST_CONTROLLER_MS;
   if (!(lostControllerMs > 0)) throw new RangeError(`lostControllerMs must be a positive number of milliseconds, got ${lostControllerMs}`);
-  // Fixed for the life of the process: the controller knows the engine by it when it registers again.
-  const identity: SessionIdentity = { uuid: randomUUID(), version, id: -1, lostControllerMs };
+  const metadata = options.metadata ?? {};
+  // The uuid is fixed for the life of the process: the controller knows the engine by it when it registers again.
+  const identity: SessionIdentity = { uuid: randomUUID(), version, id: -1, lostControllerMs, metadata };
   const { uuid } = identity;
   // Taken before any user code can run, so `clear` knows what the builtins are.
+  if (!("tspengine" in globalThis)) defineEngineGlobal(() => identity.id, metadata);
   const namespace = new Namespace(() => identity.id);
   const info = options.connection ?? (await waitForConnectionFile(options.connectionFile ?? engineConnectionFile(options.profile), options.connectionFileWaitMs));
   let capture: OutputCapture | null = null;
@@ -64,7 +69,7 @@ export async function startEngine(options: EngineOptions = {}): Promise<RunningE
   const messages = receiveMessages(socket, signer, log);
   let registration: Registration;
   try {
-    registration = await register(messages, sender, { uuid, version, url: engineUrl, timeoutMs: options.registrationTimeoutMs }, log);
+    registration = await register(messages, sender, { uuid, version, url: engineUrl, timeoutMs: options.registrationTimeoutMs, metadata }, log);
   } catch (err) {
     interrupter.uninstall();
     sender.close();

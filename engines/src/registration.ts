@@ -1,5 +1,5 @@
 import { hostname } from "node:os";
-import { isMessage, type Logger, type Message, type MessageContents, type MessageSender } from "@tsparallel/protocol";
+import { isMessage, type EngineMetadata, type Logger, type Message, type MessageContents, type MessageSender } from "@tsparallel/protocol";
 
 export interface Registration {
   id: number;
@@ -14,8 +14,10 @@ export class RegistrationError extends Error {
 export const REGISTRATION_TIMEOUT_MS = 10_000;
 
 /** What a registration_request says about this engine process (`id`: the id it had, when registering again). */
-export function registrationRequest(uuid: string, version: string, id?: number): MessageContents["registration_request"] {
-  return { uuid, hostname: hostname(), pid: process.pid, version, ...(id === undefined ? {} : { id }) };
+export function registrationRequest(uuid: string, version: string, id?: number, metadata?: EngineMetadata): MessageContents["registration_request"] {
+  const request: MessageContents["registration_request"] = { uuid, hostname: hostname(), pid: process.pid, version, ...(id === undefined ? {} : { id }) };
+  if (metadata && Object.keys(metadata).length) request.metadata = metadata;
+  return request;
 }
 
 /** The registration a reply grants; throws RegistrationError for a refusal or a malformed reply. */
@@ -32,11 +34,11 @@ export function registrationOf(reply: MessageContents["registration_reply"]): Re
 export async function register(
   messages: AsyncIterator<Message>,
   sender: MessageSender,
-  details: { uuid: string; version: string; url: string; timeoutMs?: number },
+  details: { uuid: string; version: string; url: string; timeoutMs?: number; metadata?: EngineMetadata },
   log: Logger,
 ): Promise<Registration> {
   const timeoutMs = details.timeoutMs ?? REGISTRATION_TIMEOUT_MS;
-  sender.send("registration_request", registrationRequest(details.uuid, details.version));
+  sender.send("registration_request", registrationRequest(details.uuid, details.version, undefined, details.metadata));
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<"timeout">((resolve) => {
     timer = setTimeout(() => resolve("timeout"), timeoutMs);

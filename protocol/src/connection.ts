@@ -80,9 +80,9 @@ export function writeJsonPrivate(path: string, value: unknown): void {
   renameSync(tmp, path);
 }
 
-function requireFields(path: string, value: Record<string, unknown>, fields: string[]): void {
+function requireFields(source: string, value: Record<string, unknown>, fields: string[]): void {
   const missing = fields.filter((f) => value[f] === undefined);
-  if (missing.length) throw new ConnectionFileError(`connection file ${path} is corrupt: it lacks ${missing.join(", ")}`);
+  if (missing.length) throw new ConnectionFileError(`${source} is corrupt: it lacks ${missing.join(", ")}`);
 }
 
 export function readConnectionFile<K extends ConnectionInfo["kind"]>(path: string, kind: K): Extract<ConnectionInfo, { kind: K }> {
@@ -95,22 +95,33 @@ export function readConnectionFile<K extends ConnectionInfo["kind"]>(path: strin
     }
     throw new ConnectionFileError(`cannot read connection file ${path}: ${(err as Error).message}`);
   }
+  return parseConnectionInfo(text, `connection file ${path}`, kind);
+}
+
+/** The variable through which launchers hand engines their connection info (no shared file system needed). */
+export const CONNECTION_INFO_ENV = "TSPARALLEL_CONNECTION_INFO";
+
+/**
+ * Checks connection info given as JSON text (a file's content, standard input or the environment);
+ * `source` names where it came from in errors.
+ */
+export function parseConnectionInfo<K extends ConnectionInfo["kind"]>(text: string, source: string, kind: K): Extract<ConnectionInfo, { kind: K }> {
   let value: Record<string, unknown>;
   try {
     value = JSON.parse(text) as Record<string, unknown>;
   } catch (err) {
-    throw new ConnectionFileError(`connection file ${path} is corrupt: ${(err as Error).message}`);
+    throw new ConnectionFileError(`${source} is corrupt: ${(err as Error).message}`);
   }
-  if (value === null || typeof value !== "object") throw new ConnectionFileError(`connection file ${path} is corrupt: not a JSON object`);
-  requireFields(path, value, ["kind", "transport", "ip", "location", "key", "ports", "signature_scheme"]);
-  if (value.kind !== kind) throw new ConnectionFileError(`connection file ${path} is for ${String(value.kind)}s, not ${kind}s`);
+  if (value === null || typeof value !== "object") throw new ConnectionFileError(`${source} is corrupt: not a JSON object`);
+  requireFields(source, value, ["kind", "transport", "ip", "location", "key", "ports", "signature_scheme"]);
+  if (value.kind !== kind) throw new ConnectionFileError(`${source} is for ${String(value.kind)}s, not ${kind}s`);
   if (value.signature_scheme !== SIGNATURE_SCHEME) {
-    throw new ConnectionFileError(`connection file ${path} uses signature scheme ${String(value.signature_scheme)}; only ${SIGNATURE_SCHEME} is supported`);
+    throw new ConnectionFileError(`${source} uses signature scheme ${String(value.signature_scheme)}; only ${SIGNATURE_SCHEME} is supported`);
   }
   const ports = value.ports as Record<string, unknown>;
   const needed = kind === "client" ? ["client", "events"] : ["engine", "heartbeat"];
   for (const name of needed) {
-    if (!Number.isInteger(ports?.[name])) throw new ConnectionFileError(`connection file ${path} is corrupt: port ${name} is missing`);
+    if (!Number.isInteger(ports?.[name])) throw new ConnectionFileError(`${source} is corrupt: port ${name} is missing`);
   }
   return value as unknown as Extract<ConnectionInfo, { kind: K }>;
 }

@@ -15,6 +15,13 @@ export type EngineState = "idle" | "busy" | "dead" | "stopped";
 /** How the load balancer picks an engine for a task. */
 export type SchemeName = "leastload" | "lru" | "random" | "weighted";
 
+/**
+ * What an engine says about where and how it was started: `launcher` (local, ssh, mpi, slurm, batch),
+ * `host` (the launcher's name for the host), `rank`/`size` (MPI or Slurm task), `launch` (one id per
+ * launcher call), `job` (batch job id). Small, flat and bounded (the controller keeps at most 16 entries).
+ */
+export type EngineMetadata = Record<string, string | number>;
+
 export interface EngineInfo {
   id: number;
   uuid: string;
@@ -23,6 +30,7 @@ export interface EngineInfo {
   state: EngineState;
   /** Epoch milliseconds. */
   registered: number;
+  metadata?: EngineMetadata;
 }
 
 export interface RemoteErrorInfo {
@@ -126,6 +134,7 @@ export interface EngineStatus {
   rss: number;
   /** Epoch ms of the last heartbeat. */
   lastHeartbeat: number;
+  metadata?: EngineMetadata;
 }
 
 export interface TaskStreamItem {
@@ -235,7 +244,7 @@ export interface MessageContents {
    * `uuid` is fixed for the life of the engine process; `id` is the id it had before, when it
    * registers again (after being declared dead, or losing the controller). A known uuid gets its id back.
    */
-  registration_request: { uuid: string; hostname: string; pid: number; version: string; id?: number };
+  registration_request: { uuid: string; hostname: string; pid: number; version: string; id?: number; metadata?: EngineMetadata };
   registration_reply:
     | { status: "ok"; id: number; heartbeatMs: number; heartbeatTimeoutMs: number }
     | { status: "error"; message: string };

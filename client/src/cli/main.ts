@@ -1,14 +1,16 @@
 import { Command, InvalidArgumentError } from "commander";
 import { Client } from "../client.js";
-import { Cluster } from "../cluster/cluster.js";
+import type { EngineStatus } from "@tsparallel/protocol";
+import { Cluster, stopRemoteEngines } from "../cluster/cluster.js";
 import { isOurs } from "../cluster/process-identity.js";
 import { DEFAULT_RESTART_POLICY } from "../cluster/restart-policy.js";
 import { listProfiles, readState, removeState, type ClusterState } from "../cluster/state.js";
+import { addLauncherOptions, launcherSpec, type LauncherCliOptions } from "./launcher-options.js";
 
-interface StartOptions {
+interface StartOptions extends LauncherCliOptions {
   n?: number;
   profile: string;
-  ip: string;
+  ip?: string;
   location?: string;
   daemonize: boolean;
   scheme?: string;
@@ -38,14 +40,26 @@ function positiveInt(value: string): number {
   return n;
 }
 
+/** `tspcluster list`'s lines per host and launcher: "\t\thost h (ssh): 0 1" ("0(rank 0)" under MPI or Slurm). */
+function byHost(engines: EngineStatus[]): string[] {
+  const groups = new Map<string, string[]>();
+  for (const e of engines) {
+    if (e.state === "dead" || e.state === "stopped") continue;
+    const key = `host ${e.metadata?.host ?? e.hostname} (${e.metadata?.launcher ?? "local"})`;
+    const rank = e.metadata?.rank;
+    groups.set(key, [...(groups.get(key) ?? []), rank === undefined ? String(e.id) : `${e.id}(rank ${rank})`]);
+  }
+  return [...groups].map(([key, ids]) => `\t\t${key}: ${ids.join(" ")}`);
+}
+
 const program = new Command("tspcluster").description("Start, stop and list tsparallel clusters (controller + engines)").showHelpAfterError();
 
-program
+addLauncherOptions(program
   .command("start")
   .description("start a controller and n engines")
-  .option("-n, --n <count>", "number of engines (default: CPU count)", positiveInt)
+  .option("-n, --n <count>", "number of engines (default: CPU count; with --engines ssh: the hosts' counts)", positiveInt)
   .option("--profile <name>", "profile", "default")
-  .option("--ip <address>", "address to bind", "127.0.0.1")
+  .option("--ip <address>", "address to bind (default 127.0.0.1; 0.0.0.0 with ssh, slurm or batch engines)"))
   .option("--location <host>", "address engines and clients connect to")
   .option("--daemonize", "return once ready and leave the cluster running", false)
   .option("--scheme <scheme>", "load-balancing scheme: leastload, lru, random, weighted")
@@ -57,8 +71,10 @@ program
     const controllerArgs = [...(opts.scheme ? ["--scheme", opts.scheme] : []), ...(opts.hwm !== undefined ? ["--hwm", opts.hwm] : [])];
     const supervise = opts.supervise && { maxRestarts: opts.maxRestarts, windowMs: opts.restartWindow * 1000 };
     const started = Date.now();
-    const cluster = await Cluster.start({ n: opts.n, profile: opts.profile, ip: opts.ip, location: opts.location, daemonize: opts.daemonize, controllerArgs, supervise });
-    console.log(`cluster ready in ${Date.now() - started} ms: profile "${cluster.profile}", controller pid ${cluster.controller.pid}, ${cluster.engines.length} engines (${cluster.engines.map((e) => e.pid).join(", ")})`);
+    const engines = launcherSpec(opts);
+    const cluster = await Cluster.start({ n: opts.n, profile: opts.profile, ip: opts.ip, location: opts.location, daemonize: opts.daemonize, controllerArgs, supervise, engines });
+    const launched = [...cluster.engines.map((e) => String(e.pid)), ...cluster.jobs.map((j) => `${j.launcher} job ${j.jobId}`)];
+    console.log(`cluster ready in ${Date.now() - started} ms: profile "${cluster.profile}", controller pid ${cluster.controller.pid}, ${cluster.engineCount} engines (${launched.join(", ")})`);
     const supervisor = cluster.supervisor;
     if (supervisor) console.log(`supervised by pid ${supervisor.pid}: crashed processes are restarted (log: ${supervisor.logFile})`);
     console.log(`connect with: await Client.connect(${cluster.profile === "default" ? "" : `{ profile: "${cluster.profile}" }`})`);
@@ -94,7 +110,8 @@ program
     }
     const supervisorRuns = state.supervisor?.kind === "process" && isOurs(state.supervisor);
     if (!isOurs(state.controller) && !supervisorRuns) {
-      // Whatever runs under those pids now is not ours (or nothing does): nothing is signalled.
+      // Whatever runs under those pids now is not ours (or nothing does): nothing is signalled here.
+      await stopRemoteEngines(state);
       removeState(opts.profile);
       console.log(`the cluster of profile "${opts.profile}" was already gone; cleaned up its state`);
       return;
@@ -121,28 +138,30 @@ program
         continue;
       }
       let engines = `${state.engines.filter(isOurs).length} engine processes`;
+      let hosts: string[] = [];
       try {
         const client = await Client.connect({ connectionFile: state.clientFile, timeout: 2000, activate: false });
         const snapshot = await client.status();
         client.close();
         engines = snapshot.engines.map((e) => `${e.id}:${e.state}(pid ${e.pid})`).join(" ") || "no engines";
+        hosts = byHost(snapshot.engines);
       } catch (err) {
         engines += ` (controller not answering: ${(err as Error).message})`;
       }
-      rows.push(`${profile}\tcontroller pid ${state.controller.pid}\t${engines}\tsupervisor ${supervisorColumn(state)}`);
+      rows.push(`${profile}\tcontroller pid ${state.controller.pid}\t${engines}\tsupervisor ${supervisorColumn(state)}`, ...hosts);
     }
     console.log(rows.length ? `PROFILE\tCONTROLLER\tENGINES\tSUPERVISOR\n${rows.join("\n")}` : "no clusters running");
     process.exit(0);
   });
 
-program
+addLauncherOptions(program
   .command("engines")
   .description("manage the engines of a running cluster")
   .command("add")
   .argument("<count>", "engines to add", positiveInt)
-  .option("--profile <name>", "profile", "default")
-  .action(async (count: number, opts: { profile: string }) => {
-    const cluster = Cluster.fromProfile(opts.profile);
+  .option("--profile <name>", "profile", "default"))
+  .action(async (count: number, opts: { profile: string } & LauncherCliOptions) => {
+    const cluster = Cluster.fromProfile(opts.profile, { engines: launcherSpec(opts) });
     const ids = await cluster.addEngines(count);
     console.log(`added engines ${ids.join(", ")} to profile "${opts.profile}"`);
     cluster.detach();

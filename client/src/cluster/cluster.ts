@@ -1,7 +1,11 @@
+import { randomUUID } from "node:crypto";
 import { availableParallelism, hostname } from "node:os";
 import { inspect, type InspectOptions } from "node:util";
+import type { EngineInfo } from "@tsparallel/protocol";
 import { Client, type ConnectOptions } from "../client.js";
-import type { ControllerLaunchOptions, ControllerLauncher, EngineLauncher, LaunchedProcess } from "./launcher.js";
+import { cancelJobs, jobPresent } from "./batch-launcher.js";
+import { createEngineLauncher, type EngineLauncherSpec } from "./engine-launchers.js";
+import type { ControllerLaunchOptions, ControllerLauncher, EngineLauncher, LaunchedJob, LaunchedProcess } from "./launcher.js";
 import { LocalControllerLauncher, LocalEngineLauncher } from "./local-launcher.js";
 import { reaped, waitForExit } from "./process-exit.js";
 import { identify, isKnownGone, isOurs, signalIfOurs } from "./process-identity.js";
@@ -9,20 +13,23 @@ import { restartPolicy, type RestartPolicy } from "./restart-policy.js";
 import { listProfiles, readState, removeState, writeState, type ClusterState, type SupervisorRecord } from "./state.js";
 import { Supervisor, type SupervisedCluster } from "./supervisor.js";
 import { SupervisorLog } from "./supervisor-log.js";
+import { stopSshEngines } from "./ssh-launcher.js";
 import { askSupervisor, startSupervisorProcess, supervisorLogFile } from "./supervisor-process.js";
 
 export interface ClusterOptions {
-  /** Engines to start (default: the number of CPUs). */
+  /** Engines to start (default: the hosts' counts for ssh, else the number of CPUs). */
   n?: number;
+  /** Which launcher starts the engines and its options (default local); `engineLauncher` overrides it. */
+  engines?: EngineLauncherSpec;
   profile?: string;
-  /** Address to bind (default 127.0.0.1); `location` is what remote engines connect to. */
+  /** Address to bind (default 127.0.0.1; 0.0.0.0 with ssh/slurm/batch engines); `location` is what remote engines connect to. */
   ip?: string;
   location?: string;
   /** Processes outlive this one (what `tspcluster start --daemonize` does). */
   daemonize?: boolean;
   /**
    * Restart a crashed controller (with --restore) and crashed local engines, rate limited by a
-   * RestartPolicy (true: the defaults), each restart logged in the profile's log/supervisor.log.
+   * RestartPolicy (true: the defaults; engines on other hosts, in MPI or in batch jobs are not restarted), each restart logged in the profile's log/supervisor.log.
    * Off by default from code, where a crash is usually something to see; `tspcluster start` turns it
    * on. With `daemonize` a supervisor process does it and outlives this one; without, this process
    * does it for as long as it runs (its cluster ends with it anyway).
@@ -38,6 +45,20 @@ export interface ClusterOptions {
 
 export class ClusterError extends Error {
   override name = "ClusterError";
+}
+
+/**
+ * Ends what a cluster's shutdown does not reach on this host: engines on ssh hosts (by their remote pid)
+ * and batch jobs (cancelled, then gone from the queue). Also for a cluster whose controller is gone.
+ */
+export async function stopRemoteEngines(state: ClusterState): Promise<void> {
+  await stopSshEngines(state.engines);
+  if (state.jobs?.length) await cancelJobs(state.jobs);
+}
+
+/** Only local engine processes are restarted: an ssh client, mpiexec or a job is not one engine here. */
+function restartable(engine: LaunchedProcess): boolean {
+  return engine.launcher === undefined || engine.launcher === "local";
 }
 
 /** A controller and its engines, started by launchers: ipcluster's job, from code or the CLI. */
@@ -97,17 +118,20 @@ export class Cluster implements AsyncDisposable {
     const profile = options.profile;
     const timeout = options.timeout ?? 30_000;
     const detached = options.daemonize ?? false;
+    // Made first: a bad launcher option fails before anything starts.
+    const engineLauncher: EngineLauncher = options.engineLauncher ?? (options.engines ? createEngineLauncher(options.engines) : new LocalEngineLauncher());
+    const ip = options.ip ?? (engineLauncher.remote ? "0.0.0.0" : undefined);
     const controllerLauncher = options.controllerLauncher ?? new LocalControllerLauncher();
-    const controllerOptions: ControllerLaunchOptions = { profile, ip: options.ip, location: options.location, args: options.controllerArgs, detached, timeoutMs: timeout };
+    const controllerOptions: ControllerLaunchOptions = { profile, ip, location: options.location, args: options.controllerArgs, detached, timeoutMs: timeout };
     const controller = await controllerLauncher.start(controllerOptions);
     const state: ClusterState = {
       profile, controller: controller.process, engines: [], clientFile: controller.clientFile, engineFile: controller.engineFile,
       daemon: detached, started: new Date().toISOString(),
     };
     writeState(state);
-    const cluster = new Cluster(state, { controller: controllerLauncher, controllerOptions, engine: options.engineLauncher ?? new LocalEngineLauncher() }, options.engineArgs ?? []);
+    const cluster = new Cluster(state, { controller: controllerLauncher, controllerOptions, engine: engineLauncher }, options.engineArgs ?? []);
     try {
-      const n = options.n ?? availableParallelism();
+      const n = options.n ?? engineLauncher.defaultCount?.() ?? availableParallelism();
       if (n > 0) await cluster.addEngines(n, { timeout });
     } catch (err) {
       await cluster.stop();
@@ -117,13 +141,15 @@ export class Cluster implements AsyncDisposable {
   }
 
   /**
-   * Attaches to the cluster running in a profile (one started with --daemonize, say). With
-   * `requireController: false` it also attaches while the controller is down (being restarted, say).
+   * Attaches to the cluster running in a profile (one started with --daemonize, say); `engines` launches
+   * what addEngines adds. With `requireController: false` it also attaches while the controller is down
+   * (being restarted, say).
    */
-  static fromProfile(profile = "default", { requireController = true }: { requireController?: boolean } = {}): Cluster {
+  static fromProfile(profile = "default", { requireController = true, engines }: { requireController?: boolean; engines?: EngineLauncherSpec | EngineLauncher } = {}): Cluster {
     const state = readState(profile);
     if (!state || (requireController && !isOurs(state.controller))) throw new ClusterError(`no cluster is running in profile "${profile}"`);
-    return new Cluster(state, { controller: new LocalControllerLauncher(), engine: new LocalEngineLauncher() }, []);
+    const launcher = !engines ? new LocalEngineLauncher() : "start" in engines ? engines : createEngineLauncher(engines);
+    return new Cluster(state, { controller: new LocalControllerLauncher(), engine: launcher }, []);
   }
 
   /** Profiles whose cluster's controller is running (what `tspcluster list` lists). */
@@ -144,6 +170,16 @@ export class Cluster implements AsyncDisposable {
 
   get engines(): LaunchedProcess[] {
     return [...this.#state.engines];
+  }
+
+  /** Batch jobs running engines of this cluster. */
+  get jobs(): LaunchedJob[] {
+    return [...(this.#state.jobs ?? [])];
+  }
+
+  /** Engines started by its launchers (a process such as mpiexec or a job may run several). */
+  get engineCount(): number {
+    return this.#state.engines.reduce((sum, p) => sum + (p.engines ?? 1), 0) + (this.#state.jobs ?? []).reduce((sum, j) => sum + j.engines, 0);
   }
 
   get clientFile(): string {
@@ -173,27 +209,40 @@ export class Cluster implements AsyncDisposable {
   async addEngines(n: number, { timeout = 30_000 }: { timeout?: number } = {}): Promise<number[]> {
     if (!Number.isInteger(n) || n < 1) throw new RangeError(`engines to add must be a positive integer, got ${n}`);
     const supervisor = this.#state.supervisor;
-    if (supervisor?.kind === "process" && supervisor.pid !== process.pid && supervisor.socket && isOurs(supervisor)) {
+    const local = this.#engineLauncher instanceof LocalEngineLauncher;
+    if (local && supervisor?.kind === "process" && supervisor.pid !== process.pid && supervisor.socket && isOurs(supervisor)) {
       // The supervisor process starts them, so that it watches them too (and it alone writes cluster.json).
       return askSupervisor(supervisor.socket, { op: "add_engines", n, timeout });
     }
     const client = await this.#ownClient();
     const before = new Set(client.ids);
-    const launched = await this.#engineLauncher.start(n, {
+    const launchId = randomUUID();
+    const result = await this.#engineLauncher.start(n, {
       profile: this.profile, engineFile: this.#state.engineFile, args: this.#engineArgs, detached: this.#state.daemon,
-      firstIndex: this.#state.engines.length,
+      firstIndex: this.engineCount, launchId,
     });
+    const { processes: launched, jobs } = Array.isArray(result) ? { processes: result, jobs: [] } : result;
     this.#state.engines.push(...launched);
+    if (jobs.length) (this.#state.jobs ??= []).push(...jobs);
     this.#save();
-    for (const engine of launched) this.#supervisor?.watch(engine, "engine");
-    const pids = new Set(launched.map((p) => p.pid));
+    for (const engine of launched) if (restartable(engine)) this.#supervisor?.watch(engine, "engine");
+    // Local engines are known by pid; others (remote pids, MPI ranks, batch tasks) by the launch id they were tagged with.
+    const pids = new Set(launched.filter(restartable).map((p) => p.pid));
+    const ours = (e: EngineInfo) => pids.has(e.pid) || e.metadata?.launch === launchId;
     const deadline = Date.now() + timeout;
+    let nextJobCheck = 0;
     for (;;) {
-      const fresh = client.engines.filter((e) => !before.has(e.id) && pids.has(e.pid) && e.state !== "dead" && e.state !== "stopped");
+      const fresh = client.engines.filter((e) => !before.has(e.id) && ours(e) && e.state !== "dead" && e.state !== "stopped");
       if (fresh.length >= n) return fresh.map((e) => e.id).sort((a, b) => a - b);
       // A process we cannot verify (started by a launcher that records no identity) is left to the timeout.
       const dead = launched.filter(isKnownGone);
       if (dead.length) throw new ClusterError(`engine process${dead.length > 1 ? "es" : ""} ${dead.map((p) => `${p.pid} (log: ${p.logFile})`).join(", ")} exited before registering`);
+      if (jobs.length && Date.now() >= nextJobCheck) {
+        nextJobCheck = Date.now() + 1000;
+        for (const job of jobs) {
+          if (!(await jobPresent(job))) throw new ClusterError(`${job.launcher} job ${job.jobId} ended before its engines registered (log: ${job.logFile})`);
+        }
+      }
       if (Date.now() > deadline) throw new ClusterError(`${fresh.length} of ${n} new engines registered after ${timeout} ms`);
       await client.waitForEngines(before.size + fresh.length + 1, { timeout: Math.min(250, Math.max(1, deadline - Date.now())) }).catch(() => undefined);
     }
@@ -232,6 +281,8 @@ export class Cluster implements AsyncDisposable {
     }
     this.#closeClients();
     let alive = await waitForExit(members, timeout);
+    await stopRemoteEngines(this.#state);
+    alive = await waitForExit(alive, 2000);
     for (const member of alive) signalIfOurs(member, "SIGTERM");
     alive = await waitForExit(alive, 2000);
     for (const member of alive) signalIfOurs(member, "SIGKILL");
@@ -299,7 +350,7 @@ export class Cluster implements AsyncDisposable {
     this.#supervisor = supervisor;
     log.write(`supervising the cluster of profile "${this.profile}" (${kind}, pid ${process.pid}): at most ${policy.maxRestarts} restarts per member within ${policy.windowMs / 1000} s, backoff ${policy.backoffMs} ms doubling up to ${policy.maxBackoffMs} ms`);
     supervisor.watch(this.#state.controller, "controller");
-    for (const engine of this.#state.engines) supervisor.watch(engine, "engine");
+    for (const engine of this.#state.engines) if (restartable(engine)) supervisor.watch(engine, "engine");
   }
 
   /** Settles when the supervisor of this process has nothing left to supervise (undefined: none here). */
@@ -328,10 +379,11 @@ export class Cluster implements AsyncDisposable {
       },
       relaunchEngine: async (old) => {
         const index = this.#state.engines.indexOf(old);
-        const [engine] = await this.#engineLauncher.start(1, {
+        const started = await this.#engineLauncher.start(1, {
           profile: this.profile, engineFile: this.#state.engineFile, args: this.#engineArgs, detached: this.#state.daemon,
           firstIndex: index < 0 ? this.#state.engines.length : index,
         });
+        const [engine] = Array.isArray(started) ? started : started.processes;
         if (!engine) throw new ClusterError("the engine launcher started no engine");
         if (index < 0) this.#state.engines.push(engine);
         else this.#state.engines[index] = engine;

@@ -1,8 +1,10 @@
 /**
- * How processes of a cluster are started. The local launchers are the only ones so far; SSH, MPI or
- * Slurm launchers implement the same two interfaces and nothing else changes.
+ * How processes of a cluster are started: local processes (local-launcher.ts), engines over ssh
+ * (ssh-launcher.ts), under mpiexec (mpi-launcher.ts) or in a batch job (batch-launcher.ts, Slurm's in
+ * slurm-launcher.ts), all behind the same two interfaces.
  */
 export interface LaunchedProcess {
+  /** A process on this host (for the ssh launcher: the local ssh client). */
   readonly pid: number;
   readonly host: string;
   /** Where its output goes, if anywhere. */
@@ -13,6 +15,30 @@ export interface LaunchedProcess {
    */
   readonly startTime?: number;
   readonly cmdline?: string[];
+  /** The launcher that started it ("local" when absent). */
+  readonly launcher?: string;
+  /** How many engines this process runs (mpiexec runs n); 1 when absent. */
+  readonly engines?: number;
+  /** An engine on another host: its pid there and the ssh command that reaches that host. */
+  readonly remote?: { pid: number; ssh: string[] };
+}
+
+/** Engines in a batch job: no local process, only a job id the scheduler knows. */
+export interface LaunchedJob {
+  readonly launcher: string;
+  readonly jobId: string;
+  readonly engines: number;
+  /** Where the job's output goes. */
+  readonly logFile?: string;
+  /** Shell commands with `{job_id}`: cancel the job; print its state while it is queued or running. */
+  readonly cancel: string;
+  readonly status?: string;
+}
+
+/** What an engine launcher started: processes here, jobs in a scheduler, or both. */
+export interface EngineLaunch {
+  processes: LaunchedProcess[];
+  jobs: LaunchedJob[];
 }
 
 export interface ControllerLaunchOptions {
@@ -44,6 +70,8 @@ export interface EngineLaunchOptions {
   detached: boolean;
   /** Numbers the engines' log files. */
   firstIndex: number;
+  /** Tagged on the engines (`launch` in their metadata), so the cluster knows which registrations are theirs. */
+  launchId?: string;
 }
 
 export interface ControllerLauncher {
@@ -51,5 +79,9 @@ export interface ControllerLauncher {
 }
 
 export interface EngineLauncher {
-  start(count: number, options: EngineLaunchOptions): Promise<LaunchedProcess[]>;
+  start(count: number, options: EngineLaunchOptions): Promise<LaunchedProcess[] | EngineLaunch>;
+  /** Engines reach the controller over the network: it binds all interfaces unless told an address. */
+  readonly remote?: boolean;
+  /** Engines to start when the caller gives no count (the ssh launcher: the sum over its hosts). */
+  defaultCount?(): number;
 }

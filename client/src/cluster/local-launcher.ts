@@ -10,7 +10,7 @@ import type { ControllerLaunch, ControllerLaunchOptions, ControllerLauncher, Eng
 
 const require = createRequire(import.meta.url);
 
-function binPath(pkg: string, bin: string): string {
+export function binPath(pkg: string, bin: string): string {
   return join(dirname(require.resolve(`${pkg}/package.json`)), "bin", bin);
 }
 

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { baseDir, securityDir, writeJsonPrivate } from "@tsparallel/protocol";
-import type { LaunchedProcess } from "./launcher.js";
+import type { LaunchedJob, LaunchedProcess } from "./launcher.js";
 import type { RecordedProcess } from "./process-identity.js";
 
 /**
@@ -24,6 +24,8 @@ export interface ClusterState {
   profile: string;
   controller: LaunchedProcess;
   engines: LaunchedProcess[];
+  /** Batch jobs running engines (slurm, batch launchers). */
+  jobs?: LaunchedJob[];
   clientFile: string;
   engineFile: string;
   daemon: boolean;

@@ -6,6 +6,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { logDir, securityDir } from "@tsparallel/protocol";
 import type { ClusterOptions } from "./cluster.js";
+import type { EngineLauncherSpec } from "./engine-launchers.js";
 import type { RestartPolicy } from "./restart-policy.js";
 
 /** What `tspcluster start --daemonize` hands its supervisor process (JSON on its command line). */
@@ -16,6 +17,8 @@ export interface SupervisorProcessOptions {
   location?: string;
   controllerArgs?: string[];
   engineArgs?: string[];
+  /** Plain data, so the supervisor process makes the same engine launcher. */
+  engines?: EngineLauncherSpec;
   timeout?: number;
   supervise: RestartPolicy;
 }
@@ -48,7 +51,7 @@ const mainScript = fileURLToPath(new URL("./supervisor-main.js", import.meta.url
 export async function startSupervisorProcess(options: ClusterOptions & { profile: string; supervise: RestartPolicy }): Promise<void> {
   const forwarded: SupervisorProcessOptions = {
     profile: options.profile, n: options.n, ip: options.ip, location: options.location, controllerArgs: options.controllerArgs,
-    engineArgs: options.engineArgs, timeout: options.timeout, supervise: options.supervise,
+    engineArgs: options.engineArgs, engines: options.engines, timeout: options.timeout, supervise: options.supervise,
   };
   const log = openSync(supervisorLogFile(options.profile), "a", 0o600);
   const child = spawn(process.execPath, [mainScript, "--profile", options.profile, "--options", JSON.stringify(forwarded)], {

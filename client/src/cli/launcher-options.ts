@@ -1,0 +1,75 @@
+import { Command, InvalidArgumentError, Option } from "commander";
+import { parse } from "shell-quote";
+import { ENGINE_LAUNCHERS, type EngineLauncherSpec } from "../cluster/engine-launchers.js";
+
+/** The `--engines` options shared by `tspcluster start` and `tspcluster engines add`. */
+export interface LauncherCliOptions {
+  engines: (typeof ENGINE_LAUNCHERS)[number];
+  hosts?: string;
+  sshArgs?: string;
+  remoteDir?: string;
+  remoteNode?: string;
+  remoteEngine?: string;
+  mpiexec?: string;
+  mpiArgs?: string;
+  partition?: string;
+  time?: string;
+  account?: string;
+  slurmArgs?: string;
+  batchTemplate?: string;
+  batchSubmit?: string;
+  batchCancel?: string;
+  batchStatus?: string;
+  queue?: string;
+}
+
+/** Splits a quoted option value ("-i key -o 'A=b c'") into words as a shell would; no expansion. */
+export function words(value: string | undefined, option: string): string[] {
+  if (!value) return [];
+  return parse(value).map((entry) => {
+    if (typeof entry !== "string") throw new InvalidArgumentError(`${option} takes plain words, not shell operators or globs: "${value}"`);
+    return entry;
+  });
+}
+
+export function addLauncherOptions(command: Command): Command {
+  return command
+    .addOption(new Option("--engines <launcher>", "how engines start").choices([...ENGINE_LAUNCHERS]).default("local"))
+    .option("--hosts <list>", "ssh: comma-separated [user@]host[:port][:count], e.g. \"hostA:4,me@hostB:2222:2\"")
+    .option("--ssh-args <args>", "ssh: options passed to every ssh, e.g. \"-i ~/.ssh/key -o StrictHostKeyChecking=no\"")
+    .option("--remote-dir <dir>", "ssh: working directory of the engines on the hosts")
+    .option("--remote-node <path>", "ssh: node on the hosts (default: node in the login PATH)")
+    .option("--remote-engine <path>", "ssh/mpi/batch: tspengine.js where engines run (default: this installation's path)")
+    .option("--mpiexec <path>", "mpi: the MPI launcher (default mpiexec)")
+    .option("--mpi-args <args>", "mpi: options before -n, e.g. \"--hostfile hosts --oversubscribe\"")
+    .option("--partition <name>", "slurm: partition")
+    .option("--time <limit>", "slurm: wall time, e.g. 1:00:00")
+    .option("--account <name>", "slurm: account to charge")
+    .option("--slurm-args <args>", "slurm: more sbatch options, e.g. \"--mem-per-cpu=1G\"")
+    .option("--batch-template <file>", "batch: job script template with {n} {queue} {time} {account} {engine_command} ... (see README)")
+    .option("--batch-submit <command>", "batch: submit command with {script} (default from the template's #PBS/#BSUB/#$/#SBATCH lines)")
+    .option("--batch-cancel <command>", "batch: cancel command with {job_id}")
+    .option("--batch-status <command>", "batch: prints while {job_id} is queued or running, nothing after")
+    .option("--queue <name>", "batch: value of {queue}");
+}
+
+export function launcherSpec(opts: LauncherCliOptions): EngineLauncherSpec {
+  const remoteEngine = opts.remoteEngine;
+  switch (opts.engines) {
+    case "local":
+      return { launcher: "local" };
+    case "ssh":
+      if (!opts.hosts) throw new InvalidArgumentError("--engines ssh needs --hosts \"host:count,...\"");
+      return { launcher: "ssh", hosts: opts.hosts, sshArgs: words(opts.sshArgs, "--ssh-args"), remoteDir: opts.remoteDir, remoteNode: opts.remoteNode, remoteEngine };
+    case "mpi":
+      return { launcher: "mpi", mpiexec: opts.mpiexec, mpiArgs: words(opts.mpiArgs, "--mpi-args"), engineScript: remoteEngine };
+    case "slurm":
+      return { launcher: "slurm", partition: opts.partition, time: opts.time, account: opts.account, slurmArgs: words(opts.slurmArgs, "--slurm-args"), engineScript: remoteEngine };
+    case "batch":
+      if (!opts.batchTemplate) throw new InvalidArgumentError("--engines batch needs --batch-template FILE");
+      return {
+        launcher: "batch", templateFile: opts.batchTemplate, submit: opts.batchSubmit, cancel: opts.batchCancel, status: opts.batchStatus,
+        queue: opts.queue ?? opts.partition, time: opts.time, account: opts.account, engineScript: remoteEngine,
+      };
+  }
+}

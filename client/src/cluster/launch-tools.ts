@@ -1,0 +1,87 @@
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { closeSync, openSync, readFileSync } from "node:fs";
+import { binPath } from "./local-launcher.js";
+
+/** Helpers the ssh, MPI and batch launchers share: spawning their tools, running short commands, quoting. */
+
+/** Children of a non-detached cluster die with the process that started them. */
+const attachedChildren = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const child of attachedChildren) child.kill("SIGTERM");
+});
+
+export interface ToolSpawnOptions {
+  logFile: string;
+  detached: boolean;
+  env?: NodeJS.ProcessEnv;
+  /** Pipe standard input (to hand over the connection info) and output (to read a first line). */
+  pipeStdin?: boolean;
+  pipeStdout?: boolean;
+}
+
+/** Starts a launcher's tool (ssh, mpiexec) with its stderr, and stdout unless piped, appended to logFile. */
+export function spawnTool(command: string, args: string[], options: ToolSpawnOptions): ChildProcess {
+  const log = openSync(options.logFile, "a", 0o600);
+  try {
+    const child = spawn(command, args, {
+      detached: options.detached,
+      stdio: [options.pipeStdin ? "pipe" : "ignore", options.pipeStdout ? "pipe" : log, log],
+      env: options.env ?? process.env,
+    });
+    // A missing tool is reported by the caller (exit before ready); without a listener it would throw.
+    child.on("error", () => undefined);
+    if (options.detached) child.unref();
+    else {
+      attachedChildren.add(child);
+      child.once("exit", () => attachedChildren.delete(child));
+    }
+    return child;
+  } finally {
+    closeSync(log);
+  }
+}
+
+export interface CommandOutcome {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a short command to its end (non-zero exits are outcomes, a missing command is code 127). */
+export function runCommand(command: string, args: string[], options: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<CommandOutcome> {
+  return new Promise((resolve) => {
+    execFile(command, args, { timeout: options.timeoutMs ?? 30_000, env: options.env ?? process.env, maxBuffer: 1024 * 1024 }, (err, stdout, stderr) => {
+      if (!err) return resolve({ code: 0, stdout, stderr });
+      const failed = err as NodeJS.ErrnoException & { code?: number | string; killed?: boolean };
+      const code = typeof failed.code === "number" ? failed.code : failed.code === "ENOENT" ? 127 : 1;
+      resolve({ code, stdout: stdout ?? "", stderr: (stderr ?? "") + (failed.killed ? `\n(killed after ${options.timeoutMs ?? 30_000} ms)` : "") || failed.message });
+    });
+  });
+}
+
+/** Runs a shell command line (batch submit/cancel/status commands come from the user as one line). */
+export function runShell(line: string, options: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<CommandOutcome> {
+  return runCommand("/bin/sh", ["-c", line], options);
+}
+
+/** POSIX shell quoting: plain words stay as they are (readable in logs and errors), others go in single quotes. */
+export function shQuote(...words: string[]): string {
+  return words.map((w) => (/^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replaceAll("'", `'\\''`)}'`)).join(" ");
+}
+
+export function logTail(file: string | undefined, lines = 15): string {
+  if (!file) return "(no log)";
+  try {
+    return readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+  } catch {
+    return "(no log)";
+  }
+}
+
+/** This installation's engine script: right on another host when the checkout sits at the same path there. */
+export function engineScript(): string {
+  return binPath("@tsparallel/engine", "tspengine.js");
+}
+
+/** Same young-generation limit as local engines (see local-launcher.ts). */
+export const REMOTE_ENGINE_NODE_FLAGS = ["--max-semi-space-size=1"];
