@@ -68,7 +68,7 @@ class Controller implements ControllerContext {
     started: string,
   ) {
     this.log = options.logger;
-    this.timings = { heartbeatMs: options.heartbeatMs, heartbeatTimeoutMs: options.heartbeatTimeoutMs };
+    this.timings = { heartbeatMs: options.heartbeatMs, heartbeatMisses: options.heartbeatMisses, heartbeatTimeoutMs: options.heartbeatTimeoutMs };
     this.#controllerInfo = { url, pid: process.pid, hostname: hostname(), started, scheme: options.scheme, hwm: options.hwm };
     const session = randomUUID();
     const sender = (socket: ControllerSockets[keyof ControllerSockets]) => new MessageSender(socket, signer, session, this.log);

@@ -61,7 +61,7 @@ export class EngineSession implements RunningEngine {
     process.on("unhandledRejection", this.#onUncaught);
     const heartbeatMs = this.registration.heartbeatMs;
     this.#heartbeat.start(
-      { url: url(this.info, this.info.ports.heartbeat), key: this.info.key, uuid: this.uuid, id: this.id, heartbeatMs, controllerTimeoutMs: controllerTimeoutMs(heartbeatMs) },
+      { url: url(this.info, this.info.ports.heartbeat), key: this.info.key, uuid: this.uuid, id: this.id, heartbeatMs, controllerTimeoutMs: controllerTimeoutMs(heartbeatMs, this.registration.heartbeatTimeoutMs) },
       (reason) => void this.#stop(1, `the controller is gone (${reason})`, false),
       (err) => void this.#stop(1, `the heartbeat thread failed: ${err.message}`, true),
     );

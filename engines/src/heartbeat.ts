@@ -17,9 +17,13 @@ export interface HeartbeatConfig {
 
 export type HeartbeatEvent = { type: "lost"; reason: string };
 
-/** How long the controller may stay silent: max(10 heartbeats, 10 s). */
-export function controllerTimeoutMs(heartbeatMs: number): number {
-  return Math.max(10 * heartbeatMs, 10_000);
+/**
+ * How long the controller may stay silent: twice the silence it forgives an engine (it said so in
+ * the registration reply), at least 10 heartbeats and 10 s. A controller paused for less than it
+ * would tolerate of an engine must find its engines still there.
+ */
+export function controllerTimeoutMs(heartbeatMs: number, heartbeatTimeoutMs = 0): number {
+  return Math.max(2 * heartbeatTimeoutMs, 10 * heartbeatMs, 10_000);
 }
 
 /** Main-thread side of the heartbeat: owns the worker and feeds it the main heap size. */

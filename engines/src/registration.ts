@@ -46,7 +46,9 @@ export async function register(
       const reply = msg.content;
       if (reply.status !== "ok") throw new RegistrationError(`the controller refused registration: ${String(reply.message)}`);
       if (!Number.isInteger(reply.id) || !(reply.heartbeatMs > 0)) throw new RegistrationError("the registration reply is malformed (id or heartbeatMs)");
-      return { id: reply.id, heartbeatMs: reply.heartbeatMs, heartbeatTimeoutMs: reply.heartbeatTimeoutMs };
+      // An older controller may leave out the timeout: the engine then assumes 10 periods.
+      const heartbeatTimeoutMs = reply.heartbeatTimeoutMs > 0 ? reply.heartbeatTimeoutMs : 10 * reply.heartbeatMs;
+      return { id: reply.id, heartbeatMs: reply.heartbeatMs, heartbeatTimeoutMs };
     }
   } finally {
     clearTimeout(timer);
