@@ -17,7 +17,10 @@ export interface ConnectOptions {
   connectionFile?: string;
   /** How long to wait for the controller's first answer, ms (default 10,000). */
   timeout?: number;
-  /** Outstanding tasks fail with ControllerError after this long without a word from the controller, ms. */
+  /**
+   * Outstanding tasks fail with ControllerError after this long without a word from the controller, ms
+   * (default 60,000: a controller paused or stalled for less, as engines tolerate, is not given up on).
+   */
   controllerTimeout?: number;
   /** Make it the active client (default true). */
   activate?: boolean;
@@ -46,6 +49,8 @@ export interface ClientEvents {
 }
 
 const REQUEST_TIMEOUT_MS = 10_000;
+/** Most tasks in one submit_request (see #flush). */
+const SUBMIT_BATCH = 4096;
 
 /** A connection to a tsparallel controller: the entry point for views, results and cluster queries. */
 export class Client implements AsyncDisposable {
@@ -92,7 +97,7 @@ export class Client implements AsyncDisposable {
         if (client) client.#onEvent(msg);
       },
     });
-    client = new Client(link, info.profile ?? profile, file, options.controllerTimeout ?? 15_000, options.timeout ?? REQUEST_TIMEOUT_MS);
+    client = new Client(link, info.profile ?? profile, file, options.controllerTimeout ?? 60_000, options.timeout ?? REQUEST_TIMEOUT_MS);
     try {
       const reply = await link.request<"connect_request", "connect_reply">("connect_request", {}, options.timeout ?? REQUEST_TIMEOUT_MS);
       client.#setEngines(reply.content.engines);
@@ -280,6 +285,10 @@ export class Client implements AsyncDisposable {
     return this.#link.request<T, R>(type, content, this.#requestTimeout);
   }
 
+  /**
+   * Sends what this tick submitted, at most SUBMIT_BATCH tasks per message: the controller decodes a
+   * message in one go, and a 200,000-task message would hold its loop (and its heartbeats) for seconds.
+   */
   #flush(): void {
     this.#flushQueued = false;
     if (this.#outbox.length === 0 || this.#closed) return;
@@ -287,7 +296,18 @@ export class Client implements AsyncDisposable {
     const frames = this.#outFrames;
     this.#outbox = [];
     this.#outFrames = [];
-    this.#link.send("submit_request", { tasks }, { buffers: frames });
+    if (tasks.length <= SUBMIT_BATCH) {
+      this.#link.send("submit_request", { tasks }, { buffers: frames });
+      return;
+    }
+    let frameAt = 0;
+    for (let start = 0; start < tasks.length; start += SUBMIT_BATCH) {
+      const batch = tasks.slice(start, start + SUBMIT_BATCH);
+      let count = 0;
+      for (const task of batch) count += task.bufferCount;
+      this.#link.send("submit_request", { tasks: batch }, { buffers: frames.slice(frameAt, frameAt + count) });
+      frameAt += count;
+    }
   }
 
   #onMessage(msg: Message): void {

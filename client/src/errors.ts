@@ -29,11 +29,16 @@ export class EngineError extends RemoteError {
   override name = "EngineError";
 }
 
+/** A message naming 200,000 failures helps nobody read it; `.errors` has them all. */
+const SHOWN_ERRORS = 20;
+
 /** Several tasks of one result failed: every error is kept, in task order. */
 export class CompositeError extends Error {
   override name = "CompositeError";
   constructor(readonly errors: Error[], total: number) {
-    super(`${errors.length} of ${total} tasks failed:\n${errors.map((e) => `  ${e.message}`).join("\n")}`);
+    const shown = errors.slice(0, SHOWN_ERRORS).map((e) => `  ${e.message}`);
+    if (errors.length > SHOWN_ERRORS) shown.push(`  ... and ${errors.length - SHOWN_ERRORS} more (see .errors)`);
+    super(`${errors.length} of ${total} tasks failed:\n${shown.join("\n")}`);
   }
 
   /** Re-throws the first remote error: handy when only one engine failed. */

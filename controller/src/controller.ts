@@ -19,6 +19,7 @@ import { createScheduler } from "./schedulers/index.js";
 import { buildSnapshot } from "./snapshot.js";
 import { bindSockets, closeSockets, type ControllerSockets, type SocketPorts } from "./sockets.js";
 import { TaskRouter } from "./task-router.js";
+import { Slice } from "./slice.js";
 import { Throughput } from "./throughput.js";
 
 /** How long a hub shutdown waits for stopped engines to unregister. */
@@ -108,8 +109,9 @@ class Controller implements ControllerContext {
   run(): void {
     this.events.start(process.pid);
     this.#heartbeat.start();
-    void this.#serve(this.sockets.client, (msg) => handleClientMessage(this, msg));
-    void this.#serve(this.sockets.engine, (msg) => handleEngineMessage(this, msg));
+    void this.#serve(this.sockets.client, (msg) => handleClientMessage(this, msg), new Slice());
+    void this.#serve(this.sockets.engine, (msg) => handleEngineMessage(this, msg), new Slice());
+    // Heartbeats are cheap and come first: this loop never yields on its own.
     void this.#serve(this.sockets.heartbeat, (msg) => this.#heartbeat.handle(msg));
   }
 
@@ -163,15 +165,23 @@ class Controller implements ControllerContext {
     this.#resolveClosed();
   }
 
-  /** One receive loop; everything a message produced leaves in one batch per destination. */
-  async #serve(socket: AsyncIterable<Buffer[]>, handle: (msg: Message) => void): Promise<void> {
+  /**
+   * One receive loop; everything a message produced leaves in one batch per destination. A handler
+   * may work in slices (it returns a promise); the next message of this socket waits for it, so a
+   * client's requests are still handled in order. A backlog of messages is read SLICE_MS at a time:
+   * ZeroMQ hands queued messages over without a turn of the event loop, which would otherwise starve
+   * the timers and the heartbeat socket for as long as the backlog lasts.
+   */
+  async #serve(socket: AsyncIterable<Buffer[]>, handle: (msg: Message) => void | Promise<void>, slice?: Slice): Promise<void> {
     for await (const msg of receiveMessages(socket, this.signer, this.log)) {
       try {
-        handle(msg);
+        const working = handle(msg);
+        if (working) await working;
       } catch (err) {
         this.log.error(`handling ${msg.header.msg_type} failed: ${(err as Error).stack ?? String(err)}`);
       }
       this.#outbox.flush();
+      if (slice?.dueNow()) await slice.yield();
     }
   }
 }

@@ -9,6 +9,7 @@ import type { Outbox } from "./outbox.js";
 import { TaskRecord, type ClientRef, type TaskWork } from "./records/task-record.js";
 import type { TaskRecords } from "./records/task-records.js";
 import type { Scheduler } from "./schedulers/index.js";
+import { Slice } from "./slice.js";
 import { taskProblem } from "./validate.js";
 
 /** What the router tells the event publisher. */
@@ -52,8 +53,11 @@ export class TaskRouter {
     }, windowMode);
   }
 
-  /** Throws SubmitError when the request as a whole is malformed; nothing of it is then run. */
-  submit(client: ClientRef, tasks: unknown, frames: Buffer[]): void {
+  /**
+   * Throws SubmitError when the request as a whole is malformed; nothing of it is then run. A big
+   * submission is taken in slices: what is accepted so far is placed and sent before the loop yields.
+   */
+  async submit(client: ClientRef, tasks: unknown, frames: Buffer[]): Promise<void> {
     if (!Array.isArray(tasks)) throw new SubmitError("submit_request needs a tasks array");
     const counts = tasks.map((t) => (t !== null && typeof t === "object" ? (t as TaskRequest).bufferCount : NaN));
     let groups: Buffer[][];
@@ -64,7 +68,15 @@ export class TaskRouter {
       this.#rejectAll(client, tasks, `the submission was refused: ${(err as Error).message}`, now);
       throw new SubmitError((err as Error).message);
     }
-    tasks.forEach((task, i) => this.#submitOne(client, task, groups[i]!, now));
+    const slice = new Slice();
+    for (let i = 0; i < tasks.length; i++) {
+      this.#submitOne(client, tasks[i], groups[i]!, now);
+      if (slice.due()) {
+        this.balancer.place();
+        this.outbox.flush();
+        await slice.yield();
+      }
+    }
     this.balancer.place();
     this.events.changed();
   }
