@@ -7,6 +7,7 @@ import {
 import { AsyncResult, type TaskMetadata } from "./async-result.js";
 import { ControllerError, NoEnginesError, TaskAbortedError, TimeoutError, remoteErrorFrom } from "./errors.js";
 import { ControllerLink } from "./link.js";
+import { SubmitQueue } from "./submit-queue.js";
 import { DirectView } from "./views/direct-view.js";
 import { LoadBalancedView, type LoadBalancedOptions } from "./views/load-balanced-view.js";
 
@@ -51,6 +52,8 @@ export interface ClientEvents {
 const REQUEST_TIMEOUT_MS = 10_000;
 /** Most tasks in one submit_request (see #flush). */
 const SUBMIT_BATCH = 4096;
+/** Most tasks sent and not yet answered; the rest wait in this client (see SubmitQueue). */
+const MAX_IN_FLIGHT = 65_536;
 
 /** A connection to a tsparallel controller: the entry point for views, results and cluster queries. */
 export class Client implements AsyncDisposable {
@@ -64,8 +67,7 @@ export class Client implements AsyncDisposable {
   readonly #engines = new Map<number, EngineInfo>();
   readonly #tasks = new Map<string, Tracked>();
   readonly #sentFunctions = new Set<string>();
-  #outbox: TaskRequest[] = [];
-  #outFrames: Buffer[] = [];
+  readonly #unsent = new SubmitQueue();
   #flushQueued = false;
   #watchdog: NodeJS.Timeout;
   readonly #requestTimeout: number;
@@ -169,9 +171,26 @@ export class Client implements AsyncDisposable {
 
   /** Aborts tasks that have not started: the given ones, or every outstanding task of this client. */
   async abort(msgIds?: string[] | AsyncResult<unknown>): Promise<string[]> {
-    const ids = msgIds instanceof AsyncResult ? [...msgIds.msgIds] : (msgIds ?? [...this.#tasks.keys()]);
+    const named = msgIds instanceof AsyncResult ? msgIds.msgIds : msgIds;
+    // Tasks still waiting in this client are aborted here; the controller never hears of them.
+    const here = this.#unsent.remove(named ? new Set(named) : undefined);
+    for (const msgId of here) this.#settleAborted(msgId);
+    const abortedHere = new Set(here);
+    const ids = named ? named.filter((id) => !abortedHere.has(id)) : Array.from(this.#tasks.keys());
     const reply = await this.#request<"abort_request", "abort_reply">("abort_request", { msgIds: ids });
-    return reply.content.aborted;
+    for (const id of reply.content.aborted) here.push(id);
+    return here;
+  }
+
+  #settleAborted(msgId: string): void {
+    const tracked = this.#tasks.get(msgId);
+    if (!tracked) return;
+    this.#tasks.delete(msgId);
+    const error = new TaskAbortedError(msgId);
+    const meta = tracked.result.metadata[tracked.index]!;
+    meta.status = "aborted";
+    meta.error = error;
+    tracked.result._settle(tracked.index, undefined, error);
   }
 
   /** The record of any task the controller still knows (from this or another client). */
@@ -268,10 +287,7 @@ export class Client implements AsyncDisposable {
       this.#tasks.set(m.msgId, { result: result as AsyncResult<unknown>, index });
       this.history.push(m.msgId);
     });
-    for (let i = 0; i < specs.length; i++) {
-      this.#outbox.push(requests[i]!);
-      for (const frame of specs[i]!.frames) this.#outFrames.push(frame);
-    }
+    for (let i = 0; i < specs.length; i++) this.#unsent.push(requests[i]!, specs[i]!.frames);
     if (!this.#flushQueued) {
       this.#flushQueued = true;
       queueMicrotask(() => this.#flush());
@@ -286,27 +302,19 @@ export class Client implements AsyncDisposable {
   }
 
   /**
-   * Sends what this tick submitted, at most SUBMIT_BATCH tasks per message: the controller decodes a
-   * message in one go, and a 200,000-task message would hold its loop (and its heartbeats) for seconds.
+   * Sends what was submitted, at most SUBMIT_BATCH tasks per message (the controller decodes a message
+   * in one go, and a 200,000-task message would hold its loop for seconds), and only while fewer than
+   * MAX_IN_FLIGHT tasks are sent and unanswered; results make room for more.
    */
   #flush(): void {
     this.#flushQueued = false;
-    if (this.#outbox.length === 0 || this.#closed) return;
-    const tasks = this.#outbox;
-    const frames = this.#outFrames;
-    this.#outbox = [];
-    this.#outFrames = [];
-    if (tasks.length <= SUBMIT_BATCH) {
+    if (this.#closed) return;
+    while (this.#unsent.length) {
+      const inFlight = this.#tasks.size - this.#unsent.msgIds;
+      const room = MAX_IN_FLIGHT - inFlight;
+      if (room <= 0) return;
+      const { tasks, frames } = this.#unsent.take(Math.min(SUBMIT_BATCH, room));
       this.#link.send("submit_request", { tasks }, { buffers: frames });
-      return;
-    }
-    let frameAt = 0;
-    for (let start = 0; start < tasks.length; start += SUBMIT_BATCH) {
-      const batch = tasks.slice(start, start + SUBMIT_BATCH);
-      let count = 0;
-      for (const task of batch) count += task.bufferCount;
-      this.#link.send("submit_request", { tasks: batch }, { buffers: frames.slice(frameAt, frameAt + count) });
-      frameAt += count;
     }
   }
 
@@ -358,6 +366,7 @@ export class Client implements AsyncDisposable {
       meta.error = error;
       tracked.result._settle(tracked.index, value, error);
     });
+    if (this.#unsent.length) this.#flush();
   }
 
   #onStream(msg: Message<MessageContents["stream"]>): void {
@@ -426,6 +435,7 @@ export class Client implements AsyncDisposable {
   }
 
   #failOutstanding(makeError: () => Error): void {
+    this.#unsent.remove();
     for (const [msgId, tracked] of this.#tasks) {
       this.#tasks.delete(msgId);
       const error = makeError();
