@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { inspect } from "node:util";
 import type * as zmq from "zeromq";
-import { createLogger, url, type EngineConnectionInfo, type Logger, type Message, type MessageContents, type MessageSender } from "@tsparallel/protocol";
+import { createLogger, type EngineConnectionInfo, type Logger, type Message, type MessageContents, type MessageSender } from "@tsparallel/protocol";
 import type { RunningEngine } from "./engine.js";
 import { uncaptured } from "./engine-log.js";
 import { Heartbeat, controllerTimeoutMs } from "./heartbeat.js";
@@ -28,7 +28,7 @@ export class EngineSession implements RunningEngine {
   readonly #queue: TaskQueue;
   readonly #batch: ResultBatch;
   readonly #interrupter: Interrupter;
-  readonly #heartbeat = new Heartbeat();
+  readonly #heartbeat: Heartbeat;
   #stopping: Promise<number> | null = null;
   #settle: (code: number) => void = () => {};
   readonly #onUncaught = (err: unknown): void => {
@@ -44,7 +44,9 @@ export class EngineSession implements RunningEngine {
     private readonly sender: MessageSender,
     namespace: Namespace,
     interrupter: Interrupter,
+    heartbeat: Heartbeat,
   ) {
+    this.#heartbeat = heartbeat;
     this.id = registration.id;
     this.exited = new Promise((resolve) => (this.#settle = resolve));
     this.capture = new OutputCapture(this.id, (items) => sender.send("stream", { items }));
@@ -61,7 +63,7 @@ export class EngineSession implements RunningEngine {
     process.on("unhandledRejection", this.#onUncaught);
     const heartbeatMs = this.registration.heartbeatMs;
     this.#heartbeat.start(
-      { url: url(this.info, this.info.ports.heartbeat), key: this.info.key, uuid: this.uuid, id: this.id, heartbeatMs, controllerTimeoutMs: controllerTimeoutMs(heartbeatMs, this.registration.heartbeatTimeoutMs) },
+      { id: this.id, heartbeatMs, controllerTimeoutMs: controllerTimeoutMs(heartbeatMs, this.registration.heartbeatTimeoutMs) },
       (reason) => void this.#stop(1, `the controller is gone (${reason})`, false),
       (err) => void this.#stop(1, `the heartbeat thread failed: ${err.message}`, true),
     );

@@ -5,6 +5,7 @@ import { MessageSender, Signer, createLogger, engineConnectionFile, receiveMessa
 import { waitForConnectionFile } from "./connection.js";
 import { uncaptured } from "./engine-log.js";
 import { EngineSession } from "./engine-session.js";
+import { Heartbeat } from "./heartbeat.js";
 import { Interrupter } from "./interrupt.js";
 import { Namespace } from "./namespace.js";
 import type { OutputCapture } from "./output-capture.js";
@@ -53,10 +54,14 @@ export async function startEngine(options: EngineOptions = {}): Promise<RunningE
   const signer = new Signer(info.key);
   const sender = new MessageSender(socket, signer, uuid, log);
   const messages = receiveMessages(socket, signer, log);
+  // Ready before registering, so the first beat follows the registration reply at once.
+  const heartbeat = new Heartbeat();
   let registration: Registration;
   try {
+    await heartbeat.prepare({ url: url(info, info.ports.heartbeat), key: info.key, uuid });
     registration = await register(messages, sender, { uuid, version, url: engineUrl, timeoutMs: options.registrationTimeoutMs }, log);
   } catch (err) {
+    await heartbeat.stop();
     interrupter.uninstall();
     sender.close();
     socket.linger = 0;
@@ -64,7 +69,7 @@ export async function startEngine(options: EngineOptions = {}): Promise<RunningE
     throw err;
   }
   engineId = registration.id;
-  const session = new EngineSession(info, uuid, registration, socket, sender, namespace, interrupter);
+  const session = new EngineSession(info, uuid, registration, socket, sender, namespace, interrupter, heartbeat);
   capture = session.capture;
   session.start(messages);
   return session;

@@ -8,9 +8,11 @@ import { writeSync } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
 import * as zmq from "zeromq";
 import { MessageSender, Signer, isMessage, receiveMessages, type Logger } from "@tsparallel/protocol";
-import type { HeartbeatConfig, HeartbeatEvent } from "./heartbeat.js";
+import type { HeartbeatConfig, HeartbeatEvent, HeartbeatStart } from "./heartbeat.js";
 
 const config = workerData as HeartbeatConfig;
+/** Set by the main thread's "start" once the engine is registered. */
+let registered: HeartbeatStart | undefined;
 const heapUsed = new Float64Array(config.heapUsed);
 const LEVELS = { debug: 10, info: 20, warn: 30, error: 40 } as const;
 const threshold = LEVELS[(process.env.TSPARALLEL_LOG_LEVEL ?? "info").toLowerCase() as keyof typeof LEVELS] ?? LEVELS.info;
@@ -18,7 +20,7 @@ const threshold = LEVELS[(process.env.TSPARALLEL_LOG_LEVEL ?? "info").toLowerCas
 function line(level: keyof typeof LEVELS, message: string): void {
   if (LEVELS[level] < threshold) return;
   try {
-    writeSync(2, `${new Date().toISOString()} [engine ${config.id} heartbeat] ${level.toUpperCase()} ${message}\n`);
+    writeSync(2, `${new Date().toISOString()} [engine ${registered?.id ?? "?"} heartbeat] ${level.toUpperCase()} ${message}\n`);
   } catch {
     // stderr is gone or full: the heartbeat matters more than the line.
   }
@@ -46,7 +48,7 @@ function beat(): void {
   lastBeat = beatNow;
   sender.send("heartbeat", {
     uuid: config.uuid,
-    id: config.id,
+    id: registered!.id,
     cpu: Math.round((cpuMicros / wallMicros) * 1000) / 10,
     rss: process.memoryUsage.rss(),
     heapUsed: heapUsed[0] ?? 0,
@@ -70,7 +72,7 @@ function controllerLost(silentMs: number): void {
 
 function check(): void {
   const silent = Date.now() - lastEcho;
-  if (silent > config.controllerTimeoutMs) controllerLost(silent);
+  if (silent > registered!.controllerTimeoutMs) controllerLost(silent);
 }
 
 async function listen(): Promise<void> {
@@ -88,12 +90,23 @@ async function listen(): Promise<void> {
   }
 }
 
-beat();
-const beating = setInterval(beat, config.heartbeatMs);
-const checking = setInterval(check, Math.min(config.heartbeatMs, 1000));
-void listen();
+let beating: NodeJS.Timeout | undefined;
+let checking: NodeJS.Timeout | undefined;
+
+function startBeating(start: HeartbeatStart): void {
+  registered = start;
+  lastEcho = Date.now();
+  beat();
+  beating = setInterval(beat, start.heartbeatMs);
+  checking = setInterval(check, Math.min(start.heartbeatMs, 1000));
+  void listen();
+}
 
 parentPort?.on("message", (message: { type: string }) => {
+  if (message.type === "start") {
+    startBeating(message as HeartbeatStart);
+    return;
+  }
   // The main thread is handling it: the last resorts are not needed.
   for (const timer of lastResorts) clearTimeout(timer);
   if (message.type !== "stop") return;
@@ -103,3 +116,4 @@ parentPort?.on("message", (message: { type: string }) => {
   socket.close();
   parentPort?.close();
 });
+post({ type: "ready" });

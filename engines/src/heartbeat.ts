@@ -7,15 +7,20 @@ export interface HeartbeatConfig {
   url: string;
   key: string;
   uuid: string;
-  id: number;
-  heartbeatMs: number;
-  /** Silence from the controller after which the engine gives up. */
-  controllerTimeoutMs: number;
   /** One float: the main thread's heapUsed, which the worker cannot read from its own isolate. */
   heapUsed: SharedArrayBuffer;
 }
 
-export type HeartbeatEvent = { type: "lost"; reason: string };
+/** What the thread learns once the engine is registered; it beats only from then on. */
+export interface HeartbeatStart {
+  type: "start";
+  id: number;
+  heartbeatMs: number;
+  /** Silence from the controller after which the engine gives up. */
+  controllerTimeoutMs: number;
+}
+
+export type HeartbeatEvent = { type: "lost"; reason: string } | { type: "ready" };
 
 /**
  * How long the controller may stay silent: twice the silence it forgives an engine (it said so in
@@ -26,18 +31,23 @@ export function controllerTimeoutMs(heartbeatMs: number, heartbeatTimeoutMs = 0)
   return Math.max(2 * heartbeatTimeoutMs, 10 * heartbeatMs, 10_000);
 }
 
-/** Main-thread side of the heartbeat: owns the worker and feeds it the main heap size. */
+/**
+ * Main-thread side of the heartbeat: owns the worker and feeds it the main heap size. The thread is
+ * made before the engine registers (prepare) and told its id after (start): with 64 engines starting
+ * on 2 cores a new thread took up to 23 s to load, and the controller waits for a first beat.
+ */
 export class Heartbeat {
   #worker: Worker | null = null;
   #heapTimer: NodeJS.Timeout | null = null;
+  #onLost: (reason: string) => void = () => {};
+  #onFailure: (err: Error) => void = () => {};
+  #heap: Float64Array | null = null;
 
-  start(config: Omit<HeartbeatConfig, "heapUsed">, onLost: (reason: string) => void, onFailure: (err: Error) => void): void {
+  /** Starts the thread and connects its socket; resolves once it is ready to beat. */
+  prepare(config: Omit<HeartbeatConfig, "heapUsed">): Promise<void> {
     const heapUsed = new SharedArrayBuffer(Float64Array.BYTES_PER_ELEMENT);
-    const heap = new Float64Array(heapUsed);
-    const sample = (): void => void (heap[0] = getHeapStatistics().used_heap_size);
-    sample();
-    this.#heapTimer = setInterval(sample, config.heartbeatMs);
-    this.#heapTimer.unref();
+    this.#heap = new Float64Array(heapUsed);
+    this.#heap[0] = getHeapStatistics().used_heap_size;
     const worker = new Worker(new URL("./heartbeat-worker.js", import.meta.url), {
       workerData: { ...config, heapUsed } satisfies HeartbeatConfig,
       // Its output would otherwise be piped through the main thread's (captured) streams.
@@ -45,12 +55,29 @@ export class Heartbeat {
       stderr: true,
       resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 8 },
     });
-    worker.on("message", (event: HeartbeatEvent) => {
-      if (event.type === "lost") onLost(event.reason);
-    });
-    worker.on("error", onFailure);
-    worker.unref();
     this.#worker = worker;
+    worker.unref();
+    return new Promise((resolve, reject) => {
+      worker.once("error", reject);
+      worker.on("message", (event: HeartbeatEvent) => {
+        if (event.type === "ready") {
+          worker.off("error", reject);
+          worker.on("error", (err) => this.#onFailure(err));
+          resolve();
+        } else if (event.type === "lost") this.#onLost(event.reason);
+      });
+    });
+  }
+
+  /** Beats from now on, as engine `id`. */
+  start(config: Omit<HeartbeatStart, "type">, onLost: (reason: string) => void, onFailure: (err: Error) => void): void {
+    this.#onLost = onLost;
+    this.#onFailure = onFailure;
+    const heap = this.#heap!;
+    const sample = (): void => void (heap[0] = getHeapStatistics().used_heap_size);
+    this.#heapTimer = setInterval(sample, config.heartbeatMs);
+    this.#heapTimer.unref();
+    this.#worker?.postMessage({ type: "start", ...config } satisfies HeartbeatStart);
   }
 
   /** The main thread is stopping on its own: the worker need not force it. */
