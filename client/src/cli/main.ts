@@ -21,8 +21,12 @@ program
   .option("--daemonize", "return once ready and leave the cluster running", false)
   .option("--scheme <scheme>", "load-balancing scheme: leastload, lru, random, weighted")
   .option("--hwm <n>", "max outstanding tasks per engine for the load balancer (0: no limit)")
-  .action(async (opts: { n?: number; profile: string; ip: string; location?: string; daemonize: boolean; scheme?: string; hwm?: string }) => {
+  .option("--heartbeat-period <ms>", "how often engines beat (default 1000)")
+  .option("--heartbeat-misses <n>", "beats in a row an engine may miss before it is declared dead (default 15)")
+  .action(async (opts: { n?: number; profile: string; ip: string; location?: string; daemonize: boolean; scheme?: string; hwm?: string; heartbeatPeriod?: string; heartbeatMisses?: string }) => {
     const controllerArgs = [...(opts.scheme ? ["--scheme", opts.scheme] : []), ...(opts.hwm !== undefined ? ["--hwm", opts.hwm] : [])];
+    if (opts.heartbeatPeriod !== undefined) controllerArgs.push("--heartbeat-period", opts.heartbeatPeriod);
+    if (opts.heartbeatMisses !== undefined) controllerArgs.push("--heartbeat-misses", opts.heartbeatMisses);
     const started = Date.now();
     const cluster = await Cluster.start({ n: opts.n, profile: opts.profile, ip: opts.ip, location: opts.location, daemonize: opts.daemonize, controllerArgs });
     console.log(`cluster ready in ${Date.now() - started} ms: profile "${cluster.profile}", controller pid ${cluster.controller.pid}, ${cluster.engines.length} engines (${cluster.engines.map((e) => e.pid).join(", ")})`);
