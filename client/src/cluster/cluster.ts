@@ -15,7 +15,7 @@ export interface ClusterOptions {
   daemonize?: boolean;
   controllerArgs?: string[];
   engineArgs?: string[];
-  /** How long to wait for the controller and engines to be ready, ms (default 30,000, or 1.5 s per engine when more). */
+  /** How long to wait for the controller and engines to be ready, ms (default 30,000, or 3 s per engine when more). */
   timeout?: number;
   controllerLauncher?: ControllerLauncher;
   engineLauncher?: EngineLauncher;
@@ -56,8 +56,8 @@ export class Cluster implements AsyncDisposable {
     if (existing && isAlive(existing.controller.pid)) {
       throw new ClusterError(`a cluster is already running in profile "${profile}" (controller pid ${existing.controller.pid}): stop it with \`tspcluster stop --profile ${profile}\``);
     }
-    // 64 engines starting at once on 2 cores took 34-47 s to register: the wait grows with n.
-    const timeout = options.timeout ?? Math.max(30_000, 1_500 * (options.n ?? availableParallelism()));
+    // 64 engines starting at once on a busy 2-core machine took 34-72 s to register: the wait grows with n.
+    const timeout = options.timeout ?? Math.max(30_000, 3_000 * (options.n ?? availableParallelism()));
     const detached = options.daemonize ?? false;
     const controller = await (options.controllerLauncher ?? new LocalControllerLauncher()).start({
       profile, ip: options.ip, location: options.location, args: options.controllerArgs, detached, timeoutMs: timeout,
