@@ -13,8 +13,9 @@ export interface HeartbeatTimings {
 }
 
 /**
- * An engine's heartbeat thread starts after its registration reply; 64 engines starting at once on
- * 2 cores took up to 23 s to get there (bench --soak). Until its first beat an engine is given this long.
+ * Until its first beat an engine is given this long. Engines ready their heartbeat thread before
+ * they register, so the first beat follows the reply at once (bench --soak: no wait seen with 64
+ * engines); an engine whose thread started after registering took up to 23 s, which this covers.
  */
 export function firstBeatGraceMs(timings: HeartbeatTimings): number {
   return Math.max(2 * timings.heartbeatTimeoutMs, 60_000);

@@ -39,11 +39,11 @@ export type ResolvedOptions = Required<ControllerOptions>;
 
 /**
  * 1 s beats, dead after 15 missed. Measured with `npm run bench -- --soak` on this 2-core machine
- * (shared with other builds) with 64 engines under two minutes of CPU-bound load: the longest gap
- * between two beats of an engine, as the controller's snapshots showed it, was 3.0 s, so 15 s is a
- * 5x margin, while a crashed engine's tasks still move on within 15 s (ipyparallel: 10 x 3 s). The
- * controller's own stalls are not counted at all (LoopLag), and the wait for a first beat, which took
- * up to 23 s while 64 engines started, has its own grace (firstBeatGraceMs, 60 s).
+ * (shared with other builds, load average up to 20) with 64 engines under two minutes of CPU-bound
+ * load: the longest gap between two beats of an engine, as the controller's snapshots showed it, was
+ * 2.7-3.0 s, so 15 s is a 5x margin, while a crashed engine's tasks still move on within 15 s
+ * (ipyparallel: 10 x 3 s). The controller's own stalls are not counted at all (LoopLag), and the
+ * wait for a first beat has its own grace (firstBeatGraceMs, 60 s).
  */
 export const DEFAULT_HEARTBEAT = { periodMs: 1000, misses: 15 } as const;
 
