@@ -9,6 +9,8 @@
  *   npm run bench -- --only tiny,lbmap    run only these of our workloads (cluster start is always measured)
  *   npm run bench -- --profile DIR        CPU-profile our controller, engines and client; print where time went
  *   npm run bench -- --controller-args="--hwm 0" [--engine-args="..."]   try our processes with other settings
+ *   npm run bench -- --scale              only the 1,000,000-item chunkSize-1 map (and ipyparallel on 100,000)
+ *   npm run bench -- --soak               only 64 engines: time to register, 2 minutes of CPU-bound load, false deaths
  */
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -19,6 +21,7 @@ import { sizes, type OurFigures, type TheirFigures } from "./figures.js";
 import { measureFloors, type Floors } from "./floor.js";
 import { runOurs, WORKLOADS, type Workload } from "./ours.js";
 import { load } from "./proc.js";
+import { runScaleBench } from "./scale.js";
 import { buildRows, renderTable, summary } from "./table.js";
 import { INSTALL_HINT, ipyparallelAvailability, runTheirs } from "./theirs.js";
 
@@ -32,6 +35,8 @@ const { values: args } = parseArgs({
     profile: { type: "string" },
     "controller-args": { type: "string", default: "" },
     "engine-args": { type: "string", default: "" },
+    scale: { type: "boolean", default: false },
+    soak: { type: "boolean", default: false },
   },
 });
 
@@ -71,6 +76,7 @@ function printProfiles(dir: string, ours: Partial<OurFigures> | undefined): void
 const splitArgs = (text: string | undefined): string[] => (text ?? "").split(/\s+/).filter(Boolean);
 
 async function main(): Promise<number> {
+  if (args.scale || args.soak) return runScaleBench({ map: args.scale, soak: args.soak, quick: args.quick, oursOnly: args["ours-only"], log });
   const sz = sizes(args.quick);
   const theirPrimeLimit = args.quick ? 800_000 : 1_600_000;
   const only = selectedWorkloads();

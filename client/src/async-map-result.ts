@@ -1,8 +1,13 @@
 import { AsyncResult, type TaskMetadata, type TaskOwner } from "./async-result.js";
 
-/** Array.prototype.flat is ~10x slower than concat on large arrays of numbers. */
+/** One flat array of the chunks' items. A loop: spreading a million chunks into concat() overflows the stack. */
 export function concatChunks<R>(chunks: R[][]): R[] {
-  return ([] as R[]).concat(...chunks);
+  let total = 0;
+  for (const chunk of chunks) total += chunk.length;
+  const flat = new Array<R>(total);
+  let at = 0;
+  for (const chunk of chunks) for (let i = 0; i < chunk.length; i++) flat[at++] = chunk[i]!;
+  return flat;
 }
 
 /**

@@ -9,6 +9,7 @@ import {
 import { AsyncResult, type TaskMetadata, type TaskOwner } from "./async-result.js";
 import { ControllerError, NoEnginesError, TaskAbortedError, TimeoutError, remoteErrorFrom } from "./errors.js";
 import { ControllerLink } from "./link.js";
+import { SubmitQueue } from "./submit-queue.js";
 import { DirectView, type DirectViewOptions } from "./views/direct-view.js";
 import { LoadBalancedView, type LoadBalancedOptions } from "./views/load-balanced-view.js";
 
@@ -19,7 +20,10 @@ export interface ConnectOptions {
   connectionFile?: string;
   /** How long to wait for the controller's first answer, ms (default 10,000). */
   timeout?: number;
-  /** Outstanding tasks fail with ControllerError after this long without a word from the controller, ms. */
+  /**
+   * Outstanding tasks fail with ControllerError after this long without a word from the controller, ms
+   * (default 60,000: a controller paused or stalled for less, as engines tolerate, is not given up on).
+   */
   controllerTimeout?: number;
   /** Make it the active client (default true). */
   activate?: boolean;
@@ -57,6 +61,10 @@ const RECOVER_BATCH = 10_000;
 export type Job = AsyncResult<unknown> | string | number;
 /** A controller heartbeat this long after a controller_shutdown comes from a restarted controller. */
 const RESTARTED_AFTER_MS = 2_000;
+/** Most tasks in one submit_request (see #flush). */
+const SUBMIT_BATCH = 4096;
+/** Most tasks sent and not yet answered; the rest wait in this client (see SubmitQueue). */
+const MAX_IN_FLIGHT = 65_536;
 
 /** A connection to a tsparallel controller: the entry point for views, results and cluster queries. */
 export class Client implements AsyncDisposable {
@@ -70,8 +78,7 @@ export class Client implements AsyncDisposable {
   readonly #engines = new Map<number, EngineInfo>();
   readonly #tasks = new Map<string, Tracked>();
   readonly #sentFunctions = new Set<string>();
-  #outbox: TaskRequest[] = [];
-  #outFrames: Buffer[] = [];
+  readonly #unsent = new SubmitQueue();
   #flushQueued = false;
   #watchdog: NodeJS.Timeout;
   readonly #requestTimeout: number;
@@ -110,7 +117,7 @@ export class Client implements AsyncDisposable {
         if (client) client.#onEvent(msg);
       },
     });
-    client = new Client(link, info.profile ?? profile, file, options.controllerTimeout ?? 15_000, options.timeout ?? REQUEST_TIMEOUT_MS);
+    client = new Client(link, info.profile ?? profile, file, options.controllerTimeout ?? 60_000, options.timeout ?? REQUEST_TIMEOUT_MS);
     try {
       const reply = await link.request<"connect_request", "connect_reply">("connect_request", {}, options.timeout ?? REQUEST_TIMEOUT_MS);
       client.#setEngines(reply.content.engines);
@@ -194,9 +201,26 @@ export class Client implements AsyncDisposable {
 
   /** Aborts tasks that have not started: the given ones, or every outstanding task of this client. */
   async abort(msgIds?: string[] | AsyncResult<unknown>): Promise<string[]> {
-    const ids = msgIds instanceof AsyncResult ? [...msgIds.msgIds] : (msgIds ?? [...this.#tasks.keys()]);
+    const named = msgIds instanceof AsyncResult ? msgIds.msgIds : msgIds;
+    // Tasks still waiting in this client are aborted here; the controller never hears of them.
+    const here = this.#unsent.remove(named ? new Set(named) : undefined);
+    for (const msgId of here) this.#settleAborted(msgId);
+    const abortedHere = new Set(here);
+    const ids = named ? named.filter((id) => !abortedHere.has(id)) : Array.from(this.#tasks.keys());
     const reply = await this.#request<"abort_request", "abort_reply">("abort_request", { msgIds: ids });
-    return reply.content.aborted;
+    for (const id of reply.content.aborted) here.push(id);
+    return here;
+  }
+
+  #settleAborted(msgId: string): void {
+    const tracked = this.#tasks.get(msgId);
+    if (!tracked) return;
+    this.#tasks.delete(msgId);
+    const error = new TaskAbortedError(msgId);
+    const meta = tracked.result.metadata[tracked.index]!;
+    meta.status = "aborted";
+    meta.error = error;
+    tracked.result._settle(tracked.index, undefined, error);
   }
 
   /** The record of any task the controller still knows (from this or another client). */
@@ -400,10 +424,7 @@ export class Client implements AsyncDisposable {
       this.#tasks.set(m.msgId, { result: result as AsyncResult<unknown>, index });
       this.history.push(m.msgId);
     });
-    for (let i = 0; i < specs.length; i++) {
-      this.#outbox.push(requests[i]!);
-      for (const frame of specs[i]!.frames) this.#outFrames.push(frame);
-    }
+    for (let i = 0; i < specs.length; i++) this.#unsent.push(requests[i]!, specs[i]!.frames);
     if (!this.#flushQueued) {
       this.#flushQueued = true;
       queueMicrotask(() => this.#flush());
@@ -417,14 +438,21 @@ export class Client implements AsyncDisposable {
     return this.#link.request<T, R>(type, content, this.#requestTimeout);
   }
 
+  /**
+   * Sends what was submitted, at most SUBMIT_BATCH tasks per message (the controller decodes a message
+   * in one go, and a 200,000-task message would hold its loop for seconds), and only while fewer than
+   * MAX_IN_FLIGHT tasks are sent and unanswered; results make room for more.
+   */
   #flush(): void {
     this.#flushQueued = false;
-    if (this.#outbox.length === 0 || this.#closed) return;
-    const tasks = this.#outbox;
-    const frames = this.#outFrames;
-    this.#outbox = [];
-    this.#outFrames = [];
-    this.#link.send("submit_request", { tasks }, { buffers: frames });
+    if (this.#closed) return;
+    while (this.#unsent.length) {
+      const inFlight = this.#tasks.size - this.#unsent.msgIds;
+      const room = MAX_IN_FLIGHT - inFlight;
+      if (room <= 0) return;
+      const { tasks, frames } = this.#unsent.take(Math.min(SUBMIT_BATCH, room));
+      this.#link.send("submit_request", { tasks }, { buffers: frames });
+    }
   }
 
   #onMessage(msg: Message): void {
@@ -445,6 +473,8 @@ export class Client implements AsyncDisposable {
     const groups = splitFrames(msg.buffers, results.map((r) => r.bufferCount));
     const received = Date.now();
     results.forEach((result, i) => this.#settle(result, groups[i]!, received));
+    // Answers make room in the in-flight window for tasks still waiting here.
+    if (this.#unsent.length) this.#flush();
   }
 
   #settle(result: TaskResult, frames: Buffer[], received: number): void {
@@ -600,6 +630,7 @@ export class Client implements AsyncDisposable {
   }
 
   #failOutstanding(makeError: () => Error): void {
+    this.#unsent.remove();
     for (const [msgId, tracked] of this.#tasks) {
       this.#tasks.delete(msgId);
       const error = makeError();

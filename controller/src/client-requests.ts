@@ -5,6 +5,7 @@ import { recordInfo } from "./records/record-info.js";
 import { checkKeys, compileFilter, project, QueryError } from "./store/query.js";
 import type { StoredResult } from "./store/task-store.js";
 import type { ClientRef } from "./records/task-record.js";
+import { Slice } from "./slice.js";
 import { SubmitError } from "./task-router.js";
 import { isIdList, isStringList } from "./validate.js";
 
@@ -20,8 +21,11 @@ class BadRequest extends Error {
   }
 }
 
-/** `content` is typed by each handler; shapes it depends on are checked there. */
-type Handler = (ctx: ControllerContext, content: never, msg: Message, reply: Reply) => void;
+/** `content` is typed by each handler; shapes it depends on are checked there. A big one works in slices (returns a promise). */
+type Handler = (ctx: ControllerContext, content: never, msg: Message, reply: Reply) => void | Promise<void>;
+
+/** Most ids one result_request may name: its reply must stay a message, not a stall. */
+export const MAX_RESULT_IDS = 100_000;
 
 /** Target ids from a request, or null for "all"; throws BadRequest for anything else. */
 function targetsOf(value: unknown, field = "targets"): number[] | null {
@@ -51,10 +55,10 @@ const handlers: Partial<Record<MessageType, Handler>> = {
     reply("connect_reply", { engines: [...ctx.registry.all()].map((e) => e.info()), snapshot: ctx.snapshot() });
   },
 
-  submit_request(ctx, content: MessageContents["submit_request"], msg) {
+  async submit_request(ctx, content: MessageContents["submit_request"], msg) {
     const client: ClientRef = { key: identityKey(msg.identities), identities: msg.identities };
     try {
-      ctx.router.submit(client, content.tasks, msg.buffers);
+      await ctx.router.submit(client, content.tasks, msg.buffers);
     } catch (err) {
       if (err instanceof SubmitError) throw new BadRequest("SubmitError", err.message);
       throw err;
@@ -80,13 +84,19 @@ const handlers: Partial<Record<MessageType, Handler>> = {
     reply("abort_reply", { aborted: ctx.router.abort(client, content.msgIds, targets) });
   },
 
-  result_request(ctx, content: MessageContents["result_request"], _msg, reply) {
+  async result_request(ctx, content: MessageContents["result_request"], _msg, reply) {
+    if (!Array.isArray(content.msgIds)) throw new BadRequest("BadRequest", "msgIds must be strings");
+    if (content.msgIds.length > MAX_RESULT_IDS) {
+      throw new BadRequest("BadRequest", `a result_request may name at most ${MAX_RESULT_IDS} msgIds, this one names ${content.msgIds.length}: ask in parts`);
+    }
     if (!isStringList(content.msgIds)) throw new BadRequest("BadRequest", "msgIds must be strings");
     const records = [];
     const buffers: Buffer[] = [];
     const unknown: string[] = [];
     const evicted: string[] = [];
+    const slice = new Slice();
     for (const msgId of content.msgIds) {
+      if (slice.due()) await slice.yield();
       const found = findResult(ctx, msgId);
       if (!found) {
         unknown.push(msgId);
@@ -169,7 +179,7 @@ const handlers: Partial<Record<MessageType, Handler>> = {
 };
 
 /** Handles one message from the client ROUTER; replies go to the sender with parent = its header. */
-export function handleClientMessage(ctx: ControllerContext, msg: Message): void {
+export function handleClientMessage(ctx: ControllerContext, msg: Message): void | Promise<void> {
   const reply: Reply = (type, content, options = {}) =>
     ctx.clientSender.send(type, content, { identities: msg.identities, parent: msg.header, ...options });
   const type = msg.header.msg_type as MessageType;
@@ -180,9 +190,7 @@ export function handleClientMessage(ctx: ControllerContext, msg: Message): void 
     reply("error_reply", { ename: "UnknownMessageType", evalue: `the controller does not handle ${type}` });
     return;
   }
-  try {
-    handler(ctx, msg.content as never, msg, reply);
-  } catch (err) {
+  const failed = (err: unknown): void => {
     if (err instanceof BadRequest) {
       ctx.log.warn(`${type} refused: ${err.message}`);
       reply("error_reply", { ename: err.ename, evalue: err.message });
@@ -191,5 +199,13 @@ export function handleClientMessage(ctx: ControllerContext, msg: Message): void 
       ctx.log.error(`${type} failed: ${(err as Error).stack ?? String(err)}`);
       reply("error_reply", { ename: "ControllerError", evalue: (err as Error).message ?? String(err) });
     }
+  };
+  let working: void | Promise<void>;
+  try {
+    working = handler(ctx, msg.content as never, msg, reply);
+  } catch (err) {
+    failed(err);
+    return;
   }
+  if (working) return working.catch(failed);
 }

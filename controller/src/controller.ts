@@ -23,6 +23,7 @@ import { openStore } from "./store/open-store.js";
 import { SqliteTaskStore } from "./store/sqlite-store.js";
 import type { TaskStore } from "./store/task-store.js";
 import { TaskRouter } from "./task-router.js";
+import { Slice } from "./slice.js";
 import { Throughput } from "./throughput.js";
 
 /** How often the controller looks for clients that are gone. */
@@ -78,7 +79,7 @@ class Controller implements ControllerContext {
     started: string,
   ) {
     this.log = options.logger;
-    this.timings = { heartbeatMs: options.heartbeatMs, heartbeatTimeoutMs: options.heartbeatTimeoutMs };
+    this.timings = { heartbeatMs: options.heartbeatMs, heartbeatMisses: options.heartbeatMisses, heartbeatTimeoutMs: options.heartbeatTimeoutMs };
     this.#controllerInfo = { url, pid: process.pid, hostname: hostname(), started, scheme: options.scheme, hwm: options.hwm };
     const session = randomUUID();
     const sender = (socket: ControllerSockets[keyof ControllerSockets]) => new MessageSender(socket, signer, session, this.log);
@@ -156,8 +157,9 @@ class Controller implements ControllerContext {
     this.events.start(process.pid);
     this.#heartbeat.start();
     this.#clientWatch = setInterval(() => this.#judgeClients(), CLIENT_WATCH_MS);
-    void this.#serve(this.sockets.client, (msg) => handleClientMessage(this, msg));
-    void this.#serve(this.sockets.engine, (msg) => handleEngineMessage(this, msg));
+    void this.#serve(this.sockets.client, (msg) => handleClientMessage(this, msg), new Slice());
+    void this.#serve(this.sockets.engine, (msg) => handleEngineMessage(this, msg), new Slice());
+    // Heartbeats are cheap and come first: this loop never yields on its own.
     void this.#serve(this.sockets.heartbeat, (msg) => this.#heartbeat.handle(msg));
   }
 
@@ -234,15 +236,23 @@ class Controller implements ControllerContext {
     this.#outbox.flush();
   }
 
-  /** One receive loop; everything a message produced leaves in one batch per destination. */
-  async #serve(socket: AsyncIterable<Buffer[]>, handle: (msg: Message) => void): Promise<void> {
+  /**
+   * One receive loop; everything a message produced leaves in one batch per destination. A handler
+   * may work in slices (it returns a promise); the next message of this socket waits for it, so a
+   * client's requests are still handled in order. A backlog of messages is read SLICE_MS at a time:
+   * ZeroMQ hands queued messages over without a turn of the event loop, which would otherwise starve
+   * the timers and the heartbeat socket for as long as the backlog lasts.
+   */
+  async #serve(socket: AsyncIterable<Buffer[]>, handle: (msg: Message) => void | Promise<void>, slice?: Slice): Promise<void> {
     for await (const msg of receiveMessages(socket, this.signer, this.log)) {
       try {
-        handle(msg);
+        const working = handle(msg);
+        if (working) await working;
       } catch (err) {
         this.log.error(`handling ${msg.header.msg_type} failed: ${(err as Error).stack ?? String(err)}`);
       }
       this.#send();
+      if (slice?.dueNow()) await slice.yield();
     }
   }
 }

@@ -1,10 +1,30 @@
 import type { Logger, Message, MessageContents, MessageSender } from "@tsparallel/protocol";
 import type { EngineRecord } from "./engine-record.js";
 import type { EngineRegistry } from "./engines-registry.js";
+import { LoopLag } from "./loop-lag.js";
 
 export interface HeartbeatTimings {
+  /** How often engines beat. */
   heartbeatMs: number;
+  /** Beats in a row an engine may miss before it is declared dead. */
+  heartbeatMisses: number;
+  /** heartbeatMs x heartbeatMisses: the silence that means death. */
   heartbeatTimeoutMs: number;
+}
+
+/**
+ * Until its first beat an engine is given this long. Engines ready their heartbeat thread before
+ * they register, so the first beat follows the reply at once (bench --soak: no wait seen with 64
+ * engines); an engine whose thread started after registering took up to 23 s, which this covers.
+ */
+export function firstBeatGraceMs(timings: HeartbeatTimings): number {
+  return Math.max(2 * timings.heartbeatTimeoutMs, 60_000);
+}
+
+/** What judging needs per engine: whether it has beaten yet, and the loop lag summed at its last beat. */
+interface Beats {
+  beaten: boolean;
+  lagAt: number;
 }
 
 type Signal = MessageContents["signal_request"]["signal"];
@@ -16,10 +36,17 @@ const NOTABLE_RSS = 0.05;
 /**
  * The heartbeat ROUTER. Engines send `heartbeat` from a worker thread, so a busy event loop still
  * beats; each beat is echoed back (an engine exits when echoes stop, so a controller that is gone or
- * has declared it dead leaves no orphans). Silence past the timeout declares an engine dead.
+ * has declared it dead leaves no orphans).
+ *
+ * Judging: an engine is dead after `heartbeatMisses` periods of silence counted from its last beat,
+ * once it has beaten at all (before that it gets firstBeatGraceMs from registering). Silence is
+ * counted in the controller's own time only: how late its check timer ran (LoopLag) is taken off, so
+ * a stalled, paused or starved controller never blames engines whose beats wait unread in its socket.
  */
 export class HeartbeatMonitor {
   #timer?: NodeJS.Timeout;
+  readonly #beats = new WeakMap<EngineRecord, Beats>();
+  #lag?: LoopLag;
 
   constructor(
     private readonly registry: EngineRegistry,
@@ -49,6 +76,7 @@ export class HeartbeatMonitor {
     }
     engine.heartbeatIdentity = msg.identities;
     engine.lastHeartbeat = Date.now();
+    this.#beats.set(engine, { beaten: true, lagAt: this.#lag?.total ?? 0 });
     for (const signal of engine.pendingSignals.splice(0)) this.signal(engine, signal);
     this.#recordVitals(engine, beat);
     this.sender.send("heartbeat", msg.content as MessageContents["heartbeat"], { identities: msg.identities, parent: msg.header });
@@ -69,8 +97,13 @@ export class HeartbeatMonitor {
   }
 
   start(): void {
-    const every = Math.min(Math.max(this.timings.heartbeatMs / 2, 25), 500);
+    const every = this.checkEveryMs;
+    this.#lag = new LoopLag(every);
     this.#timer = setInterval(() => this.#check(), every);
+  }
+
+  get checkEveryMs(): number {
+    return Math.min(Math.max(this.timings.heartbeatMs / 2, 25), 500);
   }
 
   stop(): void {
@@ -78,10 +111,22 @@ export class HeartbeatMonitor {
   }
 
   #check(): void {
+    const lag = this.#lag!;
+    const late = lag.tick();
+    if (late >= this.timings.heartbeatMs) {
+      this.log.warn(`the controller could not read its sockets for ${Math.round(late)} ms (a stall or a pause); engines are not blamed for it`);
+    }
     const now = Date.now();
-    for (const engine of [...this.registry.alive()]) {
-      const silent = now - engine.lastHeartbeat;
-      if (silent > this.timings.heartbeatTimeoutMs) this.onDead(engine, `no heartbeat for ${silent} ms`);
+    // onDead replaces the registry's alive list; this loop keeps the one it started with.
+    for (const engine of this.registry.alive()) {
+      let beats = this.#beats.get(engine);
+      if (!beats) this.#beats.set(engine, (beats = { beaten: false, lagAt: lag.total }));
+      const silent = now - engine.lastHeartbeat - (lag.total - beats.lagAt);
+      if (beats.beaten && silent > this.timings.heartbeatTimeoutMs) {
+        this.onDead(engine, `no heartbeat for ${Math.round(silent)} ms (${this.timings.heartbeatMisses} beats of ${this.timings.heartbeatMs} ms missed)`);
+      } else if (!beats.beaten && silent > firstBeatGraceMs(this.timings)) {
+        this.onDead(engine, `no heartbeat within ${Math.round(silent)} ms of registering`);
+      }
     }
   }
 

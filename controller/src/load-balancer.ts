@@ -80,14 +80,14 @@ export class LoadBalancer {
 
   /** Removes and returns waiting tasks that no alive engine may take, for the caller to fail. */
   takeUnplaceable(): TaskRecord[] {
-    const stuck = this.#queue.waiting().filter((record) => !this.placeable(record));
-    for (const record of stuck) this.remove(record);
+    const stuck = this.#queue.takeGroupsWhere((head) => !this.placeable(head));
+    for (const record of stuck) clearTimeout(record.lb!.timeout);
     return stuck;
   }
 
   /** Waiting tasks submitted by one client (abort of "all my tasks"). */
   waitingFrom(clientKey: string): TaskRecord[] {
-    return this.#queue.waiting().filter((record) => record.client.key === clientKey);
+    return this.#queue.filter((record) => record.client.key === clientKey);
   }
 
   /** Assigns as many waiting tasks as engines will take now. */

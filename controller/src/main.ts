@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { startController } from "./controller.js";
+import { DEFAULT_HEARTBEAT } from "./options.js";
 import { DEFAULT_RECORD_LIMITS } from "./records/task-records.js";
 import { SCHEMES, type SchemeName } from "./schedulers/index.js";
 import { DEFAULT_STORE_LIMITS } from "./store/task-store.js";
@@ -18,8 +19,10 @@ const program = new Command("tspcontroller")
   .addOption(new Option("--scheme <scheme>", "load-balancing scheme").choices(SCHEMES).default("leastload"))
   .option("--hwm <n>", "max outstanding tasks per engine for the load balancer (0 = unlimited)", integer, 64)
   .addOption(new Option("--lb-window <mode>", "tasks an engine may hold: adaptive (from measured run times, up to hwm) or hwm").choices(["adaptive", "hwm"]).default("adaptive"))
-  .option("--heartbeat-ms <ms>", "heartbeat period engines use", integer, 500)
-  .option("--heartbeat-timeout-ms <ms>", "silence after which an engine is declared dead", integer, 3000)
+  .option("--heartbeat-period <ms>", `how often engines beat (default ${DEFAULT_HEARTBEAT.periodMs})`, integer)
+  .option("--heartbeat-misses <n>", `beats in a row an engine may miss, counted from its last beat, before it is declared dead (default ${DEFAULT_HEARTBEAT.misses})`, integer)
+  .addOption(new Option("--heartbeat-ms <ms>", "old name of --heartbeat-period").argParser(integer).hideHelp())
+  .addOption(new Option("--heartbeat-timeout-ms <ms>", "older form of --heartbeat-misses, as a silence in ms").argParser(integer).hideHelp())
   .addOption(new Option("--orphan-tasks <mode>", "unstarted tasks of a client that is gone (silent as long as a dead engine): abort them, or keep them running").choices(["abort", "keep"]).default("abort"))
   .option("--client-file <path>", "client connection file (default: the profile's)")
   .option("--engine-file <path>", "engine connection file (default: the profile's)")
@@ -40,8 +43,10 @@ interface CliOptions {
   scheme: SchemeName;
   hwm: number;
   lbWindow: "adaptive" | "hwm";
-  heartbeatMs: number;
-  heartbeatTimeoutMs: number;
+  heartbeatPeriod?: number;
+  heartbeatMisses?: number;
+  heartbeatMs?: number;
+  heartbeatTimeoutMs?: number;
   orphanTasks: "abort" | "keep";
   clientFile?: string;
   engineFile?: string;
@@ -67,7 +72,8 @@ try {
     scheme: cli.scheme,
     hwm: cli.hwm,
     lbWindow: cli.lbWindow,
-    heartbeatMs: cli.heartbeatMs,
+    heartbeatMs: cli.heartbeatPeriod ?? cli.heartbeatMs,
+    heartbeatMisses: cli.heartbeatMisses,
     heartbeatTimeoutMs: cli.heartbeatTimeoutMs,
     orphanTasks: cli.orphanTasks,
     clientFile: cli.clientFile,

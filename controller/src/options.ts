@@ -21,7 +21,14 @@ export interface ControllerOptions {
    * hwm (slow start at 2 for a function not seen yet). "hwm": always up to hwm, as ipyparallel does.
    */
   lbWindow?: WindowMode;
+  /** How often engines beat, ms (sent to each engine in its registration reply). Default 1000. */
   heartbeatMs?: number;
+  /**
+   * Beats in a row an engine may miss, counted from its last beat, before it is declared dead.
+   * Default 15: see DEFAULT_HEARTBEAT for why.
+   */
+  heartbeatMisses?: number;
+  /** Older form of heartbeatMisses, as a silence in ms: misses = ceil(timeout / period). Ignored when heartbeatMisses is given. */
   heartbeatTimeoutMs?: number;
   /**
    * What happens to the unstarted tasks of a client that is gone (silent for as long as an engine may
@@ -47,6 +54,16 @@ export interface ControllerOptions {
 export type OrphanTasks = "abort" | "keep";
 
 export type ResolvedOptions = Required<Omit<ControllerOptions, "db" | "dbFile">> & Pick<ControllerOptions, "db" | "dbFile">;
+
+/**
+ * 1 s beats, dead after 15 missed. Measured with `npm run bench -- --soak` on this 2-core machine
+ * (shared with other builds, load average up to 20) with 64 engines under two minutes of CPU-bound
+ * load: the longest gap between two beats of an engine, as the controller's snapshots showed it, was
+ * 2.7-3.0 s, so 15 s is a 5x margin, while a crashed engine's tasks still move on within 15 s
+ * (ipyparallel: 10 x 3 s). The controller's own stalls are not counted at all (LoopLag), and the
+ * wait for a first beat has its own grace (firstBeatGraceMs, 60 s).
+ */
+export const DEFAULT_HEARTBEAT = { periodMs: 1000, misses: 15 } as const;
 
 export class OptionsError extends Error {
   override name = "OptionsError";
@@ -84,9 +101,18 @@ export function resolveOptions(options: ControllerOptions = {}): ResolvedOptions
   const ip = options.ip ?? "127.0.0.1";
   const scheme = options.scheme ?? "leastload";
   if (!SCHEMES.includes(scheme)) throw new OptionsError(`unknown scheme ${scheme}; choose one of ${SCHEMES.join(", ")}`);
-  const heartbeatMs = positive("heartbeatMs", options.heartbeatMs ?? 500);
-  const heartbeatTimeoutMs = positive("heartbeatTimeoutMs", options.heartbeatTimeoutMs ?? 3000);
-  if (heartbeatTimeoutMs <= heartbeatMs) throw new OptionsError("heartbeatTimeoutMs must exceed heartbeatMs");
+  const heartbeatMs = positive("heartbeatMs", options.heartbeatMs ?? DEFAULT_HEARTBEAT.periodMs);
+  let heartbeatMisses: number;
+  if (options.heartbeatMisses !== undefined) {
+    heartbeatMisses = positive("heartbeatMisses", options.heartbeatMisses);
+    if (!Number.isInteger(heartbeatMisses)) throw new OptionsError(`heartbeatMisses must be a whole number, got ${heartbeatMisses}`);
+  } else if (options.heartbeatTimeoutMs !== undefined) {
+    const timeout = positive("heartbeatTimeoutMs", options.heartbeatTimeoutMs);
+    if (timeout <= heartbeatMs) throw new OptionsError("heartbeatTimeoutMs must exceed heartbeatMs");
+    heartbeatMisses = Math.ceil(timeout / heartbeatMs);
+  } else heartbeatMisses = DEFAULT_HEARTBEAT.misses;
+  if (heartbeatMisses < 2) throw new OptionsError(`heartbeatMisses must be at least 2 (one late beat is not a death), got ${heartbeatMisses}`);
+  const heartbeatTimeoutMs = heartbeatMs * heartbeatMisses;
   return {
     profile,
     ip,
@@ -95,6 +121,7 @@ export function resolveOptions(options: ControllerOptions = {}): ResolvedOptions
     hwm: Math.floor(positive("hwm", options.hwm ?? 64, true)),
     lbWindow: lbWindow(options.lbWindow),
     heartbeatMs,
+    heartbeatMisses,
     heartbeatTimeoutMs,
     orphanTasks: orphanTasks(options.orphanTasks),
     clientFile: options.clientFile ?? clientConnectionFile(profile),

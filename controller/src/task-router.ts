@@ -10,6 +10,7 @@ import { TaskRecord, type ClientRef, type TaskWork } from "./records/task-record
 import type { TaskRecords } from "./records/task-records.js";
 import type { Scheduler } from "./schedulers/index.js";
 import type { TaskStore } from "./store/task-store.js";
+import { Slice } from "./slice.js";
 import { taskProblem } from "./validate.js";
 
 /** What the router tells the event publisher. */
@@ -49,13 +50,22 @@ export class TaskRouter {
       assign: (record, engine) => this.#send(record, engine),
       expired: (record) => {
         this.#fail(record, "TimeoutError", `no engine took this task within ${record.lb?.timeoutMs ?? "its"} ms`);
-        this.outbox.flush();
+        this.#flushOut();
       },
     }, windowMode);
   }
 
-  /** Throws SubmitError when the request as a whole is malformed; nothing of it is then run. */
-  submit(client: ClientRef, tasks: unknown, frames: Buffer[]): void {
+  /** What leaves outside a handled message: the store first, as the controller does after each message. */
+  #flushOut(): void {
+    this.store.flushFinished();
+    this.outbox.flush();
+  }
+
+  /**
+   * Throws SubmitError when the request as a whole is malformed; nothing of it is then run. A big
+   * submission is taken in slices: what is accepted so far is placed and sent before the loop yields.
+   */
+  async submit(client: ClientRef, tasks: unknown, frames: Buffer[]): Promise<void> {
     if (!Array.isArray(tasks)) throw new SubmitError("submit_request needs a tasks array");
     const counts = tasks.map((t) => (t !== null && typeof t === "object" ? (t as TaskRequest).bufferCount : NaN));
     let groups: Buffer[][];
@@ -66,7 +76,15 @@ export class TaskRouter {
       this.#rejectAll(client, tasks, `the submission was refused: ${(err as Error).message}`, now);
       throw new SubmitError((err as Error).message);
     }
-    tasks.forEach((task, i) => this.#submitOne(client, task, groups[i]!, now));
+    const slice = new Slice();
+    for (let i = 0; i < tasks.length; i++) {
+      this.#submitOne(client, tasks[i], groups[i]!, now);
+      if (slice.due()) {
+        this.balancer.place();
+        this.#flushOut();
+        await slice.yield();
+      }
+    }
     this.balancer.place();
     this.events.changed();
   }

@@ -61,9 +61,27 @@ export class UnassignedQueue {
     this.remove(record);
   }
 
-  /** Every waiting task, oldest first (for sweeps after an engine is lost; rare). */
-  waiting(): TaskRecord[] {
-    return [...this.#seq.entries()].sort((a, b) => a[1] - b[1]).map(([record]) => record);
+  /**
+   * Takes out every waiting task of each constraint group whose head `stuck` says no engine can run
+   * (all tasks of a group have the same candidates, so one look per group decides for all of it).
+   */
+  takeGroupsWhere(stuck: (head: TaskRecord) => boolean): TaskRecord[] {
+    const taken: TaskRecord[] = [];
+    for (const { record } of this.heads()) {
+      if (!stuck(record)) continue;
+      const key = constraintKey(record);
+      const group = this.#groups.get(key)!;
+      this.#groups.delete(key);
+      for (const member of group) if (this.remove(member)) taken.push(member);
+    }
+    return taken;
+  }
+
+  /** Waiting tasks a predicate picks, in queue order within each group (one pass, no sort: the queue may hold a million). */
+  filter(pick: (record: TaskRecord) => boolean): TaskRecord[] {
+    const picked: TaskRecord[] = [];
+    for (const group of this.#groups.values()) for (const record of group) if (record.lb!.waiting && pick(record)) picked.push(record);
+    return picked;
   }
 
   #group(record: TaskRecord): Deque<TaskRecord> {

@@ -96,7 +96,7 @@ export class EngineSession implements RunningEngine {
         uuid: this.uuid,
         id: this.id,
         heartbeatMs,
-        rejoinAfterMs: rejoinAfterMs(heartbeatMs, lostControllerMs),
+        rejoinAfterMs: rejoinAfterMs(heartbeatMs, lostControllerMs, this.registration.heartbeatTimeoutMs),
         lostControllerMs,
       },
       (event) => this.#onHeartbeatEvent(event),

@@ -32,9 +32,13 @@ export type HeartbeatCommand = { type: "stopping" } | { type: "stop" } | { type:
 /** Default time without any controller after which an engine exits: 5 minutes. */
 export const LOST_CONTROLLER_MS = 300_000;
 
-/** Silence after which an engine registers again: max(10 heartbeats, 10 s), never past giving up. */
-export function rejoinAfterMs(heartbeatMs: number, lostControllerMs: number): number {
-  return Math.min(Math.max(10 * heartbeatMs, 10_000), lostControllerMs);
+/**
+ * Silence after which an engine registers again: max(10 heartbeats, 10 s, twice the controller's own
+ * tolerance), never past giving up. Twice: a controller that is only slow judges the engine alive
+ * for that long, so registering sooner would only add work to a loaded controller.
+ */
+export function rejoinAfterMs(heartbeatMs: number, lostControllerMs: number, controllerToleranceMs = 0): number {
+  return Math.min(Math.max(10 * heartbeatMs, 10_000, 2 * controllerToleranceMs), lostControllerMs);
 }
 
 /** Main-thread side of the heartbeat: owns the worker and feeds it the main heap size. */

@@ -24,7 +24,9 @@ export function registrationRequest(uuid: string, version: string, id?: number, 
 export function registrationOf(reply: MessageContents["registration_reply"]): Registration {
   if (reply.status !== "ok") throw new RegistrationError(`the controller refused registration: ${String(reply.message)}`);
   if (!Number.isInteger(reply.id) || !(reply.heartbeatMs > 0)) throw new RegistrationError("the registration reply is malformed (id or heartbeatMs)");
-  return { id: reply.id, heartbeatMs: reply.heartbeatMs, heartbeatTimeoutMs: reply.heartbeatTimeoutMs };
+  // An older controller may leave out the timeout: the engine then assumes 10 periods.
+  const heartbeatTimeoutMs = reply.heartbeatTimeoutMs > 0 ? reply.heartbeatTimeoutMs : 10 * reply.heartbeatMs;
+  return { id: reply.id, heartbeatMs: reply.heartbeatMs, heartbeatTimeoutMs };
 }
 
 /**

@@ -43,7 +43,7 @@ test("engines get ids 0, 1, 2... that stay theirs and are never reused", { timeo
     const e0 = await scene.engine();
     const e1 = await scene.engine();
     assert.deepEqual([e0.id, e1.id], [0, 1]);
-    assert.equal(e0.heartbeatMs, 500);
+    assert.equal(e0.heartbeatMs, 1000);
 
     const registered = await Promise.all([0, 1].map((id) => client.events.next("engine_registered", (m) => m.content.engine.id === id)));
     assert.deepEqual(registered.map((m) => m.content.engine.uuid), [e0.uuid, e1.uuid]);

@@ -16,6 +16,8 @@ interface StartOptions extends LauncherCliOptions {
   scheme?: string;
   hwm?: string;
   supervise: boolean;
+  heartbeatPeriod?: string;
+  heartbeatMisses?: string;
   maxRestarts: number;
   restartWindow: number;
 }
@@ -64,12 +66,16 @@ addLauncherOptions(program
   .option("--daemonize", "return once ready and leave the cluster running", false)
   .option("--scheme <scheme>", "load-balancing scheme: leastload, lru, random, weighted")
   .option("--hwm <n>", "max outstanding tasks per engine for the load balancer (0: no limit)")
+  .option("--heartbeat-period <ms>", "how often engines beat (default 1000)")
+  .option("--heartbeat-misses <n>", "beats in a row an engine may miss before it is declared dead (default 15)")
   .option("--no-supervise", "do not restart a crashed controller or crashed engines")
   .option("--max-restarts <n>", "restarts of one crashed process within the restart window before giving up on it", nonNegativeInt, DEFAULT_RESTART_POLICY.maxRestarts)
   .option("--restart-window <seconds>", "the window --max-restarts counts in", positiveInt, DEFAULT_RESTART_POLICY.windowMs / 1000)
   .action(async (opts: StartOptions) => {
     const controllerArgs = [...(opts.scheme ? ["--scheme", opts.scheme] : []), ...(opts.hwm !== undefined ? ["--hwm", opts.hwm] : [])];
     const supervise = opts.supervise && { maxRestarts: opts.maxRestarts, windowMs: opts.restartWindow * 1000 };
+    if (opts.heartbeatPeriod !== undefined) controllerArgs.push("--heartbeat-period", opts.heartbeatPeriod);
+    if (opts.heartbeatMisses !== undefined) controllerArgs.push("--heartbeat-misses", opts.heartbeatMisses);
     const started = Date.now();
     const engines = launcherSpec(opts);
     const cluster = await Cluster.start({ n: opts.n, profile: opts.profile, ip: opts.ip, location: opts.location, daemonize: opts.daemonize, controllerArgs, supervise, engines });

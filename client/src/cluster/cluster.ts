@@ -37,7 +37,7 @@ export interface ClusterOptions {
   supervise?: boolean | Partial<RestartPolicy>;
   controllerArgs?: string[];
   engineArgs?: string[];
-  /** How long to wait for the controller and engines to be ready, ms (default 30,000). */
+  /** How long to wait for the controller and engines to be ready, ms (default 30,000, or 3 s per engine when more). */
   timeout?: number;
   controllerLauncher?: ControllerLauncher;
   engineLauncher?: EngineLauncher;
@@ -116,7 +116,8 @@ export class Cluster implements AsyncDisposable {
 
   static async #launch(options: ClusterOptions & { profile: string }): Promise<Cluster> {
     const profile = options.profile;
-    const timeout = options.timeout ?? 30_000;
+    // 64 engines starting at once on a busy 2-core machine took 34-72 s to register: the wait grows with n.
+    const timeout = options.timeout ?? Math.max(30_000, 3_000 * (options.n ?? availableParallelism()));
     const detached = options.daemonize ?? false;
     // Made first: a bad launcher option fails before anything starts.
     const engineLauncher: EngineLauncher = options.engineLauncher ?? (options.engines ? createEngineLauncher(options.engines) : new LocalEngineLauncher());
