@@ -144,7 +144,8 @@ test('3. after Stop cluster the panel shows the controller lost, with no live bu
 });
 
 test('3. a controller killed elsewhere: the panel shows it lost within the heartbeat silence', async () => {
-  startDaemonCluster(env, 1, 'other');
+  // Unsupervised: a supervisor would restart the killed controller, and the panel would rightly show it back.
+  startDaemonCluster(env, 1, 'other', ['--no-supervise']);
   const pids = clusterPids(env, 'other')!;
   strays.push(pids.controller, ...pids.engines);
   const connect = page.panel.locator('.tsp-Notice button[data-action="connect"][data-profile="other"]');

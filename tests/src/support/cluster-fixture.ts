@@ -40,6 +40,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
   try {
     client = await cluster.connect({ timeout: 10_000 });
     await client.waitForEngines(n, { timeout: 20_000 });
+    await firstBeats(client, client.ids);
   } catch (err) {
     await cluster.stop();
     throw err;
@@ -86,6 +87,22 @@ export async function eventually<T>(what: string, check: () => T | Promise<T>, t
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(50);
   }
+}
+
+/**
+ * Resolves once the controller has heard a heartbeat from each engine: until its first beat an engine
+ * gets a long grace (engines starting by the dozen are slow to beat), so a test that stops or kills an
+ * engine to see it declared dead must not do so before.
+ */
+export async function firstBeats(client: Client, engineIds: number[]): Promise<void> {
+  const registered = new Map(client.engines.map((e) => [e.id, e.registered]));
+  await eventually(`a first heartbeat from engines ${engineIds.join(", ")}`, async () => {
+    const snapshot = await client.status();
+    return engineIds.every((id) => {
+      const beat = snapshot.engines.find((e) => e.id === id)?.lastHeartbeat;
+      return beat !== undefined && beat > (registered.get(id) ?? Infinity);
+    });
+  });
 }
 
 /** Resolves once the controller reports a task running on each of the given engines. */

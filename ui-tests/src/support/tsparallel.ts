@@ -21,8 +21,8 @@ export function stopClusters(env: Record<string, string>): void {
 }
 
 /** `tspcluster start -n N --daemonize` in the test's TSPARALLEL_DIR: a cluster no kernel started. */
-export function startDaemonCluster(env: Record<string, string>, n: number, profile = 'default'): void {
-  execFileSync(process.execPath, [bins.tspcluster, 'start', '-n', String(n), '--profile', profile, '--daemonize'], {
+export function startDaemonCluster(env: Record<string, string>, n: number, profile = 'default', extraArgs: string[] = []): void {
+  execFileSync(process.execPath, [bins.tspcluster, 'start', '-n', String(n), '--profile', profile, '--daemonize', ...extraArgs], {
     env: { ...process.env, ...env },
     stdio: 'pipe',
     timeout: 90_000
