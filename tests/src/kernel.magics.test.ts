@@ -187,6 +187,16 @@ describe("kernel: %px magics on a cluster", () => {
     assert.equal(failed.outputs.filter((m) => m.header.msg_type === "error").length, 1);
   });
 
+  test("an engine's traceback in a %%px cell names the TypeScript line and shows it with a marker", async () => {
+    const failed = await run("%%px --targets 0 --block\nconst limit: number = 3\nfunction check(x: number): void { if (x > limit) throw new RangeError(`over ${limit}`) }\ncheck(5)");
+    assert.equal(failed.reply.content.status, "error");
+    const traceback = (failed.reply.content.traceback as string[]).join("\n");
+    const line2 = "function check(x: number): void { if (x > limit) throw new RangeError(`over ${limit}`) }";
+    const column = line2.indexOf("new RangeError") + 1;
+    assert.match(traceback, new RegExp(`at check \\(<cell-\\d+>:2:${column}\\)\n {8}2 \\| function check\\(x: number\\): void`), traceback);
+    assert.ok(traceback.includes(`\n          | ${" ".repeat(column - 1)}^`), traceback);
+  });
+
   test("--local also runs the cell here; --save-name keeps the AsyncResult as a typed variable", async () => {
     const local = await ok("%%px --local\nconst both = 40 + 2");
     assert.equal(plainOutputs(local.outputs).length, 0);

@@ -1,5 +1,6 @@
 import { types, inspect } from "node:util";
 import type { ErrorContent } from "../jupyter/messages.js";
+import { remoteFrames } from "./remote-frames.js";
 import { cellSources } from "./cell-sources.js";
 
 const RED = "\u001b[31m";
@@ -50,8 +51,7 @@ interface RemoteLike {
 function remoteLines(err: RemoteLike): string[] {
   if (!Array.isArray(err.traceback)) return [];
   const engine = err.engineId === undefined ? "engine" : `engine ${err.engineId}`;
-  const frames = (err.traceback as unknown[]).filter((line): line is string => typeof line === "string" && /^\s+at /.test(line));
-  return [`[${engine}] ${RED}${err.ename ?? "Error"}${RESET}: ${err.evalue ?? ""}`, ...frames.map((line) => `    ${line.trim()}`)];
+  return [`[${engine}] ${RED}${err.ename ?? "Error"}${RESET}: ${err.evalue ?? ""}`, ...remoteFrames(err.traceback as unknown[])];
 }
 
 function remoteSection(err: Error): string[] {
