@@ -111,6 +111,15 @@ describe("kernel: %px magics on a cluster", () => {
     assert.equal(plainOutputs(outputs).length, 2);
   });
 
+  test("%%px --stream shows the output of a synchronous loop while the loop runs: line 0 is published before line 2 is written", async () => {
+    const { outputs } = await ok("%%px --stream --targets 0 --block\nfor (let i = 0; i < 3; i++) { console.log(i); const t = Date.now(); while (Date.now() - t < 1000) {} }");
+    const chunks = outputs.filter((m) => m.header.msg_type === "stream" && m.content.name === "stdout").map((m) => String(m.content.text));
+    const first = chunks.findIndex((text) => /^0$/m.test(text));
+    assert.ok(first >= 0, JSON.stringify(chunks));
+    assert.doesNotMatch(chunks[first]!, /^2$/m, `line 0 came out with line 2, only after the loop: ${JSON.stringify(chunks)}`);
+    assert.deepEqual(lines(chunks.join("")).filter((l) => /^\d$/.test(l)), ["0", "1", "2"]);
+  });
+
   test("test_px_nonblocking: --noblock gives an AsyncResult and no output; errors wait for %pxresult", async () => {
     await ok("%pxconfig --noblock --verbose --targets 1");
     await ok("%px let a = 5");
