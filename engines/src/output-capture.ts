@@ -31,9 +31,8 @@ function chunkText(chunk: unknown, encoding: unknown): string {
  *
  * Live output of synchronous code: a timer cannot fire while a task loops, so a task's first write,
  * and a write that comes STREAM_INTERVAL_MS or more after the last send, sends at once, from the
- * write itself. The send is
- * synchronous (the engine socket never blocks) and ZeroMQ's own I/O thread puts it on the wire
- * while the loop goes on, as ipyparallel's IOPub thread does. It goes through the same socket as the
+ * write itself. The send is synchronous (the engine socket never blocks) and ZeroMQ's own I/O
+ * thread puts it on the wire while the loop goes on, as ipyparallel's IOPub thread does. It goes through the same socket as the
  * results, so ZeroMQ's per-connection order (kept by the controller, which relays a batch's streams
  * before its results) means a task's output never reaches the client after its result. Writes
  * closer together than that are batched, so a chatty task costs at most one message per interval;
