@@ -142,6 +142,29 @@ describe("kernel: errors from the engines", () => {
     assert.equal(tb[remote + 3], `    | ${" ".repeat(column - 1)}^`, tb.join("\n"));
   });
 
+  test("a notebook function taken along by another names its own cell line when it fails on an engine", async () => {
+    const lines = [
+      "const ceiling: number = 10;",
+      "function inner(x: number): number {",
+      "  if (x > ceiling) throw new RangeError(`inner: ${x}`);",
+      "  return x;",
+      "}",
+      "const outer = (x: number): number => inner(x * 20);",
+      "await Client.active!.loadBalancedView().map(outer, [1])",
+    ];
+    const { reply } = await kernel.execute(lines.join("\n"));
+    assert.equal(reply.content.status, "error");
+    const tb = (reply.content.traceback as string[]).map((line) => line.replace(/\u001b\[\d+m/g, ""));
+    const remote = tb.findIndex((line) => /^\[engine \d+\] RangeError: inner: 20$/.test(line));
+    assert.ok(remote >= 0, tb.join("\n"));
+    const throwAt = lines[2]!.indexOf("new RangeError") + 1;
+    assert.match(tb[remote + 1] ?? "", new RegExp(`^\\s+at inner \\(cell\\[\\d+\\]:3:${throwAt}\\)$`), tb.join("\n"));
+    assert.equal(tb[remote + 2], `  3 | ${lines[2]}`, tb.join("\n"));
+    const atOuter = tb.findIndex((line) => /^\s+at outer \(cell\[\d+\]:6:\d+\)$/.test(line));
+    assert.ok(atOuter > remote + 1, tb.join("\n"));
+    assert.equal(tb[atOuter + 1], `  6 | ${lines[5]}`, tb.join("\n"));
+  });
+
   test("%px code with a syntax error is refused in the kernel, before any engine sees it", async () => {
     const count = async () => Number(plainOutputs((await kernel.execute("(await Client.active!.controllerHistory()).length")).outputs).at(-1));
     const before = await count();

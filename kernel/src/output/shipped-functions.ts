@@ -35,7 +35,11 @@ export class ShippedFunctions {
     if (this.#byName.size > KEPT_FUNCTIONS) this.#byName.delete(this.#byName.keys().next().value!);
   }
 
-  /** The cell and TypeScript position of a position (1-based) in the engine's `<function name>`; null when it is not in the function's own text. */
+  /**
+   * The cell and TypeScript position of a position (1-based) in the engine's `<function name>`: in the
+   * function's own text, or in a notebook function it took along (found by the code around the
+   * position in the newest cell that has it). Null when neither tells.
+   */
   position(name: string, line: number, column: number): { cell: string; position: MappedPosition } | null {
     const shipped = this.#byName.get(name);
     if (!shipped) return null;
@@ -45,13 +49,31 @@ export class ShippedFunctions {
     if (column0 < 0) return null;
     const offset = lines.slice(0, line - 1).reduce((sum, l) => sum + l.length + 1, 0) + column0;
     const start = shipped.source.indexOf(shipped.text);
-    if (offset < start || offset >= start + shipped.text.length) return null;
-    const inside = lineColumn(shipped.text, offset - start);
-    const jsLine = shipped.line + inside.line - 1;
-    const jsColumn = inside.line === 1 ? shipped.column + inside.column - 1 : inside.column;
-    const position = cellSources.position(shipped.cell, jsLine, jsColumn);
-    return position === null || position === "kernel" ? null : { cell: shipped.cell, position };
+    if (start >= 0 && offset >= start && offset < start + shipped.text.length) {
+      return mapped(shipped.cell, { line: shipped.line, column: shipped.column }, shipped.text, offset - start);
+    }
+    for (const [before, after] of CONTEXTS) {
+      const from = Math.max(0, offset - before);
+      const around = shipped.source.slice(from, offset + after);
+      if (around.length < MIN_CONTEXT) continue;
+      const origin = cellSources.locate(around);
+      if (origin) return mapped(origin.file, origin, around, offset - from);
+    }
+    return null;
   }
+}
+
+/** Code around a position (chars before, after) looked for in the cells, most telling first. */
+const CONTEXTS: [number, number][] = [[40, 40], [0, 40], [40, 1], [0, 16]];
+const MIN_CONTEXT = 8;
+
+/** The TypeScript position of `at` chars into `text`, which starts at `origin` in a cell's JavaScript. */
+function mapped(cell: string, origin: { line: number; column: number }, text: string, at: number): { cell: string; position: MappedPosition } | null {
+  const inside = lineColumn(text, at);
+  const jsLine = origin.line + inside.line - 1;
+  const jsColumn = inside.line === 1 ? origin.column + inside.column - 1 : inside.column;
+  const position = cellSources.position(cell, jsLine, jsColumn);
+  return position === null || position === "kernel" ? null : { cell, position };
 }
 
 /** The kernel's one registry, filled as functions are packaged and read by tracebacks. */
