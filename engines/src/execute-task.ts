@@ -1,5 +1,6 @@
 import vm from "node:vm";
 import { CellCompiler, WRAPPER_LINE_OFFSET, type CompiledCell } from "./cell-compiler.js";
+import { cellSourceLines } from "./cell-source-lines.js";
 import { IMPORT_HOOK } from "./cell-rewrite.js";
 import { callInterruptibly } from "./interrupt.js";
 import { importFromCwd } from "./module-import.js";
@@ -36,6 +37,7 @@ export class CellExecutor {
     const executionCount = silent ? undefined : ++this.#executionCount;
     const filename = `<cell-${executionCount ?? "silent"}>`;
     const compiled = this.#compiler.compile(code, filename);
+    cellSourceLines.register(filename, code, compiled);
     // vm.compileFunction, not vm.Script: on Node 20 every distinct Script stays in memory for good.
     for (const fn of compiled.functions) {
       // On line 2, indented to its own column, so its positions are the cell's.

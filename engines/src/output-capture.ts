@@ -7,6 +7,8 @@ type Write = typeof process.stdout.write;
 /** How often buffered output of a running task is sent as a `stream` message. */
 export const STREAM_INTERVAL_MS = 50;
 
+const clock = (): number => performance.now();
+
 interface Chunk {
   msgId: string;
   name: StreamName;
@@ -26,6 +28,16 @@ function chunkText(chunk: unknown, encoding: unknown): string {
  * Attributes everything written to process.stdout/stderr (console.* writes through them too) to the
  * task that is running, or to the most recent one between tasks. Output is streamed every
  * STREAM_INTERVAL_MS while there is some; what is left when a task completes goes into its result.
+ *
+ * Live output of synchronous code: a timer cannot fire while a task loops, so a task's first write,
+ * and a write that comes STREAM_INTERVAL_MS or more after the last send, sends at once, from the
+ * write itself. The send is synchronous (the engine socket never blocks) and ZeroMQ's own I/O
+ * thread puts it on the wire while the loop goes on, as ipyparallel's IOPub thread does. It goes through the same socket as the
+ * results, so ZeroMQ's per-connection order (kept by the controller, which relays a batch's streams
+ * before its results) means a task's output never reaches the client after its result. Writes
+ * closer together than that are batched, so a chatty task costs at most one message per interval;
+ * what such a burst leaves just before a long silent stretch of synchronous code waits for the next
+ * write or the result.
  */
 export class OutputCapture {
   readonly #original: Record<StreamName, Write>;
@@ -34,6 +46,8 @@ export class OutputCapture {
   #bypass = 0;
   #timer: NodeJS.Timeout | null = null;
   #installed = false;
+  /** When output was last sent (performance.now()); a write long after it is sent at once. */
+  #lastSent = -Infinity;
 
   constructor(
     private readonly engineIdNow: () => number,
@@ -72,6 +86,8 @@ export class OutputCapture {
 
   /** From now on output belongs to this task (until the next one starts). */
   attributeTo(msgId: string): void {
+    // A task's first output leaves at once, whatever the task before it sent just now.
+    if (msgId !== this.#owner) this.#lastSent = -Infinity;
     this.#owner = msgId;
   }
 
@@ -104,6 +120,7 @@ export class OutputCapture {
   flush(): void {
     this.#clearTimer();
     if (this.#pending.length === 0) return;
+    this.#lastSent = clock();
     const items: StreamItem[] = this.#pending.map((c) => ({ msgId: c.msgId, engineId: this.engineIdNow(), name: c.name, text: c.text }));
     this.#pending = [];
     this.sendStream(items);
@@ -129,7 +146,8 @@ export class OutputCapture {
     const last = this.#pending[this.#pending.length - 1];
     if (last && last.msgId === msgId && last.name === name) last.text += text;
     else this.#pending.push({ msgId, name, text });
-    this.#timer ??= setTimeout(() => this.flush(), STREAM_INTERVAL_MS);
+    if (clock() - this.#lastSent >= STREAM_INTERVAL_MS) this.flush();
+    else this.#timer ??= setTimeout(() => this.flush(), STREAM_INTERVAL_MS);
   }
 
   #clearTimer(): void {

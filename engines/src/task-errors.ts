@@ -1,4 +1,5 @@
 import { errorInfo, type RemoteErrorInfo } from "@tsparallel/protocol";
+import { cellSourceLines } from "./cell-source-lines.js";
 
 /** A per-task failure with a chosen name (NameError, FunctionNotFound...), reported as a result. */
 export class TaskError extends Error {
@@ -28,7 +29,7 @@ export function taskErrorInfo(err: unknown, engineId: number): RemoteErrorInfo {
     info.traceback = info.traceback.map((line) => (line === `ReferenceError: ${info.evalue}` ? `ReferenceError: ${hinted}` : line));
     info.evalue = hinted;
   }
-  if (!(err instanceof TaskError)) info.traceback = trimEngineFrames(info.traceback);
+  if (!(err instanceof TaskError)) info.traceback = cellSourceLines.annotate(trimEngineFrames(info.traceback));
   else info.traceback = [`${info.ename}: ${info.evalue}`];
   return info;
 }

@@ -1,9 +1,10 @@
 """Figures for the TypeScript (tsparallel) kernel, measured through jupyter_client (not tests).
 
-usage: /usr/bin/python3 kernel/bench/kernel_bench.py [--starts 5] [--cells 300] [--px 100] [--rss-cells 1000] [--starts-only]
+usage: /usr/bin/python3 kernel/bench/kernel_bench.py [--starts 5] [--cells 300] [--px 100] [--rss-cells 1000] [--starts-only] [--kernel NAME]
 Needs the kernelspec installed (`npx tsparallel install`, or JUPYTER_PATH pointing at one) and, for
 the %px figure, a working cluster (the kernel starts one with %tspcluster; TSPARALLEL_DIR is used).
-Prints one JSON object.
+`--kernel python3` measures IPython (Debian's python3-ipykernel) the same way, for the side-by-side
+figures (start to ready, first cell, tiny cells, RSS; no %px). Prints one JSON object.
 """
 import argparse
 import json
@@ -45,8 +46,8 @@ def run(kc, code):
     return (time.perf_counter() - start) * 1000
 
 
-def start_kernel():
-    km = KernelManager(kernel_name="tsparallel")
+def start_kernel(name):
+    km = KernelManager(kernel_name=name)
     started = time.perf_counter()
     km.start_kernel()
     kc = km.client()
@@ -75,12 +76,13 @@ def main():
     parser.add_argument("--px", type=int, default=100)
     parser.add_argument("--rss-cells", type=int, default=1000)
     parser.add_argument("--starts-only", action="store_true", help="only the start figures (ready, first cell)")
+    parser.add_argument("--kernel", default="tsparallel", help="kernelspec to measure (python3: IPython, for comparison)")
     args = parser.parse_args()
-    result = {}
+    result = {"kernel": args.kernel}
 
     ready, first_cell = [], []
     for _ in range(args.starts):
-        km, kc, seconds = start_kernel()
+        km, kc, seconds = start_kernel(args.kernel)
         ready.append(seconds)
         first_cell.append(run(kc, "1 + 1") / 1000)
         kc.stop_channels()
@@ -91,7 +93,7 @@ def main():
         print(json.dumps(result, indent=2))
         return
 
-    km, kc, _ = start_kernel()
+    km, kc, _ = start_kernel(args.kernel)
     try:
         run(kc, "1 + 1")
         result["local_tiny_cell_ms"] = summary([run(kc, f"{i} + 1") for i in range(args.cells)])
@@ -101,15 +103,16 @@ def main():
             done += 1
         pid = km.provisioner.process.pid
         result["rss_after_cells_mb"] = {"cells": done, "rss": round(rss_mb(pid), 1)}
-        try:
-            run(kc, "%tspcluster start -n 2 --profile kernelbench")
-            run(kc, "%px 1")
-            result["px_tiny_cell_2_engines_ms"] = summary([run(kc, f"%px {i} + 1") for i in range(args.px)])
-        finally:
+        if args.kernel == "tsparallel":
             try:
-                run(kc, "%tspcluster stop --profile kernelbench")
-            except Exception as err:  # the figure above is still worth printing
-                result["px_cluster_stop_error"] = str(err)
+                run(kc, "%tspcluster start -n 2 --profile kernelbench")
+                run(kc, "%px 1")
+                result["px_tiny_cell_2_engines_ms"] = summary([run(kc, f"%px {i} + 1") for i in range(args.px)])
+            finally:
+                try:
+                    run(kc, "%tspcluster stop --profile kernelbench")
+                except Exception as err:  # the figure above is still worth printing
+                    result["px_cluster_stop_error"] = str(err)
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)

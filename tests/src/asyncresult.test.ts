@@ -382,6 +382,63 @@ describe("metadata and output", () => {
     assert.deepEqual(ignored, []);
   });
 
+  test("output of a task stuck in a synchronous loop streams while the loop runs (%%px --stream, ipyparallel's IOPub thread)", async () => {
+    const { client, ids } = shared();
+    const eid = ids[0]!;
+    const ar = client.directView(eid).apply(() => {
+      for (let i = 0; i < 3; i++) {
+        console.log(i);
+        const t = Date.now();
+        while (Date.now() - t < 1000) {}
+      }
+      return "done";
+    });
+    const events: OutputEvent[] = [];
+    let readyAtFirstEvent: boolean | undefined;
+    ar.onOutput((event) => {
+      readyAtFirstEvent ??= ar.ready();
+      events.push(event);
+    });
+    assert.equal(await ar.get(30_000), "done");
+    assert.equal(readyAtFirstEvent, false, `the first line arrived before the result: ${JSON.stringify(events)}`);
+    assert.equal(events[0]!.text, "0\n", JSON.stringify(events));
+    assert.equal(ar.stdout[0], "0\n1\n2\n");
+    assert.ok(ar.stdout[0]!.startsWith(events.map((e) => e.text).join("")), JSON.stringify(events));
+  });
+
+  test("streamed output never arrives after its task's result: nothing lost, nothing twice, in order", async () => {
+    const { client } = shared();
+    const lv = client.loadBalancedView();
+    const chatty = (n: number): number => {
+      // Writes closer together than the stream interval: some lines stream, the last ones travel with the result.
+      for (let k = 0; k < 5; k++) {
+        console.log(`${n}:${k}`);
+        const t = Date.now();
+        while (Date.now() - t < 30) {}
+      }
+      console.log(`${n}:end`);
+      return n;
+    };
+    const runs = Array.from({ length: 12 }, (_, n) => {
+      const ar = lv.apply(chatty, n);
+      const streamed: string[] = [];
+      let afterResult = 0;
+      ar.onOutput((event) => {
+        if (ar.metadata[event.index]!.status !== undefined) afterResult++;
+        streamed.push(event.text);
+      });
+      return { n, ar, streamed, afterResult: () => afterResult };
+    });
+    for (const { n, ar, streamed, afterResult } of runs) {
+      assert.equal(await ar.get(60_000), n);
+      const expected = [0, 1, 2, 3, 4, "end"].map((k) => `${n}:${k}\n`).join("");
+      assert.equal(ar.stdout[0], expected, `task ${n}: the streamed part and the part in the result make the output once`);
+      assert.ok(streamed.length > 0, `task ${n} streamed nothing while it ran`);
+      assert.ok(expected.startsWith(streamed.join("")), `task ${n}: streamed ${JSON.stringify(streamed)}`);
+      assert.equal(afterResult(), 0);
+    }
+  });
+
   test("an empty result is ready at once and gives its empty value", async () => {
     const { client } = shared();
     const amr = client.loadBalancedView().map((x: number) => x, []);

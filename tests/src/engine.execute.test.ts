@@ -89,6 +89,27 @@ describe("engine execute: TypeScript cells in one persistent namespace", () => {
     assert.match(result.error!.traceback.join("\n"), /<cell-\d+>:2:/);
   });
 
+  test("a runtime error names the TypeScript line and column and shows the line with a marker", async () => {
+    const line2 = "function fail(x: number, why: string): never { throw new RangeError(`bad ${x}: ${why}`) }";
+    const line3 = "const n: number = 7; fail(n, 'typed')";
+    const result = await execute(`type Unused = { a: string }\n${line2}\n${line3}`);
+    assert.equal(result.status, "error");
+    const traceback = result.error!.traceback;
+    const shown = traceback.join("\n");
+    const throwAt = line2.indexOf("new RangeError") + 1;
+    const callAt = line3.indexOf("fail(n") + 1;
+    const inFail = traceback.findIndex((l) => /^\s+at fail \(<cell-\d+>:2:\d+\)$/.test(l));
+    assert.ok(inFail >= 0, shown);
+    assert.match(traceback[inFail]!, new RegExp(`:2:${throwAt}\\)$`), shown);
+    assert.equal(traceback[inFail + 1], `      2 | ${line2}`, shown);
+    assert.equal(traceback[inFail + 2], `        | ${" ".repeat(throwAt - 1)}^`, shown);
+    const atCall = traceback.findIndex((l) => /^\s+at <cell-\d+>:3:\d+$/.test(l));
+    assert.ok(atCall > inFail, shown);
+    assert.match(traceback[atCall]!, new RegExp(`:3:${callAt}$`), shown);
+    assert.equal(traceback[atCall + 1], `      3 | ${line3}`, shown);
+    assert.equal(traceback[atCall + 2], `        | ${" ".repeat(callAt - 1)}^`, shown);
+  });
+
   test("a syntax error points at the cell line", async () => {
     const result = await execute("const ok = 1\nconst broken = ;\n");
     assert.equal(result.status, "error");

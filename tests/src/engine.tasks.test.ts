@@ -32,10 +32,13 @@ describe("engine task flow: output, batching, abort, interrupt", () => {
     assert.equal(stderr, "done\n");
   });
 
-  test("output of a short task comes back in its result", async () => {
-    const result = await controller.run({ kind: "execute", code: "console.log('quick', 42)" });
-    assert.equal(result.stdout, "quick 42\n");
-    assert.equal(result.bufferCount, 0);
+  test("output of a short task arrives exactly once: its first write streamed at once, the rest of a burst in its result", async () => {
+    const [msgId] = controller.submit([{ body: { kind: "execute", code: "console.log('quick', 42); console.log('second')" } }]);
+    const [result] = await controller.results([msgId!]);
+    assert.equal(result!.status, "ok", JSON.stringify(result!.error));
+    assert.equal(controller.streamedText(msgId!) + (result!.stdout ?? ""), "quick 42\nsecond\n");
+    assert.ok(controller.streamedText(msgId!).startsWith("quick 42\n"));
+    assert.equal(result!.bufferCount, 0);
   });
 
   test("output produced after a task ended is streamed under that task", async () => {

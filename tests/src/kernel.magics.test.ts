@@ -111,6 +111,15 @@ describe("kernel: %px magics on a cluster", () => {
     assert.equal(plainOutputs(outputs).length, 2);
   });
 
+  test("%%px --stream shows the output of a synchronous loop while the loop runs: line 0 is published before line 2 is written", async () => {
+    const { outputs } = await ok("%%px --stream --targets 0 --block\nfor (let i = 0; i < 3; i++) { console.log(i); const t = Date.now(); while (Date.now() - t < 1000) {} }");
+    const chunks = outputs.filter((m) => m.header.msg_type === "stream" && m.content.name === "stdout").map((m) => String(m.content.text));
+    const first = chunks.findIndex((text) => /^0$/m.test(text));
+    assert.ok(first >= 0, JSON.stringify(chunks));
+    assert.doesNotMatch(chunks[first]!, /^2$/m, `line 0 came out with line 2, only after the loop: ${JSON.stringify(chunks)}`);
+    assert.deepEqual(lines(chunks.join("")).filter((l) => /^\d$/.test(l)), ["0", "1", "2"]);
+  });
+
   test("test_px_nonblocking: --noblock gives an AsyncResult and no output; errors wait for %pxresult", async () => {
     await ok("%pxconfig --noblock --verbose --targets 1");
     await ok("%px let a = 5");
@@ -185,6 +194,16 @@ describe("kernel: %px magics on a cluster", () => {
     assert.match(traceback, /\[1:execute\] .*RangeError.*: bad input/);
     assert.match(traceback, /2 of 2 engines failed/);
     assert.equal(failed.outputs.filter((m) => m.header.msg_type === "error").length, 1);
+  });
+
+  test("an engine's traceback in a %%px cell names the TypeScript line and shows it with a marker", async () => {
+    const failed = await run("%%px --targets 0 --block\nconst limit: number = 3\nfunction check(x: number): void { if (x > limit) throw new RangeError(`over ${limit}`) }\ncheck(5)");
+    assert.equal(failed.reply.content.status, "error");
+    const traceback = (failed.reply.content.traceback as string[]).join("\n");
+    const line2 = "function check(x: number): void { if (x > limit) throw new RangeError(`over ${limit}`) }";
+    const column = line2.indexOf("new RangeError") + 1;
+    assert.match(traceback, new RegExp(`at check \\(<cell-\\d+>:2:${column}\\)\n {8}2 \\| function check\\(x: number\\): void`), traceback);
+    assert.ok(traceback.includes(`\n          | ${" ".repeat(column - 1)}^`), traceback);
   });
 
   test("--local also runs the cell here; --save-name keeps the AsyncResult as a typed variable", async () => {

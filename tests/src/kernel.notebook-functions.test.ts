@@ -112,9 +112,57 @@ describe("kernel: errors from the engines", () => {
     const tb = (reply.content.traceback as string[]).map((line) => line.replace(/\u001b\[\d+m/g, ""));
     const remote = tb.findIndex((line) => /^\[engine \d+\] RangeError: too big: 2$/.test(line));
     assert.ok(remote >= 0, tb.join("\n"));
-    // The engine's frame: the shipped function, compiled on the engine.
-    assert.match(tb[remote + 1] ?? "", /^\s+at checked \(<function checked>:\d+:\d+\)$/, tb.join("\n"));
+    // The engine's frame: the shipped function, at the cell's TypeScript line and column, with the line and a marker.
+    const line2 = "const checked = (x: number) => { if (x > 1) throw new RangeError(`too big: ${x}`); return x };";
+    const column = line2.indexOf("new RangeError") + 1;
+    assert.match(tb[remote + 1] ?? "", new RegExp(`^\\s+at checked \\(cell\\[\\d+\\]:2:${column}\\)$`), tb.join("\n"));
+    assert.equal(tb[remote + 2], `  2 | ${line2}`, tb.join("\n"));
+    assert.equal(tb[remote + 3], `    | ${" ".repeat(column - 1)}^`, tb.join("\n"));
     assert.ok(!tb.some((line) => /client\/dist|node:internal/.test(line)), tb.join("\n"));
+  });
+
+  test("a notebook function that fails on an engine names its cell and TypeScript line (type-only lines counted), with the line marked", async () => {
+    const lines = [
+      "interface Limits { most: number }",
+      "const limits: Limits = { most: 1 };",
+      "function overLimit(x: number): number {",
+      "  if (x > limits.most) throw new RangeError(`over: ${x}`);",
+      "  return x;",
+      "}",
+      "await Client.active!.loadBalancedView().map(overLimit, [1, 2])",
+    ];
+    const { reply } = await kernel.execute(lines.join("\n"));
+    assert.equal(reply.content.status, "error");
+    const tb = (reply.content.traceback as string[]).map((line) => line.replace(/\u001b\[\d+m/g, ""));
+    const remote = tb.findIndex((line) => /^\[engine \d+\] RangeError: over: 2$/.test(line));
+    assert.ok(remote >= 0, tb.join("\n"));
+    const column = lines[3]!.indexOf("new RangeError") + 1;
+    assert.match(tb[remote + 1] ?? "", new RegExp(`^\\s+at overLimit \\(cell\\[\\d+\\]:4:${column}\\)$`), tb.join("\n"));
+    assert.equal(tb[remote + 2], `  4 | ${lines[3]}`, tb.join("\n"));
+    assert.equal(tb[remote + 3], `    | ${" ".repeat(column - 1)}^`, tb.join("\n"));
+  });
+
+  test("a notebook function taken along by another names its own cell line when it fails on an engine", async () => {
+    const lines = [
+      "const ceiling: number = 10;",
+      "function inner(x: number): number {",
+      "  if (x > ceiling) throw new RangeError(`inner: ${x}`);",
+      "  return x;",
+      "}",
+      "const outer = (x: number): number => inner(x * 20);",
+      "await Client.active!.loadBalancedView().map(outer, [1])",
+    ];
+    const { reply } = await kernel.execute(lines.join("\n"));
+    assert.equal(reply.content.status, "error");
+    const tb = (reply.content.traceback as string[]).map((line) => line.replace(/\u001b\[\d+m/g, ""));
+    const remote = tb.findIndex((line) => /^\[engine \d+\] RangeError: inner: 20$/.test(line));
+    assert.ok(remote >= 0, tb.join("\n"));
+    const throwAt = lines[2]!.indexOf("new RangeError") + 1;
+    assert.match(tb[remote + 1] ?? "", new RegExp(`^\\s+at inner \\(cell\\[\\d+\\]:3:${throwAt}\\)$`), tb.join("\n"));
+    assert.equal(tb[remote + 2], `  3 | ${lines[2]}`, tb.join("\n"));
+    const atOuter = tb.findIndex((line) => /^\s+at outer \(cell\[\d+\]:6:\d+\)$/.test(line));
+    assert.ok(atOuter > remote + 1, tb.join("\n"));
+    assert.equal(tb[atOuter + 1], `  6 | ${lines[5]}`, tb.join("\n"));
   });
 
   test("%px code with a syntax error is refused in the kernel, before any engine sees it", async () => {

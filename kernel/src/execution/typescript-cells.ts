@@ -1,12 +1,13 @@
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import { setFunctionPackager } from "@tsparallel/protocol";
+import { functionExpressionSource, setFunctionPackager } from "@tsparallel/protocol";
 import { CellRunner } from "../runtime/cell-runner.js";
 import { cachedPackager } from "../runtime/function-packager.js";
 import type { Interrupts } from "../runtime/interrupts.js";
 import { createModuleLoader } from "../runtime/module-loader.js";
 import { cellSources } from "../output/cell-sources.js";
 import { isShownAsResult } from "../output/repr.js";
+import { shippedFunctions } from "../output/shipped-functions.js";
 import { runtimeError } from "../output/traceback.js";
 import { CellCompiler, type CompiledCell } from "../typescript/cell-compiler.js";
 import { completions, type CompletionResult } from "../typescript/completions.js";
@@ -36,7 +37,17 @@ export class TypeScriptCells {
     const globals = globalThis as Record<string, unknown>;
     if (globals.require === undefined) globals.require = createRequire(join(cwd, "__notebook__.js"));
     // Notebook functions sent to engines (apply, map) take the notebook names they use along.
-    setFunctionPackager(cachedPackager({ scope: this.#runner.scope, importOf: (name) => this.#importOf(name) }));
+    const packager = cachedPackager({ scope: this.#runner.scope, importOf: (name) => this.#importOf(name) });
+    setFunctionPackager((fn) => {
+      const packaged = packager(fn);
+      // Remembered with what is sent, so the engine's frames of it map back to the cell's TypeScript.
+      try {
+        shippedFunctions.record(fn, packaged ?? functionExpressionSource(fn));
+      } catch {
+        // A native function: describeFunction refuses it with its own message.
+      }
+      return packaged;
+    });
   }
 
   #importOf(name: string): ImportBinding | undefined {

@@ -1,5 +1,6 @@
 import type { AsyncResult } from "tsparallel";
 import type { ErrorContent } from "../jupyter/messages.js";
+import { remoteFrames } from "../output/remote-frames.js";
 
 const RED = "\u001b[31m";
 const RESET = "\u001b[0m";
@@ -24,8 +25,7 @@ export function parallelError(ar: AsyncResult<unknown>): ErrorContent | null {
     const ename = error.ename ?? error.name;
     const evalue = error.evalue ?? error.message;
     traceback.push(`[${task.engineId ?? "?"}:${task.kind}] ${RED}${ename}${RESET}: ${evalue}`);
-    const stack = (error.traceback ?? []).filter((line) => /^\s+at /.test(line));
-    traceback.push(...stack.map((line) => `    ${line.trim()}`));
+    traceback.push(...remoteFrames(error.traceback ?? []));
   }
   const summary = `${failed.length} of ${ar.length} engine${ar.length === 1 ? "" : "s"} failed`;
   traceback.push(summary);

@@ -5,6 +5,8 @@ const KEPT_CELLS = 1000;
 
 interface CellSource {
   lines: string[];
+  /** The compiled JavaScript, where the source of a function sent to the engines is found. */
+  js: string;
   map: SourceMap | null;
   /** Lines of the compiled JavaScript: a frame below them is the kernel's call of the cell. */
   jsLines: number;
@@ -27,8 +29,17 @@ export class CellSources {
       map = null;
     }
     this.#cells.delete(filename);
-    this.#cells.set(filename, { lines: code.split("\n"), map, jsLines: js.split("\n").length });
+    this.#cells.set(filename, { lines: code.split("\n"), js, map, jsLines: js.split("\n").length });
     if (this.#cells.size > KEPT_CELLS) this.#cells.delete(this.#cells.keys().next().value!);
+  }
+
+  /** Where a function's source text starts in the newest cell whose JavaScript holds it (1-based line and column). */
+  locate(text: string): { file: string; line: number; column: number } | null {
+    for (const [file, cell] of [...this.#cells].reverse()) {
+      const at = cell.js.indexOf(text);
+      if (at >= 0) return { file, ...lineColumn(cell.js, at) };
+    }
+    return null;
   }
 
   /**
@@ -47,6 +58,13 @@ export class CellSources {
     const mapped = { line: entry.originalLine + 1, column: sameLine ? entry.originalColumn + 1 : 1 };
     return { ...mapped, source: cell.lines[mapped.line - 1] };
   }
+}
+
+/** The 1-based line and column of an offset in a text. */
+export function lineColumn(text: string, offset: number): { line: number; column: number } {
+  const before = text.slice(0, offset);
+  const lineStart = before.lastIndexOf("\n") + 1;
+  return { line: before.split("\n").length, column: offset - lineStart + 1 };
 }
 
 /** The kernel's one registry, filled by the TypeScript cells and read by every traceback. */

@@ -1,6 +1,8 @@
 import { types, inspect } from "node:util";
 import type { ErrorContent } from "../jupyter/messages.js";
-import { cellSources } from "./cell-sources.js";
+import { remoteFrames } from "./remote-frames.js";
+import { cellSources, type MappedPosition } from "./cell-sources.js";
+import { shippedFunctions } from "./shipped-functions.js";
 
 const RED = "\u001b[31m";
 const GREEN = "\u001b[32m";
@@ -26,7 +28,22 @@ function frameLines(frame: string): string[] | null {
   const position = cellSources.position(file, Number(line), Number(column));
   if (position === "kernel") return null;
   if (position === null) return [frame];
-  const located = frame.replace(whole, `${file}:${position.line}:${position.column}`);
+  return withSource(frame.replace(whole, `${file}:${position.line}:${position.column}`), position);
+}
+
+const SHIPPED_POSITION = /<function ([^>]*)>:(\d+):(\d+)/;
+
+/** A frame in a notebook function run on an engine, at its cell's TypeScript position, then that line with a marker. */
+function shippedFrameLines(frame: string): string[] {
+  const match = /^\s+at /.test(frame) ? SHIPPED_POSITION.exec(frame) : null;
+  if (!match) return [frame];
+  const [whole, name, line, column] = match as unknown as [string, string, string, string];
+  const mapped = shippedFunctions.position(name, Number(line), Number(column));
+  if (!mapped) return [frame];
+  return withSource(frame.replace(whole, `${mapped.cell}:${mapped.position.line}:${mapped.position.column}`), mapped.position);
+}
+
+function withSource(located: string, position: MappedPosition): string[] {
   if (position.source === undefined) return [located];
   const gutter = `${position.line}`;
   return [
@@ -50,8 +67,7 @@ interface RemoteLike {
 function remoteLines(err: RemoteLike): string[] {
   if (!Array.isArray(err.traceback)) return [];
   const engine = err.engineId === undefined ? "engine" : `engine ${err.engineId}`;
-  const frames = (err.traceback as unknown[]).filter((line): line is string => typeof line === "string" && /^\s+at /.test(line));
-  return [`[${engine}] ${RED}${err.ename ?? "Error"}${RESET}: ${err.evalue ?? ""}`, ...frames.map((line) => `    ${line.trim()}`)];
+  return [`[${engine}] ${RED}${err.ename ?? "Error"}${RESET}: ${err.evalue ?? ""}`, ...remoteFrames(err.traceback as unknown[]).flatMap(shippedFrameLines)];
 }
 
 function remoteSection(err: Error): string[] {
