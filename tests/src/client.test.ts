@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { readFileSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { describe, test } from "node:test";
-import { Client, Cluster, CompositeError, EngineError, NoEnginesError, TimeoutError, type ClusterSnapshot } from "tsparallel";
+import { Client, Cluster, CompositeError, EngineError, NoEnginesError, TimeoutError, type AsyncResult, type ClusterSnapshot } from "tsparallel";
 import { eventually, isRunning, privateRoot, sharedCluster, waitUntilBusy } from "./support/cluster-fixture.js";
 import { instanceOf, remoteError } from "./support/remote-errors.js";
 
@@ -275,12 +275,31 @@ describe("task labels", () => {
   });
 });
 
+/**
+ * Resolves once the task has written on each of `engines`: it runs there. The controller's "busy" only
+ * says it was sent, and a SIGINT that reaches an engine before it starts the task interrupts nothing.
+ */
+function writing(ar: AsyncResult<unknown>, engines: number): Promise<void> {
+  return new Promise((resolve) => {
+    const seen = new Set<number>();
+    const stop = ar.onOutput((event) => {
+      seen.add(event.engineId);
+      if (seen.size < engines) return;
+      stop();
+      resolve();
+    });
+  });
+}
+
 describe("signals", () => {
   test("interrupt stops running tasks, async or busy-looping, and the engines live on [test_signal_engines]", async () => {
     const { client, ids } = shared();
     const view = client.directView();
-    const sleeping = view.apply(nap, 30_000);
-    await waitUntilBusy(client, ids);
+    const sleeping = view.apply(async (ms: number) => {
+      console.log("sleeping");
+      await new Promise((resolve) => setTimeout(resolve, ms));
+    }, 30_000);
+    await writing(sleeping, ids.length);
     assert.deepEqual((await client.interrupt()).sort((a, b) => a - b), ids);
     const err = await sleeping.get(20_000).catch((e: unknown) => e);
     assert.ok(err instanceof CompositeError, String(err));
@@ -288,11 +307,13 @@ describe("signals", () => {
     for (const inner of err.errors) remoteError("InterruptError")(inner);
 
     const spinning = client.directView(ids[0]!).apply(() => {
+      // The first write leaves the engine at once, even with the loop that follows holding its thread.
+      console.log("spinning");
       for (;;) {
         // a loop only SIGINT can stop
       }
     });
-    await waitUntilBusy(client, [ids[0]!]);
+    await writing(spinning, 1);
     await client.interrupt([ids[0]!]);
     await assert.rejects(spinning.get(20_000), remoteError("InterruptError", ids[0]));
     assert.deepEqual(await view.apply(() => "alive"), ["alive", "alive"]);
