@@ -17,6 +17,7 @@ import { kernelLogger } from "./kernel-log.js";
 import { ClusterHolder } from "./magics/cluster-holder.js";
 import { ParallelMagics } from "./magics/px.js";
 import { IOPub } from "./output/iopub.js";
+import { installProgressDisplays } from "./output/progress-display.js";
 import { StdioCapture } from "./output/stdio-capture.js";
 import { HeapKeeper } from "./runtime/heap-keeper.js";
 import { Interrupts } from "./runtime/interrupts.js";
@@ -120,6 +121,7 @@ export class Kernel {
     this.#uncaught.install();
     this.#interrupts.install();
     this.#interrupts.onInterrupt(() => this.#pendingInput?.reject(new Error("input was interrupted")));
+    installProgressDisplays(this.#iopub);
     installKernelGlobals(this.#iopub, { requestInput: (prompt, password) => this.#requestInput(prompt, password) });
     process.on("SIGTERM", () => void this.stop(0));
     this.#iopub.status("starting", {});
