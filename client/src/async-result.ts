@@ -91,6 +91,7 @@ export class AsyncResult<T> implements PromiseLike<T> {
     this.msgIds = metadata.map((m) => m.msgId);
     this.values = new Array(metadata.length);
     this.errors = new Array(metadata.length);
+    progressHooks()?.created?.(this);
   }
 
   #settled(): Promise<void> {

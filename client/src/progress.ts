@@ -13,8 +13,11 @@ export interface ProgressInfo {
   ready: boolean;
 }
 
+import type { TaskMetadata } from "./async-result.js";
+
 /** The slice of an AsyncResult a progress display needs. */
 export interface ProgressSource {
+  readonly metadata: readonly TaskMetadata[];
   ready(): boolean;
   progressInfo(): ProgressInfo;
   onProgress(listener: () => void): () => void;
@@ -23,6 +26,8 @@ export interface ProgressSource {
 
 /** What a host (the notebook kernel) lends AsyncResult to show progress where the user looks. */
 export interface ProgressHooks {
+  /** Called for each call made (each AsyncResult), as it is made: the dashboard's progress per call. */
+  created?(result: ProgressSource): void;
   /** Called once when a result that is not ready yet is awaited (`await ar`). */
   awaited?(result: ProgressSource): void;
   /** Shows the progress of a result at once, until it is ready (`ar.display()`). */

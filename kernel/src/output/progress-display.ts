@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Header } from "@tsparallel/protocol";
 import { progressLine, setProgressHooks, type ProgressInfo, type ProgressSource } from "tsparallel";
+import type { RecentCalls } from "../comms/recent-calls.js";
 import type { IOPub } from "./iopub.js";
 
 /** The progress state itself, for frontends that draw their own (and for tests to tell these displays apart). */
@@ -86,10 +87,12 @@ class ProgressDisplay {
 
 /**
  * Progress in the cell: an awaited AsyncResult still running after a second, or any one whose
- * `display()` is called, gets a display in the output of the cell that was running then.
+ * `display()` is called, gets a display in the output of the cell that was running then. Every call
+ * made is also counted in `calls`, for the dashboard.
  */
-export function installProgressDisplays(iopub: IOPub): void {
+export function installProgressDisplays(iopub: IOPub, calls: RecentCalls): void {
   setProgressHooks({
+    created: (result) => calls.add(result),
     awaited(result) {
       if (!result.ready()) new ProgressDisplay(iopub, result, iopub.parent).showAfter(SHOW_AFTER_MS);
     },
