@@ -26,7 +26,7 @@ after(async () => {
 /** The row of the newest call with `total` tasks, in the first dashboard. */
 const row = (total: number) => `.tsp-Dashboard .tsp-CallRow[data-total="${total}"]`;
 
-test('the dashboard opens from the sidebar and the palette, shows the controller, and a bar per call that advances', async () => {
+test('the dashboard opens from the sidebar and the palette, shows the controller, and a bar per call (done/failed/running/queued) that advances', async () => {
   await page.openNotebook('dashboard.ipynb', KERNEL);
   await page.waitForKernelIdle();
   assert.match(await page.runCellToEnd('%tspcluster start -n 2', 90_000), /Started a cluster with 2 engines/);
@@ -44,6 +44,12 @@ test('the dashboard opens from the sidebar and the palette, shows the controller
     'import { Client } from "tsparallel";\nlet failure = "";\n' +
       'try { await Client.active!.loadBalancedView().map(async (x: number) => { await new Promise((r) => setTimeout(r, 600)); if (x === 5) throw new Error("five"); return x; }, Array.from({ length: 12 }, (_, i) => i)) } catch (err) { failure = (err as Error).name }\nfailure'
   );
+  // While it runs: engines are running some of its tasks, others wait queued, and the done count moves.
+  await page.page.waitForFunction(
+    selector => Array.from(document.querySelectorAll(selector)).some(el => Number(el.getAttribute('data-running')) > 0 && Number(el.getAttribute('data-queued')) > 0),
+    row(12),
+    { timeout: 60_000 }
+  );
   await page.page.waitForFunction(
     selector => Array.from(document.querySelectorAll(selector)).some(el => Number(el.getAttribute('data-done')) > 0 && Number(el.getAttribute('data-done')) < 12),
     row(12),
@@ -53,7 +59,7 @@ test('the dashboard opens from the sidebar and the palette, shows the controller
   assert.match(output, /12\/12 tasks done \(1 failed\)/, 'the cell shows its own progress, ended by the done line');
   assert.match(output, /CompositeError/);
   // Both dashboards draw it (the notebook is in front of them: attached, not visible).
-  await page.page.waitForFunction(selector => document.querySelectorAll(`${selector}[data-done="12"][data-failed="1"]`).length === 2, row(12), { timeout: 30_000 });
+  await page.page.waitForFunction(selector => document.querySelectorAll(`${selector}[data-done="12"][data-failed="1"][data-running="0"]`).length === 2, row(12), { timeout: 30_000 });
   assert.match((await dashboard.locator(row(12).replace('.tsp-Dashboard ', '')).textContent()) ?? '', /12\/12 done · 1 failed$/);
 
   const id = await dashboard.getAttribute('id');

@@ -24,7 +24,11 @@ const PROFILES_POLL_MS = 2_000;
  * the panel's actions, each answered with an action_result.
  */
 function openStatusComm(comm: Comm, clusters: ClusterHolder, calls: RecentCalls, log: Logger): void {
-  let callsSent = -1;
+  let callsSent = "";
+  let callsVersion = -1;
+  let callsRunning: Set<string> | null = null;
+  /** The tasks the engines run now, from the latest snapshot: which calls have tasks running. */
+  let runningIds = new Set<string>();
   let client: Client | undefined;
   let snapshot: ClusterSnapshot | null = null;
   let tasks: TaskStreamItem[] = [];
@@ -34,6 +38,7 @@ function openStatusComm(comm: Comm, clusters: ClusterHolder, calls: RecentCalls,
   let profilesCheckedAt = 0;
   const onSnapshot = (s: ClusterSnapshot) => {
     snapshot = s;
+    runningIds = new Set(s.engines.flatMap((e) => (e.current && e.state !== "dead" && e.state !== "stopped" ? [e.current.msgId] : [])));
     heardAt = Date.now();
   };
   const onTasks = (content: { tasks: TaskStreamItem[] }) => {
@@ -83,9 +88,13 @@ function openStatusComm(comm: Comm, clusters: ClusterHolder, calls: RecentCalls,
   /** `fresh`: re-read the running profiles now (an action may have started or stopped one). */
   const flush = (fresh = false) => {
     follow(clusters.activeClient());
-    if (calls.version !== callsSent) {
-      callsSent = calls.version;
-      comm.send({ type: "calls", calls: calls.list() });
+    if (calls.version !== callsVersion || runningIds !== callsRunning) {
+      callsVersion = calls.version;
+      callsRunning = runningIds;
+      const list = calls.list(runningIds);
+      const text = JSON.stringify(list);
+      if (text !== callsSent) comm.send({ type: "calls", calls: list });
+      callsSent = text;
     }
     const now = Date.now();
     if (fresh) profilesCheckedAt = 0;

@@ -59,6 +59,8 @@ export interface CallProgress {
   total: number;
   done: number;
   failed: number;
+  /** Tasks an engine runs now; the others not done are queued. */
+  running?: number;
   submitted: number;
 }
 
@@ -127,6 +129,7 @@ function isCallProgress(call: unknown): call is CallProgress {
     typeof call.total === 'number' &&
     typeof call.done === 'number' &&
     typeof call.failed === 'number' &&
+    (call.running === undefined || typeof call.running === 'number') &&
     typeof call.submitted === 'number'
   );
 }

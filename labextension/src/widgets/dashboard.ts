@@ -13,7 +13,7 @@ function callName(call: CallProgress): string {
 
 /**
  * The dashboard in the main area: the controller (address, uptime, throughput) and one progress bar per
- * call the notebook's kernel made (done / failed / not yet done). Several can be open; each draws the
+ * call the notebook's kernel made (done / failed / running / queued). Several can be open; each draws the
  * same StatusModel, and redraws only when it changes.
  */
 export class Dashboard extends Widget {
@@ -82,18 +82,24 @@ export class Dashboard extends Widget {
           'div',
           { class: 'tsp-CallRow', 'data-call-id': String(call.id) },
           h('span', { class: 'tsp-CallRow-name' }),
-          h('span', { class: 'tsp-CallBar' }, h('span', { class: 'tsp-CallBar-done' }), h('span', { class: 'tsp-CallBar-failed' })),
+          h('span', { class: 'tsp-CallBar' }, h('span', { class: 'tsp-CallBar-done' }), h('span', { class: 'tsp-CallBar-failed' }), h('span', { class: 'tsp-CallBar-running' })),
           h('span', { class: 'tsp-CallRow-counts' })
         );
         this._rows.set(call.id, row);
       }
       this._calls.append(row); // moves it into newest-first order
       const ok = call.done - call.failed;
-      const pending = call.total - call.done;
+      const running = Math.min(call.running ?? 0, call.total - call.done);
+      const queued = call.total - call.done - running;
+      const width = (n: number) => `width:${call.total ? (100 * n) / call.total : 0}%`;
       setText(row.querySelector('.tsp-CallRow-name')!, `#${call.id} ${callName(call)}`);
-      setAttr(row.querySelector('.tsp-CallBar-done')!, 'style', `width:${call.total ? (100 * ok) / call.total : 0}%`);
-      setAttr(row.querySelector('.tsp-CallBar-failed')!, 'style', `width:${call.total ? (100 * call.failed) / call.total : 0}%`);
-      setText(row.querySelector('.tsp-CallRow-counts')!, `${call.done}/${call.total} done${call.failed ? ` · ${call.failed} failed` : ''}${pending ? ` · ${pending} to go` : ''}`);
+      setAttr(row.querySelector('.tsp-CallBar-done')!, 'style', width(ok));
+      setAttr(row.querySelector('.tsp-CallBar-failed')!, 'style', width(call.failed));
+      setAttr(row.querySelector('.tsp-CallBar-running')!, 'style', width(running));
+      const parts = [`${call.done}/${call.total} done`, call.failed ? `${call.failed} failed` : '', running ? `${running} running` : '', queued ? `${queued} queued` : ''];
+      setText(row.querySelector('.tsp-CallRow-counts')!, parts.filter(Boolean).join(' · '));
+      row.dataset.running = String(running);
+      row.dataset.queued = String(queued);
       row.dataset.done = String(call.done);
       row.dataset.failed = String(call.failed);
       row.dataset.total = String(call.total);
