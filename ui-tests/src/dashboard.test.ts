@@ -38,6 +38,12 @@ test('the dashboard opens from the sidebar and the palette, shows the controller
   const dashboard = page.page.locator('.tsp-Dashboard').last();
   await dashboard.locator('[data-field="address"]', { hasText: /^tcp:\/\// }).waitFor({ timeout: 30_000 });
 
+  const showDashboard = async () => {
+    const id = await dashboard.getAttribute('id');
+    await page.page.evaluate(id => (window as unknown as { jupyterapp: { shell: { activateById(id: string): void } } }).jupyterapp.shell.activateById(id!), id);
+    await dashboard.waitFor({ state: 'visible' });
+  };
+
   await page.activateNotebook('dashboard.ipynb');
   // 12 tasks of 600 ms on 2 engines, the sixth one failing.
   const cell = await page.runCell(
@@ -45,6 +51,7 @@ test('the dashboard opens from the sidebar and the palette, shows the controller
       'try { await Client.active!.loadBalancedView().map(async (x: number) => { await new Promise((r) => setTimeout(r, 600)); if (x === 5) throw new Error("five"); return x; }, Array.from({ length: 12 }, (_, i) => i)) } catch (err) { failure = (err as Error).name }\nfailure'
   );
   // While it runs: engines are running some of its tasks, others wait queued, and the done count moves.
+  await showDashboard();
   await page.page.waitForFunction(
     selector => Array.from(document.querySelectorAll(selector)).some(el => Number(el.getAttribute('data-running')) > 0 && Number(el.getAttribute('data-queued')) > 0),
     row(12),
@@ -55,6 +62,8 @@ test('the dashboard opens from the sidebar and the palette, shows the controller
     row(12),
     { timeout: 60_000 }
   );
+  await page.screenshot('dashboard-call-running');
+  await page.activateNotebook('dashboard.ipynb');
   const output = await page.waitForCell(cell, 90_000);
   assert.match(output, /12\/12 tasks done \(1 failed\)/, 'the cell shows its own progress, ended by the done line');
   assert.match(output, /CompositeError/);
@@ -62,9 +71,7 @@ test('the dashboard opens from the sidebar and the palette, shows the controller
   await page.page.waitForFunction(selector => document.querySelectorAll(`${selector}[data-done="12"][data-failed="1"][data-running="0"]`).length === 2, row(12), { timeout: 30_000 });
   assert.match((await dashboard.locator(row(12).replace('.tsp-Dashboard ', '')).textContent()) ?? '', /12\/12 done · 1 failed$/);
 
-  const id = await dashboard.getAttribute('id');
-  await page.page.evaluate(id => (window as unknown as { jupyterapp: { shell: { activateById(id: string): void } } }).jupyterapp.shell.activateById(id!), id);
-  await dashboard.waitFor({ state: 'visible' });
+  await showDashboard();
   assert.notEqual(await dashboard.locator('[data-field="uptime"]').innerText(), '–');
   await page.screenshot('dashboard-progress-per-call');
   assert.deepEqual(page.pageErrors, []);
