@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startLabEnvironment, type LabEnvironment } from './support/environment.js';
 import type { LabPage } from './support/lab-page.js';
-import { installTsparallel, stopClusters } from './support/tsparallel.js';
+import { clusterPids, installTsparallel, stopClusters } from './support/tsparallel.js';
 
 const KERNEL = 'tsparallel';
 
@@ -75,4 +75,15 @@ test('the dashboard opens from the sidebar and the palette, shows the controller
   assert.notEqual(await dashboard.locator('[data-field="uptime"]').innerText(), '–');
   await page.screenshot('dashboard-progress-per-call');
   assert.deepEqual(page.pageErrors, []);
+});
+
+test('the dashboard says so when the controller is killed, and shows no stale address', async () => {
+  const pids = clusterPids({ TSPARALLEL_DIR: lab.tsparallelDir });
+  assert.ok(pids, 'the cluster state of the notebook\'s cluster');
+  process.kill(pids.controller, 'SIGKILL');
+  const dashboard = page.page.locator('.tsp-Dashboard').last();
+  await page.page.locator('.tsp-Dashboard[data-view="controller-lost"]').last().waitFor({ timeout: 30_000 });
+  assert.match(await dashboard.locator('.tsp-Dashboard-state').innerText(), /^Controller lost: /);
+  assert.equal(await dashboard.locator('[data-field="address"]').innerText(), '–');
+  await page.screenshot('dashboard-controller-lost');
 });
