@@ -1,6 +1,7 @@
 import { inspect, type InspectOptions } from "node:util";
 import type { TaskKind, TaskStatus } from "@tsparallel/protocol";
 import { CompositeError, TimeoutError } from "./errors.js";
+import { progressHooks, progressLine, type ProgressInfo } from "./progress.js";
 import { taskTimeline, type Timeline } from "./timeline.js";
 
 /** What is known about one task: where and when it ran, and what it printed. */
@@ -69,6 +70,9 @@ export class AsyncResult<T> implements PromiseLike<T> {
   #final: Promise<T> | undefined;
   #outputListeners: Set<(event: OutputEvent) => void> | undefined;
   #arrivalListeners: Set<() => void> | undefined;
+  #progressListeners: Set<() => void> | undefined;
+  #failures = 0;
+  #awaited = false;
 
   /**
    * When set (ipyparallel's `return_exceptions`), awaiting and iterating give each failed task's error
@@ -87,6 +91,7 @@ export class AsyncResult<T> implements PromiseLike<T> {
     this.msgIds = metadata.map((m) => m.msgId);
     this.values = new Array(metadata.length);
     this.errors = new Array(metadata.length);
+    progressHooks()?.created?.(this);
   }
 
   #settled(): Promise<void> {
@@ -98,6 +103,45 @@ export class AsyncResult<T> implements PromiseLike<T> {
   /** Number of tasks finished. */
   get progress(): number {
     return this.#done;
+  }
+
+  /** Number of finished tasks that failed. */
+  get failures(): number {
+    return this.#failures;
+  }
+
+  /** Done, failed and total counts, elapsed time, rate and ETA: what a progress display shows. */
+  progressInfo(): ProgressInfo {
+    const ready = this.ready();
+    // Loops, not Math.min(...spread): a big map's metadata would overflow the argument stack.
+    let submitted = Infinity;
+    let last = 0;
+    for (const m of this.metadata) {
+      submitted = Math.min(submitted, m.submitted);
+      last = Math.max(last, m.received ?? m.completed ?? Date.now());
+    }
+    const end = ready ? last : Date.now();
+    const elapsedMs = this.metadata.length === 0 ? 0 : Math.max(0, end - submitted);
+    const rate = elapsedMs > 0 ? (this.#done * 1000) / elapsedMs : 0;
+    const etaMs = ready || rate === 0 ? undefined : ((this.msgIds.length - this.#done) * 1000) / rate;
+    return { done: this.#done, failed: this.#failures, total: this.msgIds.length, elapsedMs, rate, etaMs, ready };
+  }
+
+  /** Called synchronously as each task finishes. Returns an unsubscribe function. */
+  onProgress(listener: () => void): () => void {
+    (this.#progressListeners ??= new Set()).add(listener);
+    return () => this.#progressListeners?.delete(listener);
+  }
+
+  /**
+   * Shows the progress until every task is done (ipyparallel's `wait_interactive`): in a notebook an
+   * updating display, elsewhere one line on stdout at the end.
+   */
+  async display({ stdout = process.stdout }: { stdout?: TextSink } = {}): Promise<void> {
+    const show = progressHooks()?.display;
+    if (show) return show(this);
+    await this.wait();
+    stdout.write(`${progressLine(this.progressInfo())}\n`);
   }
 
   get length(): number {
@@ -145,6 +189,10 @@ export class AsyncResult<T> implements PromiseLike<T> {
   }
 
   then<A = T, B = never>(onFulfilled?: ((value: T) => A | PromiseLike<A>) | null, onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null): Promise<A | B> {
+    if (!this.#awaited && !this.ready()) {
+      this.#awaited = true;
+      progressHooks()?.awaited?.(this);
+    }
     return this.#result().then(onFulfilled, onRejected);
   }
 
@@ -300,6 +348,16 @@ export class AsyncResult<T> implements PromiseLike<T> {
     this.errors[index] = error;
     this.arrivals.push(index);
     this.#done++;
+    if (error) this.#failures++;
+    if (this.#progressListeners?.size) {
+      for (const listener of [...this.#progressListeners]) {
+        try {
+          listener();
+        } catch {
+          // A display that fails must not cost anyone their result.
+        }
+      }
+    }
     if (this.#arrivalListeners?.size) for (const listener of [...this.#arrivalListeners]) listener();
     if (this.ready()) this.#allDone?.();
   }

@@ -1,6 +1,7 @@
 export { Client, type ConnectOptions, type ClientEvents, type Job } from "./client.js";
 export { AsyncResult, type TaskMetadata, type OutputEvent, type WithErrors } from "./async-result.js";
 export { AsyncMapResult } from "./async-map-result.js";
+export { setProgressHooks, progressLine, type ProgressInfo, type ProgressHooks, type ProgressSource } from "./progress.js";
 export { taskTimeline, VEGA_LITE_MIME, type Timeline, type TimelineTask } from "./timeline.js";
 export { DirectView, type DirectViewOptions, type DirectMapOptions, type PerEngine } from "./views/direct-view.js";
 export { LoadBalancedView, type LoadBalancedOptions, type MapOptions, type ImapOptions } from "./views/load-balanced-view.js";

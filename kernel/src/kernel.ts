@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import * as zmq from "zeromq";
 import { receiveMessages, Signer, type Logger, type Message } from "@tsparallel/protocol";
 import { CommManager } from "./comms/comm-manager.js";
+import { RecentCalls } from "./comms/recent-calls.js";
 import { registerStatusComm } from "./comms/status-comm.js";
 import { CellExecutor } from "./execution/cell-executor.js";
 import { LazyCells } from "./execution/lazy-cells.js";
@@ -17,6 +18,7 @@ import { kernelLogger } from "./kernel-log.js";
 import { ClusterHolder } from "./magics/cluster-holder.js";
 import { ParallelMagics } from "./magics/px.js";
 import { IOPub } from "./output/iopub.js";
+import { installProgressDisplays } from "./output/progress-display.js";
 import { StdioCapture } from "./output/stdio-capture.js";
 import { HeapKeeper } from "./runtime/heap-keeper.js";
 import { Interrupts } from "./runtime/interrupts.js";
@@ -56,6 +58,7 @@ export class Kernel {
   readonly #history = new History();
   readonly #comms: CommManager;
   readonly #clusters = new ClusterHolder();
+  readonly #calls = new RecentCalls();
   readonly #cells: LazyCells;
   readonly #services: ExecuteServices;
   readonly #heap = new HeapKeeper();
@@ -101,7 +104,7 @@ export class Kernel {
       uncaught: this.#uncaught,
       counter: { value: 0 },
     };
-    registerStatusComm(this.#comms, this.#clusters, this.log);
+    registerStatusComm(this.#comms, this.#clusters, this.#calls, this.log);
   }
 
   static async start(connectionFile: string): Promise<Kernel> {
@@ -120,6 +123,7 @@ export class Kernel {
     this.#uncaught.install();
     this.#interrupts.install();
     this.#interrupts.onInterrupt(() => this.#pendingInput?.reject(new Error("input was interrupted")));
+    installProgressDisplays(this.#iopub, this.#calls);
     installKernelGlobals(this.#iopub, { requestInput: (prompt, password) => this.#requestInput(prompt, password) });
     process.on("SIGTERM", () => void this.stop(0));
     this.#iopub.status("starting", {});

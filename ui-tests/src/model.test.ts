@@ -48,6 +48,9 @@ test('kernel messages of the wrong shape are dropped, not half-applied', () => {
   assert.equal(parseKernelMessage({ type: 'action_result', id: 7, ok: true }), null);
   assert.equal(parseKernelMessage({ type: 'rm -rf' }), null);
   assert.deepEqual(parseKernelMessage({ type: 'snapshot', snapshot: null, profile: 'p' }), { type: 'snapshot', snapshot: null, profile: 'p' });
+  const calls = parseKernelMessage({ type: 'calls', calls: [{ id: 1, kind: 'map', total: 4, done: 2, failed: 1, submitted: 0 }, { id: '2', kind: 'map' }] });
+  assert.deepEqual(calls, { type: 'calls', calls: [{ id: 1, kind: 'map', total: 4, done: 2, failed: 1, submitted: 0 }] }, 'the malformed call is left out');
+  assert.equal(parseKernelMessage({ type: 'calls', calls: 'all' }), null);
   const stream = parseKernelMessage({ type: 'task_stream', tasks: [task('a', 0, 1), { msgId: 'b' }] });
   assert.equal(stream?.type === 'task_stream' && stream.tasks.length, 1, 'the malformed task is left out');
 });

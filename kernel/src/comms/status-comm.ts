@@ -3,6 +3,7 @@ import type { Logger } from "@tsparallel/protocol";
 import type { ClusterHolder } from "../magics/cluster-holder.js";
 import { perform, runningProfiles, type ActionRequest } from "./panel-actions.js";
 import type { Comm, CommManager } from "./comm-manager.js";
+import type { RecentCalls } from "./recent-calls.js";
 
 export const STATUS_TARGET = "tsparallel.status";
 /** At most one snapshot and one task batch per period: <= 4 messages a second. */
@@ -19,9 +20,15 @@ const PROFILES_POLL_MS = 2_000;
  * The comm behind the JupyterLab cluster panel: a snapshot on open, then the active client's
  * cluster_snapshot and task_stream events, batched (nothing is sent while the cluster is idle); a
  * `controller_lost` message when the controller shut down or went silent; the running profiles
- * while there is no cluster; and the panel's actions, each answered with an action_result.
+ * while there is no cluster; the progress of the kernel's recent calls when it moved (`calls`); and
+ * the panel's actions, each answered with an action_result.
  */
-function openStatusComm(comm: Comm, clusters: ClusterHolder, log: Logger): void {
+function openStatusComm(comm: Comm, clusters: ClusterHolder, calls: RecentCalls, log: Logger): void {
+  let callsSent = "";
+  let callsVersion = -1;
+  let callsRunning: Set<string> | null = null;
+  /** The tasks the engines run now, from the latest snapshot: which calls have tasks running. */
+  let runningIds = new Set<string>();
   let client: Client | undefined;
   let snapshot: ClusterSnapshot | null = null;
   let tasks: TaskStreamItem[] = [];
@@ -31,6 +38,7 @@ function openStatusComm(comm: Comm, clusters: ClusterHolder, log: Logger): void 
   let profilesCheckedAt = 0;
   const onSnapshot = (s: ClusterSnapshot) => {
     snapshot = s;
+    runningIds = new Set(s.engines.flatMap((e) => (e.current && e.state !== "dead" && e.state !== "stopped" ? [e.current.msgId] : [])));
     heardAt = Date.now();
   };
   const onTasks = (content: { tasks: TaskStreamItem[] }) => {
@@ -80,6 +88,14 @@ function openStatusComm(comm: Comm, clusters: ClusterHolder, log: Logger): void 
   /** `fresh`: re-read the running profiles now (an action may have started or stopped one). */
   const flush = (fresh = false) => {
     follow(clusters.activeClient());
+    if (calls.version !== callsVersion || runningIds !== callsRunning) {
+      callsVersion = calls.version;
+      callsRunning = runningIds;
+      const list = calls.list(runningIds);
+      const text = JSON.stringify(list);
+      if (text !== callsSent) comm.send({ type: "calls", calls: list });
+      callsSent = text;
+    }
     const now = Date.now();
     if (fresh) profilesCheckedAt = 0;
     if (client) {
@@ -130,6 +146,6 @@ function openStatusComm(comm: Comm, clusters: ClusterHolder, log: Logger): void 
   if (!client) void sendInitial();
 }
 
-export function registerStatusComm(comms: CommManager, clusters: ClusterHolder, log: Logger): void {
-  comms.registerTarget(STATUS_TARGET, (comm) => openStatusComm(comm, clusters, log));
+export function registerStatusComm(comms: CommManager, clusters: ClusterHolder, calls: RecentCalls, log: Logger): void {
+  comms.registerTarget(STATUS_TARGET, (comm) => openStatusComm(comm, clusters, calls, log));
 }

@@ -51,7 +51,26 @@ export interface ActionResultMessage {
   message: string;
 }
 
-export type KernelMessage = SnapshotMessage | ControllerLostMessage | TaskStreamMessage | ActionResultMessage;
+/** One call made in the kernel (a map, an apply...): how many of its tasks are done and failed. */
+export interface CallProgress {
+  id: number;
+  kind: string;
+  label?: string;
+  total: number;
+  done: number;
+  failed: number;
+  /** Tasks an engine runs now; the others not done are queued. */
+  running?: number;
+  submitted: number;
+}
+
+/** kernel -> panel: the kernel's recent calls (the newest last), whenever one of them moved. */
+export interface CallsMessage {
+  type: 'calls';
+  calls: CallProgress[];
+}
+
+export type KernelMessage = SnapshotMessage | ControllerLostMessage | TaskStreamMessage | ActionResultMessage | CallsMessage;
 
 /** panel -> kernel */
 export interface ActionMessage {
@@ -87,6 +106,8 @@ export function parseKernelMessage(data: unknown): KernelMessage | null {
       return { type: 'controller_lost', profile: String(data.profile ?? ''), reason: String(data.reason ?? ''), running: profileList(data.running) ?? [] };
     case 'task_stream':
       return Array.isArray(data.tasks) ? { type: 'task_stream', tasks: data.tasks.filter(isTaskStreamItem) } : null;
+    case 'calls':
+      return Array.isArray(data.calls) ? { type: 'calls', calls: data.calls.filter(isCallProgress).slice(-50) } : null;
     case 'action_result':
       return typeof data.id === 'string' && typeof data.ok === 'boolean'
         ? { type: 'action_result', id: data.id, ok: data.ok, message: String(data.message ?? '') }
@@ -98,6 +119,19 @@ export function parseKernelMessage(data: unknown): KernelMessage | null {
 
 function profileList(value: unknown): string[] | undefined {
   return Array.isArray(value) ? value.filter((p): p is string => typeof p === 'string').slice(0, 50) : undefined;
+}
+
+function isCallProgress(call: unknown): call is CallProgress {
+  return (
+    isObject(call) &&
+    typeof call.id === 'number' &&
+    typeof call.kind === 'string' &&
+    typeof call.total === 'number' &&
+    typeof call.done === 'number' &&
+    typeof call.failed === 'number' &&
+    (call.running === undefined || typeof call.running === 'number') &&
+    typeof call.submitted === 'number'
+  );
 }
 
 function isTaskStreamItem(item: unknown): item is TaskStreamItem {

@@ -2,7 +2,7 @@ import type { ISessionContext } from '@jupyterlab/apputils';
 import { PromiseDelegate, UUID } from '@lumino/coreutils';
 import { Signal, type ISignal } from '@lumino/signaling';
 import { ActionLog, type ActionEntry } from './action-log.js';
-import type { ActionRequest, ClusterSnapshot, KernelMessage } from './comm-messages.js';
+import type { ActionRequest, CallProgress, ClusterSnapshot, KernelMessage } from './comm-messages.js';
 import { KernelStatusChannel } from './status-channel.js';
 import { TaskHistory } from './task-history.js';
 
@@ -41,6 +41,7 @@ export class NotebookStatus {
   private _lost: { reason: string } | null = null;
   private _heardSnapshot = false;
   private _receivedAt = 0;
+  private _calls: readonly CallProgress[] = [];
   private readonly _tasks = new TaskHistory();
   private readonly _actions = new ActionLog();
   private readonly _waiting = new Map<string, { done: PromiseDelegate<ActionEntry>; timer: ReturnType<typeof setTimeout> }>();
@@ -54,6 +55,11 @@ export class NotebookStatus {
 
   get changed(): ISignal<this, void> {
     return this._changed;
+  }
+
+  /** The kernel's recent calls with their progress, newest last. */
+  get calls(): readonly CallProgress[] {
+    return this._calls;
   }
 
   get tasks(): TaskHistory {
@@ -116,6 +122,7 @@ export class NotebookStatus {
       this._heardSnapshot = false;
       this._snapshot = null;
       this._lost = null;
+      this._calls = [];
       this._failWaiting('the kernel connection closed before it answered');
     }
     this._changed.emit();
@@ -147,6 +154,9 @@ export class NotebookStatus {
         break;
       case 'task_stream':
         if (!this._tasks.add(message.tasks)) return;
+        break;
+      case 'calls':
+        this._calls = message.calls;
         break;
       case 'action_result':
         this._settle(message.id, message.ok, message.message);

@@ -1,7 +1,7 @@
 import type { ISessionContext } from '@jupyterlab/apputils';
 import { Signal, type ISignal } from '@lumino/signaling';
 import type { ActionEntry } from './action-log.js';
-import type { ActionRequest } from './comm-messages.js';
+import type { ActionRequest, CallProgress } from './comm-messages.js';
 import { NotebookStatus, type PanelView } from './notebook-status.js';
 import type { TaskHistory } from './task-history.js';
 
@@ -40,6 +40,10 @@ export class StatusModel {
 
   get tasks(): Pick<TaskHistory, 'tasks' | 'total'> {
     return this._current()?.tasks ?? NO_TASKS;
+  }
+
+  get calls(): readonly CallProgress[] {
+    return this._current()?.calls ?? [];
   }
 
   get actions(): readonly ActionEntry[] {

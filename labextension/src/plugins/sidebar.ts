@@ -2,6 +2,7 @@ import { ILabShell, ILayoutRestorer, type JupyterFrontEnd, type JupyterFrontEndP
 import type { StatusModel } from '../model/status-model.js';
 import { IClusterStatus } from '../tokens.js';
 import { EnginePanel } from '../widgets/engine-panel.js';
+import { OPEN_DASHBOARD } from './dashboard.js';
 
 /** The "Parallel engines" tab in the left sidebar. */
 export const sidebarPlugin: JupyterFrontEndPlugin<void> = {
@@ -10,8 +11,8 @@ export const sidebarPlugin: JupyterFrontEndPlugin<void> = {
   autoStart: true,
   requires: [IClusterStatus, ILabShell],
   optional: [ILayoutRestorer],
-  activate: (_app: JupyterFrontEnd, model: StatusModel, shell: ILabShell, restorer: ILayoutRestorer | null) => {
-    const panel = new EnginePanel(model);
+  activate: (app: JupyterFrontEnd, model: StatusModel, shell: ILabShell, restorer: ILayoutRestorer | null) => {
+    const panel = new EnginePanel(model, () => void app.commands.execute(OPEN_DASHBOARD));
     shell.add(panel, 'left', { rank: 650 });
     restorer?.add(panel, panel.id);
   }

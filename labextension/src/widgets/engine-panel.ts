@@ -22,7 +22,11 @@ export class EnginePanel extends Panel {
   private readonly _all: Widget[];
   private _ticker: ReturnType<typeof setInterval> | null = null;
 
-  constructor(private readonly _model: StatusModel) {
+  /** `openDashboard`: what the heading's "Dashboard" button does. */
+  constructor(
+    private readonly _model: StatusModel,
+    openDashboard?: () => void
+  ) {
     super();
     this.id = 'tsparallel-engines';
     this.addClass('tsp-EnginePanel');
@@ -33,6 +37,11 @@ export class EnginePanel extends Panel {
     const heading = new Panel();
     heading.addClass('tsp-Heading');
     heading.node.append(h('h2', {}, 'Parallel engines'), h('div', { class: 'tsp-Heading-notebook' }));
+    if (openDashboard) {
+      const button = h('button', { class: 'jp-Button tsp-OpenDashboard', type: 'button', title: 'Open a dashboard of this cluster in the main area' }, 'Dashboard');
+      button.addEventListener('click', () => openDashboard());
+      heading.node.append(button);
+    }
     this._notice = new Notice(_model);
     // The task stream before the engine list: with many engines it stays above the fold.
     this._clusterParts = [new ClusterHeader(_model), new ClusterActions(_model), new TaskStreamView(_model), new EngineTable(_model)];

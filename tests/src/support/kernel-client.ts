@@ -35,10 +35,14 @@ export function streamText(outputs: Message<Record<string, unknown>>[], name: "s
     .join("");
 }
 
-/** `text/plain` of every display_data and execute_result, in order. */
+/** The MIME type of the kernel's progress displays (for awaits that take over a second). */
+export const PROGRESS_MIME = "application/vnd.tsparallel.progress+json";
+
+/** `text/plain` of every display_data and execute_result, in order; progress displays left out (a loaded machine may show one). */
 export function plainOutputs(outputs: Message<Record<string, unknown>>[]): string[] {
   return outputs
     .filter((m) => m.header.msg_type === "display_data" || m.header.msg_type === "execute_result")
+    .filter((m) => (m.content.data as Record<string, unknown>)[PROGRESS_MIME] === undefined)
     .map((m) => String((m.content.data as Record<string, unknown>)["text/plain"]));
 }
 
