@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { promisify } from "node:util";
 import { Client, Cluster } from "tsparallel";
-import { eventually, isRunning, privateRoot } from "./support/cluster-fixture.js";
+import { eventually, firstBeats, isRunning, privateRoot } from "./support/cluster-fixture.js";
 import { bins, repoRoot } from "./support/paths.js";
 
 const run = promisify(execFile);
@@ -80,6 +80,14 @@ async function startDaemon(profile: string, ...args: string[]): Promise<StateFil
   const state = readStateFile(profile);
   assert.ok(state, "cluster.json is written");
   remember(state);
+  // The controller judges an engine from its first heartbeat on: an engine killed before that counts as
+  // one still starting, and the controller would list it for its first-beat grace.
+  const client = await Client.connect({ profile, timeout: 10_000, activate: false });
+  try {
+    await firstBeats(client, client.ids);
+  } finally {
+    client.close();
+  }
   return state;
 }
 
@@ -148,8 +156,7 @@ describe("supervisor", () => {
     assert.equal((await tspcluster("stop", "--profile", profile)).code, 0);
   });
 
-  // Without i7-store's --restore the new controller has new ports and key, and today's engines exit
-  // when their controller is gone, so they are restarted too; with it they rejoin. Either way: n engines.
+  // The restarted controller has the same ports and key (--restore): the engines rejoin it.
   test("restarts a SIGKILLed controller: a new controller in the same profile answers a new client", { timeout: 120_000 }, async () => {
     const profile = "sup-controller";
     const before = await startDaemon(profile, "-n", "2");
@@ -172,6 +179,7 @@ describe("supervisor", () => {
       }, 30_000);
       remember(now);
       const pids = sorted(now.engines.map((e) => e.pid));
+      assert.deepEqual(pids, sorted(before.engines.map((e) => e.pid)), "the engines rejoined the restored controller: none had to be restarted");
       await eventually("the new controller to list the two running engines", () => JSON.stringify(live(client)) === JSON.stringify(pids), 30_000);
       const dv = client.directView("all");
       assert.deepEqual(sorted(await dv.apply(() => process.pid)), pids);
