@@ -24,9 +24,15 @@ describe("hostile messages against a live cluster", () => {
     const { client, ids } = shared();
     const { dealer, key, controllerPid } = rawClientPeer(client.connectionFile);
     try {
-      const deep = "[".repeat(10_000) + "]".repeat(10_000);
-      const content = `{"tasks":[${JSON.stringify(executeTask(ids, "var deepRan = true"))}],"extra":${deep}}`;
-      await dealer.send(rawSignedFrames(new Signer(key), submitHeader(), content));
+      // The extra field rides in the task and in its body, which the controller forwards to the engines as it is.
+      const deep = '{"a":'.repeat(10_000) + "1" + "}".repeat(10_000);
+      const signer = new Signer(key);
+      const task = executeTask(ids, "var deepRan = true") as { body: object };
+      const inTask = `{"tasks":[${JSON.stringify(task).slice(0, -1)},"extra":${deep}}]}`;
+      const body = JSON.stringify(task.body);
+      const inBody = `{"tasks":[${JSON.stringify({ ...task, body: "BODY" }).replace('"BODY"', `${body.slice(0, -1)},"extra":${deep}}`)}]}`;
+      await dealer.send(rawSignedFrames(signer, submitHeader(), inTask));
+      await dealer.send(rawSignedFrames(signer, submitHeader(), inBody));
       const all = client.directView();
       assert.deepEqual(await all.apply(() => 1).get(30_000), ids.map(() => 1));
       assert.ok(isRunning(controllerPid), "the controller is alive");
