@@ -120,7 +120,7 @@ export function decodeMessage<Content = unknown>(signer: Signer, frames: Buffer[
   if (typeof decoded.header?.msg_type !== "string" || typeof decoded.header.msg_id !== "string") {
     throw new MessageError("header lacks msg_id or msg_type");
   }
-  if (decoded.content === null || typeof decoded.content !== "object") throw new MessageError("content is not an object");
+  if (decoded.content === null || typeof decoded.content !== "object" || Array.isArray(decoded.content)) throw new MessageError("content is not an object");
   if (signer.enabled && options.replay) {
     // A replay that has fallen out of the history is still refused once its date is old.
     const sent = Date.parse(String(decoded.header.date));
