@@ -123,8 +123,13 @@ describe("fuzzing a live cluster", () => {
           for (const pid of enginePids) assert.ok(isRunning(pid), `engine ${pid} is alive`);
           for (const d of peers.splice(0)) d.close();
         }),
-        { numRuns: 60, interruptAfterTimeLimit: 40_000, markInterruptAsFailure: false, endOnFailure: true },
-      );
+        { numRuns: 60, interruptAfterTimeLimit: 40_000, markInterruptAsFailure: false, endOnFailure: true, ...(process.env.FUZZ_SEED && { seed: Number(process.env.FUZZ_SEED) }) },
+      ).catch((err: Error) => {
+        // fast-check keeps the failed assertion in `cause`: put it in the message the test runner prints.
+        const logFile = shared().cluster.controller.logFile;
+        const logTail = logFile ? readFileSync(logFile, "utf8").split("\n").slice(-15).join("\n") : "";
+        throw new Error(`${err.message}\ncaused by: ${(err.cause as Error | undefined)?.stack ?? "?"}\ncontroller log:\n${logTail}`);
+      });
       assert.ok(batches > 0);
       await assert.rejects(all.pull(FORGED_MARKER).get(20_000), compositeOf("NameError", ids.length), "no forged task ran");
       await assert.rejects(all.pull(DEEP_MARKER).get(20_000), compositeOf("NameError", ids.length), "no over-deep task ran");
