@@ -7,7 +7,7 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import * as zmq from "zeromq";
-import { CLIENT_HEARTBEAT_MS, MessageSender, Signer, type Logger } from "@tsparallel/protocol";
+import { CLIENT_HEARTBEAT_MS, MessageSender, Signer, heartbeatSocketLimits, type Logger } from "@tsparallel/protocol";
 
 export interface ClientHeartbeatConfig {
   /** One Int32, set to 1 once every socket is closed (the main thread waits for that on exit). */
@@ -42,7 +42,7 @@ function remove(session: string): void {
 parentPort?.on("message", (command: ClientHeartbeatCommand) => {
   if (command.type === "add") {
     if (beating.has(command.session)) return;
-    const socket = new zmq.Dealer({ linger: 0, sendHighWaterMark: 4, sendTimeout: 0 });
+    const socket = new zmq.Dealer({ linger: 0, sendHighWaterMark: 4, sendTimeout: 0, ...heartbeatSocketLimits() });
     socket.connect(command.url);
     const sender = new MessageSender(socket, new Signer(command.key), command.session, quiet);
     beating.set(command.session, { socket, sender });

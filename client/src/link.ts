@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import * as zmq from "zeromq";
 import {
-  MessageSender, Signer, createLogger, receiveMessages, url,
+  MessageSender, Signer, createLogger, dataSocketLimits, receiveMessages, url,
   type ClientConnectionInfo, type Message, type MessageContents, type MessageType, type SendOptions,
 } from "@tsparallel/protocol";
 import { TimeoutError } from "./errors.js";
@@ -25,8 +25,8 @@ export interface LinkHandlers {
 /** The client's two sockets to the controller and request/reply matching over them. */
 export class ControllerLink {
   readonly session = randomUUID();
-  readonly #dealer = new zmq.Dealer({ linger: 0, receiveHighWaterMark: 0, sendHighWaterMark: 0, sendTimeout: 0 });
-  readonly #events = new zmq.Subscriber({ linger: 0, receiveHighWaterMark: 0 });
+  readonly #dealer = new zmq.Dealer({ linger: 0, receiveHighWaterMark: 0, sendHighWaterMark: 0, sendTimeout: 0, ...dataSocketLimits() });
+  readonly #events = new zmq.Subscriber({ linger: 0, receiveHighWaterMark: 0, ...dataSocketLimits() });
   readonly #sender: MessageSender;
   readonly #signer: Signer;
   readonly #pending = new Map<string, PendingRequest>();

@@ -1,4 +1,5 @@
 import * as zmq from "zeromq";
+import { dataSocketLimits, heartbeatSocketLimits } from "@tsparallel/protocol";
 
 export interface ControllerSockets {
   client: zmq.Router;
@@ -24,10 +25,10 @@ function portOf(socket: zmq.Socket): number {
  */
 export async function bindSockets(ip: string, ports?: SocketPorts): Promise<{ sockets: ControllerSockets; ports: SocketPorts }> {
   const sockets: ControllerSockets = {
-    client: new zmq.Router({ sendHighWaterMark: 0, receiveHighWaterMark: 0, sendTimeout: 0 }),
-    events: new zmq.Publisher({ sendTimeout: 0 }),
-    engine: new zmq.Router({ sendHighWaterMark: 0, receiveHighWaterMark: 0, sendTimeout: 0 }),
-    heartbeat: new zmq.Router({ sendTimeout: 0 }),
+    client: new zmq.Router({ sendHighWaterMark: 0, receiveHighWaterMark: 0, sendTimeout: 0, ...dataSocketLimits() }),
+    events: new zmq.Publisher({ sendTimeout: 0, ...heartbeatSocketLimits() }),
+    engine: new zmq.Router({ sendHighWaterMark: 0, receiveHighWaterMark: 0, sendTimeout: 0, ...dataSocketLimits() }),
+    heartbeat: new zmq.Router({ sendTimeout: 0, ...heartbeatSocketLimits() }),
   };
   try {
     for (const [name, socket] of Object.entries(sockets) as [keyof ControllerSockets, zmq.Socket][]) {

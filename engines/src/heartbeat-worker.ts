@@ -7,7 +7,7 @@
 import { writeSync } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
 import * as zmq from "zeromq";
-import { MessageSender, Signer, isMessage, receiveMessages, type Logger } from "@tsparallel/protocol";
+import { MessageSender, Signer, heartbeatSocketLimits, isMessage, receiveMessages, type Logger } from "@tsparallel/protocol";
 import type { HeartbeatCommand, HeartbeatConfig, HeartbeatEvent } from "./heartbeat.js";
 
 const config = workerData as HeartbeatConfig;
@@ -27,7 +27,7 @@ function line(level: keyof typeof LEVELS, message: string): void {
 const log: Logger = { debug: (m) => line("debug", m), info: (m) => line("info", m), warn: (m) => line("warn", m), error: (m) => line("error", m) };
 
 const post = (event: HeartbeatEvent): void => parentPort?.postMessage(event);
-const socket = new zmq.Dealer({ routingId: config.uuid, linger: 0 });
+const socket = new zmq.Dealer({ routingId: config.uuid, linger: 0, ...heartbeatSocketLimits() });
 socket.connect(config.url);
 const signer = new Signer(config.key);
 const sender = new MessageSender(socket, signer, config.uuid, log);

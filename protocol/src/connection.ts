@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 
@@ -40,23 +40,64 @@ export function baseDir(): string {
   return process.env.TSPARALLEL_DIR || join(homedir(), ".tsparallel");
 }
 
+/** A profile name is one path component: letters, digits, `.`, `_`, `-`, and not `.` or `..`. */
+const PROFILE_NAME = /^[A-Za-z0-9._-]{1,128}$/;
+
+export class ProfileError extends ConnectionFileError {
+  override name = "ProfileError";
+}
+
+export function validateProfileName(profile: string): string {
+  if (typeof profile !== "string" || !PROFILE_NAME.test(profile) || /^\.+$/.test(profile)) {
+    throw new ProfileError(`invalid profile name ${JSON.stringify(profile)}: use letters, digits, '.', '_' and '-' only (no path separators, not '.' or '..')`);
+  }
+  return profile;
+}
+
 export function profileDir(profile = "default"): string {
-  return join(baseDir(), `profile_${profile}`);
+  return join(baseDir(), `profile_${validateProfileName(profile)}`);
+}
+
+/**
+ * Creates `dir` if missing, 0700 (chmod too, past the umask). A directory that already exists is
+ * left exactly as it is: it may be shared (a 1777 TSPARALLEL_DIR) or someone else's.
+ * A failure names the directory and the cause (read-only file system, a file in the way, ...).
+ */
+function ensurePrivateDir(dir: string, what: string): void {
+  try {
+    if (statSync(dir, { throwIfNoEntry: false })?.isDirectory()) return;
+    mkdirSync(dir, { mode: 0o700 });
+    chmodSync(dir, 0o700);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === "EEXIST" && statSync(dir, { throwIfNoEntry: false })?.isDirectory()) return;
+    const cause = e.code === "EROFS" ? "the file system is read-only"
+      : e.code === "EACCES" || e.code === "EPERM" ? "permission denied"
+      : e.code === "ENOENT" ? "its parent directory does not exist"
+      : e.code === "ENOTDIR" ? "a path component is not a directory"
+      : e.code === "EEXIST" ? "a file of that name is in the way"
+      : e.code === "ENOSPC" ? "no space left on the device"
+      : e.message;
+    throw new ProfileError(`cannot create the ${what} directory ${dir}: ${cause} (${e.code ?? "error"})`);
+  }
 }
 
 /** The 0700 directory holding keys and connection files. Created on demand. */
 export function securityDir(profile = "default"): string {
-  const dir = join(profileDir(profile), "security");
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  chmodSync(baseDir(), 0o700);
-  chmodSync(profileDir(profile), 0o700);
-  chmodSync(dir, 0o700);
+  const profilePath = profileDir(profile);
+  const dir = join(profilePath, "security");
+  ensurePrivateDir(baseDir(), "tsparallel");
+  ensurePrivateDir(profilePath, "profile");
+  ensurePrivateDir(dir, "security");
   return dir;
 }
 
 export function logDir(profile = "default"): string {
-  const dir = join(profileDir(profile), "log");
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const profilePath = profileDir(profile);
+  const dir = join(profilePath, "log");
+  ensurePrivateDir(baseDir(), "tsparallel");
+  ensurePrivateDir(profilePath, "profile");
+  ensurePrivateDir(dir, "log");
   return dir;
 }
 

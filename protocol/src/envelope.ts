@@ -1,4 +1,7 @@
 import { randomUUID } from "node:crypto";
+import { jsonDepthWithin } from "./bounded-json.js";
+import { messageLimits, type MessageLimits } from "./limits.js";
+import type { ReplayGuard } from "./replay.js";
 import { Signer } from "./signer.js";
 
 /** Separates routing identities from the signed part of a message (Jupyter wire protocol). */
@@ -33,8 +36,25 @@ export interface OutgoingMessage<Content = unknown> {
   buffers?: readonly Buffer[];
 }
 
+/** Why a message was dropped: the key under which it is counted and its warnings rate-limited. */
+export type DropReason = "malformed" | "oversized" | "signature" | "replay" | "too-deep" | "json" | "stale";
+
 export class MessageError extends Error {
   override name = "MessageError";
+  constructor(message: string, readonly reason: DropReason = "malformed") {
+    super(message);
+  }
+}
+
+export interface DecodeOptions {
+  limits?: MessageLimits;
+  /** Refuses signatures seen before; only meaningful with a key. */
+  replay?: ReplayGuard;
+}
+
+let cachedLimits: MessageLimits | undefined;
+function defaultLimits(): MessageLimits {
+  return (cachedLimits ??= messageLimits());
 }
 
 let counter = 0;
@@ -60,15 +80,30 @@ export function encodeMessage(signer: Signer, msg: OutgoingMessage): Buffer[] {
 }
 
 /**
- * Decodes and verifies frames. Throws MessageError for anything malformed or wrongly signed;
- * callers drop and log such messages, never act on them.
+ * Decodes and verifies frames. Throws MessageError for anything malformed, oversized, wrongly signed,
+ * replayed, too deeply nested or dated outside the window; callers drop and count such messages,
+ * never act on them. Sizes are checked before the HMAC and nesting before JSON.parse, so neither
+ * the signature check nor the parser ever works on more than the limits allow.
  */
-export function decodeMessage<Content = unknown>(signer: Signer, frames: Buffer[]): Message<Content> {
+export function decodeMessage<Content = unknown>(signer: Signer, frames: Buffer[], options: DecodeOptions = {}): Message<Content> {
+  const limits = options.limits ?? defaultLimits();
+  let total = 0;
+  for (const frame of frames) total += frame.length;
+  if (total > limits.maxMessageBytes) throw new MessageError(`message of ${total} bytes exceeds the limit of ${limits.maxMessageBytes}`, "oversized");
   const at = frames.findIndex((f) => f.length === DELIMITER.length && f.equals(DELIMITER));
   if (at < 0) throw new MessageError("no <IDS|MSG> delimiter");
   if (frames.length < at + 6) throw new MessageError(`too few frames (${frames.length - at - 1} after the delimiter)`);
   const [signature, header, parent, metadata, content] = frames.slice(at + 1, at + 6) as [Buffer, Buffer, Buffer, Buffer, Buffer];
-  if (!signer.verify(signature, [header, parent, metadata, content])) throw new MessageError("bad signature");
+  for (const frame of [header, parent, metadata, content]) {
+    if (frame.length > limits.maxJsonBytes) throw new MessageError(`JSON frame of ${frame.length} bytes exceeds the limit of ${limits.maxJsonBytes}`, "oversized");
+  }
+  if (!signer.verify(signature, [header, parent, metadata, content])) throw new MessageError("bad signature", "signature");
+  if (signer.enabled && options.replay && !options.replay.admit(signature.toString("latin1"))) {
+    throw new MessageError("replayed signature", "replay");
+  }
+  for (const frame of [header, parent, metadata, content]) {
+    if (jsonDepthWithin(frame, limits.maxJsonDepth) < 0) throw new MessageError(`JSON nested deeper than ${limits.maxJsonDepth}`, "too-deep");
+  }
   let decoded: Message<Content>;
   try {
     decoded = {
@@ -80,11 +115,18 @@ export function decodeMessage<Content = unknown>(signer: Signer, frames: Buffer[
       buffers: frames.slice(at + 6),
     };
   } catch (err) {
-    throw new MessageError(`invalid JSON frame: ${(err as Error).message}`);
+    throw new MessageError(`invalid JSON frame: ${(err as Error).message}`, "json");
   }
   if (typeof decoded.header?.msg_type !== "string" || typeof decoded.header.msg_id !== "string") {
     throw new MessageError("header lacks msg_id or msg_type");
   }
-  if (decoded.content === null || typeof decoded.content !== "object") throw new MessageError("content is not an object");
+  if (decoded.content === null || typeof decoded.content !== "object" || Array.isArray(decoded.content)) throw new MessageError("content is not an object");
+  if (signer.enabled && options.replay) {
+    // A replay that has fallen out of the history is still refused once its date is old.
+    const sent = Date.parse(String(decoded.header.date));
+    if (!Number.isFinite(sent) || Math.abs(Date.now() - sent) > limits.maxClockSkewMs) {
+      throw new MessageError(`header date ${JSON.stringify(decoded.header.date)} is outside the ${limits.maxClockSkewMs} ms window`, "stale");
+    }
+  }
   return decoded;
 }

@@ -8,3 +8,6 @@ export * from "./socket.js";
 export * from "./errors.js";
 export * from "./log.js";
 export * from "./esm-resolve.js";
+export * from "./limits.js";
+export * from "./replay.js";
+export * from "./bounded-json.js";

@@ -1,5 +1,7 @@
-import { decodeMessage, encodeMessage, newHeader, MessageError, type Header, type Message } from "./envelope.js";
-import type { Logger } from "./log.js";
+import { decodeMessage, encodeMessage, newHeader, MessageError, type DropReason, type Header, type Message } from "./envelope.js";
+import { messageLimits, type MessageLimits } from "./limits.js";
+import { RateLimitedWarnings, type Logger } from "./log.js";
+import { ReplayGuard } from "./replay.js";
 import type { MessageContents, MessageType } from "./messages.js";
 import type { Signer } from "./signer.js";
 
@@ -102,19 +104,44 @@ export class MessageSender {
   }
 }
 
+/** Messages this process dropped, by reason: bad input is counted, never acted on. */
+export const droppedMessages: Record<DropReason, number> = {
+  malformed: 0, oversized: 0, signature: 0, replay: 0, "too-deep": 0, json: 0, stale: 0,
+};
+
+export interface ReceiveOptions {
+  limits?: MessageLimits;
+  /** Shared by every receive loop of a process that one peer could replay across; one per loop by default. */
+  replay?: ReplayGuard;
+  /** Interval of the per-peer, per-reason warning about dropped messages. */
+  warnIntervalMs?: number;
+}
+
+/** A short, bounded name for the peer a ROUTER saw (its first identity frame), for warnings. */
+function peerOf(frames: Buffer[]): string {
+  const first = frames.length > 1 ? frames[0] : undefined;
+  return first && first.length <= 64 ? first.toString("hex").slice(0, 16) : "?";
+}
+
 /**
- * Yields verified messages from a socket. A malformed or wrongly signed message is dropped and
- * logged, never handed on.
+ * Yields verified messages from a socket. A malformed, oversized, wrongly signed, replayed or stale
+ * message is dropped and counted, never handed on; its warning is rate-limited per peer and reason,
+ * so a flood of junk costs a line per interval, not a line per message.
  */
-export async function* receiveMessages(socket: AsyncIterable<Buffer[]>, signer: Signer, log: Logger): AsyncGenerator<Message> {
+export async function* receiveMessages(socket: AsyncIterable<Buffer[]>, signer: Signer, log: Logger, options: ReceiveOptions = {}): AsyncGenerator<Message> {
+  const limits = options.limits ?? messageLimits();
+  const replay = options.replay ?? new ReplayGuard(limits.replayHistory);
+  const warnings = new RateLimitedWarnings(log, options.warnIntervalMs);
   try {
     for await (const frames of socket) {
       let msg: Message;
       try {
-        msg = decodeMessage(signer, frames);
+        msg = decodeMessage(signer, frames, { limits, replay });
       } catch (err) {
         if (err instanceof MessageError) {
-          log.warn(`dropped a bad message (${err.message})`);
+          droppedMessages[err.reason]++;
+          const peer = peerOf(frames);
+          warnings.warn(`${peer}/${err.reason}`, `dropped a bad message from ${peer} (${err.message}); ${droppedMessages[err.reason]} dropped for ${err.reason} so far`);
           continue;
         }
         throw err;

@@ -1,0 +1,25 @@
+import * as zmq from "zeromq";
+import { DELIMITER, Signer, newHeader, newMessageId, readConnectionFile, url, type Header } from "@tsparallel/protocol";
+
+/** Signed frames built from raw JSON texts, so a test can send what JSON.stringify would not make. */
+export function rawSignedFrames(signer: Signer, header: Header, contentText: string, extra: { parent?: string; metadata?: string } = {}): Buffer[] {
+  const parts = [JSON.stringify(header), extra.parent ?? "{}", extra.metadata ?? "{}", contentText].map((t) => Buffer.from(t));
+  return [DELIMITER, Buffer.from(signer.sign(parts)), ...parts];
+}
+
+/** An execute task for every target, as a client would put it in a submit_request. */
+export function executeTask(targets: number[], code: string): object {
+  return { msgIds: targets.map(() => newMessageId()), targets, body: { kind: "execute", code }, bufferCount: 0 };
+}
+
+/** A DEALER on the controller's client port, speaking for nobody: what a hostile peer has. */
+export function rawClientPeer(connectionFile: string): { dealer: zmq.Dealer; key: string; controllerPid: number } {
+  const info = readConnectionFile(connectionFile, "client");
+  const dealer = new zmq.Dealer({ linger: 0 });
+  dealer.connect(url(info, info.ports.client));
+  return { dealer, key: info.key, controllerPid: info.controller.pid };
+}
+
+export function submitHeader(session = "rogue"): Header {
+  return newHeader("submit_request", session);
+}
