@@ -25,7 +25,8 @@ function exited(child: ChildProcess): Promise<void> {
 /** Starts tspcontroller on `profile` and resolves once it printed its ready line. */
 async function startController(profile: string, args: string[] = []): Promise<{ child: ChildProcess; stderr: () => string }> {
   privateRoot();
-  const child = spawn(process.execPath, [bins.controller, "--profile", profile, ...args], { stdio: ["ignore", "pipe", "pipe"], env: process.env });
+  // Info level whatever CI sets: the tests read the controller's account of what it restored.
+  const child = spawn(process.execPath, [bins.controller, "--profile", profile, "--log-level", "info", ...args], { stdio: ["ignore", "pipe", "pipe"], env: process.env });
   started.push(child);
   let stderr = "";
   child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
