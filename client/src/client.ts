@@ -202,7 +202,9 @@ export class Client implements AsyncDisposable {
   /** Aborts tasks that have not started: the given ones, or every outstanding task of this client. */
   async abort(msgIds?: string[] | AsyncResult<unknown>): Promise<string[]> {
     const named = msgIds instanceof AsyncResult ? msgIds.msgIds : msgIds;
-    // Tasks still waiting in this client are aborted here; the controller never hears of them.
+    // What this tick submitted goes first (as before any request), so the controller records it aborted.
+    this.#flush();
+    // Tasks still waiting in this client (past the in-flight window) are aborted here; the controller never hears of them.
     const here = this.#unsent.remove(named ? new Set(named) : undefined);
     for (const msgId of here) this.#settleAborted(msgId);
     const abortedHere = new Set(here);

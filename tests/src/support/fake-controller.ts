@@ -138,7 +138,8 @@ export class FakeController {
   spawnEngine(options: { args?: string[]; env?: Record<string, string>; cwd?: string } = {}): ChildProcess {
     const args = options.args ?? ["--file", this.connectionFile];
     const child = spawn(process.execPath, [bins.engine, ...args], {
-      env: { ...process.env, TSPARALLEL_DIR: this.profile.dir, ...options.env },
+      // Info level whatever CI sets: tests read what the engine says it does.
+      env: { ...process.env, TSPARALLEL_DIR: this.profile.dir, TSPARALLEL_LOG_LEVEL: "info", ...options.env },
       stdio: ["ignore", "pipe", "pipe"],
       cwd: options.cwd,
     });
