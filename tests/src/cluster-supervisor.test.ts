@@ -5,33 +5,16 @@
  * Real processes throughout, with a private TSPARALLEL_DIR.
  */
 import assert from "node:assert/strict";
-import { execFile, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { promisify } from "node:util";
 import { Client, Cluster } from "tsparallel";
 import { eventually, firstBeats, isRunning, privateRoot } from "./support/cluster-fixture.js";
 import { bins, repoRoot } from "./support/paths.js";
+import { tspcluster } from "./support/tspcluster.js";
 
-const run = promisify(execFile);
 
-interface Outcome {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function tspcluster(...args: string[]): Promise<Outcome> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [bins.cluster, ...args], { env: { ...process.env, TSPARALLEL_DIR: privateRoot() }, timeout: 90_000, cwd: repoRoot });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const failed = err as { code?: number | string; stdout?: string; stderr?: string };
-    if (typeof failed.code !== "number") throw err;
-    return { code: failed.code, stdout: failed.stdout ?? "", stderr: failed.stderr ?? "" };
-  }
-}
 
 interface Recorded {
   pid: number;
@@ -124,7 +107,8 @@ describe("supervisor", () => {
     remember(restarted);
     assert.equal(restarted.supervisor?.restarts, 1);
     assert.match(supervisorLog(profile), new RegExp(`engine pid ${victim} was killed by SIGKILL: restarting it in \\d+ ms`));
-    assert.match(supervisorLog(profile), new RegExp(`restarted the engine: pid \\d+ replaces pid ${victim}`));
+    // cluster.json is written as the new engine starts; the log line follows it.
+    await eventually("the restart in the supervisor's log", () => new RegExp(`restarted the engine: pid \\d+ replaces pid ${victim}`).test(supervisorLog(profile)));
 
     const client = await Client.connect({ profile, timeout: 10_000, activate: false });
     try {

@@ -4,27 +4,15 @@
  * on the engine), and `stop` leaving neither engines nor mpiexec behind.
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { promisify } from "node:util";
 import { Client, Cluster } from "tsparallel";
 import { isRunning, privateRoot } from "./support/cluster-fixture.js";
-import { bins, repoRoot } from "./support/paths.js";
+import { repoRoot } from "./support/paths.js";
+import { tspcluster } from "./support/tspcluster.js";
 
-const execFileP = promisify(execFile);
 
-async function tspcluster(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await execFileP(process.execPath, [bins.cluster, ...args], { env: { ...process.env, TSPARALLEL_DIR: privateRoot() }, timeout: 90_000, cwd: repoRoot });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const failed = err as { code?: number | string; stdout?: string; stderr?: string };
-    if (typeof failed.code !== "number") throw err;
-    return { code: failed.code, stdout: failed.stdout ?? "", stderr: failed.stderr ?? "" };
-  }
-}
 
 /** mpiexec and engine processes this checkout's MPI launcher started that are still running. */
 function leftovers(): string[] {

@@ -4,17 +4,15 @@
  * `stop` cancels the job and leaves squeue empty. Skipped (with the reason) unless root.
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { promisify } from "node:util";
 import { BatchEngineLauncher, Client, Cluster, createEngineLauncher, renderBatchTemplate } from "tsparallel";
 import { privateRoot } from "./support/cluster-fixture.js";
-import { bins, repoRoot } from "./support/paths.js";
+import { repoRoot } from "./support/paths.js";
+import { runTspcluster, type Outcome } from "./support/tspcluster.js";
 import { slurmUnavailable, startSlurm, type SlurmCluster } from "./support/slurm-cluster.js";
 
-const execFileP = promisify(execFile);
 
 /** Engines of this checkout started by a batch job that are still running. */
 function leftovers(): string[] {
@@ -52,15 +50,8 @@ describe("slurm and batch launchers on a real single-node Slurm", { skip }, () =
   let slurm: SlurmCluster;
   let savedConf: string | undefined;
 
-  async function tspcluster(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    try {
-      const { stdout, stderr } = await execFileP(process.execPath, [bins.cluster, ...args], { env: { ...slurm.env, TSPARALLEL_DIR: privateRoot() }, timeout: 90_000, cwd: repoRoot });
-      return { code: 0, stdout, stderr };
-    } catch (err) {
-      const failed = err as { code?: number | string; stdout?: string; stderr?: string };
-      if (typeof failed.code !== "number") throw err;
-      return { code: failed.code, stdout: failed.stdout ?? "", stderr: failed.stderr ?? "" };
-    }
+  function tspcluster(...args: string[]): Promise<Outcome> {
+    return runTspcluster(slurm.env, args);
   }
 
   before(async () => {

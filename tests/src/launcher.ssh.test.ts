@@ -5,28 +5,16 @@
  * after `stop` no engine process is left in any namespace. Skipped (with the reason) unless root.
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { promisify } from "node:util";
 import { Client, Cluster, parseSshHosts } from "tsparallel";
 import { isRunning, privateRoot } from "./support/cluster-fixture.js";
 import { createNetnsHosts, netnsUnavailable, type NetnsHosts } from "./support/netns-hosts.js";
-import { bins, repoRoot } from "./support/paths.js";
+import { repoRoot } from "./support/paths.js";
+import { tspcluster } from "./support/tspcluster.js";
 
-const execFileP = promisify(execFile);
 
-async function tspcluster(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await execFileP(process.execPath, [bins.cluster, ...args], { env: { ...process.env, TSPARALLEL_DIR: privateRoot() }, timeout: 90_000, cwd: repoRoot });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const failed = err as { code?: number | string; stdout?: string; stderr?: string };
-    if (typeof failed.code !== "number") throw err;
-    return { code: failed.code, stdout: failed.stdout ?? "", stderr: failed.stderr ?? "" };
-  }
-}
 
 /** Runs on each engine (after IMPORT_OS): its IPv4 addresses other than loopback, its working directory and what it was told. */
 const IMPORT_OS = 'import { networkInterfaces } from "node:os"';

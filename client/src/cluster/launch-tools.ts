@@ -1,8 +1,16 @@
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { closeSync, openSync, readFileSync } from "node:fs";
-import { binPath } from "./local-launcher.js";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 
-/** Helpers the ssh, MPI and batch launchers share: spawning their tools, running short commands, quoting. */
+/** Helpers every launcher shares: where our bins are, spawning processes and tools, running short commands, quoting. */
+
+const require = createRequire(import.meta.url);
+
+/** The path of a bin script of one of our packages, wherever npm installed it. */
+export function binPath(pkg: string, bin: string): string {
+  return join(dirname(require.resolve(`${pkg}/package.json`)), "bin", bin);
+}
 
 /** Children of a non-detached cluster die with the process that started them. */
 const attachedChildren = new Set<ChildProcess>();
@@ -19,7 +27,7 @@ export interface ToolSpawnOptions {
   pipeStdout?: boolean;
 }
 
-/** Starts a launcher's tool (ssh, mpiexec) with its stderr, and stdout unless piped, appended to logFile. */
+/** Starts a process (a node of ours, ssh, mpiexec) with its stderr, and stdout unless piped, appended to logFile. */
 export function spawnTool(command: string, args: string[], options: ToolSpawnOptions): ChildProcess {
   const log = openSync(options.logFile, "a", 0o600);
   try {

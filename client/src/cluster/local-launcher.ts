@@ -1,24 +1,13 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, openSync, readFileSync } from "node:fs";
-import { createRequire } from "node:module";
+import type { ChildProcess } from "node:child_process";
 import { hostname } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { logDir } from "@tsparallel/protocol";
+import { binPath, logTail, spawnTool } from "./launch-tools.js";
 import { identify } from "./process-identity.js";
 import type { ControllerLaunch, ControllerLaunchOptions, ControllerLauncher, EngineLaunchOptions, EngineLauncher, LaunchedProcess } from "./launcher.js";
 
-const require = createRequire(import.meta.url);
-
-export function binPath(pkg: string, bin: string): string {
-  return join(dirname(require.resolve(`${pkg}/package.json`)), "bin", bin);
-}
-
-/** Children of a non-detached cluster die with the process that started them. */
-const attachedChildren = new Set<ChildProcess>();
-process.once("exit", () => {
-  for (const child of attachedChildren) child.kill("SIGTERM");
-});
+export { binPath } from "./launch-tools.js";
 
 /** The child behind each process these launchers started in this process: what a supervisor watches. */
 const children = new WeakMap<LaunchedProcess, ChildProcess>();
@@ -38,28 +27,9 @@ function recordOf(child: ChildProcess, logFile: string): LaunchedProcess {
 }
 
 function launch(args: string[], logFile: string, detached: boolean, stdout: "pipe" | "log"): ChildProcess {
-  const log = openSync(logFile, "a", 0o600);
-  try {
-    // Each thread (main, heartbeat, ZeroMQ I/O) would otherwise get its own malloc arena, idle memory included.
-    const env = { MALLOC_ARENA_MAX: "2", ...process.env };
-    const child = spawn(process.execPath, args, { detached, stdio: ["ignore", stdout === "pipe" ? "pipe" : log, log], env });
-    if (detached) child.unref();
-    else {
-      attachedChildren.add(child);
-      child.once("exit", () => attachedChildren.delete(child));
-    }
-    return child;
-  } finally {
-    closeSync(log);
-  }
-}
-
-function tail(file: string, lines = 15): string {
-  try {
-    return readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
-  } catch {
-    return "(no log)";
-  }
+  // Each thread (main, heartbeat, ZeroMQ I/O) would otherwise get its own malloc arena, idle memory included.
+  const env = { MALLOC_ARENA_MAX: "2", ...process.env };
+  return spawnTool(process.execPath, args, { logFile, detached, env, pipeStdout: stdout === "pipe" });
 }
 
 export class LocalControllerLauncher implements ControllerLauncher {
@@ -80,7 +50,7 @@ export class LocalControllerLauncher implements ControllerLauncher {
         clearTimeout(timer);
         lines.close();
         child.kill("SIGKILL");
-        reject(new Error(`the controller did not start: ${why}\n--- ${logFile} ---\n${tail(logFile)}`));
+        reject(new Error(`the controller did not start: ${why}\n--- ${logFile} ---\n${logTail(logFile)}`));
       };
       const timer = setTimeout(() => fail(`not ready after ${options.timeoutMs} ms`), options.timeoutMs);
       child.once("exit", (code, signal) => fail(`it exited (${signal ?? `code ${code}`})`));
