@@ -122,7 +122,7 @@ test("a registration with a wrong key is ignored, and the controller still regis
     const info = scene.controller.engineInfo();
     const impostor = scene.track(new FakeEngine({ ...info, key: "0".repeat(64) }));
     const attempt = impostor.register(1000);
-    await waitFor(() => /dropped a bad message \(bad signature\)/.test(scene.controller.stderr), "the controller to log the dropped message");
+    await waitFor(() => /dropped a bad message from \S+ \(bad signature\)/.test(scene.controller.stderr), "the controller to log the dropped message");
     const genuine = await scene.engine();
     assert.equal(genuine.id, 0, "the forged registration took no id");
     await assert.rejects(attempt, /no registration_reply/);

@@ -151,7 +151,7 @@ test("a message with a bad signature is dropped and logged, and the controller k
     const client = await scene.client();
     const engine = await scene.engine();
     client.sendForged("submit_request", { tasks: [{ msgIds: ["forged"], targets: [0], body: { kind: "execute", code: "evil()" }, bufferCount: 0 }] });
-    await waitFor(() => /dropped a bad message \(bad signature\)/.test(scene.controller.stderr), "the drop to be logged");
+    await waitFor(() => /dropped a bad message from \S+ \(bad signature\)/.test(scene.controller.stderr), "the drop to be logged");
     const [[genuine]] = client.submit([{ targets: [0], body: noop }]);
     const [task] = await engine.takeTasks(1);
     assert.equal(task!.task.msgId, genuine);
