@@ -8,7 +8,7 @@ import { createEngineLauncher, type EngineLauncherSpec } from "./engine-launcher
 import type { ControllerLaunchOptions, ControllerLauncher, EngineLauncher, LaunchedJob, LaunchedProcess } from "./launcher.js";
 import { LocalControllerLauncher, LocalEngineLauncher } from "./local-launcher.js";
 import { reaped, waitForExit } from "./process-exit.js";
-import { identify, isKnownGone, isOurs, signalIfOurs } from "./process-identity.js";
+import { hasExited, identify, isKnownGone, isOurs, signalIfOurs } from "./process-identity.js";
 import { restartPolicy, type RestartPolicy } from "./restart-policy.js";
 import { listProfiles, readState, removeState, writeState, type ClusterState, type SupervisorRecord } from "./state.js";
 import { Supervisor, type SupervisedCluster } from "./supervisor.js";
@@ -235,8 +235,7 @@ export class Cluster implements AsyncDisposable {
     for (;;) {
       const fresh = client.engines.filter((e) => !before.has(e.id) && ours(e) && e.state !== "dead" && e.state !== "stopped");
       if (fresh.length >= n) return fresh.map((e) => e.id).sort((a, b) => a - b);
-      // A process we cannot verify (started by a launcher that records no identity) is left to the timeout.
-      const dead = launched.filter(isKnownGone);
+      const dead = launched.filter(hasExited);
       if (dead.length) throw new ClusterError(`engine process${dead.length > 1 ? "es" : ""} ${dead.map((p) => `${p.pid} (log: ${p.logFile})`).join(", ")} exited before registering`);
       if (jobs.length && Date.now() >= nextJobCheck) {
         nextJobCheck = Date.now() + 1000;

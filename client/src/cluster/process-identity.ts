@@ -63,6 +63,22 @@ export function isKnownGone(recorded: RecordedProcess): boolean {
   return isVerifiable(recorded) && !isOurs(recorded);
 }
 
+/**
+ * True when a process started here has certainly ended: a verifiable one that no longer matches, or one
+ * that exited before its identity could be read (a tool that refuses its arguments exits at once) and
+ * whose pid no longer exists. Signal 0 only asks; it signals nothing. Remote processes: never known.
+ */
+export function hasExited(recorded: RecordedProcess): boolean {
+  if (isVerifiable(recorded)) return !isOurs(recorded);
+  if (recorded.host !== undefined && recorded.host !== hostname()) return false;
+  try {
+    process.kill(recorded.pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "ESRCH";
+  }
+}
+
 /** Sends a signal only to a verified process of ours; false when it was not sent. */
 export function signalIfOurs(recorded: RecordedProcess, signal: NodeJS.Signals): boolean {
   if (!isOurs(recorded)) return false;
