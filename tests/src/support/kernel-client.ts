@@ -153,7 +153,10 @@ export class KernelClient {
     for (;;) {
       const found = this.iopub.find(match);
       if (found) return found;
-      if (Date.now() > deadline) throw new Error(`no matching IOPub message after ${timeoutMs} ms`);
+      if (Date.now() > deadline) {
+        const seen = this.iopub.slice(-12).map((m) => `${m.header.msg_type}${typeof m.content.execution_state === "string" ? `:${m.content.execution_state}` : ""}`);
+        throw new Error(`no matching IOPub message after ${timeoutMs} ms (last seen: ${seen.join(", ") || "none"}); kernel stderr:\n${this.stderr}`);
+      }
       await this.#nextIopub(Math.max(1, deadline - Date.now()));
     }
   }
