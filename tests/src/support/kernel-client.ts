@@ -75,10 +75,9 @@ export class KernelClient {
       stdin: new zmq.Dealer({ routingId, linger: 0 }),
       iopub: new zmq.Subscriber({ linger: 0, receiveHighWaterMark: 0 }),
     };
-    for (const name of ["shell", "control", "stdin", "iopub"] as const) this.#sockets[name].connect(`tcp://127.0.0.1:${ports[`${name}_port`]}`);
-    this.#sockets.iopub.subscribe();
+    for (const name of ["shell", "control", "stdin"] as const) this.#sockets[name].connect(`tcp://127.0.0.1:${ports[`${name}_port`]}`);
+    this.#subscribeIopub(this.#sockets.iopub);
     for (const name of ["shell", "control", "stdin"] as const) void this.#receive(name);
-    void this.#receiveIopub();
     child.stderr?.on("data", (chunk: Buffer) => (this.stderr += chunk.toString()));
   }
 
@@ -104,6 +103,7 @@ export class KernelClient {
         if (attempt > 30 || child.exitCode !== null) throw new Error(`the kernel did not start: ${client.stderr}`, { cause: err });
       }
     }
+    await client.#iopubJoined();
     return client;
   }
 
@@ -221,9 +221,35 @@ export class KernelClient {
     }
   }
 
-  async #receiveIopub(): Promise<void> {
+  /**
+   * As jupyter_client's wait_for_ready: a kernel_info whose status comes back on IOPub proves the
+   * subscription works. A SUB socket here sometimes stays connected and silent for good; a fresh one
+   * (not just a retry) then joins.
+   */
+  async #iopubJoined(): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      const msgId = this.send("shell", "kernel_info_request", {});
+      try {
+        await this.waitForIopub((m) => m.parent_header.msg_id === msgId, 2000);
+        return;
+      } catch (err) {
+        if (attempt >= 10) throw new Error(`no IOPub message from the kernel after ${attempt + 1} subscriptions`, { cause: err });
+      }
+      this.#sockets.iopub.close();
+      this.#sockets.iopub = new zmq.Subscriber({ linger: 0, receiveHighWaterMark: 0 });
+      this.#subscribeIopub(this.#sockets.iopub);
+    }
+  }
+
+  #subscribeIopub(socket: zmq.Subscriber): void {
+    socket.connect(`tcp://127.0.0.1:${this.ports.iopub_port}`);
+    socket.subscribe();
+    void this.#receiveIopub(socket);
+  }
+
+  async #receiveIopub(socket: zmq.Subscriber): Promise<void> {
     try {
-      for await (const frames of this.#sockets.iopub) {
+      for await (const frames of socket) {
         this.iopub.push(decodeMessage<Record<string, unknown>>(this.#signer, frames));
         for (const waiter of [...this.#iopubWaiters]) waiter();
       }
