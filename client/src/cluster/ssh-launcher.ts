@@ -4,6 +4,7 @@ import { createInterface } from "node:readline";
 import { logDir } from "@tsparallel/protocol";
 import type { EngineLaunchOptions, EngineLauncher, LaunchedProcess } from "./launcher.js";
 import { REMOTE_ENGINE_NODE_FLAGS, engineScript, logTail, runCommand, shQuote, spawnTool } from "./launch-tools.js";
+import { isAlive } from "./state.js";
 
 /** One entry of `--hosts`: `[user@]host[:port][:count]`. */
 export interface SshHost {
@@ -190,4 +191,12 @@ export async function stopSshEngines(processes: readonly LaunchedProcess[]): Pro
       if (outcome.code !== 0) process.emitWarning(`could not reach ${ssh[ssh.length - 1]} to stop engines ${pids.join(", ")}: ${outcome.stderr.trim()}`);
     }),
   );
+  // Each local ssh client ends once its remote engine has: wait for that (asking only; nothing is signalled).
+  const clients = processes.filter((p) => p.remote).map((p) => p.pid);
+  const deadline = Date.now() + SSH_CLIENT_EXIT_MS;
+  while (clients.some(isAlive) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
 }
+
+/** How long `stop` waits for the local ssh clients to end after their remote engines did. */
+const SSH_CLIENT_EXIT_MS = 5000;
+
