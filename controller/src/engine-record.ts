@@ -27,6 +27,8 @@ export class EngineRecord {
   stopTimer?: NodeJS.Timeout;
   /** How the engine was launched (launcher, host, MPI rank), as it told at registration. */
   metadata?: EngineMetadata;
+  /** The process's start time, when it runs in the controller's pid space (so /proc can say it has gone). */
+  localStartTime?: number;
   readonly #outstanding = new Set<TaskRecord>();
   readonly #order = new Deque<TaskRecord>();
   #head?: TaskRecord;

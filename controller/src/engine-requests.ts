@@ -1,6 +1,15 @@
-import { isMessage, type Message, type MessageContents } from "@tsparallel/protocol";
+import { isMessage, pidSpace, type Message, type MessageContents } from "@tsparallel/protocol";
 import type { ControllerContext } from "./context.js";
 import { sanitizeMetadata } from "./engine-metadata.js";
+
+const CONTROLLER_PID_SPACE = pidSpace();
+
+/** The engine's start time when its pid can be looked up here; anything malformed counts as elsewhere. */
+function localStartTime(process: unknown): number | undefined {
+  if (CONTROLLER_PID_SPACE === undefined || typeof process !== "object" || process === null) return undefined;
+  const { pidSpace: space, startTime } = process as Record<string, unknown>;
+  return space === CONTROLLER_PID_SPACE && Number.isSafeInteger(startTime) ? (startTime as number) : undefined;
+}
 
 /** Handles one message from the engine ROUTER. */
 export function handleEngineMessage(ctx: ControllerContext, msg: Message): void {
@@ -32,6 +41,7 @@ function register(ctx: ControllerContext, msg: Message<MessageContents["registra
   }
   const { engine, outcome } = ctx.registry.register(uuid, hostname, pid, msg.identities, Date.now());
   engine.metadata ??= sanitizeMetadata(msg.content.metadata);
+  engine.localStartTime = localStartTime(msg.content.process);
   reply({ status: "ok", id: engine.id, heartbeatMs: ctx.timings.heartbeatMs, heartbeatTimeoutMs: ctx.timings.heartbeatTimeoutMs });
   if (outcome === "same") return;
   if (outcome === "new") ctx.store.engineRegistered({ id: engine.id, uuid, hostname, pid, registered: engine.registered }, ctx.registry.nextId);

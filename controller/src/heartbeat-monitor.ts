@@ -1,4 +1,4 @@
-import type { Logger, Message, MessageContents, MessageSender } from "@tsparallel/protocol";
+import { identify, type Logger, type Message, type MessageContents, type MessageSender } from "@tsparallel/protocol";
 import type { EngineRecord } from "./engine-record.js";
 import type { EngineRegistry } from "./engines-registry.js";
 import { LoopLag } from "./loop-lag.js";
@@ -19,6 +19,12 @@ export interface HeartbeatTimings {
  */
 export function firstBeatGraceMs(timings: HeartbeatTimings): number {
   return Math.max(2 * timings.heartbeatTimeoutMs, 60_000);
+}
+
+/** True only when the engine runs in our pid space and /proc no longer has that process (or has another in its pid). */
+function processGone(engine: EngineRecord): boolean {
+  if (engine.localStartTime === undefined) return false;
+  return identify(engine.pid)?.startTime !== engine.localStartTime;
 }
 
 /** What judging needs per engine: whether it has beaten yet, and the loop lag summed at its last beat. */
@@ -42,6 +48,8 @@ const NOTABLE_RSS = 0.05;
  * once it has beaten at all (before that it gets firstBeatGraceMs from registering). Silence is
  * counted in the controller's own time only: how late its check timer ran (LoopLag) is taken off, so
  * a stalled, paused or starved controller never blames engines whose beats wait unread in its socket.
+ * An engine in the controller's pid space that has missed a couple of beats is looked up in /proc: a
+ * process that has gone is dead at once, not after the whole silence (a paused one is still there).
  */
 export class HeartbeatMonitor {
   #timer?: NodeJS.Timeout;
@@ -122,7 +130,9 @@ export class HeartbeatMonitor {
       let beats = this.#beats.get(engine);
       if (!beats) this.#beats.set(engine, (beats = { beaten: false, lagAt: lag.total }));
       const silent = now - engine.lastHeartbeat - (lag.total - beats.lagAt);
-      if (beats.beaten && silent > this.timings.heartbeatTimeoutMs) {
+      if (silent > 2 * this.timings.heartbeatMs && processGone(engine)) {
+        this.onDead(engine, `its process ${engine.pid} on the controller's host has exited`);
+      } else if (beats.beaten && silent > this.timings.heartbeatTimeoutMs) {
         this.onDead(engine, `no heartbeat for ${Math.round(silent)} ms (${this.timings.heartbeatMisses} beats of ${this.timings.heartbeatMs} ms missed)`);
       } else if (!beats.beaten && silent > firstBeatGraceMs(this.timings)) {
         this.onDead(engine, `no heartbeat within ${Math.round(silent)} ms of registering`);

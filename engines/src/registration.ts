@@ -1,5 +1,5 @@
 import { hostname } from "node:os";
-import { isMessage, type EngineMetadata, type Logger, type Message, type MessageContents, type MessageSender } from "@tsparallel/protocol";
+import { identify, isMessage, pidSpace, type EngineMetadata, type EngineProcess, type Logger, type Message, type MessageContents, type MessageSender } from "@tsparallel/protocol";
 
 export interface Registration {
   id: number;
@@ -17,7 +17,15 @@ export const REGISTRATION_TIMEOUT_MS = 10_000;
 export function registrationRequest(uuid: string, version: string, id?: number, metadata?: EngineMetadata): MessageContents["registration_request"] {
   const request: MessageContents["registration_request"] = { uuid, hostname: hostname(), pid: process.pid, version, ...(id === undefined ? {} : { id }) };
   if (metadata && Object.keys(metadata).length) request.metadata = metadata;
+  const running = thisProcess();
+  if (running) request.process = running;
   return request;
+}
+
+function thisProcess(): EngineProcess | undefined {
+  const space = pidSpace();
+  const startTime = identify(process.pid)?.startTime;
+  return space === undefined || startTime === undefined ? undefined : { pidSpace: space, startTime };
 }
 
 /** The registration a reply grants; throws RegistrationError for a refusal or a malformed reply. */

@@ -11,3 +11,4 @@ export * from "./esm-resolve.js";
 export * from "./limits.js";
 export * from "./replay.js";
 export * from "./bounded-json.js";
+export * from "./process-identity.js";

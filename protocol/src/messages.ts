@@ -22,6 +22,11 @@ export type SchemeName = "leastload" | "lru" | "random" | "weighted";
  */
 export type EngineMetadata = Record<string, string | number>;
 
+export interface EngineProcess {
+  pidSpace: string;
+  startTime: number;
+}
+
 export interface EngineInfo {
   id: number;
   uuid: string;
@@ -244,7 +249,11 @@ export interface MessageContents {
    * `uuid` is fixed for the life of the engine process; `id` is the id it had before, when it
    * registers again (after being declared dead, or losing the controller). A known uuid gets its id back.
    */
-  registration_request: { uuid: string; hostname: string; pid: number; version: string; id?: number; metadata?: EngineMetadata };
+  /**
+   * `process`: where the engine's pid can be looked up (see pidSpace) and its start time there, so a
+   * controller in the same pid space sees at once that the process has gone.
+   */
+  registration_request: { uuid: string; hostname: string; pid: number; version: string; id?: number; metadata?: EngineMetadata; process?: EngineProcess };
   registration_reply:
     | { status: "ok"; id: number; heartbeatMs: number; heartbeatTimeoutMs: number }
     | { status: "error"; message: string };

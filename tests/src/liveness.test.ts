@@ -96,3 +96,28 @@ test("a signed result_request for 4M ids is dropped as oversized, one for 2M ids
     await tc.stop();
   }
 });
+
+test("an engine killed on the controller's host is dead as soon as its process is gone; a paused one is not", { timeout: 90_000 }, async () => {
+  // Five minutes of silence before heartbeats alone would tell: only the process check can be quick.
+  const tc = await startCluster({ n: 2, controllerArgs: ["--heartbeat-period", "1000", "--heartbeat-misses", "300"] });
+  try {
+    const reasons = new Map<number, string>();
+    tc.client.events.on("engine_dead", (event) => reasons.set(event.id, event.reason));
+    const [victim, paused] = tc.cluster.engines;
+    const idOf = (pid: number) => tc.client.engines.find((e) => e.pid === pid)!.id;
+    process.kill(paused.pid, "SIGSTOP");
+    try {
+      process.kill(victim.pid, "SIGKILL");
+      const reason = await eventually("the killed engine to be declared dead", () => reasons.get(idOf(victim.pid)), 60_000);
+      assert.match(reason, new RegExp(`process ${victim.pid} .*exited`));
+      // The paused engine has been silent as long as the dead one, but its process is there.
+      await sleep(3_000);
+    } finally {
+      process.kill(paused.pid, "SIGCONT");
+    }
+    assert.equal(reasons.has(idOf(paused.pid)), false, "the paused engine is not declared dead");
+    assert.deepEqual(await tc.client.loadBalancedView().map((x: number) => x + 1, [1, 2, 3]), [2, 3, 4]);
+  } finally {
+    await tc.stop();
+  }
+});

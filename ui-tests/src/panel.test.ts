@@ -11,7 +11,7 @@ import type { LabPage } from './support/lab-page.js';
 import { installTsparallel, stopClusters } from './support/tsparallel.js';
 
 const KERNEL = 'tsparallel';
-/** The controller declares an engine dead after 3 s without heartbeats; allow for the snapshot trip. */
+/** The controller finds a local engine's process gone after two missed beats (2 s); allow for the snapshot trip. */
 const DEAD_WITHIN_MS = 15_000;
 
 let lab: LabEnvironment;

@@ -1,35 +1,7 @@
-import { readFileSync } from "node:fs";
+import { identify } from "@tsparallel/protocol";
 import { hostname } from "node:os";
 
-/**
- * What tells one process from another that later gets the same pid: its start time (clock ticks after
- * boot, /proc/<pid>/stat field 22) and its command line. A pid alone is not an identity: after a reboot
- * or enough forks a stale cluster.json names somebody else's process.
- */
-export interface ProcessIdentity {
-  pid: number;
-  startTime: number;
-  cmdline: string[];
-}
-
-/** The identity of a live local process, or undefined when it is gone (or /proc cannot tell). */
-export function identify(pid: number): ProcessIdentity | undefined {
-  if (!Number.isInteger(pid) || pid < 1) return undefined;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // Field 2 (comm) is in parentheses and may hold spaces or ")": fields 3.. start after the last ")".
-    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    const startTime = Number(rest[22 - 3]);
-    const state = rest[0];
-    if (!Number.isFinite(startTime) || state === "Z" || state === "X") return undefined;
-    const raw = readFileSync(`/proc/${pid}/cmdline`, "utf8");
-    const cmdline = raw.split("\0");
-    if (cmdline.at(-1) === "") cmdline.pop();
-    return { pid, startTime, cmdline };
-  } catch {
-    return undefined;
-  }
-}
+export { identify, type ProcessIdentity } from "@tsparallel/protocol";
 
 /** A recorded process: a pid, and (when it was started by us on this host) what identifies it. */
 export interface RecordedProcess {
