@@ -11,6 +11,7 @@
  *   npm run bench -- --controller-args="--hwm 0" [--engine-args="..."]   try our processes with other settings
  *   npm run bench -- --scale              only the 1,000,000-item chunkSize-1 map (and ipyparallel on 100,000)
  *   npm run bench -- --soak               only 64 engines: time to register, 2 minutes of CPU-bound load, false deaths
+ *   npm run bench -- --fanout [--fanout-engines 64,128,256]   only do-on-all calls (execute/apply/push/pull) and registration at those engine counts
  */
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -21,6 +22,7 @@ import { sizes, type OurFigures, type TheirFigures } from "./figures.js";
 import { measureFloors, type Floors } from "./floor.js";
 import { runOurs, WORKLOADS, type Workload } from "./ours.js";
 import { load } from "./proc.js";
+import { runFanoutBench } from "./fanout.js";
 import { runScaleBench } from "./scale.js";
 import { buildRows, renderTable, summary } from "./table.js";
 import { INSTALL_HINT, ipyparallelAvailability, runTheirs } from "./theirs.js";
@@ -37,6 +39,8 @@ const { values: args } = parseArgs({
     "engine-args": { type: "string", default: "" },
     scale: { type: "boolean", default: false },
     soak: { type: "boolean", default: false },
+    fanout: { type: "boolean", default: false },
+    "fanout-engines": { type: "string", default: "64,128,256" },
   },
 });
 
@@ -76,6 +80,7 @@ function printProfiles(dir: string, ours: Partial<OurFigures> | undefined): void
 const splitArgs = (text: string | undefined): string[] => (text ?? "").split(/\s+/).filter(Boolean);
 
 async function main(): Promise<number> {
+  if (args.fanout) return runFanoutBench({ counts: args["fanout-engines"]!.split(",").map(Number), quick: args.quick, log });
   if (args.scale || args.soak) return runScaleBench({ map: args.scale, soak: args.soak, quick: args.quick, oursOnly: args["ours-only"], log });
   const sz = sizes(args.quick);
   const theirPrimeLimit = args.quick ? 800_000 : 1_600_000;

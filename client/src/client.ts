@@ -10,7 +10,7 @@ import { AsyncResult, type TaskMetadata, type TaskOwner } from "./async-result.j
 import { ControllerError, NoEnginesError, TaskAbortedError, TimeoutError, remoteErrorFrom } from "./errors.js";
 import { ControllerLink } from "./link.js";
 import { SubmitQueue } from "./submit-queue.js";
-import { DirectView, type DirectViewOptions } from "./views/direct-view.js";
+import { BroadcastView, DirectView, type DirectViewOptions } from "./views/direct-view.js";
 import { LoadBalancedView, type LoadBalancedOptions } from "./views/load-balanced-view.js";
 
 export interface ConnectOptions {
@@ -37,6 +37,8 @@ export interface TaskSpec {
   lb?: TaskRequest["lb"];
   /** Ids chosen before submission (a task held back until its dependencies are met); new ones otherwise. */
   msgIds?: string[];
+  /** Several targets, one task: the controller sends their results back together (BroadcastView). */
+  broadcast?: boolean;
 }
 
 interface Tracked {
@@ -186,6 +188,15 @@ export class Client implements AsyncDisposable {
   directView(targets: number[] | "all", options?: DirectViewOptions): DirectView<false>;
   directView(targets: number | number[] | "all" = "all", options: DirectViewOptions = {}): DirectView<boolean> {
     return new DirectView(this, targets, options);
+  }
+
+  /**
+   * A view for do-on-all calls (ipyparallel's BroadcastView): execute, apply, push, pull, clear and
+   * import go to the controller as one task and come back as one batch of results, in target order.
+   * A DirectView on "all" engines works the same way; this one does it for any list of targets.
+   */
+  broadcastView(targets: number[] | "all" = "all", options: Omit<DirectViewOptions, "broadcast"> = {}): BroadcastView {
+    return new BroadcastView(this, targets, options);
   }
 
   loadBalancedView(options: LoadBalancedOptions = {}): LoadBalancedView {
@@ -419,7 +430,10 @@ export class Client implements AsyncDisposable {
         msgIds.push(msgId);
         metadata.push({ msgId, kind: spec.body.kind, engineId: spec.targets?.[i] ?? null, submitted, stdout: "", stderr: "", ...(label !== undefined ? { label } : {}) });
       }
-      requests.push({ msgIds, targets: spec.targets, body: spec.body, bufferCount: spec.frames.length, ...(spec.lb ? { lb: spec.lb } : {}), ...(label !== undefined ? { label } : {}) });
+      requests.push({
+        msgIds, targets: spec.targets, body: spec.body, bufferCount: spec.frames.length,
+        ...(spec.lb ? { lb: spec.lb } : {}), ...(label !== undefined ? { label } : {}), ...(spec.broadcast && count > 1 ? { broadcast: true } : {}),
+      });
     }
     const result = make(metadata, this);
     metadata.forEach((m, index) => {

@@ -3,7 +3,7 @@ export { AsyncResult, type TaskMetadata, type OutputEvent, type WithErrors } fro
 export { AsyncMapResult } from "./async-map-result.js";
 export { setProgressHooks, progressLine, type ProgressInfo, type ProgressHooks, type ProgressSource } from "./progress.js";
 export { taskTimeline, VEGA_LITE_MIME, type Timeline, type TimelineTask } from "./timeline.js";
-export { DirectView, type DirectViewOptions, type DirectMapOptions, type PerEngine } from "./views/direct-view.js";
+export { BroadcastView, DirectView, type DirectViewOptions, type DirectMapOptions, type PerEngine } from "./views/direct-view.js";
 export { LoadBalancedView, type LoadBalancedOptions, type MapOptions, type ImapOptions } from "./views/load-balanced-view.js";
 export { ref, Ref, type RemoteArgs, type RemoteValue } from "./ref.js";
 export type { RemoteFunction, ParallelFunction } from "./views/wrappers.js";

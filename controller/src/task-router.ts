@@ -2,6 +2,7 @@ import { splitFrames, type Logger, type StreamItem, type TaskRequest, type TaskB
 import type { EngineRecord } from "./engine-record.js";
 import type { EngineRegistry } from "./engines-registry.js";
 import { controllerResult, NO_ENGINE } from "./failures.js";
+import { Gather, type HeldResult } from "./gather.js";
 import type { FunctionCache } from "./function-cache.js";
 import { LoadBalancer } from "./load-balancer.js";
 import { durationKey, type WindowMode } from "./task-durations.js";
@@ -284,10 +285,15 @@ export class TaskRouter {
   }
 
   #submitDirect(client: ClientRef, request: TaskRequest, targets: number[], work: TaskWork, now: number): void {
+    const gather = request.broadcast && targets.length > 1 ? new Gather((held, fromTimer) => this.#releaseGathered(held, fromTimer)) : undefined;
     targets.forEach((target, i) => {
       const record = new TaskRecord(request.msgIds[i]!, client, work.body.kind, now);
       if (request.label !== undefined) record.label = request.label;
       if (!this.#add(record, work)) return;
+      if (gather) {
+        record.gather = gather;
+        gather.expect();
+      }
       const engine = this.registry.byId(target);
       if (!engine) {
         if (this.registry.size === 0) this.#fail(record, "NoEnginesError", "no engines are registered");
@@ -299,6 +305,7 @@ export class TaskRouter {
         this.#send(record, engine);
       }
     });
+    gather?.seal();
   }
 
   #submitBalanced(client: ClientRef, request: TaskRequest, work: TaskWork, now: number): void {
@@ -358,6 +365,25 @@ export class TaskRouter {
 
   #complete(record: TaskRecord, result: TaskResult, frames: Buffer[]): void {
     record.finish(result, frames);
+    const gather = record.gather;
+    if (gather) {
+      record.gather = undefined;
+      gather.hold({ record, result, frames });
+      return;
+    }
+    this.#deliver(record, result, frames);
+  }
+
+  /** A broadcast's results, together: one store transaction and one message to the client. */
+  #releaseGathered(held: HeldResult[], fromTimer: boolean): void {
+    for (const { record, result, frames } of held) this.#deliver(record, result, frames);
+    if (fromTimer) {
+      this.#flushOut();
+      this.events.changed();
+    }
+  }
+
+  #deliver(record: TaskRecord, result: TaskResult, frames: Buffer[]): void {
     this.store.completed(record, frames);
     this.records.completed(record);
     this.outbox.result(record.client, result, frames);

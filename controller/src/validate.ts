@@ -44,7 +44,9 @@ export function taskProblem(task: unknown): string | undefined {
   if (!isStringList(t.msgIds) || t.msgIds.length === 0) return "msgIds must be a non-empty string array";
   if (!isInt(t.bufferCount) || t.bufferCount < 0) return "bufferCount must be a non-negative integer";
   if (t.label !== undefined && (typeof t.label !== "string" || t.label.length > MAX_LABEL_LENGTH)) return `label must be a string of at most ${MAX_LABEL_LENGTH} characters`;
+  if (t.broadcast !== undefined && typeof t.broadcast !== "boolean") return "broadcast must be a boolean";
   if (t.targets === null) {
+    if (t.broadcast) return "a load-balanced task cannot be a broadcast";
     if (t.msgIds.length !== 1) return "a load-balanced task has exactly one msgId";
     if (t.lb !== undefined) {
       if (t.lb === null || typeof t.lb !== "object") return "lb must be an object";

@@ -88,6 +88,12 @@ export interface TaskRequest {
   bufferCount: number;
   /** A user's label for the task (ipyparallel 9.1's task labels): kept in its record, filterable in history. */
   label?: string;
+  /**
+   * A direct task to several engines sent as one (BroadcastView): the controller gathers the engines'
+   * results and sends them to the client together (those in after a short hold go ahead, so a slow
+   * engine delays no one's progress for long), instead of one reply per engine.
+   */
+  broadcast?: boolean;
 }
 
 /** A task as the controller hands it to one engine. */

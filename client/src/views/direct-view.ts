@@ -20,6 +20,11 @@ export interface DirectViewOptions {
   copy?: boolean;
   /** A label for every task of this view (ipyparallel 9.1): in each task's metadata and record, and `rc.controllerHistory({ label })`. */
   label?: string;
+  /**
+   * Send each do-on-all call (execute, apply, push, pull, clear, import) as one broadcast task whose
+   * results come back together (default: true for a view on "all" engines). See `rc.broadcastView()`.
+   */
+  broadcast?: boolean;
 }
 
 export interface DirectMapOptions {
@@ -44,6 +49,10 @@ export class DirectView<Single extends boolean = false> {
 
   get #copy(): boolean {
     return this.options.copy ?? true;
+  }
+
+  get #broadcast(): boolean {
+    return this.options.broadcast ?? this.targetSpec === "all";
   }
 
   get single(): boolean {
@@ -81,7 +90,7 @@ export class DirectView<Single extends boolean = false> {
     const binding = useDefault ? name : `* as ${name}`;
     const single = this.single;
     const targets = this.targets;
-    const spec: TaskSpec = { targets, body: { kind: "execute", code: `import ${binding} from ${JSON.stringify(specifier)};`, silent: true }, frames: [] };
+    const spec: TaskSpec = { targets, body: { kind: "execute", code: `import ${binding} from ${JSON.stringify(specifier)};`, silent: true }, frames: [], broadcast: this.#broadcast };
     return this.#submit([spec], (metadata, owner) => new AsyncResult<PerEngine<void, Single>>(owner, metadata, () => (single ? undefined : targets.map(() => undefined)) as PerEngine<void, Single>));
   }
 
@@ -142,8 +151,9 @@ export class DirectView<Single extends boolean = false> {
     const targets = this.targets;
     const { functions, data } = splitFunctions(namespace);
     if (functions.length === 0) return this.#each({ targets, body: { kind: "push" }, frames: packOwned(namespace, "a pushed value", this.#copy) });
-    const specs: TaskSpec[] = [{ targets, ...applyTask(this.client, definerOf(functions), []) }];
-    if (Object.keys(data).length > 0) specs.unshift({ targets, body: { kind: "push" }, frames: packOwned(data, "a pushed value", this.#copy) });
+    const broadcast = this.#broadcast;
+    const specs: TaskSpec[] = [{ targets, ...applyTask(this.client, definerOf(functions), []), broadcast }];
+    if (Object.keys(data).length > 0) specs.unshift({ targets, body: { kind: "push" }, frames: packOwned(data, "a pushed value", this.#copy), broadcast });
     const single = this.single;
     const done = (single ? undefined : targets.map(() => undefined)) as PerEngine<void, Single>;
     return this.#submit(specs, (metadata, owner) => new AsyncResult<PerEngine<void, Single>>(owner, metadata, () => done));
@@ -155,7 +165,7 @@ export class DirectView<Single extends boolean = false> {
   pull(names: string | string[]): AsyncResult<unknown> {
     const single = this.single;
     const revive = (value: unknown) => (Array.isArray(names) ? (value as unknown[]).map(reviveFunctions) : reviveFunctions(value));
-    return this.#submit([{ targets: this.targets, body: { kind: "pull", names }, frames: [] }], (metadata, owner) =>
+    return this.#submit([{ targets: this.targets, body: { kind: "pull", names }, frames: [], broadcast: this.#broadcast }], (metadata, owner) =>
       new AsyncResult<unknown>(owner, metadata, (values) => (single ? revive(values[0]) : values.map(revive))),
     );
   }
@@ -190,7 +200,7 @@ export class DirectView<Single extends boolean = false> {
 
   [inspect.custom](_depth: number, options: InspectOptions, show: typeof inspect): string {
     const targets = this.targetSpec === "all" ? `all (now ${this.client.ids.join(", ") || "none"})` : this.targetSpec;
-    return `DirectView ${show({ targets, profile: this.client.profile, controller: this.client.controllerState }, options)}`;
+    return `${this.constructor.name} ${show({ targets, profile: this.client.profile, controller: this.client.controllerState }, options)}`;
   }
 
   #submit<R extends AsyncResult<unknown>>(specs: TaskSpec[], make: (metadata: TaskMetadata[], owner: TaskOwner) => R): R {
@@ -199,7 +209,20 @@ export class DirectView<Single extends boolean = false> {
 
   #each<T>(spec: TaskSpec): AsyncResult<T> {
     const single = this.single;
-    return this.#submit([spec], (metadata, owner) => new AsyncResult<T>(owner, metadata, (values) => (single ? values[0] : values) as T));
+    return this.#submit([{ ...spec, broadcast: this.#broadcast }], (metadata, owner) => new AsyncResult<T>(owner, metadata, (values) => (single ? values[0] : values) as T));
+  }
+}
+
+/**
+ * ipyparallel's BroadcastView: a DirectView whose do-on-all calls (execute, apply, push, pull, clear,
+ * import) reach the controller as ONE task for all its targets, which the controller fans out to the
+ * engines and whose results it gathers and sends back together. Results stay per engine and in target
+ * order (`ar.engineIds`), errors per engine (CompositeError). `map`, `scatter` and `gather` send one
+ * task per engine, as a DirectView does.
+ */
+export class BroadcastView extends DirectView<false> {
+  constructor(client: Client, targets: number[] | "all", options: Omit<DirectViewOptions, "broadcast"> = {}) {
+    super(client, targets, { ...options, broadcast: true });
   }
 }
 

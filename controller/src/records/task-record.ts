@@ -1,3 +1,4 @@
+import type { Gather } from "../gather.js";
 import type { RemoteErrorInfo, SchemeName, TaskBody, TaskKind, TaskResult, TaskStatus } from "@tsparallel/protocol";
 
 /** Where a task's results go: the submitting client's routing identity on the client socket. */
@@ -54,6 +55,8 @@ export class TaskRecord {
   /** What the task stream shows of the work, kept after the work itself is dropped. */
   streamInfo?: { name?: string; index?: number };
   readonly lb?: BalancedState;
+  /** The broadcast this task belongs to, until its result is handed to it. */
+  gather?: Gather;
 
   constructor(
     readonly msgId: string,
