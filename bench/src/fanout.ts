@@ -93,7 +93,21 @@ export async function fanoutAt(engines: number, repeats: number, log: (m: string
   const dir = mkdtempSync(join(tmpdir(), "tsp-fanout-"));
   process.env.TSPARALLEL_DIR = dir;
   const started = performance.now();
-  const cluster = await Cluster.start({ n: engines, profile: "fanout", timeout: Math.max(120_000, engines * 3_000) });
+  let cluster: Cluster;
+  try {
+    cluster = await Cluster.start({ n: engines, profile: "fanout", timeout: Math.max(120_000, engines * 3_000) });
+  } catch (err) {
+    // The logs go with the directory: show what the processes that failed said first.
+    for (const file of new Set(String((err as Error).message).match(/\/[^\s()]+\.log/g) ?? [])) {
+      try {
+        log(`${file}:\n${readFileSync(file, "utf8").split("\n").slice(-15).join("\n")}`);
+      } catch {
+        // gone already
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   try {
     const client = await cluster.connect();
     try {

@@ -41,9 +41,13 @@ export interface TextSink {
   write(text: string): unknown;
 }
 
-/** What an AsyncResult needs from its client: aborting its tasks. */
+/** What an AsyncResult needs from its client: aborting its tasks, and values left at the controller. */
 export interface TaskOwner {
   abort(msgIds: string[]): Promise<unknown>;
+  /** The value of a task whose result stayed at the controller (other tasks took it as an argument). */
+  _fetchValue?(msgId: string): Promise<unknown>;
+  /** Whether the task was handed to the controller (not held back for its dependencies). */
+  _submitted?(msgId: string): boolean;
 }
 
 type Finish<T> = (values: unknown[]) => T;
@@ -73,6 +77,8 @@ export class AsyncResult<T> implements PromiseLike<T> {
   #progressListeners: Set<() => void> | undefined;
   #failures = 0;
   #awaited = false;
+  /** Tasks whose value stayed at the controller: fetched only when someone asks for the value. */
+  #held: Set<number> | undefined;
 
   /**
    * When set (ipyparallel's `return_exceptions`), awaiting and iterating give each failed task's error
@@ -184,7 +190,10 @@ export class AsyncResult<T> implements PromiseLike<T> {
     if (!(await this.wait(timeoutMs))) {
       throw new TimeoutError(`${this.msgIds.length - this.#done} of ${this.msgIds.length} tasks not done after ${timeoutMs} ms`);
     }
-    if (options.returnExceptions && !this.returnExceptions) return this.finish(this.withErrors()) as WithErrors<T>;
+    if (options.returnExceptions && !this.returnExceptions) {
+      await this.#fetchHeld();
+      return this.finish(this.withErrors()) as WithErrors<T>;
+    }
     return this.#result();
   }
 
@@ -202,7 +211,7 @@ export class AsyncResult<T> implements PromiseLike<T> {
 
   /** The final value (or error), computed once. */
   #result(): Promise<T> {
-    this.#final ??= this.#settled().then(() => this.#collect());
+    this.#final ??= this.#settled().then(() => this.#fetchHeld()).then(() => this.#collect());
     return this.#final;
   }
 
@@ -296,6 +305,7 @@ export class AsyncResult<T> implements PromiseLike<T> {
   async *[Symbol.asyncIterator](): AsyncIterator<unknown> {
     for (let i = 0; i < this.msgIds.length; i++) {
       while (!this.isSettled(i)) await this.nextArrival();
+      if (this.#held?.has(i)) await this.#fetchHeld();
       if (this.errors[i] && !this.returnExceptions) throw this.errors[i];
       yield this.errors[i] ?? this.values[i];
     }
@@ -360,6 +370,42 @@ export class AsyncResult<T> implements PromiseLike<T> {
     }
     if (this.#arrivalListeners?.size) for (const listener of [...this.#arrivalListeners]) listener();
     if (this.ready()) this.#allDone?.();
+  }
+
+  /** @internal The task succeeded; its value stayed at the controller, as other tasks took it as an argument. */
+  _settleHeld(index: number): void {
+    if (this.isSettled(index)) return;
+    (this.#held ??= new Set()).add(index);
+    this._settle(index, undefined, undefined);
+  }
+
+  /**
+   * @internal What an AsyncResult passed as an argument travels as: its value when it is here (as
+   * awaiting gives it), "remote" when the controller has it or will, "unsent" while the task is held
+   * back in the client. Throws for a result whose awaited value is not its one task's value.
+   */
+  _localValue(): { value: unknown } | "remote" | "unsent" {
+    const probe = {};
+    if (this.msgIds.length !== 1 || this.finish([probe]) !== probe) {
+      throw new TypeError("only the result of one task whose value is that task's value (apply on a load-balanced view or on one engine) can be an argument: await this one first");
+    }
+    if (this.isSettled(0)) return this.errors[0] || this.#held?.has(0) ? "remote" : { value: this.values[0] };
+    return this.owner._submitted?.(this.msgIds[0]!) === false ? "unsent" : "remote";
+  }
+
+  async #fetchHeld(): Promise<void> {
+    if (!this.#held?.size) return;
+    for (const index of [...this.#held]) {
+      try {
+        if (!this.owner._fetchValue) throw new Error("the value stayed at the controller and this result's owner cannot fetch it");
+        this.values[index] = await this.owner._fetchValue(this.msgIds[index]!);
+      } catch (err) {
+        if (!this.errors[index]) this.#failures++;
+        this.errors[index] = err as Error;
+        this.metadata[index]!.error = err as Error;
+      }
+      this.#held.delete(index);
+    }
   }
 
   /** @internal Called by the client for live output. */

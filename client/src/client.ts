@@ -81,6 +81,7 @@ export class Client implements AsyncDisposable {
   readonly #tasks = new Map<string, Tracked>();
   readonly #sentFunctions = new Set<string>();
   readonly #unsent = new SubmitQueue();
+  readonly #received = { results: 0, resultBytes: 0 };
   #flushQueued = false;
   #watchdog: NodeJS.Timeout;
   readonly #requestTimeout: number;
@@ -392,6 +393,29 @@ export class Client implements AsyncDisposable {
     return `Client ${show(state, { ...options, depth: Math.max(depth, 1) })}`;
   }
 
+  /** Results and bytes of result frames this client received, values fetched later included (what bringing results here cost). */
+  get received(): { results: number; resultBytes: number } {
+    return { ...this.#received };
+  }
+
+  /** @internal The value of a task that stayed at the controller because other tasks took it as an argument. */
+  async _fetchValue(msgId: string): Promise<unknown> {
+    const reply = await this.#request<"result_request", "result_reply">("result_request", { msgIds: [msgId] });
+    const record = reply.content.records[0];
+    if (!record || record.bufferCount === 0) {
+      throw new Error(`the value of task ${msgId} went on to the tasks that took it as an argument and the controller no longer keeps it (over its size caps)`);
+    }
+    const frames = reply.buffers.slice(0, record.bufferCount);
+    this.#received.results++;
+    for (const frame of frames) this.#received.resultBytes += frame.length;
+    return unpackValue(frames);
+  }
+
+  /** @internal Whether the task was handed over for sending (not held back for its dependencies). */
+  _submitted(msgId: string): boolean {
+    return this.#tasks.has(msgId);
+  }
+
   /** @internal Targets resolved now: throws NoEnginesError when there is nothing to run on. */
   _resolveTargets(targets: number | number[] | "all"): number[] {
     const lost = this.controllerLost;
@@ -488,6 +512,8 @@ export class Client implements AsyncDisposable {
     const { results } = msg.content;
     const groups = splitFrames(msg.buffers, results.map((r) => r.bufferCount));
     const received = Date.now();
+    this.#received.results += results.length;
+    for (const frame of msg.buffers) this.#received.resultBytes += frame.length;
     results.forEach((result, i) => this.#settle(result, groups[i]!, received));
     // Answers make room in the in-flight window for tasks still waiting here.
     if (this.#unsent.length) this.#flush();
@@ -509,6 +535,11 @@ export class Client implements AsyncDisposable {
     if (result.repr !== undefined) meta.repr = result.repr;
     let value: unknown;
     let error: Error | undefined;
+    if (result.held && result.status === "ok") {
+      meta.error = undefined;
+      tracked.result._settleHeld(tracked.index);
+      return;
+    }
     if (result.status === "aborted") error = new TaskAbortedError(result.msgId);
     else if (result.status === "error") {
       const info = result.error ?? { ename: "Error", evalue: "the engine reported an error without details", traceback: [] };

@@ -117,6 +117,14 @@ export class ImpossibleDependencyError extends Error {
   override name = "ImpossibleDependencyError";
 }
 
+/**
+ * A task took another task's result as an argument (an AsyncResult passed to apply), and that task
+ * failed or was aborted, so this one never ran. The message names the task and its error.
+ */
+export class DependencyError extends RemoteError {
+  override name = "DependencyError";
+}
+
 /** The controller stopped answering, or shut down, while tasks were outstanding. */
 export class ControllerError extends Error {
   override name = "ControllerError";
@@ -129,6 +137,8 @@ export function remoteErrorFrom(info: RemoteErrorInfo, msgId?: string, method?: 
       return new EngineError(info, msgId, method);
     case "NoEnginesError":
       return new NoEnginesError(info.evalue);
+    case "DependencyError":
+      return new DependencyError(info, msgId, method);
     case "TimeoutError":
       return new TimeoutError(info.evalue);
     default:

@@ -5,12 +5,12 @@ export { setProgressHooks, progressLine, type ProgressInfo, type ProgressHooks, 
 export { taskTimeline, VEGA_LITE_MIME, type Timeline, type TimelineTask } from "./timeline.js";
 export { BroadcastView, DirectView, type DirectViewOptions, type DirectMapOptions, type PerEngine } from "./views/direct-view.js";
 export { LoadBalancedView, type LoadBalancedOptions, type MapOptions, type ImapOptions } from "./views/load-balanced-view.js";
-export { ref, Ref, type RemoteArgs, type RemoteValue } from "./ref.js";
+export { ref, Ref, type RemoteArg, type RemoteArgs, type RemoteValue } from "./ref.js";
 export type { RemoteFunction, ParallelFunction } from "./views/wrappers.js";
 export { Dependency, type DependencyLike } from "./views/dependencies.js";
 export {
   RemoteError, EngineError, CompositeError, TimeoutError, NoEnginesError, TaskAbortedError, ControllerError,
-  InvalidDependencyError, ImpossibleDependencyError,
+  InvalidDependencyError, ImpossibleDependencyError, DependencyError,
 } from "./errors.js";
 export { Cluster, ClusterError, type ClusterOptions } from "./cluster/cluster.js";
 export type { ControllerLauncher, EngineLauncher, LaunchedProcess, ControllerLaunch, ControllerLaunchOptions, EngineLaunchOptions } from "./cluster/launcher.js";

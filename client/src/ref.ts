@@ -1,3 +1,4 @@
+import type { AsyncResult } from "./async-result.js";
 const REF = Symbol.for("tsparallel.ref");
 
 /**
@@ -35,5 +36,19 @@ type NestedRemote<T> = T extends readonly (infer E)[]
       ? { [K in keyof T]: RemoteValue<T[K]> }
       : never;
 
-/** Each parameter may be given as a value or as a Ref to an engine-side value of the same type. */
-export type RemoteArgs<A extends readonly unknown[]> = { [K in keyof A]: RemoteValue<A[K]> };
+/**
+ * An argument of apply: a value, a Ref, or the AsyncResult of another task giving a value of the same
+ * type (the controller sends that task's value on to the engine; it never comes to the client), also in
+ * place of items of arrays and properties of plain objects.
+ */
+export type RemoteArg<T> = T | Ref<T> | AsyncResult<T> | NestedArg<T>;
+type NestedArg<T> = T extends readonly (infer E)[]
+  ? RemoteArg<E>[]
+  : T extends ArrayBufferView | Function | Map<unknown, unknown> | Set<unknown> | Date | RegExp
+    ? never
+    : T extends object
+      ? { [K in keyof T]: RemoteArg<T[K]> }
+      : never;
+
+/** Each parameter may be given as a value, as a Ref to an engine-side value, or as another task's AsyncResult. */
+export type RemoteArgs<A extends readonly unknown[]> = { [K in keyof A]: RemoteArg<A[K]> };

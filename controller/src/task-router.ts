@@ -2,6 +2,7 @@ import { splitFrames, type Logger, type StreamItem, type TaskRequest, type TaskB
 import type { EngineRecord } from "./engine-record.js";
 import type { EngineRegistry } from "./engines-registry.js";
 import { controllerResult, NO_ENGINE } from "./failures.js";
+import { FutureWaits, WaitingTask } from "./futures.js";
 import { Gather, type HeldResult } from "./gather.js";
 import type { FunctionCache } from "./function-cache.js";
 import { LoadBalancer } from "./load-balancer.js";
@@ -32,8 +33,12 @@ const RESULT_STATUSES = new Set<TaskStatus>(["ok", "error", "aborted"]);
  * and output back to the submitting client, and the tasks of lost engines to retries or failures.
  * Everything goes through the outbox; the caller flushes it once per handled message.
  */
+/** What became of a task whose result another task takes as an argument. */
+type Outcome = { frames: Buffer[] } | { failure: string };
+
 export class TaskRouter {
   readonly balancer: LoadBalancer;
+  readonly #waits = new FutureWaits();
 
   constructor(
     private readonly registry: EngineRegistry,
@@ -280,8 +285,48 @@ export class TaskRouter {
       return;
     }
     const work: TaskWork = { body, frames };
+    if (body.kind === "apply" && body.futures) this.#awaitInputs(new WaitingTask(client, request, work, now));
+    else this.#place(client, request, work, now);
+  }
+
+  #place(client: ClientRef, request: TaskRequest, work: TaskWork, now: number): void {
     if (request.targets === null) this.#submitBalanced(client, request, work, now);
     else this.#submitDirect(client, request, request.targets, work, now);
+  }
+
+  /** A task taking other tasks' results: placed once they all succeeded, failed as soon as one failed. */
+  #awaitInputs(task: WaitingTask): void {
+    this.#waits.holding(task);
+    task.futures.forEach(([, msgId], i) => {
+      if (task.failed) return;
+      const source = this.records.get(msgId);
+      if (source?.pending || (!source && this.#waits.isHeld(msgId))) this.#waits.add(msgId, task, i);
+      else this.#feed(task, i, msgId, source && !source.resultsEvicted ? outcomeOf(source) : this.#storedOutcome(msgId));
+    });
+  }
+
+  #storedOutcome(msgId: string): Outcome {
+    const stored = this.store.result(msgId);
+    if (!stored) return { failure: "is unknown to the controller (never submitted, or forgotten)" };
+    if (stored.info.pending) return { failure: "is still queued in the task store but not known as a live task" };
+    if (stored.info.status !== "ok") return { failure: failureText(stored.info.status, stored.info.error) };
+    if (stored.evicted) return { failure: "succeeded, but its value was not kept (over the controller's size caps): pass the value itself" };
+    return { frames: stored.frames };
+  }
+
+  #feed(task: WaitingTask, i: number, msgId: string, outcome: Outcome): void {
+    if (task.failed) return;
+    if ("failure" in outcome) {
+      task.failed = true;
+      this.#waits.released(task);
+      const why = `argument ${task.futures[i]![0]} is the result of task ${msgId}, which ${outcome.failure}`;
+      for (const id of task.request.msgIds) this.#failNew(task.client, id, "apply", task.now, "DependencyError", why);
+      return;
+    }
+    if (task.provide(i, outcome.frames)) {
+      this.#waits.released(task);
+      this.#place(task.client, task.request, task.resolved(), task.now);
+    }
   }
 
   #submitDirect(client: ClientRef, request: TaskRequest, targets: number[], work: TaskWork, now: number): void {
@@ -384,9 +429,17 @@ export class TaskRouter {
   }
 
   #deliver(record: TaskRecord, result: TaskResult, frames: Buffer[]): void {
+    const waiters = this.#waits.take(record.msgId);
+    let toClient = result;
+    if (waiters) {
+      const outcome = outcomeOf(record);
+      for (const [task, i] of waiters) this.#feed(task, i, record.msgId, outcome);
+      // The value went on to the tasks that take it; the client asks for it only if it wants it.
+      if (result.status === "ok" && frames.length > 0) toClient = { ...result, bufferCount: 0, held: true };
+    }
     this.store.completed(record, frames);
     this.records.completed(record);
-    this.outbox.result(record.client, result, frames);
+    this.outbox.result(record.client, toClient, toClient.held ? [] : frames);
     this.events.taskCompleted(record);
   }
 
@@ -408,6 +461,15 @@ export class TaskRouter {
     const record = new TaskRecord(msgId, client, kind, now);
     if (this.#add(record)) this.#fail(record, ename, evalue);
   }
+}
+
+function failureText(status: TaskStatus | undefined, error: { ename: string; evalue: string } | undefined): string {
+  if (status === "aborted") return "was aborted";
+  return `failed with ${error ? `${error.ename}: ${error.evalue}` : "an error"}`;
+}
+
+function outcomeOf(record: TaskRecord): Outcome {
+  return record.status === "ok" ? { frames: record.resultFrames } : { failure: failureText(record.status, record.error) };
 }
 
 const TASK_KINDS: ReadonlySet<string> = new Set(["execute", "apply", "map", "push", "pull", "clear"]);

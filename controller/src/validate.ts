@@ -25,6 +25,8 @@ function bodyProblem(body: unknown): string | undefined {
       const fn = b.fn as Record<string, unknown> | undefined;
       if (!fn || typeof fn.hash !== "string" || typeof fn.name !== "string") return `${b.kind} needs fn {hash, name}`;
       if (fn.source !== undefined && typeof fn.source !== "string") return "fn.source must be a string";
+      if (b.inputs !== undefined) return "inputs are set by the controller, not by a client";
+      if (b.futures !== undefined) return futuresProblem(b.kind, b.futures);
       return undefined;
     }
     case "pull":
@@ -35,6 +37,19 @@ function bodyProblem(body: unknown): string | undefined {
     default:
       return `unknown task kind ${JSON.stringify(b.kind)}`;
   }
+}
+
+/** Most task results one task may take as arguments. */
+export const MAX_FUTURES = 1024;
+
+function futuresProblem(kind: string, futures: unknown): string | undefined {
+  if (kind !== "apply") return "only apply takes task results as arguments";
+  if (!Array.isArray(futures) || futures.length === 0 || futures.length > MAX_FUTURES) return `futures must be a non-empty array of at most ${MAX_FUTURES}`;
+  for (const f of futures) {
+    if (!Array.isArray(f) || f.length < 2 || f.length > 3 || !isInt(f[0]) || f[0] < 0 || typeof f[1] !== "string") return "each future is [argument index, msgId, path?]";
+    if (f.length === 3 && !(Array.isArray(f[2]) && f[2].length <= 16 && f[2].every((k: unknown) => typeof k === "string" || isInt(k)))) return "a future's path is an array of keys";
+  }
+  return undefined;
 }
 
 /** Why a task request is malformed, or undefined when it is fine. */

@@ -19,7 +19,7 @@ export interface EngineOptions {
   profile?: string;
   /** Connection details given directly instead of a file. */
   connection?: EngineConnectionInfo;
-  /** How long to wait for a registration reply (default 10 s). */
+  /** How long to wait for a registration reply before asking again (default 10 s); the engine gives up after lostControllerMs. */
   registrationTimeoutMs?: number;
   /** How long to wait for the connection file to appear (default 10 s). */
   connectionFileWaitMs?: number;
@@ -69,7 +69,7 @@ export async function startEngine(options: EngineOptions = {}): Promise<RunningE
   const messages = receiveMessages(socket, signer, log);
   let registration: Registration;
   try {
-    registration = await register(messages, sender, { uuid, version, url: engineUrl, timeoutMs: options.registrationTimeoutMs, metadata }, log);
+    registration = await register(messages, sender, { uuid, version, url: engineUrl, timeoutMs: options.registrationTimeoutMs, giveUpMs: lostControllerMs, metadata }, log);
   } catch (err) {
     interrupter.uninstall();
     sender.close();

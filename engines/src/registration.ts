@@ -39,37 +39,50 @@ export function registrationOf(reply: MessageContents["registration_reply"]): Re
 
 /**
  * Asks the controller for an engine id. Reads only as far as the registration_reply from the shared
- * message iterator, which the caller then goes on reading.
+ * message iterator, which the caller then goes on reading. A controller busy with a start storm (256
+ * engines starting at once on 2 cores) may take longer than one attempt's wait: the request is sent
+ * again (the controller gives a uuid it knows the same id) until `giveUpMs` have passed.
  */
 export async function register(
   messages: AsyncIterator<Message>,
   sender: MessageSender,
-  details: { uuid: string; version: string; url: string; timeoutMs?: number; metadata?: EngineMetadata },
+  details: { uuid: string; version: string; url: string; timeoutMs?: number; giveUpMs?: number; metadata?: EngineMetadata },
   log: Logger,
 ): Promise<Registration> {
-  const timeoutMs = details.timeoutMs ?? REGISTRATION_TIMEOUT_MS;
-  sender.send("registration_request", registrationRequest(details.uuid, details.version, undefined, details.metadata));
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<"timeout">((resolve) => {
-    timer = setTimeout(() => resolve("timeout"), timeoutMs);
-  });
-  try {
-    for (;;) {
-      const next = await Promise.race([messages.next(), timeout]);
-      if (next === "timeout") {
-        throw new RegistrationError(
-          `no registration reply from the controller at ${details.url} within ${timeoutMs / 1000} s: is the controller running, and is the connection file current?`,
-        );
+  const attemptMs = details.timeoutMs ?? REGISTRATION_TIMEOUT_MS;
+  const patienceMs = Math.max(attemptMs, details.giveUpMs ?? attemptMs);
+  const giveUpAt = Date.now() + patienceMs;
+  const request = registrationRequest(details.uuid, details.version, undefined, details.metadata);
+  let next: Promise<IteratorResult<Message>> | undefined;
+  for (;;) {
+    sender.send("registration_request", request);
+    const waitMs = Math.min(attemptMs, giveUpAt - Date.now());
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), waitMs);
+    });
+    try {
+      for (;;) {
+        next ??= messages.next();
+        const got = await Promise.race([next, timeout]);
+        if (got === "timeout") break;
+        next = undefined;
+        if (got.done) throw new RegistrationError("the engine socket closed before the controller replied to registration");
+        const msg = got.value;
+        if (!isMessage(msg, "registration_reply")) {
+          log.warn(`ignored ${msg.header.msg_type} before registration`);
+          continue;
+        }
+        return registrationOf(msg.content);
       }
-      if (next.done) throw new RegistrationError("the engine socket closed before the controller replied to registration");
-      const msg = next.value;
-      if (!isMessage(msg, "registration_reply")) {
-        log.warn(`ignored ${msg.header.msg_type} before registration`);
-        continue;
-      }
-      return registrationOf(msg.content);
+    } finally {
+      clearTimeout(timer);
     }
-  } finally {
-    clearTimeout(timer);
+    if (Date.now() >= giveUpAt) {
+      throw new RegistrationError(
+        `no registration reply from the controller at ${details.url} within ${Math.round(patienceMs / 1000)} s: is the controller running, and is the connection file current?`,
+      );
+    }
+    log.warn(`no registration reply from the controller at ${details.url} within ${Math.round(attemptMs / 1000)} s (a busy controller, or a stale connection file?): asking again`);
   }
 }

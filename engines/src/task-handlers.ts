@@ -90,9 +90,13 @@ export class TaskHandlers {
 
   #apply(body: Extract<TaskBody, { kind: "apply" }>, frames: Buffer[]): unknown {
     const fn = this.#functions.resolve(body.fn);
-    const args = frames.length === 0 ? [] : unpackFrames<unknown[]>(frames, "argument");
+    const inputFrames = body.inputs?.reduce((sum, [, count]) => sum + count, 0) ?? 0;
+    if (inputFrames > frames.length) throw new TaskError("ValueError", "the frames of the task's inputs are missing");
+    const argFrames = inputFrames ? frames.slice(0, frames.length - inputFrames) : frames;
+    const args = argFrames.length === 0 ? [] : unpackFrames<unknown[]>(argFrames, "argument");
     if (!Array.isArray(args)) throw new TaskError("TypeError", "apply arguments must be an array");
     this.#resolveRefs(args, body.refs);
+    if (body.inputs) this.#placeInputs(args, body.inputs, frames.slice(argFrames.length));
     return fn(...args);
   }
 
@@ -111,6 +115,17 @@ export class TaskHandlers {
     for (const [index, name, path] of refs ?? []) {
       if (path === undefined || path.length === 0) values[index] = this.namespace.get(name);
       else placeAt(values, [index, ...path], this.namespace.get(name));
+    }
+  }
+
+  /** Other tasks' results, sent on by the controller, in the places the client left for them. */
+  #placeInputs(args: unknown[], inputs: NonNullable<Extract<TaskBody, { kind: "apply" }>["inputs"]>, frames: Buffer[]): void {
+    let at = 0;
+    for (const [index, count, path] of inputs) {
+      const value = count === 0 ? undefined : unpackValue(frames.slice(at, at + count));
+      at += count;
+      if (path === undefined || path.length === 0) args[index] = value;
+      else placeAt(args, [index, ...path], value);
     }
   }
 

@@ -61,7 +61,18 @@ export type TaskBody =
    * Frames: the packed argument array. `refs` are [argument index, engine name] pairs resolved there,
    * with a path of keys when the reference sits inside an array or object argument.
    */
-  | { kind: "apply"; fn: FunctionRef; refs?: ([number, string] | [number, string, (string | number)[]])[] }
+  | {
+    kind: "apply"; fn: FunctionRef; refs?: ([number, string] | [number, string, (string | number)[]])[];
+    /**
+     * From a client: arguments that are the results of other tasks (an AsyncResult passed as an
+     * argument), as [argument index, msgId] or [argument index, msgId, path]. The controller holds the
+     * task until those tasks are done, then replaces this with `inputs`: their result frames follow the
+     * argument frames, and never go to the client on the way.
+     */
+    futures?: ([number, string] | [number, string, (string | number)[]])[];
+    /** To an engine: [argument index, frame count, path?] per resolved future, their frames in order after the arguments' frames. */
+    inputs?: ([number, number] | [number, number, (string | number)[]])[];
+  }
   /**
    * Frames: the packed item array; the result is the array of fn(item). `refs` as for apply, by item index.
    * `first`: the index of the chunk's first item in the whole map (shown in the task stream).
@@ -121,6 +132,11 @@ export interface TaskResult {
   repr?: string;
   /** Frames of the packed result value; 0 when there is no value. */
   bufferCount: number;
+  /**
+   * To a client: the task succeeded with a value that stayed at the controller, because tasks took it
+   * as an argument; `result_request` gives it.
+   */
+  held?: boolean;
 }
 
 export interface StreamItem {

@@ -150,12 +150,27 @@ describe("engine lifecycle: registration, heartbeat, shutdown", () => {
     assert.equal(controller.engineInbox.all.filter((m) => m.header.msg_type === "registration_request").length, 1);
   });
 
-  test("the engine exits 1 when no registration reply comes", async () => {
+  test("the engine exits 1 when no registration reply comes within --lost-controller-ms", async () => {
     controller = new FakeController();
     await controller.bind();
-    controller.spawnEngine();
+    controller.spawnEngine({ args: ["--file", controller.connectionFile, "--lost-controller-ms", "3000"] });
     await controller.waitFor("registration_request");
     assert.equal(await controller.exitCode, 1);
     assert.match(controller.engineLog, /no registration reply/);
+  });
+
+  test("an engine whose registration goes unanswered asks again (a controller busy with a start storm), and registers when answered", async () => {
+    controller = new FakeController();
+    await controller.bind();
+    controller.spawnEngine({ args: ["--file", controller.connectionFile, "--lost-controller-ms", "60000"] });
+    await controller.waitFor("registration_request");
+    // The first request goes unanswered; the engine sends its request again after its 10 s wait.
+    const again = await controller.waitFor("registration_request", 30_000);
+    assert.equal(controller.engine!.exitCode, null, "still running");
+    assert.match(controller.engineLog, /asking again/);
+    controller.engineIdentity = again.identities[0]!;
+    controller.sendToEngine("registration_reply", { status: "ok", id: 7, heartbeatMs: 100, heartbeatTimeoutMs: 1000 });
+    await controller.waitFor("heartbeat", 10_000);
+    assert.equal(controller.engine!.exitCode, null, "registered and running");
   });
 });

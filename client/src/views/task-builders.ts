@@ -1,4 +1,6 @@
 import { describeFunction, functionExpressionSource, packValue, type TaskBody } from "@tsparallel/protocol";
+import { AsyncMapResult } from "../async-map-result.js";
+import { AsyncResult } from "../async-result.js";
 import type { Client } from "../client.js";
 import { isRef } from "../ref.js";
 
@@ -15,6 +17,8 @@ export function packOwned(value: unknown, what: string, copy = true): Buffer[] {
 }
 
 type RefPlace = [number, string] | [number, string, (string | number)[]];
+/** What stands for a value resolved elsewhere: a Ref's name (on the engine), or a task's result (sent on by the controller). */
+type Placeholder = string | AsyncResult<unknown>;
 const MAX_REF_DEPTH = 16;
 
 function isPlainObject(value: object): boolean {
@@ -26,9 +30,15 @@ function isPlainObject(value: object): boolean {
  * A copy of `value` with each Ref inside arrays and plain objects (ipyparallel cans lists and dicts)
  * replaced by undefined and its place recorded; containers without a Ref are kept as they are.
  */
-function withoutRefs(value: unknown, path: (string | number)[], found: [string, (string | number)[]][], seen: Set<object>): unknown {
+function withoutRefs(value: unknown, path: (string | number)[], found: [Placeholder, (string | number)[]][], seen: Set<object>, futures: boolean): unknown {
   if (isRef(value)) {
     found.push([value.name, [...path]]);
+    return undefined;
+  }
+  if (futures && value instanceof AsyncResult) {
+    const local = localValue(value);
+    if (local.has) return local.value;
+    found.push([value, [...path]]);
     return undefined;
   }
   if (typeof value !== "object" || value === null || ArrayBuffer.isView(value) || seen.has(value) || path.length >= MAX_REF_DEPTH) return value;
@@ -39,7 +49,7 @@ function withoutRefs(value: unknown, path: (string | number)[], found: [string, 
   const visit = (key: string | number, item: unknown) => {
     if (typeof item !== "object" || item === null) return;
     path.push(key);
-    const stripped = withoutRefs(item, path, found, seen);
+    const stripped = withoutRefs(item, path, found, seen, futures);
     path.pop();
     if (stripped !== item) {
       copy ??= isArray ? [...(value as unknown[])] : { ...(value as Record<string, unknown>) };
@@ -53,32 +63,52 @@ function withoutRefs(value: unknown, path: (string | number)[], found: [string, 
 }
 
 /**
- * Values with their Refs taken out, and where each was: [index, name] or [index, name, path inside].
- * Primitives cost nothing, and nothing is copied unless a Ref is found (maps send many items).
+ * Values with their Refs (and, for apply, AsyncResults) taken out, and where each was: [index, name]
+ * or [index, name, path inside]. Primitives cost nothing, and nothing is copied unless one is found
+ * (maps send many items).
  */
-function refsOf(values: readonly unknown[]): { values: readonly unknown[]; refs: RefPlace[] } {
+function refsOf(values: readonly unknown[], futures = false): { values: readonly unknown[]; refs: RefPlace[]; futures: FuturePlace[] } {
   const refs: RefPlace[] = [];
-  const found: [string, (string | number)[]][] = [];
+  const results: FuturePlace[] = [];
+  const found: [Placeholder, (string | number)[]][] = [];
   const path: (string | number)[] = [];
   const seen = new Set<object>();
   let stripped: unknown[] | undefined;
   for (let i = 0; i < values.length; i++) {
     const value = values[i];
     if (typeof value !== "object" || value === null) continue;
-    const without = withoutRefs(value, path, found, seen);
-    for (const [name, at] of found) refs.push(at.length ? [i, name, at] : [i, name]);
+    const without = withoutRefs(value, path, found, seen, futures);
+    for (const [held, at] of found) {
+      const key = typeof held === "string" ? held : held.msgIds[0]!;
+      const place: RefPlace = at.length ? [i, key, at] : [i, key];
+      (typeof held === "string" ? refs : results).push(place);
+    }
     found.length = 0;
     if (without !== value) (stripped ??= values.slice())[i] = without;
   }
-  return { values: stripped ?? values, refs };
+  return { values: stripped ?? values, refs, futures: results };
+}
+
+type FuturePlace = RefPlace;
+
+/**
+ * An AsyncResult argument whose value is here already travels as that value; one still running
+ * travels as its task's msgId, and the controller sends its value on to the engine. Only results of
+ * one task (apply, or a view on one engine) have one value an engine can take.
+ */
+function localValue(result: AsyncResult<unknown>): { has: boolean; value?: unknown } {
+  if (result instanceof AsyncMapResult) throw new TypeError("a map's result cannot be an argument: pass the result of one task (apply), or await the map first");
+  const local = result._localValue();
+  if (local === "unsent") throw new TypeError(`task ${result.msgIds[0]} is held back for its own dependencies (after/follow) and has not been sent: await it before passing it as an argument`);
+  return local === "remote" ? { has: false } : { has: true, value: local.value };
 }
 
 /** An apply body and its frames: Ref arguments (also inside array and object arguments) become names resolved on the engine. */
 export function applyTask(client: Client, fn: Function, args: readonly unknown[], copy = true): { body: TaskBody; frames: Buffer[] } {
   const shipped = describeFunction(fn);
-  const { values, refs } = refsOf(args);
+  const { values, refs, futures } = refsOf(args, true);
   const frames = packOwned(values, "an argument of " + (fn.name || "the function"), copy);
-  return { body: { kind: "apply", fn: client._functionRef(shipped), ...(refs.length ? { refs } : {}) }, frames };
+  return { body: { kind: "apply", fn: client._functionRef(shipped), ...(refs.length ? { refs } : {}), ...(futures.length ? { futures } : {}) }, frames };
 }
 
 /** A map body over one chunk of items. */
