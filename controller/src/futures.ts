@@ -52,11 +52,11 @@ export class WaitingTask {
 /** Waiting tasks by the msgId of each task whose result they still need. */
 export class FutureWaits {
   readonly #byMsgId = new Map<string, [WaitingTask, number][]>();
-  /** The msgIds of tasks held here themselves: a task may take the result of one (a chain). */
-  readonly #held = new Set<string>();
+  /** Tasks held here themselves, by msgId: a task may take the result of one (a chain), or be aborted. */
+  readonly #held = new Map<string, WaitingTask>();
 
   holding(task: WaitingTask): void {
-    for (const id of task.request.msgIds) this.#held.add(id);
+    for (const id of task.request.msgIds) this.#held.set(id, task);
   }
 
   released(task: WaitingTask): void {
@@ -66,6 +66,18 @@ export class FutureWaits {
   /** Whether msgId is a task held here until its own inputs are in. */
   isHeld(msgId: string): boolean {
     return this.#held.has(msgId);
+  }
+
+  /** The held task with this msgId. */
+  heldTask(msgId: string): WaitingTask | undefined {
+    return this.#held.get(msgId);
+  }
+
+  /** The held tasks a client submitted. */
+  heldFrom(clientKey: string): WaitingTask[] {
+    const tasks = new Set<WaitingTask>();
+    for (const task of this.#held.values()) if (task.client.key === clientKey) tasks.add(task);
+    return [...tasks];
   }
 
   add(msgId: string, task: WaitingTask, index: number): void {

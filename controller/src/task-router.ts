@@ -218,6 +218,10 @@ export class TaskRouter {
       this.#fail(record, "TaskAborted", "aborted before it reached an engine", NO_ENGINE, "aborted");
       aborted.push(record.msgId);
     };
+    if (!onTargets) {
+      const waiting = msgIds ? msgIds.map((id) => this.#waits.heldTask(id)) : this.#waits.heldFrom(client.key);
+      for (const task of waiting) if (task) aborted.push(...this.#abortWaiting(task, "aborted while it waited for the tasks whose results it takes"));
+    }
     if (msgIds) {
       for (const msgId of msgIds) {
         const record = this.records.get(msgId);
@@ -249,6 +253,7 @@ export class TaskRouter {
    */
   abortOrphaned(clientKey: string, why: string): number {
     let count = 0;
+    for (const task of this.#waits.heldFrom(clientKey)) count += this.#abortWaiting(task, `aborted before it reached an engine: ${why}`).length;
     for (const record of this.balancer.waitingFrom(clientKey)) {
       if (!this.balancer.remove(record)) continue;
       this.#fail(record, "TaskAborted", `aborted before it reached an engine: ${why}`, NO_ENGINE, "aborted");
@@ -303,6 +308,21 @@ export class TaskRouter {
       if (source?.pending || (!source && this.#waits.isHeld(msgId))) this.#waits.add(msgId, task, i);
       else this.#feed(task, i, msgId, source && !source.resultsEvicted ? outcomeOf(source) : this.#storedOutcome(msgId));
     });
+  }
+
+  /** A task held for its inputs is aborted (its tasks fail as aborted); returns their msgIds. */
+  #abortWaiting(task: WaitingTask, why: string): string[] {
+    if (task.failed) return [];
+    task.failed = true;
+    this.#waits.released(task);
+    const aborted: string[] = [];
+    for (const id of task.request.msgIds) {
+      const record = new TaskRecord(id, task.client, "apply", task.now);
+      if (!this.#add(record)) continue;
+      this.#fail(record, "TaskAborted", why, NO_ENGINE, "aborted");
+      aborted.push(id);
+    }
+    return aborted;
   }
 
   #storedOutcome(msgId: string): Outcome {

@@ -4,8 +4,11 @@
  * receiving it; chains and DAGs; a failed input fails the tasks that take it with DependencyError.
  */
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, test } from "node:test";
-import { DependencyError } from "tsparallel";
+import { DependencyError, TaskAbortedError } from "tsparallel";
 import { sharedCluster } from "./support/cluster-fixture.js";
 
 const shared = sharedCluster({ n: 2 });
@@ -77,6 +80,28 @@ describe("AsyncResult arguments resolved on the engines", () => {
     await assert.rejects(last.get(), (err: unknown) => err instanceof DependencyError && err.message.includes(next.msgIds[0]!) && /DependencyError/.test(err.message));
     assert.equal(await fine, 1);
     await assert.rejects(bad.get(), /no such thing/);
+  });
+
+  test("a task waiting for another task's result can be aborted; the one it waited for still runs", async () => {
+    const { client } = shared();
+    const lv = client.loadBalancedView();
+    const dir = mkdtempSync(join(tmpdir(), "tsp-futures-"));
+    const flag = join(dir, "go");
+    try {
+      const slow = lv.apply(async (file: string) => {
+        const fs = process.getBuiltinModule("node:fs") as typeof import("node:fs");
+        while (!fs.existsSync(file)) await new Promise((resolve) => setTimeout(resolve, 20));
+        return 1;
+      }, flag);
+      const waiting = lv.apply((v: number) => v + 1, slow);
+      await waiting.abort();
+      await assert.rejects(waiting.get(30_000), (err: unknown) => err instanceof TaskAbortedError);
+      writeFileSync(flag, "");
+      assert.equal(await slow, 1);
+      assert.equal(client.outstanding.has(waiting.msgIds[0]!), false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test("results of several tasks or of a map are refused as arguments with a clear error", async () => {
