@@ -7,7 +7,7 @@ import {
   type TaskRecordInfo, type TaskRequest, type TaskResult,
 } from "@tsparallel/protocol";
 import { AsyncResult, type TaskMetadata, type TaskOwner } from "./async-result.js";
-import { ControllerError, NoEnginesError, TaskAbortedError, TimeoutError, remoteErrorFrom } from "./errors.js";
+import { ControllerError, EngineError, NoEnginesError, TaskAbortedError, TimeoutError, remoteErrorFrom } from "./errors.js";
 import { ControllerLink } from "./link.js";
 import { SubmitQueue } from "./submit-queue.js";
 import { BroadcastView, DirectView, type DirectViewOptions } from "./views/direct-view.js";
@@ -164,10 +164,24 @@ export class Client implements AsyncDisposable {
     return this;
   }
 
-  /** Resolves once at least `n` engines are registered. */
+  /**
+   * @internal Set by the Cluster that made this client: how many engines may still be there (its
+   * launched processes not known to have exited, plus engines started elsewhere), and what exited.
+   */
+  _engineWatch: ((registered: EngineInfo[]) => { possible: number; exited: string[] }) | undefined;
+
+  /**
+   * Resolves once at least `n` engines are registered. A client from `cluster.connect()` fails early,
+   * with EngineError, when too many of the cluster's engine processes have exited for `n` ever to come.
+   */
   async waitForEngines(n: number, { timeout = 30_000 }: { timeout?: number } = {}): Promise<number[]> {
     const deadline = Date.now() + timeout;
     while (this.ids.length < n) {
+      const watch = this._engineWatch?.(this.engines.filter((e) => e.state !== "dead" && e.state !== "stopped"));
+      if (watch && watch.possible < n) {
+        const evalue = `waiting for ${n} engines, but at most ${watch.possible} can come: engine process${watch.exited.length === 1 ? "" : "es"} ${watch.exited.join(", ")} exited`;
+        throw new EngineError({ ename: "EngineError", evalue, traceback: [] });
+      }
       const left = deadline - Date.now();
       if (left <= 0) throw new TimeoutError(`${this.ids.length} of ${n} engines registered after ${timeout} ms`);
       await new Promise<void>((resolve) => {

@@ -195,8 +195,27 @@ export class Cluster implements AsyncDisposable {
   /** A new client of this cluster (made the active one); stop() closes it. */
   async connect(options: Omit<ConnectOptions, "connectionFile" | "profile"> = {}): Promise<Client> {
     const client = await Client.connect({ ...options, connectionFile: this.#state.clientFile });
+    client._engineWatch = (registered) => this.#possibleEngines(registered);
     this.#connected.add(client);
     return client;
+  }
+
+  /**
+   * How many engines may still be registered (what waitForEngines needs to fail early, as ipyparallel's
+   * does when engines crash): launched processes not known to have exited (each with its engine count;
+   * remote ones and jobs are never known gone), plus registered engines this cluster did not launch.
+   */
+  #possibleEngines(registered: EngineInfo[]): { possible: number; exited: string[] } {
+    // A supervisor restarts what exits: nothing that exited is lost for good.
+    if (this.#supervisor || this.#state.supervisor) return { possible: Infinity, exited: [] };
+    const launched = this.#state.engines;
+    const here = hostname();
+    const ours = new Set(launched.filter((p) => p.host === undefined || p.host === here).map((p) => p.pid));
+    const elsewhere = registered.filter((e) => !(e.hostname === here && ours.has(e.pid))).length;
+    const exited = launched.filter(hasExited);
+    const alive = launched.filter((p) => !exited.includes(p)).reduce((sum, p) => sum + (p.engines ?? 1), 0);
+    const jobs = (this.#state.jobs ?? []).reduce((sum, j) => sum + j.engines, 0);
+    return { possible: alive + jobs + elsewhere, exited: exited.map((p) => `${p.pid} (log: ${p.logFile})`) };
   }
 
   #closeClients(): void {
