@@ -172,13 +172,14 @@ export class Client implements AsyncDisposable {
 
   /**
    * Resolves once at least `n` engines are registered. A client from `cluster.connect()` fails early,
-   * with EngineError, when too many of the cluster's engine processes have exited for `n` ever to come.
+   * with EngineError, once engine processes of the cluster exited and too few are left for `n` to come
+   * (more may still be added meanwhile: with none exited, it waits).
    */
   async waitForEngines(n: number, { timeout = 30_000 }: { timeout?: number } = {}): Promise<number[]> {
     const deadline = Date.now() + timeout;
     while (this.ids.length < n) {
       const watch = this._engineWatch?.(this.engines.filter((e) => e.state !== "dead" && e.state !== "stopped"));
-      if (watch && watch.possible < n) {
+      if (watch && watch.exited.length > 0 && watch.possible < n) {
         const evalue = `waiting for ${n} engines, but at most ${watch.possible} can come: engine process${watch.exited.length === 1 ? "" : "es"} ${watch.exited.join(", ")} exited`;
         throw new EngineError({ ename: "EngineError", evalue, traceback: [] });
       }
