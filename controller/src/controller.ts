@@ -58,6 +58,7 @@ class Controller implements ControllerContext {
   readonly timings: HeartbeatTimings;
   readonly clients: ClientLiveness;
   readonly log: Logger;
+  readonly functions: FunctionCache;
   readonly #heartbeat: HeartbeatMonitor;
   readonly #outbox: Outbox;
   readonly #senders: MessageSender[];
@@ -94,7 +95,11 @@ class Controller implements ControllerContext {
       this.records,
       this.log,
     );
-    const functions = new FunctionCache((hash, source) => this.store.functionLearned(hash, source));
+    const functions = (this.functions = new FunctionCache(
+      options.functionCacheBytes,
+      (hash, source) => this.store.functionLearned(hash, source),
+      (hash) => this.store.functionSource(hash),
+    ));
     if (options.restore) this.#restore(functions);
     this.#outbox = new Outbox(this.engineSender, this.clientSender);
     this.events = new EventPublisher(eventSender, signer, () => this.snapshot(), () => this.#throughput.sample(this.records.counts.done));
@@ -172,6 +177,7 @@ class Controller implements ControllerContext {
       balancer: this.router.balancer,
       throughput: this.#throughput,
       store: this.store,
+      functions: this.functions,
     });
   }
 

@@ -1,5 +1,5 @@
 import { hostname } from "node:os";
-import { clientConnectionFile, engineConnectionFile, createLogger, type Logger } from "@tsparallel/protocol";
+import { clientConnectionFile, engineConnectionFile, createLogger, messageLimits, type Logger } from "@tsparallel/protocol";
 import { DEFAULT_RECORD_LIMITS, type RecordLimits } from "./records/task-records.js";
 import { SCHEMES, type SchemeName } from "./schedulers/index.js";
 import { DEFAULT_STORE_LIMITS, type StoreKind, type StoreLimits } from "./store/task-store.js";
@@ -48,6 +48,8 @@ export interface ControllerOptions {
    * they exist), keep the task store's records and engine table; tasks left pending fail.
    */
   restore?: boolean;
+  /** Bytes of function source kept (least recently used out). Default TSPARALLEL_FUNCTION_CACHE_BYTES or 64 MiB. */
+  functionCacheBytes?: number;
   logger?: Logger;
 }
 
@@ -131,6 +133,7 @@ export function resolveOptions(options: ControllerOptions = {}): ResolvedOptions
     dbFile: options.dbFile,
     storeLimits: storeLimits(options.storeLimits ?? DEFAULT_STORE_LIMITS),
     restore: options.restore ?? false,
+    functionCacheBytes: Math.floor(positive("functionCacheBytes", options.functionCacheBytes ?? messageLimits().functionCacheBytes)),
     logger: options.logger ?? createLogger("controller"),
   };
 }

@@ -1,5 +1,6 @@
 import type { ClusterSnapshot, EngineStatus } from "@tsparallel/protocol";
 import type { EngineRecord } from "./engine-record.js";
+import { functionCounters, type FunctionCache } from "./function-cache.js";
 import type { EngineRegistry } from "./engines-registry.js";
 import type { LoadBalancer } from "./load-balancer.js";
 import type { TaskRecords } from "./records/task-records.js";
@@ -14,6 +15,7 @@ export interface SnapshotSources {
   balancer: LoadBalancer;
   throughput: Throughput;
   store: TaskStore;
+  functions: FunctionCache;
 }
 
 export function engineStatus(engine: EngineRecord): EngineStatus {
@@ -54,6 +56,7 @@ export function buildSnapshot(s: SnapshotSources): ClusterSnapshot {
     engines,
     tasks: { unassigned: s.balancer.waiting, queued: held - running, running, done, failed, perSecond: Math.round(s.throughput.perSecond() * 10) / 10 },
     store: s.store.stats(),
+    functions: { count: s.functions.size, bytes: s.functions.bytes, capacity: s.functions.capacity, refused: functionCounters.hashMismatches },
     time: Date.now(),
   };
 }

@@ -2,7 +2,7 @@ import { splitFrames, type Logger, type StreamItem, type TaskRequest, type TaskB
 import type { EngineRecord } from "./engine-record.js";
 import type { EngineRegistry } from "./engines-registry.js";
 import { controllerResult, NO_ENGINE } from "./failures.js";
-import type { FunctionCache } from "./function-cache.js";
+import { withoutSource, type FunctionCache } from "./function-cache.js";
 import { LoadBalancer } from "./load-balancer.js";
 import { durationKey, type WindowMode } from "./task-durations.js";
 import type { Outbox } from "./outbox.js";
@@ -77,8 +77,9 @@ export class TaskRouter {
       throw new SubmitError((err as Error).message);
     }
     const slice = new Slice();
+    const carried = new Map<string, string>();
     for (let i = 0; i < tasks.length; i++) {
-      this.#submitOne(client, tasks[i], groups[i]!, now);
+      this.#submitOne(client, tasks[i], groups[i]!, now, carried);
       if (slice.due()) {
         this.balancer.place();
         this.#flushOut();
@@ -262,7 +263,7 @@ export class TaskRouter {
     return count;
   }
 
-  #submitOne(client: ClientRef, task: unknown, frames: Buffer[], now: number): void {
+  #submitOne(client: ClientRef, task: unknown, frames: Buffer[], now: number, carried?: Map<string, string>): void {
     const problem = taskProblem(task);
     const request = task as TaskRequest;
     if (problem) {
@@ -271,11 +272,10 @@ export class TaskRouter {
       for (const msgId of ids) this.#failNew(client, msgId, "execute", now, "InvalidTaskError", problem);
       return;
     }
-    const body = this.functions.accept(request.body);
-    if (!body) {
-      const fn = (request.body as { fn: { hash: string; name: string } }).fn;
-      const why = `function ${fn.name || "(anonymous)"} (${fn.hash}) is unknown to the controller and its source was not sent`;
-      for (const msgId of request.msgIds) this.#failNew(client, msgId, request.body.kind, now, "FunctionNotFound", why);
+    const body = this.functions.accept(request.body, carried);
+    if ("ename" in body) {
+      if (body.ename === "FunctionHashMismatch") this.log.warn(`refused task(s) ${request.msgIds.join(",")} of client ${client.key}: ${body.evalue}`);
+      for (const msgId of request.msgIds) this.#failNew(client, msgId, request.body.kind, now, body.ename, body.evalue);
       return;
     }
     const work: TaskWork = { body, frames };
@@ -338,7 +338,8 @@ export class TaskRouter {
 
   #add(record: TaskRecord, work?: TaskWork, lb?: TaskRequest["lb"]): boolean {
     if (this.records.add(record)) {
-      this.store.added(record, work, lb);
+      // The store keeps each source once (by hash), not in every task.
+      this.store.added(record, work && { ...work, body: withoutSource(work.body) }, lb);
       return true;
     }
     this.log.warn(`ignored a task with a msgId already in use: ${record.msgId}`);

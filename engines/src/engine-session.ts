@@ -42,6 +42,7 @@ export class EngineSession implements RunningEngine {
   readonly capture: OutputCapture;
   #log: Logger;
   readonly #queue: TaskQueue;
+  readonly #handlers: TaskHandlers;
   readonly #batch: ResultBatch;
   readonly #interrupter: Interrupter;
   readonly #heartbeat = new Heartbeat();
@@ -71,7 +72,8 @@ export class EngineSession implements RunningEngine {
     this.#log = this.#logger();
     this.#interrupter = interrupter;
     this.#batch = new ResultBatch((results, frames) => sender.send("task_reply", { results }, { buffers: frames }));
-    const runner = new TaskRunner(() => this.id, new TaskHandlers(namespace), this.capture, this.#interrupter);
+    this.#handlers = new TaskHandlers(namespace);
+    const runner = new TaskRunner(() => this.id, this.#handlers, this.capture, this.#interrupter);
     this.#queue = new TaskQueue(runner, this.#batch, new IdleCollector());
   }
 
@@ -195,7 +197,9 @@ export class EngineSession implements RunningEngine {
     switch (type) {
       case "task_request":
         try {
-          this.#queue.enqueue(tasksOf(msg.content as MessageContents["task_request"], msg.buffers));
+          const tasks = tasksOf(msg.content as MessageContents["task_request"], msg.buffers);
+          this.#handlers.arrived(tasks);
+          this.#queue.enqueue(tasks);
         } catch (err) {
           this.#log.warn(`dropped a malformed task_request ${msg.header.msg_id}: ${(err as Error).message}`);
         }

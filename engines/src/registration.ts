@@ -1,5 +1,5 @@
 import { hostname } from "node:os";
-import { identify, isMessage, pidSpace, type EngineMetadata, type EngineProcess, type Logger, type Message, type MessageContents, type MessageSender } from "@tsparallel/protocol";
+import { identify, isMessage, messageLimits, pidSpace, type EngineMetadata, type EngineProcess, type Logger, type Message, type MessageContents, type MessageSender } from "@tsparallel/protocol";
 
 export interface Registration {
   id: number;
@@ -15,7 +15,15 @@ export const REGISTRATION_TIMEOUT_MS = 10_000;
 
 /** What a registration_request says about this engine process (`id`: the id it had, when registering again). */
 export function registrationRequest(uuid: string, version: string, id?: number, metadata?: EngineMetadata): MessageContents["registration_request"] {
-  const request: MessageContents["registration_request"] = { uuid, hostname: hostname(), pid: process.pid, version, ...(id === undefined ? {} : { id }) };
+  const request: MessageContents["registration_request"] = {
+    uuid,
+    hostname: hostname(),
+    pid: process.pid,
+    version,
+    ...(id === undefined ? {} : { id }),
+    // The controller models this engine's function cache with it (see FunctionCache).
+    functionCacheBytes: messageLimits().functionCacheBytes,
+  };
   if (metadata && Object.keys(metadata).length) request.metadata = metadata;
   const running = thisProcess();
   if (running) request.process = running;

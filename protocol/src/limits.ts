@@ -15,6 +15,8 @@ export interface MessageLimits {
   replayHistory: number;
   /** A signed message whose header date is further than this from now is refused (ms). */
   maxClockSkewMs: number;
+  /** Bytes of function source a controller keeps, and each engine keeps (least recently used out). */
+  functionCacheBytes: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<MessageLimits> = {
@@ -24,6 +26,7 @@ export const DEFAULT_LIMITS: Readonly<MessageLimits> = {
   maxJsonDepth: 256,
   replayHistory: 65_536,
   maxClockSkewMs: 15 * 60_000,
+  functionCacheBytes: 64 * 1024 * 1024,
 };
 
 const ENV: Record<keyof MessageLimits, string> = {
@@ -33,6 +36,7 @@ const ENV: Record<keyof MessageLimits, string> = {
   maxJsonDepth: "TSPARALLEL_MAX_JSON_DEPTH",
   replayHistory: "TSPARALLEL_REPLAY_HISTORY",
   maxClockSkewMs: "TSPARALLEL_MAX_CLOCK_SKEW_MS",
+  functionCacheBytes: "TSPARALLEL_FUNCTION_CACHE_BYTES",
 };
 
 /** The limits in force: defaults, overridden by positive integers from the environment. */

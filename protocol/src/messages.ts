@@ -164,6 +164,8 @@ export interface ClusterSnapshot {
   tasks: { unassigned: number; queued: number; running: number; done: number; failed: number; perSecond: number };
   /** The task store: records and bytes of values it holds, and new tasks not written to it yet. */
   store?: { kind: "sqlite" | "memory"; location?: string; records: number; bytes: number; waiting: number };
+  /** The controller's function cache: sources held, their bytes and the bound, sources refused for a wrong hash. */
+  functions?: { count: number; bytes: number; capacity: number; refused: number };
   time: number;
 }
 
@@ -253,7 +255,8 @@ export interface MessageContents {
    * `process`: where the engine's pid can be looked up (see pidSpace) and its start time there, so a
    * controller in the same pid space sees at once that the process has gone.
    */
-  registration_request: { uuid: string; hostname: string; pid: number; version: string; id?: number; metadata?: EngineMetadata; process?: EngineProcess };
+  /** `functionCacheBytes`: the engine's function-cache capacity; the controller models that cache with it to know when to resend a source. */
+  registration_request: { uuid: string; hostname: string; pid: number; version: string; id?: number; metadata?: EngineMetadata; process?: EngineProcess; functionCacheBytes?: number };
   registration_reply:
     | { status: "ok"; id: number; heartbeatMs: number; heartbeatTimeoutMs: number }
     | { status: "error"; message: string };

@@ -75,6 +75,10 @@ export class MemoryTaskStore implements TaskStore {
 
   functionLearned(): void {}
 
+  functionSource(): string | undefined {
+    return undefined;
+  }
+
   engineRegistered(): void {}
 
   flushFinished(): void {}

@@ -323,6 +323,14 @@ export class SqliteTaskStore implements TaskStore {
     this.#db.prepare("UPDATE tasks SET resubmitted = ? WHERE msg_id = ?").run(newMsgId, msgId);
   }
 
+  functionSource(hash: string): string | undefined {
+    let source: string | undefined;
+    this.#guard("a function source", () => {
+      source = (this.#db.prepare("SELECT source FROM functions WHERE hash = ?").get(hash) as { source: string } | undefined)?.source;
+    });
+    return source;
+  }
+
   functionLearned(hash: string, source: string): void {
     this.#guard("a function source", () => {
       this.#db.prepare("INSERT OR IGNORE INTO functions (hash, source) VALUES (?, ?)").run(hash, source);

@@ -67,6 +67,8 @@ export interface TaskStore {
   history(): string[];
   resubmitted(msgId: string, newMsgId: string): void;
   functionLearned(hash: string, source: string): void;
+  /** A source the store kept (for resubmitting a stored task whose source the controller let go). */
+  functionSource(hash: string): string | undefined;
   engineRegistered(engine: StoredEngine, nextId: number): void;
   /** Cheap: read for every snapshot. */
   stats(): NonNullable<ClusterSnapshot["store"]>;
