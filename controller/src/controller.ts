@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
-import { MessageSender, receiveMessages, Signer, type ClusterSnapshot, type Logger, type Message } from "@tsparallel/protocol";
+import { MessageSender, messageLimits, receiveMessages, ReplayGuard, Signer, type ClusterSnapshot, type Logger, type Message } from "@tsparallel/protocol";
 import { ClientLiveness } from "./client-liveness.js";
 import { handleClientMessage } from "./client-requests.js";
 import { previousConnection, removeConnectionFiles, writeConnectionFiles } from "./connection-files.js";
@@ -26,6 +26,8 @@ import { TaskRouter } from "./task-router.js";
 import { Slice } from "./slice.js";
 import { Throughput } from "./throughput.js";
 
+/** The shared replay history holds as many signatures as the three receiving sockets had each. */
+const REPLAY_SOCKETS = 3;
 /** How often the controller looks for clients that are gone. */
 const CLIENT_WATCH_MS = 500;
 /** How long a hub shutdown waits for stopped engines to unregister. */
@@ -63,6 +65,8 @@ class Controller implements ControllerContext {
   readonly #outbox: Outbox;
   readonly #senders: MessageSender[];
   readonly #throughput = new Throughput();
+  /** One history for all the controller's sockets: a message captured on one port is refused on every other. */
+  readonly #replay: ReplayGuard;
   readonly #controllerInfo: ClusterSnapshot["controller"];
   #stopping?: Promise<void>;
   #clientWatch?: NodeJS.Timeout;
@@ -80,6 +84,9 @@ class Controller implements ControllerContext {
     started: string,
   ) {
     this.log = options.logger;
+    const history = messageLimits().replayHistory;
+    // A restart with the old key: what was accepted before is dated before now (see ReplayGuard).
+    this.#replay = new ReplayGuard(history * REPLAY_SOCKETS, options.restore ? Date.parse(started) : 0);
     this.timings = { heartbeatMs: options.heartbeatMs, heartbeatMisses: options.heartbeatMisses, heartbeatTimeoutMs: options.heartbeatTimeoutMs };
     this.#controllerInfo = { url, pid: process.pid, hostname: hostname(), started, scheme: options.scheme, hwm: options.hwm };
     const session = randomUUID();
@@ -250,7 +257,7 @@ class Controller implements ControllerContext {
    * the timers and the heartbeat socket for as long as the backlog lasts.
    */
   async #serve(socket: AsyncIterable<Buffer[]>, handle: (msg: Message) => void | Promise<void>, slice?: Slice): Promise<void> {
-    for await (const msg of receiveMessages(socket, this.signer, this.log)) {
+    for await (const msg of receiveMessages(socket, this.signer, this.log, { replay: this.#replay })) {
       try {
         const working = handle(msg);
         if (working) await working;
