@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
-import { MessageSender, messageLimits, receiveMessages, ReplayGuard, Signer, type ClusterSnapshot, type Logger, type Message } from "@tsparallel/protocol";
+import { MessageSender, messageLimits, RateLimitedWarnings, receiveMessages, ReplayGuard, Signer, type ClusterSnapshot, type Logger, type Message } from "@tsparallel/protocol";
 import { ClientLiveness } from "./client-liveness.js";
 import { handleClientMessage } from "./client-requests.js";
 import { previousConnection, removeConnectionFiles, writeConnectionFiles } from "./connection-files.js";
@@ -10,6 +10,7 @@ import { EngineControl } from "./engine-control.js";
 import type { EngineRecord } from "./engine-record.js";
 import { handleEngineMessage } from "./engine-requests.js";
 import { EngineRegistry } from "./engines-registry.js";
+import { RegistrationBudget } from "./registration-budget.js";
 import { EventPublisher } from "./events.js";
 import { FunctionCache } from "./function-cache.js";
 import { HeartbeatMonitor, type HeartbeatTimings } from "./heartbeat-monitor.js";
@@ -49,7 +50,9 @@ export interface RunningController {
 }
 
 class Controller implements ControllerContext {
-  readonly registry = new EngineRegistry();
+  readonly registry: EngineRegistry;
+  readonly warnings: RateLimitedWarnings;
+  readonly registrations: RegistrationBudget;
   readonly records: TaskRecords;
   readonly store: TaskStore;
   readonly events: EventPublisher;
@@ -102,6 +105,9 @@ class Controller implements ControllerContext {
       this.records,
       this.log,
     );
+    this.warnings = new RateLimitedWarnings(this.log);
+    this.registrations = new RegistrationBudget(options.newEnginesPerSecond);
+    this.registry = new EngineRegistry(options.keepEndedEngines, (uuid) => this.store.engineByUuid(uuid));
     const functions = (this.functions = new FunctionCache(
       options.functionCacheBytes,
       (hash, source) => this.store.functionLearned(hash, source),
@@ -191,6 +197,7 @@ class Controller implements ControllerContext {
   engineLost(engine: EngineRecord, lifecycle: "dead" | "stopped", reason: string): void {
     if (!engine.alive) return;
     engine.lifecycle = lifecycle;
+    this.registry.ended(engine);
     this.control.settled(engine);
     this.router.engineLost(engine, lifecycle === "dead" ? "died" : "stopped");
     if (lifecycle === "dead") {

@@ -44,6 +44,14 @@ function register(ctx: ControllerContext, msg: Message<MessageContents["registra
     reply({ status: "error", message: "registration_request needs uuid, hostname and pid" });
     return;
   }
+  if (ctx.registry.isNew(uuid)) {
+    const wait = ctx.registrations.take();
+    if (wait > 0) {
+      ctx.warnings.warn("registration-rate", `more than ${ctx.registrations.perSecond} new engines per second: refusing for now (they ask again); ${ctx.registrations.refused} refused so far`);
+      reply({ status: "error", message: `too many new engines at once (over ${ctx.registrations.perSecond} per second); ask again later`, retryAfterMs: wait });
+      return;
+    }
+  }
   const { engine, outcome } = ctx.registry.register(uuid, hostname, pid, msg.identities, Date.now());
   engine.metadata ??= sanitizeMetadata(msg.content.metadata);
   engine.localStartTime = localStartTime(msg.content.process);

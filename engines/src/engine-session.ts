@@ -8,7 +8,7 @@ import { Heartbeat, rejoinAfterMs, type HeartbeatEvent } from "./heartbeat.js";
 import type { Interrupter } from "./interrupt.js";
 import type { Namespace } from "./namespace.js";
 import { OutputCapture } from "./output-capture.js";
-import { registrationOf, registrationRequest, type Registration } from "./registration.js";
+import { registrationOf, registrationRequest, type Registration, type RegistrationError } from "./registration.js";
 import { ResultBatch } from "./result-batch.js";
 import { tasksOf } from "./task-batch.js";
 import { TaskHandlers } from "./task-handlers.js";
@@ -157,6 +157,8 @@ export class EngineSession implements RunningEngine {
           return;
         } catch (err) {
           this.#log.warn(`registering again failed: ${(err as Error).message}`);
+          // A refusal answers at once: wait before asking again (as long as it says, or the backoff).
+          await sleep((err as RegistrationError).retryAfterMs ?? wait);
         }
       }
       wait = Math.min(wait * 2, REJOIN_MAX_WAIT_MS);

@@ -259,7 +259,8 @@ export interface MessageContents {
   registration_request: { uuid: string; hostname: string; pid: number; version: string; id?: number; metadata?: EngineMetadata; process?: EngineProcess; functionCacheBytes?: number };
   registration_reply:
     | { status: "ok"; id: number; heartbeatMs: number; heartbeatTimeoutMs: number }
-    | { status: "error"; message: string };
+    /** `retryAfterMs`: a refusal for now (too many new engines at once); the engine asks again after it. */
+    | { status: "error"; message: string; retryAfterMs?: number };
   unregistration_request: { reason?: string };
   task_request: { tasks: EngineTask[] };
   task_reply: { results: TaskResult[] };

@@ -75,6 +75,10 @@ export class MemoryTaskStore implements TaskStore {
 
   functionLearned(): void {}
 
+  engineByUuid(): undefined {
+    return undefined;
+  }
+
   functionSource(): string | undefined {
     return undefined;
   }

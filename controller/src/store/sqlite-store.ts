@@ -338,6 +338,14 @@ export class SqliteTaskStore implements TaskStore {
     });
   }
 
+  engineByUuid(uuid: string): StoredEngine | undefined {
+    let engine: StoredEngine | undefined;
+    this.#guard("an engine", () => {
+      engine = this.#db.prepare("SELECT id, uuid, hostname, pid, registered FROM engines WHERE uuid = ?").get(uuid) as StoredEngine | undefined;
+    });
+    return engine;
+  }
+
   engineRegistered(engine: StoredEngine, nextId: number): void {
     this.#guard("an engine", () => {
       this.#db.prepare("INSERT OR REPLACE INTO engines (id, uuid, hostname, pid, registered) VALUES (@id, @uuid, @hostname, @pid, @registered)").run(engine);

@@ -70,6 +70,8 @@ export interface TaskStore {
   /** A source the store kept (for resubmitting a stored task whose source the controller let go). */
   functionSource(hash: string): string | undefined;
   engineRegistered(engine: StoredEngine, nextId: number): void;
+  /** An engine of the engine table, by uuid (one the controller forgot registers again under its id). */
+  engineByUuid(uuid: string): StoredEngine | undefined;
   /** Cheap: read for every snapshot. */
   stats(): NonNullable<ClusterSnapshot["store"]>;
   /** Writes what finished (the controller calls it before results leave); new tasks may wait a little. */
