@@ -2,7 +2,9 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { MessageSender, messageLimits, RateLimitedWarnings, receiveMessages, ReplayGuard, Signer, type ClusterSnapshot, type Logger, type Message } from "@tsparallel/protocol";
+import type * as zmq from "zeromq";
 import { ClientLiveness } from "./client-liveness.js";
+import { ConnectionWatch, raiseOpenFileLimit } from "./connection-watch.js";
 import { handleClientMessage } from "./client-requests.js";
 import { previousConnection, removeConnectionFiles, writeConnectionFiles } from "./connection-files.js";
 import type { ControllerContext } from "./context.js";
@@ -29,6 +31,8 @@ import { Throughput } from "./throughput.js";
 
 /** The shared replay history holds as many signatures as the three receiving sockets had each. */
 const REPLAY_SOCKETS = 3;
+/** A port holding more connections than this gets a (rate-limited) warning. */
+const CONNECTIONS_WARN_ABOVE = 4096;
 /** How often the controller looks for clients that are gone. */
 const CLIENT_WATCH_MS = 500;
 /** How long a hub shutdown waits for stopped engines to unregister. */
@@ -64,6 +68,7 @@ class Controller implements ControllerContext {
   readonly clients: ClientLiveness;
   readonly log: Logger;
   readonly functions: FunctionCache;
+  readonly #connections: ConnectionWatch;
   readonly #heartbeat: HeartbeatMonitor;
   readonly #outbox: Outbox;
   readonly #senders: MessageSender[];
@@ -107,6 +112,8 @@ class Controller implements ControllerContext {
     );
     this.warnings = new RateLimitedWarnings(this.log);
     this.registrations = new RegistrationBudget(options.newEnginesPerSecond);
+    this.#connections = new ConnectionWatch(this.warnings, CONNECTIONS_WARN_ABOVE);
+    for (const [name, socket] of Object.entries(sockets)) this.#connections.watch(name, socket as zmq.Socket);
     this.registry = new EngineRegistry(options.keepEndedEngines, (uuid) => this.store.engineByUuid(uuid));
     const functions = (this.functions = new FunctionCache(
       options.functionCacheBytes,
@@ -191,6 +198,7 @@ class Controller implements ControllerContext {
       throughput: this.#throughput,
       store: this.store,
       functions: this.functions,
+      connections: this.#connections,
     });
   }
 
@@ -229,6 +237,7 @@ class Controller implements ControllerContext {
     clearInterval(this.#clientWatch);
     await Promise.race([Promise.all(this.#senders.map((s) => s.flushed())), sleep(CLOSE_LINGER_MS)]);
     for (const s of this.#senders) s.close();
+    this.#connections.close();
     closeSockets(this.sockets, CLOSE_LINGER_MS);
     this.closeStore();
     removeConnectionFiles(this.options, process.pid, this.key, this.log);
@@ -280,6 +289,7 @@ class Controller implements ControllerContext {
 /** Binds the sockets, writes the connection files and starts serving. */
 export async function startController(options: ControllerOptions = {}): Promise<RunningController> {
   const resolved = resolveOptions(options);
+  raiseOpenFileLimit(resolved.logger);
   // A restarted controller takes the old ports and key: engines and clients find it where it was.
   const previous = resolved.restore ? previousConnection(resolved) : undefined;
   const { sockets, ports } = await bindSockets(resolved.ip, previous?.ports);

@@ -17,6 +17,11 @@ export interface MessageLimits {
   maxClockSkewMs: number;
   /** Bytes of function source a controller keeps, and each engine keeps (least recently used out). */
   functionCacheBytes: number;
+  /**
+   * ZeroMQ `handshakeInterval`: a connection that has not finished the ZMTP handshake by then is closed
+   * (libzmq's default is 30 s), so idle raw TCP connections cannot hold a listener's file descriptors.
+   */
+  handshakeMs: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<MessageLimits> = {
@@ -27,6 +32,7 @@ export const DEFAULT_LIMITS: Readonly<MessageLimits> = {
   replayHistory: 65_536,
   maxClockSkewMs: 15 * 60_000,
   functionCacheBytes: 64 * 1024 * 1024,
+  handshakeMs: 10_000,
 };
 
 const ENV: Record<keyof MessageLimits, string> = {
@@ -37,6 +43,7 @@ const ENV: Record<keyof MessageLimits, string> = {
   replayHistory: "TSPARALLEL_REPLAY_HISTORY",
   maxClockSkewMs: "TSPARALLEL_MAX_CLOCK_SKEW_MS",
   functionCacheBytes: "TSPARALLEL_FUNCTION_CACHE_BYTES",
+  handshakeMs: "TSPARALLEL_HANDSHAKE_MS",
 };
 
 /** The limits in force: defaults, overridden by positive integers from the environment. */
@@ -53,10 +60,12 @@ export function messageLimits(env: NodeJS.ProcessEnv = process.env): MessageLimi
 }
 
 /** ZeroMQ socket options for a data socket (`maxMessageSize` makes libzmq drop an oversized peer). */
-export function dataSocketLimits(): { maxMessageSize: number } {
-  return { maxMessageSize: messageLimits().maxMessageBytes };
+export function dataSocketLimits(): { maxMessageSize: number; handshakeInterval: number } {
+  const limits = messageLimits();
+  return { maxMessageSize: limits.maxMessageBytes, handshakeInterval: limits.handshakeMs };
 }
 
-export function heartbeatSocketLimits(): { maxMessageSize: number } {
-  return { maxMessageSize: messageLimits().maxHeartbeatBytes };
+export function heartbeatSocketLimits(): { maxMessageSize: number; handshakeInterval: number } {
+  const limits = messageLimits();
+  return { maxMessageSize: limits.maxHeartbeatBytes, handshakeInterval: limits.handshakeMs };
 }
