@@ -1,0 +1,173 @@
+/**
+ * The controller on another host over ssh, for real: three "hosts" (network namespaces on a bridge, a real
+ * sshd in each). The controller runs in host 1 with its own TSPARALLEL_DIR there (so nothing reaches this
+ * side through a file: its connection files come back over ssh), engines run over ssh in host 2 or here,
+ * and the client here connects. Where each process runs is read from the namespaces; after `stop` no
+ * tsparallel process is left in any namespace. Skipped (with the reason) unless root.
+ */
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { Client, Cluster, parseSshTarget } from "tsparallel";
+import { isRunning, privateRoot } from "./support/cluster-fixture.js";
+import { createNetnsHosts, netnsOf, netnsUnavailable, type NetnsHosts } from "./support/netns-hosts.js";
+import { tspcluster } from "./support/tspcluster.js";
+
+/** Runs on each engine (after IMPORT_OS): its IPv4 addresses other than loopback. */
+const IMPORT_OS = 'import { networkInterfaces } from "node:os"';
+const addresses = () => {
+  const networkInterfaces = (globalThis as unknown as { networkInterfaces: typeof import("node:os").networkInterfaces }).networkInterfaces;
+  return Object.values(networkInterfaces()).flat().filter((a) => a && a.family === "IPv4" && !a.internal).map((a) => a!.address);
+};
+
+/**
+ * Processes of this (root) network namespace whose command line names `program` and the profile
+ * (`--profile P`, or a file in its directory). /proc shows every namespace's processes: those of the
+ * "hosts" are told apart by their network namespace.
+ */
+function localProcesses(program: string, profile: string): number[] {
+  const found: number[] = [];
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    let args: string[];
+    try {
+      args = readFileSync(`/proc/${name}/cmdline`, "utf8").split("\0");
+    } catch {
+      continue;
+    }
+    const at = args.indexOf("--profile");
+    const ofProfile = (at >= 0 && args[at + 1] === profile) || args.some((a) => a.includes(`/profile_${profile}/`));
+    if (args.some((a) => a.endsWith(`/${program}.js`)) && ofProfile && netnsOf(Number(name)) === netnsOf(process.pid)) found.push(Number(name));
+  }
+  return found;
+}
+
+describe("--controller-host parsing", () => {
+  test("[user@]host[:port], nothing else", () => {
+    assert.deepEqual(parseSshTarget("me@hostA:2222"), { target: "me@hostA", host: "hostA", port: 2222 });
+    assert.deepEqual(parseSshTarget("hostB"), { target: "hostB", host: "hostB", port: undefined });
+    assert.throws(() => parseSshTarget("hostA:2222:3"), /bad ssh host "hostA:2222:3": expected \[user@\]host\[:port\]/);
+    assert.throws(() => parseSshTarget("hostA:0"), /port 0 is out of range/);
+  });
+
+  test("tspcluster refuses --controller ssh without --controller-host, before starting anything", async () => {
+    privateRoot();
+    const outcome = await tspcluster("start", "--controller", "ssh", "--profile", "ctlnohost", "--daemonize", "-n", "1");
+    assert.equal(outcome.code, 1);
+    assert.match(outcome.stderr, /--controller ssh needs --controller-host/);
+    assert.equal(localProcesses("tspcontroller", "ctlnohost").length, 0);
+  });
+});
+
+const skip = netnsUnavailable();
+
+describe("controller on an ssh host (network namespaces)", { skip }, () => {
+  let net: NetnsHosts;
+  /** TSPARALLEL_DIR of the controller on host 1: not the client's, so no file is shared between them. */
+  let remoteRoot: string;
+  const host = (i: number) => `${net.hosts[i]!.address}:${net.hosts[i]!.sshPort}`;
+  const everywhere = () => net.hosts.map((h) => net.processesIn(h.ns, /tspcontroller|tspengine/).length);
+
+  before(async () => {
+    privateRoot();
+    remoteRoot = mkdtempSync(join(tmpdir(), "tsp-remote-root-"));
+    net = await createNetnsHosts(3);
+  });
+
+  after(async () => {
+    for (const profile of ["ctlcli", "ctlcode", "ctlbad"]) await tspcluster("stop", "--profile", profile);
+    net?.teardown();
+    if (remoteRoot) rmSync(remoteRoot, { recursive: true, force: true });
+  });
+
+  test("tspcluster start --controller ssh --engines ssh: controller on host 1, engines on host 2, files fetched over ssh; list says where; stop leaves nothing", { timeout: 180_000 }, async (t) => {
+    t.after(() => tspcluster("stop", "--profile", "ctlcli"));
+    const start = await tspcluster(
+      "start", "--profile", "ctlcli", "--daemonize",
+      "--controller", "ssh", "--controller-host", `root@${host(0)}`, "--remote-tsparallel-dir", remoteRoot,
+      "--engines", "ssh", "--hosts", `${host(1)}:2`,
+      "--ssh-args", net.sshArgs.join(" "), "--remote-node", process.execPath,
+    );
+    assert.equal(start.code, 0, start.stderr + start.stdout);
+    const controllerHost = net.hosts[0]!.address;
+    const remotePid = Number(new RegExp(`controller pid (\\d+) on ${controllerHost} \\(ssh\\), 2 engines`).exec(start.stdout)?.[1]);
+    assert.ok(remotePid > 0, start.stdout);
+    // The controller runs in host 1 (and only there), the engines in host 2.
+    assert.deepEqual(net.processesIn(net.hosts[0]!.ns, /tspcontroller/), [remotePid]);
+    assert.deepEqual(everywhere(), [1, 2, 0]);
+    assert.deepEqual(localProcesses("tspcontroller", "ctlcli"), [], "no controller of this profile runs here");
+
+    // The controller wrote its files on its host; the ones here are the same connection info, whole.
+    const security = (root: string) => join(root, "profile_ctlcli", "security");
+    for (const file of ["tspcontroller-client.json", "tspcontroller-engine.json"]) {
+      const here = JSON.parse(readFileSync(join(security(privateRoot()), file), "utf8")) as Record<string, unknown>;
+      const there = JSON.parse(readFileSync(join(security(remoteRoot), file), "utf8")) as Record<string, unknown>;
+      assert.deepEqual(here, there, file);
+      assert.equal(here.location, controllerHost);
+    }
+
+    const listed = await tspcluster("list");
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, new RegExp(`^ctlcli\\tcontroller pid ${remotePid} on ${controllerHost} \\(ssh\\)\\t0:\\w+\\(pid \\d+\\) 1:\\w+\\(pid \\d+\\)\\tsupervisor pid \\d+, 0 restarts$`, "m"));
+    assert.match(listed.stdout, new RegExp(`^\\t\\thost ${net.hosts[1]!.address} \\(ssh\\): 0 1$`, "m"));
+
+    const client = await Client.connect({ profile: "ctlcli", activate: false, timeout: 10_000 });
+    try {
+      await client.waitForEngines(2, { timeout: 20_000 });
+      await client.directView().execute(IMPORT_OS);
+      assert.deepEqual(await client.directView().apply(addresses), [[net.hosts[1]!.address], [net.hosts[1]!.address]]);
+    } finally {
+      client.close();
+    }
+
+    const state = JSON.parse(readFileSync(join(security(privateRoot()), "cluster.json"), "utf8")) as { controller: { pid: number }; supervisor: { pid: number } };
+    const stop = await tspcluster("stop", "--profile", "ctlcli");
+    assert.equal(stop.code, 0, stop.stderr);
+    assert.deepEqual(everywhere(), [0, 0, 0]);
+    assert.ok(!isRunning(state.controller.pid), "the local ssh client of the controller is gone");
+    assert.ok(!isRunning(state.supervisor.pid), "the supervisor is gone");
+    assert.ok(!existsSync(join(security(privateRoot()), "cluster.json")));
+  });
+
+  test("Cluster.start({ controller: { launcher: 'ssh', host } }) with local engines: they reach it across the bridge; stop ends it there", { timeout: 120_000 }, async () => {
+    const cluster = await Cluster.start({
+      profile: "ctlcode", n: 2, timeout: 60_000,
+      controller: { launcher: "ssh", host: host(0), sshArgs: net.sshArgs, remoteNode: process.execPath, remoteTsparallelDir: remoteRoot },
+    });
+    try {
+      assert.equal(cluster.controller.remote?.host, net.hosts[0]!.address);
+      assert.deepEqual(net.processesIn(net.hosts[0]!.ns, /tspcontroller/), [cluster.controller.remote!.pid]);
+      assert.deepEqual(localProcesses("tspcontroller", "ctlcode"), []);
+      assert.equal(localProcesses("tspengine", "ctlcode").length, 2);
+      const client = await cluster.connect({ activate: false });
+      try {
+        const engines = client.engines;
+        assert.equal(engines.length, 2);
+        // The engines are processes of this (root) namespace: local engines, not on the controller's host.
+        for (const e of engines) assert.ok(isRunning(e.pid), `engine pid ${e.pid} runs here`);
+        assert.deepEqual(await client.directView().apply((x: number) => x * 2, 21), [42, 42]);
+      } finally {
+        client.close();
+      }
+    } finally {
+      await cluster.stop();
+    }
+    assert.deepEqual(everywhere(), [0, 0, 0]);
+    assert.deepEqual(localProcesses("tspengine", "ctlcode"), []);
+  });
+
+  test("a controller host that does not answer: a clear error naming it, and nothing left running", { timeout: 120_000 }, async () => {
+    const start = await tspcluster(
+      "start", "--profile", "ctlbad", "--daemonize", "-n", "1",
+      "--controller", "ssh", "--controller-host", `${net.hosts[0]!.address}:2999`, "--ssh-args", net.sshArgs.join(" "), "--remote-node", process.execPath,
+    );
+    assert.equal(start.code, 1);
+    assert.match(start.stderr, new RegExp(`the controller did not start on ${net.hosts[0]!.address} port 2999: ssh exited \\(code 255\\)`));
+    assert.deepEqual(everywhere(), [0, 0, 0]);
+    assert.deepEqual(localProcesses("tspengine", "ctlbad"), []);
+    const listed = await tspcluster("list");
+    assert.doesNotMatch(listed.stdout, /ctlbad/);
+  });
+});
