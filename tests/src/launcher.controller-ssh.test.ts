@@ -6,14 +6,19 @@
  * tsparallel process is left in any namespace. Skipped (with the reason) unless root.
  */
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { promisify } from "node:util";
 import { Client, Cluster, parseSshTarget } from "tsparallel";
 import { isRunning, privateRoot } from "./support/cluster-fixture.js";
 import { createNetnsHosts, netnsOf, netnsUnavailable, type NetnsHosts } from "./support/netns-hosts.js";
+import { repoRoot } from "./support/paths.js";
 import { tspcluster } from "./support/tspcluster.js";
+
+const execFileP = promisify(execFile);
 
 /** Runs on each engine (after IMPORT_OS): its IPv4 addresses other than loopback. */
 const IMPORT_OS = 'import { networkInterfaces } from "node:os"';
@@ -122,7 +127,27 @@ describe("controller on an ssh host (network namespaces)", { skip }, () => {
       client.close();
     }
 
-    const state = JSON.parse(readFileSync(join(security(privateRoot()), "cluster.json"), "utf8")) as { controller: { pid: number }; supervisor: { pid: number } };
+    // A crashed controller is restarted by the supervisor over ssh, with --restore on its host: same
+    // ports and key, fetched again; the engines rejoin it.
+    process.kill(remotePid, "SIGKILL");
+    const stateFile = join(security(privateRoot()), "cluster.json");
+    type State = { controller: { pid: number; remote?: { pid: number } }; supervisor: { pid: number; restarts: number } };
+    const readState = () => JSON.parse(readFileSync(stateFile, "utf8")) as State;
+    const deadline = Date.now() + 60_000;
+    while (readState().supervisor.restarts < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    const state = readState();
+    assert.equal(state.supervisor.restarts, 1, readFileSync(join(privateRoot(), "profile_ctlcli", "log", "supervisor.log"), "utf8"));
+    const restarted = state.controller.remote!.pid;
+    assert.notEqual(restarted, remotePid);
+    assert.deepEqual(net.processesIn(net.hosts[0]!.ns, /tspcontroller/), [restarted]);
+    const again = await Client.connect({ profile: "ctlcli", activate: false, timeout: 10_000 });
+    try {
+      await again.waitForEngines(2, { timeout: 60_000 });
+      assert.deepEqual(await again.directView().apply((x: number) => x * 3, 14), [42, 42]);
+    } finally {
+      again.close();
+    }
+
     const stop = await tspcluster("stop", "--profile", "ctlcli");
     assert.equal(stop.code, 0, stop.stderr);
     assert.deepEqual(everywhere(), [0, 0, 0]);
@@ -156,6 +181,19 @@ describe("controller on an ssh host (network namespaces)", { skip }, () => {
     }
     assert.deepEqual(everywhere(), [0, 0, 0]);
     assert.deepEqual(localProcesses("tspengine", "ctlcode"), []);
+  });
+
+  test("a script that ends without stop(): its controller does not outlive it on the host", { timeout: 120_000 }, async () => {
+    const script = [
+      `import { Cluster } from ${JSON.stringify(join(repoRoot, "client/dist/index.js"))};`,
+      `const cluster = await Cluster.start({ profile: "ctlexit", n: 1, timeout: 60_000, controller: ${JSON.stringify({ launcher: "ssh", host: host(0), sshArgs: net.sshArgs, remoteNode: process.execPath, remoteTsparallelDir: remoteRoot })} });`,
+      `console.log(cluster.controller.remote.pid);`,
+      `process.exit(0);`,
+    ].join("\n");
+    const { stdout } = await execFileP(process.execPath, ["--input-type=module", "-e", script], { env: { ...process.env, TSPARALLEL_DIR: privateRoot() }, timeout: 90_000 });
+    assert.ok(Number(stdout.trim()) > 0, stdout);
+    assert.deepEqual(everywhere(), [0, 0, 0]);
+    assert.deepEqual(localProcesses("tspengine", "ctlexit"), []);
   });
 
   test("a controller host that does not answer: a clear error naming it, and nothing left running", { timeout: 120_000 }, async () => {

@@ -1,7 +1,8 @@
+import { spawnSync, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { clientConnectionFile, engineConnectionFile, logDir, parseConnectionInfo, writeJsonPrivate, type ConnectionInfo } from "@tsparallel/protocol";
-import type { ControllerLaunch, ControllerLaunchOptions, ControllerLauncher } from "./launcher.js";
+import type { ControllerLaunch, ControllerLaunchOptions, ControllerLauncher, LaunchedProcess } from "./launcher.js";
 import { controllerArgs, controllerScript, logTail, parseReadyLine, runCommand, shQuote, spawnTool } from "./launch-tools.js";
 import { recordOf } from "./local-launcher.js";
 import { parseSshTarget, sshPrefix, stopSshProcesses, type SshHost } from "./ssh-launcher.js";
@@ -23,6 +24,23 @@ export interface SshControllerLauncherOptions {
   remoteTsparallelDir?: string;
 }
 
+/**
+ * Controllers of clusters that do not outlive this process (not daemonized), by their ssh client: the
+ * remote controller would outlive its ssh client (no terminal, no SIGHUP), so it is ended over ssh when
+ * this process exits. One whose ssh client ended first (it exited, or stop ended it) is dropped.
+ */
+const attached = new Map<ChildProcess, { ssh: string[]; pid: number }>();
+process.once("exit", () => {
+  for (const { ssh, pid } of attached.values()) {
+    // Synchronous (the loop has ended), only a pid that still runs tspcontroller, and waiting (3 s at most)
+    // until it has gone, so that it is gone once this process is.
+    const script =
+      `c=$( (tr '\\0' ' ' < /proc/${pid}/cmdline) 2>/dev/null); case "$c" in *tspcontroller*) kill -TERM ${pid};; *) exit 0;; esac; ` +
+      `i=0; while [ $i -lt 30 ] && kill -0 ${pid} 2>/dev/null; do sleep 0.1; i=$((i+1)); done`;
+    spawnSync(ssh[0]!, [...ssh.slice(1), script], { stdio: "ignore", timeout: 10_000 });
+  }
+});
+
 /** Separates the two connection files in what the fetching ssh prints: JSON text never holds a raw 0x1e. */
 const SEPARATOR = "\x1e";
 
@@ -40,6 +58,8 @@ export class SshControllerLauncher implements ControllerLauncher {
   readonly remote = true;
   readonly #host: Omit<SshHost, "engines">;
   readonly #options: SshControllerLauncherOptions;
+  /** The controller this launcher started last: a restart ends it first if it still runs (only its ssh link dropped). */
+  #last: LaunchedProcess | undefined;
 
   constructor(options: SshControllerLauncherOptions) {
     this.#host = parseSshTarget(options.host);
@@ -61,6 +81,8 @@ export class SshControllerLauncher implements ControllerLauncher {
     const where = `${this.#host.target}${this.#host.port ? ` port ${this.#host.port}` : ""}`;
     const logFile = join(logDir(options.profile), `controller-${Date.now()}-ssh-${this.#host.host.replace(/[^\w.-]/g, "_")}.log`);
     const prefix = sshPrefix(this.#host, this.#options);
+    // Otherwise the restored controller could not bind the ports the old one still holds.
+    if (options.restore && this.#last) await stopSshProcesses([this.#last], "tspcontroller");
     const child = spawnTool(prefix[0]!, [...prefix.slice(1), this.#remoteCommand(options)], { logFile, detached: options.detached, pipeStdout: true });
     const record = recordOf(child, logFile, { launcher: "ssh" });
     let remotePid: number | undefined;
@@ -105,7 +127,14 @@ export class SshControllerLauncher implements ControllerLauncher {
       writeJsonPrivate(engineFile, files.engine);
       // Nothing else is read from stdout; a detached ssh must not keep this process alive.
       child.stdout!.destroy();
-      return { process: { ...record, remote: { pid: remotePid!, ssh: prefix, host: this.#host.host } }, clientFile, engineFile };
+      // A record of its own (what a supervisor watches through childOf), now that the remote pid is known.
+      const launched = recordOf(child, logFile, { launcher: "ssh", remote: { pid: remotePid!, ssh: prefix, host: this.#host.host } });
+      this.#last = launched;
+      if (!options.detached) {
+        attached.set(child, { ssh: prefix, pid: remotePid! });
+        child.once("exit", () => attached.delete(child));
+      }
+      return { process: launched, clientFile, engineFile };
     } catch (err) {
       await stopRemote();
       throw err;
