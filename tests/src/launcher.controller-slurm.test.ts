@@ -6,11 +6,15 @@
  * process of the cluster running. Skipped (with the reason) unless root.
  */
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { hostname } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { promisify } from "node:util";
 import { Client, Cluster } from "tsparallel";
 import { privateRoot } from "./support/cluster-fixture.js";
+import { repoRoot } from "./support/paths.js";
 import { runTspcluster, type Outcome } from "./support/tspcluster.js";
 import { slurmUnavailable, startSlurm, type SlurmCluster } from "./support/slurm-cluster.js";
 
@@ -38,6 +42,7 @@ function environOf(pid: number, name: string): string | undefined {
   return line?.slice(name.length + 1);
 }
 
+const execFileP = promisify(execFile);
 const skip = slurmUnavailable();
 
 describe("controller in a Slurm job, on a real single-node Slurm", { skip }, () => {
@@ -57,7 +62,7 @@ describe("controller in a Slurm job, on a real single-node Slurm", { skip }, () 
   });
 
   after(async () => {
-    if (slurm) for (const profile of ["ctlslurm", "ctlslurmcode"]) await tspcluster("stop", "--profile", profile);
+    if (slurm) for (const profile of ["ctlslurm", "ctlslurmcode", "ctlslurmexit"]) await tspcluster("stop", "--profile", profile);
     if (savedConf === undefined) delete process.env.SLURM_CONF;
     else process.env.SLURM_CONF = savedConf;
     slurm?.teardown();
@@ -123,6 +128,22 @@ describe("controller in a Slurm job, on a real single-node Slurm", { skip }, () 
     assert.deepEqual(slurm.queue(), []);
     assert.deepEqual(processesOf("tspcontroller", "ctlslurmcode"), []);
     assert.deepEqual(processesOf("tspengine", "ctlslurmcode"), []);
+  });
+
+  test("a script that ends without stop(): its controller's job is cancelled", { timeout: 120_000 }, async () => {
+    const script = [
+      `import { Cluster } from ${JSON.stringify(join(repoRoot, "client/dist/index.js"))};`,
+      `const cluster = await Cluster.start({ profile: "ctlslurmexit", n: 1, timeout: 60_000, controller: { launcher: "slurm", partition: ${JSON.stringify(slurm.partition)} } });`,
+      `console.log(cluster.controller.job.jobId);`,
+      `process.exit(0);`,
+    ].join("\n");
+    const { stdout } = await execFileP(process.execPath, ["--input-type=module", "-e", script], { env: { ...slurm.env, TSPARALLEL_DIR: privateRoot() }, timeout: 90_000 });
+    assert.match(stdout.trim(), /^\d+$/);
+    assert.deepEqual(slurm.queue(), []);
+    assert.deepEqual(processesOf("tspcontroller", "ctlslurmexit"), []);
+    // Its local engine got SIGTERM as the script exited (a launcher's children die with the process): give it a moment.
+    for (let i = 0; i < 50 && processesOf("tspengine", "ctlslurmexit").length; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(processesOf("tspengine", "ctlslurmexit"), []);
   });
 
   test("a controller job Slurm refuses: a clear error, nothing queued or running", { timeout: 60_000 }, async () => {

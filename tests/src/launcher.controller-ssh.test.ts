@@ -193,6 +193,8 @@ describe("controller on an ssh host (network namespaces)", { skip }, () => {
     const { stdout } = await execFileP(process.execPath, ["--input-type=module", "-e", script], { env: { ...process.env, TSPARALLEL_DIR: privateRoot() }, timeout: 90_000 });
     assert.ok(Number(stdout.trim()) > 0, stdout);
     assert.deepEqual(everywhere(), [0, 0, 0]);
+    // Its local engine got SIGTERM as the script exited (a launcher's children die with the process): give it a moment.
+    for (let i = 0; i < 50 && localProcesses("tspengine", "ctlexit").length; i++) await new Promise((r) => setTimeout(r, 100));
     assert.deepEqual(localProcesses("tspengine", "ctlexit"), []);
   });
 

@@ -23,8 +23,13 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** Controller jobs of clusters that do not outlive this process (not daemonized): cancelled when it exits. */
 const attachedJobs = new Set<LaunchedJob>();
 process.once("exit", () => {
-  // Synchronous: the loop has ended. What scancel says about a job that already finished is ignored.
-  for (const job of attachedJobs) spawnSync("scancel", [job.jobId], { stdio: "ignore", timeout: 5000 });
+  // Synchronous: the loop has ended. What scancel says about a job that already finished is ignored;
+  // then up to 3 s until squeue no longer lists it, so that it is gone once this process is.
+  for (const job of attachedJobs) {
+    spawnSync("scancel", [job.jobId], { stdio: "ignore", timeout: 5000 });
+    const wait = `i=0; while [ $i -lt 30 ] && [ -n "$(squeue --noheader --jobs=${shQuote(job.jobId)} 2>/dev/null)" ]; do sleep 0.1; i=$((i+1)); done`;
+    spawnSync("/bin/sh", ["-c", wait], { stdio: "ignore", timeout: 5000 });
+  }
 });
 
 /**
