@@ -38,7 +38,7 @@ export function addLauncherOptions(command: Command): Command {
     .addOption(new Option("--engines <launcher>", "how engines start").choices([...ENGINE_LAUNCHERS]).default("local"))
     .option("--hosts <list>", "ssh: comma-separated [user@]host[:port][:count], e.g. \"hostA:4,me@hostB:2222:2\"")
     .option("--ssh-args <args>", "ssh: options passed to every ssh, e.g. \"-i ~/.ssh/key -o StrictHostKeyChecking=no\"")
-    .option("--remote-dir <dir>", "ssh: working directory of the engines on the hosts")
+    .option("--remote-dir <dir>", "ssh: working directory on the hosts (of the engines, and of an ssh controller)")
     .option("--remote-node <path>", "ssh: node on the hosts (default: node in the login PATH)")
     .option("--remote-engine <path>", "ssh/mpi/batch: tspengine.js where engines run (default: this installation's path)")
     .option("--mpiexec <path>", "mpi: the MPI launcher (default mpiexec)")
@@ -100,7 +100,7 @@ export function controllerSpec(opts: ControllerCliOptions & LauncherCliOptions):
     case "ssh":
       if (!opts.controllerHost) throw new InvalidArgumentError("--controller ssh needs --controller-host [user@]host[:port]");
       return {
-        launcher: "ssh", host: opts.controllerHost, sshArgs: words(opts.sshArgs, "--ssh-args"), remoteNode: opts.remoteNode,
+        launcher: "ssh", host: opts.controllerHost, sshArgs: words(opts.sshArgs, "--ssh-args"), remoteNode: opts.remoteNode, remoteDir: opts.remoteDir,
         remoteController: opts.remoteController, remoteTsparallelDir: opts.remoteTsparallelDir,
       };
     case "slurm":

@@ -49,9 +49,9 @@ const SEPARATOR = "\x1e";
  * names the ssh host as its location, so the client and engines reach it by the name ssh did. Its
  * connection files are fetched back whole over a second ssh (no shared file system) and written to this
  * profile's security directory, where the client and the engine launchers read them as for a local
- * controller. The cluster's record of it is the local ssh client (which lives exactly as long as the
- * remote controller: the remote shell `exec`s it), plus its pid on the host, which `stop` ends over ssh
- * if it outlives its shutdown. A supervisor restarts it (with --restore) when the ssh client ends
+ * controller. The cluster's record of it is the local ssh client (which ends when the remote controller
+ * does: the remote shell `exec`s it), plus its pid on the host, which `stop` ends over ssh if it outlives
+ * its shutdown or its ssh connection. A supervisor restarts it (with --restore) when the ssh client ends
  * non-zero, as for a local controller.
  */
 export class SshControllerLauncher implements ControllerLauncher {
