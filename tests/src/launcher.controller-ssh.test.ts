@@ -87,7 +87,7 @@ describe("controller on an ssh host (network namespaces)", { skip }, () => {
     if (remoteRoot) rmSync(remoteRoot, { recursive: true, force: true });
   });
 
-  test("tspcluster start --controller ssh --engines ssh: controller on host 1, engines on host 2, files fetched over ssh; list says where; stop leaves nothing", { timeout: 180_000 }, async (t) => {
+  test("tspcluster start --controller ssh --engines ssh: controller on host 1, engines on hosts 2 and 3, files fetched over ssh; list says where; restarted over ssh; stop leaves nothing", { timeout: 180_000 }, async (t) => {
     t.after(() => tspcluster("stop", "--profile", "ctlcli"));
     const start = await tspcluster(
       "start", "--profile", "ctlcli", "--daemonize",
@@ -118,11 +118,16 @@ describe("controller on an ssh host (network namespaces)", { skip }, () => {
     assert.match(listed.stdout, new RegExp(`^ctlcli\\tcontroller pid ${remotePid} on ${controllerHost} \\(ssh\\)\\t0:\\w+\\(pid \\d+\\) 1:\\w+\\(pid \\d+\\)\\tsupervisor pid \\d+, 0 restarts$`, "m"));
     assert.match(listed.stdout, new RegExp(`^\\t\\thost ${net.hosts[1]!.address} \\(ssh\\): 0 1$`, "m"));
 
+    // engines add reads the fetched engine file here and hands it to an engine on host 3.
+    const added = await tspcluster("engines", "add", "1", "--profile", "ctlcli", "--engines", "ssh", "--hosts", `${host(2)}:1`, "--ssh-args", net.sshArgs.join(" "), "--remote-node", process.execPath);
+    assert.equal(added.code, 0, added.stderr + added.stdout);
+    assert.deepEqual(everywhere(), [1, 2, 1]);
+
     const client = await Client.connect({ profile: "ctlcli", activate: false, timeout: 10_000 });
     try {
-      await client.waitForEngines(2, { timeout: 20_000 });
+      await client.waitForEngines(3, { timeout: 20_000 });
       await client.directView().execute(IMPORT_OS);
-      assert.deepEqual(await client.directView().apply(addresses), [[net.hosts[1]!.address], [net.hosts[1]!.address]]);
+      assert.deepEqual(await client.directView().apply(addresses), [[net.hosts[1]!.address], [net.hosts[1]!.address], [net.hosts[2]!.address]]);
     } finally {
       client.close();
     }
@@ -142,8 +147,8 @@ describe("controller on an ssh host (network namespaces)", { skip }, () => {
     assert.deepEqual(net.processesIn(net.hosts[0]!.ns, /tspcontroller/), [restarted]);
     const again = await Client.connect({ profile: "ctlcli", activate: false, timeout: 10_000 });
     try {
-      await again.waitForEngines(2, { timeout: 60_000 });
-      assert.deepEqual(await again.directView().apply((x: number) => x * 3, 14), [42, 42]);
+      await again.waitForEngines(3, { timeout: 60_000 });
+      assert.deepEqual(await again.directView().apply((x: number) => x * 3, 14), [42, 42, 42]);
     } finally {
       again.close();
     }
