@@ -81,8 +81,10 @@ export class SshControllerLauncher implements ControllerLauncher {
     const where = `${this.#host.target}${this.#host.port ? ` port ${this.#host.port}` : ""}`;
     const logFile = join(logDir(options.profile), `controller-${Date.now()}-ssh-${this.#host.host.replace(/[^\w.-]/g, "_")}.log`);
     const prefix = sshPrefix(this.#host, this.#options);
-    // Otherwise the restored controller could not bind the ports the old one still holds.
-    if (options.restore && this.#last) await stopSshProcesses([this.#last], "tspcontroller");
+    // Only its ssh link may have dropped: the restored controller could not bind the ports the old one
+    // still holds. Killed as in a crash, which leaves its connection files and store for --restore (a
+    // graceful stop would shut the engines down and remove the files).
+    if (options.restore && this.#last) await stopSshProcesses([this.#last], "tspcontroller", "KILL");
     const child = spawnTool(prefix[0]!, [...prefix.slice(1), this.#remoteCommand(options)], { logFile, detached: options.detached, pipeStdout: true });
     const record = recordOf(child, logFile, { launcher: "ssh" });
     let remotePid: number | undefined;

@@ -189,8 +189,11 @@ export function stopSshEngines(processes: readonly LaunchedProcess[]): Promise<v
   return stopSshProcesses(processes, "tspengine");
 }
 
-/** The same for processes of `program` (tspengine, tspcontroller) started over ssh. */
-export async function stopSshProcesses(processes: readonly LaunchedProcess[], program: "tspengine" | "tspcontroller"): Promise<void> {
+/**
+ * The same for processes of `program` (tspengine, tspcontroller) started over ssh; `firstSignal` KILL
+ * ends them as a crash would (a controller then leaves its connection files for a `--restore`).
+ */
+export async function stopSshProcesses(processes: readonly LaunchedProcess[], program: "tspengine" | "tspcontroller", firstSignal: "TERM" | "KILL" = "TERM"): Promise<void> {
   const byHost = new Map<string, { ssh: string[]; pids: number[] }>();
   for (const p of processes) {
     if (!p.remote) continue;
@@ -203,7 +206,7 @@ export async function stopSshProcesses(processes: readonly LaunchedProcess[], pr
     `pids='${pids.filter((p) => Number.isInteger(p) && p > 0).join(" ")}'; ` +
     `ours() { c=$( (tr '\\0' ' ' < /proc/$1/cmdline) 2>/dev/null || ps -o args= -p $1 2>/dev/null); case "$c" in *${program}*) return 0;; esac; return 1; }; ` +
     `left() { l=''; for p in $pids; do ours $p && l="$l $p"; done; pids=$l; }; ` +
-    `left; for p in $pids; do kill -TERM $p 2>/dev/null; done; ` +
+    `left; for p in $pids; do kill -${firstSignal} $p 2>/dev/null; done; ` +
     `i=0; while [ $i -lt 30 ]; do left; [ -z "$pids" ] && exit 0; sleep 0.1; i=$((i+1)); done; ` +
     `for p in $pids; do kill -KILL $p 2>/dev/null; done; exit 0`;
   await Promise.all(
