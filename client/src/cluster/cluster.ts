@@ -329,7 +329,10 @@ export class Cluster implements AsyncDisposable {
     const controllerState = this.#client?.controllerState === "shut down" ? "stopped" : running(this.#state.controller);
     const state = {
       profile: this.profile,
-      controller: { pid: this.#state.controller.pid, state: controllerState },
+      controller: {
+        pid: this.#state.controller.pid, state: controllerState,
+        ...((this.#state.controller.remote || this.#state.controller.job) && { where: describeController(this.#state.controller) }),
+      },
       engines: this.#state.engines.map((p) => ({ pid: p.pid, state: running(p) })),
       ...(this.#client && this.#client.controllerState !== "closed" ? { engineIds: this.#client.ids } : {}),
       daemon: this.#state.daemon,
