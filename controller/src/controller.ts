@@ -24,7 +24,7 @@ import { buildSnapshot } from "./snapshot.js";
 import { bindSockets, closeSockets, type ControllerSockets, type SocketPorts } from "./sockets.js";
 import { openStore } from "./store/open-store.js";
 import { SqliteTaskStore } from "./store/sqlite-store.js";
-import type { TaskStore } from "./store/task-store.js";
+import type { PendingRetry, TaskStore } from "./store/task-store.js";
 import { TaskRouter } from "./task-router.js";
 import { Slice } from "./slice.js";
 import { Throughput } from "./throughput.js";
@@ -120,7 +120,7 @@ class Controller implements ControllerContext {
       (hash, source) => this.store.functionLearned(hash, source),
       (hash) => this.store.functionSource(hash),
     ));
-    if (options.restore) this.#restore(functions);
+    const requeued = options.restore ? this.#restore(functions) : [];
     this.#outbox = new Outbox(this.engineSender, this.clientSender);
     this.events = new EventPublisher(eventSender, signer, () => this.snapshot(), () => this.#throughput.sample(this.records.counts.done));
     this.router = new TaskRouter(
@@ -135,6 +135,7 @@ class Controller implements ControllerContext {
       this.log,
       this.store,
     );
+    this.router.requeueRestored(requeued);
     this.#heartbeat = new HeartbeatMonitor(
       this.registry,
       heartbeatSender,
@@ -151,11 +152,14 @@ class Controller implements ControllerContext {
     this.clients = new ClientLiveness(() => this.timings.heartbeatTimeoutMs, CLIENT_WATCH_MS);
   }
 
-  /** Takes back the engine table and function sources of the run before a crash; its pending tasks fail. */
-  #restore(functions: FunctionCache): void {
+  /**
+   * Takes back the engine table and function sources of the run before a crash. Its pending tasks fail,
+   * but for load-balanced ones with retries left: those are returned, to be queued again.
+   */
+  #restore(functions: FunctionCache): PendingRetry[] {
     if (!(this.store instanceof SqliteTaskStore)) {
       this.log.warn("--restore with the memory task store: there is nothing to restore but the ports and key");
-      return;
+      return [];
     }
     const state = this.store.restore({
       ename: "ControllerRestarted",
@@ -164,7 +168,9 @@ class Controller implements ControllerContext {
     });
     this.registry.restore(state.engines, state.nextEngineId);
     functions.preload(state.functions);
-    this.log.info(`restored from ${this.store.location}: ${state.engines.length} engine(s) known (next id ${state.nextEngineId}), ${state.failedPending} pending task(s) failed`);
+    const requeued = state.requeued.length ? `, ${state.requeued.length} pending task(s) queued again (they had retries left)` : "";
+    this.log.info(`restored from ${this.store.location}: ${state.engines.length} engine(s) known (next id ${state.nextEngineId}), ${state.failedPending} pending task(s) failed${requeued}`);
+    return state.requeued;
   }
 
   /** Writes what the store has waiting and closes it; safe to call more than once. */

@@ -9,7 +9,7 @@ import type { Outbox } from "./outbox.js";
 import { TaskRecord, type ClientRef, type TaskWork } from "./records/task-record.js";
 import type { TaskRecords } from "./records/task-records.js";
 import type { Scheduler } from "./schedulers/index.js";
-import type { TaskStore } from "./store/task-store.js";
+import type { PendingRetry, TaskStore } from "./store/task-store.js";
 import { Slice } from "./slice.js";
 import { taskProblem } from "./validate.js";
 
@@ -170,6 +170,29 @@ export class TaskRouter {
     return resubmitted;
   }
 
+  /**
+   * Queues again the tasks a crashed controller held pending with retries left (one is used up), under
+   * their msgIds. Nobody is known to send their results to until a client asks for them (adopt); they
+   * wait for engines to rejoin instead of failing for want of one.
+   */
+  requeueRestored(tasks: readonly PendingRetry[]): void {
+    const now = Date.now();
+    for (const { msgId, client, body, frames, lb } of tasks) {
+      const task: TaskRequest = { msgIds: [msgId], targets: null, body, bufferCount: frames.length, ...(lb ? { lb } : {}) };
+      const owner: ClientRef = { key: `restored:${client}`, identities: [] };
+      // The store keeps a task's function by hash only: the cache or the store's function table has the source.
+      const accepted = this.functions.accept(task.body);
+      if ("ename" in accepted) this.#failNew(owner, msgId, body.kind, now, accepted.ename, `${accepted.evalue} (the task was restored from the task store)`);
+      else this.#submitBalanced(owner, task, { body: accepted, frames }, now, true);
+    }
+  }
+
+  /** A task queued again after a restart goes to the first client that asks for it. */
+  adopt(msgId: string, client: ClientRef): void {
+    const record = this.records.get(msgId);
+    if (record?.pending && record.client.identities.length === 0) record.client = client;
+  }
+
   /** A new engine may take waiting tasks. */
   engineJoined(): void {
     this.balancer.place();
@@ -301,7 +324,7 @@ export class TaskRouter {
     });
   }
 
-  #submitBalanced(client: ClientRef, request: TaskRequest, work: TaskWork, now: number): void {
+  #submitBalanced(client: ClientRef, request: TaskRequest, work: TaskWork, now: number, awaitEngines = false): void {
     const options = request.lb ?? {};
     const targets = options.targets ? new Set(options.targets) : undefined;
     const record = new TaskRecord(request.msgIds[0]!, client, work.body.kind, now, {
@@ -318,6 +341,7 @@ export class TaskRouter {
     record.work = work;
     const unknown = options.targets?.filter((id) => !this.registry.byId(id)) ?? [];
     if (unknown.length) this.#fail(record, "InvalidTargetError", `there is no engine ${unknown.join(", ")}`);
+    else if (awaitEngines) this.balancer.enqueue(record, options.timeoutMs);
     else if (this.registry.alive().length === 0) this.#fail(record, "NoEnginesError", "no engines are registered");
     else if (!this.balancer.placeable(record)) this.#fail(record, "EngineError", `none of engines ${options.targets!.join(", ")} is alive`);
     else this.balancer.enqueue(record, options.timeoutMs);

@@ -42,8 +42,16 @@ export interface RestoredState {
   nextEngineId: number;
   /** Function sources by hash, so stored tasks can be resubmitted. */
   functions: [string, string][];
-  /** Tasks that were queued or running when the previous controller ended: now failed. */
+  /** Tasks that were queued or running when the previous controller ended, without retries left: now failed. */
   failedPending: number;
+  /** Load-balanced tasks pending then with retries left and stored arguments: to be queued again. */
+  requeued: PendingRetry[];
+}
+
+/** A task the previous controller held pending, as its submitter sent it; `client` is its identity key then. */
+export interface PendingRetry extends StoredRequest {
+  msgId: string;
+  client: string;
 }
 
 /**
