@@ -32,7 +32,7 @@ export const DEFAULT_LIMITS: Readonly<MessageLimits> = {
   replayHistory: 65_536,
   maxClockSkewMs: 15 * 60_000,
   functionCacheBytes: 64 * 1024 * 1024,
-  handshakeMs: 10_000,
+  handshakeMs: 3_000,
 };
 
 const ENV: Record<keyof MessageLimits, string> = {
