@@ -1,4 +1,4 @@
-import { splitFrames, type Logger, type StreamItem, type TaskRequest, type TaskBody, type TaskResult, type TaskStatus } from "@tsparallel/protocol";
+import { RateLimitedWarnings, splitFrames, type Logger, type StreamItem, type TaskRequest, type TaskBody, type TaskResult, type TaskStatus } from "@tsparallel/protocol";
 import type { EngineRecord } from "./engine-record.js";
 import type { EngineRegistry } from "./engines-registry.js";
 import { controllerResult, NO_ENGINE } from "./failures.js";
@@ -33,6 +33,9 @@ const RESULT_STATUSES = new Set<TaskStatus>(["ok", "error", "aborted"]);
  */
 export class TaskRouter {
   readonly balancer: LoadBalancer;
+
+  /** One line per client per interval about refused functions, however many it sends. */
+  #refusals?: RateLimitedWarnings;
 
   constructor(
     private readonly registry: EngineRegistry,
@@ -297,7 +300,10 @@ export class TaskRouter {
     }
     const body = this.functions.accept(request.body, carried);
     if ("ename" in body) {
-      if (body.ename === "FunctionHashMismatch") this.log.warn(`refused task(s) ${request.msgIds.join(",")} of client ${client.key}: ${body.evalue}`);
+      if (body.ename === "FunctionHashMismatch") {
+        this.#refusals ??= new RateLimitedWarnings(this.log);
+        this.#refusals.warn(`mismatch/${client.key}`, `refused task(s) ${request.msgIds.slice(0, 3).join(",")} of client ${client.key}: ${body.evalue}`);
+      }
       for (const msgId of request.msgIds) this.#failNew(client, msgId, request.body.kind, now, body.ename, body.evalue);
       return;
     }
