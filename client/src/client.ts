@@ -79,7 +79,6 @@ export class Client implements AsyncDisposable {
   readonly #link: ControllerLink;
   readonly #engines = new Map<number, EngineInfo>();
   readonly #tasks = new Map<string, Tracked>();
-  readonly #sentFunctions = new Set<string>();
   readonly #unsent = new SubmitQueue();
   readonly #received = { results: 0, resultBytes: 0 };
   #flushQueued = false;
@@ -447,10 +446,8 @@ export class Client implements AsyncDisposable {
     return list;
   }
 
-  /** @internal The wire reference for a function: its source only the first time this client sends it. */
+  /** @internal The wire reference for a function; its source travels once per message (see SubmitQueue). */
   _functionRef(fn: ShippedFunction): FunctionRef {
-    if (this.#sentFunctions.has(fn.hash)) return { hash: fn.hash, name: fn.name };
-    this.#sentFunctions.add(fn.hash);
     return { hash: fn.hash, name: fn.name, source: fn.source };
   }
 

@@ -6,6 +6,21 @@ interface Unsent {
 }
 
 /**
+ * A function's source travels once per message, in the first task that uses it; the others name it by
+ * hash. The controller's function cache is bounded, so a source sent in an earlier message may be gone
+ * there: sending it with each message is what keeps every task runnable.
+ */
+function onceper(request: TaskRequest, sources: Set<string>): TaskRequest {
+  const body = request.body;
+  if ((body.kind !== "apply" && body.kind !== "map") || body.fn.source === undefined) return request;
+  if (!sources.has(body.fn.hash)) {
+    sources.add(body.fn.hash);
+    return request;
+  }
+  return { ...request, body: { ...body, fn: { hash: body.fn.hash, name: body.fn.name } } };
+}
+
+/**
  * Tasks submitted but not yet sent to the controller, oldest first. The client sends from here only
  * while fewer than its window of tasks are in flight, so a map of a million items never puts a
  * million records (and their arguments) in the controller at once.
@@ -33,12 +48,13 @@ export class SubmitQueue {
   take(maxMsgIds: number): { tasks: TaskRequest[]; frames: Buffer[] } {
     const tasks: TaskRequest[] = [];
     const frames: Buffer[] = [];
+    const sources = new Set<string>();
     let ids = 0;
     while (this.#head < this.#items.length) {
       const next = this.#items[this.#head]!;
       if (tasks.length > 0 && ids + next.request.msgIds.length > maxMsgIds) break;
       this.#items[this.#head++] = undefined;
-      tasks.push(next.request);
+      tasks.push(onceper(next.request, sources));
       for (const frame of next.frames) frames.push(frame);
       ids += next.request.msgIds.length;
     }

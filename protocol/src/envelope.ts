@@ -127,6 +127,9 @@ export function decodeMessage<Content = unknown>(signer: Signer, frames: Buffer[
     if (!Number.isFinite(sent) || Math.abs(Date.now() - sent) > limits.maxClockSkewMs) {
       throw new MessageError(`header date ${JSON.stringify(decoded.header.date)} is outside the ${limits.maxClockSkewMs} ms window`, "stale");
     }
+    if (sent < options.replay.notBefore) {
+      throw new MessageError(`header date ${JSON.stringify(decoded.header.date)} is before this receiver's restart; a replay of an earlier message`, "replay");
+    }
   }
   return decoded;
 }

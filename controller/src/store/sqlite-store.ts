@@ -5,7 +5,7 @@ import { dbRecord, recordInfo } from "../records/record-info.js";
 import type { TaskRecord, TaskWork } from "../records/task-record.js";
 import { packFrames, unpackFrames, bytesOf } from "./frames.js";
 import { overCapNote } from "./memory-store.js";
-import type { RestoredState, StoredEngine, StoredRequest, StoredResult, StoreLimits, TaskStore } from "./task-store.js";
+import type { PendingRetry, RestoredState, StoredEngine, StoredRequest, StoredResult, StoreLimits, TaskStore } from "./task-store.js";
 
 const SCHEMA_VERSION = "1";
 /** Finished tasks that no message wrote (a timeout, an engine's death) wait at most this long. */
@@ -201,12 +201,33 @@ export class SqliteTaskStore implements TaskStore {
     const engines = this.#db.prepare("SELECT id, uuid, hostname, pid, registered FROM engines ORDER BY id").all() as StoredEngine[];
     const next = this.#db.prepare("SELECT value FROM meta WHERE key = 'next_engine_id'").get() as { value: string } | undefined;
     const functions = (this.#db.prepare("SELECT hash, source FROM functions ORDER BY seq").all() as { hash: string; source: string }[]).map((f) => [f.hash, f.source] as [string, string]);
+    const requeued = this.#pendingWithRetries();
     const now = Date.now();
     const failed = this.#db
-      .prepare("UPDATE tasks SET status = 'error', completed = ?, started = coalesce(started, ?), error = ?, engine_id = coalesce(engine_id, -1) WHERE status IS NULL")
-      .run(now, now, JSON.stringify(error)).changes;
+      .prepare(
+        `UPDATE tasks SET status = 'error', completed = ?, started = coalesce(started, ?), error = ?, engine_id = coalesce(engine_id, -1)
+         WHERE status IS NULL AND msg_id NOT IN (SELECT value FROM json_each(?))`,
+      )
+      .run(now, now, JSON.stringify(error), JSON.stringify(requeued.map((task) => task.msgId))).changes;
     const maxId = engines.reduce((max, e) => Math.max(max, e.id), -1);
-    return { engines, nextEngineId: Math.max(maxId + 1, Number(next?.value ?? 0)), functions, failedPending: failed };
+    return { engines, nextEngineId: Math.max(maxId + 1, Number(next?.value ?? 0)), functions, failedPending: failed, requeued };
+  }
+
+  /** Pending load-balanced tasks whose submitter allowed retries: the restart uses one of them. */
+  #pendingWithRetries(): PendingRetry[] {
+    const rows = this.#db.prepare("SELECT msg_id, client, request, request_frames FROM tasks WHERE status IS NULL AND request IS NOT NULL ORDER BY seq").iterate() as IterableIterator<{
+      msg_id: string;
+      client: string;
+      request: string;
+      request_frames: Buffer | null;
+    }>;
+    const requeued: PendingRetry[] = [];
+    for (const row of rows) {
+      const { body, lb } = JSON.parse(row.request) as Pick<StoredRequest, "body" | "lb">;
+      if (!lb || !((lb.retries ?? 0) > 0)) continue;
+      requeued.push({ msgId: row.msg_id, client: row.client, body, frames: unpackFrames(row.request_frames), lb: { ...lb, retries: lb.retries! - 1 } });
+    }
+    return requeued;
   }
 
   added(record: TaskRecord, work: TaskWork | undefined, lb: TaskRequest["lb"] | undefined): void {
@@ -323,11 +344,27 @@ export class SqliteTaskStore implements TaskStore {
     this.#db.prepare("UPDATE tasks SET resubmitted = ? WHERE msg_id = ?").run(newMsgId, msgId);
   }
 
+  functionSource(hash: string): string | undefined {
+    let source: string | undefined;
+    this.#guard("a function source", () => {
+      source = (this.#db.prepare("SELECT source FROM functions WHERE hash = ?").get(hash) as { source: string } | undefined)?.source;
+    });
+    return source;
+  }
+
   functionLearned(hash: string, source: string): void {
     this.#guard("a function source", () => {
       this.#db.prepare("INSERT OR IGNORE INTO functions (hash, source) VALUES (?, ?)").run(hash, source);
       this.#db.prepare("DELETE FROM functions WHERE seq <= (SELECT max(seq) FROM functions) - ?").run(KEEP_FUNCTIONS);
     });
+  }
+
+  engineByUuid(uuid: string): StoredEngine | undefined {
+    let engine: StoredEngine | undefined;
+    this.#guard("an engine", () => {
+      engine = this.#db.prepare("SELECT id, uuid, hostname, pid, registered FROM engines WHERE uuid = ?").get(uuid) as StoredEngine | undefined;
+    });
+    return engine;
   }
 
   engineRegistered(engine: StoredEngine, nextId: number): void {
