@@ -71,7 +71,7 @@ export class AsyncMapResult<R> extends AsyncResult<R[]> {
 
   protected override finalValue(): R[] {
     if (!this.#folds) return super.finalValue();
-    const flat = this.#flat ?? new Array<R>(this.#total);
+    const flat = this.#flat ?? new Array<R>(this.#total).fill(undefined as R);
     // A chunk whose value did not fit its slot (not an array of its length) was kept apart.
     if (this.values) for (let i = 0; i < this.length; i++) if (this.values[i] !== undefined) this.#place(flat, i, this.values[i]);
     return flat;

@@ -218,7 +218,7 @@ export class AsyncResult<T> implements PromiseLike<T> {
   /** Aborts the tasks that have not started yet; they fail with TaskAbortedError. */
   async abort(): Promise<void> {
     const pending: string[] = [];
-    for (let i = 0; i < this.length; i++) if (!this.isSettled(i)) pending.push(this.msgIds[i]!);
+    for (let i = 0; i < this.length; i++) if (!this.isSettled(i)) pending.push(this._tasks.msgId(i));
     if (pending.length) await this.owner.abort(pending);
   }
 
@@ -231,7 +231,7 @@ export class AsyncResult<T> implements PromiseLike<T> {
     const dict: Record<number, V> = {};
     const engineIds = this.engineIds;
     engineIds.forEach((id, i) => {
-      if (id === null) throw new Error(`task ${this.msgIds[i]} has no engine`);
+      if (id === null) throw new Error(`task ${this._tasks.msgId(i)} has no engine`);
       if (Object.hasOwn(dict, id)) throw new RangeError(`cannot build a dict: ${engineIds.filter((e) => e === id).length} tasks ran on engine ${id}`);
       dict[id] = this.values?.[i] as V;
     });
@@ -338,12 +338,13 @@ export class AsyncResult<T> implements PromiseLike<T> {
 
   /** The value of a call once every task settled (a map overrides it: its values are folded already). */
   protected finalValue(): T {
-    return this.finish(this.values ?? new Array(this.length));
+    return this.finish(this.values ?? new Array(this.length).fill(undefined));
   }
 
   /** Keeps task `index`'s value. */
   protected store(index: number, value: unknown): void {
-    (this.values ??= new Array(this.length))[index] = value;
+    // Filled, not holes: a task whose value is undefined stays an `undefined` entry.
+    (this.values ??= new Array(this.length).fill(undefined))[index] = value;
   }
 
   /** @internal Resolves true at the next result to arrive, false if `deadline` (epoch ms) comes first. */

@@ -1,7 +1,7 @@
 import { EventEmitter } from "node:events";
 import { inspect, type InspectOptions } from "node:util";
 import {
-  clientConnectionFile, newMessageId, readConnectionFile, splitFrames, unpackValue,
+  clientConnectionFile, messageIdAt, newMessageId, reserveMessageIds, type MessageIdBlock, readConnectionFile, splitFrames, unpackValue,
   type ClusterSnapshot, type EngineInfo, type FunctionRef, type Message, type MessageContents, type MessageType,
   type QueueStatus, type ShippedFunction, type TaskBody, type TaskDbFilter, type TaskDbKey, type TaskDbRecord,
   type TaskRecordInfo, type TaskRequest, type TaskResult,
@@ -10,7 +10,7 @@ import { AsyncResult, type TaskOwner } from "./async-result.js";
 import { ControllerError, NoEnginesError, TaskAbortedError, TimeoutError, remoteErrorFrom } from "./errors.js";
 import { ControllerLink } from "./link.js";
 import { BuiltTasks, SubmitQueue, type TaskSource, type Waiting } from "./submit-queue.js";
-import { TaskTable } from "./task-table.js";
+import { isBlock, TaskTable } from "./task-table.js";
 import { DirectView, type DirectViewOptions } from "./views/direct-view.js";
 import { LoadBalancedView, type LoadBalancedOptions } from "./views/load-balanced-view.js";
 
@@ -71,8 +71,9 @@ const MAX_IN_FLIGHT = 65_536;
 export class Client implements AsyncDisposable {
   static #active: Client | undefined;
   readonly events = new EventEmitter<ClientEvents>();
-  /** Message ids this client submitted, oldest first. */
-  readonly history: string[] = [];
+  /** Message ids this client submitted, spelled out only when `history` is read (a map's are a reserved block). */
+  readonly #history: string[] = [];
+  #historyLater: (readonly string[] | MessageIdBlock)[] = [];
   readonly profile: string;
   readonly connectionFile: string;
   readonly #link: ControllerLink;
@@ -99,6 +100,18 @@ export class Client implements AsyncDisposable {
     this.connectionFile = connectionFile;
     this.#watchdog = setInterval(() => this.#checkController(controllerTimeout), 1000).unref();
     this.#controllerTimeout = controllerTimeout;
+  }
+
+  /** Message ids this client submitted, oldest first. */
+  get history(): readonly string[] {
+    if (this.#historyLater.length) {
+      for (const ids of this.#historyLater) {
+        if (isBlock(ids)) for (let i = 0; i < ids.count; i++) this.#history.push(messageIdAt(ids, i));
+        else for (const id of ids) this.#history.push(id);
+      }
+      this.#historyLater = [];
+    }
+    return this.#history;
   }
 
   /** The client that `%px` magics and other implicit users act on: the last one connected or activated. */
@@ -258,10 +271,8 @@ export class Client implements AsyncDisposable {
     const tasks = new TaskTable({ msgIds: newIds, kind: "apply", submitted: Date.now() });
     const result = new AsyncResult<unknown[]>(this, tasks, (values) => values);
     // Tracked before the request leaves: results may follow the reply at once.
-    newIds.forEach((msgId, index) => {
-      this.#tasks.set(msgId, { result: result as AsyncResult<unknown>, index });
-      this.history.push(msgId);
-    });
+    newIds.forEach((msgId, index) => this.#tasks.set(msgId, { result: result as AsyncResult<unknown>, index }));
+    this.#historyLater.push(newIds);
     this.#request<"resubmit_request", "resubmit_reply">("resubmit_request", { msgIds: ids, newMsgIds: newIds }).then(
       (reply) => {
         newIds.forEach((msgId, index) => {
@@ -405,7 +416,7 @@ export class Client implements AsyncDisposable {
   }
 
   [inspect.custom](depth: number, options: InspectOptions, show: typeof inspect): string {
-    const state = { profile: this.profile, url: this.url, controller: this.controllerState, engines: this.ids, outstanding: this.#tasks.size + this.#unsent.msgIds, submitted: this.history.length };
+    const state = { profile: this.profile, url: this.url, controller: this.controllerState, engines: this.ids, outstanding: this.#tasks.size + this.#unsent.msgIds, submitted: this.#history.length + this.#historyLater.reduce((n, ids) => n + (isBlock(ids) ? ids.count : ids.length), 0) };
     return `Client ${show(state, { ...options, depth: Math.max(depth, 1) })}`;
   }
 
@@ -464,9 +475,7 @@ export class Client implements AsyncDisposable {
     label?: string,
   ): R {
     this.#checkSubmit(label);
-    const msgIds = new Array<string>(count);
-    for (let i = 0; i < count; i++) msgIds[i] = newMessageId();
-    const result = make(new TaskTable({ msgIds, kind, submitted: Date.now(), label }), this);
+    const result = make(new TaskTable({ msgIds: reserveMessageIds(count), kind, submitted: Date.now(), label }), this);
     source.attach(result as AsyncResult<unknown>);
     return this.#enqueue(result, source);
   }
@@ -477,8 +486,7 @@ export class Client implements AsyncDisposable {
   }
 
   #enqueue<R extends AsyncResult<unknown>>(result: R, source: TaskSource): R {
-    const msgIds = result.msgIds;
-    for (let i = 0; i < msgIds.length; i++) this.history.push(msgIds[i]!);
+    this.#historyLater.push(result._tasks.idSource);
     this.#unsent.push(source);
     if (!this.#flushQueued) {
       this.#flushQueued = true;

@@ -138,16 +138,16 @@ export class SubmitQueue {
     const removed: Waiting[] = [];
     for (const entry of this.#entries) {
       const { source } = entry;
-      const msgIds = source.result.msgIds;
+      const table = source.result._tasks;
       for (let j = entry.next; j < source.count; j++) {
         if (entry.removed?.has(j)) continue;
         const first = source.first(j);
         const ids = source.ids(j);
         let hit = !which;
-        for (let k = 0; k < ids && !hit; k++) hit = which!.has(msgIds[first + k]!);
+        for (let k = 0; k < ids && !hit; k++) hit = which!.has(table.msgId(first + k));
         if (!hit) continue;
         (entry.removed ??= new Set()).add(j);
-        for (let k = 0; k < ids; k++) removed.push({ msgId: msgIds[first + k]!, result: source.result, index: first + k });
+        for (let k = 0; k < ids; k++) removed.push({ msgId: table.msgId(first + k), result: source.result, index: first + k });
       }
     }
     this.#entries = which ? this.#entries.filter((e) => !allRemoved(e)) : [];
@@ -174,10 +174,10 @@ export class SubmitQueue {
   *ids(): Generator<string> {
     for (const entry of this.#entries) {
       const { source } = entry;
-      const msgIds = source.result.msgIds;
+      const table = source.result._tasks;
       for (let j = entry.next; j < source.count; j++) {
         if (entry.removed?.has(j)) continue;
-        for (let k = 0, first = source.first(j); k < source.ids(j); k++) yield msgIds[first + k]!;
+        for (let k = 0, first = source.first(j); k < source.ids(j); k++) yield table.msgId(first + k);
       }
     }
   }

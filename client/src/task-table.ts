@@ -1,4 +1,4 @@
-import type { TaskKind, TaskStatus } from "@tsparallel/protocol";
+import { messageIdAt, messageIdIndex, type MessageIdBlock, type TaskKind, type TaskStatus } from "@tsparallel/protocol";
 import type { TaskMetadata } from "./async-result.js";
 
 const STATUSES: readonly (TaskStatus | undefined)[] = [undefined, "ok", "error", "aborted"];
@@ -26,7 +26,9 @@ export type TaskUpdate = Partial<Omit<TaskMetadata, "msgId" | "submitted" | "lab
  */
 export class TaskTable {
   readonly length: number;
-  readonly msgIds: readonly string[];
+  /** The msg ids: listed, or a reserved block spelled only when asked. */
+  readonly #ids: readonly string[] | MessageIdBlock;
+  #idList: readonly string[] | undefined;
   /** Epoch ms, the client's clock: every task of a call is submitted at once. */
   readonly submitted: number;
   readonly label: string | undefined;
@@ -40,9 +42,9 @@ export class TaskTable {
   #objects: TaskMetadata[] | undefined;
   #byId: Map<string, number> | undefined;
 
-  constructor({ msgIds, kind, submitted, label, engineIds }: { msgIds: readonly string[]; kind: TaskKind; submitted: number; label?: string | undefined; engineIds?: readonly (number | null)[] }) {
-    this.length = msgIds.length;
-    this.msgIds = msgIds;
+  constructor({ msgIds, kind, submitted, label, engineIds }: { msgIds: readonly string[] | MessageIdBlock; kind: TaskKind; submitted: number; label?: string | undefined; engineIds?: readonly (number | null)[] }) {
+    this.#ids = msgIds;
+    this.length = isBlock(msgIds) ? msgIds.count : msgIds.length;
     this.#kind = kind;
     this.submitted = submitted;
     this.label = label;
@@ -63,11 +65,37 @@ export class TaskTable {
     return table;
   }
 
-  /** The index of a msg id in this call, or -1 (an index is built on first use). */
+  /** Every msg id, in task order (spelled out on first use for a block). */
+  get msgIds(): readonly string[] {
+    if (!this.#idList) {
+      const ids = this.#ids;
+      if (isBlock(ids)) {
+        const list = new Array<string>(ids.count);
+        for (let i = 0; i < ids.count; i++) list[i] = messageIdAt(ids, i);
+        this.#idList = list;
+      } else this.#idList = ids;
+    }
+    return this.#idList;
+  }
+
+  msgId(i: number): string {
+    if (this.#idList) return this.#idList[i]!;
+    const ids = this.#ids;
+    return isBlock(ids) ? messageIdAt(ids, i) : ids[i]!;
+  }
+
+  /** The msg ids as they were given: a list, or a block (what a history keeps). */
+  get idSource(): readonly string[] | MessageIdBlock {
+    return this.#ids;
+  }
+
+  /** The index of a msg id in this call, or -1 (for listed ids an index is built on first use). */
   indexOf(msgId: string): number {
+    const ids = this.#ids;
+    if (isBlock(ids)) return messageIdIndex(ids, msgId);
     if (!this.#byId) {
       this.#byId = new Map();
-      for (let i = 0; i < this.length; i++) this.#byId.set(this.msgIds[i]!, i);
+      for (let i = 0; i < ids.length; i++) this.#byId.set(ids[i]!, i);
     }
     return this.#byId.get(msgId) ?? -1;
   }
@@ -163,7 +191,7 @@ export class TaskTable {
   }
 
   #build(i: number): TaskMetadata {
-    const m: TaskMetadata = { msgId: this.msgIds[i]!, kind: this.kind(i), engineId: this.engineId(i), submitted: this.submitted, stdout: this.output(i, "stdout"), stderr: this.output(i, "stderr") };
+    const m: TaskMetadata = { msgId: this.msgId(i), kind: this.kind(i), engineId: this.engineId(i), submitted: this.submitted, stdout: this.output(i, "stdout"), stderr: this.output(i, "stderr") };
     const started = this.started(i);
     if (started !== undefined) m.started = started;
     const completed = this.completed(i);
@@ -180,6 +208,10 @@ export class TaskTable {
     if (this.label !== undefined) m.label = this.label;
     return m;
   }
+}
+
+export function isBlock(ids: readonly string[] | MessageIdBlock): ids is MessageIdBlock {
+  return !Array.isArray(ids);
 }
 
 function defined(value: number): number | undefined {

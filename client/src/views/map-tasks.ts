@@ -65,7 +65,6 @@ export class MapTasks implements TaskSource {
   #sourceSent = false;
 
   #fn: { first: FunctionRef; rest: FunctionRef } | undefined;
-  #msgIds: readonly string[] = [];
 
   constructor(
     readonly count: number,
@@ -88,7 +87,6 @@ export class MapTasks implements TaskSource {
   /** @internal Set once, by the client, right after the result is made. */
   attach(result: AsyncResult<unknown>): void {
     this.#result = result;
-    this.#msgIds = result.msgIds;
   }
 
   add(j: number, chunk: PackedChunk): void {
@@ -112,7 +110,7 @@ export class MapTasks implements TaskSource {
     const fn = this.#sourceSent ? this.#fn.rest : this.#fn.first;
     this.#sourceSent = true;
     const body: TaskBody = { kind: "map", fn, first: j * this.chunkSize, ...(special?.refs ? { refs: special.refs } : {}) };
-    const request: TaskRequest = { msgIds: [this.#msgIds[j]!], targets: null, body, bufferCount: frames.length, ...(this.common.lb ? { lb: this.common.lb } : {}), ...(this.common.label !== undefined ? { label: this.common.label } : {}) };
+    const request: TaskRequest = { msgIds: [this.result._tasks.msgId(j)], targets: null, body, bufferCount: frames.length, ...(this.common.lb ? { lb: this.common.lb } : {}), ...(this.common.label !== undefined ? { label: this.common.label } : {}) };
     return { request, frames };
   }
 }
