@@ -57,6 +57,15 @@ export interface ClientEvents {
 const REQUEST_TIMEOUT_MS = 10_000;
 /** Outstanding tasks asked about per result_request after a controller restart. */
 const RECOVER_BATCH = 10_000;
+/** Most msg ids in one abort, purge or resubmit request: the controller takes JSON frames of at most 8 MiB. */
+const IDS_PER_REQUEST = 100_000;
+
+/** `ids` in parts of at most `size`. */
+function inParts<T>(ids: readonly T[], size = IDS_PER_REQUEST): T[][] {
+  const parts: T[][] = [];
+  for (let at = 0; at < ids.length; at += size) parts.push(ids.slice(at, at + size));
+  return parts.length ? parts : [[]];
+}
 
 /** What `rc.wait` waits for: a result, a msg id, or an index into `history` (negative from the end). */
 export type Job = AsyncResult<unknown> | string | number;
@@ -228,8 +237,10 @@ export class Client implements AsyncDisposable {
     }
     const abortedHere = new Set(here);
     const ids = named ? named.filter((id) => !abortedHere.has(id)) : Array.from(this.#tasks.keys());
-    const reply = await this.#request<"abort_request", "abort_reply">("abort_request", { msgIds: ids });
-    for (const id of reply.content.aborted) here.push(id);
+    for (const part of inParts(ids)) {
+      const reply = await this.#request<"abort_request", "abort_reply">("abort_request", { msgIds: part });
+      for (const id of reply.content.aborted) here.push(id);
+    }
     return here;
   }
 
@@ -273,29 +284,37 @@ export class Client implements AsyncDisposable {
     // Tracked before the request leaves: results may follow the reply at once.
     newIds.forEach((msgId, index) => this.#tasks.set(msgId, { result: result as AsyncResult<unknown>, index }));
     this.#historyLater.push(newIds);
-    this.#request<"resubmit_request", "resubmit_reply">("resubmit_request", { msgIds: ids, newMsgIds: newIds }).then(
-      (reply) => {
-        newIds.forEach((msgId, index) => {
-          const kind = reply.content.kinds[msgId];
-          if (kind) tasks.update(index, { kind });
-        });
-      },
-      (err: Error) => {
-        newIds.forEach((msgId, index) => {
-          if (!this.#tasks.delete(msgId)) return;
-          tasks.update(index, { error: err });
-          result._settle(index, undefined, err);
-        });
-      },
-    );
+    // Two id lists per request: half as many ids per part.
+    const half = IDS_PER_REQUEST / 2;
+    for (let at = 0; at < ids.length || at === 0; at += half) {
+      const end = Math.min(ids.length, at + half);
+      this.#request<"resubmit_request", "resubmit_reply">("resubmit_request", { msgIds: ids.slice(at, end), newMsgIds: newIds.slice(at, end) }).then(
+        (reply) => {
+          for (let index = at; index < end; index++) {
+            const kind = reply.content.kinds[newIds[index]!];
+            if (kind) tasks.update(index, { kind });
+          }
+        },
+        (err: Error) => {
+          for (let index = at; index < end; index++) {
+            if (!this.#tasks.delete(newIds[index]!)) continue;
+            tasks.update(index, { error: err });
+            result._settle(index, undefined, err);
+          }
+        },
+      );
+      if (ids.length === 0) break;
+    }
     return result;
   }
 
   /** Makes the controller forget finished tasks (their records and results): these, or "all". Returns how many. */
   async purgeResults(msgIds: string[] | AsyncResult<unknown> | "all"): Promise<number> {
     const ids = msgIds instanceof AsyncResult ? [...msgIds.msgIds] : msgIds;
-    const reply = await this.#request<"purge_request", "purge_reply">("purge_request", { msgIds: ids });
-    return reply.content.purged;
+    if (ids === "all") return (await this.#request<"purge_request", "purge_reply">("purge_request", { msgIds: ids })).content.purged;
+    let purged = 0;
+    for (const part of inParts(ids)) purged += (await this.#request<"purge_request", "purge_reply">("purge_request", { msgIds: part })).content.purged;
+    return purged;
   }
 
   /** Every task id the controller knows, oldest first; with `label`, only those submitted with it. */
