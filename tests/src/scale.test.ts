@@ -58,6 +58,10 @@ test("a 200,000-item map with chunkSize 1 gives every value right, runs each ite
     assert.equal(wrong, 0, "every value right");
     const runs = await tc.client.directView().apply(() => globalThis.runs ?? 0);
     assert.equal(runs.reduce((a, b) => a + b, 0), n, "each item ran exactly once");
+    // The controller says how long it held its loop (figures for the bench, not judged here).
+    const loop = (await tc.client.status()).controller.loop;
+    assert.ok(loop && loop.longestHoldMs > 0, "the controller reports its longest loop hold");
+    assert.match(loop.slowest?.what ?? "", /submit_request|task_reply|heartbeat|request/, "and names its costliest handler");
     assert.deepEqual(deaths, []);
   } finally {
     await tc.stop();
