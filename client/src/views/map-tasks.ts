@@ -61,10 +61,9 @@ export class MapTasks implements TaskSource {
   readonly #packed: PackedItems;
   readonly #special = new Map<number, PackedChunk>();
   #result: AsyncResult<unknown> | undefined;
+  #fn: { first: FunctionRef; rest: FunctionRef } | undefined;
   /** The function's source goes with the first task sent (a later one when the first was aborted here). */
   #sourceSent = false;
-
-  #fn: { first: FunctionRef; rest: FunctionRef } | undefined;
 
   constructor(
     readonly count: number,
