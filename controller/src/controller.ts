@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
-import { MessageSender, messageLimits, RateLimitedWarnings, receiveMessages, ReplayGuard, Signer, type ClusterSnapshot, type Logger, type Message } from "@tsparallel/protocol";
+import { MessageSender, messageLimits, RateLimitedWarnings, receiveMessages, ReplayGuard, Signer, type ClusterSnapshot, type Logger, type Message, type MessageLimits } from "@tsparallel/protocol";
 import type * as zmq from "zeromq";
 import { ClientLiveness } from "./client-liveness.js";
 import { ConnectionWatch, raiseOpenFileLimit } from "./connection-watch.js";
@@ -26,6 +26,8 @@ import { openStore } from "./store/open-store.js";
 import { SqliteTaskStore } from "./store/sqlite-store.js";
 import type { PendingRetry, TaskStore } from "./store/task-store.js";
 import { TaskRouter } from "./task-router.js";
+import { LoopWatch } from "./loop-watch.js";
+import { clientSocketLimits } from "./request-limits.js";
 import { Slice } from "./slice.js";
 import { Throughput } from "./throughput.js";
 
@@ -75,6 +77,7 @@ class Controller implements ControllerContext {
   readonly #throughput = new Throughput();
   /** One history for all the controller's sockets: a message captured on one port is refused on every other. */
   readonly #replay: ReplayGuard;
+  readonly #loop = new LoopWatch();
   readonly #controllerInfo: ClusterSnapshot["controller"];
   #stopping?: Promise<void>;
   #clientWatch?: NodeJS.Timeout;
@@ -188,7 +191,7 @@ class Controller implements ControllerContext {
     this.events.start(process.pid);
     this.#heartbeat.start();
     this.#clientWatch = setInterval(() => this.#judgeClients(), CLIENT_WATCH_MS);
-    void this.#serve(this.sockets.client, (msg) => handleClientMessage(this, msg), new Slice());
+    void this.#serve(this.sockets.client, (msg) => handleClientMessage(this, msg), new Slice(), clientSocketLimits());
     void this.#serve(this.sockets.engine, (msg) => handleEngineMessage(this, msg), new Slice());
     // Heartbeats are cheap and come first: this loop never yields on its own.
     void this.#serve(this.sockets.heartbeat, (msg) => this.#heartbeat.handle(msg));
@@ -197,7 +200,7 @@ class Controller implements ControllerContext {
   snapshot(): ClusterSnapshot {
     return buildSnapshot({
       profile: this.options.profile,
-      controller: this.#controllerInfo,
+      controller: { ...this.#controllerInfo, loop: this.#loop.figures() },
       registry: this.registry,
       records: this.records,
       balancer: this.router.balancer,
@@ -241,6 +244,7 @@ class Controller implements ControllerContext {
     this.events.stop();
     this.#heartbeat.stop();
     clearInterval(this.#clientWatch);
+    this.#loop.stop();
     await Promise.race([Promise.all(this.#senders.map((s) => s.flushed())), sleep(CLOSE_LINGER_MS)]);
     for (const s of this.#senders) s.close();
     this.#connections.close();
@@ -278,15 +282,17 @@ class Controller implements ControllerContext {
    * ZeroMQ hands queued messages over without a turn of the event loop, which would otherwise starve
    * the timers and the heartbeat socket for as long as the backlog lasts.
    */
-  async #serve(socket: AsyncIterable<Buffer[]>, handle: (msg: Message) => void | Promise<void>, slice?: Slice): Promise<void> {
-    for await (const msg of receiveMessages(socket, this.signer, this.log, { replay: this.#replay })) {
+  async #serve(socket: AsyncIterable<Buffer[]>, handle: (msg: Message) => void | Promise<void>, slice?: Slice, limits?: MessageLimits): Promise<void> {
+    for await (const msg of receiveMessages(socket, this.signer, this.log, { replay: this.#replay, ...(limits ? { limits } : {}) })) {
       try {
-        const working = handle(msg);
+        // Timed: the part of a handler that runs before its first slice yields, and what it sends.
+        const working = this.#loop.time(msg.header.msg_type, () => handle(msg));
         if (working) await working;
       } catch (err) {
         this.log.error(`handling ${msg.header.msg_type} failed: ${(err as Error).stack ?? String(err)}`);
       }
-      this.#send();
+      this.#loop.time(`storing after ${msg.header.msg_type}`, () => this.store.flushFinished());
+      this.#loop.time(`sending after ${msg.header.msg_type}`, () => this.#outbox.flush());
       if (slice?.dueNow()) await slice.yield();
     }
   }

@@ -181,7 +181,15 @@ export interface TaskStreamItem {
 
 export interface ClusterSnapshot {
   profile: string;
-  controller: { url: string; pid: number; hostname: string; started: string; scheme: string; hwm: number };
+  controller: {
+    url: string; pid: number; hostname: string; started: string; scheme: string; hwm: number;
+    /**
+     * How long the controller held its event loop, since it started: the longest time the loop could
+     * not turn (wall clock, ms: GC, a SIGSTOP or a starved CPU count too) and the handler that ran
+     * that used the most CPU in one go (what it handled, wall and process CPU ms).
+     */
+    loop?: { longestHoldMs: number; slowest?: { what: string; ms: number; cpuMs: number } };
+  };
   engines: EngineStatus[];
   tasks: { unassigned: number; queued: number; running: number; done: number; failed: number; perSecond: number };
   /** The task store: records and bytes of values it holds, and new tasks not written to it yet. */
