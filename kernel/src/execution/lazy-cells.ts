@@ -1,4 +1,5 @@
 import type { Interrupts } from "../runtime/interrupts.js";
+import { CompilerCodeCache } from "../typescript/compiler-code-cache.js";
 import type { TypeScriptCells } from "./typescript-cells.js";
 
 /** Gives the TypeScript side of the kernel, loading it on first need. */
@@ -7,12 +8,14 @@ export type CellsProvider = () => Promise<TypeScriptCells>;
 /** Long enough for requests that came during a step (kernel_info) to be read, answered and sent. */
 const BETWEEN_STEPS_MS = 15;
 const pause = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, BETWEEN_STEPS_MS));
+/** The compiler's code cache is written a little after the warm-up, out of the first cell's way. */
+const SAVE_CODE_CACHE_AFTER_MS = 2000;
 
 /**
  * Loads the TypeScript compiler and builds the notebook's program once. The kernel starts this
  * right after it binds its sockets, in three blocking steps with pauses between them (loading
- * TypeScript, parsing the libraries, creating the type checker), so a kernel_info request waits
- * at most one step; a cell that arrives earlier simply waits for the whole.
+ * TypeScript through V8's code cache, parsing the libraries, creating the type checker), so a
+ * kernel_info request waits at most one step; a cell that arrives earlier simply waits for the whole.
  */
 export class LazyCells {
   #loading: Promise<TypeScriptCells> | null = null;
@@ -32,12 +35,15 @@ export class LazyCells {
   };
 
   async #load(): Promise<TypeScriptCells> {
+    const codeCache = new CompilerCodeCache();
+    codeCache.load();
     const { TypeScriptCells } = await import("./typescript-cells.js");
     await pause();
     const cells = new TypeScriptCells(this.cwd, this.interrupts);
     cells.parseLibraries();
     await pause();
     cells.warmUp();
+    setTimeout(() => codeCache.save(), SAVE_CODE_CACHE_AFTER_MS).unref();
     return cells;
   }
 }
