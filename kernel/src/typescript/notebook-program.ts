@@ -15,6 +15,12 @@ function modifiedTime(fileName: string): number {
   }
 }
 
+/**
+ * Doc comments are not parsed: they are most of @types/node's text, and parsing them was a sixth
+ * of a kernel's start and of its memory. Inspect reads them on request (documentation.ts).
+ */
+const JSDOC_PARSING = ts.JSDocParsingMode.ParseForTypeErrors;
+
 /** Modules the kernel itself provides are resolved from the kernel's folder, so a notebook always gets the kernel's copy. */
 const KERNEL_PROVIDED = /^tsparallel(\/|$)/;
 const kernelDir = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -49,7 +55,7 @@ export class NotebookProgram {
     this.scope = new ScopeDeclarations(cwd);
     this.options = cellCompilerOptions(cwd);
     this.#resolutionCache = ts.createModuleResolutionCache(cwd, (f) => f, this.options);
-    this.#service = ts.createLanguageService(this.#host(), ts.createDocumentRegistry());
+    this.#service = ts.createLanguageService(this.#host(), ts.createDocumentRegistry(ts.sys.useCaseSensitiveFileNames, cwd, JSDOC_PARSING));
   }
 
   get service(): ts.LanguageService {
@@ -130,6 +136,7 @@ export class NotebookProgram {
         return snapshot;
       },
       getCurrentDirectory: () => this.cwd,
+      jsDocParsingMode: JSDOC_PARSING,
       getCompilationSettings: () => this.options,
       getDefaultLibFileName: (options) => ts.getDefaultLibFilePath(options),
       fileExists,
