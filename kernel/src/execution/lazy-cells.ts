@@ -1,3 +1,4 @@
+import type { Logger } from "@tsparallel/protocol";
 import type { Interrupts } from "../runtime/interrupts.js";
 import { CompilerCodeCache } from "../typescript/compiler-code-cache.js";
 import type { TypeScriptCells } from "./typescript-cells.js";
@@ -23,6 +24,7 @@ export class LazyCells {
   constructor(
     private readonly cwd: string,
     private readonly interrupts: Interrupts,
+    private readonly log?: Logger,
   ) {}
 
   get started(): boolean {
@@ -35,15 +37,28 @@ export class LazyCells {
   };
 
   async #load(): Promise<TypeScriptCells> {
+    let started = performance.now();
+    const took = (step: string): void => {
+      const now = performance.now();
+      this.log?.info(`warm-up: ${step} in ${Math.round(now - started)} ms`);
+      started = now;
+    };
     const codeCache = new CompilerCodeCache();
     codeCache.load();
     const { TypeScriptCells } = await import("./typescript-cells.js");
+    took(`TypeScript loaded ${codeCache.outcome}`);
     await pause();
+    started = performance.now();
     const cells = new TypeScriptCells(this.cwd, this.interrupts);
     cells.parseLibraries();
+    took("libraries parsed");
     await pause();
+    started = performance.now();
     cells.warmUp();
-    setTimeout(() => codeCache.save(), SAVE_CODE_CACHE_AFTER_MS).unref();
+    took("type checker ready");
+    setTimeout(() => {
+      if (codeCache.save()) this.log?.info(`warm-up: wrote the code cache ${codeCache.file}`);
+    }, SAVE_CODE_CACHE_AFTER_MS).unref();
     return cells;
   }
 }

@@ -33,6 +33,8 @@ function readIfPresent(file: string): Buffer | undefined {
 export class CompilerCodeCache {
   #script: vm.Script | null = null;
   #needsWrite = false;
+  /** How the last load went, for the kernel's log. */
+  outcome: "not loaded" | "from the code cache" | "compiled (no code cache yet)" | "compiled (code cache rejected)" | "already loaded" = "not loaded";
   readonly #file: string;
   readonly #filename: string;
 
@@ -45,7 +47,10 @@ export class CompilerCodeCache {
   /** Loads TypeScript through the cache unless something already required it. */
   load(): void {
     const filename = this.#filename;
-    if (require.cache[filename]) return;
+    if (require.cache[filename]) {
+      this.outcome = "already loaded";
+      return;
+    }
     const cachedData = readIfPresent(this.#file);
     let source: string;
     try {
@@ -56,6 +61,7 @@ export class CompilerCodeCache {
     const script = new vm.Script(ModuleInternals.wrap(source), { filename, cachedData });
     this.#script = script;
     this.#needsWrite = cachedData === undefined || script.cachedDataRejected === true;
+    this.outcome = cachedData === undefined ? "compiled (no code cache yet)" : script.cachedDataRejected ? "compiled (code cache rejected)" : "from the code cache";
     const mod = new Module(filename) as CjsModule;
     mod.filename = filename;
     mod.paths = ModuleInternals._nodeModulePaths(dirname(filename));
@@ -76,9 +82,14 @@ export class CompilerCodeCache {
    * compiled), when there was none or V8 rejected it. Written whole under a temporary name, then
    * renamed, so a kernel starting meanwhile never reads half a file.
    */
-  save(): void {
+  get file(): string {
+    return this.#file;
+  }
+
+  /** Returns whether it wrote the file. */
+  save(): boolean {
     const script = this.#script;
-    if (!script || !this.#needsWrite) return;
+    if (!script || !this.#needsWrite) return false;
     this.#needsWrite = false;
     try {
       const data = script.createCachedData();
@@ -86,8 +97,10 @@ export class CompilerCodeCache {
       const temporary = `${this.#file}.${process.pid}.tmp`;
       writeFileSync(temporary, data);
       renameSync(temporary, this.#file);
+      return true;
     } catch {
       // A read-only home: the next kernel compiles TypeScript again, nothing worse.
+      return false;
     }
   }
 }
