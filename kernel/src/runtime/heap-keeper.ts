@@ -2,7 +2,7 @@ import v8 from "node:v8";
 import vm from "node:vm";
 
 /** Collect once this much has piled up since the last collection... */
-const GROWTH_BYTES = 24 * 1024 * 1024;
+const GROWTH_BYTES = 16 * 1024 * 1024;
 /** ... at once when it is this much (a busy kernel is never idle), else after a short idle moment. */
 const URGENT_GROWTH_BYTES = 2 * GROWTH_BYTES;
 const IDLE_MS = 300;
