@@ -12,7 +12,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import * as zmq from "zeromq";
 import { decodeMessage, encodeMessage, newHeader, Signer, type Message } from "@tsparallel/protocol";
-import { rssBytes } from "./proc.js";
+import { cpuSeconds, rssBytes } from "./proc.js";
 import { PYTHON } from "./theirs.js";
 
 type Msg = Message<Record<string, unknown>>;
@@ -22,6 +22,8 @@ export interface KernelFigures {
   startToReadySeconds: number;
   firstResultAfterReadySeconds: number;
   startToFirstResultSeconds: number;
+  /** CPU time (user + system) the kernel process used from its start to its first result: what a loaded machine does not inflate. */
+  cpuToFirstResultSeconds: number;
   starts: number;
   /** VmRSS after `cells` tiny cells sent back to back. */
   rssAfterCellsBytes: number;
@@ -180,16 +182,18 @@ export async function measureKernel(command: KernelCommand, options: { starts: n
   const ready: number[] = [];
   const firstAfterReady: number[] = [];
   const firstAfterStart: number[] = [];
+  const cpu: number[] = [];
   for (let i = 0; i < options.starts; i++) {
     const kernel = await Frontend.start(command);
     try {
       const readyAt = await kernel.ready();
       await kernel.execute("1 + 1");
       const doneAt = performance.now();
+      cpu.push(cpuSeconds(kernel.child.pid!));
       ready.push((readyAt - kernel.startedAt) / 1000);
       firstAfterReady.push((doneAt - readyAt) / 1000);
       firstAfterStart.push((doneAt - kernel.startedAt) / 1000);
-      options.log(`${command.name} start ${i + 1}: ready ${ready.at(-1)!.toFixed(2)} s, first result ${firstAfterReady.at(-1)!.toFixed(2)} s after ready`);
+      options.log(`${command.name} start ${i + 1}: ready ${ready.at(-1)!.toFixed(2)} s, first result ${firstAfterReady.at(-1)!.toFixed(2)} s after ready, ${cpu.at(-1)!.toFixed(2)} s of CPU`);
     } finally {
       await kernel.close();
     }
@@ -210,6 +214,7 @@ export async function measureKernel(command: KernelCommand, options: { starts: n
     startToReadySeconds: median(ready),
     firstResultAfterReadySeconds: median(firstAfterReady),
     startToFirstResultSeconds: median(firstAfterStart),
+    cpuToFirstResultSeconds: median(cpu),
     starts: options.starts,
     rssAfterCellsBytes: rss,
     cells: options.cells,
