@@ -5,7 +5,7 @@ const KEPT_FILES = 8;
 const parsed = new Map<string, ts.SourceFile>();
 
 /**
- * The notebook's program skips doc comments when it parses (`JSDocParsingMode.ParseForTypeErrors`:
+ * The notebook's program skips doc comments when it parses (`JSDocParsingMode.ParseForTypeInfo`:
  * a sixth less work and memory for the 3 MB of library declarations a kernel loads at start), so
  * the documentation that inspect shows is read here instead, on request: the file that declares
  * the name is parsed again with its comments, and the declaration at the same place gives them.

@@ -17,9 +17,11 @@ function modifiedTime(fileName: string): number {
 
 /**
  * Doc comments are not parsed: they are most of @types/node's text, and parsing them was a sixth
- * of a kernel's start and of its memory. Inspect reads them on request (documentation.ts).
+ * of a kernel's start and of its memory. ParseForTypeInfo, not ParseForTypeErrors: the latter still
+ * parses every comment holding `@see` or `{@link}` (for unused-import checks cells do not make),
+ * and @types/node has them nearly everywhere. Inspect reads docs on request (documentation.ts).
  */
-const JSDOC_PARSING = ts.JSDocParsingMode.ParseForTypeErrors;
+const JSDOC_PARSING = ts.JSDocParsingMode.ParseForTypeInfo;
 
 /** Modules the kernel itself provides are resolved from the kernel's folder, so a notebook always gets the kernel's copy. */
 const KERNEL_PROVIDED = /^tsparallel(\/|$)/;
