@@ -1,10 +1,11 @@
 import { randomUUID } from "node:crypto";
 import * as zmq from "zeromq";
 import {
-  MessageSender, Signer, createLogger, dataSocketLimits, receiveMessages, url,
+  MessageSender, Signer, createLogger, curveClientOptions, dataSocketLimits, receiveMessages, url,
   type ClientConnectionInfo, type Message, type MessageContents, type MessageType, type SendOptions,
 } from "@tsparallel/protocol";
-import { TimeoutError } from "./errors.js";
+import { TimeoutError, type HandshakeError } from "./errors.js";
+import { HandshakeWatch } from "./handshake-watch.js";
 import { ClientHeartbeat } from "./heartbeat.js";
 
 const log = createLogger("client");
@@ -25,8 +26,10 @@ export interface LinkHandlers {
 /** The client's two sockets to the controller and request/reply matching over them. */
 export class ControllerLink {
   readonly session = randomUUID();
-  readonly #dealer = new zmq.Dealer({ linger: 0, receiveHighWaterMark: 0, sendHighWaterMark: 0, sendTimeout: 0, ...dataSocketLimits() });
-  readonly #events = new zmq.Subscriber({ linger: 0, receiveHighWaterMark: 0, ...dataSocketLimits() });
+  readonly #dealer: zmq.Dealer;
+  readonly #events: zmq.Subscriber;
+  /** Set when the controller refused a handshake before any succeeded: every request fails with it. */
+  #handshakeError?: HandshakeError;
   readonly #sender: MessageSender;
   readonly #signer: Signer;
   readonly #pending = new Map<string, PendingRequest>();
@@ -39,6 +42,11 @@ export class ControllerLink {
     readonly info: ClientConnectionInfo,
     private readonly handlers: LinkHandlers,
   ) {
+    this.#dealer = new zmq.Dealer({ linger: 0, receiveHighWaterMark: 0, sendHighWaterMark: 0, sendTimeout: 0, ...dataSocketLimits(), ...curveClientOptions(info, "data") });
+    this.#events = new zmq.Subscriber({ linger: 0, receiveHighWaterMark: 0, ...dataSocketLimits(), ...curveClientOptions(info, "events") });
+    const refused = (err: HandshakeError) => this.#refused(err);
+    new HandshakeWatch(this.#dealer, url(info, info.ports.client), info.curve === true, refused);
+    new HandshakeWatch(this.#events, url(info, info.ports.events), info.curve_keys !== undefined, refused);
     this.#signer = new Signer(info.key);
     this.#sender = new MessageSender(this.#dealer, this.#signer, this.session, log);
     this.#events.subscribe();
@@ -46,7 +54,7 @@ export class ControllerLink {
     this.#dealer.connect(url(info, info.ports.client));
     // First on this socket, so the controller watches this client before it sees any of its tasks.
     this.#sender.send("client_heartbeat", { time: Date.now() });
-    this.#heartbeat = new ClientHeartbeat(url(info, info.ports.client), info.key, this.session);
+    this.#heartbeat = new ClientHeartbeat(url(info, info.ports.client), info.key, this.session, curveClientOptions(info, "data"));
     void this.#receive();
     void this.#receiveEvents();
   }
@@ -67,6 +75,7 @@ export class ControllerLink {
     options: SendOptions = {},
   ): Promise<Message<MessageContents[R]>> {
     if (this.#closed) return Promise.reject(new Error("the client is closed"));
+    if (this.#handshakeError) return Promise.reject(this.#handshakeError);
     return new Promise((resolve, reject) => {
       const header = this.#sender.send(type, content, options);
       const timer = setTimeout(() => {
@@ -75,6 +84,17 @@ export class ControllerLink {
       }, timeoutMs);
       this.#pending.set(header.msg_id, { resolve: resolve as (m: Message) => void, reject, timer });
     });
+  }
+
+  #refused(err: HandshakeError): void {
+    if (this.#handshakeError) return;
+    this.#handshakeError = err;
+    log.error(err.message);
+    for (const [, pending] of this.#pending) {
+      clearTimeout(pending.timer);
+      pending.reject(err);
+    }
+    this.#pending.clear();
   }
 
   close(): void {

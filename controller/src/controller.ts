@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
-import { MessageSender, receiveMessages, Signer, type ClusterSnapshot, type Logger, type Message } from "@tsparallel/protocol";
+import { MessageSender, newCurveKeys, receiveMessages, Signer, type ClusterSnapshot, type Logger, type Message } from "@tsparallel/protocol";
 import { ClientLiveness } from "./client-liveness.js";
 import { handleClientMessage } from "./client-requests.js";
 import { previousConnection, removeConnectionFiles, writeConnectionFiles } from "./connection-files.js";
@@ -11,6 +11,7 @@ import type { EngineRecord } from "./engine-record.js";
 import { handleEngineMessage } from "./engine-requests.js";
 import { EngineRegistry } from "./engines-registry.js";
 import { EventPublisher } from "./events.js";
+import { EventSubscriptions } from "./event-subscriptions.js";
 import { FunctionCache } from "./function-cache.js";
 import { HeartbeatMonitor, type HeartbeatTimings } from "./heartbeat-monitor.js";
 import { resolveOptions, type ControllerOptions, type ResolvedOptions } from "./options.js";
@@ -25,6 +26,7 @@ import type { TaskStore } from "./store/task-store.js";
 import { TaskRouter } from "./task-router.js";
 import { Slice } from "./slice.js";
 import { Throughput } from "./throughput.js";
+import { registerZapDomain } from "./zap.js";
 
 /** How often the controller looks for clients that are gone. */
 const CLIENT_WATCH_MS = 500;
@@ -40,6 +42,8 @@ export interface RunningController {
   readonly ports: SocketPorts;
   /** What clients connect to (the client socket). */
   readonly url: string;
+  /** Whether every socket uses CURVE (the events socket always does). */
+  readonly curve: boolean;
   /** Resolves once the controller has shut down, by a client's shutdown_request or by stop(). */
   readonly closed: Promise<void>;
   /** Graceful shutdown: stops every engine, publishes controller_shutdown, closes, removes the files. */
@@ -262,7 +266,16 @@ export async function startController(options: ControllerOptions = {}): Promise<
   const resolved = resolveOptions(options);
   // A restarted controller takes the old ports and key: engines and clients find it where it was.
   const previous = resolved.restore ? previousConnection(resolved) : undefined;
-  const { sockets, ports } = await bindSockets(resolved.ip, previous?.ports);
+  const curveKeys = previous?.curveKeys ?? newCurveKeys();
+  const zap = await registerZapDomain(curveKeys, resolved.logger);
+  let bound: Awaited<ReturnType<typeof bindSockets>>;
+  try {
+    bound = await bindSockets(resolved.ip, { keys: curveKeys, curve: resolved.curve, zapDomain: zap.domain }, previous?.ports);
+  } catch (err) {
+    zap.close();
+    throw err;
+  }
+  const { sockets, ports } = bound;
   const key = previous?.key ?? randomBytes(32).toString("hex");
   const started = new Date().toISOString();
   const url = `tcp://${resolved.location}:${ports.client}`;
@@ -271,19 +284,26 @@ export async function startController(options: ControllerOptions = {}): Promise<
     controller = new Controller(resolved, sockets, new Signer(key), key, url, started);
   } catch (err) {
     closeSockets(sockets, 0);
+    zap.close();
     throw err;
   }
   try {
     writeConnectionFiles(
       resolved,
-      { ip: resolved.ip, location: resolved.location, key, profile: resolved.profile, controller: { pid: process.pid, hostname: hostname(), started } },
+      {
+        ip: resolved.ip, location: resolved.location, key, profile: resolved.profile, controller: { pid: process.pid, hostname: hostname(), started },
+        curve: resolved.curve, curve_keys: curveKeys,
+      },
       ports,
     );
   } catch (err) {
     closeSockets(sockets, 0);
+    zap.close();
     controller.closeStore();
     throw err;
   }
+  void new EventSubscriptions(sockets.events, resolved.logger).serve();
+  void controller.closed.then(() => zap.close());
   // Should the process end without a graceful shutdown (a crash, process.exit), the files still go.
   const removeFiles = () => {
     controller.closeStore();
@@ -292,13 +312,14 @@ export async function startController(options: ControllerOptions = {}): Promise<
   process.once("exit", removeFiles);
   void controller.closed.then(() => process.off("exit", removeFiles));
   controller.run();
-  resolved.logger.info(`controller ${process.pid} serving clients on ${url} (scheme ${resolved.scheme}, hwm ${resolved.hwm}, task store ${controller.store.kind}${controller.store.location ? ` ${controller.store.location}` : ""}${previous ? ", restored ports and key" : ""})`);
+  resolved.logger.info(`controller ${process.pid} serving clients on ${url} (${resolved.curve ? "CURVE on every socket" : "CURVE on events only"}, scheme ${resolved.scheme}, hwm ${resolved.hwm}, task store ${controller.store.kind}${controller.store.location ? ` ${controller.store.location}` : ""}${previous ? ", restored ports and key" : ""})`);
   return {
     pid: process.pid,
     clientFile: resolved.clientFile,
     engineFile: resolved.engineFile,
     ports,
     url,
+    curve: resolved.curve,
     closed: controller.closed,
     stop: (reason = "stop requested") => controller.shutdownHub(reason, null),
   };
