@@ -38,24 +38,23 @@ export class HandshakeWatch {
           : "the controller closed the connection during the handshake");
       }
     });
-    events.on("handshake:error:protocol", ({ error }) => {
-      const mismatch = error.code === "ERR_ZMTP_MECHANISM_MISMATCH";
-      this.#fail(mismatch
-        ? this.curve
-          ? "the controller does not use CURVE on this socket but the connection info says it does"
-          : "the controller requires CURVE (an encrypted cluster) and the connection info holds no CURVE keys: use the cluster's current connection file"
-        : `handshake failed: ${error.message} (${String(error.code)})`);
-    });
+    events.on("handshake:error:protocol", ({ error }) => this.#fail(this.#explain(error)));
     events.on("handshake:error:auth", ({ error }) => {
       this.#fail(`the controller refused this client's CURVE key (${error.status ?? "?"}): the connection info is not this cluster's (a stale connection file?)`);
     });
-    events.on("handshake:error:other", ({ error }) => {
-      this.#fail(`handshake failed: ${error.message}`);
-    });
+    events.on("handshake:error:other", ({ error }) => this.#fail(this.#explain(error)));
   }
 
   get succeeded(): boolean {
     return this.#succeeded;
+  }
+
+  /** A failed handshake means, almost always, keys that do not match how the controller runs. */
+  #explain(error: Error & { code?: unknown }): string {
+    const detail = `${error.message}${error.code ? `, ${String(error.code)}` : ""}`;
+    return this.curve
+      ? `the CURVE handshake failed (${detail}): does the controller run with CURVE, and is the connection file current?`
+      : `the handshake failed (${detail}): the controller requires CURVE (an encrypted cluster) and this connection info holds no CURVE keys; use the cluster's current connection file`;
   }
 
   #fail(why: string): void {

@@ -11,7 +11,7 @@ import type { EngineRecord } from "./engine-record.js";
 import { handleEngineMessage } from "./engine-requests.js";
 import { EngineRegistry } from "./engines-registry.js";
 import { EventPublisher } from "./events.js";
-import { EventSubscriptions } from "./event-subscriptions.js";
+import { EventSubscribers } from "./event-subscribers.js";
 import { FunctionCache } from "./function-cache.js";
 import { HeartbeatMonitor, type HeartbeatTimings } from "./heartbeat-monitor.js";
 import { resolveOptions, type ControllerOptions, type ResolvedOptions } from "./options.js";
@@ -101,7 +101,7 @@ class Controller implements ControllerContext {
     const functions = new FunctionCache((hash, source) => this.store.functionLearned(hash, source));
     if (options.restore) this.#restore(functions);
     this.#outbox = new Outbox(this.engineSender, this.clientSender);
-    this.events = new EventPublisher(eventSender, signer, () => this.snapshot(), () => this.#throughput.sample(this.records.counts.done));
+    this.events = new EventPublisher(eventSender, signer, () => this.snapshot(), () => this.#throughput.sample(this.records.counts.done), new EventSubscribers(this.log));
     this.router = new TaskRouter(
       this.registry,
       this.records,
@@ -165,6 +165,7 @@ class Controller implements ControllerContext {
     void this.#serve(this.sockets.engine, (msg) => handleEngineMessage(this, msg), new Slice());
     // Heartbeats are cheap and come first: this loop never yields on its own.
     void this.#serve(this.sockets.heartbeat, (msg) => this.#heartbeat.handle(msg));
+    void this.#serve(this.sockets.events, (msg) => this.events.handle(msg));
   }
 
   snapshot(): ClusterSnapshot {
@@ -302,7 +303,6 @@ export async function startController(options: ControllerOptions = {}): Promise<
     controller.closeStore();
     throw err;
   }
-  void new EventSubscriptions(sockets.events, resolved.logger).serve();
   void controller.closed.then(() => zap.close());
   // Should the process end without a graceful shutdown (a crash, process.exit), the files still go.
   const removeFiles = () => {

@@ -14,7 +14,7 @@ export interface ControllerOptions {
   location?: string;
   /**
    * ZeroMQ CURVE on every socket (encryption, and only holders of the connection file's client key
-   * connect). Default: on when `ip` is not a loopback address. The events socket uses CURVE always.
+   * connect). Default: on when `ip` is not a loopback address.
    */
   curve?: boolean;
   /** Load-balancing scheme. Default leastload. */

@@ -93,7 +93,7 @@ export class EngineSession implements RunningEngine {
       {
         url: url(this.info, this.info.ports.heartbeat),
         key: this.info.key,
-        curve: curveClientOptions(this.info, "data"),
+        curve: curveClientOptions(this.info),
         uuid: this.uuid,
         id: this.id,
         heartbeatMs,

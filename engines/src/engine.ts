@@ -62,7 +62,7 @@ export async function startEngine(options: EngineOptions = {}): Promise<RunningE
   interrupter.install();
   const engineUrl = url(info, info.ports.engine);
   // Unbounded queues and synchronous sends: a dropped result never comes back, and a send per result is the hot path.
-  const socket = new zmq.Dealer({ routingId: uuid, linger: 1000, sendHighWaterMark: 0, receiveHighWaterMark: 0, sendTimeout: 0, ...dataSocketLimits(), ...curveClientOptions(info, "data") });
+  const socket = new zmq.Dealer({ routingId: uuid, linger: 1000, sendHighWaterMark: 0, receiveHighWaterMark: 0, sendTimeout: 0, ...dataSocketLimits(), ...curveClientOptions(info) });
   socket.connect(engineUrl);
   const signer = new Signer(info.key);
   const sender = new MessageSender(socket, signer, uuid, log);

@@ -16,7 +16,7 @@ interface ConnectionBase {
   signature_scheme: typeof SIGNATURE_SCHEME;
   /** Every socket of the cluster uses ZeroMQ CURVE (encrypted; only holders of `curve_keys` connect). */
   curve?: boolean;
-  /** The cluster's CURVE keys (curve.ts). The events socket always uses them, whatever `curve` says. */
+  /** The cluster's CURVE keys (curve.ts), used when `curve` is true. */
   curve_keys?: CurveKeys;
   profile: string;
   controller: { pid: number; hostname: string; started: string };

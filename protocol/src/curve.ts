@@ -4,7 +4,8 @@ import { ConnectionFileError, type ConnectionInfo } from "./connection.js";
 /**
  * CURVE keys of a cluster, Z85-encoded (40 characters each). One keypair is the controller's (its
  * sockets are the CURVE servers); the other is shared by every client and engine, and the controller's
- * ZAP handler lets in no other: so only a holder of the connection file completes a handshake.
+ * ZAP handler lets in no other: so only a holder of the connection file completes a handshake. The
+ * controller makes them at every fresh start and writes them whether or not the cluster uses CURVE.
  * The controller's secret is in the files too: a holder can already sign anything as the controller
  * (the HMAC key is shared), and `--restore` must present the same server key to peers that reconnect.
  */
@@ -34,9 +35,6 @@ export function validateCurveKeys(value: unknown, source: string): CurveKeys {
   return keys as unknown as CurveKeys;
 }
 
-/** The sockets of a cluster: events always uses CURVE; the others when the cluster runs with `curve`. */
-export type ClusterSocketKind = "events" | "data";
-
 export interface CurveClientOptions {
   curveServerKey?: string;
   curvePublicKey?: string;
@@ -44,17 +42,13 @@ export interface CurveClientOptions {
 }
 
 /**
- * Options for a socket that connects to the controller: the client key and the server's public key,
- * when that socket of this cluster is CURVE. Connection info without keys (an older controller) gives
- * plain sockets, except where `curve` says every socket must be encrypted.
+ * Options for a socket that connects to the controller: the client keypair and the server's public
+ * key when the cluster runs with CURVE, none otherwise.
  */
-export function curveClientOptions(info: ConnectionInfo, kind: ClusterSocketKind): CurveClientOptions {
+export function curveClientOptions(info: ConnectionInfo): CurveClientOptions {
+  if (!info.curve) return {};
   const keys = info.curve_keys;
-  if (!keys) {
-    if (info.curve) throw new ConnectionFileError("the connection info says curve: true but holds no curve_keys");
-    return {};
-  }
-  if (kind === "data" && !info.curve) return {};
+  if (!keys) throw new ConnectionFileError("the connection info says curve: true but holds no curve_keys");
   return { curveServerKey: keys.server_public, curvePublicKey: keys.client_public, curveSecretKey: keys.client_secret };
 }
 
