@@ -54,12 +54,12 @@ export function removeConnectionFiles(paths: ConnectionFilePaths, pid: number, k
  * The key and ports of the controller that last wrote the files (for `--restore`), or undefined when
  * either file is missing (a graceful stop removed them): the restarted controller then starts afresh.
  */
-export function previousConnection(paths: ConnectionFilePaths): { key: string; ports: SocketPorts; curveKeys?: CurveKeys } | undefined {
+export function previousConnection(paths: ConnectionFilePaths): { key: string; ports: SocketPorts; curve: boolean; curveKeys?: CurveKeys } | undefined {
   if (!existsSync(paths.clientFile) || !existsSync(paths.engineFile)) return undefined;
   const client = readConnectionFile(paths.clientFile, "client");
   const engine = readConnectionFile(paths.engineFile, "engine");
   if (client.key !== engine.key) throw new Error(`${paths.clientFile} and ${paths.engineFile} hold different keys: cannot restore from them`);
   // The same CURVE server key too: peers that reconnect hold the old one.
   const curveKeys = client.curve_keys ?? engine.curve_keys;
-  return { key: client.key, ...(curveKeys ? { curveKeys } : {}), ports: { client: client.ports.client, events: client.ports.events, engine: engine.ports.engine, heartbeat: engine.ports.heartbeat } };
+  return { key: client.key, curve: client.curve === true && engine.curve === true, ...(curveKeys ? { curveKeys } : {}), ports: { client: client.ports.client, events: client.ports.events, engine: engine.ports.engine, heartbeat: engine.ports.heartbeat } };
 }

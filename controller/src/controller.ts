@@ -267,6 +267,9 @@ export async function startController(options: ControllerOptions = {}): Promise<
   const resolved = resolveOptions(options);
   // A restarted controller takes the old ports and key: engines and clients find it where it was.
   const previous = resolved.restore ? previousConnection(resolved) : undefined;
+  // Restored without --curve/--no-curve: as the files say, since the peers reconnect with those files
+  // (connection files written ahead of time, as in deploy/kubernetes, may have no keys at all).
+  if (previous && options.curve === undefined) resolved.curve = previous.curve;
   const curveKeys = previous?.curveKeys ?? newCurveKeys();
   const zap = await registerZapDomain(curveKeys, resolved.logger);
   let bound: Awaited<ReturnType<typeof bindSockets>>;

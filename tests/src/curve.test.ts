@@ -5,14 +5,16 @@
  * On the base commit the events port served anyone, kept every subscription, and nothing was encrypted.
  */
 import assert from "node:assert/strict";
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { describe, test } from "node:test";
 import * as zmq from "zeromq";
 import { Client } from "tsparallel";
 import { Signer, newHeader, readConnectionFile, type ClientConnectionInfo, type MessageType } from "@tsparallel/protocol";
 import { eventually, sharedCluster } from "./support/cluster-fixture.js";
-import { ControllerProcess, Scene } from "./support/controller-harness.js";
+import { ControllerProcess, FakeClient, Scene } from "./support/controller-harness.js";
 import { rawSignedFrames } from "./support/raw-peer.js";
 
 const TEST_TIMEOUT = { timeout: 120_000 };
@@ -241,6 +243,33 @@ async function withEnv<T>(name: string, value: string, run: () => Promise<T>): P
     else process.env[name] = old;
   }
 }
+
+describe("CURVE across a controller restart", () => {
+  test("--restore keeps the CURVE keys and ports: a client holding the old file goes on", TEST_TIMEOUT, async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tsp-curve-restore-"));
+    const files = ["--client-file", join(dir, "client.json"), "--engine-file", join(dir, "engine.json"), "--db", "memory"];
+    let second: ControllerProcess | undefined;
+    try {
+      const first = await ControllerProcess.start(["--curve", ...files]);
+      const before = first.clientInfo();
+      await first.dispose(); // SIGKILL: the files stay, as after a crash
+      second = await ControllerProcess.start(["--curve", "--restore", ...files]);
+      const after = second.clientInfo();
+      assert.deepEqual(curveFields(after).curve_keys, curveFields(before).curve_keys);
+      assert.deepEqual(after.ports, before.ports);
+      const client = await FakeClient.start(before);
+      try {
+        const reply = await client.request<"status_reply">("status_request", {});
+        assert.equal((reply.content as { controller: { pid: number } }).controller.pid, second.ready.pid);
+      } finally {
+        client.close();
+      }
+    } finally {
+      await second?.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
 
 describe("the events socket", () => {
   test("a peer without the key receives nothing (plain subscriber, wrong key, no subscription); a holder that subscribes does", TEST_TIMEOUT, async () => {
