@@ -60,6 +60,8 @@ export class ControllerLink {
     this.#eventsSender.send("events_subscribe", {});
     this.#renewEvents = setInterval(() => this.#eventsSender.send("events_subscribe", {}), EVENTS_RENEW_MS);
     this.#renewEvents.unref();
+    // At once after a reconnect too (a restarted controller knows no subscribers), not at the next renewal.
+    this.#events.events.on("handshake", () => this.#eventsSender.send("events_subscribe", {}));
     this.#dealer.connect(url(info, info.ports.client));
     // First on this socket, so the controller watches this client before it sees any of its tasks.
     this.#sender.send("client_heartbeat", { time: Date.now() });

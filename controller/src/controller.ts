@@ -271,12 +271,12 @@ export async function startController(options: ControllerOptions = {}): Promise<
   // (connection files written ahead of time, as in deploy/kubernetes, may have no keys at all).
   if (previous && options.curve === undefined) resolved.curve = previous.curve;
   const curveKeys = previous?.curveKeys ?? newCurveKeys();
-  const zap = await registerZapDomain(curveKeys, resolved.logger);
+  const zap = resolved.curve ? await registerZapDomain(curveKeys, resolved.logger) : undefined;
   let bound: Awaited<ReturnType<typeof bindSockets>>;
   try {
-    bound = await bindSockets(resolved.ip, { keys: curveKeys, curve: resolved.curve, zapDomain: zap.domain }, previous?.ports);
+    bound = await bindSockets(resolved.ip, { keys: curveKeys, curve: resolved.curve, zapDomain: zap?.domain ?? "" }, previous?.ports);
   } catch (err) {
-    zap.close();
+    zap?.close();
     throw err;
   }
   const { sockets, ports } = bound;
@@ -288,7 +288,7 @@ export async function startController(options: ControllerOptions = {}): Promise<
     controller = new Controller(resolved, sockets, new Signer(key), key, url, started);
   } catch (err) {
     closeSockets(sockets, 0);
-    zap.close();
+    zap?.close();
     throw err;
   }
   try {
@@ -302,11 +302,11 @@ export async function startController(options: ControllerOptions = {}): Promise<
     );
   } catch (err) {
     closeSockets(sockets, 0);
-    zap.close();
+    zap?.close();
     controller.closeStore();
     throw err;
   }
-  void controller.closed.then(() => zap.close());
+  void controller.closed.then(() => zap?.close());
   // Should the process end without a graceful shutdown (a crash, process.exit), the files still go.
   const removeFiles = () => {
     controller.closeStore();
