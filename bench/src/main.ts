@@ -18,6 +18,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { renderCpuShares } from "./cpu-accounting.js";
 import { PROFILER_FRAMES, profileThisProcess, renderSummary, summariseFile } from "./cpu-profile.js";
+import { renderCurveTable, runCurveComparison, type CurveFigures } from "./curve.js";
 import { sizes, type OurFigures, type TheirFigures } from "./figures.js";
 import { measureFloors, type Floors } from "./floor.js";
 import { runOurs, WORKLOADS, type Workload } from "./ours.js";
@@ -135,6 +136,14 @@ async function main(): Promise<number> {
     log("tsparallel")(`FAILED: ${ourError.stack ?? ourError.message}`);
   }
   await stopClientProfile?.(join(profileDir!, "client.cpuprofile"));
+  let curve: { off: CurveFigures; on: CurveFigures } | undefined;
+  if (only.has("curve") && !profileDir) {
+    try {
+      curve = await runCurveComparison(sz, log("curve"));
+    } catch (err) {
+      log("curve")(`FAILED: ${(err as Error).stack ?? (err as Error).message}`);
+    }
+  }
   notes.push(`load average (1 min) before tsparallel ${loadBefore}, after ${load()}`);
 
   let theirs: TheirFigures | undefined;
@@ -180,8 +189,9 @@ async function main(): Promise<number> {
     const ms = (x: number) => `${(x * 1000).toFixed(3)} ms`;
     console.log(`apply round trip, median parts: client→controller→engine start ${ms(b.outSeconds)}, on the engine ${ms(b.engineSeconds)}, engine done→client ${ms(b.backSeconds)}`);
   }
+  if (curve) console.log("\n" + renderCurveTable(curve));
   if (args.json) {
-    writeFileSync(args.json, JSON.stringify({ sizes: sz, floors, ours, theirs, kernels, error: ourError?.message }, null, 2) + "\n");
+    writeFileSync(args.json, JSON.stringify({ sizes: sz, floors, ours, theirs, kernels, curve, error: ourError?.message }, null, 2) + "\n");
     console.log(`raw figures written to ${args.json}`);
   }
   if (profileDir && ours) printProfiles(profileDir, ours);

@@ -27,7 +27,7 @@ function line(level: keyof typeof LEVELS, message: string): void {
 const log: Logger = { debug: (m) => line("debug", m), info: (m) => line("info", m), warn: (m) => line("warn", m), error: (m) => line("error", m) };
 
 const post = (event: HeartbeatEvent): void => parentPort?.postMessage(event);
-const socket = new zmq.Dealer({ routingId: config.uuid, linger: 0, ...heartbeatSocketLimits() });
+const socket = new zmq.Dealer({ routingId: config.uuid, linger: 0, ...heartbeatSocketLimits(), ...config.curve });
 socket.connect(config.url);
 const signer = new Signer(config.key);
 const sender = new MessageSender(socket, signer, config.uuid, log);
