@@ -25,6 +25,7 @@ import type { TaskStore } from "./store/task-store.js";
 import { TaskRouter } from "./task-router.js";
 import { Slice } from "./slice.js";
 import { Throughput } from "./throughput.js";
+import { ProcessUsage } from "./process-usage.js";
 
 /** How often the controller looks for clients that are gone. */
 const CLIENT_WATCH_MS = 500;
@@ -62,6 +63,7 @@ class Controller implements ControllerContext {
   readonly #outbox: Outbox;
   readonly #senders: MessageSender[];
   readonly #throughput = new Throughput();
+  readonly #usage = new ProcessUsage();
   readonly #controllerInfo: ClusterSnapshot["controller"];
   #stopping?: Promise<void>;
   #clientWatch?: NodeJS.Timeout;
@@ -166,7 +168,7 @@ class Controller implements ControllerContext {
   snapshot(): ClusterSnapshot {
     return buildSnapshot({
       profile: this.options.profile,
-      controller: this.#controllerInfo,
+      controller: { ...this.#controllerInfo, ...this.#usage.sample() },
       registry: this.registry,
       records: this.records,
       balancer: this.router.balancer,

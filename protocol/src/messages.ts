@@ -159,7 +159,8 @@ export interface TaskStreamItem {
 
 export interface ClusterSnapshot {
   profile: string;
-  controller: { url: string; pid: number; hostname: string; started: string; scheme: string; hwm: number };
+  /** `cpu` (percent of one core) and `rss` (bytes): the controller process's own, as of this snapshot. */
+  controller: { url: string; pid: number; hostname: string; started: string; scheme: string; hwm: number; cpu?: number; rss?: number };
   engines: EngineStatus[];
   tasks: { unassigned: number; queued: number; running: number; done: number; failed: number; perSecond: number };
   /** The task store: records and bytes of values it holds, and new tasks not written to it yet. */
