@@ -94,7 +94,8 @@ export async function perform(request: ActionRequest, clusters: ClusterHolder): 
     case "reconnect": {
       const profile = typeof request.profile === "string" && request.profile ? request.profile : (clusters.activeClient()?.profile ?? "default");
       const rc = await reconnect(clusters, profile);
-      return `reconnected to the controller of profile ${rc.profile} at ${rc.url} (${rc.ids.length} engines)`;
+      const n = rc.ids.length;
+      return `reconnected to the controller of profile ${rc.profile} at ${rc.url} (${n} engine${n === 1 ? "" : "s"} so far)`;
     }
     case "add_engines": {
       const ids = await addEngines(clusters, client(), positive(request.n, 1));

@@ -47,6 +47,11 @@ export class TimeWindow {
     this._setEnd(this.end(now) + ms, now);
   }
 
+  /** Puts the window's end at `end` (a drag: relative to where it began); past now it goes live. */
+  panTo(end: number, now: number): void {
+    this._setEnd(end, now);
+  }
+
   /** Back to following the clock, at the span the user chose. */
   goLive(): void {
     this._live = true;

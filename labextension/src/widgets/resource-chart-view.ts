@@ -117,5 +117,7 @@ export class ResourceChartView extends Widget {
     setText(row.rss.value, last ? formatBytes(last.rss) : '–');
     setText(row.rss.scale, ` (of ${formatBytes(rssTop)})`);
     row.el.dataset.points = String(s.points.length);
+    // The latest readings, for a reader of the page (a test, a screen reader's tooling): the chart has them as coordinates only.
+    row.el.dataset.cpuRecent = s.points.slice(-20).map(p => Math.round(p.cpu)).join(',');
   }
 }

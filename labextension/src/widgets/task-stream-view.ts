@@ -46,7 +46,8 @@ function runningBars(engines: readonly EngineStatus[], now: number, to: number):
 /** A time of day to the millisecond: tasks are often shorter than a second. */
 function clock(ms: number): string {
   const d = new Date(ms);
-  return `${d.toLocaleTimeString()}.${String(d.getMilliseconds()).padStart(3, '0')}`;
+  const two = (n: number) => String(n).padStart(2, '0');
+  return `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}.${String(d.getMilliseconds()).padStart(3, '0')}`;
 }
 
 /** An offset from the right edge of the window, for the axis: "-30s", "-2.5 min". */
@@ -108,8 +109,8 @@ export class TaskStreamView extends Widget {
   private _now = 0;
   private readonly _window = new TimeWindow(WINDOW_MS);
   private readonly _zoomable: boolean;
-  /** The pointer's x at the last move of a drag, and whether it moved enough to be a drag. */
-  private _drag: { x: number; moved: boolean } | null = null;
+  /** Where a drag began (pointer x, window end, scale), and whether it moved enough to be a drag. */
+  private _drag: { x: number; end: number; scale: number; moved: boolean } | null = null;
   private _dragged = false;
 
   constructor(
@@ -177,27 +178,29 @@ export class TaskStreamView extends Widget {
       { passive: false }
     );
     this._plot.addEventListener('pointerdown', event => {
-      if (event.button !== 0) return;
-      this._drag = { x: event.clientX, moved: false };
+      if (event.button !== 0 || !this._scale) return;
+      const now = this._now || Date.now();
+      this._drag = { x: event.clientX, end: this._window.end(now), scale: this._scale, moved: false };
       this._dragged = false;
     });
     this._plot.addEventListener('pointermove', event => {
       const drag = this._drag;
-      if (!drag || !(event.buttons & 1) || !this._scale) return;
+      if (!drag) return;
       const dx = event.clientX - drag.x;
       if (!drag.moved && Math.abs(dx) < DRAG_PX) return;
+      if (!drag.moved) this._plot.setPointerCapture(event.pointerId); // the drag goes on outside the plot
       drag.moved = true;
       this._dragged = true;
-      drag.x = event.clientX;
-      // Dragging right brings earlier times into view.
-      this._window.pan(-dx / this._scale, this._now || Date.now());
+      // Measured from where the drag began, so no move is lost; dragging right brings earlier times into view.
+      this._window.panTo(drag.end - dx / drag.scale, this._now || Date.now());
       this.update();
     });
-    const endDrag = () => {
+    const endDrag = (event: PointerEvent) => {
+      if (this._plot.hasPointerCapture(event.pointerId)) this._plot.releasePointerCapture(event.pointerId);
       this._drag = null;
     };
     this._plot.addEventListener('pointerup', endDrag);
-    this._plot.addEventListener('pointerleave', endDrag);
+    this._plot.addEventListener('pointercancel', endDrag);
     return controls;
   }
 
@@ -276,7 +279,7 @@ export class TaskStreamView extends Widget {
       const x = LABEL_WIDTH + plot * (1 - fraction);
       const anchor = fraction === 0 ? 'end' : fraction === 1 ? 'start' : 'middle';
       const tick = svg('text', { class: 'tsp-TaskStream-tick', x: String(Math.min(x, width - 2)), y: String(height - 3), 'text-anchor': anchor });
-      tick.textContent = pausedEnd === null ? ago(span * fraction) : new Date(pausedEnd - span * fraction).toLocaleTimeString();
+      tick.textContent = pausedEnd === null ? ago(span * fraction) : clock(pausedEnd - span * fraction).slice(0, span < 10_000 ? 12 : 8);
       ticks.push(tick);
     }
     this._axis.replaceChildren(...ticks);
@@ -295,6 +298,7 @@ export class TaskStreamView extends Widget {
         width: Math.max(1.5, (bar.end - bar.start) * this._scale).toFixed(1),
         height: String(ROW_HEIGHT - 4)
       });
+      rect.setAttribute('data-msg-id', bar.msgId);
       if (bar.name) rect.setAttribute('data-name', bar.name);
       this._barData.set(rect, bar);
       if (bar.status === 'running') this._running.set(rect, bar);
