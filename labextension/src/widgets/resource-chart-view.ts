@@ -39,13 +39,16 @@ function chart(kind: string): { svg: SVGSVGElement; line: SVGPolylineElement } {
   return { svg, line };
 }
 
-/** The top of a memory chart: the next power of two in MiB above what the series reached, so charts compare. */
+/** The top of a memory chart: a power of two (at least 64 MiB) with a quarter of headroom above the peak, so charts compare. */
 function memoryScale(points: readonly ResourcePoint[]): number {
-  const peak = Math.max(1, ...points.map(p => p.rss));
+  const peak = Math.max(1, ...points.map(p => p.rss)) * 1.25;
   let top = 64 * 1024 * 1024;
   while (top < peak) top *= 2;
   return top;
 }
+
+/** A young history fills the chart (at least 30 s wide); an old one shows the whole window. */
+const MIN_CHART_SPAN_MS = 30_000;
 
 /**
  * CPU and memory over the last minutes, a pair of small charts per engine and for the controller (from
@@ -59,7 +62,7 @@ export class ResourceChartView extends Widget {
     super();
     this.addClass('tsp-Resources');
     const minutes = this._model.resources.spanMs / 60_000;
-    this.node.append(h('h3', {}, `CPU and memory (last ${minutes} min)`), this._list);
+    this.node.append(h('h3', {}, `CPU and memory (up to the last ${minutes} min)`), this._list);
     _model.changed.connect(this.update, this);
     this.update();
   }
@@ -73,12 +76,14 @@ export class ResourceChartView extends Widget {
     const history = this._model.resources;
     const series = history.series;
     const to = Math.max(0, ...series.map(s => s.points.at(-1)?.time ?? 0));
+    const from = Math.min(to, ...series.map(s => s.points[0]?.time ?? to));
+    const span = Math.min(history.spanMs, Math.max(MIN_CHART_SPAN_MS, to - from));
     const shown = new Set<string>();
     for (const s of series) {
       shown.add(s.key);
       const row = this._rows.get(s.key) ?? this._createRow(s);
       this._list.append(row.el); // keeps display order
-      this._fill(row, s, to, history.spanMs);
+      this._fill(row, s, to, span);
     }
     for (const [key, row] of this._rows) {
       if (shown.has(key)) continue;
@@ -108,7 +113,7 @@ export class ResourceChartView extends Widget {
     setText(row.label, s.engineId === null ? 'controller' : s.rank !== undefined ? `engine ${s.engineId} · rank ${s.rank}` : `engine ${s.engineId}`);
     const last = s.points.at(-1);
     // CPU can exceed 100% (worker threads): the chart's top follows the peak, in steps of 100%.
-    const cpuTop = Math.max(100, Math.ceil(Math.max(0, ...s.points.map(p => p.cpu)) / 100) * 100);
+    const cpuTop = Math.max(100, Math.ceil((Math.max(0, ...s.points.map(p => p.cpu)) * 1.1) / 100) * 100);
     const rssTop = memoryScale(s.points);
     setAttr(row.cpu.line, 'points', sparkline(s.points, p => p.cpu, cpuTop, to, span));
     setAttr(row.rss.line, 'points', sparkline(s.points, p => p.rss, rssTop, to, span));
