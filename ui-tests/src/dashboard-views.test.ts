@@ -37,6 +37,11 @@ after(async () => {
 const dashboard = () => page.page.locator('.tsp-Dashboard').last();
 const section = (id: string) => dashboard().locator(`[data-section="${id}"]`);
 
+/** Lets the page draw what an interaction asked for (Lumino redraws on the next animation frame). */
+async function drawn(): Promise<void> {
+  await page.page.evaluate(() => new Promise(resolve => requestAnimationFrame(() => requestAnimationFrame(resolve))));
+}
+
 async function showDashboard(): Promise<void> {
   const id = await dashboard().getAttribute('id');
   await page.page.evaluate(id => (window as unknown as { jupyterapp: { shell: { activateById(id: string): void } } }).jupyterapp.shell.activateById(id!), id);
@@ -57,6 +62,10 @@ test('1. the task stream zooms and pans (wheel, drag, buttons) and shows a task\
   assert.equal(await stream.getAttribute('data-span'), '30000');
   assert.equal(await stream.getAttribute('data-live'), 'true');
 
+  // Pause: the window stops sliding, so the pointer finds the bar where it was drawn.
+  await stream.locator('button[data-live]', { hasText: 'Pause' }).click();
+  await drawn();
+  assert.equal(await stream.getAttribute('data-live'), 'false');
   // Hover: the task's function, engine, start and end, duration, outcome and message id.
   const bar = stream.locator('rect.tsp-Task[data-name="slow"]').first();
   const msgId = (await bar.getAttribute('data-msg-id'))!;
@@ -69,8 +78,9 @@ test('1. the task stream zooms and pans (wheel, drag, buttons) and shows a task\
   const details = await tooltip.innerText();
   for (const expected of [/^map slow/, /engine \d+/, /started \d/, /ended \d/, /ok, \d+ ms/, new RegExp(`msg ${msgId}`)]) assert.match(details, expected);
 
-  // Wheel up over the bar zooms in around it: the window narrows, stops following the clock, the bar widens under the pointer.
+  // Wheel up over the bar zooms in around it: the window narrows and the bar widens under the pointer.
   for (let i = 0; i < 3; i++) await page.page.mouse.wheel(0, -100);
+  await drawn();
   await page.page.waitForFunction(() => document.querySelector('.tsp-Dashboard [data-section="task-stream"]')?.getAttribute('data-span') === '15360');
   assert.equal(await stream.getAttribute('data-live'), 'false');
   const ratio = Number(await target.getAttribute('width')) / width0;
@@ -93,18 +103,23 @@ test('1. the task stream zooms and pans (wheel, drag, buttons) and shows a task\
   await page.page.mouse.down();
   for (let dx = 15; dx <= 60; dx += 15) await page.page.mouse.move(box.x + box.width / 2 - dx, box.y + box.height / 2);
   await page.page.mouse.up();
+  await drawn();
   assert.equal(await stream.getAttribute('data-live'), 'false', 'still paused');
   const moved = (await target.boundingBox())!.x - x0;
   assert.ok(moved < -50 && moved > -70, `the bar followed the drag (${moved} px)`);
 
   // Buttons: Live follows the clock again; Zoom out doubles the span; Reset is the last 30 s.
-  await stream.locator('button[data-live]').click();
+  await stream.locator('button[data-live]', { hasText: 'Live' }).click();
+  await drawn();
   assert.equal(await stream.getAttribute('data-live'), 'true');
   await stream.locator('button[data-zoom="out"]').click();
+  await drawn();
   assert.equal(await stream.getAttribute('data-span'), '30720');
   await stream.locator('button[data-pan="earlier"]').click();
+  await drawn();
   assert.equal(await stream.getAttribute('data-live'), 'false');
   await stream.locator('button[data-reset]').click();
+  await drawn();
   assert.deepEqual([await stream.getAttribute('data-span'), await stream.getAttribute('data-live')], ['30000', 'true']);
   assert.match(await stream.locator('.tsp-SectionTitle').innerText(), /last 30 s: \d+ tasks?/);
   assert.deepEqual(page.pageErrors, []);

@@ -52,6 +52,12 @@ export class TimeWindow {
     this._setEnd(end, now);
   }
 
+  /** Stops following the clock where it is now (to look at something without it sliding away). */
+  pause(now: number): void {
+    this._live = false;
+    this._end = now;
+  }
+
   /** Back to following the clock, at the span the user chose. */
   goLive(): void {
     this._live = true;

@@ -147,7 +147,15 @@ export class TaskStreamView extends Widget {
     return this._window;
   }
 
+  /** "Pause" while the window follows the clock, "Live" while it does not. */
+  private readonly _liveButton = h('button', { type: 'button', class: 'tsp-TaskStream-button', 'data-live': '' }, 'Pause');
+
   private _controls(): HTMLElement {
+    this._liveButton.addEventListener('click', () => {
+      if (this._window.live) this._window.pause(this._now || Date.now());
+      else this._window.goLive();
+      this.update();
+    });
     const button = (label: string, title: string, data: Record<string, string>, act: (now: number) => void) => {
       const b = h('button', { type: 'button', class: 'tsp-TaskStream-button', title, 'aria-label': title, ...data }, label);
       b.addEventListener('click', () => {
@@ -163,7 +171,7 @@ export class TaskStreamView extends Widget {
       button('+', 'Zoom in', { 'data-zoom': 'in' }, now => this._window.zoom(0.5, now)),
       button('◀', 'Earlier', { 'data-pan': 'earlier' }, now => this._window.pan(-this._window.span / 2, now)),
       button('▶', 'Later', { 'data-pan': 'later' }, now => this._window.pan(this._window.span / 2, now)),
-      button('Live', 'Follow the clock again', { 'data-live': '' }, () => this._window.goLive()),
+      this._liveButton,
       button('Reset', 'The last 30 s, live', { 'data-reset': '' }, () => this._window.reset())
     );
     this._plot.addEventListener(
@@ -256,6 +264,8 @@ export class TaskStreamView extends Widget {
     this.node.dataset.taskCount = String(inWindow);
     this.node.dataset.span = String(Math.round(span));
     this.node.dataset.live = String(live);
+    setText(this._liveButton, live ? 'Pause' : 'Live');
+    setAttr(this._liveButton, 'title', live ? 'Stop following the clock' : 'Follow the clock again');
     setText(this._title, live ? `(last ${formatDuration(span)}: ${tasks})` : `(${clock(from)} – ${clock(end)}: ${tasks})`);
   }
 
