@@ -85,8 +85,14 @@ export function applyTask(client: Client, fn: Function, args: readonly unknown[]
 /** `first`: the index of the chunk's first item in the whole map (the task stream shows it). */
 export function mapTask(client: Client, fn: Function, chunk: readonly unknown[], copy = true, first?: number): { body: TaskBody; frames: Buffer[] } {
   const shipped = describeFunction(fn);
+  const { frames, refs } = packChunk(chunk, copy);
+  return { body: { kind: "map", fn: client._functionRef(shipped), ...(refs ? { refs } : {}), ...(first !== undefined ? { first } : {}) }, frames };
+}
+
+/** One chunk of map items packed: its frames, and where its Refs were (undefined: none). */
+export function packChunk(chunk: readonly unknown[], copy = true): { frames: Buffer[]; refs: RefPlace[] | undefined } {
   const { values, refs } = refsOf(chunk);
-  return { body: { kind: "map", fn: client._functionRef(shipped), ...(refs.length ? { refs } : {}), ...(first !== undefined ? { first } : {}) }, frames: packOwned(values, "an item", copy) };
+  return { frames: packOwned(values, "an item", copy), refs: refs.length ? refs : undefined };
 }
 
 /** Splits items into `parts` contiguous chunks of near-equal size (the first ones larger by one). */
