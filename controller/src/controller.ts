@@ -32,6 +32,7 @@ import { clientSocketLimits } from "./request-limits.js";
 import { Slice } from "./slice.js";
 import { Throughput } from "./throughput.js";
 import { registerZapDomain } from "./zap.js";
+import { ProcessUsage } from "./process-usage.js";
 
 /** The shared replay history holds as many signatures as the three receiving sockets had each. */
 const REPLAY_SOCKETS = 3;
@@ -79,6 +80,7 @@ class Controller implements ControllerContext {
   readonly #outbox: Outbox;
   readonly #senders: MessageSender[];
   readonly #throughput = new Throughput();
+  readonly #usage = new ProcessUsage();
   /** One history for all the controller's sockets: a message captured on one port is refused on every other. */
   readonly #replay: ReplayGuard;
   readonly #loop = new LoopWatch();
@@ -205,7 +207,7 @@ class Controller implements ControllerContext {
   snapshot(): ClusterSnapshot {
     return buildSnapshot({
       profile: this.options.profile,
-      controller: { ...this.#controllerInfo, loop: this.#loop.figures() },
+      controller: { ...this.#controllerInfo, ...this.#usage.sample(), loop: this.#loop.figures() },
       registry: this.registry,
       records: this.records,
       balancer: this.router.balancer,

@@ -161,6 +161,9 @@ export interface ClusterSnapshot {
   profile: string;
   controller: {
     url: string; pid: number; hostname: string; started: string; scheme: string; hwm: number;
+    /** The controller process's own CPU (percent of one core, since the previous snapshot) and RSS (bytes). */
+    cpu?: number;
+    rss?: number;
     /**
      * How long the controller held its event loop, since it started: the longest time the loop could
      * not turn (wall clock, ms: GC, a SIGSTOP or a starved CPU count too) and the handler that ran
