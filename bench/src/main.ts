@@ -6,7 +6,8 @@
  *   npm run bench -- --ours-only          skip ipyparallel
  *   npm run bench -- --theirs FILE.json   reuse an ipyparallel result saved with --json (no python run)
  *   npm run bench -- --json FILE.json     also write every raw figure
- *   npm run bench -- --only tiny,lbmap    run only these of our workloads (cluster start is always measured)
+ *   npm run bench -- --only tiny,lbmap    run only these of our workloads (cluster start is always measured; `kernel`: the Jupyter kernel rows)
+ *   npm run bench -- --no-kernel          skip the Jupyter kernel rows (ours and IPython: first result after start, RSS after 1,000 cells)
  *   npm run bench -- --profile DIR        CPU-profile our controller, engines and client; print where time went
  *   npm run bench -- --controller-args="--hwm 0" [--engine-args="..."]   try our processes with other settings
  *   npm run bench -- --scale              only the 1,000,000-item chunkSize-1 map (and ipyparallel on 100,000)
@@ -18,13 +19,15 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { renderCpuShares } from "./cpu-accounting.js";
 import { PROFILER_FRAMES, profileThisProcess, renderSummary, summariseFile } from "./cpu-profile.js";
+import { renderCurveTable, runCurveComparison, type CurveFigures } from "./curve.js";
 import { sizes, type OurFigures, type TheirFigures } from "./figures.js";
 import { measureFloors, type Floors } from "./floor.js";
 import { runOurs, WORKLOADS, type Workload } from "./ours.js";
 import { load } from "./proc.js";
 import { runFanoutBench } from "./fanout.js";
+import { ipythonKernel, measureKernel, ourKernel, type KernelFigures } from "./kernel-figures.js";
 import { runScaleBench } from "./scale.js";
-import { buildRows, renderTable, summary } from "./table.js";
+import { buildRows, kernelRows, renderTable, summary } from "./table.js";
 import { INSTALL_HINT, ipyparallelAvailability, runTheirs } from "./theirs.js";
 
 const { values: args } = parseArgs({
@@ -41,14 +44,21 @@ const { values: args } = parseArgs({
     soak: { type: "boolean", default: false },
     fanout: { type: "boolean", default: false },
     "fanout-engines": { type: "string", default: "64,128,256" },
+    "no-kernel": { type: "boolean", default: false },
   },
 });
+
+/** `kernel` in --only selects the Jupyter kernel rows, which are not a cluster workload. */
+const KERNEL_WORKLOAD = "kernel";
+const onlyNames = (args.only ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+const kernelSelected = !args["no-kernel"] && (!args.only || onlyNames.includes(KERNEL_WORKLOAD));
+const clusterOnly = onlyNames.filter((n) => n !== KERNEL_WORKLOAD).join(",");
 
 const log = (side: string) => (message: string) => process.stderr.write(`[bench ${side}] ${message}\n`);
 
 function selectedWorkloads(): Set<Workload> {
   if (!args.only) return new Set(WORKLOADS);
-  const names = args.only.split(",").map((s) => s.trim()).filter(Boolean);
+  const names = clusterOnly.split(",").map((s) => s.trim()).filter(Boolean);
   const unknown = names.filter((n) => !(WORKLOADS as readonly string[]).includes(n));
   if (unknown.length) throw new Error(`unknown workload ${unknown.join(", ")}; choose from ${WORKLOADS.join(", ")}`);
   return new Set(names as Workload[]);
@@ -75,6 +85,25 @@ function printProfiles(dir: string, ours: Partial<OurFigures> | undefined): void
     console.log("\n" + renderSummary(title, summariseFile(join(clusterDir, file), 12, PROFILER_FRAMES)));
   }
   console.log("\n" + renderSummary(`client (the bench process) ${join(dir, "client.cpuprofile")}`, summariseFile(join(dir, "client.cpuprofile"), 12, PROFILER_FRAMES)));
+}
+
+/** The kernel rows: ours as its kernelspec starts it, then IPython (Debian's ipykernel) if it is there. */
+async function measureKernels(quick: boolean, withIpython: boolean): Promise<{ ours?: KernelFigures; ipython?: KernelFigures }> {
+  const options = { starts: quick ? 3 : 5, cells: 1000, log: log("kernel") };
+  const result: { ours?: KernelFigures; ipython?: KernelFigures } = {};
+  try {
+    result.ours = await measureKernel(await ourKernel(), options);
+  } catch (err) {
+    log("kernel")(`tsparallel kernel FAILED: ${(err as Error).message}`);
+  }
+  if (withIpython) {
+    try {
+      result.ipython = await measureKernel(ipythonKernel, options);
+    } catch (err) {
+      log("kernel")(`IPython kernel not measured: ${(err as Error).message}`);
+    }
+  }
+  return result;
 }
 
 const splitArgs = (text: string | undefined): string[] => (text ?? "").split(/\s+/).filter(Boolean);
@@ -112,6 +141,14 @@ async function main(): Promise<number> {
     log("tsparallel")(`FAILED: ${ourError.stack ?? ourError.message}`);
   }
   await stopClientProfile?.(join(profileDir!, "client.cpuprofile"));
+  let curve: { off: CurveFigures; on: CurveFigures } | undefined;
+  if (only.has("curve") && !profileDir) {
+    try {
+      curve = await runCurveComparison(sz, log("curve"));
+    } catch (err) {
+      log("curve")(`FAILED: ${(err as Error).stack ?? (err as Error).message}`);
+    }
+  }
   notes.push(`load average (1 min) before tsparallel ${loadBefore}, after ${load()}`);
 
   let theirs: TheirFigures | undefined;
@@ -136,7 +173,9 @@ async function main(): Promise<number> {
     notes.push("ipyparallel skipped (--ours-only, --only or --profile)");
   }
 
+  const kernels = kernelSelected ? await measureKernels(sz.quick, !args["ours-only"]) : {};
   const rows = buildRows(ours, theirs, sz, floors);
+  if (kernelSelected) rows.push(...kernelRows(kernels.ours, kernels.ipython));
   console.log(renderTable(rows, theirName));
   console.log("\nratio: > 1 means tsparallel is better (theirs/ours for times, ours/theirs for rates); RSS is ours/theirs.");
   if (ours?.primes && theirs?.primes) {
@@ -155,8 +194,9 @@ async function main(): Promise<number> {
     const ms = (x: number) => `${(x * 1000).toFixed(3)} ms`;
     console.log(`apply round trip, median parts: client→controller→engine start ${ms(b.outSeconds)}, on the engine ${ms(b.engineSeconds)}, engine done→client ${ms(b.backSeconds)}`);
   }
+  if (curve) console.log("\n" + renderCurveTable(curve));
   if (args.json) {
-    writeFileSync(args.json, JSON.stringify({ sizes: sz, floors, ours, theirs, error: ourError?.message }, null, 2) + "\n");
+    writeFileSync(args.json, JSON.stringify({ sizes: sz, floors, ours, theirs, kernels, curve, error: ourError?.message }, null, 2) + "\n");
     console.log(`raw figures written to ${args.json}`);
   }
   if (profileDir && ours) printProfiles(profileDir, ours);

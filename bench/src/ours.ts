@@ -10,7 +10,7 @@ import { rssBytes, rssWithChildren } from "./proc.js";
 import { bestSeconds, median, medianOfRuns, medianSeconds, seconds } from "./timing.js";
 
 /** The workloads, by the name `--only` selects them with. Cluster start is always measured. */
-export const WORKLOADS = ["apply", "execute", "rss", "tiny", "lbmap", "dmap", "push", "pull", "cpu"] as const;
+export const WORKLOADS = ["apply", "execute", "rss", "tiny", "lbmap", "dmap", "push", "pull", "cpu", "curve"] as const;
 export type Workload = (typeof WORKLOADS)[number];
 
 export interface OurRunOptions {

@@ -1,11 +1,12 @@
 import type { Figures, PrimeRun, Sizes } from "./figures.js";
 import type { Floors } from "./floor.js";
+import type { KernelFigures } from "./kernel-figures.js";
 
 /**
  * The one table `npm run bench` prints. Ratios are oriented so that > 1 means tsparallel is better,
  * except RSS, which is ours/theirs (< 1 is better), as the issue states its target.
  */
-interface Row {
+export interface Row {
   workload: string;
   ours: string;
   theirs: string;
@@ -95,6 +96,32 @@ export function buildRows(ours: Side, theirs: Side, sizes: Sizes, floors?: Floor
     ),
   ];
   return rows;
+}
+
+/** The Jupyter kernel's rows: ours against IPython (ipykernel), each started as its kernelspec starts it. */
+export function kernelRows(ours: KernelFigures | undefined, ipython: KernelFigures | undefined): Row[] {
+  const starts = ours?.starts ?? ipython?.starts ?? 0;
+  const cells = ours?.cells ?? ipython?.cells ?? 0;
+  const firstAfterReady = ours?.firstResultAfterReadySeconds;
+  const rssOurs = ours?.rssAfterCellsBytes;
+  return [
+    {
+      ...faster(`kernel: first result after ready, IPython beside (median of ${starts} starts)`, firstAfterReady, ipython?.firstResultAfterReadySeconds, sec, 0),
+      target: "ours ≤ 1 s",
+      met: firstAfterReady === undefined ? undefined : firstAfterReady <= 1,
+    },
+    { ...faster("kernel: start to first result (`1 + 1`), IPython beside", ours?.startToFirstResultSeconds, ipython?.startToFirstResultSeconds, sec, 0), target: "", met: undefined },
+    info("kernel: start to ready (kernel_info answered)", show(ours?.startToReadySeconds, sec), show(ipython?.startToReadySeconds, sec)),
+    info("kernel: its CPU time from start to first result (load-proof)", show(ours?.cpuToFirstResultSeconds, sec), show(ipython?.cpuToFirstResultSeconds, sec)),
+    {
+      workload: `kernel RSS after ${cells.toLocaleString("en-US")} tiny cells, IPython beside`,
+      ours: show(rssOurs, mib),
+      theirs: show(ipython?.rssAfterCellsBytes, mib),
+      ratio: rssOurs !== undefined && ipython ? rssOurs / ipython.rssAfterCellsBytes : undefined,
+      target: "ours ≤ 200 MiB",
+      met: rssOurs === undefined ? undefined : rssOurs <= 200 * 2 ** 20,
+    },
+  ];
 }
 
 export function renderTable(rows: Row[], theirName: string): string {

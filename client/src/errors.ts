@@ -95,6 +95,11 @@ export class TimeoutError extends Error {
   override name = "TimeoutError";
 }
 
+/** The controller refused the connection's ZMTP handshake: CURVE keys missing, wrong or unexpected. */
+export class HandshakeError extends Error {
+  override name = "HandshakeError";
+}
+
 export class NoEnginesError extends Error {
   override name = "NoEnginesError";
 }

@@ -7,7 +7,7 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import * as zmq from "zeromq";
-import { CLIENT_HEARTBEAT_MS, MessageSender, Signer, heartbeatSocketLimits, type Logger } from "@tsparallel/protocol";
+import { CLIENT_HEARTBEAT_MS, MessageSender, Signer, heartbeatSocketLimits, type CurveClientOptions, type Logger } from "@tsparallel/protocol";
 
 export interface ClientHeartbeatConfig {
   /** One Int32, set to 1 once every socket is closed (the main thread waits for that on exit). */
@@ -15,7 +15,7 @@ export interface ClientHeartbeatConfig {
 }
 
 export type ClientHeartbeatCommand =
-  | { type: "add"; session: string; url: string; key: string }
+  | { type: "add"; session: string; url: string; key: string; curve: CurveClientOptions }
   | { type: "remove"; session: string }
   | { type: "exit" };
 
@@ -42,7 +42,7 @@ function remove(session: string): void {
 parentPort?.on("message", (command: ClientHeartbeatCommand) => {
   if (command.type === "add") {
     if (beating.has(command.session)) return;
-    const socket = new zmq.Dealer({ linger: 0, sendHighWaterMark: 4, sendTimeout: 0, ...heartbeatSocketLimits() });
+    const socket = new zmq.Dealer({ linger: 0, sendHighWaterMark: 4, sendTimeout: 0, ...heartbeatSocketLimits(), ...command.curve });
     socket.connect(command.url);
     const sender = new MessageSender(socket, new Signer(command.key), command.session, quiet);
     beating.set(command.session, { socket, sender });

@@ -1,5 +1,5 @@
 import { Worker } from "node:worker_threads";
-import { createLogger } from "@tsparallel/protocol";
+import { createLogger, type CurveClientOptions } from "@tsparallel/protocol";
 import type { ClientHeartbeatCommand, ClientHeartbeatConfig } from "./heartbeat-worker.js";
 
 const log = createLogger("client");
@@ -40,8 +40,9 @@ export class ClientHeartbeat {
     url: string,
     key: string,
     private readonly session: string,
+    curve: CurveClientOptions = {},
   ) {
-    heartbeatThread().worker.postMessage({ type: "add", session, url, key } satisfies ClientHeartbeatCommand);
+    heartbeatThread().worker.postMessage({ type: "add", session, url, key, curve } satisfies ClientHeartbeatCommand);
   }
 
   stop(): void {

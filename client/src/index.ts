@@ -9,7 +9,7 @@ export { ref, Ref, type RemoteArg, type RemoteArgs, type RemoteValue } from "./r
 export type { RemoteFunction, ParallelFunction } from "./views/wrappers.js";
 export { Dependency, type DependencyLike } from "./views/dependencies.js";
 export {
-  RemoteError, EngineError, CompositeError, TimeoutError, NoEnginesError, TaskAbortedError, ControllerError,
+  RemoteError, EngineError, CompositeError, TimeoutError, HandshakeError, NoEnginesError, TaskAbortedError, ControllerError,
   InvalidDependencyError, ImpossibleDependencyError, DependencyError,
 } from "./errors.js";
 export { Cluster, ClusterError, type ClusterOptions } from "./cluster/cluster.js";

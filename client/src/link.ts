@@ -1,13 +1,16 @@
 import { randomUUID } from "node:crypto";
 import * as zmq from "zeromq";
 import {
-  MessageSender, Signer, createLogger, dataSocketLimits, receiveMessages, url,
+  EVENTS_RENEW_MS, MessageSender, Signer, createLogger, curveClientOptions, dataSocketLimits, receiveMessages, url,
   type ClientConnectionInfo, type Message, type MessageContents, type MessageType, type SendOptions,
 } from "@tsparallel/protocol";
-import { TimeoutError } from "./errors.js";
+import { TimeoutError, type HandshakeError } from "./errors.js";
+import { HandshakeWatch } from "./handshake-watch.js";
 import { ClientHeartbeat } from "./heartbeat.js";
 
 const log = createLogger("client");
+/** Renewals of the events subscription that cannot go out (the controller is away) are dropped without a word. */
+const quiet = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
 
 interface PendingRequest {
   resolve(msg: Message): void;
@@ -25,8 +28,12 @@ export interface LinkHandlers {
 /** The client's two sockets to the controller and request/reply matching over them. */
 export class ControllerLink {
   readonly session = randomUUID();
-  readonly #dealer = new zmq.Dealer({ linger: 0, receiveHighWaterMark: 0, sendHighWaterMark: 0, sendTimeout: 0, ...dataSocketLimits() });
-  readonly #events = new zmq.Subscriber({ linger: 0, receiveHighWaterMark: 0, ...dataSocketLimits() });
+  readonly #dealer: zmq.Dealer;
+  readonly #events: zmq.Dealer;
+  readonly #eventsSender: MessageSender;
+  readonly #renewEvents: NodeJS.Timeout;
+  /** Set when the controller refused a handshake before any succeeded: every request fails with it. */
+  #handshakeError?: HandshakeError;
   readonly #sender: MessageSender;
   readonly #signer: Signer;
   readonly #pending = new Map<string, PendingRequest>();
@@ -39,14 +46,26 @@ export class ControllerLink {
     readonly info: ClientConnectionInfo,
     private readonly handlers: LinkHandlers,
   ) {
+    this.#dealer = new zmq.Dealer({ linger: 0, receiveHighWaterMark: 0, sendHighWaterMark: 0, sendTimeout: 0, ...dataSocketLimits(), ...curveClientOptions(info) });
+    this.#events = new zmq.Dealer({ linger: 0, receiveHighWaterMark: 0, sendHighWaterMark: 4, sendTimeout: 0, ...dataSocketLimits(), ...curveClientOptions(info) });
+    const refused = (err: HandshakeError) => this.#refused(err);
+    new HandshakeWatch(this.#dealer, url(info, info.ports.client), info.curve === true, refused);
+    new HandshakeWatch(this.#events, url(info, info.ports.events), info.curve === true, refused);
     this.#signer = new Signer(info.key);
     this.#sender = new MessageSender(this.#dealer, this.#signer, this.session, log);
-    this.#events.subscribe();
     this.#events.connect(url(info, info.ports.events));
+    // Events go only to peers that ask with a signed message, renewed so that the controller can
+    // forget a client that went without a word.
+    this.#eventsSender = new MessageSender(this.#events, this.#signer, this.session, quiet);
+    this.#eventsSender.send("events_subscribe", {});
+    this.#renewEvents = setInterval(() => this.#eventsSender.send("events_subscribe", {}), EVENTS_RENEW_MS);
+    this.#renewEvents.unref();
+    // At once after a reconnect too (a restarted controller knows no subscribers), not at the next renewal.
+    this.#events.events.on("handshake", () => this.#eventsSender.send("events_subscribe", {}));
     this.#dealer.connect(url(info, info.ports.client));
     // First on this socket, so the controller watches this client before it sees any of its tasks.
     this.#sender.send("client_heartbeat", { time: Date.now() });
-    this.#heartbeat = new ClientHeartbeat(url(info, info.ports.client), info.key, this.session);
+    this.#heartbeat = new ClientHeartbeat(url(info, info.ports.client), info.key, this.session, curveClientOptions(info));
     void this.#receive();
     void this.#receiveEvents();
   }
@@ -67,6 +86,7 @@ export class ControllerLink {
     options: SendOptions = {},
   ): Promise<Message<MessageContents[R]>> {
     if (this.#closed) return Promise.reject(new Error("the client is closed"));
+    if (this.#handshakeError) return Promise.reject(this.#handshakeError);
     return new Promise((resolve, reject) => {
       const header = this.#sender.send(type, content, options);
       const timer = setTimeout(() => {
@@ -77,10 +97,24 @@ export class ControllerLink {
     });
   }
 
+  #refused(err: HandshakeError): void {
+    if (this.#handshakeError) return;
+    this.#handshakeError = err;
+    log.error(err.message);
+    for (const [, pending] of this.#pending) {
+      clearTimeout(pending.timer);
+      pending.reject(err);
+    }
+    this.#pending.clear();
+  }
+
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#heartbeat.stop();
+    clearInterval(this.#renewEvents);
+    this.#eventsSender.send("events_unsubscribe", {});
+    this.#eventsSender.close();
     this.#sender.close();
     for (const [, pending] of this.#pending) {
       clearTimeout(pending.timer);

@@ -4,6 +4,7 @@ import {
   readConnectionFile,
   writeJsonPrivate,
   type ClientConnectionInfo,
+  type CurveKeys,
   type EngineConnectionInfo,
   type Logger,
 } from "@tsparallel/protocol";
@@ -20,6 +21,8 @@ export interface ConnectionIdentity {
   key: string;
   profile: string;
   controller: { pid: number; hostname: string; started: string };
+  curve: boolean;
+  curve_keys: CurveKeys;
 }
 
 /** Writes both files (0600 in the 0700 security dir, atomically). */
@@ -51,10 +54,12 @@ export function removeConnectionFiles(paths: ConnectionFilePaths, pid: number, k
  * The key and ports of the controller that last wrote the files (for `--restore`), or undefined when
  * either file is missing (a graceful stop removed them): the restarted controller then starts afresh.
  */
-export function previousConnection(paths: ConnectionFilePaths): { key: string; ports: SocketPorts } | undefined {
+export function previousConnection(paths: ConnectionFilePaths): { key: string; ports: SocketPorts; curve: boolean; curveKeys?: CurveKeys } | undefined {
   if (!existsSync(paths.clientFile) || !existsSync(paths.engineFile)) return undefined;
   const client = readConnectionFile(paths.clientFile, "client");
   const engine = readConnectionFile(paths.engineFile, "engine");
   if (client.key !== engine.key) throw new Error(`${paths.clientFile} and ${paths.engineFile} hold different keys: cannot restore from them`);
-  return { key: client.key, ports: { client: client.ports.client, events: client.ports.events, engine: engine.ports.engine, heartbeat: engine.ports.heartbeat } };
+  // The same CURVE server key too: peers that reconnect hold the old one.
+  const curveKeys = client.curve_keys ?? engine.curve_keys;
+  return { key: client.key, curve: client.curve === true && engine.curve === true, ...(curveKeys ? { curveKeys } : {}), ports: { client: client.ports.client, events: client.ports.events, engine: engine.ports.engine, heartbeat: engine.ports.heartbeat } };
 }

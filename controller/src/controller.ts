@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
-import { MessageSender, messageLimits, RateLimitedWarnings, receiveMessages, ReplayGuard, Signer, type ClusterSnapshot, type Logger, type Message, type MessageLimits } from "@tsparallel/protocol";
+import { MessageSender, messageLimits, newCurveKeys, RateLimitedWarnings, receiveMessages, ReplayGuard, Signer, type ClusterSnapshot, type Logger, type Message, type MessageLimits } from "@tsparallel/protocol";
 import type * as zmq from "zeromq";
 import { ClientLiveness } from "./client-liveness.js";
 import { ConnectionWatch, raiseOpenFileLimit } from "./connection-watch.js";
@@ -14,6 +14,7 @@ import { handleEngineMessage } from "./engine-requests.js";
 import { EngineRegistry } from "./engines-registry.js";
 import { RegistrationBudget } from "./registration-budget.js";
 import { EventPublisher } from "./events.js";
+import { EventSubscribers } from "./event-subscribers.js";
 import { FunctionCache } from "./function-cache.js";
 import { HeartbeatMonitor, type HeartbeatTimings } from "./heartbeat-monitor.js";
 import { resolveOptions, type ControllerOptions, type ResolvedOptions } from "./options.js";
@@ -30,6 +31,8 @@ import { LoopWatch } from "./loop-watch.js";
 import { clientSocketLimits } from "./request-limits.js";
 import { Slice } from "./slice.js";
 import { Throughput } from "./throughput.js";
+import { registerZapDomain } from "./zap.js";
+import { ProcessUsage } from "./process-usage.js";
 
 /** The shared replay history holds as many signatures as the three receiving sockets had each. */
 const REPLAY_SOCKETS = 3;
@@ -49,6 +52,8 @@ export interface RunningController {
   readonly ports: SocketPorts;
   /** What clients connect to (the client socket). */
   readonly url: string;
+  /** Whether every socket uses CURVE (the events socket always does). */
+  readonly curve: boolean;
   /** Resolves once the controller has shut down, by a client's shutdown_request or by stop(). */
   readonly closed: Promise<void>;
   /** Graceful shutdown: stops every engine, publishes controller_shutdown, closes, removes the files. */
@@ -75,6 +80,7 @@ class Controller implements ControllerContext {
   readonly #outbox: Outbox;
   readonly #senders: MessageSender[];
   readonly #throughput = new Throughput();
+  readonly #usage = new ProcessUsage();
   /** One history for all the controller's sockets: a message captured on one port is refused on every other. */
   readonly #replay: ReplayGuard;
   readonly #loop = new LoopWatch();
@@ -125,7 +131,7 @@ class Controller implements ControllerContext {
     ));
     const requeued = options.restore ? this.#restore(functions) : [];
     this.#outbox = new Outbox(this.engineSender, this.clientSender);
-    this.events = new EventPublisher(eventSender, signer, () => this.snapshot(), () => this.#throughput.sample(this.records.counts.done));
+    this.events = new EventPublisher(eventSender, signer, () => this.snapshot(), () => this.#throughput.sample(this.records.counts.done), new EventSubscribers(this.log));
     this.router = new TaskRouter(
       this.registry,
       this.records,
@@ -195,12 +201,13 @@ class Controller implements ControllerContext {
     void this.#serve(this.sockets.engine, (msg) => handleEngineMessage(this, msg), new Slice());
     // Heartbeats are cheap and come first: this loop never yields on its own.
     void this.#serve(this.sockets.heartbeat, (msg) => this.#heartbeat.handle(msg));
+    void this.#serve(this.sockets.events, (msg) => this.events.handle(msg));
   }
 
   snapshot(): ClusterSnapshot {
     return buildSnapshot({
       profile: this.options.profile,
-      controller: { ...this.#controllerInfo, loop: this.#loop.figures() },
+      controller: { ...this.#controllerInfo, ...this.#usage.sample(), loop: this.#loop.figures() },
       registry: this.registry,
       records: this.records,
       balancer: this.router.balancer,
@@ -304,7 +311,19 @@ export async function startController(options: ControllerOptions = {}): Promise<
   raiseOpenFileLimit(resolved.logger);
   // A restarted controller takes the old ports and key: engines and clients find it where it was.
   const previous = resolved.restore ? previousConnection(resolved) : undefined;
-  const { sockets, ports } = await bindSockets(resolved.ip, previous?.ports);
+  // Restored without --curve/--no-curve: as the files say, since the peers reconnect with those files
+  // (connection files written ahead of time, as in deploy/kubernetes, may have no keys at all).
+  if (previous && options.curve === undefined) resolved.curve = previous.curve;
+  const curveKeys = previous?.curveKeys ?? newCurveKeys();
+  const zap = resolved.curve ? await registerZapDomain(curveKeys, resolved.logger) : undefined;
+  let bound: Awaited<ReturnType<typeof bindSockets>>;
+  try {
+    bound = await bindSockets(resolved.ip, { keys: curveKeys, curve: resolved.curve, zapDomain: zap?.domain ?? "" }, previous?.ports);
+  } catch (err) {
+    zap?.close();
+    throw err;
+  }
+  const { sockets, ports } = bound;
   const key = previous?.key ?? randomBytes(32).toString("hex");
   const started = new Date().toISOString();
   const url = `tcp://${resolved.location}:${ports.client}`;
@@ -313,19 +332,25 @@ export async function startController(options: ControllerOptions = {}): Promise<
     controller = new Controller(resolved, sockets, new Signer(key), key, url, started);
   } catch (err) {
     closeSockets(sockets, 0);
+    zap?.close();
     throw err;
   }
   try {
     writeConnectionFiles(
       resolved,
-      { ip: resolved.ip, location: resolved.location, key, profile: resolved.profile, controller: { pid: process.pid, hostname: hostname(), started } },
+      {
+        ip: resolved.ip, location: resolved.location, key, profile: resolved.profile, controller: { pid: process.pid, hostname: hostname(), started },
+        curve: resolved.curve, curve_keys: curveKeys,
+      },
       ports,
     );
   } catch (err) {
     closeSockets(sockets, 0);
+    zap?.close();
     controller.closeStore();
     throw err;
   }
+  void controller.closed.then(() => zap?.close());
   // Should the process end without a graceful shutdown (a crash, process.exit), the files still go.
   const removeFiles = () => {
     controller.closeStore();
@@ -334,13 +359,14 @@ export async function startController(options: ControllerOptions = {}): Promise<
   process.once("exit", removeFiles);
   void controller.closed.then(() => process.off("exit", removeFiles));
   controller.run();
-  resolved.logger.info(`controller ${process.pid} serving clients on ${url} (scheme ${resolved.scheme}, hwm ${resolved.hwm}, task store ${controller.store.kind}${controller.store.location ? ` ${controller.store.location}` : ""}${previous ? ", restored ports and key" : ""})`);
+  resolved.logger.info(`controller ${process.pid} serving clients on ${url} (${resolved.curve ? "CURVE on every socket" : "CURVE on events only"}, scheme ${resolved.scheme}, hwm ${resolved.hwm}, task store ${controller.store.kind}${controller.store.location ? ` ${controller.store.location}` : ""}${previous ? ", restored ports and key" : ""})`);
   return {
     pid: process.pid,
     clientFile: resolved.clientFile,
     engineFile: resolved.engineFile,
     ports,
     url,
+    curve: resolved.curve,
     closed: controller.closed,
     stop: (reason = "stop requested") => controller.shutdownHub(reason, null),
   };

@@ -1,5 +1,6 @@
 import {
   encodeMessage,
+  type Message,
   newHeader,
   type ClusterSnapshot,
   type MessageContents,
@@ -10,6 +11,7 @@ import {
 } from "@tsparallel/protocol";
 import type { TaskRecord } from "./records/task-record.js";
 import type { TaskEvents } from "./task-router.js";
+import type { EventSubscribers } from "./event-subscribers.js";
 
 export interface EventTimings {
   snapshotMs: number;
@@ -26,8 +28,10 @@ const MAX_STREAM_ERROR = 200;
 export const DEFAULT_EVENT_TIMINGS: EventTimings = { snapshotMs: 250, snapshotMaxMs: 2000, heartbeatMs: 1000, maxStreamTasks: 1000 };
 
 /**
- * The events PUB socket. Engine lifecycle events go out at once; snapshots and the task stream are
- * coalesced on a timer so that a busy cluster costs subscribers a few messages a second, not one per task.
+ * The events socket: a ROUTER that sends each event to every subscriber (event-subscribers.ts); a
+ * subscriber that does not keep up loses events at the socket's high-water mark, as with PUB. Engine
+ * lifecycle events go out at once; snapshots and the task stream are coalesced on a timer so that a
+ * busy cluster costs subscribers a few messages a second, not one per task.
  */
 export class EventPublisher implements TaskEvents {
   #dirty = true;
@@ -41,13 +45,23 @@ export class EventPublisher implements TaskEvents {
     private readonly snapshot: () => ClusterSnapshot,
     /** Runs on every snapshot tick, before deciding to publish (throughput sampling). */
     private readonly onTick: () => void,
+    private readonly subscribers: EventSubscribers,
     private readonly timings: EventTimings = DEFAULT_EVENT_TIMINGS,
   ) {}
 
-  /** Topic frame first, so subscribers can filter by msg_type. */
+  /** Signed once, sent to each subscriber. */
   publish<T extends MessageType>(type: T, content: MessageContents[T]): void {
+    if (this.subscribers.size === 0) return;
     const frames = encodeMessage(this.signer, { header: newHeader(type, this.sender.session), content });
-    this.sender.sendFrames([Buffer.from(type), ...frames]);
+    for (const identity of this.subscribers.identities()) this.sender.sendFrames([identity, ...frames]);
+  }
+
+  /** A verified message on the events socket: only (un)subscriptions mean anything there. */
+  handle(msg: Message): void {
+    const identity = msg.identities[msg.identities.length - 1];
+    if (!identity) return;
+    if (msg.header.msg_type === "events_subscribe") this.subscribers.subscribe(identity);
+    else if (msg.header.msg_type === "events_unsubscribe") this.subscribers.unsubscribe(identity);
   }
 
   changed(): void {
@@ -87,6 +101,7 @@ export class EventPublisher implements TaskEvents {
 
   #tick(): void {
     this.onTick();
+    this.subscribers.expire();
     if (this.#completed.length) {
       const tasks = this.#completed.slice(-this.timings.maxStreamTasks);
       this.#completed = [];

@@ -16,6 +16,8 @@ const program = new Command("tspcontroller")
   .description("The tsparallel controller: registers engines, routes and schedules tasks, publishes cluster events")
   .option("--profile <name>", "profile (selects the connection files)", "default")
   .option("--ip <address>", "address to bind", "127.0.0.1")
+  .option("--curve", "ZeroMQ CURVE on every socket: encrypted, only holders of the connection file connect (default: on when --ip is not a loopback address)")
+  .option("--no-curve", "plaintext on the client, engine and heartbeat sockets even on a non-loopback address")
   .option("--location <host>", "address peers connect to (default: ip, or this host's name when ip is 0.0.0.0)")
   .addOption(new Option("--scheme <scheme>", "load-balancing scheme").choices(SCHEMES).default("leastload"))
   .option("--hwm <n>", "max outstanding tasks per engine for the load balancer (0 = unlimited)", integer, 64)
@@ -43,6 +45,7 @@ interface CliOptions {
   profile: string;
   ip: string;
   location?: string;
+  curve?: boolean;
   scheme: SchemeName;
   hwm: number;
   lbWindow: "adaptive" | "hwm";
@@ -74,6 +77,7 @@ try {
     profile: cli.profile,
     ip: cli.ip,
     location: cli.location,
+    curve: cli.curve,
     scheme: cli.scheme,
     hwm: cli.hwm,
     lbWindow: cli.lbWindow,

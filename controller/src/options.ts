@@ -13,6 +13,11 @@ export interface ControllerOptions {
   ip?: string;
   /** Address peers connect to. Default: `ip`, or this host's name when binding 0.0.0.0. */
   location?: string;
+  /**
+   * ZeroMQ CURVE on every socket (encryption, and only holders of the connection file's client key
+   * connect). Default: on when `ip` is not a loopback address.
+   */
+  curve?: boolean;
   /** Load-balancing scheme. Default leastload. */
   scheme?: SchemeName;
   /** Max outstanding tasks per engine for the load-balanced scheduler; 0 = unlimited. Default 64. */
@@ -105,6 +110,11 @@ function storeLimits(limits: StoreLimits): StoreLimits {
   return limits;
 }
 
+/** 127.0.0.0/8, ::1 and localhost: only this host can reach them, so plaintext stays on the host. */
+export function isLoopback(ip: string): boolean {
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(ip) || ip === "::1" || ip === "[::1]" || ip === "localhost";
+}
+
 export function resolveOptions(options: ControllerOptions = {}): ResolvedOptions {
   const profile = options.profile ?? "default";
   const ip = options.ip ?? "127.0.0.1";
@@ -126,6 +136,7 @@ export function resolveOptions(options: ControllerOptions = {}): ResolvedOptions
     profile,
     ip,
     location: options.location ?? (ip === "0.0.0.0" || ip === "*" ? hostname() : ip),
+    curve: options.curve ?? !isLoopback(ip),
     scheme,
     hwm: Math.floor(positive("hwm", options.hwm ?? 64, true)),
     lbWindow: lbWindow(options.lbWindow),

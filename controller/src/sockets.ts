@@ -1,14 +1,25 @@
 import * as zmq from "zeromq";
-import { dataSocketLimits, heartbeatSocketLimits } from "@tsparallel/protocol";
+import { curveServerOptions, dataSocketLimits, heartbeatSocketLimits, type CurveKeys } from "@tsparallel/protocol";
 
 export interface ControllerSockets {
   client: zmq.Router;
-  events: zmq.Publisher;
+  events: zmq.Router;
   engine: zmq.Router;
   heartbeat: zmq.Router;
 }
 
 export type SocketPorts = Record<keyof ControllerSockets, number>;
+
+/** Events a subscriber that does not read may have queued before it loses the newest ones. */
+const EVENTS_HIGH_WATER_MARK = 1000;
+
+/** With `curve`, every socket is a CURVE server whose handshakes the ZAP domain checks. */
+export interface SocketSecurity {
+  keys: CurveKeys;
+  curve: boolean;
+  /** The ZAP domain (zap.ts) that checks the client key of every CURVE handshake. */
+  zapDomain: string;
+}
 
 function portOf(socket: zmq.Socket): number {
   const endpoint = socket.lastEndpoint ?? "";
@@ -21,14 +32,17 @@ function portOf(socket: zmq.Socket): number {
  * Binds the four sockets on random ports, or on `ports` (a restarted controller takes its old ones, so
  * that engines and clients reconnect to the same endpoints). Routers queue without limit: at the default high-water
  * mark a ROUTER silently drops messages to a slow peer, and a lost task or result never comes back.
- * `sendTimeout: 0` makes sends synchronous (see MessageSender).
+ * `sendTimeout: 0` makes sends synchronous (see MessageSender). The events socket is a ROUTER with a
+ * high-water mark: it serves only peers that subscribed with a signed message (event-subscribers.ts),
+ * and drops events for one that does not keep up, as a PUB would.
  */
-export async function bindSockets(ip: string, ports?: SocketPorts): Promise<{ sockets: ControllerSockets; ports: SocketPorts }> {
+export async function bindSockets(ip: string, security: SocketSecurity, ports?: SocketPorts): Promise<{ sockets: ControllerSockets; ports: SocketPorts }> {
+  const data = security.curve ? curveServerOptions(security.keys, security.zapDomain) : {};
   const sockets: ControllerSockets = {
-    client: new zmq.Router({ sendHighWaterMark: 0, receiveHighWaterMark: 0, sendTimeout: 0, ...dataSocketLimits() }),
-    events: new zmq.Publisher({ sendTimeout: 0, ...heartbeatSocketLimits() }),
-    engine: new zmq.Router({ sendHighWaterMark: 0, receiveHighWaterMark: 0, sendTimeout: 0, ...dataSocketLimits() }),
-    heartbeat: new zmq.Router({ sendTimeout: 0, ...heartbeatSocketLimits() }),
+    client: new zmq.Router({ sendHighWaterMark: 0, receiveHighWaterMark: 0, sendTimeout: 0, ...dataSocketLimits(), ...data }),
+    events: new zmq.Router({ sendHighWaterMark: EVENTS_HIGH_WATER_MARK, sendTimeout: 0, ...heartbeatSocketLimits(), ...data }),
+    engine: new zmq.Router({ sendHighWaterMark: 0, receiveHighWaterMark: 0, sendTimeout: 0, ...dataSocketLimits(), ...data }),
+    heartbeat: new zmq.Router({ sendTimeout: 0, ...heartbeatSocketLimits(), ...data }),
   };
   try {
     for (const [name, socket] of Object.entries(sockets) as [keyof ControllerSockets, zmq.Socket][]) {

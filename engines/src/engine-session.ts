@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { inspect } from "node:util";
 import type * as zmq from "zeromq";
-import { createLogger, url, type EngineConnectionInfo, type EngineMetadata, type Logger, type Message, type MessageContents, type MessageSender } from "@tsparallel/protocol";
+import { createLogger, curveClientOptions, url, type EngineConnectionInfo, type EngineMetadata, type Logger, type Message, type MessageContents, type MessageSender } from "@tsparallel/protocol";
 import type { RunningEngine } from "./engine.js";
 import { uncaptured } from "./engine-log.js";
 import { Heartbeat, rejoinAfterMs, type HeartbeatEvent } from "./heartbeat.js";
@@ -95,6 +95,7 @@ export class EngineSession implements RunningEngine {
       {
         url: url(this.info, this.info.ports.heartbeat),
         key: this.info.key,
+        curve: curveClientOptions(this.info),
         uuid: this.uuid,
         id: this.id,
         heartbeatMs,

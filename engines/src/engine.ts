@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { createRequire } from "node:module";
 import * as zmq from "zeromq";
-import { MessageSender, Signer, createLogger, dataSocketLimits, engineConnectionFile, receiveMessages, url, type EngineConnectionInfo, type EngineMetadata } from "@tsparallel/protocol";
+import { MessageSender, Signer, createLogger, curveClientOptions, dataSocketLimits, engineConnectionFile, receiveMessages, url, type EngineConnectionInfo, type EngineMetadata } from "@tsparallel/protocol";
 import { waitForConnectionFile } from "./connection.js";
 import { uncaptured } from "./engine-log.js";
 import { defineEngineGlobal } from "./engine-globals.js";
@@ -62,7 +62,7 @@ export async function startEngine(options: EngineOptions = {}): Promise<RunningE
   interrupter.install();
   const engineUrl = url(info, info.ports.engine);
   // Unbounded queues and synchronous sends: a dropped result never comes back, and a send per result is the hot path.
-  const socket = new zmq.Dealer({ routingId: uuid, linger: 1000, sendHighWaterMark: 0, receiveHighWaterMark: 0, sendTimeout: 0, ...dataSocketLimits() });
+  const socket = new zmq.Dealer({ routingId: uuid, linger: 1000, sendHighWaterMark: 0, receiveHighWaterMark: 0, sendTimeout: 0, ...dataSocketLimits(), ...curveClientOptions(info) });
   socket.connect(engineUrl);
   const signer = new Signer(info.key);
   const sender = new MessageSender(socket, signer, uuid, log);

@@ -27,7 +27,7 @@ function line(level: keyof typeof LEVELS, message: string): void {
 const log: Logger = { debug: (m) => line("debug", m), info: (m) => line("info", m), warn: (m) => line("warn", m), error: (m) => line("error", m) };
 
 const post = (event: HeartbeatEvent): void => parentPort?.postMessage(event);
-const socket = new zmq.Dealer({ routingId: config.uuid, linger: 0, ...heartbeatSocketLimits() });
+const socket = new zmq.Dealer({ routingId: config.uuid, linger: 0, ...heartbeatSocketLimits(), ...config.curve });
 socket.connect(config.url);
 const signer = new Signer(config.key);
 const sender = new MessageSender(socket, signer, config.uuid, log);
@@ -42,17 +42,23 @@ let lastBeat = performance.now();
 let lost = false;
 const lastResorts: NodeJS.Timeout[] = [];
 
+/** CPU over less than this is noise (the first beat comes right at start-up: it read 5,000%); the last figure stands. */
+const MIN_CPU_WINDOW_MS = 100;
+let cpuPercent = 0;
+
 function beat(): void {
   const cpuNow = process.cpuUsage();
   const beatNow = performance.now();
-  const cpuMicros = cpuNow.user - lastCpu.user + (cpuNow.system - lastCpu.system);
-  const wallMicros = Math.max(1, (beatNow - lastBeat) * 1000);
-  lastCpu = cpuNow;
-  lastBeat = beatNow;
+  if (beatNow - lastBeat >= MIN_CPU_WINDOW_MS) {
+    const cpuMicros = cpuNow.user - lastCpu.user + (cpuNow.system - lastCpu.system);
+    cpuPercent = Math.round((cpuMicros / ((beatNow - lastBeat) * 1000)) * 1000) / 10;
+    lastCpu = cpuNow;
+    lastBeat = beatNow;
+  }
   sender.send("heartbeat", {
     uuid: config.uuid,
     id: engineId,
-    cpu: Math.round((cpuMicros / wallMicros) * 1000) / 10,
+    cpu: cpuPercent,
     rss: process.memoryUsage.rss(),
     heapUsed: heapUsed[0] ?? 0,
     time: Date.now(),

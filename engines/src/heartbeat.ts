@@ -1,11 +1,14 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { getHeapStatistics } from "node:v8";
 import { Worker } from "node:worker_threads";
+import type { CurveClientOptions } from "@tsparallel/protocol";
 
 /** What the heartbeat thread is started with (structured-cloned into the worker). */
 export interface HeartbeatConfig {
   url: string;
   key: string;
+  /** CURVE options of the heartbeat socket (empty when the cluster runs without CURVE). */
+  curve: CurveClientOptions;
   uuid: string;
   id: number;
   heartbeatMs: number;

@@ -12,9 +12,13 @@ function globToRegExp(pattern: string): RegExp {
   return new RegExp(`^${escaped}$`);
 }
 
+/** The newest cells kept; older ones are dropped in batches (every buffer of the kernel is bounded). */
+const KEPT_RECORDS = 10_000;
+const DROP_BATCH = 1_000;
+
 /**
- * The inputs (and text outputs) of this kernel's cells, for history_request. Kept in memory, one
- * session per kernel process (session number 1; 0 and negative numbers mean the current one).
+ * The inputs (and text outputs) of this kernel's newest cells, for history_request. Kept in memory,
+ * one session per kernel process (session number 1; 0 and negative numbers mean the current one).
  */
 export class History {
   static readonly SESSION = 1;
@@ -22,6 +26,7 @@ export class History {
 
   add(line: number, input: string): void {
     this.#records.push({ line, input, output: null });
+    if (this.#records.length > KEPT_RECORDS + DROP_BATCH) this.#records.splice(0, DROP_BATCH);
   }
 
   setOutput(line: number, output: string): void {

@@ -87,7 +87,7 @@ export class Kernel {
       this.log,
       () => this.#iopub.parent,
     );
-    this.#cells = new LazyCells(process.cwd(), this.#interrupts);
+    this.#cells = new LazyCells(process.cwd(), this.#interrupts, this.log);
     const px = new ParallelMagics({
       iopub: this.#iopub,
       cells: this.#cells.get,

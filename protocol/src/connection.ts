@@ -1,6 +1,7 @@
 import { chmodSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { validateCurveKeys, type CurveKeys } from "./curve.js";
 
 export const SIGNATURE_SCHEME = "hmac-sha256";
 
@@ -13,6 +14,10 @@ interface ConnectionBase {
   location: string;
   key: string;
   signature_scheme: typeof SIGNATURE_SCHEME;
+  /** Every socket of the cluster uses ZeroMQ CURVE (encrypted; only holders of `curve_keys` connect). */
+  curve?: boolean;
+  /** The cluster's CURVE keys (curve.ts), used when `curve` is true. */
+  curve_keys?: CurveKeys;
   profile: string;
   controller: { pid: number; hostname: string; started: string };
 }
@@ -164,5 +169,8 @@ export function parseConnectionInfo<K extends ConnectionInfo["kind"]>(text: stri
   for (const name of needed) {
     if (!Number.isInteger(ports?.[name])) throw new ConnectionFileError(`${source} is corrupt: port ${name} is missing`);
   }
+  if (value.curve !== undefined && typeof value.curve !== "boolean") throw new ConnectionFileError(`${source} is corrupt: curve must be true or false`);
+  if (value.curve_keys !== undefined) validateCurveKeys(value.curve_keys, source);
+  if (value.curve === true && value.curve_keys === undefined) throw new ConnectionFileError(`${source} says curve: true but holds no curve_keys`);
   return value as unknown as Extract<ConnectionInfo, { kind: K }>;
 }

@@ -4,6 +4,7 @@ export * from "./messages.js";
 export * from "./serialize.js";
 export * from "./functions.js";
 export * from "./connection.js";
+export * from "./curve.js";
 export * from "./socket.js";
 export * from "./errors.js";
 export * from "./log.js";

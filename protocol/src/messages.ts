@@ -5,7 +5,7 @@
  *
  * Sockets:
  *   client  DEALER  -> controller ROUTER "client"     requests, task submissions; replies, results, streams
- *   client  SUB     <- controller PUB    "events"     engine/task events and snapshots (topic = msg_type)
+ *   client  DEALER  -> controller ROUTER "events"     signed events_subscribe (renewed); engine/task events and snapshots back
  *   engine  DEALER  -> controller ROUTER "engine"     registration, tasks, results, streams
  *   engine  DEALER  -> controller ROUTER "heartbeat"  heartbeats (from an engine thread); signals back
  */
@@ -183,6 +183,9 @@ export interface ClusterSnapshot {
   profile: string;
   controller: {
     url: string; pid: number; hostname: string; started: string; scheme: string; hwm: number;
+    /** The controller process's own CPU (percent of one core, since the previous snapshot) and RSS (bytes). */
+    cpu?: number;
+    rss?: number;
     /**
      * How long the controller held its event loop, since it started: the longest time the loop could
      * not turn (wall clock, ms: GC, a SIGSTOP or a starved CPU count too) and the handler that ran
@@ -346,7 +349,11 @@ export interface MessageContents {
   status_reply: ClusterSnapshot;
   error_reply: { ename: string; evalue: string };
 
-  // controller -> clients ("events" socket; the topic frame is the msg_type)
+  // client -> controller on the "events" socket: send me events (renewed every EVENTS_RENEW_MS), or stop
+  events_subscribe: Record<string, never>;
+  events_unsubscribe: Record<string, never>;
+
+  // controller -> subscribed clients ("events" socket)
   engine_registered: { engine: EngineInfo };
   engine_dead: { id: number; reason: string };
   engine_unregistered: { id: number };
@@ -357,6 +364,13 @@ export interface MessageContents {
 }
 
 export type MessageType = keyof MessageContents;
+
+/**
+ * How often a client renews its `events_subscribe`; the controller forgets a subscriber silent for
+ * EVENTS_EXPIRE_MS (a client gone without unsubscribing).
+ */
+export const EVENTS_RENEW_MS = 5000;
+export const EVENTS_EXPIRE_MS = 30_000;
 
 /** How often a client beats (`client_heartbeat`). */
 export const CLIENT_HEARTBEAT_MS = 500;

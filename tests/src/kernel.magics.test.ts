@@ -241,6 +241,25 @@ describe("kernel: %px magics on a cluster", () => {
     assert.equal(result.ok, true, String(result.message));
     // Engine 1 finished its task: the answer says there was nothing to interrupt.
     assert.match(String(result.message), /engine 1 was idle: nothing to interrupt/);
+
+    // An engine's recent log lines, from the log file its launcher recorded in the profile (bounded by `lines`).
+    // The interrupt just above reached the idle engine, which logs it (once its signal handler ran): asked again until it shows.
+    const askLog = async (id: string) => {
+      kernel.send("shell", "comm_msg", { comm_id: commId, data: { type: "engine_log", id, engineId: 1, lines: 5 } });
+      return commData(await kernel.waitForIopub((m) => commData(m)?.type === "engine_log" && commData(m)?.id === id))!;
+    };
+    let log = await askLog("l1");
+    for (let attempt = 0; attempt < 20 && !(log.lines as string[]).some((l) => l.includes("SIGINT while idle")); attempt++) {
+      await new Promise((r) => setTimeout(r, 500));
+      log = await askLog(`l1-${attempt}`);
+    }
+    assert.match(String(log.source), /engine-\d+-\d+\.log$/, JSON.stringify(log));
+    const logLines = log.lines as string[];
+    assert.ok(logLines.length >= 1 && logLines.length <= 5, JSON.stringify(log));
+    assert.match(logLines.join("\n"), /SIGINT while idle: nothing to interrupt/);
+    kernel.send("shell", "comm_msg", { comm_id: commId, data: { type: "engine_log", id: "l2", engineId: 99 } });
+    const unknown = commData(await kernel.waitForIopub((m) => commData(m)?.type === "engine_log" && commData(m)?.id === "l2"))!;
+    assert.deepEqual([unknown.source, unknown.lines, unknown.note], ["", [], "engine 99 is not known to this client"]);
     kernel.send("shell", "comm_close", { comm_id: commId, data: {} });
   });
 

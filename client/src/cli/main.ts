@@ -13,6 +13,7 @@ interface StartOptions extends LauncherCliOptions, ControllerCliOptions {
   profile: string;
   ip?: string;
   location?: string;
+  curve?: boolean;
   daemonize: boolean;
   scheme?: string;
   hwm?: string;
@@ -64,6 +65,8 @@ addControllerOptions(addLauncherOptions(program
   .option("--profile <name>", "profile", "default")
   .option("--ip <address>", "address to bind (default 127.0.0.1; 0.0.0.0 with ssh, slurm or batch engines, or a controller elsewhere)")))
   .option("--location <host>", "address engines and clients connect to")
+  .option("--curve", "encrypt every socket with ZeroMQ CURVE; only holders of the connection file connect (default: on when --ip is not a loopback address)")
+  .option("--no-curve", "no CURVE on the client, engine and heartbeat sockets, even on a non-loopback address")
   .option("--daemonize", "return once ready and leave the cluster running", false)
   .option("--scheme <scheme>", "load-balancing scheme: leastload, lru, random, weighted")
   .option("--hwm <n>", "max outstanding tasks per engine for the load balancer (0: no limit)")
@@ -80,7 +83,7 @@ addControllerOptions(addLauncherOptions(program
     const started = Date.now();
     const engines = launcherSpec(opts);
     const controller = controllerSpec(opts);
-    const cluster = await Cluster.start({ n: opts.n, profile: opts.profile, ip: opts.ip, location: opts.location, daemonize: opts.daemonize, controllerArgs, supervise, engines, controller });
+    const cluster = await Cluster.start({ n: opts.n, profile: opts.profile, ip: opts.ip, location: opts.location, curve: opts.curve, daemonize: opts.daemonize, controllerArgs, supervise, engines, controller });
     const launched = [...cluster.engines.map((e) => String(e.pid)), ...cluster.jobs.map((j) => `${j.launcher} job ${j.jobId}`)];
     console.log(`cluster ready in ${Date.now() - started} ms: profile "${cluster.profile}", ${describeController(cluster.controller)}, ${cluster.engineCount} engines (${launched.join(", ")})`);
     const supervisor = cluster.supervisor;

@@ -34,6 +34,12 @@ export interface ClusterOptions {
    */
   ip?: string;
   location?: string;
+  /**
+   * ZeroMQ CURVE on every socket (tspcontroller --curve / --no-curve): traffic encrypted, only holders
+   * of the connection file connect. Default: on when the controller binds a non-loopback address.
+   * Clients and engines read it from the connection info; nothing else needs it.
+   */
+  curve?: boolean;
   /** Processes outlive this one (what `tspcluster start --daemonize` does). */
   daemonize?: boolean;
   /**
@@ -95,6 +101,11 @@ export class Cluster implements AsyncDisposable {
 
   static async start(options: ClusterOptions = {}): Promise<Cluster> {
     const profile = options.profile ?? "default";
+    if (options.curve !== undefined) {
+      // As a controller argument, so a supervisor process and a restarted controller keep it.
+      const { curve, ...rest } = options;
+      options = { ...rest, controllerArgs: [curve ? "--curve" : "--no-curve", ...(options.controllerArgs ?? [])] };
+    }
     const existing = readState(profile);
     // A supervisor process counts too: its controller may be down only while it is being restarted.
     if (existing && ((await controllerRunning(existing.controller)) || (existing.supervisor?.kind === "process" && isOurs(existing.supervisor)))) {

@@ -1,7 +1,7 @@
 import { Client, Cluster } from "tsparallel";
 import type { ClusterHolder } from "../magics/cluster-holder.js";
 
-export type Action = "start" | "connect" | "add_engines" | "stop_engine" | "interrupt_engine" | "restart_engine" | "stop_cluster";
+export type Action = "start" | "connect" | "reconnect" | "add_engines" | "stop_engine" | "interrupt_engine" | "restart_engine" | "stop_cluster";
 
 export interface ActionRequest {
   type: "action";
@@ -60,6 +60,34 @@ async function addEngines(clusters: ClusterHolder, client: Client, n: number): P
   }
 }
 
+/** How long Reconnect waits for a profile's controller to be back (a supervisor restart, a `tspcluster start`). */
+const RECONNECT_WAIT_MS = 90_000;
+const RECONNECT_POLL_MS = 1_000;
+
+/**
+ * Connects a new client to the profile's controller once one answers there, and makes it the active
+ * client; the lost one is closed (its sockets and timers go). Tries until RECONNECT_WAIT_MS: a controller
+ * restarted by its supervisor, or a cluster started again, takes a few seconds to come back.
+ */
+async function reconnect(clusters: ClusterHolder, profile: string): Promise<Client> {
+  const lost = clusters.activeClient();
+  const deadline = Date.now() + RECONNECT_WAIT_MS;
+  let why = `no cluster is running in profile ${profile}`;
+  for (;;) {
+    if (runningProfiles().includes(profile)) {
+      try {
+        const rc = await Client.connect({ profile, timeout: Math.max(1_000, Math.min(5_000, deadline - Date.now())) });
+        if (lost && lost !== rc && lost.controllerLost) lost.close();
+        return rc;
+      } catch (err) {
+        why = (err as Error).message;
+      }
+    }
+    if (Date.now() + RECONNECT_POLL_MS > deadline) throw new Error(`the controller of profile ${profile} did not come back within ${RECONNECT_WAIT_MS / 1000} s: ${why}`);
+    await new Promise((resolve) => setTimeout(resolve, RECONNECT_POLL_MS));
+  }
+}
+
 /** What a panel action does, on the active client and the cluster this kernel holds. */
 export async function perform(request: ActionRequest, clusters: ClusterHolder): Promise<string> {
   const client = (): Client => {
@@ -86,6 +114,12 @@ export async function perform(request: ActionRequest, clusters: ClusterHolder): 
       const profile = typeof request.profile === "string" && request.profile ? request.profile : "default";
       const rc = await Client.connect({ profile });
       return `connected to the cluster of profile ${rc.profile} (${rc.ids.length} engines)`;
+    }
+    case "reconnect": {
+      const profile = typeof request.profile === "string" && request.profile ? request.profile : (clusters.activeClient()?.profile ?? "default");
+      const rc = await reconnect(clusters, profile);
+      const n = rc.ids.length;
+      return `reconnected to the controller of profile ${rc.profile} at ${rc.url} (${n} engine${n === 1 ? "" : "s"} so far)`;
     }
     case "add_engines": {
       const n = engineCount(request.n, 1);

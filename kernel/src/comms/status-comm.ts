@@ -1,6 +1,7 @@
 import { Client, type ClusterSnapshot, type TaskStreamItem } from "tsparallel";
 import type { Logger } from "@tsparallel/protocol";
 import type { ClusterHolder } from "../magics/cluster-holder.js";
+import { engineLog, MAX_LOG_LINES } from "./engine-logs.js";
 import { perform, runningProfiles, type ActionRequest } from "./panel-actions.js";
 import type { Comm, CommManager } from "./comm-manager.js";
 import type { RecentCalls } from "./recent-calls.js";
@@ -21,7 +22,8 @@ const PROFILES_POLL_MS = 2_000;
  * cluster_snapshot and task_stream events, batched (nothing is sent while the cluster is idle); a
  * `controller_lost` message when the controller shut down or went silent; the running profiles
  * while there is no cluster; the progress of the kernel's recent calls when it moved (`calls`); and
- * the panel's actions, each answered with an action_result.
+ * the panel's actions, each answered with an action_result; and an engine's recent log lines on request
+ * (`engine_log`, answered with the same id).
  */
 function openStatusComm(comm: Comm, clusters: ClusterHolder, calls: RecentCalls, log: Logger): void {
   let callsSent = "";
@@ -127,6 +129,17 @@ function openStatusComm(comm: Comm, clusters: ClusterHolder, calls: RecentCalls,
   const timer = setInterval(() => flush(), FLUSH_MS);
   timer.unref();
   comm.onMessage((data) => {
+    if (data.type === "engine_log") {
+      const engineId = data.engineId;
+      if (typeof data.id !== "string" || typeof engineId !== "number" || !Number.isInteger(engineId)) return;
+      const lines = typeof data.lines === "number" && Number.isInteger(data.lines) && data.lines > 0 ? Math.min(data.lines, MAX_LOG_LINES) : MAX_LOG_LINES;
+      const active = clusters.activeClient();
+      const reply = active
+        ? engineLog(active, engineId, lines)
+        : { engineId, source: "", lines: [], note: "no active client: connect to a cluster or start one" };
+      comm.send({ type: "engine_log", id: data.id, ...reply });
+      return;
+    }
     if (data.type !== "action") return;
     const request = data as unknown as ActionRequest;
     perform(request, clusters).then(

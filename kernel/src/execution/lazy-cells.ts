@@ -1,4 +1,6 @@
+import type { Logger } from "@tsparallel/protocol";
 import type { Interrupts } from "../runtime/interrupts.js";
+import { CompilerCodeCache } from "../typescript/compiler-code-cache.js";
 import type { TypeScriptCells } from "./typescript-cells.js";
 
 /** Gives the TypeScript side of the kernel, loading it on first need. */
@@ -7,12 +9,14 @@ export type CellsProvider = () => Promise<TypeScriptCells>;
 /** Long enough for requests that came during a step (kernel_info) to be read, answered and sent. */
 const BETWEEN_STEPS_MS = 15;
 const pause = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, BETWEEN_STEPS_MS));
+/** The compiler's code cache is written a little after the warm-up, out of the first cell's way. */
+const SAVE_CODE_CACHE_AFTER_MS = 2000;
 
 /**
  * Loads the TypeScript compiler and builds the notebook's program once. The kernel starts this
  * right after it binds its sockets, in three blocking steps with pauses between them (loading
- * TypeScript, parsing the libraries, creating the type checker), so a kernel_info request waits
- * at most one step; a cell that arrives earlier simply waits for the whole.
+ * TypeScript through V8's code cache, parsing the libraries, creating the type checker), so a
+ * kernel_info request waits at most one step; a cell that arrives earlier simply waits for the whole.
  */
 export class LazyCells {
   #loading: Promise<TypeScriptCells> | null = null;
@@ -20,6 +24,7 @@ export class LazyCells {
   constructor(
     private readonly cwd: string,
     private readonly interrupts: Interrupts,
+    private readonly log?: Logger,
   ) {}
 
   get started(): boolean {
@@ -32,12 +37,28 @@ export class LazyCells {
   };
 
   async #load(): Promise<TypeScriptCells> {
+    let started = performance.now();
+    const took = (step: string): void => {
+      const now = performance.now();
+      this.log?.info(`warm-up: ${step} in ${Math.round(now - started)} ms`);
+      started = now;
+    };
+    const codeCache = new CompilerCodeCache();
+    codeCache.load();
     const { TypeScriptCells } = await import("./typescript-cells.js");
+    took(`TypeScript loaded ${codeCache.outcome}`);
     await pause();
+    started = performance.now();
     const cells = new TypeScriptCells(this.cwd, this.interrupts);
     cells.parseLibraries();
+    took("libraries parsed");
     await pause();
+    started = performance.now();
     cells.warmUp();
+    took("type checker ready");
+    setTimeout(() => {
+      if (codeCache.save()) this.log?.info(`warm-up: wrote the code cache ${codeCache.file}`);
+    }, SAVE_CODE_CACHE_AFTER_MS).unref();
     return cells;
   }
 }

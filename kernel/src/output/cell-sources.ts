@@ -7,7 +7,11 @@ interface CellSource {
   lines: string[];
   /** The compiled JavaScript, where the source of a function sent to the engines is found. */
   js: string;
-  map: SourceMap | null;
+  /**
+   * The source map as TypeScript wrote it, parsed only when a traceback needs it: a parsed map is
+   * many times the size of its text, and a thousand cells are kept.
+   */
+  sourceMap: string | null;
   /** Lines of the compiled JavaScript: a frame below them is the kernel's call of the cell. */
   jsLines: number;
 }
@@ -22,14 +26,8 @@ export class CellSources {
   readonly #cells = new Map<string, CellSource>();
 
   register(filename: string, code: string, js: string, sourceMap: string | null): void {
-    let map: SourceMap | null = null;
-    try {
-      if (sourceMap) map = new SourceMap(JSON.parse(sourceMap) as ConstructorParameters<typeof SourceMap>[0]);
-    } catch {
-      map = null;
-    }
     this.#cells.delete(filename);
-    this.#cells.set(filename, { lines: code.split("\n"), js, map, jsLines: js.split("\n").length });
+    this.#cells.set(filename, { lines: code.split("\n"), js, sourceMap, jsLines: js.split("\n").length });
     if (this.#cells.size > KEPT_CELLS) this.#cells.delete(this.#cells.keys().next().value!);
   }
 
@@ -50,13 +48,23 @@ export class CellSources {
     const cell = this.#cells.get(filename);
     if (!cell) return null;
     if (line < 1 || line > cell.jsLines) return "kernel";
-    if (!cell.map) return { line, column, source: cell.lines[line - 1] };
-    const entry = cell.map.findEntry(line - 1, column - 1) as { generatedLine?: number; originalLine?: number; originalColumn?: number };
+    const map = parsedMap(cell.sourceMap);
+    if (!map) return { line, column, source: cell.lines[line - 1] };
+    const entry = map.findEntry(line - 1, column - 1) as { generatedLine?: number; originalLine?: number; originalColumn?: number };
     if (entry.originalLine === undefined || entry.originalColumn === undefined) return null;
     // The nearest mapping may be on an earlier line: then only the line is known.
     const sameLine = entry.generatedLine === line - 1;
     const mapped = { line: entry.originalLine + 1, column: sameLine ? entry.originalColumn + 1 : 1 };
     return { ...mapped, source: cell.lines[mapped.line - 1] };
+  }
+}
+
+function parsedMap(sourceMap: string | null): SourceMap | null {
+  if (!sourceMap) return null;
+  try {
+    return new SourceMap(JSON.parse(sourceMap) as ConstructorParameters<typeof SourceMap>[0]);
+  } catch {
+    return null;
   }
 }
 

@@ -1,22 +1,27 @@
 import v8 from "node:v8";
 import vm from "node:vm";
 
-/** Collect once this much has piled up since the last collection. */
-const GROWTH_BYTES = 32 * 1024 * 1024;
+/** Collect once this much has piled up since the last collection... */
+const GROWTH_BYTES = 16 * 1024 * 1024;
+/** ... at once when it is this much (a busy kernel is never idle), else after a short idle moment. */
+const URGENT_GROWTH_BYTES = 2 * GROWTH_BYTES;
 const IDLE_MS = 300;
-/** ... and in any case every so many requests, for a busy kernel that is never idle. */
+/** ... and in any case every so many requests. */
 const EVERY_REQUESTS = 200;
 
 /**
  * Full garbage collections between requests. Every cell builds a new TypeScript program and type
  * checker; the old ones are garbage, but V8 lets hundreds of megabytes of it pile up before it
- * collects, and the process keeps that memory. A collection when the kernel goes idle (or every
- * EVERY_REQUESTS requests) keeps the resident size near what is really in use.
+ * collects, grows the heap to hold it and keeps that memory. A collection when the kernel goes
+ * idle, or right after a request once much has piled up (cells sent back to back never leave the
+ * kernel idle), keeps the heap, and so the resident size, near what is really in use. A
+ * collection costs tens of milliseconds every few dozen tiny cells.
  */
 export class HeapKeeper {
   readonly #gc: () => void;
   #timer: NodeJS.Timeout | null = null;
   #requests = 0;
+  #urgent = false;
   #baseline = process.memoryUsage().heapUsed;
 
   constructor() {
@@ -32,17 +37,25 @@ export class HeapKeeper {
 
   idle(): void {
     this.#requests++;
-    if (this.#requests >= EVERY_REQUESTS) {
-      this.#collect();
+    const growth = process.memoryUsage().heapUsed - this.#baseline;
+    if (this.#requests >= EVERY_REQUESTS || growth >= URGENT_GROWTH_BYTES) {
+      // After the reply and the idle status have left (they are sent asynchronously); a request
+      // that arrives meanwhile does not cancel it, or cells sent back to back would never collect.
+      if (!this.#urgent) {
+        this.#urgent = true;
+        setImmediate(() => this.#collect());
+      }
       return;
     }
-    if (process.memoryUsage().heapUsed - this.#baseline < GROWTH_BYTES) return;
+    if (growth < GROWTH_BYTES) return;
     this.#timer = setTimeout(() => this.#collect(), IDLE_MS);
     this.#timer.unref();
   }
 
   #collect(): void {
+    if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
+    this.#urgent = false;
     this.#requests = 0;
     this.#gc();
     this.#baseline = process.memoryUsage().heapUsed;

@@ -1,5 +1,6 @@
 import ts = require("typescript");
 import type { MimeBundle } from "../jupyter/messages.js";
+import { documentationAt } from "./documentation.js";
 import type { NotebookProgram } from "./notebook-program.js";
 
 /** Positions worth asking about: the cursor, just before it, and the callee when inside `f(|`. */
@@ -24,7 +25,8 @@ export function inspection(notebook: NotebookProgram, code: string, position: nu
     const signature = ts.displayPartsToString(info.displayParts);
     const documentation = ts.displayPartsToString(info.documentation);
     const tags = (info.tags ?? []).map((tag) => `@${tag.name}${tag.text ? ` ${ts.displayPartsToString(tag.text)}` : ""}`);
-    const doc = [documentation, ...tags].filter(Boolean).join("\n");
+    // The program parses without doc comments (notebook-program.ts), so they are read on request.
+    const doc = [documentation, ...tags].filter(Boolean).join("\n") || documentationAt(notebook.service, notebook.cellFile, at);
     return {
       "text/plain": doc ? `${signature}\n\n${doc}` : signature,
       "text/markdown": `\`\`\`typescript\n${signature}\n\`\`\`${doc ? `\n\n${doc}` : ""}`,

@@ -15,6 +15,14 @@ function modifiedTime(fileName: string): number {
   }
 }
 
+/**
+ * Doc comments are not parsed: they are most of @types/node's text, and parsing them was a sixth
+ * of a kernel's start and of its memory. ParseForTypeInfo, not ParseForTypeErrors: the latter still
+ * parses every comment holding `@see` or `{@link}` (for unused-import checks cells do not make),
+ * and @types/node has them nearly everywhere. Inspect reads docs on request (documentation.ts).
+ */
+const JSDOC_PARSING = ts.JSDocParsingMode.ParseForTypeInfo;
+
 /** Modules the kernel itself provides are resolved from the kernel's folder, so a notebook always gets the kernel's copy. */
 const KERNEL_PROVIDED = /^tsparallel(\/|$)/;
 const kernelDir = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -49,7 +57,7 @@ export class NotebookProgram {
     this.scope = new ScopeDeclarations(cwd);
     this.options = cellCompilerOptions(cwd);
     this.#resolutionCache = ts.createModuleResolutionCache(cwd, (f) => f, this.options);
-    this.#service = ts.createLanguageService(this.#host(), ts.createDocumentRegistry());
+    this.#service = ts.createLanguageService(this.#host(), ts.createDocumentRegistry(ts.sys.useCaseSensitiveFileNames, cwd, JSDOC_PARSING));
   }
 
   get service(): ts.LanguageService {
@@ -130,6 +138,7 @@ export class NotebookProgram {
         return snapshot;
       },
       getCurrentDirectory: () => this.cwd,
+      jsDocParsingMode: JSDOC_PARSING,
       getCompilationSettings: () => this.options,
       getDefaultLibFileName: (options) => ts.getDefaultLibFilePath(options),
       fileExists,

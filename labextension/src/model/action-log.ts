@@ -20,6 +20,8 @@ export function describeAction(request: ActionRequest): string {
       return request.n === undefined ? 'Start a cluster' : `Start a cluster with ${engines(request.n)}`;
     case 'connect':
       return `Connect to profile ${request.profile ?? 'default'}`;
+    case 'reconnect':
+      return `Reconnect to profile ${request.profile ?? 'default'}`;
     case 'add_engines':
       return `Add ${engines(request.n ?? 1)}`;
     case 'stop_engine':

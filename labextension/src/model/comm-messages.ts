@@ -12,6 +12,7 @@ export const STATUS_COMM_TARGET = 'tsparallel.status';
 export type ActionName =
   | 'start'
   | 'connect'
+  | 'reconnect'
   | 'add_engines'
   | 'stop_engine'
   | 'interrupt_engine'
@@ -70,7 +71,21 @@ export interface CallsMessage {
   calls: CallProgress[];
 }
 
-export type KernelMessage = SnapshotMessage | ControllerLostMessage | TaskStreamMessage | ActionResultMessage | CallsMessage;
+/**
+ * kernel -> panel: an engine's recent log lines, answering the EngineLogRequest with the same id. `source`
+ * is the file they were read from ("" when none could be); `note` says whose lines they are (a log shared
+ * by all ranks of an mpiexec, say) or why there are none.
+ */
+export interface EngineLogMessage {
+  type: 'engine_log';
+  id: string;
+  engineId: number;
+  source: string;
+  lines: string[];
+  note: string;
+}
+
+export type KernelMessage = SnapshotMessage | ControllerLostMessage | TaskStreamMessage | ActionResultMessage | CallsMessage | EngineLogMessage;
 
 /** panel -> kernel */
 export interface ActionMessage {
@@ -84,6 +99,19 @@ export interface ActionMessage {
 }
 
 export type ActionRequest = Omit<ActionMessage, 'type' | 'id'>;
+
+/** panel -> kernel: the last `lines` lines of an engine's log. */
+export interface EngineLogRequest {
+  type: 'engine_log';
+  id: string;
+  engineId: number;
+  lines?: number;
+}
+
+export type PanelMessage = ActionMessage | EngineLogRequest;
+
+/** The most lines of a log the panel keeps (the kernel sends at most as many). */
+export const MAX_LOG_LINES = 200;
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null;
@@ -108,6 +136,17 @@ export function parseKernelMessage(data: unknown): KernelMessage | null {
       return Array.isArray(data.tasks) ? { type: 'task_stream', tasks: data.tasks.filter(isTaskStreamItem) } : null;
     case 'calls':
       return Array.isArray(data.calls) ? { type: 'calls', calls: data.calls.filter(isCallProgress).slice(-50) } : null;
+    case 'engine_log':
+      return typeof data.id === 'string' && typeof data.engineId === 'number' && Array.isArray(data.lines)
+        ? {
+            type: 'engine_log',
+            id: data.id,
+            engineId: data.engineId,
+            source: String(data.source ?? ''),
+            lines: data.lines.slice(-MAX_LOG_LINES).map(line => String(line).slice(0, 1000)),
+            note: String(data.note ?? '')
+          }
+        : null;
     case 'action_result':
       return typeof data.id === 'string' && typeof data.ok === 'boolean'
         ? { type: 'action_result', id: data.id, ok: data.ok, message: String(data.message ?? '') }

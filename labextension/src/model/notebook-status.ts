@@ -2,7 +2,8 @@ import type { ISessionContext } from '@jupyterlab/apputils';
 import { PromiseDelegate, UUID } from '@lumino/coreutils';
 import { Signal, type ISignal } from '@lumino/signaling';
 import { ActionLog, type ActionEntry } from './action-log.js';
-import type { ActionRequest, CallProgress, ClusterSnapshot, KernelMessage } from './comm-messages.js';
+import type { ActionRequest, CallProgress, ClusterSnapshot, EngineLogMessage, KernelMessage } from './comm-messages.js';
+import { ResourceHistory } from './resource-history.js';
 import { KernelStatusChannel } from './status-channel.js';
 import { TaskHistory } from './task-history.js';
 
@@ -20,12 +21,19 @@ export type PanelView =
 const ACTION_TIMEOUT_MS: Record<ActionRequest['action'], number> = {
   start: 120_000,
   connect: 30_000,
+  // The kernel waits up to 90 s for the profile's controller to be back.
+  reconnect: 100_000,
   add_engines: 60_000,
   restart_engine: 60_000,
   stop_engine: 30_000,
   interrupt_engine: 30_000,
   stop_cluster: 60_000
 };
+
+/** An engine's recent log lines as the kernel read them (see EngineLogMessage). */
+export type EngineLog = Omit<EngineLogMessage, 'type' | 'id'>;
+
+const LOG_TIMEOUT_MS = 15_000;
 
 /**
  * One notebook's kernel and its cluster: the latest snapshot, the recent task stream, and the actions
@@ -43,6 +51,8 @@ export class NotebookStatus {
   private _receivedAt = 0;
   private _calls: readonly CallProgress[] = [];
   private readonly _tasks = new TaskHistory();
+  private readonly _resources = new ResourceHistory();
+  private readonly _logRequests = new Map<string, { done: PromiseDelegate<EngineLog>; timer: ReturnType<typeof setTimeout> }>();
   private readonly _actions = new ActionLog();
   private readonly _waiting = new Map<string, { done: PromiseDelegate<ActionEntry>; timer: ReturnType<typeof setTimeout> }>();
   private _disposed = false;
@@ -64,6 +74,26 @@ export class NotebookStatus {
 
   get tasks(): TaskHistory {
     return this._tasks;
+  }
+
+  /** CPU and memory over the last minutes, per engine and for the controller. */
+  get resources(): ResourceHistory {
+    return this._resources;
+  }
+
+  /** Asks the kernel for an engine's recent log lines; rejects when it cannot be asked or does not answer. */
+  requestEngineLog(engineId: number, lines?: number): Promise<EngineLog> {
+    const id = UUID.uuid4();
+    if (!this._channel.send({ type: 'engine_log', id, engineId, ...(lines ? { lines } : {}) })) {
+      return Promise.reject(new Error('the notebook kernel is not connected to the panel'));
+    }
+    const done = new PromiseDelegate<EngineLog>();
+    const timer = setTimeout(() => {
+      this._logRequests.delete(id);
+      done.reject(new Error(`no answer from the kernel within ${LOG_TIMEOUT_MS / 1000} s`));
+    }, LOG_TIMEOUT_MS);
+    this._logRequests.set(id, { done, timer });
+    return done.promise;
   }
 
   get actions(): readonly ActionEntry[] {
@@ -112,6 +142,7 @@ export class NotebookStatus {
     if (this._disposed) return;
     this._disposed = true;
     this._failWaiting('the notebook was closed');
+    this._failLogRequests('the notebook was closed');
     this._channel.dispose();
     Signal.clearData(this);
   }
@@ -123,7 +154,9 @@ export class NotebookStatus {
       this._snapshot = null;
       this._lost = null;
       this._calls = [];
+      this._resources.clear();
       this._failWaiting('the kernel connection closed before it answered');
+      this._failLogRequests('the kernel connection closed before it answered');
     }
     this._changed.emit();
   }
@@ -133,8 +166,12 @@ export class NotebookStatus {
       case 'snapshot':
         if (this._snapshot && message.snapshot?.controller.url !== this._snapshot.controller.url) {
           this._tasks.clear(); // another cluster (or none): the old one's tasks are not its own
+          this._resources.clear();
         }
-        if (!message.snapshot) this._tasks.clear();
+        if (!message.snapshot) {
+          this._tasks.clear();
+          this._resources.clear();
+        } else this._resources.add(message.snapshot);
         this._snapshot = message.snapshot;
         this._lost = null;
         if (message.profile) this._profile = message.profile;
@@ -146,6 +183,7 @@ export class NotebookStatus {
         // Nothing the lost controller said is live any more: no engines, no lanes, no buttons.
         this._snapshot = null;
         this._tasks.clear();
+        this._resources.clear();
         this._lost = { reason: message.reason };
         this._profile = message.profile;
         this._running = message.running;
@@ -161,6 +199,15 @@ export class NotebookStatus {
       case 'action_result':
         this._settle(message.id, message.ok, message.message);
         return;
+      case 'engine_log': {
+        const request = this._logRequests.get(message.id);
+        if (!request) return;
+        clearTimeout(request.timer);
+        this._logRequests.delete(message.id);
+        const { type: _type, id: _id, ...log } = message;
+        request.done.resolve(log);
+        return;
+      }
     }
     this._changed.emit();
   }
@@ -174,6 +221,14 @@ export class NotebookStatus {
       waiting.done.resolve(this._actions.entries.find(e => e.id === id)!);
     }
     this._changed.emit();
+  }
+
+  private _failLogRequests(reason: string): void {
+    for (const [id, request] of this._logRequests) {
+      clearTimeout(request.timer);
+      this._logRequests.delete(id);
+      request.done.reject(new Error(reason));
+    }
   }
 
   private _failWaiting(reason: string): void {

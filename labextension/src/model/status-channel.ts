@@ -1,7 +1,7 @@
 import type { ISessionContext } from '@jupyterlab/apputils';
 import type { Kernel } from '@jupyterlab/services';
 import { Signal, type ISignal } from '@lumino/signaling';
-import { parseKernelMessage, STATUS_COMM_TARGET, type ActionMessage, type KernelMessage } from './comm-messages.js';
+import { parseKernelMessage, STATUS_COMM_TARGET, type KernelMessage, type PanelMessage } from './comm-messages.js';
 
 /**
  * - `no-kernel`: the notebook has no running kernel.
@@ -53,7 +53,7 @@ export class KernelStatusChannel {
   }
 
   /** False when there is no open comm to send on (the caller reports that as the action's failure). */
-  send(message: ActionMessage): boolean {
+  send(message: PanelMessage): boolean {
     if (!this._comm || this._comm.isDisposed || this._state !== 'open') return false;
     this._comm.send({ ...message });
     return true;

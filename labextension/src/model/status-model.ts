@@ -2,10 +2,11 @@ import type { ISessionContext } from '@jupyterlab/apputils';
 import { Signal, type ISignal } from '@lumino/signaling';
 import type { ActionEntry } from './action-log.js';
 import type { ActionRequest, CallProgress } from './comm-messages.js';
-import { NotebookStatus, type PanelView } from './notebook-status.js';
+import { NotebookStatus, type EngineLog, type PanelView } from './notebook-status.js';
+import { ResourceHistory } from './resource-history.js';
 import type { TaskHistory } from './task-history.js';
 
-export type { PanelView } from './notebook-status.js';
+export type { EngineLog, PanelView } from './notebook-status.js';
 
 /** The notebook the model follows: its label and its kernel session. */
 export interface FollowedNotebook {
@@ -14,6 +15,7 @@ export interface FollowedNotebook {
 }
 
 const NO_TASKS: Pick<TaskHistory, 'tasks' | 'total'> = { tasks: [], total: 0 };
+const NO_RESOURCES = new ResourceHistory();
 
 /**
  * The state behind the "Parallel engines" panel: the status of the followed notebook's cluster, out of
@@ -42,6 +44,11 @@ export class StatusModel {
     return this._current()?.tasks ?? NO_TASKS;
   }
 
+  /** CPU and memory history of the followed notebook's cluster. */
+  get resources(): ResourceHistory {
+    return this._current()?.resources ?? NO_RESOURCES;
+  }
+
   get calls(): readonly CallProgress[] {
     return this._current()?.calls ?? [];
   }
@@ -67,6 +74,13 @@ export class StatusModel {
     const status = this._current();
     if (!status) return Promise.reject(new Error('no notebook is open'));
     return status.runAction(request);
+  }
+
+  /** Asks the followed notebook's kernel for an engine's recent log lines. */
+  requestEngineLog(engineId: number, lines?: number): Promise<EngineLog> {
+    const status = this._current();
+    if (!status) return Promise.reject(new Error('no notebook is open'));
+    return status.requestEngineLog(engineId, lines);
   }
 
   dispose(): void {

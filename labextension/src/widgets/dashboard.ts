@@ -1,113 +1,135 @@
-import { Widget } from '@lumino/widgets';
-import type { CallProgress } from '../model/comm-messages.js';
+import { Panel, Widget } from '@lumino/widgets';
+import type { DashboardSection } from '../dashboard-sections.js';
 import type { StatusModel } from '../model/status-model.js';
-import { h, setAttr, setText } from './dom.js';
+import { h, setText } from './dom.js';
 import { enginesIcon } from './icon.js';
 import { formatDuration, formatRate } from './format.js';
+import { ReconnectButton } from './reconnect-button.js';
 
 let opened = 0;
 
-function callName(call: CallProgress): string {
-  return call.label ? `${call.kind} "${call.label}"` : call.kind;
-}
+/** The clock-driven redraw of ticking sections (running task bars), only while the dashboard is on screen. */
+const TICK_MS = 500;
 
-/**
- * The dashboard in the main area: the controller (address, uptime, throughput) and one progress bar per
- * call the notebook's kernel made (done / failed / running / queued). Several can be open; each draws the
- * same StatusModel, and redraws only when it changes.
- */
-export class Dashboard extends Widget {
-  private readonly _controller = new Map<string, HTMLElement>();
-  private readonly _state: HTMLElement;
-  private readonly _calls: HTMLElement;
-  private readonly _rows = new Map<number, HTMLElement>();
+/** The controller at a glance: address, uptime, throughput, and the state ("controller lost", with Reconnect). */
+class ControllerSummary extends Widget {
+  private readonly _fields = new Map<string, HTMLElement>();
+  private readonly _state = h('div', { class: 'tsp-Dashboard-state' });
+  private readonly _reconnect: ReconnectButton;
 
   constructor(private readonly _model: StatusModel) {
     super();
-    this.id = `tsparallel-dashboard-${++opened}`;
-    this.addClass('tsp-Dashboard');
-    this.title.label = 'Parallel dashboard';
-    this.title.icon = enginesIcon;
-    this.title.closable = true;
+    this._reconnect = new ReconnectButton(_model);
+    this.addClass('tsp-Dashboard-summary');
     const field = (name: string) => {
       const el = h('span', { class: 'tsp-figure', 'data-field': name });
-      this._controller.set(name, el);
+      this._fields.set(name, el);
       return el;
     };
-    this._state = h('div', { class: 'tsp-Dashboard-state' });
-    this._calls = h('div', { class: 'tsp-Dashboard-calls' });
     this.node.append(
-      h('h2', {}, 'Parallel dashboard'),
-      this._state,
+      h('div', { class: 'tsp-Dashboard-stateLine' }, this._state, this._reconnect.node),
       h(
         'section',
         { class: 'tsp-Dashboard-controller' },
         h('h3', {}, 'Controller'),
         h('div', {}, h('span', { class: 'tsp-label' }, 'Address '), field('address')),
         h('div', {}, h('span', { class: 'tsp-label' }, 'Up '), field('uptime'), h('span', { class: 'tsp-label' }, ' · Throughput '), field('throughput'), ' tasks/s')
-      ),
-      h('section', {}, h('h3', {}, 'Progress per call'), this._calls)
+      )
     );
-    _model.changed.connect(this._redraw, this);
-    this._redraw();
   }
 
   override dispose(): void {
-    this._model.changed.disconnect(this._redraw, this);
+    this._reconnect.dispose();
     super.dispose();
   }
 
-  private _redraw(): void {
+  protected override onUpdateRequest(): void {
     const view = this._model.view;
-    this.node.dataset.view = view.kind;
     const where = this._model.notebook?.path ?? 'no notebook';
     setText(this._state, view.kind === 'cluster' ? `Cluster of ${where}` : view.kind === 'controller-lost' ? `Controller lost: ${view.reason}` : `${where}: no cluster`);
     const snapshot = view.kind === 'cluster' ? view.snapshot : null;
     const started = snapshot ? Date.parse(snapshot.controller.started) : NaN;
-    setText(this._controller.get('address')!, snapshot?.controller.url ?? '–');
+    setText(this._fields.get('address')!, snapshot?.controller.url ?? '–');
     // Uptime as of the snapshot: it moves when the controller says something, not on a timer.
-    setText(this._controller.get('uptime')!, snapshot && Number.isFinite(started) ? formatDuration(snapshot.time - started) : '–');
-    setText(this._controller.get('throughput')!, snapshot ? formatRate(snapshot.tasks.perSecond) : '–');
-    this._drawCalls(this._model.calls);
+    setText(this._fields.get('uptime')!, snapshot && Number.isFinite(started) ? formatDuration(snapshot.time - started) : '–');
+    setText(this._fields.get('throughput')!, snapshot ? formatRate(snapshot.tasks.perSecond) : '–');
+  }
+}
+
+/**
+ * The dashboard in the main area: the controller's summary, then the sections the plugins registered
+ * (progress per call, task stream, CPU and memory, engine logs). Several can be open; each draws the same
+ * StatusModel and redraws only when it changes (the task stream also with the clock, while on screen).
+ */
+export class Dashboard extends Panel {
+  private readonly _summary: ControllerSummary;
+  private readonly _ticking: Widget[] = [];
+  private _ticker: ReturnType<typeof setInterval> | null = null;
+
+  constructor(
+    private readonly _model: StatusModel,
+    sections: readonly DashboardSection[]
+  ) {
+    super();
+    this.id = `tsparallel-dashboard-${++opened}`;
+    this.addClass('tsp-Dashboard');
+    this.title.label = 'Parallel dashboard';
+    this.title.icon = enginesIcon;
+    this.title.closable = true;
+    const heading = new Widget({ node: h('h2', {}, 'Parallel dashboard') });
+    this._summary = new ControllerSummary(_model);
+    this.addWidget(heading);
+    this.addWidget(this._summary);
+    for (const section of sections) {
+      const widget = section.create(_model);
+      widget.addClass('tsp-Dashboard-section');
+      widget.node.dataset.section = section.id;
+      this.addWidget(widget);
+      if (section.ticks) this._ticking.push(widget);
+    }
+    _model.changed.connect(this._refresh, this);
+    this._refresh();
   }
 
-  private _drawCalls(calls: readonly CallProgress[]): void {
-    const shown = new Set<number>();
-    // Newest first.
-    for (const call of [...calls].reverse()) {
-      shown.add(call.id);
-      let row = this._rows.get(call.id);
-      if (!row) {
-        row = h(
-          'div',
-          { class: 'tsp-CallRow', 'data-call-id': String(call.id) },
-          h('span', { class: 'tsp-CallRow-name' }),
-          h('span', { class: 'tsp-CallBar' }, h('span', { class: 'tsp-CallBar-done' }), h('span', { class: 'tsp-CallBar-failed' }), h('span', { class: 'tsp-CallBar-running' })),
-          h('span', { class: 'tsp-CallRow-counts' })
-        );
-        this._rows.set(call.id, row);
-      }
-      this._calls.append(row); // moves it into newest-first order
-      const ok = call.done - call.failed;
-      const running = Math.min(call.running ?? 0, call.total - call.done);
-      const queued = call.total - call.done - running;
-      const width = (n: number) => `width:${call.total ? (100 * n) / call.total : 0}%`;
-      setText(row.querySelector('.tsp-CallRow-name')!, `#${call.id} ${callName(call)}`);
-      setAttr(row.querySelector('.tsp-CallBar-done')!, 'style', width(ok));
-      setAttr(row.querySelector('.tsp-CallBar-failed')!, 'style', width(call.failed));
-      setAttr(row.querySelector('.tsp-CallBar-running')!, 'style', width(running));
-      const parts = [`${call.done}/${call.total} done`, call.failed ? `${call.failed} failed` : '', running ? `${running} running` : '', queued ? `${queued} queued` : ''];
-      setText(row.querySelector('.tsp-CallRow-counts')!, parts.filter(Boolean).join(' · '));
-      row.dataset.running = String(running);
-      row.dataset.queued = String(queued);
-      row.dataset.done = String(call.done);
-      row.dataset.failed = String(call.failed);
-      row.dataset.total = String(call.total);
+  override dispose(): void {
+    this._stopTicker();
+    this._model.changed.disconnect(this._refresh, this);
+    super.dispose();
+  }
+
+  protected override onAfterShow(): void {
+    this._refresh();
+  }
+
+  protected override onAfterHide(): void {
+    this._stopTicker();
+  }
+
+  protected override onBeforeDetach(): void {
+    this._stopTicker();
+  }
+
+  private _refresh(): void {
+    const view = this._model.view;
+    this.node.dataset.view = view.kind;
+    this._summary.update();
+    const cluster = view.kind === 'cluster';
+    for (const widget of this._ticking) {
+      widget.setHidden(!cluster);
+      if (cluster) widget.update();
     }
-    for (const [id, row] of this._rows) {
-      if (shown.has(id)) continue;
-      row.remove();
-      this._rows.delete(id);
-    }
+    if (cluster && this.isVisible) this._startTicker();
+    else this._stopTicker();
+  }
+
+  private _startTicker(): void {
+    this._ticker ??= setInterval(() => {
+      for (const widget of this._ticking) widget.update();
+    }, TICK_MS);
+  }
+
+  private _stopTicker(): void {
+    if (this._ticker !== null) clearInterval(this._ticker);
+    this._ticker = null;
   }
 }

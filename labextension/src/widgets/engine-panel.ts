@@ -22,10 +22,11 @@ export class EnginePanel extends Panel {
   private readonly _all: Widget[];
   private _ticker: ReturnType<typeof setInterval> | null = null;
 
-  /** `openDashboard`: what the heading's "Dashboard" button does. */
+  /** `openDashboard`: what the heading's "Dashboard" button does; `showLog`: an engine row's log button. */
   constructor(
     private readonly _model: StatusModel,
-    openDashboard?: () => void
+    openDashboard?: () => void,
+    showLog?: (engineId: number) => void
   ) {
     super();
     this.id = 'tsparallel-engines';
@@ -44,7 +45,7 @@ export class EnginePanel extends Panel {
     }
     this._notice = new Notice(_model);
     // The task stream before the engine list: with many engines it stays above the fold.
-    this._clusterParts = [new ClusterHeader(_model), new ClusterActions(_model), new TaskStreamView(_model), new EngineTable(_model)];
+    this._clusterParts = [new ClusterHeader(_model), new ClusterActions(_model), new TaskStreamView(_model), new EngineTable(_model, showLog)];
     const log = new ActionLogView(_model);
     this._all = [this._notice, ...this._clusterParts, log];
     for (const widget of [heading, this._notice, ...this._clusterParts, log]) this.addWidget(widget);

@@ -1,4 +1,4 @@
-import { closeIcon, refreshIcon, stopIcon, type LabIcon } from '@jupyterlab/ui-components';
+import { closeIcon, listIcon, refreshIcon, stopIcon, type LabIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 import type { ActionName, EngineStatus } from '../model/comm-messages.js';
 import type { StatusModel } from '../model/status-model.js';
@@ -8,7 +8,7 @@ import { formatBytes, formatDuration, formatPercent } from './format.js';
 
 interface Row {
   el: HTMLElement;
-  cells: Record<'id' | 'state' | 'task' | 'where' | 'counts' | 'resources' | 'heartbeat', HTMLElement>;
+  cells: Record<'id' | 'rank' | 'state' | 'task' | 'where' | 'counts' | 'resources' | 'heartbeat', HTMLElement>;
   buttons: HTMLButtonElement[];
 }
 
@@ -29,6 +29,14 @@ function startingCount(model: StatusModel): number {
   return n;
 }
 
+/** "rank 2/4" for an engine started under MPI or Slurm (its metadata says), "" otherwise. */
+export function rankLabel(engine: EngineStatus): string {
+  const rank = engine.metadata?.rank;
+  if (rank === undefined) return '';
+  const size = engine.metadata?.size;
+  return size !== undefined ? `rank ${rank}/${size}` : `rank ${rank}`;
+}
+
 /**
  * One row per engine: what it does now (state, task and for how long), then its host and pid, queue,
  * tasks done and failed, CPU, RSS and heartbeat age, and buttons to act on it. Two lines per engine so
@@ -43,7 +51,11 @@ export class EngineTable extends Widget {
   private readonly _rows = new Map<number, Row>();
   private readonly _starting: HTMLElement[] = [];
 
-  constructor(private readonly _model: StatusModel) {
+  /** `showLog`: what a row's log button does (no button without it). */
+  constructor(
+    private readonly _model: StatusModel,
+    private readonly _showLog?: (engineId: number) => void
+  ) {
     super();
     this.addClass('tsp-EngineTable');
     this._body = h('div', { class: 'tsp-EngineList', role: 'list', 'aria-label': 'Engines' });
@@ -87,6 +99,7 @@ export class EngineTable extends Widget {
     const span = (name: string) => h('span', { 'data-field': name });
     const cells = {
       id: span('id'),
+      rank: span('rank'),
       state: span('state'),
       task: span('task'),
       where: span('where'),
@@ -100,10 +113,16 @@ export class EngineTable extends Widget {
       button.addEventListener('click', () => void this._model.runAction({ action, engineId: id }));
       return button;
     });
+    const showLog = this._showLog;
+    const log = showLog && h('button', { class: 'tsp-IconButton', 'data-action': 'show_log', title: `Show the log of engine ${id}`, 'aria-label': `Show the log of engine ${id}` });
+    if (log) {
+      listIcon.element({ container: log, tag: 'span', height: '14px', width: '14px' });
+      log.addEventListener('click', () => showLog(id));
+    }
     const el = h(
       'div',
       { class: 'tsp-EngineRow', role: 'listitem', 'data-engine-id': String(id) },
-      h('div', { class: 'tsp-EngineRow-main' }, cells.id, cells.state, cells.task, h('span', { class: 'tsp-EngineRow-actions' }, ...buttons)),
+      h('div', { class: 'tsp-EngineRow-main' }, cells.id, cells.rank, cells.state, cells.task, h('span', { class: 'tsp-EngineRow-actions' }, log, ...buttons)),
       h('div', { class: 'tsp-EngineRow-figures' }, cells.where, cells.counts, cells.resources, cells.heartbeat)
     );
     const row: Row = { el, cells, buttons };
@@ -116,6 +135,11 @@ export class EngineTable extends Widget {
     setAttr(row.el, 'data-state', state);
     setAttr(row.el, 'data-pid', String(engine.pid));
     setText(row.cells.id, `#${engine.id}`);
+    const rank = rankLabel(engine);
+    setText(row.cells.rank, rank);
+    row.cells.rank.hidden = !rank;
+    setAttr(row.cells.rank, 'title', rank ? `${engine.metadata?.launcher ?? 'MPI/Slurm'} task ${rank}` : '');
+    if (rank) setAttr(row.el, 'data-rank', String(engine.metadata?.rank));
     setText(row.cells.state, state);
     setAttr(row.cells.state, 'class', `tsp-State tsp-State-${state}`);
     const age = currentTaskAge(engine, now);

@@ -1,6 +1,7 @@
 import { Widget } from '@lumino/widgets';
 import type { PanelView, StatusModel } from '../model/status-model.js';
 import { h, setAttr, setText } from './dom.js';
+import { ReconnectButton } from './reconnect-button.js';
 
 function explain(view: PanelView, notebook: string): { title: string; detail: string; code?: string } {
   switch (view.kind) {
@@ -27,7 +28,7 @@ function explain(view: PanelView, notebook: string): { title: string; detail: st
       return {
         title: 'Controller lost',
         detail: `The cluster of profile ${view.profile} is gone: ${view.reason}. Its engines and results are no longer reachable. ${
-          view.running.length ? 'Connect to a running cluster or start one.' : 'Start a cluster, or connect once one runs.'
+          view.running.length ? 'Reconnect once its controller is back, connect to a running cluster, or start one.' : 'Reconnect once its controller is back (Reconnect waits for it), or start a cluster.'
         }`
       };
     case 'cluster':
@@ -47,6 +48,7 @@ export class Notice extends Widget {
   private readonly _count: HTMLInputElement;
   private readonly _connect = h('div', { class: 'tsp-ConnectList' });
   private _connectProfiles = '';
+  private readonly _reconnect: ReconnectButton;
 
   constructor(private readonly _model: StatusModel) {
     super();
@@ -63,7 +65,13 @@ export class Notice extends Widget {
       const n = this._count.valueAsNumber;
       void this._model.runAction(Number.isInteger(n) && n > 0 ? { action: 'start', n } : { action: 'start' });
     });
-    this.node.append(this._title, h('div', { class: 'tsp-Notice-detail' }, this._detail, ' ', this._code), this._connect, this._start);
+    this._reconnect = new ReconnectButton(_model);
+    this.node.append(this._title, h('div', { class: 'tsp-Notice-detail' }, this._detail, ' ', this._code), this._reconnect.node, this._connect, this._start);
+  }
+
+  override dispose(): void {
+    this._reconnect.dispose();
+    super.dispose();
   }
 
   protected override onUpdateRequest(): void {
@@ -78,7 +86,9 @@ export class Notice extends Widget {
     const offers = view.kind === 'no-cluster' || view.kind === 'controller-lost';
     this._start.hidden = !offers;
     this._syncConnect(offers ? view.running : []);
-    for (const control of this.node.querySelectorAll<HTMLInputElement | HTMLButtonElement>('input, button')) control.disabled = busy;
+    for (const control of this.node.querySelectorAll<HTMLInputElement | HTMLButtonElement>('input, button')) {
+      if (control.dataset.action !== 'reconnect') control.disabled = busy;
+    }
   }
 
   /** One Connect button per running cluster (rebuilt only when the list changes, so a click is never lost). */

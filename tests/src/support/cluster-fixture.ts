@@ -35,7 +35,9 @@ let profiles = 0;
 export async function startCluster(options: ClusterOptions = {}): Promise<TestCluster> {
   privateRoot();
   const n = options.n ?? 2;
-  const cluster = await Cluster.start({ profile: `test${profiles++}`, timeout: 30_000, ...options, n });
+  // TSPARALLEL_TEST_CURVE=1 runs a test file's clusters with CURVE on every socket.
+  const curve = process.env.TSPARALLEL_TEST_CURVE === "1" ? { curve: true } : {};
+  const cluster = await Cluster.start({ profile: `test${profiles++}`, timeout: 30_000, ...curve, ...options, n });
   let client: Client;
   try {
     client = await cluster.connect({ timeout: 10_000 });

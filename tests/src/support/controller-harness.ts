@@ -8,6 +8,8 @@ import { randomUUID } from "node:crypto";
 import { createInterface } from "node:readline";
 import * as zmq from "zeromq";
 import {
+  EVENTS_RENEW_MS,
+  curveClientOptions,
   encodeMessage,
   newHeader,
   MessageSender,
@@ -187,8 +189,8 @@ export class FakeEngine {
     readonly uuid: string = randomUUID(),
   ) {
     const signer = new Signer(info.key);
-    this.#dealer = new zmq.Dealer({ routingId: `engine-${uuid}`, linger: 0 });
-    this.#heart = new zmq.Dealer({ routingId: `heart-${uuid}`, linger: 0 });
+    this.#dealer = new zmq.Dealer({ routingId: `engine-${uuid}`, linger: 0, ...curveClientOptions(info) });
+    this.#heart = new zmq.Dealer({ routingId: `heart-${uuid}`, linger: 0, ...curveClientOptions(info) });
     this.#dealer.connect(url(info, info.ports.engine));
     this.#heart.connect(url(info, info.ports.heartbeat));
     this.#sender = new MessageSender(this.#dealer, signer, uuid, quiet);
@@ -290,17 +292,22 @@ export class FakeClient {
   readonly inbox: Inbox;
   readonly events: Inbox;
   readonly #dealer: zmq.Dealer;
-  readonly #sub: zmq.Subscriber;
+  readonly #sub: zmq.Dealer;
   readonly #sender: MessageSender;
+  readonly #subscription: NodeJS.Timeout;
 
   constructor(readonly info: ClientConnectionInfo) {
     const signer = new Signer(info.key);
-    this.#dealer = new zmq.Dealer({ linger: 0 });
-    this.#sub = new zmq.Subscriber({ linger: 0 });
-    this.#sub.subscribe();
+    this.#dealer = new zmq.Dealer({ linger: 0, ...curveClientOptions(info) });
+    this.#sub = new zmq.Dealer({ linger: 0, ...curveClientOptions(info) });
     this.#dealer.connect(url(info, info.ports.client));
     this.#sub.connect(url(info, info.ports.events));
     this.#sender = new MessageSender(this.#dealer, signer, randomUUID(), quiet);
+    // Events come to peers that subscribe with a signed message, renewed as the real client does.
+    const subscriber = new MessageSender(this.#sub, signer, randomUUID(), quiet);
+    subscriber.send("events_subscribe", {});
+    this.#subscription = setInterval(() => subscriber.send("events_subscribe", {}), EVENTS_RENEW_MS);
+    this.#subscription.unref();
     this.inbox = new Inbox(this.#dealer, signer);
     this.events = new Inbox(this.#sub, signer);
   }
@@ -379,6 +386,7 @@ export class FakeClient {
   }
 
   close(): void {
+    clearInterval(this.#subscription);
     this.#sender.close();
     this.#dealer.close();
     this.#sub.close();
