@@ -8,7 +8,8 @@ import { KernelClient, plainOutputs, streamText, type Executed } from "./support
  * kernel whose active client is connected to a real two-engine cluster.
  */
 describe("kernel: %px magics on a cluster", () => {
-  const cluster = sharedCluster({ n: 2 });
+  // Engines log at info level whatever CI sets: the status comm test reads an engine's log lines.
+  const cluster = sharedCluster({ n: 2, engineArgs: ["--log-level", "info"] });
   let kernel: KernelClient;
 
   const run = (code: string) => kernel.execute(code);
