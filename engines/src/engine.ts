@@ -59,7 +59,7 @@ export async function startEngine(options: EngineOptions = {}): Promise<RunningE
   const log = uncaptured(createLogger("engine"), () => capture);
   // From the start: SIGINT must never kill an engine, not even one still registering.
   const interrupter = new Interrupter(() => log.info("SIGINT while idle: nothing to interrupt"));
-  interrupter.install();
+  await interrupter.install();
   const engineUrl = url(info, info.ports.engine);
   // Unbounded queues and synchronous sends: a dropped result never comes back, and a send per result is the hot path.
   const socket = new zmq.Dealer({ routingId: uuid, linger: 1000, sendHighWaterMark: 0, receiveHighWaterMark: 0, sendTimeout: 0, ...dataSocketLimits() });
