@@ -101,3 +101,14 @@ def child_pids(pid):
 def parent_pid(pid):
     with open(f"/proc/{pid}/stat") as stat:
         return int(stat.read().rsplit(")", 1)[1].split()[1])
+
+
+class Opaque:
+    """A list Dask pickles as one object: a bare list is serialized item by item (~10 s for 100k ints)."""
+
+    def __init__(self, items):
+        self.items = items
+
+
+def square_opaque(chunk):
+    return Opaque([x * x for x in chunk.items])
