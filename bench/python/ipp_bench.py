@@ -25,8 +25,31 @@ import numpy as np  # noqa: E402
 from bench_common import (  # noqa: E402
     BIG_BYTES, DATA_REPEATS, DIRECT_MAP_ITEMS, DIRECT_MAP_REPEATS, MAP_ITEMS, PRIME_CHUNKS, PRIME_LIMIT, QUICK,
     ROUND_TRIPS, SETTLE_SECONDS, THROUGHPUT_REPEATS, TINY_TASKS, WARMUP_TASKS, best_seconds, child_pids,
-    count_primes, median_of_runs, median_seconds, prime_chunks, rss_bytes,
+    median_of_runs, median_seconds, prime_chunks, rss_bytes,
 )
+
+
+# Here and not imported from bench_common: ipyparallel ships a function of an importable module by
+# reference, and its engines cannot import bench_common (Dask's workers can, so dask_bench imports it).
+def count_primes(bounds):
+    lo, hi = bounds
+    count = 0
+    for n in range(max(lo, 2), hi):
+        if n < 4:
+            count += 1
+            continue
+        if n % 2 == 0:
+            continue
+        d = 3
+        prime = True
+        while d * d <= n:
+            if n % d == 0:
+                prime = False
+                break
+            d += 2
+        if prime:
+            count += 1
+    return count
 
 
 def log(message):

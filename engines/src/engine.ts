@@ -57,9 +57,9 @@ export async function startEngine(options: EngineOptions = {}): Promise<RunningE
   const info = options.connection ?? (await waitForConnectionFile(options.connectionFile ?? engineConnectionFile(options.profile), options.connectionFileWaitMs));
   let capture: OutputCapture | null = null;
   const log = uncaptured(createLogger("engine"), () => capture);
-  // From the start: SIGINT must never kill an engine, not even one still registering.
+  // From the start: SIGINT must never kill an engine, not even one still registering (the watchdog, held from here on, absorbs it).
   const interrupter = new Interrupter(() => log.info("SIGINT while idle: nothing to interrupt"));
-  await interrupter.install();
+  interrupter.install();
   const engineUrl = url(info, info.ports.engine);
   // Unbounded queues and synchronous sends: a dropped result never comes back, and a send per result is the hot path.
   const socket = new zmq.Dealer({ routingId: uuid, linger: 1000, sendHighWaterMark: 0, receiveHighWaterMark: 0, sendTimeout: 0, ...dataSocketLimits() });

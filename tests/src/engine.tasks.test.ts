@@ -119,6 +119,7 @@ describe("engine task flow: output, batching, abort, interrupt", () => {
     // The engine's SIGINT is handled without a process listener (a watchdog held by helper threads): an
     // idle one must not kill it, and a synchronous section that starts right after an awaiting task was
     // interrupted must still be the one the next SIGINT stops.
+    await controller.waitFor("heartbeat");
     for (let i = 0; i < 3; i++) {
       controller.sendToHeartbeat("signal_request", { signal: "SIGINT" });
       await new Promise((r) => setTimeout(r, 100));
@@ -131,11 +132,12 @@ describe("engine task flow: output, batching, abort, interrupt", () => {
       ]);
       await new Promise((r) => setTimeout(r, 300));
       controller.sendToHeartbeat("signal_request", { signal: "SIGINT" });
-      const [first] = await controller.results([waiting!]);
-      assert.equal(first!.error?.ename, "InterruptError", `round ${round}: the awaiting task`);
+      // The loop starts once the awaiting task is stopped; the first result leaves with the second
+      // (a result waits for the batch while a synchronous task runs), so both are collected at the end.
       await new Promise((r) => setTimeout(r, 300));
       controller.sendToHeartbeat("signal_request", { signal: "SIGINT" });
-      const [second] = await controller.results([spinning!]);
+      const [first, second] = await controller.results([waiting!, spinning!]);
+      assert.equal(first!.error?.ename, "InterruptError", `round ${round}: the awaiting task`);
       assert.equal(second!.error?.ename, "InterruptError", `round ${round}: the synchronous loop`);
     }
     assert.equal((await controller.run({ kind: "execute", code: "6 * 7" })).value, 42);
