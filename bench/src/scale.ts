@@ -6,7 +6,7 @@
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { spawnSync } from "node:child_process";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Cluster, type Client } from "tsparallel";
@@ -48,6 +48,10 @@ export interface MapFigures {
   runs: number;
   clientPeakRss: number;
   controllerPeakRss: number;
+  /** The longest the controller's event loop could not turn (wall ms, since it started: the map is nearly all of that). */
+  longestHoldMs?: number;
+  /** The controller's handler that used the most CPU in one go: what it handled, wall and CPU ms. */
+  slowest?: { what: string; ms: number; cpuMs: number };
 }
 
 export async function bigMap(items: number, log: (m: string) => void): Promise<MapFigures> {
@@ -67,7 +71,11 @@ export async function bigMap(items: number, log: (m: string) => void): Promise<M
     let wrong = out.length === items ? 0 : Math.abs(out.length - items);
     for (let i = 0; i < out.length; i++) if (out[i] !== i + 1) wrong++;
     const runs = (await client.directView().apply(() => globalThis.runs ?? 0)).reduce((a, b) => a + b, 0);
-    return { items, seconds, wrong, runs, clientPeakRss: peakRssBytes("self"), controllerPeakRss: peakRssBytes(cluster.controller.pid) };
+    const loop = (await client.status()).controller.loop;
+    return {
+      items, seconds, wrong, runs, clientPeakRss: peakRssBytes("self"), controllerPeakRss: peakRssBytes(cluster.controller.pid),
+      ...(loop ? { longestHoldMs: loop.longestHoldMs, ...(loop.slowest ? { slowest: loop.slowest } : {}) } : {}),
+    };
   });
 }
 
@@ -144,14 +152,21 @@ export async function runScaleBench(options: { map: boolean; soak: boolean; quic
     const ours = await bigMap(options.quick ? 200_000 : 1_000_000, options.log("scale"));
     failed ||= ours.wrong > 0 || ours.runs !== ours.items;
     const theirs = options.oursOnly ? undefined : theirBigMap(options.quick ? 20_000 : 100_000, options.log("scale"));
-    console.log("\nlv.map, chunkSize 1, 2 engines          items       time    items/s   client peak RSS   controller peak RSS   wrong   runs");
+    console.log("\nlv.map, chunkSize 1, 2 engines          items       time    items/s   client peak RSS   controller peak RSS   longest loop hold   wrong   runs");
     const row = (name: string, f: Partial<MapFigures>) =>
       console.log(
         `${name.padEnd(38)} ${String(f.items?.toLocaleString("en-US")).padStart(9)} ${`${f.seconds?.toFixed(1)} s`.padStart(10)} ${String(Math.round((f.items ?? 0) / (f.seconds ?? 1))).padStart(10)} ` +
-          `${mib(f.clientPeakRss ?? 0).padStart(17)} ${mib(f.controllerPeakRss ?? 0).padStart(21)} ${String(f.wrong ?? "-").padStart(7)} ${String(f.runs ?? "-").padStart(6)}`,
+          `${mib(f.clientPeakRss ?? 0).padStart(17)} ${mib(f.controllerPeakRss ?? 0).padStart(21)} ${(f.longestHoldMs === undefined ? "-" : `${Math.round(f.longestHoldMs)} ms`).padStart(19)} ` +
+          `${String(f.wrong ?? "-").padStart(7)} ${String(f.runs ?? "-").padStart(6)}`,
       );
     row("tsparallel", ours);
     if (theirs) row("ipyparallel", theirs);
+    if (ours.slowest) {
+      console.log(
+        `controller: the handler that used the most CPU in one go was ${ours.slowest.what}: ${ours.slowest.cpuMs} ms CPU (${ours.slowest.ms} ms wall); ` +
+          `target ~50 ms. The longest loop hold is wall time (GC and a busy machine's scheduling count too); load average now ${loadavg()[0]!.toFixed(1)}.`,
+      );
+    }
   }
   if (options.soak) {
     const s = await soak(64, options.quick ? 30 : 120, options.log("soak"));

@@ -2,6 +2,7 @@ import { inspect, type InspectOptions } from "node:util";
 import type { TaskKind, TaskStatus } from "@tsparallel/protocol";
 import { CompositeError, TimeoutError } from "./errors.js";
 import { progressHooks, progressLine, type ProgressInfo } from "./progress.js";
+import type { TaskTable } from "./task-table.js";
 import { taskTimeline, type Timeline } from "./timeline.js";
 
 /** What is known about one task: where and when it ran, and what it printed. */
@@ -56,14 +57,14 @@ export type WithErrors<T> = T extends (infer E)[] ? (E | Error)[] : T | Error;
  * blocks. Results and output arrive per task as the controller relays them.
  */
 export class AsyncResult<T> implements PromiseLike<T> {
-  readonly msgIds: readonly string[];
-  readonly metadata: TaskMetadata[];
-  protected readonly values: unknown[];
-  protected readonly errors: (Error | undefined)[];
-  /** Task indexes in the order their results arrived. */
-  protected readonly arrivals: number[] = [];
+  /** @internal What is known about each task, in columns (see TaskTable). */
+  readonly _tasks: TaskTable;
+  /** Values by task index, made at the first result (a map folds its values elsewhere: see `store`). */
+  protected values: unknown[] | undefined;
+  /** Task indexes in the order their results arrived; kept only for whoever iterates in that order. */
+  protected arrivals: number[] | undefined;
   #done = 0;
-  readonly #settledFlags: boolean[] = [];
+  readonly #settledFlags: Uint8Array;
   // Created only when someone waits: thousands of tiny results must not cost a promise each up front.
   #allDone: (() => void) | undefined;
   #settledPromise: Promise<void> | undefined;
@@ -82,16 +83,31 @@ export class AsyncResult<T> implements PromiseLike<T> {
 
   constructor(
     protected readonly owner: TaskOwner,
-    metadata: TaskMetadata[],
+    tasks: TaskTable,
     private readonly finish: Finish<T>,
     { returnExceptions = false }: { returnExceptions?: boolean } = {},
   ) {
     this.returnExceptions = returnExceptions;
-    this.metadata = metadata;
-    this.msgIds = metadata.map((m) => m.msgId);
-    this.values = new Array(metadata.length);
-    this.errors = new Array(metadata.length);
+    this._tasks = tasks;
+    this.#settledFlags = new Uint8Array(tasks.length);
     progressHooks()?.created?.(this);
+  }
+
+  get msgIds(): readonly string[] {
+    return this._tasks.msgIds;
+  }
+
+  /**
+   * What is known about each task, in task order. Built when first asked for (a big map keeps it in
+   * columns until then) and kept current as results arrive.
+   */
+  get metadata(): TaskMetadata[] {
+    return this._tasks.all();
+  }
+
+  /** The error of task `index`, if it failed. */
+  protected errorAt(index: number): Error | undefined {
+    return this._tasks.error(index);
   }
 
   #settled(): Promise<void> {
@@ -113,18 +129,11 @@ export class AsyncResult<T> implements PromiseLike<T> {
   /** Done, failed and total counts, elapsed time, rate and ETA: what a progress display shows. */
   progressInfo(): ProgressInfo {
     const ready = this.ready();
-    // Loops, not Math.min(...spread): a big map's metadata would overflow the argument stack.
-    let submitted = Infinity;
-    let last = 0;
-    for (const m of this.metadata) {
-      submitted = Math.min(submitted, m.submitted);
-      last = Math.max(last, m.received ?? m.completed ?? Date.now());
-    }
-    const end = ready ? last : Date.now();
-    const elapsedMs = this.metadata.length === 0 ? 0 : Math.max(0, end - submitted);
+    const end = ready ? this.#lastEnd() : Date.now();
+    const elapsedMs = this.length === 0 ? 0 : Math.max(0, end - this._tasks.submitted);
     const rate = elapsedMs > 0 ? (this.#done * 1000) / elapsedMs : 0;
-    const etaMs = ready || rate === 0 ? undefined : ((this.msgIds.length - this.#done) * 1000) / rate;
-    return { done: this.#done, failed: this.#failures, total: this.msgIds.length, elapsedMs, rate, etaMs, ready };
+    const etaMs = ready || rate === 0 ? undefined : ((this.length - this.#done) * 1000) / rate;
+    return { done: this.#done, failed: this.#failures, total: this.length, elapsedMs, rate, etaMs, ready };
   }
 
   /** Called synchronously as each task finishes. Returns an unsubscribe function. */
@@ -145,17 +154,17 @@ export class AsyncResult<T> implements PromiseLike<T> {
   }
 
   get length(): number {
-    return this.msgIds.length;
+    return this._tasks.length;
   }
 
   ready(): boolean {
-    return this.#done === this.msgIds.length;
+    return this.#done === this._tasks.length;
   }
 
   /** True when every task finished without error (throws while not ready). */
   successful(): boolean {
     if (!this.ready()) throw new Error("the result is not ready yet");
-    return this.errors.every((e) => e === undefined);
+    return this.#failures === 0;
   }
 
   /** Resolves true when all tasks finished, false when `timeoutMs` passed first. */
@@ -182,7 +191,7 @@ export class AsyncResult<T> implements PromiseLike<T> {
   async get(timeoutMs: number | undefined, options: { returnExceptions: true }): Promise<WithErrors<T>>;
   async get(timeoutMs?: number, options: { returnExceptions?: boolean } = {}): Promise<T | WithErrors<T>> {
     if (!(await this.wait(timeoutMs))) {
-      throw new TimeoutError(`${this.msgIds.length - this.#done} of ${this.msgIds.length} tasks not done after ${timeoutMs} ms`);
+      throw new TimeoutError(`${this.length - this.#done} of ${this.length} tasks not done after ${timeoutMs} ms`);
     }
     if (options.returnExceptions && !this.returnExceptions) return this.finish(this.withErrors()) as WithErrors<T>;
     return this.#result();
@@ -208,7 +217,8 @@ export class AsyncResult<T> implements PromiseLike<T> {
 
   /** Aborts the tasks that have not started yet; they fail with TaskAbortedError. */
   async abort(): Promise<void> {
-    const pending = this.msgIds.filter((_, i) => !this.isSettled(i));
+    const pending: string[] = [];
+    for (let i = 0; i < this.length; i++) if (!this.isSettled(i)) pending.push(this._tasks.msgId(i));
     if (pending.length) await this.owner.abort(pending);
   }
 
@@ -221,9 +231,9 @@ export class AsyncResult<T> implements PromiseLike<T> {
     const dict: Record<number, V> = {};
     const engineIds = this.engineIds;
     engineIds.forEach((id, i) => {
-      if (id === null) throw new Error(`task ${this.msgIds[i]} has no engine`);
+      if (id === null) throw new Error(`task ${this._tasks.msgId(i)} has no engine`);
       if (Object.hasOwn(dict, id)) throw new RangeError(`cannot build a dict: ${engineIds.filter((e) => e === id).length} tasks ran on engine ${id}`);
-      dict[id] = this.values[i] as V;
+      dict[id] = this.values?.[i] as V;
     });
     return dict;
   }
@@ -233,52 +243,69 @@ export class AsyncResult<T> implements PromiseLike<T> {
    * (ipyparallel's `display_outputs`): grouped by type (all stdout, then all stderr) or by engine.
    */
   displayOutputs({ groupby = "type", stdout = process.stdout, stderr = process.stderr }: { groupby?: "type" | "engine"; stdout?: TextSink; stderr?: TextSink } = {}): void {
-    const show = (sink: TextSink, name: "stdout" | "stderr", m: TaskMetadata) => {
-      const text = m[name];
-      if (text) sink.write(`[${name}:${m.engineId ?? "?"}] ${text}${text.endsWith("\n") ? "" : "\n"}`);
+    const tasks = this._tasks;
+    const show = (sink: TextSink, name: "stdout" | "stderr", i: number) => {
+      const text = tasks.output(i, name);
+      if (text) sink.write(`[${name}:${tasks.engineId(i) ?? "?"}] ${text}${text.endsWith("\n") ? "" : "\n"}`);
     };
     if (groupby === "engine") {
-      for (const m of this.metadata) {
-        show(stdout, "stdout", m);
-        show(stderr, "stderr", m);
+      for (let i = 0; i < tasks.length; i++) {
+        show(stdout, "stdout", i);
+        show(stderr, "stderr", i);
       }
       return;
     }
-    for (const m of this.metadata) show(stdout, "stdout", m);
-    for (const m of this.metadata) show(stderr, "stderr", m);
+    for (let i = 0; i < tasks.length; i++) show(stdout, "stdout", i);
+    for (let i = 0; i < tasks.length; i++) show(stderr, "stderr", i);
   }
 
   /** Output per task, in task order (one entry per msgId, as ipyparallel's ar.stdout). */
   get stdout(): string[] {
-    return this.metadata.map((m) => m.stdout);
+    return this.#column((i) => this._tasks.output(i, "stdout"));
   }
 
   get stderr(): string[] {
-    return this.metadata.map((m) => m.stderr);
+    return this.#column((i) => this._tasks.output(i, "stderr"));
   }
 
   /** Engine ids per task, as ipyparallel's ar.engine_id. */
   get engineIds(): (number | null)[] {
-    return this.metadata.map((m) => m.engineId);
+    return this.#column((i) => this._tasks.engineId(i));
+  }
+
+  #column<V>(of: (index: number) => V): V[] {
+    const out = new Array<V>(this.length);
+    for (let i = 0; i < this.length; i++) out[i] = of(i);
+    return out;
+  }
+
+  /** The latest time a task ended (received, else completed), or now for one still running. */
+  #lastEnd(): number {
+    const tasks = this._tasks;
+    const now = Date.now();
+    let end = -Infinity;
+    for (let i = 0; i < tasks.length; i++) {
+      const ended = tasks.received(i) ?? tasks.completed(i) ?? now;
+      if (ended > end) end = ended;
+    }
+    return end;
   }
 
   /** Milliseconds from the first submission to the last completion (or to now, while running). */
   get wallTime(): number {
-    // Loops, not Math.min(...): a million tasks' times as arguments overflow the stack.
-    let submitted = Infinity;
-    let end = -Infinity;
-    const now = Date.now();
-    for (const m of this.metadata) {
-      if (m.submitted < submitted) submitted = m.submitted;
-      const ended = m.received ?? m.completed ?? now;
-      if (ended > end) end = ended;
-    }
-    return end - submitted;
+    return this.#lastEnd() - this._tasks.submitted;
   }
 
   /** Milliseconds of engine time, summed over the tasks. */
   get serialTime(): number {
-    return this.metadata.reduce((sum, m) => sum + (m.completed !== undefined && m.started !== undefined ? m.completed - m.started : 0), 0);
+    const tasks = this._tasks;
+    let sum = 0;
+    for (let i = 0; i < tasks.length; i++) {
+      const started = tasks.started(i);
+      const completed = tasks.completed(i);
+      if (started !== undefined && completed !== undefined) sum += completed - started;
+    }
+    return sum;
   }
 
   /** The tasks as bars per engine over time: a Vega-Lite chart a notebook shows as the cell's result. */
@@ -294,16 +321,30 @@ export class AsyncResult<T> implements PromiseLike<T> {
 
   /** Yields each task's value in task order as soon as it (and those before it) are in. */
   async *[Symbol.asyncIterator](): AsyncIterator<unknown> {
-    for (let i = 0; i < this.msgIds.length; i++) {
+    for (let i = 0; i < this.length; i++) {
       while (!this.isSettled(i)) await this.nextArrival();
-      if (this.errors[i] && !this.returnExceptions) throw this.errors[i];
-      yield this.errors[i] ?? this.values[i];
+      const error = this.errorAt(i);
+      if (error && !this.returnExceptions) throw error;
+      yield error ?? this.values?.[i];
     }
   }
 
   /** The task values with each failed task's error in its place (a map overrides it per item). */
   protected withErrors(): unknown[] {
-    return this.values.map((value, i) => this.errors[i] ?? value);
+    const out = new Array<unknown>(this.length);
+    for (let i = 0; i < this.length; i++) out[i] = this.errorAt(i) ?? this.values?.[i];
+    return out;
+  }
+
+  /** The value of a call once every task settled (a map overrides it: its values are folded already). */
+  protected finalValue(): T {
+    return this.finish(this.values ?? new Array(this.length).fill(undefined));
+  }
+
+  /** Keeps task `index`'s value. */
+  protected store(index: number, value: unknown): void {
+    // Filled, not holes: a task whose value is undefined stays an `undefined` entry.
+    (this.values ??= new Array(this.length).fill(undefined))[index] = value;
   }
 
   /** @internal Resolves true at the next result to arrive, false if `deadline` (epoch ms) comes first. */
@@ -318,16 +359,28 @@ export class AsyncResult<T> implements PromiseLike<T> {
 
   /** Shows what the tasks are, how far they got and where they run, as ipyparallel's repr does. */
   [inspect.custom](_depth: number, options: InspectOptions, show: typeof inspect): string {
-    const status = !this.ready() ? "pending" : this.errors.some((e) => e !== undefined) ? "error" : "ok";
-    const kinds = [...new Set(this.metadata.map((m) => m.kind))].join(", ");
-    const engines = [...new Set(this.metadata.map((m) => m.engineId).filter((id): id is number => id !== null))].sort((a, b) => a - b);
-    const failed = this.errors.filter((e) => e !== undefined).length;
-    const state = { kind: kinds, status, done: `${this.#done}/${this.msgIds.length}`, pending: this.msgIds.length - this.#done, ...(failed ? { failed } : {}), engines };
+    const status = !this.ready() ? "pending" : this.#failures > 0 ? "error" : "ok";
+    const kindSet = new Set<string>();
+    const engineSet = new Set<number>();
+    for (let i = 0; i < this.length; i++) {
+      kindSet.add(this._tasks.kind(i));
+      const id = this._tasks.engineId(i);
+      if (id !== null) engineSet.add(id);
+    }
+    const kinds = [...kindSet].join(", ");
+    const engines = [...engineSet].sort((a, b) => a - b);
+    const failed = this.#failures;
+    const state = { kind: kinds, status, done: `${this.#done}/${this.length}`, pending: this.length - this.#done, ...(failed ? { failed } : {}), engines };
     return `${this.constructor.name} ${show(state, options)}`;
   }
 
+  /** @internal */
+  _isSettled(index: number): boolean {
+    return this.isSettled(index);
+  }
+
   protected isSettled(index: number): boolean {
-    return this.#settledFlags[index] === true;
+    return this.#settledFlags[index] === 1;
   }
 
   protected nextArrival(): Promise<void> {
@@ -340,13 +393,14 @@ export class AsyncResult<T> implements PromiseLike<T> {
     });
   }
 
-  /** @internal Called by the client as each task's result arrives. */
+  /** @internal Called by the client as each task's result arrives (its metadata already updated). */
   _settle(index: number, value: unknown, error: Error | undefined): void {
     if (this.#settledFlags[index]) return;
-    this.#settledFlags[index] = true;
-    this.values[index] = value;
-    this.errors[index] = error;
-    this.arrivals.push(index);
+    this.#settledFlags[index] = 1;
+    if (error) {
+      if (this._tasks.error(index) !== error) this._tasks.update(index, { error });
+    } else if (value !== undefined) this.store(index, value);
+    this.arrivals?.push(index);
     this.#done++;
     if (error) this.#failures++;
     if (this.#progressListeners?.size) {
@@ -369,11 +423,15 @@ export class AsyncResult<T> implements PromiseLike<T> {
 
   #collect(): T {
     if (this.returnExceptions) return this.finish(this.withErrors());
-    const failed = this.errors.filter((e): e is Error => e !== undefined);
-    if (failed.length > 0) {
-      if (this.msgIds.length === 1) throw failed[0];
-      throw new CompositeError(failed, this.msgIds.length);
+    if (this.#failures > 0) {
+      const failed: Error[] = [];
+      for (let i = 0; i < this.length; i++) {
+        const error = this.errorAt(i);
+        if (error) failed.push(error);
+      }
+      if (this.length === 1) throw failed[0];
+      throw new CompositeError(failed, this.length);
     }
-    return this.finish(this.values);
+    return this.finalValue();
   }
 }

@@ -1,15 +1,16 @@
 import { EventEmitter } from "node:events";
 import { inspect, type InspectOptions } from "node:util";
 import {
-  clientConnectionFile, newMessageId, readConnectionFile, splitFrames, unpackValue,
+  clientConnectionFile, messageIdAt, newMessageId, reserveMessageIds, type MessageIdBlock, readConnectionFile, splitFrames, unpackValue,
   type ClusterSnapshot, type EngineInfo, type FunctionRef, type Message, type MessageContents, type MessageType,
   type QueueStatus, type ShippedFunction, type TaskBody, type TaskDbFilter, type TaskDbKey, type TaskDbRecord,
   type TaskRecordInfo, type TaskRequest, type TaskResult,
 } from "@tsparallel/protocol";
-import { AsyncResult, type TaskMetadata, type TaskOwner } from "./async-result.js";
+import { AsyncResult, type TaskOwner } from "./async-result.js";
 import { ControllerError, NoEnginesError, TaskAbortedError, TimeoutError, remoteErrorFrom } from "./errors.js";
 import { ControllerLink } from "./link.js";
-import { SubmitQueue } from "./submit-queue.js";
+import { BuiltTasks, SubmitQueue, type TaskSource, type Waiting } from "./submit-queue.js";
+import { isBlock, TaskTable } from "./task-table.js";
 import { DirectView, type DirectViewOptions } from "./views/direct-view.js";
 import { LoadBalancedView, type LoadBalancedOptions } from "./views/load-balanced-view.js";
 
@@ -56,6 +57,15 @@ export interface ClientEvents {
 const REQUEST_TIMEOUT_MS = 10_000;
 /** Outstanding tasks asked about per result_request after a controller restart. */
 const RECOVER_BATCH = 10_000;
+/** Most msg ids in one abort, purge or resubmit request: the controller takes JSON frames of at most 8 MiB. */
+const IDS_PER_REQUEST = 100_000;
+
+/** `ids` in parts of at most `size`. */
+function inParts<T>(ids: readonly T[], size = IDS_PER_REQUEST): T[][] {
+  const parts: T[][] = [];
+  for (let at = 0; at < ids.length; at += size) parts.push(ids.slice(at, at + size));
+  return parts.length ? parts : [[]];
+}
 
 /** What `rc.wait` waits for: a result, a msg id, or an index into `history` (negative from the end). */
 export type Job = AsyncResult<unknown> | string | number;
@@ -70,14 +80,15 @@ const MAX_IN_FLIGHT = 65_536;
 export class Client implements AsyncDisposable {
   static #active: Client | undefined;
   readonly events = new EventEmitter<ClientEvents>();
-  /** Message ids this client submitted, oldest first. */
-  readonly history: string[] = [];
+  /** Message ids this client submitted, spelled out only when `history` is read (a map's are a reserved block). */
+  readonly #history: string[] = [];
+  #historyLater: (readonly string[] | MessageIdBlock)[] = [];
   readonly profile: string;
   readonly connectionFile: string;
   readonly #link: ControllerLink;
   readonly #engines = new Map<number, EngineInfo>();
+  /** Tasks sent and not answered yet (at most MAX_IN_FLIGHT); those not sent yet wait in #unsent. */
   readonly #tasks = new Map<string, Tracked>();
-  readonly #sentFunctions = new Set<string>();
   readonly #unsent = new SubmitQueue();
   #flushQueued = false;
   #watchdog: NodeJS.Timeout;
@@ -97,6 +108,18 @@ export class Client implements AsyncDisposable {
     this.connectionFile = connectionFile;
     this.#watchdog = setInterval(() => this.#checkController(controllerTimeout), 1000).unref();
     this.#controllerTimeout = controllerTimeout;
+  }
+
+  /** Message ids this client submitted, oldest first. */
+  get history(): readonly string[] {
+    if (this.#historyLater.length) {
+      for (const ids of this.#historyLater) {
+        if (isBlock(ids)) for (let i = 0; i < ids.count; i++) this.#history.push(messageIdAt(ids, i));
+        else for (const id of ids) this.#history.push(id);
+      }
+      this.#historyLater = [];
+    }
+    return this.#history;
   }
 
   /** The client that `%px` magics and other implicit users act on: the last one connected or activated. */
@@ -205,24 +228,25 @@ export class Client implements AsyncDisposable {
     // What this tick submitted goes first (as before any request), so the controller records it aborted.
     this.#flush();
     // Tasks still waiting in this client (past the in-flight window) are aborted here; the controller never hears of them.
-    const here = this.#unsent.remove(named ? new Set(named) : undefined);
-    for (const msgId of here) this.#settleAborted(msgId);
+    const waiting = this.#unsent.remove(named ? new Set(named) : undefined);
+    const here: string[] = [];
+    for (const task of waiting) {
+      this.#settleAborted(task);
+      here.push(task.msgId);
+    }
     const abortedHere = new Set(here);
     const ids = named ? named.filter((id) => !abortedHere.has(id)) : Array.from(this.#tasks.keys());
-    const reply = await this.#request<"abort_request", "abort_reply">("abort_request", { msgIds: ids });
-    for (const id of reply.content.aborted) here.push(id);
+    for (const part of inParts(ids)) {
+      const reply = await this.#request<"abort_request", "abort_reply">("abort_request", { msgIds: part });
+      for (const id of reply.content.aborted) here.push(id);
+    }
     return here;
   }
 
-  #settleAborted(msgId: string): void {
-    const tracked = this.#tasks.get(msgId);
-    if (!tracked) return;
-    this.#tasks.delete(msgId);
+  #settleAborted({ msgId, result, index }: Waiting): void {
     const error = new TaskAbortedError(msgId);
-    const meta = tracked.result.metadata[tracked.index]!;
-    meta.status = "aborted";
-    meta.error = error;
-    tracked.result._settle(tracked.index, undefined, error);
+    result._tasks.update(index, { status: "aborted", error });
+    result._settle(index, undefined, error);
   }
 
   /** The record of any task the controller still knows (from this or another client). */
@@ -253,34 +277,43 @@ export class Client implements AsyncDisposable {
   resubmit(msgIds: string[] | AsyncResult<unknown>): AsyncResult<unknown[]> {
     if (this.#closed) throw new Error("the client is closed");
     const ids = msgIds instanceof AsyncResult ? [...msgIds.msgIds] : msgIds;
-    const submitted = Date.now();
-    const metadata: TaskMetadata[] = ids.map(() => ({ msgId: newMessageId(), kind: "apply", engineId: null, submitted, stdout: "", stderr: "" }));
-    const result = new AsyncResult<unknown[]>(this, metadata, (values) => values);
+    const newIds = ids.map(() => newMessageId());
+    const tasks = new TaskTable({ msgIds: newIds, kind: "apply", submitted: Date.now() });
+    const result = new AsyncResult<unknown[]>(this, tasks, (values) => values);
     // Tracked before the request leaves: results may follow the reply at once.
-    metadata.forEach((m, index) => {
-      this.#tasks.set(m.msgId, { result: result as AsyncResult<unknown>, index });
-      this.history.push(m.msgId);
-    });
-    this.#request<"resubmit_request", "resubmit_reply">("resubmit_request", { msgIds: ids, newMsgIds: metadata.map((m) => m.msgId) }).then(
-      (reply) => {
-        for (const m of metadata) m.kind = reply.content.kinds[m.msgId] ?? m.kind;
-      },
-      (err: Error) => {
-        metadata.forEach((m, index) => {
-          if (!this.#tasks.delete(m.msgId)) return;
-          m.error = err;
-          result._settle(index, undefined, err);
-        });
-      },
-    );
+    newIds.forEach((msgId, index) => this.#tasks.set(msgId, { result: result as AsyncResult<unknown>, index }));
+    this.#historyLater.push(newIds);
+    // Two id lists per request: half as many ids per part.
+    const half = IDS_PER_REQUEST / 2;
+    for (let at = 0; at < ids.length || at === 0; at += half) {
+      const end = Math.min(ids.length, at + half);
+      this.#request<"resubmit_request", "resubmit_reply">("resubmit_request", { msgIds: ids.slice(at, end), newMsgIds: newIds.slice(at, end) }).then(
+        (reply) => {
+          for (let index = at; index < end; index++) {
+            const kind = reply.content.kinds[newIds[index]!];
+            if (kind) tasks.update(index, { kind });
+          }
+        },
+        (err: Error) => {
+          for (let index = at; index < end; index++) {
+            if (!this.#tasks.delete(newIds[index]!)) continue;
+            tasks.update(index, { error: err });
+            result._settle(index, undefined, err);
+          }
+        },
+      );
+      if (ids.length === 0) break;
+    }
     return result;
   }
 
   /** Makes the controller forget finished tasks (their records and results): these, or "all". Returns how many. */
   async purgeResults(msgIds: string[] | AsyncResult<unknown> | "all"): Promise<number> {
     const ids = msgIds instanceof AsyncResult ? [...msgIds.msgIds] : msgIds;
-    const reply = await this.#request<"purge_request", "purge_reply">("purge_request", { msgIds: ids });
-    return reply.content.purged;
+    if (ids === "all") return (await this.#request<"purge_request", "purge_reply">("purge_request", { msgIds: ids })).content.purged;
+    let purged = 0;
+    for (const part of inParts(ids)) purged += (await this.#request<"purge_request", "purge_reply">("purge_request", { msgIds: part })).content.purged;
+    return purged;
   }
 
   /** Every task id the controller knows, oldest first; with `label`, only those submitted with it. */
@@ -341,7 +374,22 @@ export class Client implements AsyncDisposable {
    * A task held back for its dependencies joins once it is sent; `rc.wait(ar)` covers it before that.
    */
   get outstanding(): Set<string> {
-    return new Set(this.#tasks.keys());
+    const ids = new Set(this.#tasks.keys());
+    for (const id of this.#unsent.ids()) ids.add(id);
+    return ids;
+  }
+
+  /** @internal Tasks of this client in flight (sent, not answered) and waiting to be sent: what it holds per task. */
+  get _taskCounts(): { inFlight: number; unsent: number } {
+    return { inFlight: this.#tasks.size, unsent: this.#unsent.msgIds };
+  }
+
+  /** The task with this msg id if it is still outstanding: in flight, or not sent yet. */
+  #pending(msgId: string): Tracked | undefined {
+    const tracked = this.#tasks.get(msgId);
+    if (tracked) return tracked;
+    const waiting = this.#unsent.find(msgId);
+    return waiting && !waiting.result._isSettled(waiting.index) ? waiting : undefined;
   }
 
   /**
@@ -351,18 +399,27 @@ export class Client implements AsyncDisposable {
    */
   async wait(jobs?: Job | readonly Job[], timeoutMs?: number): Promise<boolean> {
     const list: readonly Job[] = jobs === undefined ? [] : Array.isArray(jobs) ? jobs : [jobs as Job];
-    const ids = jobs === undefined ? [...this.#tasks.keys()] : this.#jobIds(list.filter((job): job is string | number => !(job instanceof AsyncResult)));
+    const ids = jobs === undefined ? [] : this.#jobIds(list.filter((job): job is string | number => !(job instanceof AsyncResult)));
     const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
+    // Every outstanding task: waiting for the calls they belong to is waiting for them (a call's tasks done already are done).
+    const results: AsyncResult<unknown>[] = jobs === undefined ? this.#outstandingResults() : list.filter((job): job is AsyncResult<unknown> => job instanceof AsyncResult);
     // A result waits for itself: it also covers tasks still held back for their dependencies.
-    for (const job of list) {
-      if (job instanceof AsyncResult && !(await job.wait(deadline === Infinity ? undefined : Math.max(0, deadline - Date.now())))) return false;
+    for (const result of results) {
+      if (!(await result.wait(deadline === Infinity ? undefined : Math.max(0, deadline - Date.now())))) return false;
     }
     for (const id of ids) {
-      for (let tracked = this.#tasks.get(id); tracked; tracked = this.#tasks.get(id)) {
-        if (!(await tracked.result._nextArrivalBefore(deadline))) return ids.every((other) => !this.#tasks.has(other));
+      for (let tracked = this.#pending(id); tracked; tracked = this.#pending(id)) {
+        if (!(await tracked.result._nextArrivalBefore(deadline))) return ids.every((other) => !this.#pending(other));
       }
     }
     return true;
+  }
+
+  #outstandingResults(): AsyncResult<unknown>[] {
+    const results = new Set<AsyncResult<unknown>>();
+    for (const tracked of this.#tasks.values()) results.add(tracked.result);
+    for (const result of this.#unsent.results()) results.add(result);
+    return [...results];
   }
 
   #jobIds(jobs: readonly (string | number)[]): string[] {
@@ -377,7 +434,7 @@ export class Client implements AsyncDisposable {
   }
 
   [inspect.custom](depth: number, options: InspectOptions, show: typeof inspect): string {
-    const state = { profile: this.profile, url: this.url, controller: this.controllerState, engines: this.ids, outstanding: this.#tasks.size, submitted: this.history.length };
+    const state = { profile: this.profile, url: this.url, controller: this.controllerState, engines: this.ids, outstanding: this.#tasks.size + this.#unsent.msgIds, submitted: this.#history.length + this.#historyLater.reduce((n, ids) => n + (isBlock(ids) ? ids.count : ids.length), 0) };
     return `Client ${show(state, { ...options, depth: Math.max(depth, 1) })}`;
   }
 
@@ -397,36 +454,56 @@ export class Client implements AsyncDisposable {
     return list;
   }
 
-  /** @internal The wire reference for a function: its source only the first time this client sends it. */
+  /** @internal The wire reference for a function; its source travels once per message (see SubmitQueue). */
   _functionRef(fn: ShippedFunction): FunctionRef {
-    if (this.#sentFunctions.has(fn.hash)) return { hash: fn.hash, name: fn.name };
-    this.#sentFunctions.add(fn.hash);
     return { hash: fn.hash, name: fn.name, source: fn.source };
   }
 
   /** @internal Queues tasks (sent together at the end of this tick) and tracks their result. */
-  _submit<R extends AsyncResult<unknown>>(specs: TaskSpec[], make: (metadata: TaskMetadata[], owner: TaskOwner) => R, label?: string): R {
-    if (label !== undefined && (typeof label !== "string" || label.length > 256)) throw new TypeError("a task label must be a string of at most 256 characters");
-    if (this.#closed) throw new Error("the client is closed");
-    const submitted = Date.now();
-    const metadata: TaskMetadata[] = [];
-    const requests: TaskRequest[] = [];
+  _submit<R extends AsyncResult<unknown>>(specs: TaskSpec[], make: (tasks: TaskTable, owner: TaskOwner) => R, label?: string): R {
+    this.#checkSubmit(label);
+    const tasks: { msgId: string; kind: TaskSpec["body"]["kind"]; engineId: number | null }[] = [];
+    const outgoing: { request: TaskRequest; frames: Buffer[] }[] = [];
     for (const spec of specs) {
       const count = spec.targets === null ? 1 : spec.targets.length;
       const msgIds: string[] = [];
       for (let i = 0; i < count; i++) {
         const msgId = spec.msgIds?.[i] ?? newMessageId();
         msgIds.push(msgId);
-        metadata.push({ msgId, kind: spec.body.kind, engineId: spec.targets?.[i] ?? null, submitted, stdout: "", stderr: "", ...(label !== undefined ? { label } : {}) });
+        tasks.push({ msgId, kind: spec.body.kind, engineId: spec.targets?.[i] ?? null });
       }
-      requests.push({ msgIds, targets: spec.targets, body: spec.body, bufferCount: spec.frames.length, ...(spec.lb ? { lb: spec.lb } : {}), ...(label !== undefined ? { label } : {}) });
+      const request: TaskRequest = { msgIds, targets: spec.targets, body: spec.body, bufferCount: spec.frames.length, ...(spec.lb ? { lb: spec.lb } : {}), ...(label !== undefined ? { label } : {}) };
+      outgoing.push({ request, frames: spec.frames });
     }
-    const result = make(metadata, this);
-    metadata.forEach((m, index) => {
-      this.#tasks.set(m.msgId, { result: result as AsyncResult<unknown>, index });
-      this.history.push(m.msgId);
-    });
-    for (let i = 0; i < specs.length; i++) this.#unsent.push(requests[i]!, specs[i]!.frames);
+    const result = make(TaskTable.of(tasks, Date.now(), label), this);
+    return this.#enqueue(result, new BuiltTasks(result as AsyncResult<unknown>, outgoing));
+  }
+
+  /**
+   * @internal Queues `count` load-balanced tasks of one kind, one msg id each, whose requests `source`
+   * builds only as they are sent (a big map): see MapTasks.
+   */
+  _submitLazy<R extends AsyncResult<unknown>>(
+    count: number,
+    kind: TaskSpec["body"]["kind"],
+    source: TaskSource & { attach(result: AsyncResult<unknown>): void },
+    make: (tasks: TaskTable, owner: TaskOwner) => R,
+    label?: string,
+  ): R {
+    this.#checkSubmit(label);
+    const result = make(new TaskTable({ msgIds: reserveMessageIds(count), kind, submitted: Date.now(), label }), this);
+    source.attach(result as AsyncResult<unknown>);
+    return this.#enqueue(result, source);
+  }
+
+  #checkSubmit(label: string | undefined): void {
+    if (label !== undefined && (typeof label !== "string" || label.length > 256)) throw new TypeError("a task label must be a string of at most 256 characters");
+    if (this.#closed) throw new Error("the client is closed");
+  }
+
+  #enqueue<R extends AsyncResult<unknown>>(result: R, source: TaskSource): R {
+    this.#historyLater.push(result._tasks.idSource);
+    this.#unsent.push(source);
     if (!this.#flushQueued) {
       this.#flushQueued = true;
       queueMicrotask(() => this.#flush());
@@ -448,11 +525,11 @@ export class Client implements AsyncDisposable {
   #flush(): void {
     this.#flushQueued = false;
     if (this.#closed) return;
-    while (this.#unsent.length) {
-      const inFlight = this.#tasks.size - this.#unsent.msgIds;
-      const room = MAX_IN_FLIGHT - inFlight;
+    while (this.#unsent.msgIds > 0) {
+      const room = MAX_IN_FLIGHT - this.#tasks.size;
       if (room <= 0) return;
-      const { tasks, frames } = this.#unsent.take(Math.min(SUBMIT_BATCH, room));
+      const { tasks, frames } = this.#unsent.take(Math.min(SUBMIT_BATCH, room), ({ msgId, result, index }) => this.#tasks.set(msgId, { result, index }));
+      if (tasks.length === 0) return;
       this.#link.send("submit_request", { tasks }, { buffers: frames });
     }
   }
@@ -476,29 +553,27 @@ export class Client implements AsyncDisposable {
     const received = Date.now();
     results.forEach((result, i) => this.#settle(result, groups[i]!, received));
     // Answers make room in the in-flight window for tasks still waiting here.
-    if (this.#unsent.length) this.#flush();
+    if (this.#unsent.msgIds) this.#flush();
   }
 
   #settle(result: TaskResult, frames: Buffer[], received: number): void {
     const tracked = this.#tasks.get(result.msgId);
     if (!tracked) return;
     this.#tasks.delete(result.msgId);
-    const meta = tracked.result.metadata[tracked.index]!;
-    meta.engineId = result.engineId;
-    meta.started = result.started;
-    meta.completed = result.completed;
-    meta.received = received;
-    meta.status = result.status;
-    if (result.stdout) meta.stdout += result.stdout;
-    if (result.stderr) meta.stderr += result.stderr;
-    if (result.executionCount !== undefined) meta.executionCount = result.executionCount;
-    if (result.repr !== undefined) meta.repr = result.repr;
+    const table = tracked.result._tasks;
+    const index = tracked.index;
+    table.update(index, { engineId: result.engineId, started: result.started, completed: result.completed, received, status: result.status });
+    if (result.stdout) table.appendOutput(index, "stdout", result.stdout);
+    if (result.stderr) table.appendOutput(index, "stderr", result.stderr);
+    if (result.executionCount !== undefined) table.update(index, { executionCount: result.executionCount });
+    if (result.repr !== undefined) table.update(index, { repr: result.repr });
+    const kind = table.kind(index);
     let value: unknown;
     let error: Error | undefined;
     if (result.status === "aborted") error = new TaskAbortedError(result.msgId);
     else if (result.status === "error") {
       const info = result.error ?? { ename: "Error", evalue: "the engine reported an error without details", traceback: [] };
-      error = remoteErrorFrom({ ...info, engineId: result.engineId }, result.msgId, meta.kind);
+      error = remoteErrorFrom({ ...info, engineId: result.engineId }, result.msgId, kind);
     }
     else if (result.bufferCount > 0) {
       try {
@@ -507,8 +582,8 @@ export class Client implements AsyncDisposable {
         error = err as Error;
       }
     }
-    meta.error = error;
-    tracked.result._settle(tracked.index, value, error);
+    if (error) table.update(index, { error });
+    tracked.result._settle(index, value, error);
   }
 
   /**
@@ -540,7 +615,7 @@ export class Client implements AsyncDisposable {
           const tracked = this.#tasks.get(msgId)!;
           this.#tasks.delete(msgId);
           const error = new ControllerError(`the controller at ${this.url} was restarted and has no record of task ${msgId}`);
-          tracked.result.metadata[tracked.index]!.error = error;
+          tracked.result._tasks.update(tracked.index, { error });
           tracked.result._settle(tracked.index, undefined, error);
         }
       }
@@ -551,15 +626,15 @@ export class Client implements AsyncDisposable {
     for (const item of msg.content.items) {
       const tracked = this.#tasks.get(item.msgId);
       if (!tracked) continue;
-      const meta = tracked.result.metadata[tracked.index]!;
+      const table = tracked.result._tasks;
       if (item.name === "display") {
         const data = displayData(item.text);
         if (!data) continue;
-        (meta.displays ??= []).push(data);
+        table.addDisplay(tracked.index, data);
         tracked.result._output({ ...item, index: tracked.index, data });
         continue;
       }
-      meta[item.name] += item.text;
+      table.appendOutput(tracked.index, item.name, item.text);
       tracked.result._output({ ...item, index: tracked.index });
     }
   }
@@ -624,7 +699,7 @@ export class Client implements AsyncDisposable {
   }
 
   #checkController(timeoutMs: number): void {
-    if (this.#tasks.size === 0) return;
+    if (this.#tasks.size === 0 && this.#unsent.msgIds === 0) return;
     const silentFor = Date.now() - this.#link.lastHeard;
     if (silentFor > timeoutMs) {
       this.#failOutstanding(() => new ControllerError(`no word from the controller at ${this.url} for ${Math.round(silentFor / 1000)} s: is it still running?`));
@@ -632,12 +707,20 @@ export class Client implements AsyncDisposable {
   }
 
   #failOutstanding(makeError: () => Error): void {
-    this.#unsent.remove();
+    const fail = ({ result, index }: Tracked, error: Error) => {
+      result._tasks.update(index, { error });
+      result._settle(index, undefined, error);
+    };
+    // Tasks never sent share one error per call: a million of them must not cost a million stack traces.
+    const perCall = new Map<AsyncResult<unknown>, Error>();
+    for (const task of this.#unsent.remove()) {
+      let error = perCall.get(task.result);
+      if (!error) perCall.set(task.result, (error = makeError()));
+      fail(task, error);
+    }
     for (const [msgId, tracked] of this.#tasks) {
       this.#tasks.delete(msgId);
-      const error = makeError();
-      tracked.result.metadata[tracked.index]!.error = error;
-      tracked.result._settle(tracked.index, undefined, error);
+      fail(tracked, makeError());
     }
   }
 }

@@ -1,22 +1,103 @@
 import type { TaskRequest } from "@tsparallel/protocol";
+import type { AsyncResult } from "./async-result.js";
 
-interface Unsent {
+/** One task as it leaves: its request and its frames. */
+export interface Outgoing {
   request: TaskRequest;
   frames: Buffer[];
 }
 
 /**
+ * A function's source travels once per message, in the first task that uses it; the others name it by
+ * hash. The controller's function cache is bounded, so a source sent in an earlier message may be gone
+ * there: sending it with each message is what keeps every task runnable.
+ */
+function onceper(request: TaskRequest, sources: Set<string>): TaskRequest {
+  const body = request.body;
+  if ((body.kind !== "apply" && body.kind !== "map") || body.fn.source === undefined) return request;
+  if (!sources.has(body.fn.hash)) {
+    sources.add(body.fn.hash);
+    return request;
+  }
+  return { ...request, body: { ...body, fn: { hash: body.fn.hash, name: body.fn.name } } };
+}
+
+/**
+ * The tasks of one call, in order, each built only when it is sent: a map of a million items keeps
+ * its items packed in one place (see PackedItems) instead of a request and frames per task.
+ */
+export interface TaskSource {
+  readonly result: AsyncResult<unknown>;
+  /** How many tasks (requests); a direct task has one msg id per target engine. */
+  readonly count: number;
+  /** The index in the result of task j's first msg id. */
+  first(j: number): number;
+  /** How many msg ids task j has. */
+  ids(j: number): number;
+  /** Task j's request and frames; called once per task, in order. */
+  build(j: number): Outgoing;
+}
+
+/** Tasks built already (an apply, a direct call): handed out once, then forgotten. */
+export class BuiltTasks implements TaskSource {
+  readonly #tasks: (Outgoing | undefined)[];
+  readonly #firsts: number[];
+
+  constructor(
+    readonly result: AsyncResult<unknown>,
+    tasks: Outgoing[],
+  ) {
+    this.#tasks = tasks;
+    this.#firsts = new Array<number>(tasks.length + 1);
+    this.#firsts[0] = 0;
+    for (let j = 0; j < tasks.length; j++) this.#firsts[j + 1] = this.#firsts[j]! + tasks[j]!.request.msgIds.length;
+  }
+
+  get count(): number {
+    return this.#tasks.length;
+  }
+
+  first(j: number): number {
+    return this.#firsts[j]!;
+  }
+
+  ids(j: number): number {
+    return this.#firsts[j + 1]! - this.#firsts[j]!;
+  }
+
+  build(j: number): Outgoing {
+    const task = this.#tasks[j]!;
+    this.#tasks[j] = undefined;
+    return task;
+  }
+}
+
+/** A task of this client not sent yet: its result and index there. */
+export interface Waiting {
+  msgId: string;
+  result: AsyncResult<unknown>;
+  index: number;
+}
+
+interface Entry {
+  source: TaskSource;
+  next: number;
+  /** Tasks taken out by an abort before they were sent. */
+  removed?: Set<number>;
+}
+
+/**
  * Tasks submitted but not yet sent to the controller, oldest first. The client sends from here only
  * while fewer than its window of tasks are in flight, so a map of a million items never puts a
- * million records (and their arguments) in the controller at once.
+ * million records (and their arguments) in the controller at once, nor a million requests in the client.
  */
 export class SubmitQueue {
-  #items: (Unsent | undefined)[] = [];
-  #head = 0;
+  #entries: Entry[] = [];
   #msgIds = 0;
 
+  /** Calls with tasks waiting here. */
   get length(): number {
-    return this.#items.length - this.#head;
+    return this.#entries.length;
   }
 
   /** Message ids of the tasks held here. */
@@ -24,51 +105,101 @@ export class SubmitQueue {
     return this.#msgIds;
   }
 
-  push(request: TaskRequest, frames: Buffer[]): void {
-    this.#items.push({ request, frames });
-    this.#msgIds += request.msgIds.length;
+  push(source: TaskSource): void {
+    if (source.count === 0) return;
+    this.#entries.push({ source, next: 0 });
+    this.#msgIds += source.first(source.count - 1) + source.ids(source.count - 1);
   }
 
-  /** The oldest tasks, up to `maxMsgIds` message ids (always at least one task), and their frames in order. */
-  take(maxMsgIds: number): { tasks: TaskRequest[]; frames: Buffer[] } {
+  /**
+   * The oldest tasks, up to `maxMsgIds` message ids (always at least one task), and their frames in
+   * order; `sent` is told of each msg id that leaves.
+   */
+  take(maxMsgIds: number, sent: (task: Waiting) => void): { tasks: TaskRequest[]; frames: Buffer[] } {
     const tasks: TaskRequest[] = [];
     const frames: Buffer[] = [];
-    let ids = 0;
-    while (this.#head < this.#items.length) {
-      const next = this.#items[this.#head]!;
-      if (tasks.length > 0 && ids + next.request.msgIds.length > maxMsgIds) break;
-      this.#items[this.#head++] = undefined;
-      tasks.push(next.request);
-      for (const frame of next.frames) frames.push(frame);
-      ids += next.request.msgIds.length;
+    const sources = new Set<string>();
+    let taken = 0;
+    while (this.#entries.length) {
+      const entry = this.#entries[0]!;
+      const { source } = entry;
+      while (entry.next < source.count) {
+        const j = entry.next;
+        if (entry.removed?.has(j)) {
+          entry.next++;
+          continue;
+        }
+        const ids = source.ids(j);
+        if (tasks.length > 0 && taken + ids > maxMsgIds) return this.#done(tasks, frames, taken);
+        entry.next++;
+        const out = source.build(j);
+        tasks.push(onceper(out.request, sources));
+        for (const frame of out.frames) frames.push(frame);
+        taken += ids;
+        const first = source.first(j);
+        for (let k = 0; k < ids; k++) sent({ msgId: out.request.msgIds[k]!, result: source.result, index: first + k });
+      }
+      this.#entries.shift();
     }
-    this.#msgIds -= ids;
-    this.#compact();
+    return this.#done(tasks, frames, taken);
+  }
+
+  #done(tasks: TaskRequest[], frames: Buffer[], taken: number): { tasks: TaskRequest[]; frames: Buffer[] } {
+    this.#msgIds -= taken;
     return { tasks, frames };
   }
 
-  /** Drops the tasks with any of these msgIds (all tasks when undefined); returns the msgIds dropped. */
-  remove(which?: ReadonlySet<string>): string[] {
-    const removed: string[] = [];
-    const kept: (Unsent | undefined)[] = [];
-    for (let i = this.#head; i < this.#items.length; i++) {
-      const item = this.#items[i]!;
-      if (!which || item.request.msgIds.some((id) => which.has(id))) for (const id of item.request.msgIds) removed.push(id);
-      else kept.push(item);
+  /** Takes out the tasks with any of these msgIds (all tasks when undefined); returns them. */
+  remove(which?: ReadonlySet<string>): Waiting[] {
+    const removed: Waiting[] = [];
+    for (const entry of this.#entries) {
+      const { source } = entry;
+      const table = source.result._tasks;
+      for (let j = entry.next; j < source.count; j++) {
+        if (entry.removed?.has(j)) continue;
+        const first = source.first(j);
+        const ids = source.ids(j);
+        let hit = !which;
+        for (let k = 0; k < ids && !hit; k++) hit = which!.has(table.msgId(first + k));
+        if (!hit) continue;
+        (entry.removed ??= new Set()).add(j);
+        for (let k = 0; k < ids; k++) removed.push({ msgId: table.msgId(first + k), result: source.result, index: first + k });
+      }
     }
-    this.#items = kept;
-    this.#head = 0;
+    this.#entries = which ? this.#entries.filter((e) => !allRemoved(e)) : [];
     this.#msgIds -= removed.length;
     return removed;
   }
 
-  #compact(): void {
-    if (this.#head === this.#items.length) {
-      this.#items = [];
-      this.#head = 0;
-    } else if (this.#head > 4096 && this.#head * 2 > this.#items.length) {
-      this.#items = this.#items.slice(this.#head);
-      this.#head = 0;
+  /** The task not sent yet with this msg id, if any. */
+  find(msgId: string): Waiting | undefined {
+    for (const entry of this.#entries) {
+      const index = entry.source.result._tasks.indexOf(msgId);
+      if (index < 0 || index < entry.source.first(entry.next)) continue;
+      return { msgId, result: entry.source.result, index };
+    }
+    return undefined;
+  }
+
+  /** The calls with tasks waiting here. */
+  results(): AsyncResult<unknown>[] {
+    return this.#entries.map((e) => e.source.result);
+  }
+
+  /** Msg ids of every task waiting here. */
+  *ids(): Generator<string> {
+    for (const entry of this.#entries) {
+      const { source } = entry;
+      const table = source.result._tasks;
+      for (let j = entry.next; j < source.count; j++) {
+        if (entry.removed?.has(j)) continue;
+        for (let k = 0, first = source.first(j); k < source.ids(j); k++) yield table.msgId(first + k);
+      }
     }
   }
+}
+
+function allRemoved(entry: Entry): boolean {
+  for (let j = entry.next; j < entry.source.count; j++) if (!entry.removed?.has(j)) return false;
+  return true;
 }

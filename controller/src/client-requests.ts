@@ -84,7 +84,7 @@ const handlers: Partial<Record<MessageType, Handler>> = {
     reply("abort_reply", { aborted: ctx.router.abort(client, content.msgIds, targets) });
   },
 
-  async result_request(ctx, content: MessageContents["result_request"], _msg, reply) {
+  async result_request(ctx, content: MessageContents["result_request"], msg, reply) {
     if (!Array.isArray(content.msgIds)) throw new BadRequest("BadRequest", "msgIds must be strings");
     if (content.msgIds.length > MAX_RESULT_IDS) {
       throw new BadRequest("BadRequest", `a result_request may name at most ${MAX_RESULT_IDS} msgIds, this one names ${content.msgIds.length}: ask in parts`);
@@ -95,8 +95,10 @@ const handlers: Partial<Record<MessageType, Handler>> = {
     const unknown: string[] = [];
     const evicted: string[] = [];
     const slice = new Slice();
+    const asker: ClientRef = { key: identityKey(msg.identities), identities: msg.identities };
     for (const msgId of content.msgIds) {
       if (slice.due()) await slice.yield();
+      ctx.router.adopt(msgId, asker);
       const found = findResult(ctx, msgId);
       if (!found) {
         unknown.push(msgId);

@@ -1,4 +1,5 @@
-import type { ClusterSnapshot, Logger, MessageSender } from "@tsparallel/protocol";
+import type { ClusterSnapshot, Logger, MessageSender, RateLimitedWarnings } from "@tsparallel/protocol";
+import type { RegistrationBudget } from "./registration-budget.js";
 import type { ClientLiveness } from "./client-liveness.js";
 import type { EngineControl } from "./engine-control.js";
 import type { EngineRecord } from "./engine-record.js";
@@ -24,6 +25,10 @@ export interface ControllerContext {
   /** Which clients are alive (their tasks are orphaned when they are gone). */
   readonly clients: ClientLiveness;
   readonly log: Logger;
+  /** Warnings that a flood would repeat: one line per key per interval. */
+  readonly warnings: RateLimitedWarnings;
+  /** New engines per second (fake registrations by the thousand are refused for now). */
+  readonly registrations: RegistrationBudget;
   snapshot(): ClusterSnapshot;
   /** An engine left: unregistered ("stopped") or silent too long ("dead"). */
   engineLost(engine: EngineRecord, lifecycle: "dead" | "stopped", reason: string): void;

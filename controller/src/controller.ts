@@ -1,8 +1,10 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
-import { MessageSender, receiveMessages, Signer, type ClusterSnapshot, type Logger, type Message } from "@tsparallel/protocol";
+import { MessageSender, messageLimits, RateLimitedWarnings, receiveMessages, ReplayGuard, Signer, type ClusterSnapshot, type Logger, type Message, type MessageLimits } from "@tsparallel/protocol";
+import type * as zmq from "zeromq";
 import { ClientLiveness } from "./client-liveness.js";
+import { ConnectionWatch, raiseOpenFileLimit } from "./connection-watch.js";
 import { handleClientMessage } from "./client-requests.js";
 import { previousConnection, removeConnectionFiles, writeConnectionFiles } from "./connection-files.js";
 import type { ControllerContext } from "./context.js";
@@ -10,6 +12,7 @@ import { EngineControl } from "./engine-control.js";
 import type { EngineRecord } from "./engine-record.js";
 import { handleEngineMessage } from "./engine-requests.js";
 import { EngineRegistry } from "./engines-registry.js";
+import { RegistrationBudget } from "./registration-budget.js";
 import { EventPublisher } from "./events.js";
 import { FunctionCache } from "./function-cache.js";
 import { HeartbeatMonitor, type HeartbeatTimings } from "./heartbeat-monitor.js";
@@ -21,11 +24,17 @@ import { buildSnapshot } from "./snapshot.js";
 import { bindSockets, closeSockets, type ControllerSockets, type SocketPorts } from "./sockets.js";
 import { openStore } from "./store/open-store.js";
 import { SqliteTaskStore } from "./store/sqlite-store.js";
-import type { TaskStore } from "./store/task-store.js";
+import type { PendingRetry, TaskStore } from "./store/task-store.js";
 import { TaskRouter } from "./task-router.js";
+import { LoopWatch } from "./loop-watch.js";
+import { clientSocketLimits } from "./request-limits.js";
 import { Slice } from "./slice.js";
 import { Throughput } from "./throughput.js";
 
+/** The shared replay history holds as many signatures as the three receiving sockets had each. */
+const REPLAY_SOCKETS = 3;
+/** A port holding more connections than this gets a (rate-limited) warning. */
+const CONNECTIONS_WARN_ABOVE = 4096;
 /** How often the controller looks for clients that are gone. */
 const CLIENT_WATCH_MS = 500;
 /** How long a hub shutdown waits for stopped engines to unregister. */
@@ -47,7 +56,9 @@ export interface RunningController {
 }
 
 class Controller implements ControllerContext {
-  readonly registry = new EngineRegistry();
+  readonly registry: EngineRegistry;
+  readonly warnings: RateLimitedWarnings;
+  readonly registrations: RegistrationBudget;
   readonly records: TaskRecords;
   readonly store: TaskStore;
   readonly events: EventPublisher;
@@ -58,10 +69,15 @@ class Controller implements ControllerContext {
   readonly timings: HeartbeatTimings;
   readonly clients: ClientLiveness;
   readonly log: Logger;
+  readonly functions: FunctionCache;
+  readonly #connections: ConnectionWatch;
   readonly #heartbeat: HeartbeatMonitor;
   readonly #outbox: Outbox;
   readonly #senders: MessageSender[];
   readonly #throughput = new Throughput();
+  /** One history for all the controller's sockets: a message captured on one port is refused on every other. */
+  readonly #replay: ReplayGuard;
+  readonly #loop = new LoopWatch();
   readonly #controllerInfo: ClusterSnapshot["controller"];
   #stopping?: Promise<void>;
   #clientWatch?: NodeJS.Timeout;
@@ -79,6 +95,9 @@ class Controller implements ControllerContext {
     started: string,
   ) {
     this.log = options.logger;
+    const history = messageLimits().replayHistory;
+    // A restart with the old key: what was accepted before is dated before now (see ReplayGuard).
+    this.#replay = new ReplayGuard(history * REPLAY_SOCKETS, options.restore ? Date.parse(started) : 0);
     this.timings = { heartbeatMs: options.heartbeatMs, heartbeatMisses: options.heartbeatMisses, heartbeatTimeoutMs: options.heartbeatTimeoutMs };
     this.#controllerInfo = { url, pid: process.pid, hostname: hostname(), started, scheme: options.scheme, hwm: options.hwm };
     const session = randomUUID();
@@ -94,8 +113,17 @@ class Controller implements ControllerContext {
       this.records,
       this.log,
     );
-    const functions = new FunctionCache((hash, source) => this.store.functionLearned(hash, source));
-    if (options.restore) this.#restore(functions);
+    this.warnings = new RateLimitedWarnings(this.log);
+    this.registrations = new RegistrationBudget(options.newEnginesPerSecond);
+    this.#connections = new ConnectionWatch(this.warnings, CONNECTIONS_WARN_ABOVE);
+    for (const [name, socket] of Object.entries(sockets)) this.#connections.watch(name, socket as zmq.Socket);
+    this.registry = new EngineRegistry(options.keepEndedEngines, (uuid) => this.store.engineByUuid(uuid));
+    const functions = (this.functions = new FunctionCache(
+      options.functionCacheBytes,
+      (hash, source) => this.store.functionLearned(hash, source),
+      (hash) => this.store.functionSource(hash),
+    ));
+    const requeued = options.restore ? this.#restore(functions) : [];
     this.#outbox = new Outbox(this.engineSender, this.clientSender);
     this.events = new EventPublisher(eventSender, signer, () => this.snapshot(), () => this.#throughput.sample(this.records.counts.done));
     this.router = new TaskRouter(
@@ -110,6 +138,7 @@ class Controller implements ControllerContext {
       this.log,
       this.store,
     );
+    this.router.requeueRestored(requeued);
     this.#heartbeat = new HeartbeatMonitor(
       this.registry,
       heartbeatSender,
@@ -126,11 +155,14 @@ class Controller implements ControllerContext {
     this.clients = new ClientLiveness(() => this.timings.heartbeatTimeoutMs, CLIENT_WATCH_MS);
   }
 
-  /** Takes back the engine table and function sources of the run before a crash; its pending tasks fail. */
-  #restore(functions: FunctionCache): void {
+  /**
+   * Takes back the engine table and function sources of the run before a crash. Its pending tasks fail,
+   * but for load-balanced ones with retries left: those are returned, to be queued again.
+   */
+  #restore(functions: FunctionCache): PendingRetry[] {
     if (!(this.store instanceof SqliteTaskStore)) {
       this.log.warn("--restore with the memory task store: there is nothing to restore but the ports and key");
-      return;
+      return [];
     }
     const state = this.store.restore({
       ename: "ControllerRestarted",
@@ -139,7 +171,9 @@ class Controller implements ControllerContext {
     });
     this.registry.restore(state.engines, state.nextEngineId);
     functions.preload(state.functions);
-    this.log.info(`restored from ${this.store.location}: ${state.engines.length} engine(s) known (next id ${state.nextEngineId}), ${state.failedPending} pending task(s) failed`);
+    const requeued = state.requeued.length ? `, ${state.requeued.length} pending task(s) queued again (they had retries left)` : "";
+    this.log.info(`restored from ${this.store.location}: ${state.engines.length} engine(s) known (next id ${state.nextEngineId}), ${state.failedPending} pending task(s) failed${requeued}`);
+    return state.requeued;
   }
 
   /** Writes what the store has waiting and closes it; safe to call more than once. */
@@ -157,7 +191,7 @@ class Controller implements ControllerContext {
     this.events.start(process.pid);
     this.#heartbeat.start();
     this.#clientWatch = setInterval(() => this.#judgeClients(), CLIENT_WATCH_MS);
-    void this.#serve(this.sockets.client, (msg) => handleClientMessage(this, msg), new Slice());
+    void this.#serve(this.sockets.client, (msg) => handleClientMessage(this, msg), new Slice(), clientSocketLimits());
     void this.#serve(this.sockets.engine, (msg) => handleEngineMessage(this, msg), new Slice());
     // Heartbeats are cheap and come first: this loop never yields on its own.
     void this.#serve(this.sockets.heartbeat, (msg) => this.#heartbeat.handle(msg));
@@ -166,18 +200,21 @@ class Controller implements ControllerContext {
   snapshot(): ClusterSnapshot {
     return buildSnapshot({
       profile: this.options.profile,
-      controller: this.#controllerInfo,
+      controller: { ...this.#controllerInfo, loop: this.#loop.figures() },
       registry: this.registry,
       records: this.records,
       balancer: this.router.balancer,
       throughput: this.#throughput,
       store: this.store,
+      functions: this.functions,
+      connections: this.#connections,
     });
   }
 
   engineLost(engine: EngineRecord, lifecycle: "dead" | "stopped", reason: string): void {
     if (!engine.alive) return;
     engine.lifecycle = lifecycle;
+    this.registry.ended(engine);
     this.control.settled(engine);
     this.router.engineLost(engine, lifecycle === "dead" ? "died" : "stopped");
     if (lifecycle === "dead") {
@@ -207,8 +244,10 @@ class Controller implements ControllerContext {
     this.events.stop();
     this.#heartbeat.stop();
     clearInterval(this.#clientWatch);
+    this.#loop.stop();
     await Promise.race([Promise.all(this.#senders.map((s) => s.flushed())), sleep(CLOSE_LINGER_MS)]);
     for (const s of this.#senders) s.close();
+    this.#connections.close();
     closeSockets(this.sockets, CLOSE_LINGER_MS);
     this.closeStore();
     removeConnectionFiles(this.options, process.pid, this.key, this.log);
@@ -243,15 +282,17 @@ class Controller implements ControllerContext {
    * ZeroMQ hands queued messages over without a turn of the event loop, which would otherwise starve
    * the timers and the heartbeat socket for as long as the backlog lasts.
    */
-  async #serve(socket: AsyncIterable<Buffer[]>, handle: (msg: Message) => void | Promise<void>, slice?: Slice): Promise<void> {
-    for await (const msg of receiveMessages(socket, this.signer, this.log)) {
+  async #serve(socket: AsyncIterable<Buffer[]>, handle: (msg: Message) => void | Promise<void>, slice?: Slice, limits?: MessageLimits): Promise<void> {
+    for await (const msg of receiveMessages(socket, this.signer, this.log, { replay: this.#replay, ...(limits ? { limits } : {}) })) {
       try {
-        const working = handle(msg);
+        // Timed: the part of a handler that runs before its first slice yields, and what it sends.
+        const working = this.#loop.time(msg.header.msg_type, () => handle(msg));
         if (working) await working;
       } catch (err) {
         this.log.error(`handling ${msg.header.msg_type} failed: ${(err as Error).stack ?? String(err)}`);
       }
-      this.#send();
+      this.#loop.time(`storing after ${msg.header.msg_type}`, () => this.store.flushFinished());
+      this.#loop.time(`sending after ${msg.header.msg_type}`, () => this.#outbox.flush());
       if (slice?.dueNow()) await slice.yield();
     }
   }
@@ -260,6 +301,7 @@ class Controller implements ControllerContext {
 /** Binds the sockets, writes the connection files and starts serving. */
 export async function startController(options: ControllerOptions = {}): Promise<RunningController> {
   const resolved = resolveOptions(options);
+  raiseOpenFileLimit(resolved.logger);
   // A restarted controller takes the old ports and key: engines and clients find it where it was.
   const previous = resolved.restore ? previousConnection(resolved) : undefined;
   const { sockets, ports } = await bindSockets(resolved.ip, previous?.ports);

@@ -1,4 +1,4 @@
-import type { EngineInfo, EngineMetadata, EngineState } from "@tsparallel/protocol";
+import { ByteLru, DEFAULT_LIMITS, type EngineInfo, type EngineMetadata, type EngineState } from "@tsparallel/protocol";
 import { Deque } from "./deque.js";
 import type { TaskRecord } from "./records/task-record.js";
 
@@ -17,8 +17,11 @@ export class EngineRecord {
   rss = 0;
   completed = 0;
   failed = 0;
-  /** Function hashes whose source this engine has been sent. */
-  readonly knownHashes = new Set<string>();
+  /**
+   * The controller's model of this engine's function cache: same class and capacity as the engine's,
+   * touched in the order tasks are sent, so a hash it holds is one the engine still holds.
+   */
+  knownFunctions = new ByteLru<true>(DEFAULT_LIMITS.functionCacheBytes);
   /** Order of the last load-balanced assignment, for lru and tie-breaking. */
   lastAssigned = 0;
   /** Signals asked for before the engine's first heartbeat told where to send them. */

@@ -1,4 +1,4 @@
-import { isMessage, pidSpace, type Message, type MessageContents } from "@tsparallel/protocol";
+import { ByteLru, DEFAULT_LIMITS, isMessage, pidSpace, type Message, type MessageContents } from "@tsparallel/protocol";
 import type { ControllerContext } from "./context.js";
 import { sanitizeMetadata } from "./engine-metadata.js";
 
@@ -9,6 +9,11 @@ function localStartTime(process: unknown): number | undefined {
   if (CONTROLLER_PID_SPACE === undefined || typeof process !== "object" || process === null) return undefined;
   const { pidSpace: space, startTime } = process as Record<string, unknown>;
   return space === CONTROLLER_PID_SPACE && Number.isSafeInteger(startTime) ? (startTime as number) : undefined;
+}
+
+/** The engine's function-cache capacity as it told it; an engine that did not say has the default. */
+function functionCacheCapacity(told: unknown): number {
+  return Number.isSafeInteger(told) && (told as number) > 0 ? (told as number) : DEFAULT_LIMITS.functionCacheBytes;
 }
 
 /** Handles one message from the engine ROUTER. */
@@ -39,9 +44,19 @@ function register(ctx: ControllerContext, msg: Message<MessageContents["registra
     reply({ status: "error", message: "registration_request needs uuid, hostname and pid" });
     return;
   }
+  if (ctx.registry.isNew(uuid)) {
+    const wait = ctx.registrations.take();
+    if (wait > 0) {
+      ctx.warnings.warn("registration-rate", `more than ${ctx.registrations.perSecond} new engines per second: refusing for now (they ask again); ${ctx.registrations.refused} refused so far`);
+      reply({ status: "error", message: `too many new engines at once (over ${ctx.registrations.perSecond} per second); ask again later`, retryAfterMs: wait });
+      return;
+    }
+  }
   const { engine, outcome } = ctx.registry.register(uuid, hostname, pid, msg.identities, Date.now());
   engine.metadata ??= sanitizeMetadata(msg.content.metadata);
   engine.localStartTime = localStartTime(msg.content.process);
+  // A new or rejoining engine may hold sources the model has forgotten, never the reverse: start the model afresh.
+  if (outcome !== "same") engine.knownFunctions = new ByteLru(functionCacheCapacity(msg.content.functionCacheBytes));
   reply({ status: "ok", id: engine.id, heartbeatMs: ctx.timings.heartbeatMs, heartbeatTimeoutMs: ctx.timings.heartbeatTimeoutMs });
   if (outcome === "same") return;
   if (outcome === "new") ctx.store.engineRegistered({ id: engine.id, uuid, hostname, pid, registered: engine.registered }, ctx.registry.nextId);

@@ -1,42 +1,111 @@
-import type { FunctionRef, TaskBody } from "@tsparallel/protocol";
+import { ByteLru, functionHash, functionWeight, type FunctionRef, type TaskBody } from "@tsparallel/protocol";
 import type { EngineRecord } from "./engine-record.js";
 
+/** Why a submitted function was refused: the task fails with this name and message. */
+export interface FunctionRefusal {
+  ename: "FunctionHashMismatch" | "FunctionNotFound";
+  evalue: string;
+}
+
+/** Function sources refused because their hash was not theirs (a poisoning attempt or a broken client). */
+export const functionCounters = { hashMismatches: 0, evicted: 0 };
+
 /**
- * Function sources by hash. Clients send a source once per connection; engines get it once each: a
- * task for an engine that already met the hash travels without it.
+ * Function sources by hash, bounded in bytes (least recently used out). A source is taken only when
+ * its hash is recomputed from it and matches: the first sender of a hash cannot make another client's
+ * function run someone else's code. Clients send a function's source in every submission that uses it
+ * (once per message), so an evicted source comes back with its next use; a task keeps the one source
+ * string until it is sent, so eviction never breaks a task already accepted. Engines get a source once
+ * each, while the controller's model of their cache (same class, same capacity, same order of
+ * operations) says they still hold it.
  */
 export class FunctionCache {
-  readonly #sources = new Map<string, string>();
+  readonly #sources: ByteLru<string>;
 
-  /** `learned` hears each new source (the task store keeps them, so stored tasks can run again). */
-  constructor(private readonly learned: (hash: string, source: string) => void = () => undefined) {}
+  /**
+   * `learned` hears each new source (the task store keeps them, so stored tasks can run again);
+   * `recall` looks one up there when a stored task is resubmitted after its source left the cache.
+   */
+  constructor(
+    capacity: number,
+    private readonly learned: (hash: string, source: string) => void = () => undefined,
+    private readonly recall: (hash: string) => string | undefined = () => undefined,
+  ) {
+    this.#sources = new ByteLru(capacity);
+  }
 
-  /** Sources known before this run (restored from the task store). */
+  get bytes(): number {
+    return this.#sources.bytes;
+  }
+
+  get capacity(): number {
+    return this.#sources.capacity;
+  }
+
+  get size(): number {
+    return this.#sources.size;
+  }
+
+  /** Sources known before this run (restored from the task store); any whose hash does not match is left out. */
   preload(sources: Iterable<[string, string]>): void {
-    for (const [hash, source] of sources) this.#sources.set(hash, source);
+    for (const [hash, source] of sources) if (functionHash(source) === hash) this.#sources.set(hash, source, functionWeight(source));
   }
 
   /**
-   * Learns the source a submission carries and returns the body without it (records then hold no
-   * copies), or undefined when the hash is unknown here and no source came with it.
+   * Checks and learns the source a submission carries. Returns the body holding the cached source
+   * string (records share that one string), or a refusal: a source whose hash is not its own, or a
+   * hash unknown here that came without its source. `carried` holds the sources checked so far in
+   * the same message: a later task of that message names them by hash, even if the cache let them go.
    */
-  accept(body: TaskBody): TaskBody | undefined {
+  accept(body: TaskBody, carried: Map<string, string> = new Map()): TaskBody | FunctionRefusal {
     if (body.kind !== "apply" && body.kind !== "map") return body;
     const { hash, name, source } = body.fn;
-    if (typeof source === "string" && !this.#sources.has(hash)) {
-      this.#sources.set(hash, source);
-      this.learned(hash, source);
+    const label = `function ${name || "(anonymous)"} (${String(hash).slice(0, 16)})`;
+    let known = carried.get(hash) ?? this.#sources.get(hash);
+    if (typeof source === "string" && source !== known) {
+      if (functionHash(source) !== hash) {
+        functionCounters.hashMismatches++;
+        return { ename: "FunctionHashMismatch", evalue: `${label}: the hash sent is not the SHA-256 of the source sent; refused` };
+      }
+      known = source;
+      this.#remember(hash, source);
     }
-    if (!this.#sources.has(hash)) return undefined;
-    return source === undefined ? body : { ...body, fn: { hash, name } };
+    if (known !== undefined) carried.set(hash, known);
+    if (known === undefined) {
+      const stored = this.recall(hash);
+      if (stored !== undefined && functionHash(stored) === hash) {
+        known = stored;
+        carried.set(hash, stored);
+        this.#sources.set(hash, stored, functionWeight(stored));
+      }
+    }
+    if (known === undefined) return { ename: "FunctionNotFound", evalue: `${label} is unknown to the controller and its source was not sent` };
+    return { ...body, fn: { hash, name, source: known } };
   }
 
-  /** The body as one engine should get it. */
+  /** The body as one engine should get it: with the source only while the engine may not hold it. */
   bodyFor(engine: EngineRecord, body: TaskBody): TaskBody {
     if (body.kind !== "apply" && body.kind !== "map") return body;
-    if (engine.knownHashes.has(body.fn.hash)) return body;
-    engine.knownHashes.add(body.fn.hash);
-    const fn: FunctionRef = { ...body.fn, source: this.#sources.get(body.fn.hash)! };
+    const { hash, name, source } = body.fn;
+    if (engine.knownFunctions.get(hash) !== undefined) return { ...body, fn: { hash, name } };
+    engine.knownFunctions.set(hash, true, functionWeight(source!));
+    const fn: FunctionRef = { hash, name, source: source! };
     return { ...body, fn };
   }
+
+  #remember(hash: string, source: string): void {
+    const before = this.#sources.size;
+    const isNew = !this.#sources.has(hash);
+    this.#sources.set(hash, source, functionWeight(source));
+    if (isNew) {
+      functionCounters.evicted += before + 1 - this.#sources.size;
+      this.learned(hash, source);
+    }
+  }
+}
+
+/** The body without its source, for what is stored per task (the store keeps sources once, by hash). */
+export function withoutSource(body: TaskBody): TaskBody {
+  if (body.kind !== "apply" && body.kind !== "map") return body;
+  return { ...body, fn: { hash: body.fn.hash, name: body.fn.name } };
 }

@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { startController } from "./controller.js";
-import { DEFAULT_HEARTBEAT } from "./options.js";
+import { DEFAULT_HEARTBEAT, DEFAULT_NEW_ENGINES_PER_SECOND } from "./options.js";
+import { DEFAULT_KEEP_ENDED_ENGINES } from "./engines-registry.js";
 import { DEFAULT_RECORD_LIMITS } from "./records/task-records.js";
 import { SCHEMES, type SchemeName } from "./schedulers/index.js";
 import { DEFAULT_STORE_LIMITS } from "./store/task-store.js";
@@ -32,6 +33,8 @@ const program = new Command("tspcontroller")
   .option("--db-max-bytes <n>", "bytes of arguments and results the store keeps", integer, DEFAULT_STORE_LIMITS.maxBytes)
   .option("--db-max-value-bytes <n>", "a result or argument list larger than this is not stored (its record says so)", integer, DEFAULT_STORE_LIMITS.maxValueBytes)
   .option("--restore", "restart after a crash: same ports and key (from the connection files), same task store and engine ids")
+  .option("--keep-dead-engines <n>", "dead or stopped engines kept in snapshots (the most recently ended; older ones are forgotten, and get their id back from the task store if they register again)", integer, DEFAULT_KEEP_ENDED_ENGINES)
+  .option("--new-engines-per-sec <n>", "new engines that may register per second (bursts of 10 s worth); more are told to ask again", integer, DEFAULT_NEW_ENGINES_PER_SECOND)
   .option("--keep-results <n>", "completed tasks whose result values the controller keeps for result requests", integer, 1024)
   .addOption(new Option("--log-level <level>", "log level").choices(["debug", "info", "warn", "error", "silent"]))
   .parse();
@@ -51,6 +54,8 @@ interface CliOptions {
   clientFile?: string;
   engineFile?: string;
   keepResults: number;
+  keepDeadEngines: number;
+  newEnginesPerSec: number;
   db?: "sqlite" | "memory";
   dbFile?: string;
   dbMaxRecords: number;
@@ -82,6 +87,8 @@ try {
     dbFile: cli.dbFile,
     storeLimits: { maxRecords: cli.dbMaxRecords, maxBytes: cli.dbMaxBytes, maxValueBytes: cli.dbMaxValueBytes },
     restore: cli.restore ?? false,
+    keepEndedEngines: cli.keepDeadEngines,
+    newEnginesPerSecond: cli.newEnginesPerSec,
     recordLimits: { ...DEFAULT_RECORD_LIMITS, keepResults: cli.keepResults, keepRecords: Math.max(DEFAULT_RECORD_LIMITS.keepRecords, cli.keepResults) },
   });
   for (const signal of ["SIGTERM", "SIGINT"] as const) {

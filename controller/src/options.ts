@@ -1,9 +1,10 @@
 import { hostname } from "node:os";
-import { clientConnectionFile, engineConnectionFile, createLogger, type Logger } from "@tsparallel/protocol";
+import { clientConnectionFile, engineConnectionFile, createLogger, messageLimits, type Logger } from "@tsparallel/protocol";
 import { DEFAULT_RECORD_LIMITS, type RecordLimits } from "./records/task-records.js";
 import { SCHEMES, type SchemeName } from "./schedulers/index.js";
 import { DEFAULT_STORE_LIMITS, type StoreKind, type StoreLimits } from "./store/task-store.js";
 import type { WindowMode } from "./task-durations.js";
+import { DEFAULT_KEEP_ENDED_ENGINES } from "./engines-registry.js";
 
 export interface ControllerOptions {
   /** Profile name: selects the security dir for the connection files. Default "default". */
@@ -48,8 +49,16 @@ export interface ControllerOptions {
    * they exist), keep the task store's records and engine table; tasks left pending fail.
    */
   restore?: boolean;
+  /** Bytes of function source kept (least recently used out). Default TSPARALLEL_FUNCTION_CACHE_BYTES or 64 MiB. */
+  functionCacheBytes?: number;
+  /** Dead and stopped engines kept in memory and snapshots (the most recently ended). Default 256. */
+  keepEndedEngines?: number;
+  /** New engines that may register per second, in bursts of ten seconds' worth; more are told to ask again. Default 100. */
+  newEnginesPerSecond?: number;
   logger?: Logger;
 }
+
+export const DEFAULT_NEW_ENGINES_PER_SECOND = 100;
 
 export type OrphanTasks = "abort" | "keep";
 
@@ -131,6 +140,9 @@ export function resolveOptions(options: ControllerOptions = {}): ResolvedOptions
     dbFile: options.dbFile,
     storeLimits: storeLimits(options.storeLimits ?? DEFAULT_STORE_LIMITS),
     restore: options.restore ?? false,
+    functionCacheBytes: Math.floor(positive("functionCacheBytes", options.functionCacheBytes ?? messageLimits().functionCacheBytes)),
+    keepEndedEngines: Math.floor(positive("keepEndedEngines", options.keepEndedEngines ?? DEFAULT_KEEP_ENDED_ENGINES, true)),
+    newEnginesPerSecond: positive("newEnginesPerSecond", options.newEnginesPerSecond ?? DEFAULT_NEW_ENGINES_PER_SECOND),
     logger: options.logger ?? createLogger("controller"),
   };
 }

@@ -61,6 +61,8 @@ export class Outbox {
       if (aborts.length) this.engineSender.send("abort_request", { msgIds: aborts }, { identities: engine.identity });
     }
     for (const { identities, results, frames, streams } of this.#clients.values()) {
+      // A task queued again after a restart, before any client asked for it: its result waits in the store.
+      if (identities.length === 0) continue;
       // Streams first: a task's output should reach the client before its result.
       if (streams.length) this.clientSender.send("stream", { items: streams }, { identities });
       if (results.length) this.clientSender.send("task_reply", { results }, { identities, buffers: frames });

@@ -1,5 +1,7 @@
 import type { ClusterSnapshot, EngineStatus } from "@tsparallel/protocol";
 import type { EngineRecord } from "./engine-record.js";
+import type { ConnectionWatch } from "./connection-watch.js";
+import { functionCounters, type FunctionCache } from "./function-cache.js";
 import type { EngineRegistry } from "./engines-registry.js";
 import type { LoadBalancer } from "./load-balancer.js";
 import type { TaskRecords } from "./records/task-records.js";
@@ -14,6 +16,8 @@ export interface SnapshotSources {
   balancer: LoadBalancer;
   throughput: Throughput;
   store: TaskStore;
+  functions: FunctionCache;
+  connections: ConnectionWatch;
 }
 
 export function engineStatus(engine: EngineRecord): EngineStatus {
@@ -54,6 +58,8 @@ export function buildSnapshot(s: SnapshotSources): ClusterSnapshot {
     engines,
     tasks: { unassigned: s.balancer.waiting, queued: held - running, running, done, failed, perSecond: Math.round(s.throughput.perSecond() * 10) / 10 },
     store: s.store.stats(),
+    functions: { count: s.functions.size, bytes: s.functions.bytes, capacity: s.functions.capacity, refused: functionCounters.hashMismatches },
+    connections: s.connections.ports,
     time: Date.now(),
   };
 }

@@ -18,6 +18,9 @@ export function durationKey(body: TaskBody): string {
  * may hold. Tiny tasks get the whole high-water mark (throughput); long ones get 1 or 2, so the next
  * one goes to whichever engine frees up first and uneven work still balances.
  */
+/** Kinds of task (one per function) whose run time is remembered. */
+const MAX_KINDS = 4096;
+
 export class TaskDurations {
   readonly #emaMs = new Map<string, number>();
 
@@ -27,6 +30,10 @@ export class TaskDurations {
   observe(key: string, ms: number): void {
     if (!Number.isFinite(ms) || ms < 0) return;
     const previous = this.#emaMs.get(key);
+    if (previous === undefined && this.#emaMs.size >= MAX_KINDS) {
+      // One per distinct function otherwise: the oldest measured kind starts over.
+      this.#emaMs.delete(this.#emaMs.keys().next().value!);
+    }
     this.#emaMs.set(key, previous === undefined ? ms : previous + SMOOTHING * (ms - previous));
   }
 

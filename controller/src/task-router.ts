@@ -1,15 +1,15 @@
-import { splitFrames, type Logger, type StreamItem, type TaskRequest, type TaskBody, type TaskResult, type TaskStatus } from "@tsparallel/protocol";
+import { RateLimitedWarnings, splitFrames, type Logger, type StreamItem, type TaskRequest, type TaskBody, type TaskResult, type TaskStatus } from "@tsparallel/protocol";
 import type { EngineRecord } from "./engine-record.js";
 import type { EngineRegistry } from "./engines-registry.js";
 import { controllerResult, NO_ENGINE } from "./failures.js";
-import type { FunctionCache } from "./function-cache.js";
+import { withoutSource, type FunctionCache } from "./function-cache.js";
 import { LoadBalancer } from "./load-balancer.js";
 import { durationKey, type WindowMode } from "./task-durations.js";
 import type { Outbox } from "./outbox.js";
 import { TaskRecord, type ClientRef, type TaskWork } from "./records/task-record.js";
 import type { TaskRecords } from "./records/task-records.js";
 import type { Scheduler } from "./schedulers/index.js";
-import type { TaskStore } from "./store/task-store.js";
+import type { PendingRetry, TaskStore } from "./store/task-store.js";
 import { Slice } from "./slice.js";
 import { taskProblem } from "./validate.js";
 
@@ -33,6 +33,9 @@ const RESULT_STATUSES = new Set<TaskStatus>(["ok", "error", "aborted"]);
  */
 export class TaskRouter {
   readonly balancer: LoadBalancer;
+
+  /** One line per client per interval about refused functions, however many it sends. */
+  #refusals?: RateLimitedWarnings;
 
   constructor(
     private readonly registry: EngineRegistry,
@@ -77,8 +80,9 @@ export class TaskRouter {
       throw new SubmitError((err as Error).message);
     }
     const slice = new Slice();
+    const carried = new Map<string, string>();
     for (let i = 0; i < tasks.length; i++) {
-      this.#submitOne(client, tasks[i], groups[i]!, now);
+      this.#submitOne(client, tasks[i], groups[i]!, now, carried);
       if (slice.due()) {
         this.balancer.place();
         this.#flushOut();
@@ -167,6 +171,29 @@ export class TaskRouter {
     this.balancer.place();
     this.events.changed();
     return resubmitted;
+  }
+
+  /**
+   * Queues again the tasks a crashed controller held pending with retries left (one is used up), under
+   * their msgIds. Nobody is known to send their results to until a client asks for them (adopt); they
+   * wait for engines to rejoin instead of failing for want of one.
+   */
+  requeueRestored(tasks: readonly PendingRetry[]): void {
+    const now = Date.now();
+    for (const { msgId, client, body, frames, lb } of tasks) {
+      const task: TaskRequest = { msgIds: [msgId], targets: null, body, bufferCount: frames.length, ...(lb ? { lb } : {}) };
+      const owner: ClientRef = { key: `restored:${client}`, identities: [] };
+      // The store keeps a task's function by hash only: the cache or the store's function table has the source.
+      const accepted = this.functions.accept(task.body);
+      if ("ename" in accepted) this.#failNew(owner, msgId, body.kind, now, accepted.ename, `${accepted.evalue} (the task was restored from the task store)`);
+      else this.#submitBalanced(owner, task, { body: accepted, frames }, now, true);
+    }
+  }
+
+  /** A task queued again after a restart goes to the first client that asks for it. */
+  adopt(msgId: string, client: ClientRef): void {
+    const record = this.records.get(msgId);
+    if (record?.pending && record.client.identities.length === 0) record.client = client;
   }
 
   /** A new engine may take waiting tasks. */
@@ -262,7 +289,7 @@ export class TaskRouter {
     return count;
   }
 
-  #submitOne(client: ClientRef, task: unknown, frames: Buffer[], now: number): void {
+  #submitOne(client: ClientRef, task: unknown, frames: Buffer[], now: number, carried?: Map<string, string>): void {
     const problem = taskProblem(task);
     const request = task as TaskRequest;
     if (problem) {
@@ -271,11 +298,13 @@ export class TaskRouter {
       for (const msgId of ids) this.#failNew(client, msgId, "execute", now, "InvalidTaskError", problem);
       return;
     }
-    const body = this.functions.accept(request.body);
-    if (!body) {
-      const fn = (request.body as { fn: { hash: string; name: string } }).fn;
-      const why = `function ${fn.name || "(anonymous)"} (${fn.hash}) is unknown to the controller and its source was not sent`;
-      for (const msgId of request.msgIds) this.#failNew(client, msgId, request.body.kind, now, "FunctionNotFound", why);
+    const body = this.functions.accept(request.body, carried);
+    if ("ename" in body) {
+      if (body.ename === "FunctionHashMismatch") {
+        this.#refusals ??= new RateLimitedWarnings(this.log);
+        this.#refusals.warn(`mismatch/${client.key}`, `refused task(s) ${request.msgIds.slice(0, 3).join(",")} of client ${client.key}: ${body.evalue}`);
+      }
+      for (const msgId of request.msgIds) this.#failNew(client, msgId, request.body.kind, now, body.ename, body.evalue);
       return;
     }
     const work: TaskWork = { body, frames };
@@ -301,7 +330,7 @@ export class TaskRouter {
     });
   }
 
-  #submitBalanced(client: ClientRef, request: TaskRequest, work: TaskWork, now: number): void {
+  #submitBalanced(client: ClientRef, request: TaskRequest, work: TaskWork, now: number, awaitEngines = false): void {
     const options = request.lb ?? {};
     const targets = options.targets ? new Set(options.targets) : undefined;
     const record = new TaskRecord(request.msgIds[0]!, client, work.body.kind, now, {
@@ -318,6 +347,7 @@ export class TaskRouter {
     record.work = work;
     const unknown = options.targets?.filter((id) => !this.registry.byId(id)) ?? [];
     if (unknown.length) this.#fail(record, "InvalidTargetError", `there is no engine ${unknown.join(", ")}`);
+    else if (awaitEngines) this.balancer.enqueue(record, options.timeoutMs);
     else if (this.registry.alive().length === 0) this.#fail(record, "NoEnginesError", "no engines are registered");
     else if (!this.balancer.placeable(record)) this.#fail(record, "EngineError", `none of engines ${options.targets!.join(", ")} is alive`);
     else this.balancer.enqueue(record, options.timeoutMs);
@@ -338,7 +368,8 @@ export class TaskRouter {
 
   #add(record: TaskRecord, work?: TaskWork, lb?: TaskRequest["lb"]): boolean {
     if (this.records.add(record)) {
-      this.store.added(record, work, lb);
+      // The store keeps each source once (by hash), not in every task.
+      this.store.added(record, work && { ...work, body: withoutSource(work.body) }, lb);
       return true;
     }
     this.log.warn(`ignored a task with a msgId already in use: ${record.msgId}`);

@@ -8,6 +8,8 @@ import type { TaskBody, TaskRequest } from "@tsparallel/protocol";
 
 /** Labels are kept in every record: bounded so they cannot grow the records without limit. */
 const MAX_LABEL_LENGTH = 256;
+/** A SHA-256 in hex is 64; anything much longer is not a hash. */
+const MAX_HASH_LENGTH = 128;
 const isInt = (v: unknown): v is number => Number.isInteger(v);
 const isIdList = (v: unknown): v is number[] => Array.isArray(v) && v.every(isInt);
 const isStringList = (v: unknown): v is string[] => Array.isArray(v) && v.every((s) => typeof s === "string");
@@ -24,6 +26,7 @@ function bodyProblem(body: unknown): string | undefined {
     case "map": {
       const fn = b.fn as Record<string, unknown> | undefined;
       if (!fn || typeof fn.hash !== "string" || typeof fn.name !== "string") return `${b.kind} needs fn {hash, name}`;
+      if (fn.hash.length > MAX_HASH_LENGTH) return `fn.hash is longer than ${MAX_HASH_LENGTH} characters`;
       if (fn.source !== undefined && typeof fn.source !== "string") return "fn.source must be a string";
       return undefined;
     }

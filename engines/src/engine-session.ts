@@ -8,7 +8,7 @@ import { Heartbeat, rejoinAfterMs, type HeartbeatEvent } from "./heartbeat.js";
 import type { Interrupter } from "./interrupt.js";
 import type { Namespace } from "./namespace.js";
 import { OutputCapture } from "./output-capture.js";
-import { registrationOf, registrationRequest, type Registration } from "./registration.js";
+import { registrationOf, registrationRequest, type Registration, type RegistrationError } from "./registration.js";
 import { ResultBatch } from "./result-batch.js";
 import { tasksOf } from "./task-batch.js";
 import { TaskHandlers } from "./task-handlers.js";
@@ -42,6 +42,7 @@ export class EngineSession implements RunningEngine {
   readonly capture: OutputCapture;
   #log: Logger;
   readonly #queue: TaskQueue;
+  readonly #handlers: TaskHandlers;
   readonly #batch: ResultBatch;
   readonly #interrupter: Interrupter;
   readonly #heartbeat = new Heartbeat();
@@ -71,7 +72,8 @@ export class EngineSession implements RunningEngine {
     this.#log = this.#logger();
     this.#interrupter = interrupter;
     this.#batch = new ResultBatch((results, frames) => sender.send("task_reply", { results }, { buffers: frames }));
-    const runner = new TaskRunner(() => this.id, new TaskHandlers(namespace), this.capture, this.#interrupter);
+    this.#handlers = new TaskHandlers(namespace);
+    const runner = new TaskRunner(() => this.id, this.#handlers, this.capture, this.#interrupter);
     this.#queue = new TaskQueue(runner, this.#batch, new IdleCollector());
   }
 
@@ -156,6 +158,8 @@ export class EngineSession implements RunningEngine {
           return;
         } catch (err) {
           this.#log.warn(`registering again failed: ${(err as Error).message}`);
+          // A refusal answers at once: wait before asking again (as long as it says, or the backoff).
+          await sleep((err as RegistrationError).retryAfterMs ?? wait);
         }
       }
       wait = Math.min(wait * 2, REJOIN_MAX_WAIT_MS);
@@ -196,7 +200,9 @@ export class EngineSession implements RunningEngine {
     switch (type) {
       case "task_request":
         try {
-          this.#queue.enqueue(tasksOf(msg.content as MessageContents["task_request"], msg.buffers));
+          const tasks = tasksOf(msg.content as MessageContents["task_request"], msg.buffers);
+          this.#handlers.arrived(tasks);
+          this.#queue.enqueue(tasks);
         } catch (err) {
           this.#log.warn(`dropped a malformed task_request ${msg.header.msg_id}: ${(err as Error).message}`);
         }

@@ -58,6 +58,11 @@ export class TaskHandlers {
 
   constructor(private readonly namespace: Namespace) {}
 
+  /** Tasks as they arrive, before they queue: the function cache follows arrivals (see FunctionCache). */
+  arrived(tasks: readonly { task: { body: TaskBody } }[]): void {
+    this.#functions.arrived(tasks.map((t) => t.task.body));
+  }
+
   /** The number of the most recent non-silent execute. */
   get executionCount(): number {
     return this.#cells.executionCount;

@@ -65,6 +65,31 @@ export function newMessageId(): string {
   return `${idPrefix}-${(counter++).toString(36)}`;
 }
 
+/** `count` consecutive message ids, reserved at once and spelled only when asked (a big map's tasks). */
+export interface MessageIdBlock {
+  readonly prefix: string;
+  readonly first: number;
+  readonly count: number;
+}
+
+export function reserveMessageIds(count: number): MessageIdBlock {
+  const first = counter;
+  counter += count;
+  return { prefix: idPrefix, first, count };
+}
+
+/** The i-th id of a block, as newMessageId spelled it. */
+export function messageIdAt(block: MessageIdBlock, i: number): string {
+  return `${block.prefix}-${(block.first + i).toString(36)}`;
+}
+
+/** Where an id is in a block, or -1. */
+export function messageIdIndex(block: MessageIdBlock, msgId: string): number {
+  if (msgId.length <= block.prefix.length + 1 || !msgId.startsWith(block.prefix) || msgId[block.prefix.length] !== "-") return -1;
+  const index = parseInt(msgId.slice(block.prefix.length + 1), 36) - block.first;
+  return index >= 0 && index < block.count && messageIdAt(block, index) === msgId ? index : -1;
+}
+
 export function newHeader(msgType: string, session: string, username = "tsparallel", msgId = newMessageId()): Header {
   return { msg_id: msgId, msg_type: msgType, session, username, date: new Date().toISOString(), version: PROTOCOL_VERSION };
 }
@@ -126,6 +151,9 @@ export function decodeMessage<Content = unknown>(signer: Signer, frames: Buffer[
     const sent = Date.parse(String(decoded.header.date));
     if (!Number.isFinite(sent) || Math.abs(Date.now() - sent) > limits.maxClockSkewMs) {
       throw new MessageError(`header date ${JSON.stringify(decoded.header.date)} is outside the ${limits.maxClockSkewMs} ms window`, "stale");
+    }
+    if (sent < options.replay.notBefore) {
+      throw new MessageError(`header date ${JSON.stringify(decoded.header.date)} is before this receiver's restart; a replay of an earlier message`, "replay");
     }
   }
   return decoded;

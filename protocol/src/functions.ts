@@ -69,7 +69,20 @@ function shippable(source: string, fn: Function): ShippedFunction {
   } catch (err) {
     throw new FunctionSerializationError(`the source of ${fn.name || "this function"} cannot be sent: ${(err as Error).message}`);
   }
-  return { hash: createHash("sha1").update(source).digest("hex"), source, name: fn.name };
+  return { hash: functionHash(source), source, name: fn.name };
+}
+
+/**
+ * The hash a function travels under; a receiver recomputes it from the source and refuses a mismatch.
+ * SHA-256, not SHA-1: a key holder who could make two sources collide could still poison the cache.
+ */
+export function functionHash(source: string): string {
+  return createHash("sha256").update(source).digest("hex");
+}
+
+/** The bytes a source is counted for in a function cache (UTF-16 code units, the same on every side). */
+export function functionWeight(source: string): number {
+  return source.length * 2 + 64;
 }
 
 /**

@@ -12,3 +12,4 @@ export * from "./limits.js";
 export * from "./replay.js";
 export * from "./bounded-json.js";
 export * from "./process-identity.js";
+export * from "./byte-lru.js";

@@ -15,6 +15,13 @@ export interface MessageLimits {
   replayHistory: number;
   /** A signed message whose header date is further than this from now is refused (ms). */
   maxClockSkewMs: number;
+  /** Bytes of function source a controller keeps, and each engine keeps (least recently used out). */
+  functionCacheBytes: number;
+  /**
+   * ZeroMQ `handshakeInterval`: a connection that has not finished the ZMTP handshake by then is closed
+   * (libzmq's default is 30 s), so idle raw TCP connections cannot hold a listener's file descriptors.
+   */
+  handshakeMs: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<MessageLimits> = {
@@ -24,6 +31,8 @@ export const DEFAULT_LIMITS: Readonly<MessageLimits> = {
   maxJsonDepth: 256,
   replayHistory: 65_536,
   maxClockSkewMs: 15 * 60_000,
+  functionCacheBytes: 64 * 1024 * 1024,
+  handshakeMs: 3_000,
 };
 
 const ENV: Record<keyof MessageLimits, string> = {
@@ -33,6 +42,8 @@ const ENV: Record<keyof MessageLimits, string> = {
   maxJsonDepth: "TSPARALLEL_MAX_JSON_DEPTH",
   replayHistory: "TSPARALLEL_REPLAY_HISTORY",
   maxClockSkewMs: "TSPARALLEL_MAX_CLOCK_SKEW_MS",
+  functionCacheBytes: "TSPARALLEL_FUNCTION_CACHE_BYTES",
+  handshakeMs: "TSPARALLEL_HANDSHAKE_MS",
 };
 
 /** The limits in force: defaults, overridden by positive integers from the environment. */
@@ -49,10 +60,12 @@ export function messageLimits(env: NodeJS.ProcessEnv = process.env): MessageLimi
 }
 
 /** ZeroMQ socket options for a data socket (`maxMessageSize` makes libzmq drop an oversized peer). */
-export function dataSocketLimits(): { maxMessageSize: number } {
-  return { maxMessageSize: messageLimits().maxMessageBytes };
+export function dataSocketLimits(): { maxMessageSize: number; handshakeInterval: number } {
+  const limits = messageLimits();
+  return { maxMessageSize: limits.maxMessageBytes, handshakeInterval: limits.handshakeMs };
 }
 
-export function heartbeatSocketLimits(): { maxMessageSize: number } {
-  return { maxMessageSize: messageLimits().maxHeartbeatBytes };
+export function heartbeatSocketLimits(): { maxMessageSize: number; handshakeInterval: number } {
+  const limits = messageLimits();
+  return { maxMessageSize: limits.maxHeartbeatBytes, handshakeInterval: limits.handshakeMs };
 }

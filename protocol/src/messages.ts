@@ -159,11 +159,23 @@ export interface TaskStreamItem {
 
 export interface ClusterSnapshot {
   profile: string;
-  controller: { url: string; pid: number; hostname: string; started: string; scheme: string; hwm: number };
+  controller: {
+    url: string; pid: number; hostname: string; started: string; scheme: string; hwm: number;
+    /**
+     * How long the controller held its event loop, since it started: the longest time the loop could
+     * not turn (wall clock, ms: GC, a SIGSTOP or a starved CPU count too) and the handler that ran
+     * that used the most CPU in one go (what it handled, wall and process CPU ms).
+     */
+    loop?: { longestHoldMs: number; slowest?: { what: string; ms: number; cpuMs: number } };
+  };
   engines: EngineStatus[];
   tasks: { unassigned: number; queued: number; running: number; done: number; failed: number; perSecond: number };
   /** The task store: records and bytes of values it holds, and new tasks not written to it yet. */
   store?: { kind: "sqlite" | "memory"; location?: string; records: number; bytes: number; waiting: number };
+  /** The controller's function cache: sources held, their bytes and the bound, sources refused for a wrong hash. */
+  functions?: { count: number; bytes: number; capacity: number; refused: number };
+  /** Connections per controller port (open now, accepted, closed in their handshake, accept errors). */
+  connections?: Record<string, { open: number; accepted: number; droppedInHandshake: number; acceptErrors: number }>;
   time: number;
 }
 
@@ -253,10 +265,12 @@ export interface MessageContents {
    * `process`: where the engine's pid can be looked up (see pidSpace) and its start time there, so a
    * controller in the same pid space sees at once that the process has gone.
    */
-  registration_request: { uuid: string; hostname: string; pid: number; version: string; id?: number; metadata?: EngineMetadata; process?: EngineProcess };
+  /** `functionCacheBytes`: the engine's function-cache capacity; the controller models that cache with it to know when to resend a source. */
+  registration_request: { uuid: string; hostname: string; pid: number; version: string; id?: number; metadata?: EngineMetadata; process?: EngineProcess; functionCacheBytes?: number };
   registration_reply:
     | { status: "ok"; id: number; heartbeatMs: number; heartbeatTimeoutMs: number }
-    | { status: "error"; message: string };
+    /** `retryAfterMs`: a refusal for now (too many new engines at once); the engine asks again after it. */
+    | { status: "error"; message: string; retryAfterMs?: number };
   unregistration_request: { reason?: string };
   task_request: { tasks: EngineTask[] };
   task_reply: { results: TaskResult[] };

@@ -6,7 +6,15 @@
 export class ReplayGuard {
   readonly #seen = new Set<string>();
 
-  constructor(readonly capacity: number) {}
+  /**
+   * `notBefore` (ms since the epoch): signed messages dated earlier are refused. A controller restarted
+   * with its old key (`--restore`) sets it to its start, so nothing it accepted before the restart is
+   * accepted again, although its history of signatures is gone.
+   */
+  constructor(
+    readonly capacity: number,
+    readonly notBefore = 0,
+  ) {}
 
   /** True the first time a signature is seen, false on a replay. */
   admit(signature: string): boolean {

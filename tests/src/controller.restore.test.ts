@@ -161,3 +161,35 @@ test(
     }
   },
 );
+
+test("load-balanced tasks with retries that were pending at a crash run again after --restore, and their client gets the values; those without retries fail clearly", { timeout: 120_000 }, async () => {
+  const profile = "restore4";
+  const first = await startController(profile);
+  let engine = startEngine(profile);
+  const rc = await Client.connect({ profile, activate: false });
+  try {
+    await rc.waitForEngines(1, { timeout: 30_000 });
+    const slow = (tag: string) => new Promise((resolve) => setTimeout(() => resolve(tag), 1_500));
+    const retried = rc.loadBalancedView({ retries: 1 });
+    const running = retried.apply(slow, "ran again");
+    const queued = retried.apply(slow, "queued, ran again");
+    const once = rc.loadBalancedView().apply(slow, "never ran");
+    await eventually("a task to be running and the rest written to the store", async () => {
+      const status = await rc.status();
+      return status.engines.some((e) => e.current !== undefined) && status.store?.waiting === 0;
+    });
+    // Its engine goes too: the retried tasks run on one that joins the restarted controller.
+    await kill9(engine);
+    await kill9(first.child);
+    const second = await startController(profile, ["--restore"]);
+    assert.match(second.stderr(), /1 pending task\(s\) failed, 2 pending task\(s\) queued again \(they had retries left\)/);
+    engine = startEngine(profile);
+
+    assert.equal(await running.get(60_000), "ran again");
+    assert.equal(await queued.get(60_000), "queued, ran again");
+    await assert.rejects(once.get(20_000), /ControllerRestarted/);
+  } finally {
+    rc.close();
+    for (const child of started) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  }
+});

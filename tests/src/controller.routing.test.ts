@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { packValue, unpackValue, type TaskBody } from "@tsparallel/protocol";
+import { functionHash, packValue, unpackValue, type TaskBody } from "@tsparallel/protocol";
 import { noop, Scene, waitFor } from "./support/controller-harness.js";
 
 test("a direct task fans out to each target with the same frames, and results come back with theirs", { timeout: 30_000 }, async () => {
@@ -112,7 +112,8 @@ test("a function's source goes to each engine once per hash; a task naming an un
   try {
     const client = await scene.client();
     const [e0, e1] = [await scene.engine(), await scene.engine()];
-    const fn = { hash: "hash-square", name: "square", source: "(x) => x * x" };
+    // The controller checks that a hash is the SHA-256 of its source.
+    const fn = { hash: functionHash("(x) => x * x"), name: "square", source: "(x) => x * x" };
     const ref = { hash: fn.hash, name: fn.name };
     const args = packValue([3]).frames;
     const apply = (withSource: boolean): TaskBody => ({ kind: "apply", fn: withSource ? fn : ref });

@@ -19,6 +19,15 @@ describe("engine apply, map, push, pull and clear", () => {
     assert.equal(byHash.value, 7);
   });
 
+  test("a source sent under a hash that is not its own is refused (FunctionHashMismatch), and the right one still runs", async () => {
+    const shipped = describeFunction((x: number) => x - 1);
+    const forged = await controller.run({ kind: "apply", fn: { hash: shipped.hash, name: shipped.name, source: "() => 666" } }, pack([5]));
+    assert.equal(forged.status, "error", `the forged source ran: ${JSON.stringify(forged.value)}`);
+    assert.equal(forged.error!.ename, "FunctionHashMismatch");
+    const right = await controller.run({ kind: "apply", fn: shipped }, pack([5]));
+    assert.equal(right.value, 4);
+  });
+
   test("an unknown hash without source is a FunctionNotFound error", async () => {
     const result = await controller.run({ kind: "apply", fn: { hash: "0".repeat(40), name: "ghost" } }, pack([]));
     assert.equal(result.status, "error");

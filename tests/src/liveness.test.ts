@@ -75,7 +75,7 @@ for (const { pauseMs, args, why } of [
   });
 }
 
-test("a signed result_request for 4M ids is dropped as oversized, one for 2M ids is refused clearly, and no engine is declared dead", { timeout: 120_000 }, async () => {
+test("signed requests of 100 MB and 46 MB of JSON are dropped as oversized, one for 200k ids is refused clearly, and no engine is declared dead", { timeout: 120_000 }, async () => {
   const tc = await startCluster({ n: 2, controllerArgs: TIGHT });
   const raw = new FakeClient(readConnectionFile(tc.cluster.clientFile, "client"));
   try {
@@ -84,9 +84,13 @@ test("a signed result_request for 4M ids is dropped as oversized, one for 2M ids
     const huge = Array.from({ length: 4_000_000 }, (_, i) => `no-such-task-${i}`);
     await assert.rejects(raw.request("result_request", { msgIds: huge }), /no reply to result_request/);
     await eventually("the drop to be logged", () => /dropped for oversized/.test(readFileSync(tc.cluster.controller.logFile!, "utf8")));
-    // About 46 MB: parsed (in the controller's loop, which does not blame engines for it), then refused.
+    // About 46 MB: under the general JSON limit, over the client socket's 8 MiB (parsing it held the
+    // controller's loop for seconds): dropped too, unparsed.
     const big = Array.from({ length: 2_000_000 }, (_, i) => `no-such-task-${i}`);
-    await assert.rejects(raw.request("result_request", { msgIds: big }), /BadRequest: a result_request may name at most 100000 msgIds, this one names 2000000/);
+    await assert.rejects(raw.request("result_request", { msgIds: big }), /no reply to result_request/);
+    // About 4.5 MB: parsed, then refused with a reason.
+    const many = Array.from({ length: 200_000 }, (_, i) => `no-such-task-${i}`);
+    await assert.rejects(raw.request("result_request", { msgIds: many }), /BadRequest: a result_request may name at most 100000 msgIds, this one names 200000/);
     // The controller goes on judging for a while after the big requests: nobody is blamed for them.
     await sleep(2_000);
     await assertAllAlive(tc, deaths);

@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { parse } from "shell-quote";
+import { CONTROLLER_LAUNCHERS, type ControllerLauncherSpec } from "../cluster/controller-launchers.js";
 import { ENGINE_LAUNCHERS, type EngineLauncherSpec } from "../cluster/engine-launchers.js";
 
 /** The `--engines` options shared by `tspcluster start` and `tspcluster engines add`. */
@@ -37,7 +38,7 @@ export function addLauncherOptions(command: Command): Command {
     .addOption(new Option("--engines <launcher>", "how engines start").choices([...ENGINE_LAUNCHERS]).default("local"))
     .option("--hosts <list>", "ssh: comma-separated [user@]host[:port][:count], e.g. \"hostA:4,me@hostB:2222:2\"")
     .option("--ssh-args <args>", "ssh: options passed to every ssh, e.g. \"-i ~/.ssh/key -o StrictHostKeyChecking=no\"")
-    .option("--remote-dir <dir>", "ssh: working directory of the engines on the hosts")
+    .option("--remote-dir <dir>", "ssh: working directory on the hosts (of the engines, and of an ssh controller)")
     .option("--remote-node <path>", "ssh: node on the hosts (default: node in the login PATH)")
     .option("--remote-engine <path>", "ssh/mpi/batch: tspengine.js where engines run (default: this installation's path)")
     .option("--mpiexec <path>", "mpi: the MPI launcher (default mpiexec)")
@@ -70,6 +71,42 @@ export function launcherSpec(opts: LauncherCliOptions): EngineLauncherSpec {
       return {
         launcher: "batch", templateFile: opts.batchTemplate, submit: opts.batchSubmit, cancel: opts.batchCancel, status: opts.batchStatus,
         queue: opts.queue ?? opts.partition, time: opts.time, account: opts.account, engineScript: remoteEngine,
+      };
+  }
+}
+
+/** The `--controller` options of `tspcluster start` (ssh options, --partition/--time/--account shared with the engines'). */
+export interface ControllerCliOptions {
+  controller: (typeof CONTROLLER_LAUNCHERS)[number];
+  controllerHost?: string;
+  remoteController?: string;
+  remoteTsparallelDir?: string;
+  controllerSlurmArgs?: string;
+}
+
+export function addControllerOptions(command: Command): Command {
+  return command
+    .addOption(new Option("--controller <launcher>", "where the controller runs").choices([...CONTROLLER_LAUNCHERS]).default("local"))
+    .option("--controller-host <host>", "ssh: the controller's host, [user@]host[:port] (--ssh-args and --remote-node apply)")
+    .option("--remote-controller <path>", "ssh/slurm: tspcontroller.js where the controller runs (default: this installation's path)")
+    .option("--remote-tsparallel-dir <dir>", "ssh: TSPARALLEL_DIR of the controller on its host (default: its login's ~/.tsparallel)")
+    .option("--controller-slurm-args <args>", "slurm: more sbatch options for the controller's job (--partition, --time, --account apply too)");
+}
+
+export function controllerSpec(opts: ControllerCliOptions & LauncherCliOptions): ControllerLauncherSpec {
+  switch (opts.controller) {
+    case "local":
+      return { launcher: "local" };
+    case "ssh":
+      if (!opts.controllerHost) throw new InvalidArgumentError("--controller ssh needs --controller-host [user@]host[:port]");
+      return {
+        launcher: "ssh", host: opts.controllerHost, sshArgs: words(opts.sshArgs, "--ssh-args"), remoteNode: opts.remoteNode, remoteDir: opts.remoteDir,
+        remoteController: opts.remoteController, remoteTsparallelDir: opts.remoteTsparallelDir,
+      };
+    case "slurm":
+      return {
+        launcher: "slurm", partition: opts.partition, time: opts.time, account: opts.account,
+        slurmArgs: words(opts.controllerSlurmArgs, "--controller-slurm-args"), controllerScript: opts.remoteController,
       };
   }
 }

@@ -1,13 +1,14 @@
 import { Command, InvalidArgumentError } from "commander";
 import { Client } from "../client.js";
 import type { EngineStatus } from "@tsparallel/protocol";
-import { Cluster, stopRemoteEngines } from "../cluster/cluster.js";
+import { Cluster, stopRemoteMembers } from "../cluster/cluster.js";
+import { controllerRunning, describeController } from "../cluster/controller-launchers.js";
 import { isOurs } from "../cluster/process-identity.js";
 import { DEFAULT_RESTART_POLICY } from "../cluster/restart-policy.js";
 import { listProfiles, readState, removeState, type ClusterState } from "../cluster/state.js";
-import { addLauncherOptions, launcherSpec, type LauncherCliOptions } from "./launcher-options.js";
+import { addControllerOptions, addLauncherOptions, controllerSpec, launcherSpec, type ControllerCliOptions, type LauncherCliOptions } from "./launcher-options.js";
 
-interface StartOptions extends LauncherCliOptions {
+interface StartOptions extends LauncherCliOptions, ControllerCliOptions {
   n?: number;
   profile: string;
   ip?: string;
@@ -56,12 +57,12 @@ function byHost(engines: EngineStatus[]): string[] {
 
 const program = new Command("tspcluster").description("Start, stop and list tsparallel clusters (controller + engines)").showHelpAfterError();
 
-addLauncherOptions(program
+addControllerOptions(addLauncherOptions(program
   .command("start")
   .description("start a controller and n engines")
   .option("-n, --n <count>", "number of engines (default: CPU count; with --engines ssh: the hosts' counts)", positiveInt)
   .option("--profile <name>", "profile", "default")
-  .option("--ip <address>", "address to bind (default 127.0.0.1; 0.0.0.0 with ssh, slurm or batch engines)"))
+  .option("--ip <address>", "address to bind (default 127.0.0.1; 0.0.0.0 with ssh, slurm or batch engines, or a controller elsewhere)")))
   .option("--location <host>", "address engines and clients connect to")
   .option("--daemonize", "return once ready and leave the cluster running", false)
   .option("--scheme <scheme>", "load-balancing scheme: leastload, lru, random, weighted")
@@ -78,9 +79,10 @@ addLauncherOptions(program
     if (opts.heartbeatMisses !== undefined) controllerArgs.push("--heartbeat-misses", opts.heartbeatMisses);
     const started = Date.now();
     const engines = launcherSpec(opts);
-    const cluster = await Cluster.start({ n: opts.n, profile: opts.profile, ip: opts.ip, location: opts.location, daemonize: opts.daemonize, controllerArgs, supervise, engines });
+    const controller = controllerSpec(opts);
+    const cluster = await Cluster.start({ n: opts.n, profile: opts.profile, ip: opts.ip, location: opts.location, daemonize: opts.daemonize, controllerArgs, supervise, engines, controller });
     const launched = [...cluster.engines.map((e) => String(e.pid)), ...cluster.jobs.map((j) => `${j.launcher} job ${j.jobId}`)];
-    console.log(`cluster ready in ${Date.now() - started} ms: profile "${cluster.profile}", controller pid ${cluster.controller.pid}, ${cluster.engineCount} engines (${launched.join(", ")})`);
+    console.log(`cluster ready in ${Date.now() - started} ms: profile "${cluster.profile}", ${describeController(cluster.controller)}, ${cluster.engineCount} engines (${launched.join(", ")})`);
     const supervisor = cluster.supervisor;
     if (supervisor) console.log(`supervised by pid ${supervisor.pid}: crashed processes are restarted (log: ${supervisor.logFile})`);
     console.log(`connect with: await Client.connect(${cluster.profile === "default" ? "" : `{ profile: "${cluster.profile}" }`})`);
@@ -115,9 +117,9 @@ program
       process.exit(1);
     }
     const supervisorRuns = state.supervisor?.kind === "process" && isOurs(state.supervisor);
-    if (!isOurs(state.controller) && !supervisorRuns) {
+    if (!(await controllerRunning(state.controller)) && !supervisorRuns) {
       // Whatever runs under those pids now is not ours (or nothing does): nothing is signalled here.
-      await stopRemoteEngines(state);
+      await stopRemoteMembers(state);
       removeState(opts.profile);
       console.log(`the cluster of profile "${opts.profile}" was already gone; cleaned up its state`);
       return;
@@ -135,12 +137,12 @@ program
     for (const profile of listProfiles()) {
       const state = readState(profile);
       if (!state) continue;
-      if (!isOurs(state.controller)) {
+      if (!(await controllerRunning(state.controller))) {
         if (state.supervisor?.kind === "process" && isOurs(state.supervisor)) {
-          rows.push(`${profile}\tcontroller down (was pid ${state.controller.pid}): its supervisor is restarting it\t\tsupervisor ${supervisorColumn(state)}`);
+          rows.push(`${profile}\tcontroller down (was ${describeController(state.controller).slice("controller ".length)}): its supervisor is restarting it\t\tsupervisor ${supervisorColumn(state)}`);
           continue;
         }
-        rows.push(`${profile}\tstale (controller pid ${state.controller.pid} is gone)`);
+        rows.push(`${profile}\tstale (${describeController(state.controller)} is gone)`);
         continue;
       }
       let engines = `${state.engines.filter(isOurs).length} engine processes`;
@@ -154,7 +156,7 @@ program
       } catch (err) {
         engines += ` (controller not answering: ${(err as Error).message})`;
       }
-      rows.push(`${profile}\tcontroller pid ${state.controller.pid}\t${engines}\tsupervisor ${supervisorColumn(state)}`, ...hosts);
+      rows.push(`${profile}\t${describeController(state.controller)}\t${engines}\tsupervisor ${supervisorColumn(state)}`, ...hosts);
     }
     console.log(rows.length ? `PROFILE\tCONTROLLER\tENGINES\tSUPERVISOR\n${rows.join("\n")}` : "no clusters running");
     process.exit(0);

@@ -4,6 +4,7 @@ import { inspect, type InspectOptions } from "node:util";
 import type { EngineInfo } from "@tsparallel/protocol";
 import { Client, type ConnectOptions } from "../client.js";
 import { cancelJobs, jobPresent } from "./batch-launcher.js";
+import { controllerMayRun, controllerRunning, createControllerLauncher, describeController, stopRemoteController, type ControllerLauncherSpec } from "./controller-launchers.js";
 import { createEngineLauncher, type EngineLauncherSpec } from "./engine-launchers.js";
 import type { ControllerLaunchOptions, ControllerLauncher, EngineLauncher, LaunchedJob, LaunchedProcess } from "./launcher.js";
 import { LocalControllerLauncher, LocalEngineLauncher } from "./local-launcher.js";
@@ -21,8 +22,16 @@ export interface ClusterOptions {
   n?: number;
   /** Which launcher starts the engines and its options (default local); `engineLauncher` overrides it. */
   engines?: EngineLauncherSpec;
+  /**
+   * Where the controller runs (default local): `{ launcher: "ssh", host: "hostA" }` on another host,
+   * `{ launcher: "slurm", partition }` in its own Slurm job; `controllerLauncher` overrides it.
+   */
+  controller?: ControllerLauncherSpec;
   profile?: string;
-  /** Address to bind (default 127.0.0.1; 0.0.0.0 with ssh/slurm/batch engines); `location` is what remote engines connect to. */
+  /**
+   * Address to bind (default 127.0.0.1; 0.0.0.0 with ssh/slurm/batch engines or a controller elsewhere); `location` is what
+   * remote engines and clients connect to (an ssh controller's default: its ssh host name).
+   */
   ip?: string;
   location?: string;
   /** Processes outlive this one (what `tspcluster start --daemonize` does). */
@@ -48,12 +57,14 @@ export class ClusterError extends Error {
 }
 
 /**
- * Ends what a cluster's shutdown does not reach on this host: engines on ssh hosts (by their remote pid)
- * and batch jobs (cancelled, then gone from the queue). Also for a cluster whose controller is gone.
+ * Ends what a cluster's shutdown does not reach on this host: engines on ssh hosts (by their remote pid),
+ * batch jobs (cancelled, then gone from the queue), and a controller on an ssh host or in a job. Also for
+ * a cluster whose controller is gone.
  */
-export async function stopRemoteEngines(state: ClusterState): Promise<void> {
+export async function stopRemoteMembers(state: ClusterState): Promise<void> {
   await stopSshEngines(state.engines);
   if (state.jobs?.length) await cancelJobs(state.jobs);
+  await stopRemoteController(state.controller);
 }
 
 /** Only local engine processes are restarted: an ssh client, mpiexec or a job is not one engine here. */
@@ -86,8 +97,8 @@ export class Cluster implements AsyncDisposable {
     const profile = options.profile ?? "default";
     const existing = readState(profile);
     // A supervisor process counts too: its controller may be down only while it is being restarted.
-    if (existing && (isOurs(existing.controller) || (existing.supervisor?.kind === "process" && isOurs(existing.supervisor)))) {
-      throw new ClusterError(`a cluster is already running in profile "${profile}" (controller pid ${existing.controller.pid}): stop it with \`tspcluster stop --profile ${profile}\``);
+    if (existing && ((await controllerRunning(existing.controller)) || (existing.supervisor?.kind === "process" && isOurs(existing.supervisor)))) {
+      throw new ClusterError(`a cluster is already running in profile "${profile}" (${describeController(existing.controller)}): stop it with \`tspcluster stop --profile ${profile}\``);
     }
     const policy = options.supervise ? restartPolicy(typeof options.supervise === "object" ? options.supervise : {}) : undefined;
     if (policy && options.daemonize) {
@@ -121,8 +132,8 @@ export class Cluster implements AsyncDisposable {
     const detached = options.daemonize ?? false;
     // Made first: a bad launcher option fails before anything starts.
     const engineLauncher: EngineLauncher = options.engineLauncher ?? (options.engines ? createEngineLauncher(options.engines) : new LocalEngineLauncher());
-    const ip = options.ip ?? (engineLauncher.remote ? "0.0.0.0" : undefined);
-    const controllerLauncher = options.controllerLauncher ?? new LocalControllerLauncher();
+    const controllerLauncher: ControllerLauncher = options.controllerLauncher ?? (options.controller ? createControllerLauncher(options.controller) : new LocalControllerLauncher());
+    const ip = options.ip ?? (engineLauncher.remote || controllerLauncher.remote ? "0.0.0.0" : undefined);
     const controllerOptions: ControllerLaunchOptions = { profile, ip, location: options.location, args: options.controllerArgs, detached, timeoutMs: timeout };
     const controller = await controllerLauncher.start(controllerOptions);
     const state: ClusterState = {
@@ -148,7 +159,7 @@ export class Cluster implements AsyncDisposable {
    */
   static fromProfile(profile = "default", { requireController = true, engines }: { requireController?: boolean; engines?: EngineLauncherSpec | EngineLauncher } = {}): Cluster {
     const state = readState(profile);
-    if (!state || (requireController && !isOurs(state.controller))) throw new ClusterError(`no cluster is running in profile "${profile}"`);
+    if (!state || (requireController && !controllerMayRun(state.controller))) throw new ClusterError(`no cluster is running in profile "${profile}"`);
     const launcher = !engines ? new LocalEngineLauncher() : "start" in engines ? engines : createEngineLauncher(engines);
     return new Cluster(state, { controller: new LocalControllerLauncher(), engine: launcher }, []);
   }
@@ -281,7 +292,7 @@ export class Cluster implements AsyncDisposable {
     }
     this.#closeClients();
     let alive = await waitForExit(members, timeout);
-    await stopRemoteEngines(this.#state);
+    await stopRemoteMembers(this.#state);
     alive = await waitForExit(alive, 2000);
     for (const member of alive) signalIfOurs(member, "SIGTERM");
     alive = await waitForExit(alive, 2000);
@@ -318,7 +329,10 @@ export class Cluster implements AsyncDisposable {
     const controllerState = this.#client?.controllerState === "shut down" ? "stopped" : running(this.#state.controller);
     const state = {
       profile: this.profile,
-      controller: { pid: this.#state.controller.pid, state: controllerState },
+      controller: {
+        pid: this.#state.controller.pid, state: controllerState,
+        ...((this.#state.controller.remote || this.#state.controller.job) && { where: describeController(this.#state.controller) }),
+      },
       engines: this.#state.engines.map((p) => ({ pid: p.pid, state: running(p) })),
       ...(this.#client && this.#client.controllerState !== "closed" ? { engineIds: this.#client.ids } : {}),
       daemon: this.#state.daemon,

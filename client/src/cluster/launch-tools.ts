@@ -93,3 +93,38 @@ export function engineScript(): string {
 
 /** Same young-generation limit as local engines (see local-launcher.ts). */
 export const REMOTE_ENGINE_NODE_FLAGS = ["--max-semi-space-size=1"];
+
+/** This installation's controller script (the ssh and Slurm controller launchers' default). */
+export function controllerScript(): string {
+  return binPath("@tsparallel/controller", "tspcontroller.js");
+}
+
+/** The tspcontroller arguments every controller launcher passes: profile, bind address, location, extras, --restore. */
+export function controllerArgs(options: { profile: string; ip?: string; location?: string; args?: string[]; restore?: boolean }): string[] {
+  const args = ["--profile", options.profile];
+  if (options.ip) args.push("--ip", options.ip);
+  if (options.location) args.push("--location", options.location);
+  args.push(...(options.args ?? []));
+  if (options.restore && !args.includes("--restore")) args.push("--restore");
+  return args;
+}
+
+/** The line tspcontroller prints once it is ready (null for any other line). */
+export interface ControllerReadyLine {
+  ready: true;
+  pid: number;
+  clientFile: string;
+  engineFile: string;
+}
+
+export function parseReadyLine(line: string): ControllerReadyLine | null {
+  let parsed: Partial<ControllerReadyLine>;
+  try {
+    parsed = JSON.parse(line) as Partial<ControllerReadyLine>;
+  } catch {
+    return null;
+  }
+  if (parsed === null || typeof parsed !== "object" || parsed.ready !== true) return null;
+  if (typeof parsed.clientFile !== "string" || typeof parsed.engineFile !== "string" || !Number.isInteger(parsed.pid)) return null;
+  return parsed as ControllerReadyLine;
+}

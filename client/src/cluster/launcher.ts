@@ -19,8 +19,14 @@ export interface LaunchedProcess {
   readonly launcher?: string;
   /** How many engines this process runs (mpiexec runs n); 1 when absent. */
   readonly engines?: number;
-  /** An engine on another host: its pid there and the ssh command that reaches that host. */
-  readonly remote?: { pid: number; ssh: string[] };
+  /**
+   * A process on another host: its pid there and the ssh command that reaches that host. For the ssh
+   * controller, `host` names that host (its record's own pid, start time and command line are the local
+   * ssh client's, which lives exactly as long as the remote controller does).
+   */
+  readonly remote?: { pid: number; ssh: string[]; host?: string };
+  /** A process that is a batch job (the Slurm controller): pid and host are where it runs, the job is what stops it. */
+  readonly job?: LaunchedJob;
 }
 
 /** Engines in a batch job: no local process, only a job id the scheduler knows. */
@@ -76,6 +82,8 @@ export interface EngineLaunchOptions {
 
 export interface ControllerLauncher {
   start(options: ControllerLaunchOptions): Promise<ControllerLaunch>;
+  /** The controller runs on another host: it binds all interfaces unless told an address. */
+  readonly remote?: boolean;
 }
 
 export interface EngineLauncher {

@@ -3,7 +3,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { logDir } from "@tsparallel/protocol";
-import { binPath, logTail, spawnTool } from "./launch-tools.js";
+import { binPath, controllerArgs, controllerScript, logTail, parseReadyLine, spawnTool } from "./launch-tools.js";
 import { identify } from "./process-identity.js";
 import type { ControllerLaunch, ControllerLaunchOptions, ControllerLauncher, EngineLaunchOptions, EngineLauncher, LaunchedProcess } from "./launcher.js";
 
@@ -17,11 +17,14 @@ export function childOf(launched: LaunchedProcess): ChildProcess | undefined {
   return children.get(launched);
 }
 
-/** The record of a just-spawned child: spawn returns after exec, so /proc already shows its command line. */
-function recordOf(child: ChildProcess, logFile: string): LaunchedProcess {
-  if (child.pid === undefined) throw new Error(`could not start ${process.execPath} (see ${logFile})`);
+/**
+ * The record of a just-spawned child (spawn returns after exec, so /proc already shows its command line),
+ * known to childOf from then on, so a supervisor can watch it; `extra` adds what the launcher knows.
+ */
+export function recordOf(child: ChildProcess, logFile: string, extra: Partial<LaunchedProcess> = {}): LaunchedProcess {
+  if (child.pid === undefined) throw new Error(`could not start ${child.spawnfile} (see ${logFile})`);
   const identity = identify(child.pid);
-  const launched: LaunchedProcess = { pid: child.pid, host: hostname(), logFile, ...(identity && { startTime: identity.startTime, cmdline: identity.cmdline }) };
+  const launched: LaunchedProcess = { pid: child.pid, host: hostname(), logFile, ...(identity && { startTime: identity.startTime, cmdline: identity.cmdline }), ...extra };
   children.set(launched, child);
   return launched;
 }
@@ -35,13 +38,8 @@ function launch(args: string[], logFile: string, detached: boolean, stdout: "pip
 export class LocalControllerLauncher implements ControllerLauncher {
   async start(options: ControllerLaunchOptions): Promise<ControllerLaunch> {
     const logFile = join(logDir(options.profile), `controller-${Date.now()}.log`);
-    const bin = binPath("@tsparallel/controller", "tspcontroller.js");
-    const args = [bin, "--profile", options.profile];
-    if (options.ip) args.push("--ip", options.ip);
-    if (options.location) args.push("--location", options.location);
-    args.push(...(options.args ?? []));
-    // Same ports, key and task store: engines and clients of the crashed controller find this one.
-    if (options.restore && !args.includes("--restore")) args.push("--restore");
+    // With restore: same ports, key and task store, so engines and clients of the crashed controller find this one.
+    const args = [controllerScript(), ...controllerArgs(options)];
     const child = launch(args, logFile, options.detached, "pipe");
     const record = recordOf(child, logFile);
     const ready = await new Promise<{ clientFile: string; engineFile: string }>((resolve, reject) => {
@@ -56,13 +54,8 @@ export class LocalControllerLauncher implements ControllerLauncher {
       child.once("exit", (code, signal) => fail(`it exited (${signal ?? `code ${code}`})`));
       child.once("error", (err) => fail(err.message));
       lines.on("line", (line) => {
-        let parsed: { ready?: boolean; clientFile?: string; engineFile?: string };
-        try {
-          parsed = JSON.parse(line) as typeof parsed;
-        } catch {
-          return;
-        }
-        if (parsed.ready && parsed.clientFile && parsed.engineFile) {
+        const parsed = parseReadyLine(line);
+        if (parsed) {
           clearTimeout(timer);
           child.removeAllListeners("exit");
           child.removeAllListeners("error");

@@ -54,6 +54,31 @@ export function parseSshHosts(spec: string): SshHost[] {
   });
 }
 
+const TARGET = /^(?:([^@\s:,]+)@)?([^@\s:,]+)(?::(\d+))?$/;
+
+/** Parses one `[user@]host[:port]` (the controller's host: no engine count). */
+export function parseSshTarget(spec: string): Omit<SshHost, "engines"> {
+  const m = TARGET.exec(spec.trim());
+  if (!m) throw new SshHostsError(`bad ssh host "${spec}": expected [user@]host[:port]`);
+  const [, user, host, port] = m;
+  if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) throw new SshHostsError(`bad ssh host "${spec}": port ${port} is out of range`);
+  return { target: user ? `${user}@${host}` : host!, host: host!, port: port === undefined ? undefined : Number(port) };
+}
+
+/** The ssh command line (up to the remote command) that reaches a host. */
+export function sshPrefix(host: Omit<SshHost, "engines">, options: { ssh?: string; sshArgs?: string[] }): string[] {
+  // The user's options come first: for ssh the first value given for an option wins.
+  return [
+    options.ssh ?? "ssh",
+    ...(options.sshArgs ?? []),
+    "-T",
+    "-o", "BatchMode=yes",
+    "-o", "ConnectTimeout=10",
+    ...(host.port ? ["-p", String(host.port)] : []),
+    host.target,
+  ];
+}
+
 /**
  * Engines on other hosts, one ssh per engine (as ipyparallel's SSHEngineSetLauncher). The connection
  * info goes over ssh's standard input, so the key never shows in a command line and no file system is
@@ -82,16 +107,7 @@ export class SshEngineLauncher implements EngineLauncher {
   }
 
   #sshPrefix(host: SshHost): string[] {
-    // The user's options come first: for ssh the first value given for an option wins.
-    return [
-      this.#options.ssh ?? "ssh",
-      ...(this.#options.sshArgs ?? []),
-      "-T",
-      "-o", "BatchMode=yes",
-      "-o", "ConnectTimeout=10",
-      ...(host.port ? ["-p", String(host.port)] : []),
-      host.target,
-    ];
+    return sshPrefix(host, this.#options);
   }
 
   #remoteCommand(host: SshHost, options: EngineLaunchOptions): string {
@@ -169,7 +185,15 @@ export class SshEngineLauncher implements EngineLauncher {
  * SIGKILL for any left after 3 s. Only a pid whose command line still names tspengine is signalled,
  * so a pid reused by something else since is left alone.
  */
-export async function stopSshEngines(processes: readonly LaunchedProcess[]): Promise<void> {
+export function stopSshEngines(processes: readonly LaunchedProcess[]): Promise<void> {
+  return stopSshProcesses(processes, "tspengine");
+}
+
+/**
+ * The same for processes of `program` (tspengine, tspcontroller) started over ssh; `firstSignal` KILL
+ * ends them as a crash would (a controller then leaves its connection files for a `--restore`).
+ */
+export async function stopSshProcesses(processes: readonly LaunchedProcess[], program: "tspengine" | "tspcontroller", firstSignal: "TERM" | "KILL" = "TERM"): Promise<void> {
   const byHost = new Map<string, { ssh: string[]; pids: number[] }>();
   for (const p of processes) {
     if (!p.remote) continue;
@@ -180,23 +204,22 @@ export async function stopSshEngines(processes: readonly LaunchedProcess[]): Pro
   }
   const script = (pids: number[]) =>
     `pids='${pids.filter((p) => Number.isInteger(p) && p > 0).join(" ")}'; ` +
-    `ours() { c=$( (tr '\\0' ' ' < /proc/$1/cmdline) 2>/dev/null || ps -o args= -p $1 2>/dev/null); case "$c" in *tspengine*) return 0;; esac; return 1; }; ` +
+    `ours() { c=$( (tr '\\0' ' ' < /proc/$1/cmdline) 2>/dev/null || ps -o args= -p $1 2>/dev/null); case "$c" in *${program}*) return 0;; esac; return 1; }; ` +
     `left() { l=''; for p in $pids; do ours $p && l="$l $p"; done; pids=$l; }; ` +
-    `left; for p in $pids; do kill -TERM $p 2>/dev/null; done; ` +
+    `left; for p in $pids; do kill -${firstSignal} $p 2>/dev/null; done; ` +
     `i=0; while [ $i -lt 30 ]; do left; [ -z "$pids" ] && exit 0; sleep 0.1; i=$((i+1)); done; ` +
     `for p in $pids; do kill -KILL $p 2>/dev/null; done; exit 0`;
   await Promise.all(
     [...byHost.values()].map(async ({ ssh, pids }) => {
       const outcome = await runCommand(ssh[0]!, [...ssh.slice(1), script(pids)], { timeoutMs: 20_000 });
-      if (outcome.code !== 0) process.emitWarning(`could not reach ${ssh[ssh.length - 1]} to stop engines ${pids.join(", ")}: ${outcome.stderr.trim()}`);
+      if (outcome.code !== 0) process.emitWarning(`could not reach ${ssh[ssh.length - 1]} to stop ${program} ${pids.join(", ")}: ${outcome.stderr.trim()}`);
     }),
   );
-  // Each local ssh client ends once its remote engine has: wait for that (asking only; nothing is signalled).
+  // Each local ssh client ends once its remote process has: wait for that (asking only; nothing is signalled).
   const clients = processes.filter((p) => p.remote).map((p) => p.pid);
   const deadline = Date.now() + SSH_CLIENT_EXIT_MS;
   while (clients.some(isAlive) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
 }
 
-/** How long `stop` waits for the local ssh clients to end after their remote engines did. */
+/** How long `stop` waits for the local ssh clients to end after their remote processes did. */
 const SSH_CLIENT_EXIT_MS = 5000;
-

@@ -6,6 +6,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { logDir, securityDir } from "@tsparallel/protocol";
 import type { ClusterOptions } from "./cluster.js";
+import type { ControllerLauncherSpec } from "./controller-launchers.js";
 import type { EngineLauncherSpec } from "./engine-launchers.js";
 import type { RestartPolicy } from "./restart-policy.js";
 
@@ -17,8 +18,9 @@ export interface SupervisorProcessOptions {
   location?: string;
   controllerArgs?: string[];
   engineArgs?: string[];
-  /** Plain data, so the supervisor process makes the same engine launcher. */
+  /** Plain data, so the supervisor process makes the same engine and controller launchers. */
   engines?: EngineLauncherSpec;
+  controller?: ControllerLauncherSpec;
   timeout?: number;
   supervise: RestartPolicy;
 }
@@ -51,7 +53,7 @@ const mainScript = fileURLToPath(new URL("./supervisor-main.js", import.meta.url
 export async function startSupervisorProcess(options: ClusterOptions & { profile: string; supervise: RestartPolicy }): Promise<void> {
   const forwarded: SupervisorProcessOptions = {
     profile: options.profile, n: options.n, ip: options.ip, location: options.location, controllerArgs: options.controllerArgs,
-    engineArgs: options.engineArgs, engines: options.engines, timeout: options.timeout, supervise: options.supervise,
+    engineArgs: options.engineArgs, engines: options.engines, controller: options.controller, timeout: options.timeout, supervise: options.supervise,
   };
   const log = openSync(supervisorLogFile(options.profile), "a", 0o600);
   const child = spawn(process.execPath, [mainScript, "--profile", options.profile, "--options", JSON.stringify(forwarded)], {

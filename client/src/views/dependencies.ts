@@ -1,5 +1,6 @@
 import { newMessageId } from "@tsparallel/protocol";
-import { AsyncResult, type TaskMetadata, type TaskOwner } from "../async-result.js";
+import { AsyncResult, type TaskOwner } from "../async-result.js";
+import { TaskTable } from "../task-table.js";
 import type { Client, TaskSpec } from "../client.js";
 import { ImpossibleDependencyError, InvalidDependencyError, TaskAbortedError, TimeoutError } from "../errors.js";
 
@@ -72,10 +73,11 @@ async function outcomes(client: Client, deps: Dependency[]): Promise<Outcomes> {
       let status: string | undefined;
       let engineId: number | null | undefined;
       if (local) {
-        const meta = local[0].metadata[local[1]]!;
-        if (meta.status === undefined && !meta.error) continue;
-        status = meta.status ?? "error";
-        engineId = meta.engineId;
+        const [ar, index] = local;
+        const known = ar._tasks.status(index);
+        if (known === undefined && !ar._tasks.error(index)) continue;
+        status = known ?? "error";
+        engineId = ar._tasks.engineId(index);
       } else {
         const record = await client.getResult(id).catch((err: Error) => {
           throw /no record/.test(err.message) ? new InvalidDependencyError(`the dependency ${id} is not a task the controller knows`) : err;
@@ -108,40 +110,39 @@ function followTargets(follow: Dependency, engines: Map<string, number>): Set<nu
 export function submitAfter<R extends AsyncResult<unknown>>(
   client: Client,
   specs: TaskSpec[],
-  make: (metadata: TaskMetadata[], owner: TaskOwner) => R,
+  make: (tasks: TaskTable, owner: TaskOwner) => R,
   { after, follow, timeoutMs, targets, label }: { after?: DependencyLike; follow?: DependencyLike; timeoutMs?: number; targets?: number[]; label?: string },
 ): R {
   const afterDep = after === undefined ? new Dependency([]) : asDependency(after);
   const followDep = follow === undefined ? new Dependency([]) : asDependency(follow);
   const submitted = Date.now();
   const withIds = specs.map((spec) => ({ ...spec, msgIds: [newMessageId()] }));
-  const metadata: TaskMetadata[] = withIds.map((spec) => ({
-    msgId: spec.msgIds[0]!, kind: spec.body.kind, engineId: null, submitted, stdout: "", stderr: "", ...(label !== undefined ? { label } : {}),
-  }));
+  const tasks = TaskTable.of(withIds.map((spec) => ({ msgId: spec.msgIds[0]!, kind: spec.body.kind, engineId: null })), submitted, label);
   let sent = false;
   let cancelled = false;
-  const fail = (error: Error) => metadata.forEach((m, i) => {
-    m.error = error;
-    m.status = error instanceof TaskAbortedError ? "aborted" : "error";
-    result._settle(i, undefined, error);
-  });
+  const fail = (error: Error) => {
+    for (let i = 0; i < tasks.length; i++) {
+      tasks.update(i, { error, status: error instanceof TaskAbortedError ? "aborted" : "error" });
+      result._settle(i, undefined, error);
+    }
+  };
   const owner: TaskOwner = {
     // Not sent yet: nothing to ask the controller, the tasks end here and now.
     abort: async (msgIds) => {
       if (sent) return client.abort(msgIds);
       cancelled = true;
-      fail(new TaskAbortedError(metadata[0]!.msgId));
+      fail(new TaskAbortedError(tasks.msgIds[0]!));
       return msgIds;
     },
   };
-  const result = make(metadata, owner);
+  const result = make(tasks, owner);
   const deadline = timeoutMs === undefined ? Infinity : submitted + timeoutMs;
   void (async () => {
     for (;;) {
       if (cancelled) return;
       const now = await outcomes(client, [afterDep, followDep]);
       if (afterDep.unreachable(now.succeeded, now.failed) || followDep.unreachable(now.succeeded, now.failed)) {
-        return fail(new ImpossibleDependencyError(`the dependencies of ${metadata.length > 1 ? "these tasks" : "this task"} can no longer be met (${now.failed.size} failed, ${now.succeeded.size} succeeded)`));
+        return fail(new ImpossibleDependencyError(`the dependencies of ${tasks.length > 1 ? "these tasks" : "this task"} can no longer be met (${now.failed.size} failed, ${now.succeeded.size} succeeded)`));
       }
       if (afterDep.check(now.succeeded, now.failed) && followDep.check(now.succeeded, now.failed)) {
         let allowed = followTargets(followDep, now.engines);

@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
 import { inspect, type InspectOptions } from "node:util";
 import { AsyncMapResult, concatChunks } from "../async-map-result.js";
-import { AsyncResult, type TaskMetadata, type TaskOwner } from "../async-result.js";
+import { AsyncResult, type TaskOwner } from "../async-result.js";
+import type { TaskTable } from "../task-table.js";
 import type { Client, TaskSpec } from "../client.js";
 import type { RemoteArgs, RemoteValue } from "../ref.js";
 import { wrapperOf, type AnyFunction, type ParallelFunction, type RemoteFunction } from "./wrappers.js";
@@ -108,7 +109,7 @@ export class DirectView<Single extends boolean = false> {
       first += chunk.length;
       return spec;
     });
-    const resultOptions = { returnExceptions: options.returnExceptions ?? false, chunkSizes: chunks.map((c) => c.length) };
+    const resultOptions = { returnExceptions: options.returnExceptions ?? false, layout: { chunkSizes: chunks.map((c) => c.length) } };
     return this.#submit(specs, (metadata, owner) => new AsyncMapResult<unknown>(owner, metadata, true, resultOptions));
   }
 
@@ -193,7 +194,7 @@ export class DirectView<Single extends boolean = false> {
     return `DirectView ${show({ targets, profile: this.client.profile, controller: this.client.controllerState }, options)}`;
   }
 
-  #submit<R extends AsyncResult<unknown>>(specs: TaskSpec[], make: (metadata: TaskMetadata[], owner: TaskOwner) => R): R {
+  #submit<R extends AsyncResult<unknown>>(specs: TaskSpec[], make: (tasks: TaskTable, owner: TaskOwner) => R): R {
     return this.client._submit(specs, make, this.options.label);
   }
 

@@ -1,12 +1,14 @@
 import { inspect, type InspectOptions } from "node:util";
-import type { SchemeName } from "@tsparallel/protocol";
+import { describeFunction, type SchemeName } from "@tsparallel/protocol";
 import { AsyncMapResult, concatChunks } from "../async-map-result.js";
-import { AsyncResult, type TaskMetadata, type TaskOwner } from "../async-result.js";
+import { AsyncResult, type TaskOwner } from "../async-result.js";
+import type { TaskTable } from "../task-table.js";
 import type { Client, TaskSpec } from "../client.js";
 import type { RemoteArgs, RemoteValue } from "../ref.js";
 import { submitAfter, type DependencyLike } from "./dependencies.js";
 import { wrapperOf, type AnyFunction, type ParallelFunction, type RemoteFunction } from "./wrappers.js";
-import { applyTask, chunked, mapArguments, mapItems, mapTask, toArray, type MapItem, type Sequence, type Sequences } from "./task-builders.js";
+import { MapTasks } from "./map-tasks.js";
+import { applyTask, chunked, mapArguments, mapItems, mapTask, packChunk, toArray, type MapItem, type Sequence, type Sequences } from "./task-builders.js";
 
 const SCHEMES: readonly SchemeName[] = ["leastload", "lru", "random", "weighted"];
 
@@ -119,10 +121,22 @@ export class LoadBalancedView {
     const lb = this.#lb(merged);
     const mapped = mapItems(fn, sequences);
     const size = merged.chunkSize ?? 1;
-    const chunks = chunked(mapped.items, size);
-    const specs: TaskSpec[] = chunks.map((chunk, i) => ({ targets: null, ...mapTask(this.client, mapped.fn, chunk, merged.copy ?? true, i * size), lb }));
-    const resultOptions = { returnExceptions: merged.returnExceptions ?? false, chunkSizes: chunks.map((c) => c.length) };
-    return this.#submit(specs, (metadata, owner) => new AsyncMapResult<unknown>(owner, metadata, merged.ordered ?? true, resultOptions), merged);
+    const items = mapped.items;
+    const resultOptions = { returnExceptions: merged.returnExceptions ?? false, layout: { items: items.length, chunkSize: size } };
+    const make = (tasks: TaskTable, owner: TaskOwner) => new AsyncMapResult<unknown>(owner, tasks, merged.ordered ?? true, resultOptions);
+    if (merged.after !== undefined || merged.follow !== undefined) {
+      const specs: TaskSpec[] = chunked(items, size).map((chunk, i) => ({ targets: null, ...mapTask(this.client, mapped.fn, chunk, merged.copy ?? true, i * size), lb }));
+      return this.#submit(specs, make, merged);
+    }
+    // Packed now, sent as the in-flight window allows: no request or frame object per task meanwhile.
+    if (!Number.isInteger(size) || size < 1) throw new RangeError(`chunkSize must be a positive integer, got ${size}`);
+    const count = Math.ceil(items.length / size);
+    const copy = merged.copy ?? true;
+    const tasks = new MapTasks(count, size, { lb, ...(merged.label !== undefined ? { label: merged.label } : {}) });
+    for (let j = 0; j < count; j++) tasks.add(j, packChunk(items.slice(j * size, (j + 1) * size), copy));
+    // Only once every item packed: a map that throws here has sent nothing, its function's source included.
+    tasks.setFunction(this.client._functionRef(describeFunction(mapped.fn)));
+    return this.client._submitLazy(count, "map", tasks, make, merged.label);
   }
 
   /**
@@ -167,7 +181,7 @@ export class LoadBalancedView {
     return `LoadBalancedView ${show(state, options)}`;
   }
 
-  #submit<R extends AsyncResult<unknown>>(specs: TaskSpec[], make: (metadata: TaskMetadata[], owner: TaskOwner) => R, options: LoadBalancedOptions = this.options): R {
+  #submit<R extends AsyncResult<unknown>>(specs: TaskSpec[], make: (tasks: TaskTable, owner: TaskOwner) => R, options: LoadBalancedOptions = this.options): R {
     const { after, follow, timeout, targets, label } = options;
     if (after === undefined && follow === undefined) return this.client._submit(specs, make, label);
     return submitAfter(this.client, specs, make, { after, follow, timeoutMs: timeout, targets, label });

@@ -81,14 +81,21 @@ export function applyTask(client: Client, fn: Function, args: readonly unknown[]
   return { body: { kind: "apply", fn: client._functionRef(shipped), ...(refs.length ? { refs } : {}) }, frames };
 }
 
-/**
- * A map body over one chunk of items. The chunk is always an array the view sliced (or refsOf copied),
- * never the caller's own, so it may take packValue's number-array form.
- * `first`: the index of the chunk's first item in the whole map (the task stream shows it). */
+/** A map body over one chunk of items. `first`: the index of the chunk's first item in the whole map (the task stream shows it). */
 export function mapTask(client: Client, fn: Function, chunk: readonly unknown[], copy = true, first?: number): { body: TaskBody; frames: Buffer[] } {
   const shipped = describeFunction(fn);
+  const { frames, refs } = packChunk(chunk, copy);
+  return { body: { kind: "map", fn: client._functionRef(shipped), ...(refs ? { refs } : {}), ...(first !== undefined ? { first } : {}) }, frames };
+}
+
+/**
+ * One chunk of map items packed: its frames, and where its Refs were (undefined: none). The chunk is
+ * always an array a view sliced (or refsOf copied), never the caller's own, so it may take packValue's
+ * number-array form.
+ */
+export function packChunk(chunk: readonly unknown[], copy = true): { frames: Buffer[]; refs: RefPlace[] | undefined } {
   const { values, refs } = refsOf(chunk);
-  return { body: { kind: "map", fn: client._functionRef(shipped), ...(refs.length ? { refs } : {}), ...(first !== undefined ? { first } : {}) }, frames: packOwned(values, "an item", copy, true) };
+  return { frames: packOwned(values, "an item", copy, true), refs: refs.length ? refs : undefined };
 }
 
 /** Splits items into `parts` contiguous chunks of near-equal size (the first ones larger by one). */

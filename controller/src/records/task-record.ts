@@ -57,7 +57,8 @@ export class TaskRecord {
 
   constructor(
     readonly msgId: string,
-    readonly client: ClientRef,
+    /** Reassigned only for a task queued again after a restart, whose client must ask for it (TaskRouter.adopt). */
+    public client: ClientRef,
     readonly kind: TaskKind,
     readonly submitted: number,
     lb?: BalancedState,

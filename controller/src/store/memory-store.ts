@@ -75,6 +75,14 @@ export class MemoryTaskStore implements TaskStore {
 
   functionLearned(): void {}
 
+  engineByUuid(): undefined {
+    return undefined;
+  }
+
+  functionSource(): string | undefined {
+    return undefined;
+  }
+
   engineRegistered(): void {}
 
   flushFinished(): void {}

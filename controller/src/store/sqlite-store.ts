@@ -5,7 +5,7 @@ import { dbRecord, recordInfo } from "../records/record-info.js";
 import type { TaskRecord, TaskWork } from "../records/task-record.js";
 import { packFrames, unpackFrames, bytesOf } from "./frames.js";
 import { overCapNote } from "./memory-store.js";
-import type { RestoredState, StoredEngine, StoredRequest, StoredResult, StoreLimits, TaskStore } from "./task-store.js";
+import type { PendingRetry, RestoredState, StoredEngine, StoredRequest, StoredResult, StoreLimits, TaskStore } from "./task-store.js";
 
 const SCHEMA_VERSION = "1";
 /** Finished tasks that no message wrote (a timeout, an engine's death) wait at most this long. */
@@ -16,13 +16,22 @@ const FLUSH_MS = 25;
  * (its client hears that the restarted controller has no record of it).
  */
 const ADD_WAIT_MS = 500;
-/** New tasks written per transaction at most: a 100k-task map must not hold the loop for seconds. */
-const ADDS_PER_WRITE = 2_000;
+/**
+ * New tasks written per transaction at most: a 100k-task map must not hold the loop for seconds. 2,000
+ * took ~45 ms of CPU on a loaded machine; a flush follows every message handled, so 500 keep up.
+ */
+const ADDS_PER_WRITE = 500;
 /** Engines and function sources are few; still, nothing here grows without bound. */
 const KEEP_ENGINES = 10_000;
 const KEEP_FUNCTIONS = 10_000;
 /** Culling removes this fraction more than needed, so it does not run on every write. */
 const CULL_FRACTION = 0.1;
+/**
+ * Most finished records one cull removes: deleting 10,000 rows (and counting the table again) held the
+ * controller's loop for ~100 ms; culls of this size come more often, each short. A write adds at most
+ * ADDS_PER_WRITE new rows plus the results of one message, so culling keeps up.
+ */
+const CULL_ROWS_AT_ONCE = 2_500;
 
 export class StoreInUseError extends Error {
   override name = "StoreInUseError";
@@ -201,12 +210,33 @@ export class SqliteTaskStore implements TaskStore {
     const engines = this.#db.prepare("SELECT id, uuid, hostname, pid, registered FROM engines ORDER BY id").all() as StoredEngine[];
     const next = this.#db.prepare("SELECT value FROM meta WHERE key = 'next_engine_id'").get() as { value: string } | undefined;
     const functions = (this.#db.prepare("SELECT hash, source FROM functions ORDER BY seq").all() as { hash: string; source: string }[]).map((f) => [f.hash, f.source] as [string, string]);
+    const requeued = this.#pendingWithRetries();
     const now = Date.now();
     const failed = this.#db
-      .prepare("UPDATE tasks SET status = 'error', completed = ?, started = coalesce(started, ?), error = ?, engine_id = coalesce(engine_id, -1) WHERE status IS NULL")
-      .run(now, now, JSON.stringify(error)).changes;
+      .prepare(
+        `UPDATE tasks SET status = 'error', completed = ?, started = coalesce(started, ?), error = ?, engine_id = coalesce(engine_id, -1)
+         WHERE status IS NULL AND msg_id NOT IN (SELECT value FROM json_each(?))`,
+      )
+      .run(now, now, JSON.stringify(error), JSON.stringify(requeued.map((task) => task.msgId))).changes;
     const maxId = engines.reduce((max, e) => Math.max(max, e.id), -1);
-    return { engines, nextEngineId: Math.max(maxId + 1, Number(next?.value ?? 0)), functions, failedPending: failed };
+    return { engines, nextEngineId: Math.max(maxId + 1, Number(next?.value ?? 0)), functions, failedPending: failed, requeued };
+  }
+
+  /** Pending load-balanced tasks whose submitter allowed retries: the restart uses one of them. */
+  #pendingWithRetries(): PendingRetry[] {
+    const rows = this.#db.prepare("SELECT msg_id, client, request, request_frames FROM tasks WHERE status IS NULL AND request IS NOT NULL ORDER BY seq").iterate() as IterableIterator<{
+      msg_id: string;
+      client: string;
+      request: string;
+      request_frames: Buffer | null;
+    }>;
+    const requeued: PendingRetry[] = [];
+    for (const row of rows) {
+      const { body, lb } = JSON.parse(row.request) as Pick<StoredRequest, "body" | "lb">;
+      if (!lb || !((lb.retries ?? 0) > 0)) continue;
+      requeued.push({ msgId: row.msg_id, client: row.client, body, frames: unpackFrames(row.request_frames), lb: { ...lb, retries: lb.retries! - 1 } });
+    }
+    return requeued;
   }
 
   added(record: TaskRecord, work: TaskWork | undefined, lb: TaskRequest["lb"] | undefined): void {
@@ -323,11 +353,27 @@ export class SqliteTaskStore implements TaskStore {
     this.#db.prepare("UPDATE tasks SET resubmitted = ? WHERE msg_id = ?").run(newMsgId, msgId);
   }
 
+  functionSource(hash: string): string | undefined {
+    let source: string | undefined;
+    this.#guard("a function source", () => {
+      source = (this.#db.prepare("SELECT source FROM functions WHERE hash = ?").get(hash) as { source: string } | undefined)?.source;
+    });
+    return source;
+  }
+
   functionLearned(hash: string, source: string): void {
     this.#guard("a function source", () => {
       this.#db.prepare("INSERT OR IGNORE INTO functions (hash, source) VALUES (?, ?)").run(hash, source);
       this.#db.prepare("DELETE FROM functions WHERE seq <= (SELECT max(seq) FROM functions) - ?").run(KEEP_FUNCTIONS);
     });
+  }
+
+  engineByUuid(uuid: string): StoredEngine | undefined {
+    let engine: StoredEngine | undefined;
+    this.#guard("an engine", () => {
+      engine = this.#db.prepare("SELECT id, uuid, hostname, pid, registered FROM engines WHERE uuid = ?").get(uuid) as StoredEngine | undefined;
+    });
+    return engine;
   }
 
   engineRegistered(engine: StoredEngine, nextId: number): void {
@@ -429,7 +475,11 @@ export class SqliteTaskStore implements TaskStore {
     this.#bytes += resultFrames?.length ?? 0;
   }
 
-  /** Drops the oldest finished tasks until both bounds are a tenth under their limit. */
+  /**
+   * Drops the oldest finished tasks until both bounds are a tenth under their limit, at most
+   * CULL_ROWS_AT_ONCE of them (the next write goes on). The counts go down by what was deleted; the
+   * table is counted again only if the delete did not remove exactly the rows selected.
+   */
   #cull(): void {
     const rowsOver = this.#rows - Math.floor(this.limits.maxRecords * (1 - CULL_FRACTION));
     const bytesOver = this.#bytes - Math.floor(this.limits.maxBytes * (1 - CULL_FRACTION));
@@ -437,14 +487,17 @@ export class SqliteTaskStore implements TaskStore {
     let bytes = 0;
     let lastSeq: number | undefined;
     for (const row of this.#db.prepare(`SELECT seq, ${STORED_BYTES} AS bytes FROM tasks WHERE status IS NOT NULL ORDER BY seq`).iterate() as IterableIterator<{ seq: number; bytes: number }>) {
-      if (rows >= rowsOver && bytes >= bytesOver) break;
+      if ((rows >= rowsOver && bytes >= bytesOver) || rows >= CULL_ROWS_AT_ONCE) break;
       rows++;
       bytes += row.bytes;
       lastSeq = row.seq;
     }
     if (lastSeq === undefined) return;
-    this.#db.prepare("DELETE FROM tasks WHERE status IS NOT NULL AND seq <= ?").run(lastSeq);
-    this.#recount();
+    const deleted = this.#db.prepare("DELETE FROM tasks WHERE status IS NOT NULL AND seq <= ?").run(lastSeq).changes;
+    if (deleted === rows) {
+      this.#rows -= rows;
+      this.#bytes -= bytes;
+    } else this.#recount();
     this.log.debug(`task store: culled ${rows} finished record(s), ${bytes} bytes`);
   }
 

@@ -42,8 +42,16 @@ export interface RestoredState {
   nextEngineId: number;
   /** Function sources by hash, so stored tasks can be resubmitted. */
   functions: [string, string][];
-  /** Tasks that were queued or running when the previous controller ended: now failed. */
+  /** Tasks that were queued or running when the previous controller ended, without retries left: now failed. */
   failedPending: number;
+  /** Load-balanced tasks pending then with retries left and stored arguments: to be queued again. */
+  requeued: PendingRetry[];
+}
+
+/** A task the previous controller held pending, as its submitter sent it; `client` is its identity key then. */
+export interface PendingRetry extends StoredRequest {
+  msgId: string;
+  client: string;
 }
 
 /**
@@ -67,7 +75,11 @@ export interface TaskStore {
   history(): string[];
   resubmitted(msgId: string, newMsgId: string): void;
   functionLearned(hash: string, source: string): void;
+  /** A source the store kept (for resubmitting a stored task whose source the controller let go). */
+  functionSource(hash: string): string | undefined;
   engineRegistered(engine: StoredEngine, nextId: number): void;
+  /** An engine of the engine table, by uuid (one the controller forgot registers again under its id). */
+  engineByUuid(uuid: string): StoredEngine | undefined;
   /** Cheap: read for every snapshot. */
   stats(): NonNullable<ClusterSnapshot["store"]>;
   /** Writes what finished (the controller calls it before results leave); new tasks may wait a little. */

@@ -12,8 +12,28 @@ export interface ActionRequest {
   profile?: string;
 }
 
-function positive(value: unknown, fallback: number): number {
-  return typeof value === "number" && Number.isInteger(value) && value > 0 ? value : fallback;
+/** Engines one panel action may start; TSPARALLEL_PANEL_MAX_ENGINES changes it. */
+export const DEFAULT_PANEL_MAX_ENGINES = 64;
+
+export function panelMaxEngines(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.TSPARALLEL_PANEL_MAX_ENGINES;
+  if (raw === undefined || raw === "") return DEFAULT_PANEL_MAX_ENGINES;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`TSPARALLEL_PANEL_MAX_ENGINES must be a positive integer, not ${JSON.stringify(raw)}`);
+  return value;
+}
+
+/**
+ * The number of engines an action asks for: absent means the default; anything but a whole number from
+ * 1 to the bound is refused before anything starts (the frontend is not trusted to have checked).
+ */
+function engineCount(value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  const max = panelMaxEngines();
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 1 || value > max) {
+    throw new Error(`n must be a whole number of engines from 1 to ${max} (TSPARALLEL_PANEL_MAX_ENGINES), not ${JSON.stringify(value)}`);
+  }
+  return value;
 }
 
 /** Profiles with a running cluster, for the panel's Connect buttons; never throws. */
@@ -49,13 +69,17 @@ export async function perform(request: ActionRequest, clusters: ClusterHolder): 
     if (lost) throw new Error(`${lost}: connect to a running cluster or start one`);
     return active;
   };
-  const engineId = (): number => {
-    if (typeof request.engineId !== "number" || !Number.isInteger(request.engineId)) throw new Error("the action needs an engineId");
-    return request.engineId;
+  /** An engine id the cluster knows (alive, dead or stopped); any other is refused before anything is asked of it. */
+  const knownEngine = async (rc: Client): Promise<number> => {
+    const id = request.engineId;
+    if (typeof id !== "number" || !Number.isInteger(id)) throw new Error("the action needs an engineId (a whole number)");
+    const known = (await rc.status()).engines.map((e) => e.id);
+    if (!known.includes(id)) throw new Error(`there is no engine ${id} in this cluster (engines: ${known.join(", ") || "none"})`);
+    return id;
   };
   switch (request.action) {
     case "start": {
-      const rc = await clusters.start(positive(request.n, 2));
+      const rc = await clusters.start(engineCount(request.n, 2));
       return `started a cluster with ${rc.ids.length} engines`;
     }
     case "connect": {
@@ -64,16 +88,19 @@ export async function perform(request: ActionRequest, clusters: ClusterHolder): 
       return `connected to the cluster of profile ${rc.profile} (${rc.ids.length} engines)`;
     }
     case "add_engines": {
-      const ids = await addEngines(clusters, client(), positive(request.n, 1));
+      const n = engineCount(request.n, 1);
+      const ids = await addEngines(clusters, client(), n);
       return `added engines ${ids.join(", ")}`;
     }
     case "stop_engine": {
-      const stopped = await client().stopEngines([engineId()]);
-      return stopped.length ? `stopped engine ${stopped.join(", ")}` : `engine ${engineId()} was not running`;
+      const rc = client();
+      const id = await knownEngine(rc);
+      const stopped = await rc.stopEngines([id]);
+      return stopped.length ? `stopped engine ${stopped.join(", ")}` : `engine ${id} was not running`;
     }
     case "interrupt_engine": {
-      const id = engineId();
       const rc = client();
+      const id = await knownEngine(rc);
       // Asked first, so the answer says whether there was anything to interrupt.
       const running = (await rc.status()).engines.find((e) => e.id === id)?.current;
       const interrupted = await rc.interrupt([id]);
@@ -81,8 +108,8 @@ export async function perform(request: ActionRequest, clusters: ClusterHolder): 
       return running ? `interrupted engine ${id} (its ${running.kind} task)` : `engine ${id} was idle: nothing to interrupt`;
     }
     case "restart_engine": {
-      const id = engineId();
       const rc = client();
+      const id = await knownEngine(rc);
       await rc.stopEngines([id]);
       const ids = await addEngines(clusters, rc, 1);
       return `stopped engine ${id}, started engine ${ids.join(", ")}`;

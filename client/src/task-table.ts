@@ -1,0 +1,219 @@
+import { messageIdAt, messageIdIndex, type MessageIdBlock, type TaskKind, type TaskStatus } from "@tsparallel/protocol";
+import type { TaskMetadata } from "./async-result.js";
+
+const STATUSES: readonly (TaskStatus | undefined)[] = [undefined, "ok", "error", "aborted"];
+const statusCode = (status: TaskStatus | undefined): number => Math.max(0, STATUSES.indexOf(status));
+
+/** What few tasks have: output, displays, an error, an execution count, a repr; kept apart, by index. */
+interface Rare {
+  stdout?: string;
+  stderr?: string;
+  displays?: Record<string, unknown>[];
+  executionCount?: number;
+  repr?: string;
+  error?: Error;
+  kind?: TaskKind;
+}
+
+/** The fields of TaskMetadata a result or an event sets on a task. */
+export type TaskUpdate = Partial<Omit<TaskMetadata, "msgId" | "submitted" | "label" | "stdout" | "stderr" | "displays">>;
+
+/**
+ * What is known about the tasks of one call, in columns (a number per field and task, typed arrays)
+ * rather than an object per task: a map of a million tiny tasks must not cost a million objects in the
+ * client. TaskMetadata objects are built only when someone asks for them (`all()`), and from then on
+ * kept current with the columns.
+ */
+export class TaskTable {
+  readonly length: number;
+  /** The msg ids: listed, or a reserved block spelled only when asked. */
+  readonly #ids: readonly string[] | MessageIdBlock;
+  #idList: readonly string[] | undefined;
+  /** Epoch ms, the client's clock: every task of a call is submitted at once. */
+  readonly submitted: number;
+  readonly label: string | undefined;
+  readonly #kind: TaskKind;
+  readonly #engine: Float64Array;
+  readonly #started: Float64Array;
+  readonly #completed: Float64Array;
+  readonly #received: Float64Array;
+  readonly #status: Uint8Array;
+  readonly #rare = new Map<number, Rare>();
+  #objects: TaskMetadata[] | undefined;
+  #byId: Map<string, number> | undefined;
+
+  constructor({ msgIds, kind, submitted, label, engineIds }: { msgIds: readonly string[] | MessageIdBlock; kind: TaskKind; submitted: number; label?: string | undefined; engineIds?: readonly (number | null)[] }) {
+    this.#ids = msgIds;
+    this.length = isBlock(msgIds) ? msgIds.count : msgIds.length;
+    this.#kind = kind;
+    this.submitted = submitted;
+    this.label = label;
+    this.#engine = new Float64Array(this.length).fill(NaN);
+    if (engineIds) for (let i = 0; i < engineIds.length; i++) this.#engine[i] = engineIds[i] ?? NaN;
+    this.#started = new Float64Array(this.length).fill(NaN);
+    this.#completed = new Float64Array(this.length).fill(NaN);
+    this.#received = new Float64Array(this.length).fill(NaN);
+    this.#status = new Uint8Array(this.length);
+  }
+
+  /** A table with one kind per task given (calls whose tasks differ in kind; small ones). */
+  static of(tasks: { msgId: string; kind: TaskKind; engineId: number | null }[], submitted: number, label?: string): TaskTable {
+    const table = new TaskTable({ msgIds: tasks.map((t) => t.msgId), kind: tasks[0]?.kind ?? "apply", submitted, label, engineIds: tasks.map((t) => t.engineId) });
+    tasks.forEach((t, i) => {
+      if (t.kind !== table.#kind) table.#rareOf(i).kind = t.kind;
+    });
+    return table;
+  }
+
+  /** Every msg id, in task order (spelled out on first use for a block). */
+  get msgIds(): readonly string[] {
+    if (!this.#idList) {
+      const ids = this.#ids;
+      if (isBlock(ids)) {
+        const list = new Array<string>(ids.count);
+        for (let i = 0; i < ids.count; i++) list[i] = messageIdAt(ids, i);
+        this.#idList = list;
+      } else this.#idList = ids;
+    }
+    return this.#idList;
+  }
+
+  msgId(i: number): string {
+    if (this.#idList) return this.#idList[i]!;
+    const ids = this.#ids;
+    return isBlock(ids) ? messageIdAt(ids, i) : ids[i]!;
+  }
+
+  /** The msg ids as they were given: a list, or a block (what a history keeps). */
+  get idSource(): readonly string[] | MessageIdBlock {
+    return this.#ids;
+  }
+
+  /** The index of a msg id in this call, or -1 (for listed ids an index is built on first use). */
+  indexOf(msgId: string): number {
+    const ids = this.#ids;
+    if (isBlock(ids)) return messageIdIndex(ids, msgId);
+    if (!this.#byId) {
+      this.#byId = new Map();
+      for (let i = 0; i < ids.length; i++) this.#byId.set(ids[i]!, i);
+    }
+    return this.#byId.get(msgId) ?? -1;
+  }
+
+  kind(i: number): TaskKind {
+    return this.#rare.get(i)?.kind ?? this.#kind;
+  }
+
+  engineId(i: number): number | null {
+    const id = this.#engine[i]!;
+    return Number.isNaN(id) ? null : id;
+  }
+
+  status(i: number): TaskStatus | undefined {
+    return STATUSES[this.#status[i]!];
+  }
+
+  started(i: number): number | undefined {
+    return defined(this.#started[i]!);
+  }
+
+  completed(i: number): number | undefined {
+    return defined(this.#completed[i]!);
+  }
+
+  received(i: number): number | undefined {
+    return defined(this.#received[i]!);
+  }
+
+  error(i: number): Error | undefined {
+    return this.#rare.get(i)?.error;
+  }
+
+  output(i: number, name: "stdout" | "stderr"): string {
+    return this.#rare.get(i)?.[name] ?? "";
+  }
+
+  /** The metadata of one task: the kept object once `all()` built them, else a new one. */
+  at(i: number): TaskMetadata {
+    return this.#objects?.[i] ?? this.#build(i);
+  }
+
+  /** Every task's metadata, as objects kept current from now on. */
+  all(): TaskMetadata[] {
+    if (!this.#objects) {
+      const objects = new Array<TaskMetadata>(this.length);
+      for (let i = 0; i < this.length; i++) objects[i] = this.#build(i);
+      this.#objects = objects;
+    }
+    return this.#objects;
+  }
+
+  update(i: number, fields: TaskUpdate): void {
+    if ("engineId" in fields) this.#engine[i] = fields.engineId ?? NaN;
+    if ("started" in fields) this.#started[i] = fields.started ?? NaN;
+    if ("completed" in fields) this.#completed[i] = fields.completed ?? NaN;
+    if ("received" in fields) this.#received[i] = fields.received ?? NaN;
+    if ("status" in fields) this.#status[i] = statusCode(fields.status);
+    if ("error" in fields) this.#setRare(i, "error", fields.error);
+    if ("executionCount" in fields) this.#setRare(i, "executionCount", fields.executionCount);
+    if ("repr" in fields) this.#setRare(i, "repr", fields.repr);
+    if ("kind" in fields) this.#setRare(i, "kind", fields.kind === this.#kind ? undefined : fields.kind);
+    const object = this.#objects?.[i];
+    if (object) Object.assign(object, fields);
+  }
+
+  appendOutput(i: number, name: "stdout" | "stderr", text: string): void {
+    const rare = this.#rareOf(i);
+    rare[name] = (rare[name] ?? "") + text;
+    const object = this.#objects?.[i];
+    if (object) object[name] += text;
+  }
+
+  addDisplay(i: number, data: Record<string, unknown>): void {
+    (this.#rareOf(i).displays ??= []).push(data);
+    const object = this.#objects?.[i];
+    if (object && object.displays !== this.#rare.get(i)!.displays) object.displays = this.#rare.get(i)!.displays;
+  }
+
+  #rareOf(i: number): Rare {
+    let rare = this.#rare.get(i);
+    if (!rare) this.#rare.set(i, (rare = {}));
+    return rare;
+  }
+
+  #setRare<K extends keyof Rare>(i: number, key: K, value: Rare[K] | undefined): void {
+    if (value === undefined) {
+      const rare = this.#rare.get(i);
+      if (rare) delete rare[key];
+      return;
+    }
+    this.#rareOf(i)[key] = value;
+  }
+
+  #build(i: number): TaskMetadata {
+    const m: TaskMetadata = { msgId: this.msgId(i), kind: this.kind(i), engineId: this.engineId(i), submitted: this.submitted, stdout: this.output(i, "stdout"), stderr: this.output(i, "stderr") };
+    const started = this.started(i);
+    if (started !== undefined) m.started = started;
+    const completed = this.completed(i);
+    if (completed !== undefined) m.completed = completed;
+    const received = this.received(i);
+    if (received !== undefined) m.received = received;
+    const status = this.status(i);
+    if (status !== undefined) m.status = status;
+    const rare = this.#rare.get(i);
+    if (rare?.displays) m.displays = rare.displays;
+    if (rare?.executionCount !== undefined) m.executionCount = rare.executionCount;
+    if (rare?.repr !== undefined) m.repr = rare.repr;
+    if (rare?.error) m.error = rare.error;
+    if (this.label !== undefined) m.label = this.label;
+    return m;
+  }
+}
+
+export function isBlock(ids: readonly string[] | MessageIdBlock): ids is MessageIdBlock {
+  return !Array.isArray(ids);
+}
+
+function defined(value: number): number | undefined {
+  return Number.isNaN(value) ? undefined : value;
+}
