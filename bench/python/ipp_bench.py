@@ -22,60 +22,15 @@ import logging  # noqa: E402
 import ipyparallel as ipp  # noqa: E402
 import numpy as np  # noqa: E402
 
-QUICK = "--quick" in sys.argv
-
-ROUND_TRIPS = 50 if QUICK else 300
-TINY_TASKS = 1000 if QUICK else 5000
-MAP_ITEMS = 1000 if QUICK else 5000
-DIRECT_MAP_ITEMS = 200_000
-BIG_BYTES = 100 * 1024 * 1024
-PRIME_CHUNKS = 16
-# Sized so that the serial run takes a few seconds, as on our side: the speed-up, not the absolute
-# time, is what is compared, and Python's trial division is far slower than V8's.
-PRIME_LIMIT = int(os.environ.get("IPP_BENCH_PRIME_LIMIT", 800_000 if QUICK else 1_600_000))
-DATA_REPEATS = 2 if QUICK else 3
-SETTLE_SECONDS = 2.0
-# The throughput runs are the slow part of this script (~10 s each at ipyparallel's rate).
-THROUGHPUT_REPEATS = 1 if QUICK else 2
-WARMUP_TASKS = 200 if QUICK else 500
+from bench_common import (  # noqa: E402
+    BIG_BYTES, DATA_REPEATS, DIRECT_MAP_ITEMS, DIRECT_MAP_REPEATS, MAP_ITEMS, PRIME_CHUNKS, PRIME_LIMIT, QUICK,
+    ROUND_TRIPS, SETTLE_SECONDS, THROUGHPUT_REPEATS, TINY_TASKS, WARMUP_TASKS, best_seconds, child_pids,
+    median_of_runs, median_seconds, prime_chunks, rss_bytes,
+)
 
 
-def log(message):
-    print(f"[ipp_bench] {message}", file=sys.stderr, flush=True)
-
-
-def median_seconds(action, repeats, warmup=5):
-    for _ in range(warmup):
-        action()
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        action()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
-
-
-def timed_samples(action, repeats):
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        action()
-        samples.append(time.perf_counter() - start)
-    return samples
-
-
-def best_seconds(action, repeats):
-    """Best of a few: only for task throughput, where each run of ipyparallel takes ~10 s."""
-    samples = timed_samples(action, repeats)
-    return min(samples), samples
-
-
-def median_of_runs(action, repeats):
-    """Median of a few whole runs (no warm-up): for the big data transfers."""
-    samples = timed_samples(action, repeats)
-    return statistics.median(samples), samples
-
-
+# Here and not imported from bench_common: ipyparallel ships a function of an importable module by
+# reference, and its engines cannot import bench_common (Dask's workers can, so dask_bench imports it).
 def count_primes(bounds):
     lo, hi = bounds
     count = 0
@@ -97,25 +52,8 @@ def count_primes(bounds):
     return count
 
 
-def prime_chunks(limit, chunks):
-    step = -(-limit // chunks)
-    return [(i * step, min(limit, (i + 1) * step)) for i in range(chunks)]
-
-
-def rss_bytes(pid):
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError(f"no VmRSS for pid {pid}")
-
-
-def child_pids(pid):
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as children:
-            return [int(c) for c in children.read().split()]
-    except OSError:
-        return []
+def log(message):
+    print(f"[ipp_bench] {message}", file=sys.stderr, flush=True)
 
 
 def engine_rss(pids):
@@ -184,7 +122,7 @@ def main():
 
         # A real list, not a range: ipyparallel would ship a range slice as two integers.
         items = list(range(DIRECT_MAP_ITEMS))
-        results["directMapSeconds"] = median_seconds(lambda: both.map_sync(square, items), 3 if QUICK else 9, warmup=1)
+        results["directMapSeconds"] = median_seconds(lambda: both.map_sync(square, items), DIRECT_MAP_REPEATS, warmup=1)
 
         big = np.random.default_rng(1).random(BIG_BYTES // 8)
         results["pushSeconds"], results["pushSamples"] = median_of_runs(lambda: both.push({"big": big}, block=True), DATA_REPEATS)

@@ -3,7 +3,8 @@
  *
  *   npm run bench                         both sides, full sizes (about 4 minutes, most of it ipyparallel)
  *   npm run bench -- --quick              smaller sizes, fewer repetitions
- *   npm run bench -- --ours-only          skip ipyparallel
+ *   npm run bench -- --ours-only          skip the peers (ipyparallel and Dask)
+ *   npm run bench -- --no-dask            skip Dask distributed (the second peer)
  *   npm run bench -- --theirs FILE.json   reuse an ipyparallel result saved with --json (no python run)
  *   npm run bench -- --json FILE.json     also write every raw figure
  *   npm run bench -- --only tiny,lbmap    run only these of our workloads (cluster start is always measured; `kernel`: the Jupyter kernel rows)
@@ -27,13 +28,14 @@ import { load } from "./proc.js";
 import { runFanoutBench } from "./fanout.js";
 import { ipythonKernel, measureKernel, ourKernel, type KernelFigures } from "./kernel-figures.js";
 import { runScaleBench } from "./scale.js";
-import { buildRows, kernelRows, renderTable, summary } from "./table.js";
-import { INSTALL_HINT, ipyparallelAvailability, runTheirs } from "./theirs.js";
+import { buildRowsWithSecondPeer, kernelRows, renderTable, summary } from "./table.js";
+import { DASK, DASK_INSTALL_HINT, INSTALL_HINT, ipyparallelAvailability, peerAvailability, runTheirs } from "./theirs.js";
 
 const { values: args } = parseArgs({
   options: {
     quick: { type: "boolean", default: false },
     "ours-only": { type: "boolean", default: false },
+    "no-dask": { type: "boolean", default: false },
     theirs: { type: "string" },
     json: { type: "string" },
     only: { type: "string" },
@@ -173,11 +175,33 @@ async function main(): Promise<number> {
     notes.push("ipyparallel skipped (--ours-only, --only or --profile)");
   }
 
+  let dask: TheirFigures | undefined;
+  let daskName: string | undefined;
+  if (args.theirs) {
+    dask = (JSON.parse(readFileSync(args.theirs, "utf8")) as { dask?: TheirFigures }).dask;
+    if (dask) daskName = `Dask ${dask.version}`;
+  } else if (!skipPython && !args["no-dask"]) {
+    const daskAvailable = peerAvailability(DASK);
+    if (daskAvailable.available) {
+      daskName = `Dask ${daskAvailable.version}`;
+      const before = load();
+      try {
+        dask = await runTheirs({ quick: sz.quick, primeLimit: theirPrimeLimit, log: log("dask"), peer: DASK });
+        notes.push(`load average (1 min) before Dask ${before}, after ${load()}`);
+      } catch (err) {
+        log("dask")(`FAILED: ${(err as Error).message}`);
+        notes.push("Dask run failed (see above): its column is empty");
+      }
+    } else {
+      notes.push(`${DASK_INSTALL_HINT} (${daskAvailable.reason})`);
+    }
+  }
+
   const kernels = kernelSelected ? await measureKernels(sz.quick, !args["ours-only"]) : {};
-  const rows = buildRows(ours, theirs, sz, floors);
+  const rows = buildRowsWithSecondPeer(ours, theirs, dask, sz, floors);
   if (kernelSelected) rows.push(...kernelRows(kernels.ours, kernels.ipython));
-  console.log(renderTable(rows, theirName));
-  console.log("\nratio: > 1 means tsparallel is better (theirs/ours for times, ours/theirs for rates); RSS is ours/theirs.");
+  console.log(renderTable(rows, theirName, daskName));
+  console.log("\nratio: > 1 means tsparallel is better (theirs/ours for times, ours/theirs for rates); RSS is ours/theirs. Targets are judged against ipyparallel.");
   if (ours?.primes && theirs?.primes) {
     notes.push(`prime limits: ours ${ours.primes.limit.toLocaleString("en-US")}, ipyparallel ${theirs.primes.limit.toLocaleString("en-US")} (each sized so its serial count takes seconds)`);
   }
@@ -196,7 +220,7 @@ async function main(): Promise<number> {
   }
   if (curve) console.log("\n" + renderCurveTable(curve));
   if (args.json) {
-    writeFileSync(args.json, JSON.stringify({ sizes: sz, floors, ours, theirs, kernels, curve, error: ourError?.message }, null, 2) + "\n");
+    writeFileSync(args.json, JSON.stringify({ sizes: sz, floors, ours, theirs, dask, kernels, curve, error: ourError?.message }, null, 2) + "\n");
     console.log(`raw figures written to ${args.json}`);
   }
   if (profileDir && ours) printProfiles(profileDir, ours);

@@ -14,6 +14,9 @@ export interface Row {
   target: string;
   /** undefined: nothing to judge (an informational row, or a missing figure). */
   met: boolean | undefined;
+  /** The second peer (Dask distributed), on the same workload, and our ratio to it (not judged). */
+  dask?: string;
+  daskRatio?: number | undefined;
 }
 
 type Side = Partial<Figures> | undefined;
@@ -124,13 +127,27 @@ export function kernelRows(ours: KernelFigures | undefined, ipython: KernelFigur
   ];
 }
 
-export function renderTable(rows: Row[], theirName: string): string {
-  const header = ["workload", "tsparallel", theirName, "ratio", "target", "met?"];
+/**
+ * The rows against both peers: the targets are judged against the first (ipyparallel); the second
+ * (Dask) adds its figure and our ratio to it, oriented the same way.
+ */
+export function buildRowsWithSecondPeer(ours: Side, theirs: Side, second: Side, sizes: Sizes, floors?: Floors): Row[] {
+  const rows = buildRows(ours, theirs, sizes, floors);
+  if (!second) return rows;
+  const against = buildRows(ours, second, sizes, floors);
+  return rows.map((row, i) => ({ ...row, dask: against[i]!.theirs, daskRatio: against[i]!.ratio }));
+}
+
+export function renderTable(rows: Row[], theirName: string, secondName?: string): string {
+  const withSecond = secondName !== undefined;
+  const header = ["workload", "tsparallel", theirName, "ratio", ...(withSecond ? [secondName, `ratio vs ${secondName.split(" ")[0]}`] : []), "target", "met?"];
   const cells = rows.map((r) => [
-    r.workload, r.ours, r.theirs, r.ratio === undefined ? "—" : times(r.ratio), r.target, r.met === undefined ? "" : r.met ? "yes" : "NO",
+    r.workload, r.ours, r.theirs, r.ratio === undefined ? "—" : times(r.ratio),
+    ...(withSecond ? [r.dask ?? "—", r.daskRatio === undefined ? "—" : times(r.daskRatio)] : []),
+    r.target, r.met === undefined ? "" : r.met ? "yes" : "NO",
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
-  const numeric = new Set([1, 2, 3]);
+  const numeric = new Set(withSecond ? [1, 2, 3, 4, 5] : [1, 2, 3]);
   const line = (c: string[]) => `| ${c.map((text, i) => (numeric.has(i) ? text.padStart(widths[i]!) : text.padEnd(widths[i]!))).join(" | ")} |`;
   const rule = `|${widths.map((w, i) => (numeric.has(i) ? "-".repeat(w + 1) + ":" : "-".repeat(w + 2))).join("|")}|`;
   return [line(header), rule, ...cells.map(line)].join("\n");

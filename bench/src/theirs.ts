@@ -9,7 +9,21 @@ import type { TheirFigures } from "./figures.js";
  * python3-ipyparallel. TSP_BENCH_PYTHON points elsewhere (a virtualenv with ipyparallel, say).
  */
 export const PYTHON = process.env.TSP_BENCH_PYTHON || "/usr/bin/python3";
-const SCRIPT = join(dirname(fileURLToPath(import.meta.url)), "..", "python", "ipp_bench.py");
+const PYTHON_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "python");
+
+/** A Python peer: its script, the module its probe imports, and its log tag. */
+export interface Peer {
+  name: string;
+  script: string;
+  module: string;
+  tag: string;
+}
+
+export const IPYPARALLEL: Peer = { name: "ipyparallel", script: join(PYTHON_DIR, "ipp_bench.py"), module: "ipyparallel", tag: "[ipp_bench]" };
+export const DASK: Peer = { name: "Dask", script: join(PYTHON_DIR, "dask_bench.py"), module: "distributed", tag: "[dask_bench]" };
+
+export const DASK_INSTALL_HINT =
+  `Dask distributed is not importable by ${PYTHON}, so its column is empty; install Debian's package (sudo apt-get install python3-distributed)`;
 
 export const INSTALL_HINT =
   `ipyparallel is not importable by ${PYTHON}, so only our figures are shown; to compare, install Debian's package ` +
@@ -17,22 +31,25 @@ export const INSTALL_HINT =
 
 export type Availability = { available: true; version: string } | { available: false; reason: string };
 
-/** Whether Debian's python can import ipyparallel (and numpy, for the push/pull workloads). */
-export function ipyparallelAvailability(): Availability {
+/** Whether Debian's python can import the peer (and numpy, for the push/pull workloads). */
+export function peerAvailability(peer: Peer = IPYPARALLEL): Availability {
   // Run from a neutral directory: inside the ipyparallel package dir, `import ipyparallel` breaks.
-  const probe = spawnSync(PYTHON, ["-c", "import numpy, ipyparallel; print(ipyparallel.__version__)"], { cwd: tmpdir(), encoding: "utf8" });
+  const probe = spawnSync(PYTHON, ["-c", `import numpy, ${peer.module}; print(${peer.module}.__version__)`], { cwd: tmpdir(), encoding: "utf8" });
   if (probe.error) return { available: false, reason: `${PYTHON} cannot run (${probe.error.message})` };
   if (probe.status !== 0) return { available: false, reason: probe.stderr.trim().split("\n").pop() ?? `exit code ${probe.status}` };
   return { available: true, version: probe.stdout.trim() };
 }
 
 /**
- * Runs bench/python/ipp_bench.py: it starts its own 2-engine ipyparallel cluster in a private
- * IPYTHONDIR, runs the same workloads and prints one JSON object on stdout. Its progress (stderr)
- * is passed to `log` line by line.
+ * Runs a peer's script (bench/python/ipp_bench.py or dask_bench.py): it starts its own 2-engine
+ * (2-worker) cluster in private directories, runs the same workloads and prints one JSON object on
+ * stdout. Its progress (stderr) is passed to `log` line by line.
  */
-export function runTheirs(options: { quick: boolean; primeLimit: number; log: (line: string) => void }): Promise<TheirFigures> {
-  const args = [SCRIPT, ...(options.quick ? ["--quick"] : [])];
+export const ipyparallelAvailability = (): Availability => peerAvailability(IPYPARALLEL);
+
+export function runTheirs(options: { quick: boolean; primeLimit: number; log: (line: string) => void; peer?: Peer }): Promise<TheirFigures> {
+  const peer = options.peer ?? IPYPARALLEL;
+  const args = [peer.script, ...(options.quick ? ["--quick"] : [])];
   const child = spawn(PYTHON, args, {
     cwd: tmpdir(),
     env: { ...process.env, IPP_BENCH_PRIME_LIMIT: String(options.primeLimit), PYTHONWARNINGS: "ignore" },
@@ -46,7 +63,7 @@ export function runTheirs(options: { quick: boolean; primeLimit: number; log: (l
     const lines = (partial + chunk).split("\n");
     partial = lines.pop()!;
     for (const line of lines) {
-      if (line.startsWith("[ipp_bench]")) options.log(line.slice("[ipp_bench] ".length));
+      if (line.startsWith(peer.tag)) options.log(line.slice(peer.tag.length + 1));
       stderrTail = [...stderrTail, line].slice(-20);
     }
   });
@@ -60,7 +77,7 @@ export function runTheirs(options: { quick: boolean; primeLimit: number; log: (l
       try {
         resolve(JSON.parse(stdout.trim().split("\n").pop()!) as TheirFigures);
       } catch (err) {
-        reject(new Error(`ipp_bench.py printed no JSON result (${(err as Error).message}):\n${stdout.slice(-2000)}`));
+        reject(new Error(`${peer.script} printed no JSON result (${(err as Error).message}):\n${stdout.slice(-2000)}`));
       }
     });
   });

@@ -1,8 +1,14 @@
 import { AsyncResult, type TaskOwner } from "./async-result.js";
 import type { TaskTable } from "./task-table.js";
 
-/** One flat array of the chunks' items. A loop: spreading a million chunks into concat() overflows the stack. */
+/** Up to this many chunks are joined by one native concat (a memory copy per chunk); more would overflow the stack as arguments. */
+const CONCAT_ARGUMENTS = 4096;
+
+/** One flat array of the chunks' items. */
 export function concatChunks<R>(chunks: R[][]): R[] {
+  if (chunks.length === 1) return chunks[0]!.slice();
+  // Each chunk is an array of its own (never spread inside, as concat spreads only its arguments).
+  if (chunks.length <= CONCAT_ARGUMENTS && chunks.every((c) => Array.isArray(c) && !(Symbol.isConcatSpreadable in c))) return ([] as R[]).concat(...chunks);
   let total = 0;
   for (const chunk of chunks) total += chunk.length;
   const flat = new Array<R>(total);

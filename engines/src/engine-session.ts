@@ -115,6 +115,7 @@ export class EngineSession implements RunningEngine {
 
   #onHeartbeatEvent(event: HeartbeatEvent): void {
     if (event.type === "lost") void this.#stop(1, `no controller: ${event.reason}`, false);
+    else if (event.type === "interrupt") this.#interrupter.requested(event.stoppedBefore);
     else this.#rejoin(event);
   }
 

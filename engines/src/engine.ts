@@ -57,7 +57,7 @@ export async function startEngine(options: EngineOptions = {}): Promise<RunningE
   const info = options.connection ?? (await waitForConnectionFile(options.connectionFile ?? engineConnectionFile(options.profile), options.connectionFileWaitMs));
   let capture: OutputCapture | null = null;
   const log = uncaptured(createLogger("engine"), () => capture);
-  // From the start: SIGINT must never kill an engine, not even one still registering.
+  // From the start: SIGINT must never kill an engine, not even one still registering (the watchdog, held from here on, absorbs it).
   const interrupter = new Interrupter(() => log.info("SIGINT while idle: nothing to interrupt"));
   interrupter.install();
   const engineUrl = url(info, info.ports.engine);

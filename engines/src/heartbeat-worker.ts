@@ -9,10 +9,12 @@ import { parentPort, workerData } from "node:worker_threads";
 import * as zmq from "zeromq";
 import { MessageSender, Signer, heartbeatSocketLimits, isMessage, receiveMessages, type Logger } from "@tsparallel/protocol";
 import type { HeartbeatCommand, HeartbeatConfig, HeartbeatEvent } from "./heartbeat.js";
+import { deliverInterrupt } from "./interrupt.js";
 
 const config = workerData as HeartbeatConfig;
 let engineId = config.id;
 const heapUsed = new Float64Array(config.heapUsed);
+const interruptState = new Int32Array(config.interruptState);
 const LEVELS = { debug: 10, info: 20, warn: 30, error: 40 } as const;
 const threshold = LEVELS[(process.env.TSPARALLEL_LOG_LEVEL ?? "info").toLowerCase() as keyof typeof LEVELS] ?? LEVELS.info;
 
@@ -105,7 +107,10 @@ async function listen(): Promise<void> {
       post({ type: "rejoin", reason: `the controller asks to register again: ${String(reason)}`, declaredDead: true, ...(typeof heartbeatTime === "number" ? { heartbeatTime } : {}) });
     } else if (isMessage(msg, "signal_request")) {
       const signal = msg.content.signal;
-      if (signal === "SIGINT" || signal === "SIGTERM" || signal === "SIGKILL") {
+      if (signal === "SIGINT") {
+        log.info("signal_request: interrupting the engine");
+        deliverInterrupt(interruptState, (stoppedBefore) => post({ type: "interrupt", stoppedBefore }));
+      } else if (signal === "SIGTERM" || signal === "SIGKILL") {
         log.info(`signal_request: sending ${signal} to the engine`);
         process.kill(process.pid, signal);
       } else {

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { getHeapStatistics } from "node:v8";
 import { Worker } from "node:worker_threads";
 import type { CurveClientOptions } from "@tsparallel/protocol";
+import { interruptState } from "./interrupt.js";
 
 /** What the heartbeat thread is started with (structured-cloned into the worker). */
 export interface HeartbeatConfig {
@@ -18,6 +19,8 @@ export interface HeartbeatConfig {
   lostControllerMs: number;
   /** One float: the main thread's heapUsed, which the worker cannot read from its own isolate. */
   heapUsed: SharedArrayBuffer;
+  /** interrupt.ts's interruptState: whether a section can take a SIGINT now. */
+  interruptState: SharedArrayBuffer;
 }
 
 export type HeartbeatEvent =
@@ -27,7 +30,9 @@ export type HeartbeatEvent =
    * Register again: the controller said so (`heartbeatTime` is the beat it answered; `declaredDead`:
    * the controller no longer holds this engine's tasks), or it has been silent for rejoinAfterMs.
    */
-  | { type: "rejoin"; reason: string; declaredDead: boolean; heartbeatTime?: number };
+  | { type: "rejoin"; reason: string; declaredDead: boolean; heartbeatTime?: number }
+  /** signal_request SIGINT: for the awaiting task, unless a section took the SIGINT (see deliverInterrupt). */
+  | { type: "interrupt"; stoppedBefore: number };
 
 /** What the main thread tells the worker. */
 export type HeartbeatCommand = { type: "stopping" } | { type: "stop" } | { type: "registered"; id: number; heartbeatMs: number };
@@ -49,7 +54,7 @@ export class Heartbeat {
   #worker: Worker | null = null;
   #heapTimer: NodeJS.Timeout | null = null;
 
-  start(config: Omit<HeartbeatConfig, "heapUsed">, onEvent: (event: HeartbeatEvent) => void, onFailure: (err: Error) => void): void {
+  start(config: Omit<HeartbeatConfig, "heapUsed" | "interruptState">, onEvent: (event: HeartbeatEvent) => void, onFailure: (err: Error) => void): void {
     const heapUsed = new SharedArrayBuffer(Float64Array.BYTES_PER_ELEMENT);
     const heap = new Float64Array(heapUsed);
     const sample = (): void => void (heap[0] = getHeapStatistics().used_heap_size);
@@ -57,7 +62,7 @@ export class Heartbeat {
     this.#heapTimer = setInterval(sample, config.heartbeatMs);
     this.#heapTimer.unref();
     const worker = new Worker(new URL("./heartbeat-worker.js", import.meta.url), {
-      workerData: { ...config, heapUsed } satisfies HeartbeatConfig,
+      workerData: { ...config, heapUsed, interruptState: interruptState.buffer as SharedArrayBuffer } satisfies HeartbeatConfig,
       // Its output would otherwise be piped through the main thread's (captured) streams.
       stdout: true,
       stderr: true,

@@ -23,17 +23,35 @@ function exposeGc(): (() => void) | undefined {
  */
 export class IdleCollector {
   readonly #gc = exposeGc();
+  /** One timer for the engine's life, re-armed with refresh(): no timer is made or cleared per task. */
   #timer: NodeJS.Timeout | undefined;
+  #armed = false;
+  #busy = false;
+  #idleSince = 0;
 
-  /** Call when work stops; any call to busy() before IDLE_MS cancels it. */
+  /** Call when work stops; the collection runs once the engine has been idle for IDLE_MS (busy() in between defers it). */
   idle(): void {
     if (!this.#gc) return;
-    clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => this.#gc?.(), IDLE_MS).unref();
+    this.#busy = false;
+    this.#idleSince = performance.now();
+    if (!this.#armed) this.#arm();
   }
 
   busy(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#busy = true;
   }
+
+  #arm(): void {
+    this.#armed = true;
+    if (this.#timer) this.#timer.refresh();
+    else this.#timer = setTimeout(this.#fire, IDLE_MS).unref();
+  }
+
+  readonly #fire = (): void => {
+    this.#armed = false;
+    // Busy again: the next idle() arms it. Idle, but not for long enough: wait for the rest of the spell.
+    if (this.#busy) return;
+    if (performance.now() - this.#idleSince < IDLE_MS) this.#arm();
+    else this.#gc?.();
+  };
 }

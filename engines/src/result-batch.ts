@@ -20,7 +20,9 @@ export class ResultBatch {
   #results: TaskResult[] = [];
   #frames: Buffer[] = [];
   #openedAt = 0;
+  /** One timer, re-armed with refresh() (no timer made or cleared per result); it checks the batch's age when it fires. */
   #timer: NodeJS.Timeout | null = null;
+  #armed = false;
 
   constructor(private readonly send: (results: TaskResult[], frames: Buffer[]) => void) {}
 
@@ -36,16 +38,28 @@ export class ResultBatch {
   add({ result, frames }: FinishedTask): void {
     if (this.#results.length === 0) {
       this.#openedAt = now();
-      this.#timer = setTimeout(() => this.flush(), BATCH_WINDOW_MS);
+      if (!this.#armed) this.#arm();
     }
     result.bufferCount = frames.length;
     this.#results.push(result);
     for (const frame of frames) this.#frames.push(frame);
   }
 
+  #arm(): void {
+    this.#armed = true;
+    if (this.#timer) this.#timer.refresh();
+    else this.#timer = setTimeout(this.#fire, BATCH_WINDOW_MS);
+  }
+
+  readonly #fire = (): void => {
+    this.#armed = false;
+    if (this.#results.length === 0) return;
+    // A batch opened after the timer was armed is younger than the window: wait for the rest of it.
+    if (this.age < BATCH_WINDOW_MS) this.#arm();
+    else this.flush();
+  };
+
   flush(): void {
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = null;
     if (this.#results.length === 0) return;
     const results = this.#results;
     const frames = this.#frames;

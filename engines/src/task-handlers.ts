@@ -11,6 +11,8 @@ export interface TaskOutcome {
   value?: unknown;
   /** execute only: a value that cannot travel is still shown by repr, and is not an error. */
   valueOptional?: boolean;
+  /** `value` is an array the engine built (a map's results): see packValue's `ownArray`. */
+  ownArray?: boolean;
 }
 
 export const isThenable = (value: unknown): value is PromiseLike<unknown> =>
@@ -41,6 +43,8 @@ function pullable(value: unknown): unknown {
 }
 
 const valueOf = (value: unknown): TaskOutcome => ({ hasValue: true, value });
+/** A map's results: an array the engine built, so it may travel in packValue's number-array form. */
+const ownArrayOf = (value: unknown[]): TaskOutcome => ({ hasValue: true, value, ownArray: true });
 const cellOutcome = (cell: CellOutcome): TaskOutcome => ({ hasValue: cell.hasValue, value: cell.value, valueOptional: true });
 
 /**
@@ -78,7 +82,7 @@ export class TaskHandlers {
       case "map": {
         const results = this.#map(body, frames);
         // Promise.all keeps the order and observes every rejection, so none is left unhandled.
-        return results.some(isThenable) ? Promise.all(results).then(valueOf) : valueOf(results);
+        return results.some(isThenable) ? Promise.all(results).then(ownArrayOf) : ownArrayOf(results);
       }
       case "push":
         this.#push(frames);

@@ -67,7 +67,7 @@ export class TaskRunner {
         result.repr = inspect(outcome.value, { depth: 4, colors: false });
         frames = packIfPossible(outcome.value);
       } else if (outcome.hasValue) {
-        frames = packValue(outcome.value, "the result").frames;
+        frames = packValue(outcome.value, "the result", { ownArray: outcome.ownArray === true }).frames;
       }
     } catch (err) {
       result.status = "error";

@@ -141,12 +141,56 @@ function describeCloneFailure(err: unknown, what: string): SerializationError {
 }
 
 /**
+ * An array of numbers travels as its float64s in one frame instead of one clone tag per item: the
+ * payload is this marker (a transfer count of 2^32-1 in the clone encoding, which no real payload
+ * has), three padding bytes, then the values. Only for arrays made by tsparallel itself (map chunks
+ * and a map's results), which carry no named properties that the raw form would lose.
+ */
+const NUMBERS_MARKER = Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f, 0x4e, 0x55, 0x4d]);
+/** Below this many items the clone stream is as cheap. */
+const NUMBERS_MIN_ITEMS = 64;
+
+function isNumberArray(value: unknown): value is number[] {
+  if (!Array.isArray(value) || value.length < NUMBERS_MIN_ITEMS || Object.getPrototypeOf(value) !== Array.prototype) return false;
+  for (let i = 0; i < value.length; i++) if (typeof value[i] !== "number") return false;
+  return true;
+}
+
+function packNumbers(items: number[]): Buffer {
+  const payload = Buffer.allocUnsafe(NUMBERS_MARKER.length + items.length * 8);
+  NUMBERS_MARKER.copy(payload, 0);
+  const doubles = new Float64Array(payload.buffer, payload.byteOffset + NUMBERS_MARKER.length, items.length);
+  for (let i = 0; i < items.length; i++) doubles[i] = items[i]!;
+  return payload;
+}
+
+function isNumbersPayload(payload: Buffer): boolean {
+  return payload.length >= NUMBERS_MARKER.length && (payload.length - NUMBERS_MARKER.length) % 8 === 0 && payload.compare(NUMBERS_MARKER, 0, NUMBERS_MARKER.length, 0, NUMBERS_MARKER.length) === 0;
+}
+
+function unpackNumbers(payload: Buffer): number[] {
+  const count = (payload.length - NUMBERS_MARKER.length) / 8;
+  const start = payload.byteOffset + NUMBERS_MARKER.length;
+  // A Float64Array needs 8-byte alignment; a received frame may not have it, then one copy aligns it.
+  const doubles = start % 8 === 0 ? new Float64Array(payload.buffer, start, count) : new Float64Array(new Uint8Array(payload.buffer, start, count * 8).slice().buffer);
+  const items = new Array<number>(count);
+  for (let i = 0; i < count; i++) items[i] = doubles[i]!;
+  return items;
+}
+
+export interface PackOptions {
+  /** The value is an array tsparallel built (a map chunk or a map's results): numbers-only ones take the raw float64 form. */
+  ownArray?: boolean;
+}
+
+/**
  * Serializes a value into frames. Throws SerializationError, before anything is sent, for values
  * that cannot travel (functions or symbols inside data, WeakMaps, class instances with native state...).
  * The payload starts with the frame indexes of transferred ArrayBuffers (a count, then the indexes),
  * written by the serializer itself so that a tiny value costs one allocation.
  */
-export function packValue(value: unknown, what = "value"): PackedValue {
+export function packValue(value: unknown, what = "value", options: PackOptions = {}): PackedValue {
+  if (options.ownArray && isNumberArray(value)) return { frames: [packNumbers(value)] };
   const serializer = new FrameSerializer();
   const arrayBuffers: ArrayBuffer[] = [];
   if (typeof value === "object" && value !== null) collectLargeArrayBuffers(value, arrayBuffers, new Set());
@@ -170,6 +214,10 @@ export function packValue(value: unknown, what = "value"): PackedValue {
 export function unpackValue<T = unknown>(frames: readonly Buffer[]): T {
   const payload = frames[0];
   if (!payload || payload.length < 2) throw new SerializationError("empty value payload");
+  if (isNumbersPayload(payload)) {
+    if (frames.length > 1) throw new SerializationError("a number-array payload has no buffer frames");
+    return unpackNumbers(payload) as T;
+  }
   const extra = frames.length > 1 ? frames.slice(1) : [];
   const deserializer = new FrameDeserializer(payload, extra);
   try {

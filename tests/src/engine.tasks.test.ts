@@ -115,6 +115,34 @@ describe("engine task flow: output, batching, abort, interrupt", () => {
     assert.equal((await controller.run({ kind: "execute", code: "2 + 2" })).value, 4);
   });
 
+  test("idle SIGINTs leave the engine alive, and alternating awaiting and synchronous tasks are each stopped by their own SIGINT", async () => {
+    // The engine's SIGINT is handled without a process listener (a watchdog held by helper threads): an
+    // idle one must not kill it, and a synchronous section that starts right after an awaiting task was
+    // interrupted must still be the one the next SIGINT stops.
+    await controller.waitFor("heartbeat");
+    for (let i = 0; i < 3; i++) {
+      controller.sendToHeartbeat("signal_request", { signal: "SIGINT" });
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal((await controller.run({ kind: "execute", code: "'alive'" })).value, "alive");
+    for (let round = 0; round < 2; round++) {
+      const [waiting, spinning] = controller.submit([
+        { body: { kind: "execute", code: "await new Promise(() => {})" } },
+        { body: { kind: "execute", code: "while (true) {}" } },
+      ]);
+      await new Promise((r) => setTimeout(r, 300));
+      controller.sendToHeartbeat("signal_request", { signal: "SIGINT" });
+      // The loop starts once the awaiting task is stopped; the first result leaves with the second
+      // (a result waits for the batch while a synchronous task runs), so both are collected at the end.
+      await new Promise((r) => setTimeout(r, 300));
+      controller.sendToHeartbeat("signal_request", { signal: "SIGINT" });
+      const [first, second] = await controller.results([waiting!, spinning!]);
+      assert.equal(first!.error?.ename, "InterruptError", `round ${round}: the awaiting task`);
+      assert.equal(second!.error?.ename, "InterruptError", `round ${round}: the synchronous loop`);
+    }
+    assert.equal((await controller.run({ kind: "execute", code: "6 * 7" })).value, 42);
+  });
+
   test("a message with a bad signature is dropped; the next good one is answered", async () => {
     controller.sendForged("task_request", { tasks: [{ msgId: "forged-1", body: { kind: "execute", code: "globalThis.pwned = true" }, bufferCount: 0 }] });
     const result = await controller.run({ kind: "execute", code: "typeof pwned" });

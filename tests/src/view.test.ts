@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { AsyncMapResult, AsyncResult, CompositeError, EngineError, RemoteError, SerializationError, TaskAbortedError, ref } from "tsparallel";
+import { packValue, unpackValue } from "@tsparallel/protocol";
 import { eventually, sharedCluster } from "./support/cluster-fixture.js";
 import { compositeOf, instanceOf, remoteError } from "./support/remote-errors.js";
 
@@ -351,6 +352,36 @@ describe("scatter, gather and map", () => {
     const data = Array.from({ length: 16 }, (_, i) => i);
     const squares: number[] = await client.directView().map((x: number) => x ** 2, data);
     assert.deepEqual(squares, data.map((x) => x ** 2));
+  });
+
+  test("a map over many numbers is exact both ways (-0, NaN, infinities, fractions, extremes), also when results mix numbers and strings", async () => {
+    // Number arrays of a map travel as raw float64s: every value must come back as the same number.
+    const { client } = shared();
+    const specials = [-0, 0, NaN, Infinity, -Infinity, 0.1, -1.5e-300, Number.MAX_VALUE, Number.MIN_VALUE, Number.MAX_SAFE_INTEGER, 2 ** 53 + 2];
+    const data = Array.from({ length: 5000 }, (_, i) => (i < specials.length ? specials[i]! : i / 7));
+    const same: number[] = await client.directView().map((x: number) => x, data);
+    assert.equal(same.length, data.length);
+    data.forEach((x, i) => assert.ok(Object.is(same[i], x), `item ${i}: sent ${x}, got ${same[i]}`));
+    const mixed = await client.directView().map((x: number) => (x === 3 ? "three" : x * 2), Array.from({ length: 500 }, (_, i) => i));
+    assert.equal(mixed[3], "three");
+    assert.equal(mixed[499], 998);
+    const strings = await client.directView().map((x: number) => (x === 0 ? -0 : String(x)), Array.from({ length: 300 }, (_, i) => i));
+    assert.ok(Object.is(strings[0], -0));
+    assert.equal(strings[299], "299");
+  });
+
+  test("a numbers-only map chunk travels as one frame of 8 bytes per item; other values keep the clone form", () => {
+    const items = Array.from({ length: 1000 }, (_, i) => i * 1.5);
+    const { frames } = packValue(items, "items", { ownArray: true });
+    assert.equal(frames.length, 1);
+    assert.equal(frames[0]!.length, 8 + items.length * 8);
+    assert.deepEqual(unpackValue(frames), items);
+    // Not marked as tsparallel's own array, or not numbers only: the structured clone, unchanged.
+    const cloned = packValue(items, "items").frames;
+    assert.notEqual(cloned[0]!.length, 8 + items.length * 8);
+    assert.deepEqual(unpackValue(cloned), items);
+    const mixed = [...items, "x"];
+    assert.deepEqual(unpackValue(packValue(mixed, "items", { ownArray: true }).frames), mixed);
   });
 
   test("map of an empty sequence is empty [test_map_empty_sequence]", async () => {

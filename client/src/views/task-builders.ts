@@ -10,8 +10,8 @@ import { isRef } from "../ref.js";
  * what is sent is what the value held when apply/push/map was called, whatever the caller does next
  * (small ones are copied into the payload anyway).
  */
-export function packOwned(value: unknown, what: string, copy = true): Buffer[] {
-  const frames = packValue(value, what).frames;
+export function packOwned(value: unknown, what: string, copy = true, ownArray = false): Buffer[] {
+  const frames = packValue(value, what, { ownArray }).frames;
   if (copy) for (let i = 1; i < frames.length; i++) frames[i] = Buffer.from(frames[i]!);
   return frames;
 }
@@ -111,18 +111,21 @@ export function applyTask(client: Client, fn: Function, args: readonly unknown[]
   return { body: { kind: "apply", fn: client._functionRef(shipped), ...(refs.length ? { refs } : {}), ...(futures.length ? { futures } : {}) }, frames };
 }
 
-/** A map body over one chunk of items. */
-/** `first`: the index of the chunk's first item in the whole map (the task stream shows it). */
+/** A map body over one chunk of items. `first`: the index of the chunk's first item in the whole map (the task stream shows it). */
 export function mapTask(client: Client, fn: Function, chunk: readonly unknown[], copy = true, first?: number): { body: TaskBody; frames: Buffer[] } {
   const shipped = describeFunction(fn);
   const { frames, refs } = packChunk(chunk, copy);
   return { body: { kind: "map", fn: client._functionRef(shipped), ...(refs ? { refs } : {}), ...(first !== undefined ? { first } : {}) }, frames };
 }
 
-/** One chunk of map items packed: its frames, and where its Refs were (undefined: none). */
+/**
+ * One chunk of map items packed: its frames, and where its Refs were (undefined: none). The chunk is
+ * always an array a view sliced (or refsOf copied), never the caller's own, so it may take packValue's
+ * number-array form.
+ */
 export function packChunk(chunk: readonly unknown[], copy = true): { frames: Buffer[]; refs: RefPlace[] | undefined } {
   const { values, refs } = refsOf(chunk);
-  return { frames: packOwned(values, "an item", copy), refs: refs.length ? refs : undefined };
+  return { frames: packOwned(values, "an item", copy, true), refs: refs.length ? refs : undefined };
 }
 
 /** Splits items into `parts` contiguous chunks of near-equal size (the first ones larger by one). */
