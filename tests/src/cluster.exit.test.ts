@@ -6,22 +6,13 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { privateRoot } from "./support/cluster-fixture.js";
+import { isRunning, privateRoot } from "./support/cluster-fixture.js";
 
 /** A bound on a hang, not a speed claim: the script takes a few seconds; one that never exits is killed. */
 const HANG_MS = 90_000;
 
 /** Compiled from tests/src/fixtures/, as a user compiles the README example. */
 const SCRIPT = fileURLToPath(new URL("./fixtures/await-using-cluster.js", import.meta.url));
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 test("a script with `await using cluster` and cluster.connect() exits by itself once the block ends", async () => {
   const root = privateRoot();

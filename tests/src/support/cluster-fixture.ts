@@ -1,6 +1,7 @@
 import { rmSync } from "node:fs";
 import { after, before } from "node:test";
 import { Client, Cluster, type ClusterOptions } from "tsparallel";
+import { identify } from "@tsparallel/protocol";
 import { tempProfileRoot } from "./paths.js";
 
 let root: string | undefined;
@@ -115,12 +116,10 @@ export async function waitUntilBusy(client: Client, engineIds: number[]): Promis
   });
 }
 
-/** True while a process exists. */
+/**
+ * True while a process runs. A zombie has exited: it only waits to be reaped, which an orphan's
+ * parent (pid 1 here is not always a prompt reaper) may do late.
+ */
 export function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
+  return identify(pid) !== undefined;
 }
