@@ -20,7 +20,8 @@ let page: LabPage;
 
 before(async () => {
   lab = await startLabEnvironment({ name: 'dashboard-views', install: (prefix, _data, e) => installTsparallel(prefix, e), cleanup: stopClusters });
-  startDaemonCluster({ TSPARALLEL_DIR: lab.tsparallelDir }, 2);
+  // Engines log at info level whatever CI sets: the engine-log tests read their lines.
+  startDaemonCluster({ TSPARALLEL_DIR: lab.tsparallelDir, TSPARALLEL_LOG_LEVEL: 'info' }, 2);
   page = await lab.openLab();
   await page.showPanel();
   await page.openNotebook('views.ipynb', 'tsparallel');
@@ -164,7 +165,7 @@ test('2. CPU and memory history per engine and for the controller; a busy engine
 });
 
 function tspcluster(...args: string[]): string {
-  return execFileSync(process.execPath, [bins.tspcluster, ...args], { env: { ...process.env, TSPARALLEL_DIR: lab.tsparallelDir }, encoding: 'utf8', timeout: 90_000 });
+  return execFileSync(process.execPath, [bins.tspcluster, ...args], { env: { ...process.env, TSPARALLEL_DIR: lab.tsparallelDir, TSPARALLEL_LOG_LEVEL: 'info' }, encoding: 'utf8', timeout: 90_000 });
 }
 
 test('3. an engine\'s recent log lines, on the dashboard and from its sidebar row, refreshed on demand', async () => {
