@@ -1,8 +1,14 @@
 import type * as zmq from "zeromq";
 import { HandshakeError } from "./errors.js";
 
-/** Closes during a handshake, with no handshake done, after which a connect gives up. */
-const CLOSES_BEFORE_GIVING_UP = 2;
+/**
+ * Handshakes cut short (closed or reset by the controller), with none done, after which a connect gives
+ * up. That is what a mechanism mismatch looks like, but also what a controller short of file
+ * descriptors (a connection flood) does now and then: so it takes several, which ZeroMQ's reconnects
+ * bring in about a second.
+ */
+const CUT_HANDSHAKES_BEFORE_GIVING_UP = 8;
+const TRANSPORT_ERRORS = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED"]);
 
 /**
  * Watches a socket's ZMTP handshakes with the controller. ZeroMQ retries a failed handshake forever
@@ -32,17 +38,20 @@ export class HandshakeWatch {
     events.on("disconnect", () => {
       if (!this.#connected || this.#succeeded) return;
       this.#connected = false;
-      if (++this.#closesInHandshake >= CLOSES_BEFORE_GIVING_UP) {
+      if (++this.#closesInHandshake >= CUT_HANDSHAKES_BEFORE_GIVING_UP) {
         this.#fail(this.curve
           ? "the controller closed the connection during the CURVE handshake: the connection info's curve_keys are not this controller's (a stale connection file?)"
-          : "the controller closed the connection during the handshake");
+          : "the controller closed the connection during the handshake: it probably requires CURVE (an encrypted cluster) and this connection info holds no CURVE keys; use the cluster's current connection file");
       }
     });
     events.on("handshake:error:protocol", ({ error }) => this.#fail(this.#explain(error)));
     events.on("handshake:error:auth", ({ error }) => {
       this.#fail(`the controller refused this client's CURVE key (${error.status ?? "?"}): the connection info is not this cluster's (a stale connection file?)`);
     });
-    events.on("handshake:error:other", ({ error }) => this.#fail(this.#explain(error)));
+    events.on("handshake:error:other", ({ error }) => {
+      const transport = TRANSPORT_ERRORS.has(String((error as { code?: unknown }).code));
+      if (!transport || ++this.#closesInHandshake >= CUT_HANDSHAKES_BEFORE_GIVING_UP) this.#fail(this.#explain(error));
+    });
   }
 
   get succeeded(): boolean {

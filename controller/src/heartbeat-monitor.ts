@@ -1,4 +1,4 @@
-import { identify, type Logger, type Message, type MessageContents, type MessageSender } from "@tsparallel/protocol";
+import { lookUp, type Logger, type Message, type MessageContents, type MessageSender } from "@tsparallel/protocol";
 import type { EngineRecord } from "./engine-record.js";
 import type { EngineRegistry } from "./engines-registry.js";
 import { LoopLag } from "./loop-lag.js";
@@ -21,10 +21,14 @@ export function firstBeatGraceMs(timings: HeartbeatTimings): number {
   return Math.max(2 * timings.heartbeatTimeoutMs, 60_000);
 }
 
-/** True only when the engine runs in our pid space and /proc no longer has that process (or has another in its pid). */
+/**
+ * True only when the engine runs in our pid space and /proc says that process has gone (or another
+ * has its pid). /proc that cannot be read (no file descriptor left) proves nothing.
+ */
 function processGone(engine: EngineRecord): boolean {
   if (engine.localStartTime === undefined) return false;
-  return identify(engine.pid)?.startTime !== engine.localStartTime;
+  const found = lookUp(engine.pid);
+  return found === "gone" || (found !== "unknown" && found.startTime !== engine.localStartTime);
 }
 
 /** What judging needs per engine: whether it has beaten yet, and the loop lag summed at its last beat. */

@@ -10,6 +10,7 @@ export class ProcessUsage {
   #lastCpu = process.cpuUsage();
   #lastAt = performance.now();
   #cpu = 0;
+  #rss = 0;
 
   sample(): { cpu: number; rss: number } {
     const now = performance.now();
@@ -20,6 +21,11 @@ export class ProcessUsage {
       this.#lastCpu = cpu;
       this.#lastAt = now;
     }
-    return { cpu: this.#cpu, rss: process.memoryUsage.rss() };
+    try {
+      this.#rss = process.memoryUsage.rss();
+    } catch {
+      // It reads /proc, which needs a file descriptor: out of them (a connection flood), the last figure stands.
+    }
+    return { cpu: this.#cpu, rss: this.#rss };
   }
 }

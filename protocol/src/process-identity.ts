@@ -13,20 +13,30 @@ export interface ProcessIdentity {
 
 /** The identity of a live local process, or undefined when it is gone (or /proc cannot tell). */
 export function identify(pid: number): ProcessIdentity | undefined {
-  if (!Number.isInteger(pid) || pid < 1) return undefined;
+  const found = lookUp(pid);
+  return typeof found === "object" ? found : undefined;
+}
+
+/**
+ * A local process as /proc tells it: its identity, "gone" (no such pid, or a zombie), or "unknown" when
+ * /proc could not be read (out of file descriptors, say), which must never be taken for "gone".
+ */
+export function lookUp(pid: number): ProcessIdentity | "gone" | "unknown" {
+  if (!Number.isInteger(pid) || pid < 1) return "gone";
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     // Field 2 (comm) is in parentheses and may hold spaces or ")": fields 3.. start after the last ")".
     const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     const startTime = Number(rest[22 - 3]);
     const state = rest[0];
-    if (!Number.isFinite(startTime) || state === "Z" || state === "X") return undefined;
+    if (state === "Z" || state === "X") return "gone";
+    if (!Number.isFinite(startTime)) return "unknown";
     const raw = readFileSync(`/proc/${pid}/cmdline`, "utf8");
     const cmdline = raw.split("\0");
     if (cmdline.at(-1) === "") cmdline.pop();
     return { pid, startTime, cmdline };
-  } catch {
-    return undefined;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "ENOENT" || (err as NodeJS.ErrnoException).code === "ESRCH" ? "gone" : "unknown";
   }
 }
 
