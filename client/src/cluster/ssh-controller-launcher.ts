@@ -1,9 +1,9 @@
 import { spawnSync, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { clientConnectionFile, engineConnectionFile, logDir, parseConnectionInfo, writeJsonPrivate, type ConnectionInfo } from "@tsparallel/protocol";
 import type { ControllerLaunch, ControllerLaunchOptions, ControllerLauncher, LaunchedProcess } from "./launcher.js";
 import { controllerArgs, controllerScript, logTail, parseReadyLine, runCommand, shQuote, spawnTool } from "./launch-tools.js";
+import { readLaunchOutput, remotePidOf } from "./launch-output.js";
 import { recordOf } from "./local-launcher.js";
 import { parseSshTarget, sshPrefix, stopSshProcesses, type SshHost } from "./ssh-launcher.js";
 
@@ -94,33 +94,17 @@ export class SshControllerLauncher implements ControllerLauncher {
     };
     let ready: { clientFile: string; engineFile: string };
     try {
-      ready = await new Promise((resolve, reject) => {
-        const lines = createInterface({ input: child.stdout! });
-        const done = () => {
-          clearTimeout(timer);
-          lines.close();
-          child.removeListener("exit", onExit);
-        };
-        const fail = (why: string) => {
-          done();
-          reject(new Error(`the controller did not start on ${where}: ${why}\n--- ${logFile} ---\n${logTail(logFile)}`));
-        };
-        const onExit = (code: number | null, signal: string | null) => fail(`ssh exited (${signal ?? `code ${code}`})`);
-        const timer = setTimeout(() => fail(`not ready after ${options.timeoutMs} ms`), options.timeoutMs);
-        child.once("exit", onExit);
-        lines.on("line", (line) => {
-          if (remotePid === undefined) {
-            const pid = Number(line.trim());
-            if (!Number.isInteger(pid) || pid < 1) return fail(`expected the remote pid, got "${line.slice(0, 200)}"`);
-            remotePid = pid;
-            return;
-          }
-          const parsed = parseReadyLine(line);
-          if (!parsed) return;
-          done();
-          resolve(parsed);
-        });
-      });
+      ready = await readLaunchOutput(
+        child,
+        options.timeoutMs,
+        "not ready",
+        (line) => {
+          if (remotePid !== undefined) return parseReadyLine(line) ?? undefined;
+          remotePid = remotePidOf(line);
+          return undefined;
+        },
+        (why) => new Error(`the controller did not start on ${where}: ${why}\n--- ${logFile} ---\n${logTail(logFile)}`),
+      );
       const files = await this.#fetch(prefix, ready, remotePid!, where);
       // Whole, as the controller wrote them (fields this code does not know of included).
       const clientFile = clientConnectionFile(options.profile);

@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { logDir } from "@tsparallel/protocol";
 import type { EngineLaunchOptions, EngineLauncher, LaunchedProcess } from "./launcher.js";
+import { readLaunchOutput, remotePidOf } from "./launch-output.js";
 import { REMOTE_ENGINE_NODE_FLAGS, engineScript, logTail, runCommand, shQuote, spawnTool } from "./launch-tools.js";
 import { isAlive } from "./state.js";
 
@@ -152,27 +152,9 @@ export class SshEngineLauncher implements EngineLauncher {
     child.stdin!.on("error", () => undefined);
     child.stdin!.end(info.trim() + "\n");
     const timeoutMs = this.#options.startTimeoutMs ?? 30_000;
-    const remotePid = await new Promise<number>((resolve, reject) => {
-      const lines = createInterface({ input: child.stdout! });
-      const done = () => {
-        clearTimeout(timer);
-        lines.close();
-        child.removeListener("exit", onExit);
-      };
-      const fail = (why: string) => {
-        done();
-        child.kill("SIGKILL");
-        reject(new Error(`ssh to ${host.target}${host.port ? ` port ${host.port}` : ""} did not start an engine: ${why}\n--- ${logFile} ---\n${logTail(logFile)}`));
-      };
-      const onExit = (code: number | null, signal: string | null) => fail(`ssh exited (${signal ?? `code ${code}`})`);
-      const timer = setTimeout(() => fail(`no engine pid after ${timeoutMs} ms`), timeoutMs);
-      child.once("exit", onExit);
-      lines.once("line", (line) => {
-        const pid = Number(line.trim());
-        if (!Number.isInteger(pid) || pid < 1) return fail(`expected the remote pid, got "${line.slice(0, 200)}"`);
-        done();
-        resolve(pid);
-      });
+    const remotePid = await readLaunchOutput(child, timeoutMs, "no engine pid", remotePidOf, (why) => {
+      child.kill("SIGKILL");
+      return new Error(`ssh to ${host.target}${host.port ? ` port ${host.port}` : ""} did not start an engine: ${why}\n--- ${logFile} ---\n${logTail(logFile)}`);
     });
     // Nothing else comes on stdout (the engine writes to stderr); a detached ssh must not hold this process.
     child.stdout!.destroy();
