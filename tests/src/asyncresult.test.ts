@@ -459,3 +459,21 @@ describe("lifetime", () => {
     assert.notEqual(Client.active, own);
   });
 });
+
+describe("display data from engines", () => {
+  test("display.* in executed code and in an applied function reaches each task's metadata, per engine [test_execute_displaypub, test_apply_displaypub, test_execute_reply_rich]", async () => {
+    const { client, ids } = shared();
+    const dv = client.directView(ids);
+    const executed = dv.execute('display.html("<b>x</b>"); display.png(new Uint8Array([137, 80, 78, 71]))');
+    await executed;
+    const applied = dv.apply((n: number) => {
+      (globalThis as unknown as { display: { html(html: string): void } }).display.html(`<i>${n}</i>`);
+      return n;
+    }, 7);
+    assert.deepEqual(await applied, ids.map(() => 7));
+    for (const [i, meta] of executed.metadata.entries()) {
+      assert.deepEqual(meta.displays?.map((d) => d["text/html"] ?? d["image/png"]), ["<b>x</b>", "iVBORw=="], `engine ${ids[i]}`);
+    }
+    for (const meta of applied.metadata) assert.deepEqual(meta.displays?.map((d) => d["text/html"]), ["<i>7</i>"]);
+  });
+});
