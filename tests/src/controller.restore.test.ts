@@ -5,41 +5,17 @@
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { createInterface } from "node:readline";
 import { after, test } from "node:test";
 import { clientConnectionFile, engineConnectionFile, readConnectionFile } from "@tsparallel/protocol";
 import { Client } from "tsparallel";
-import { eventually, privateRoot } from "./support/cluster-fixture.js";
+import { eventually } from "./support/cluster-fixture.js";
 import { bins } from "./support/paths.js";
+import { kill9, startController } from "./support/controller-process.js";
 
 const started: ChildProcess[] = [];
 after(() => {
   for (const child of started) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
 });
-
-function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => child.once("exit", () => resolve()));
-}
-
-/** Starts tspcontroller on `profile` and resolves once it printed its ready line. */
-async function startController(profile: string, args: string[] = []): Promise<{ child: ChildProcess; stderr: () => string }> {
-  privateRoot();
-  // Info level whatever CI sets: the tests read the controller's account of what it restored.
-  const child = spawn(process.execPath, [bins.controller, "--profile", profile, "--log-level", "info", ...args], { stdio: ["ignore", "pipe", "pipe"], env: process.env });
-  started.push(child);
-  let stderr = "";
-  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ready line within 20 s; stderr:\n${stderr}`)), 20_000);
-    createInterface({ input: child.stdout! }).once("line", () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.once("exit", (code) => reject(new Error(`tspcontroller exited (${code}) before it was ready; stderr:\n${stderr}`)));
-  });
-  return { child, stderr: () => stderr };
-}
 
 function startEngine(profile: string): ChildProcess {
   const child = spawn(process.execPath, [bins.engine, "--file", engineConnectionFile(profile)], { stdio: "ignore", env: process.env });
@@ -47,14 +23,10 @@ function startEngine(profile: string): ChildProcess {
   return child;
 }
 
-async function kill9(child: ChildProcess): Promise<void> {
-  child.kill("SIGKILL");
-  await exited(child);
-}
 
 test("after SIGKILL, --restore takes the same ports and key; a new client fetches old results by msg id; pending tasks failed clearly; engine ids go on", { timeout: 120_000 }, async () => {
   const profile = "restore1";
-  const first = await startController(profile, ["--db-max-value-bytes", "4096"]);
+  const first = await startController(profile, ["--db-max-value-bytes", "4096"], started);
   const engine = startEngine(profile);
   const rc = await Client.connect({ profile, activate: false });
   let rc2: Client | undefined;
@@ -79,7 +51,7 @@ test("after SIGKILL, --restore takes the same ports and key; a new client fetche
     // The engine goes too, so that what follows does not depend on engines that rejoin (see the last test).
     await kill9(engine);
     await kill9(first.child);
-    const second = await startController(profile, ["--restore"]);
+    const second = await startController(profile, ["--restore"], started);
 
     const clientInfo = readConnectionFile(clientConnectionFile(profile), "client");
     const before = JSON.parse(clientFileBefore) as typeof clientInfo;
@@ -124,9 +96,9 @@ test("after SIGKILL, --restore takes the same ports and key; a new client fetche
 
 test("--restore when the previous controller still runs is refused: the store and ports are in use", { timeout: 60_000 }, async () => {
   const profile = "restore2";
-  const first = await startController(profile, ["--db", "sqlite"]);
+  const first = await startController(profile, ["--db", "sqlite"], started);
   try {
-    await assert.rejects(startController(profile, ["--restore"]), /in use|cannot bind/);
+    await assert.rejects(startController(profile, ["--restore"], started), /in use|cannot bind/);
     const rc = await Client.connect({ profile, activate: false, timeout: 10_000 });
     rc.close();
   } finally {
@@ -139,7 +111,7 @@ test(
   { timeout: 120_000 },
   async () => {
     const profile = "restore3";
-    const first = await startController(profile);
+    const first = await startController(profile, [], started);
     startEngine(profile);
     startEngine(profile);
     const rc = await Client.connect({ profile, activate: false });
@@ -149,7 +121,7 @@ test(
       const ids = rc.ids;
       await rc.directView("all").push({ kept: "namespace" });
       await kill9(first.child);
-      await startController(profile, ["--restore"]);
+      await startController(profile, ["--restore"], started);
       rc2 = await Client.connect({ profile, activate: false });
       await rc2.waitForEngines(2, { timeout: 20_000 });
       assert.deepEqual(rc2.ids, ids, "the same ids");
@@ -164,7 +136,7 @@ test(
 
 test("load-balanced tasks with retries that were pending at a crash run again after --restore, and their client gets the values; those without retries fail clearly", { timeout: 120_000 }, async () => {
   const profile = "restore4";
-  const first = await startController(profile);
+  const first = await startController(profile, [], started);
   let engine = startEngine(profile);
   const rc = await Client.connect({ profile, activate: false });
   try {
@@ -181,7 +153,7 @@ test("load-balanced tasks with retries that were pending at a crash run again af
     // Its engine goes too: the retried tasks run on one that joins the restarted controller.
     await kill9(engine);
     await kill9(first.child);
-    const second = await startController(profile, ["--restore"]);
+    const second = await startController(profile, ["--restore"], started);
     assert.match(second.stderr(), /1 pending task\(s\) failed, 2 pending task\(s\) queued again \(they had retries left\)/);
     engine = startEngine(profile);
 

@@ -5,13 +5,13 @@
  */
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { createInterface } from "node:readline";
 import { after, test } from "node:test";
 import * as zmq from "zeromq";
 import { clientConnectionFile, engineConnectionFile, readConnectionFile, Signer, url } from "@tsparallel/protocol";
 import { Client } from "tsparallel";
-import { eventually, privateRoot } from "./support/cluster-fixture.js";
+import { eventually } from "./support/cluster-fixture.js";
 import { bins } from "./support/paths.js";
+import { kill9, startController } from "./support/controller-process.js";
 import { executeTask, rawClientPeer, rawSignedFrames, submitHeader } from "./support/raw-peer.js";
 
 const TEST_TIMEOUT = { timeout: 120_000 };
@@ -20,29 +20,7 @@ after(() => {
   for (const child of started) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
 });
 
-async function startController(profile: string, args: string[] = []): Promise<{ child: ChildProcess; stderr: () => string }> {
-  privateRoot();
-  const child = spawn(process.execPath, [bins.controller, "--profile", profile, "--log-level", "info", ...args], { stdio: ["ignore", "pipe", "pipe"], env: process.env });
-  started.push(child);
-  let stderr = "";
-  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ready line within 20 s; stderr:\n${stderr}`)), 20_000);
-    createInterface({ input: child.stdout! }).once("line", () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.once("exit", (code) => reject(new Error(`tspcontroller exited (${code}) before it was ready; stderr:\n${stderr}`)));
-  });
-  return { child, stderr: () => stderr };
-}
 
-async function kill9(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const gone = new Promise((resolve) => child.once("exit", resolve));
-  child.kill("SIGKILL");
-  await gone;
-}
 
 /** Polls a counter the replayed code bumps, after a marker sent behind the replay has run. */
 async function counterAfterMarker(client: Client, dealer: zmq.Dealer, signer: Signer, ids: number[], marker: string): Promise<unknown> {
@@ -54,7 +32,7 @@ async function counterAfterMarker(client: Client, dealer: zmq.Dealer, signer: Si
 
 test("a signed message captured on the client port and sent to the engine port is refused as a replay", TEST_TIMEOUT, async () => {
   const profile = "replay-ports";
-  const controller = await startController(profile, ["--db", "memory"]);
+  const controller = await startController(profile, ["--db", "memory"], started);
   try {
     const { dealer, key } = rawClientPeer(clientConnectionFile(profile));
     const info = readConnectionFile(engineConnectionFile(profile), "engine");
@@ -76,7 +54,7 @@ test("a signed message captured on the client port and sent to the engine port i
 
 test("after SIGKILL and --restore with the same key, a submit accepted before the restart is not run again", TEST_TIMEOUT, async () => {
   const profile = "replay-restart";
-  let controller = await startController(profile);
+  let controller = await startController(profile, [], started);
   const engine = spawn(process.execPath, [bins.engine, "--file", engineConnectionFile(profile)], { stdio: "ignore", env: process.env });
   started.push(engine);
   let client = await Client.connect({ profile, activate: false });
@@ -94,7 +72,7 @@ test("after SIGKILL and --restore with the same key, a submit accepted before th
     }
     client.close();
     await kill9(controller.child);
-    controller = await startController(profile, ["--restore"]);
+    controller = await startController(profile, ["--restore"], started);
     // The engine keeps its namespace when it rejoins the restarted controller.
     client = await Client.connect({ profile, activate: false });
     await client.waitForEngines(1, { timeout: 60_000 });
