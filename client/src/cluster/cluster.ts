@@ -7,6 +7,7 @@ import { cancelJobs, jobPresent } from "./batch-launcher.js";
 import { controllerMayRun, controllerRunning, createControllerLauncher, describeController, stopRemoteController, type ControllerLauncherSpec } from "./controller-launchers.js";
 import { createEngineLauncher, type EngineLauncherSpec } from "./engine-launchers.js";
 import type { ControllerLaunchOptions, ControllerLauncher, EngineLauncher, LaunchedJob, LaunchedProcess } from "./launcher.js";
+import { logTail } from "./launch-tools.js";
 import { LocalControllerLauncher, LocalEngineLauncher } from "./local-launcher.js";
 import { reaped, waitForExit } from "./process-exit.js";
 import { hasExited, identify, isKnownGone, isOurs, signalIfOurs } from "./process-identity.js";
@@ -277,7 +278,11 @@ export class Cluster implements AsyncDisposable {
       const fresh = client.engines.filter((e) => !before.has(e.id) && ours(e) && e.state !== "dead" && e.state !== "stopped");
       if (fresh.length >= n) return fresh.map((e) => e.id).sort((a, b) => a - b);
       const dead = launched.filter(hasExited);
-      if (dead.length) throw new ClusterError(`engine process${dead.length > 1 ? "es" : ""} ${dead.map((p) => `${p.pid} (log: ${p.logFile})`).join(", ")} exited before registering`);
+      if (dead.length) {
+        throw new ClusterError(
+          `engine process${dead.length > 1 ? "es" : ""} ${dead.map((p) => `${p.pid} (log: ${p.logFile})`).join(", ")} exited before registering\n--- ${dead[0]!.logFile} ---\n${logTail(dead[0]!.logFile)}`,
+        );
+      }
       if (jobs.length && Date.now() >= nextJobCheck) {
         nextJobCheck = Date.now() + 1000;
         for (const job of jobs) {

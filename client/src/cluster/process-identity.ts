@@ -1,4 +1,4 @@
-import { identify } from "@tsparallel/protocol";
+import { identify, lookUp } from "@tsparallel/protocol";
 import { hostname } from "node:os";
 
 export { identify, type ProcessIdentity } from "@tsparallel/protocol";
@@ -41,7 +41,12 @@ export function isKnownGone(recorded: RecordedProcess): boolean {
  * whose pid no longer exists. Signal 0 only asks; it signals nothing. Remote processes: never known.
  */
 export function hasExited(recorded: RecordedProcess): boolean {
-  if (isVerifiable(recorded)) return !isOurs(recorded);
+  if (isVerifiable(recorded)) {
+    // /proc unreadable for a moment (out of file descriptors while many engines start) is not an exit.
+    const now = lookUp(recorded.pid);
+    if (now === "unknown") return false;
+    return now === "gone" || now.startTime !== recorded.startTime || !sameCmdline(now.cmdline, recorded.cmdline!);
+  }
   if (recorded.host !== undefined && recorded.host !== hostname()) return false;
   try {
     process.kill(recorded.pid, 0);
