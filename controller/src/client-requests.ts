@@ -112,17 +112,18 @@ const handlers: Partial<Record<MessageType, Handler>> = {
     reply("result_reply", { records }, { buffers, metadata: { unknown, evicted } });
   },
 
-  history_request(ctx, content: MessageContents["history_request"], _msg, reply) {
+  async history_request(ctx, content: MessageContents["history_request"], _msg, reply) {
     const label = typeof content?.label === "string" ? content.label : undefined;
-    const msgIds = ctx.store.history();
+    const msgIds = await ctx.store.history();
     reply("history_reply", { msgIds: label === undefined ? msgIds : msgIds.filter((id) => ctx.records.get(id)?.label === label) });
   },
 
-  db_query_request(ctx, content: MessageContents["db_query_request"], _msg, reply) {
+  async db_query_request(ctx, content: MessageContents["db_query_request"], _msg, reply) {
     try {
       const keys = checkKeys(content.keys);
       const matches = compileFilter(content.filter);
-      reply("db_query_reply", { records: ctx.store.find(matches).map((record) => project(record, keys)) });
+      const found = await ctx.store.find(matches);
+      reply("db_query_reply", { records: found.map((record) => project(record, keys)) });
     } catch (err) {
       if (err instanceof QueryError) throw new BadRequest("QueryError", err.message);
       throw err;
@@ -145,14 +146,14 @@ const handlers: Partial<Record<MessageType, Handler>> = {
     }
   },
 
-  purge_request(ctx, content: MessageContents["purge_request"], _msg, reply) {
+  async purge_request(ctx, content: MessageContents["purge_request"], _msg, reply) {
     const { msgIds } = content;
     if (msgIds !== "all" && !isStringList(msgIds)) throw new BadRequest("BadRequest", 'msgIds must be strings or "all"');
     if (msgIds !== "all") {
       const pending = msgIds.filter((id) => ctx.records.get(id)?.pending);
       if (pending.length) throw new BadRequest("PendingTaskError", `task(s) ${pending.join(", ")} are pending: only finished tasks can be purged`);
     }
-    const purged = ctx.store.purge(msgIds);
+    const purged = await ctx.store.purge(msgIds);
     // The store's own copy is gone; the controller's live copy of the same records goes too.
     if (ctx.store.kind !== "memory") for (const id of msgIds === "all" ? ctx.records.history() : msgIds) ctx.records.purge(id);
     reply("purge_reply", { purged });

@@ -291,6 +291,9 @@ class Controller implements ControllerContext {
    */
   async #serve(socket: AsyncIterable<Buffer[]>, handle: (msg: Message) => void | Promise<void>, slice?: Slice, limits?: MessageLimits): Promise<void> {
     for await (const msg of receiveMessages(socket, this.signer, this.log, { replay: this.#replay, ...(limits ? { limits } : {}) })) {
+      // Back-pressure: while the store's writer is far behind, new work waits in the socket (heartbeats do not).
+      const behind = slice && this.store.caughtUp();
+      if (behind) await behind;
       try {
         // Timed: the part of a handler that runs before its first slice yields, and what it sends.
         const working = this.#loop.time(msg.header.msg_type, () => handle(msg));

@@ -32,3 +32,23 @@ export function bytesOf(frames: readonly Buffer[]): number {
   for (const frame of frames) bytes += frame.length;
   return bytes;
 }
+
+/** The size packFrames would make (0 for no frames: stored as NULL). */
+export function packedSize(frames: readonly Buffer[]): number {
+  if (frames.length === 0) return 0;
+  return 4 + 4 * frames.length + bytesOf(frames);
+}
+
+/** packFrames into `out` at `at` (packedSize(frames) bytes); returns the offset after it. */
+export function packInto(frames: readonly Buffer[], out: Buffer, at: number): number {
+  if (frames.length === 0) return at;
+  out.writeUInt32LE(frames.length, at);
+  let to = at + 4 + 4 * frames.length;
+  for (let i = 0; i < frames.length; i++) {
+    const frame = frames[i]!;
+    out.writeUInt32LE(frame.length, at + 4 + 4 * i);
+    frame.copy(out, to);
+    to += frame.length;
+  }
+  return to;
+}

@@ -2,6 +2,7 @@ import type { ClusterSnapshot, TaskDbRecord, TaskRequest } from "@tsparallel/pro
 import { dbRecord, recordInfo } from "../records/record-info.js";
 import type { TaskRecord, TaskWork } from "../records/task-record.js";
 import type { TaskRecords } from "../records/task-records.js";
+import { Slice } from "../slice.js";
 import { bytesOf } from "./frames.js";
 import type { StoredRequest, StoredResult, TaskStore } from "./task-store.js";
 
@@ -44,16 +45,18 @@ export class MemoryTaskStore implements TaskStore {
     return this.#requests.get(msgId) ?? null;
   }
 
-  find(predicate: (record: TaskDbRecord) => boolean): TaskDbRecord[] {
+  async find(predicate: (record: TaskDbRecord) => boolean): Promise<TaskDbRecord[]> {
     const found: TaskDbRecord[] = [];
+    const slice = new Slice();
     for (const record of this.records.values()) {
+      if (slice.due()) await slice.yield();
       const row = dbRecord(record);
       if (predicate(row)) found.push(row);
     }
     return found;
   }
 
-  purge(msgIds: string[] | "all"): number {
+  async purge(msgIds: string[] | "all"): Promise<number> {
     const ids = msgIds === "all" ? this.records.history() : msgIds;
     let purged = 0;
     for (const msgId of ids) {
@@ -64,7 +67,7 @@ export class MemoryTaskStore implements TaskStore {
     return purged;
   }
 
-  history(): string[] {
+  async history(): Promise<string[]> {
     return this.records.history();
   }
 
@@ -86,6 +89,10 @@ export class MemoryTaskStore implements TaskStore {
   engineRegistered(): void {}
 
   flushFinished(): void {}
+
+  caughtUp(): undefined {
+    return undefined;
+  }
 
   stats(): NonNullable<ClusterSnapshot["store"]> {
     return { kind: "memory", records: this.records.size, bytes: this.records.resultBytes + this.#requestBytes, waiting: 0 };

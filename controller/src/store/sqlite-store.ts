@@ -1,13 +1,16 @@
 import { chmodSync } from "node:fs";
 import Database from "better-sqlite3";
-import type { ClusterSnapshot, Logger, RemoteErrorInfo, TaskDbRecord, TaskKind, TaskRecordInfo, TaskRequest, TaskStatus } from "@tsparallel/protocol";
+import type { ClusterSnapshot, Logger, RemoteErrorInfo, TaskDbRecord, TaskRecordInfo, TaskRequest } from "@tsparallel/protocol";
 import { dbRecord, recordInfo } from "../records/record-info.js";
 import type { TaskRecord, TaskWork } from "../records/task-record.js";
-import { packFrames, unpackFrames, bytesOf } from "./frames.js";
+import { Deque } from "../deque.js";
+import { Slice } from "../slice.js";
+import { bytesOf, packedSize, packInto, unpackFrames } from "./frames.js";
 import { overCapNote } from "./memory-store.js";
+import { ROW_COLUMNS, SCHEMA, SCHEMA_VERSION, toDbRecord, type Row, type StoreTotals, type WriteRow } from "./sqlite-schema.js";
 import type { PendingRetry, RestoredState, StoredEngine, StoredRequest, StoredResult, StoreLimits, TaskStore } from "./task-store.js";
+import { WriterThread } from "./writer-thread.js";
 
-const SCHEMA_VERSION = "1";
 /** Finished tasks that no message wrote (a timeout, an engine's death) wait at most this long. */
 const FLUSH_MS = 25;
 /**
@@ -16,22 +19,19 @@ const FLUSH_MS = 25;
  * (its client hears that the restarted controller has no record of it).
  */
 const ADD_WAIT_MS = 500;
+/** New tasks handed to the writer at once at most: building their rows is the controller thread's part. */
+const ADDS_PER_WRITE = 1_000;
 /**
- * New tasks written per transaction at most: a 100k-task map must not hold the loop for seconds. 2,000
- * took ~45 ms of CPU on a loaded machine; a flush follows every message handled, so 500 keep up.
+ * How far the writer thread may fall behind (rows and bytes handed over, not yet committed). Past
+ * either, the controller stops reading clients and engines until it is back under half of both
+ * (`caughtUp`): memory stays bounded, and so does what a SIGKILL can take from the store.
  */
-const ADDS_PER_WRITE = 500;
-/** Engines and function sources are few; still, nothing here grows without bound. */
-const KEEP_ENGINES = 10_000;
-const KEEP_FUNCTIONS = 10_000;
-/** Culling removes this fraction more than needed, so it does not run on every write. */
-const CULL_FRACTION = 0.1;
-/**
- * Most finished records one cull removes: deleting 10,000 rows (and counting the table again) held the
- * controller's loop for ~100 ms; culls of this size come more often, each short. A write adds at most
- * ADDS_PER_WRITE new rows plus the results of one message, so culling keeps up.
- */
-const CULL_ROWS_AT_ONCE = 2_500;
+const BEHIND_ROWS = 20_000;
+const BEHIND_BYTES = 64 * 1024 * 1024;
+/** Rows read per statement by a scan of the whole store (history, db queries); the loop turns between slices. */
+const SCAN_PAGE = 500;
+/** Function sources and engines handed to the writer lately, readable before it commits them. */
+const KEEP_RECENT = 256;
 
 export class StoreInUseError extends Error {
   override name = "StoreInUseError";
@@ -47,95 +47,46 @@ interface Entry {
   result?: Buffer[];
 }
 
-interface Row {
-  seq: number;
-  msg_id: string;
-  client: string;
-  engine_id: number | null;
-  kind: TaskKind;
-  submitted: number;
-  started: number | null;
-  completed: number | null;
-  status: TaskStatus | null;
-  error: string | null;
-  stdout: string | null;
-  stderr: string | null;
-  repr: string | null;
-  execution_count: number | null;
-  result_bytes: number;
-  note: string | null;
-  resubmitted: string | null;
-}
-
-const ROW_COLUMNS = "seq, msg_id, client, engine_id, kind, submitted, started, completed, status, error, stdout, stderr, repr, execution_count, result_bytes, note, resubmitted";
-const STORED_BYTES = "coalesce(length(request_frames), 0) + coalesce(length(result_frames), 0)";
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS tasks (
-  seq INTEGER PRIMARY KEY,
-  msg_id TEXT NOT NULL UNIQUE,
-  client TEXT NOT NULL,
-  engine_id INTEGER,
-  kind TEXT NOT NULL,
-  submitted REAL NOT NULL,
-  started REAL,
-  completed REAL,
-  status TEXT,
-  error TEXT,
-  stdout TEXT,
-  stderr TEXT,
-  repr TEXT,
-  execution_count INTEGER,
-  request TEXT,
-  request_frames BLOB,
-  result_frames BLOB,
-  result_bytes INTEGER NOT NULL DEFAULT 0,
-  note TEXT,
-  resubmitted TEXT
-);
-CREATE TABLE IF NOT EXISTS engines (id INTEGER PRIMARY KEY, uuid TEXT NOT NULL UNIQUE, hostname TEXT NOT NULL, pid INTEGER NOT NULL, registered REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS functions (seq INTEGER PRIMARY KEY, hash TEXT NOT NULL UNIQUE, source TEXT NOT NULL);
-`;
-
-function toDbRecord(row: Row): TaskDbRecord {
-  return {
-    msgId: row.msg_id,
-    client: row.client,
-    engineId: row.engine_id,
-    kind: row.kind,
-    pending: row.status === null,
-    status: row.status,
-    submitted: row.submitted,
-    started: row.started,
-    completed: row.completed,
-    error: row.error === null ? null : (JSON.parse(row.error) as RemoteErrorInfo),
-    stdout: row.stdout,
-    stderr: row.stderr,
-    repr: row.repr,
-    executionCount: row.execution_count,
-    resubmitted: row.resubmitted,
-    resultBytes: row.result_bytes,
-    note: row.note,
-  };
+/** Rows handed to the writer in one message, until it says they are committed. */
+interface Batch {
+  n: number;
+  entries: Entry[];
+  bytes: number;
 }
 
 /**
  * Task records, arguments and results in one SQLite file (WAL) per profile. The hot path only notes
- * what changed. Before a handled message's results leave, the controller writes the finished tasks
- * in one transaction (so a result a client has is in the store); new tasks wait up to ADD_WAIT_MS,
- * so that a task that finishes meanwhile is one row written once. History order is the
- * order tasks were added (`seq`), whenever they are written. Bounded in records and bytes: the oldest finished tasks are culled.
- * The file is opened in exclusive locking mode, so two live controllers can never share it; the lock
- * dies with the process, so a restarted controller gets it back.
+ * what changed. Writing is the writer thread's (`store-writer.ts`): after each handled message the
+ * controller hands it the finished tasks as one batch of rows, just before the results leave, and
+ * never waits for the commit, so inserts, culls and checkpoints never hold the loop. The window this
+ * leaves: a SIGKILL can take from the store a result that had left but was not committed yet (the
+ * writer commits each batch as soon as it gets it, well under a millisecond on an idle machine; it is
+ * never more than BEHIND_ROWS rows behind, since past that the controller stops reading). New tasks
+ * wait up to ADD_WAIT_MS, so that a task that finishes meanwhile is one row written once. History
+ * order is the order tasks were added (`seq`), whenever they are written.
+ *
+ * Reads are this thread's own connection (WAL: it reads while the writer writes), so looking up a
+ * task is synchronous; what was handed over and not committed yet is read from memory. Scans of the
+ * whole store go page by page, yielding to the loop. A lock file (`<file>.lock`, held in SQLite's
+ * exclusive locking mode) keeps two live controllers from sharing the store; the lock dies with the
+ * process, so a restarted controller gets it back.
  */
 export class SqliteTaskStore implements TaskStore {
   readonly kind = "sqlite";
   readonly #db: Database.Database;
+  readonly #lock: Database.Database;
+  readonly #writer: WriterThread;
   /** Tasks added and not written yet, oldest first; a task that finishes soon is written once, finished. */
   readonly #adds = new Map<string, Entry>();
-  /** Finished tasks to write. */
+  /** Finished tasks to hand over. */
   #finished: Entry[] = [];
+  /** Handed to the writer, not known to be committed: read from here until they are. */
+  readonly #posted = new Map<string, Entry>();
+  readonly #inFlight = new Deque<Batch>();
+  #behindRows = 0;
+  #behindBytes = 0;
+  #nextBatch = 0;
+  #caughtUp: { promise: Promise<void>; resolve: () => void } | undefined;
   #nextSeq: number;
   #timer: NodeJS.Timeout | undefined;
   #rows = 0;
@@ -143,31 +94,36 @@ export class SqliteTaskStore implements TaskStore {
   #lost = 0;
   #batches = 0;
   #written = 0;
-  readonly #insert: Database.Statement;
-  readonly #update: Database.Statement;
-  readonly #writeBatch: (entries: Entry[]) => void;
+  readonly #recentFunctions = new Map<string, string>();
+  readonly #recentEngines = new Map<string, StoredEngine>();
+  readonly #resultRow: Database.Statement;
+  readonly #requestRow: Database.Statement;
+  readonly #page: Database.Statement;
 
   private constructor(
     readonly location: string,
     db: Database.Database,
-    private readonly limits: StoreLimits,
+    lock: Database.Database,
+    limits: StoreLimits,
+    private readonly limitsValueBytes: number,
     private readonly log: Logger,
   ) {
     this.#db = db;
-    // Positional parameters and a plain INSERT for a new task: this runs for every task, so it is kept lean.
-    this.#insert = db.prepare(`
-      INSERT INTO tasks (seq, msg_id, client, engine_id, kind, submitted, started, completed, status, error, stdout, stderr, repr,
-                         execution_count, request, request_frames, result_frames, result_bytes, note, resubmitted)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`);
-    this.#update = db.prepare(`
-      UPDATE tasks SET engine_id = ?, started = ?, completed = ?, status = ?, error = ?, stdout = ?, stderr = ?, repr = ?,
-        execution_count = ?, result_frames = ?, result_bytes = ?, note = ?, resubmitted = coalesce(?, resubmitted)
-      WHERE msg_id = ?`);
-    this.#writeBatch = db.transaction((entries: Entry[]) => {
-      for (const entry of entries) this.#write(entry);
-    });
+    this.#lock = lock;
+    this.#resultRow = db.prepare(`SELECT ${ROW_COLUMNS}, result_frames FROM tasks WHERE msg_id = ?`);
+    this.#requestRow = db.prepare("SELECT request, request_frames FROM tasks WHERE msg_id = ?");
+    this.#page = db.prepare(`SELECT ${ROW_COLUMNS} FROM tasks WHERE seq > ? ORDER BY seq LIMIT ${SCAN_PAGE}`);
     this.#recount();
     this.#nextSeq = ((db.prepare("SELECT max(seq) FROM tasks").pluck().get() as number | null) ?? 0) + 1;
+    this.#writer = new WriterThread(location, limits, log, {
+      written: (batch, totals) => this.#committed(batch, totals),
+      lost: (rows, message) => {
+        this.#lost += rows;
+        this.log.error(`task store: could not write ${rows} record(s) (${this.#lost} so far): ${message}`);
+      },
+      totals: (totals) => this.#totals(totals),
+      broken: () => this.#forgetInFlight(),
+    });
   }
 
   /**
@@ -175,27 +131,43 @@ export class SqliteTaskStore implements TaskStore {
    * records are cleared. Throws StoreInUseError when another live controller holds the file.
    */
   static open(location: string, limits: StoreLimits, restore: boolean, log: Logger): SqliteTaskStore {
-    const db = new Database(location, { timeout: 0 });
+    const lock = SqliteTaskStore.#takeLock(location);
+    let db: Database.Database | undefined;
     try {
+      db = new Database(location, { timeout: 10_000 });
       chmodSync(location, 0o600);
-      db.pragma("locking_mode = EXCLUSIVE");
       db.pragma("journal_mode = WAL");
       // A committed batch survives a crash of the process (not of the machine): what a restart needs.
       db.pragma("synchronous = NORMAL");
-      db.exec("BEGIN EXCLUSIVE; COMMIT");
+      const version = SqliteTaskStore.#version(db);
+      if (!restore || (version !== undefined && version !== SCHEMA_VERSION)) {
+        if (restore) log.warn(`task store ${location} has schema ${version}, not ${SCHEMA_VERSION}: starting with an empty store`);
+        db.exec("DROP TABLE IF EXISTS tasks; DROP TABLE IF EXISTS engines; DROP TABLE IF EXISTS functions; DROP TABLE IF EXISTS meta;");
+      }
+      db.exec(SCHEMA);
+      db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema', ?)").run(SCHEMA_VERSION);
+      return new SqliteTaskStore(location, db, lock, limits, limits.maxValueBytes, log);
     } catch (err) {
-      db.close();
+      db?.close();
+      lock.close();
+      throw err;
+    }
+  }
+
+  /** Held for the life of the process (or until close): a second controller on the same store is refused. */
+  static #takeLock(location: string): Database.Database {
+    const file = `${location}.lock`;
+    const lock = new Database(file, { timeout: 0 });
+    try {
+      chmodSync(file, 0o600);
+      lock.pragma("locking_mode = EXCLUSIVE");
+      lock.exec("BEGIN EXCLUSIVE; CREATE TABLE IF NOT EXISTS held (pid INTEGER); COMMIT");
+      return lock;
+    } catch (err) {
+      lock.close();
       if ((err as { code?: string }).code === "SQLITE_BUSY") throw new StoreInUseError(`the task store ${location} is in use by another controller`);
       throw err;
     }
-    const version = SqliteTaskStore.#version(db);
-    if (!restore || (version !== undefined && version !== SCHEMA_VERSION)) {
-      if (restore) log.warn(`task store ${location} has schema ${version}, not ${SCHEMA_VERSION}: starting with an empty store`);
-      db.exec("DROP TABLE IF EXISTS tasks; DROP TABLE IF EXISTS engines; DROP TABLE IF EXISTS functions; DROP TABLE IF EXISTS meta;");
-    }
-    db.exec(SCHEMA);
-    db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema', ?)").run(SCHEMA_VERSION);
-    return new SqliteTaskStore(location, db, limits, log);
   }
 
   static #version(db: Database.Database): string | undefined {
@@ -205,7 +177,10 @@ export class SqliteTaskStore implements TaskStore {
     return row?.value;
   }
 
-  /** After a crash: the engine table, function sources, and the tasks left pending failed with `error`. */
+  /**
+   * After a crash: the engine table, function sources, and the tasks left pending failed with `error`.
+   * Runs before anything is handed to the writer (which starts with the first write).
+   */
   restore(error: RemoteErrorInfo): RestoredState {
     const engines = this.#db.prepare("SELECT id, uuid, hostname, pid, registered FROM engines ORDER BY id").all() as StoredEngine[];
     const next = this.#db.prepare("SELECT value FROM meta WHERE key = 'next_engine_id'").get() as { value: string } | undefined;
@@ -241,7 +216,7 @@ export class SqliteTaskStore implements TaskStore {
 
   added(record: TaskRecord, work: TaskWork | undefined, lb: TaskRequest["lb"] | undefined): void {
     const entry: Entry = { record, seq: this.#nextSeq++, since: performance.now() };
-    if (work && bytesOf(work.frames) <= this.limits.maxValueBytes) entry.request = { json: JSON.stringify({ body: work.body, ...(lb ? { lb } : {}) }), frames: work.frames };
+    if (work && bytesOf(work.frames) <= this.limitsValueBytes) entry.request = { json: JSON.stringify({ body: work.body, ...(lb ? { lb } : {}) }), frames: work.frames };
     this.#adds.set(record.msgId, entry);
     this.#schedule();
   }
@@ -249,9 +224,14 @@ export class SqliteTaskStore implements TaskStore {
   completed(record: TaskRecord, frames: Buffer[]): void {
     let entry = this.#adds.get(record.msgId);
     if (entry) this.#adds.delete(record.msgId);
-    else entry = { record, since: performance.now() };
+    else {
+      entry = { record, since: performance.now() };
+      // Its row may still be on its way to the writer: until then its arguments are read from here.
+      const earlier = this.#posted.get(record.msgId);
+      if (earlier?.request) entry.request = earlier.request;
+    }
     this.#finished.push(entry);
-    if (record.resultBytes > this.limits.maxValueBytes) record.note = overCapNote(record.resultBytes, this.limits.maxValueBytes, "sqlite");
+    if (record.resultBytes > this.limitsValueBytes) record.note = overCapNote(record.resultBytes, this.limitsValueBytes, "sqlite");
     else entry.result = frames;
     this.#schedule();
   }
@@ -259,8 +239,13 @@ export class SqliteTaskStore implements TaskStore {
   result(msgId: string): StoredResult | undefined {
     const waiting = this.#adds.get(msgId);
     if (waiting) return { info: recordInfo(waiting.record), frames: [], evicted: false };
-    this.#writeFinished();
-    const row = this.#db.prepare(`SELECT ${ROW_COLUMNS}, result_frames FROM tasks WHERE msg_id = ?`).get(msgId) as (Row & { result_frames: Buffer | null }) | undefined;
+    this.#postFinished();
+    const posted = this.#posted.get(msgId);
+    if (posted) {
+      const frames = posted.result ?? [];
+      return { info: { ...recordInfo(posted.record), bufferCount: frames.length }, frames, evicted: posted.record.resultBytes > 0 && frames.length === 0 };
+    }
+    const row = this.#resultRow.get(msgId) as (Row & { result_frames: Buffer | null }) | undefined;
     if (!row) return undefined;
     const frames = unpackFrames(row.result_frames);
     const stored = toDbRecord(row);
@@ -278,113 +263,99 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   request(msgId: string): StoredRequest | null | undefined {
-    const waiting = this.#adds.get(msgId);
-    if (waiting) return waiting.request ? { ...(JSON.parse(waiting.request.json) as Pick<StoredRequest, "body" | "lb">), frames: waiting.request.frames } : null;
-    this.#writeFinished();
-    const row = this.#db.prepare("SELECT request, request_frames FROM tasks WHERE msg_id = ?").get(msgId) as { request: string | null; request_frames: Buffer | null } | undefined;
+    const waiting = this.#adds.get(msgId) ?? (this.#postFinished(), this.#posted.get(msgId));
+    if (waiting?.request) return { ...(JSON.parse(waiting.request.json) as Pick<StoredRequest, "body" | "lb">), frames: waiting.request.frames };
+    if (waiting?.seq !== undefined) return null;
+    const row = this.#requestRow.get(msgId) as { request: string | null; request_frames: Buffer | null } | undefined;
     if (!row) return undefined;
     if (row.request === null) return null;
     const { body, lb } = JSON.parse(row.request) as Pick<StoredRequest, "body" | "lb">;
     return { body, frames: unpackFrames(row.request_frames), ...(lb ? { lb } : {}) };
   }
 
-  /** Rows and the tasks not written yet, in history order; nothing big is written on the way. */
-  find(predicate: (record: TaskDbRecord) => boolean): TaskDbRecord[] {
+  /** Rows and the tasks not written yet, in history order, read in slices. */
+  async find(predicate: (record: TaskDbRecord) => boolean): Promise<TaskDbRecord[]> {
     const found: TaskDbRecord[] = [];
-    this.#inOrder((row) => {
-      if (predicate(row)) found.push(row);
-    }, (entry) => {
-      const record = dbRecord(entry.record);
+    await this.#inOrder((record) => {
       if (predicate(record)) found.push(record);
     });
     return found;
   }
 
-  /** Only finished tasks go, and those waiting to be written are all pending. */
-  purge(msgIds: string[] | "all"): number {
-    this.#writeFinished();
-    let purged: number;
-    if (msgIds === "all") purged = this.#db.prepare("DELETE FROM tasks WHERE status IS NOT NULL").run().changes;
-    else {
-      const drop = this.#db.prepare("DELETE FROM tasks WHERE msg_id = ? AND status IS NOT NULL");
-      purged = 0;
-      this.#db.transaction(() => {
-        for (const msgId of msgIds) purged += drop.run(msgId).changes;
-      })();
-    }
-    this.#recount();
-    return purged;
-  }
-
-  history(): string[] {
+  async history(): Promise<string[]> {
     const ids: string[] = [];
-    this.#inOrder((row) => ids.push(row.msgId), (entry) => ids.push(entry.record.msgId));
+    await this.#inOrder((record) => ids.push(record.msgId));
     return ids;
   }
 
-  /** Stored rows merged with the tasks waiting to be written, by seq (both lists are in seq order). */
-  #inOrder(row: (record: TaskDbRecord) => void, waiting: (entry: Entry) => void): void {
-    this.#writeFinished();
-    const adds = this.#adds.values();
-    let next = adds.next();
-    for (const r of this.#db.prepare(`SELECT ${ROW_COLUMNS} FROM tasks ORDER BY seq`).iterate() as IterableIterator<Row>) {
-      while (!next.done && next.value.seq! < r.seq) {
-        waiting(next.value);
-        next = adds.next();
-      }
-      row(toDbRecord(r));
-    }
-    while (!next.done) {
-      waiting(next.value);
-      next = adds.next();
-    }
+  /** Only finished tasks go, and those waiting to be written are all pending. */
+  async purge(msgIds: string[] | "all"): Promise<number> {
+    this.#postFinished();
+    const done = await this.#writer.request({ op: "purge", msgIds });
+    if (done.error) throw new Error(`the task store could not purge: ${done.error}`);
+    return done.purged ?? 0;
   }
 
-  /** Writes the finished tasks waiting (few: at most one handled message's worth). */
-  #writeFinished(): void {
-    if (this.#finished.length === 0) return;
-    const entries = this.#finished;
-    this.#finished = [];
-    this.#commit(entries);
+  /**
+   * Stored rows merged with the tasks waiting to be written, by seq, a page of rows at a time. First
+   * the writer catches up with what it was handed, so the pages hold every task not in `#adds`. A task
+   * of the snapshot of `#adds` that is written meanwhile is seen once: as a row if its page comes after.
+   */
+  async #inOrder(visit: (record: TaskDbRecord) => void): Promise<void> {
+    this.#postFinished();
+    if (this.#posted.size > 0) await this.#writer.request({ op: "sync" });
+    const slice = new Slice();
+    const waiting = Array.from(this.#adds.values());
+    const waitingIds = new Set<string>();
+    for (const entry of waiting) waitingIds.add(entry.record.msgId);
+    const seenAsRow = new Set<string>();
+    let w = 0;
+    const visitWaitingBefore = (seq: number) => {
+      for (; w < waiting.length && waiting[w]!.seq! < seq; w++) if (!seenAsRow.has(waiting[w]!.record.msgId)) visit(dbRecord(waiting[w]!.record));
+    };
+    let after = 0;
+    for (;;) {
+      const rows = this.#page.all(after) as Row[];
+      for (const row of rows) {
+        if (waitingIds.has(row.msg_id)) seenAsRow.add(row.msg_id);
+        visitWaitingBefore(row.seq);
+        visit(toDbRecord(row));
+      }
+      if (rows.length < SCAN_PAGE) break;
+      after = rows[rows.length - 1]!.seq;
+      if (slice.dueNow()) await slice.yield();
+    }
+    visitWaitingBefore(Infinity);
   }
 
   resubmitted(msgId: string, newMsgId: string): void {
-    this.#writeFinished();
-    this.#db.prepare("UPDATE tasks SET resubmitted = ? WHERE msg_id = ?").run(newMsgId, msgId);
+    this.#postFinished();
+    this.#writer.post({ op: "resubmitted", msgId, newMsgId });
   }
 
   functionSource(hash: string): string | undefined {
-    let source: string | undefined;
-    this.#guard("a function source", () => {
-      source = (this.#db.prepare("SELECT source FROM functions WHERE hash = ?").get(hash) as { source: string } | undefined)?.source;
-    });
-    return source;
+    const recent = this.#recentFunctions.get(hash);
+    if (recent !== undefined) return recent;
+    return this.#read("a function source", () => (this.#db.prepare("SELECT source FROM functions WHERE hash = ?").get(hash) as { source: string } | undefined)?.source);
   }
 
   functionLearned(hash: string, source: string): void {
-    this.#guard("a function source", () => {
-      this.#db.prepare("INSERT OR IGNORE INTO functions (hash, source) VALUES (?, ?)").run(hash, source);
-      this.#db.prepare("DELETE FROM functions WHERE seq <= (SELECT max(seq) FROM functions) - ?").run(KEEP_FUNCTIONS);
-    });
+    remember(this.#recentFunctions, hash, source);
+    this.#writer.post({ op: "function", hash, source });
   }
 
   engineByUuid(uuid: string): StoredEngine | undefined {
-    let engine: StoredEngine | undefined;
-    this.#guard("an engine", () => {
-      engine = this.#db.prepare("SELECT id, uuid, hostname, pid, registered FROM engines WHERE uuid = ?").get(uuid) as StoredEngine | undefined;
-    });
-    return engine;
+    const recent = this.#recentEngines.get(uuid);
+    if (recent) return recent;
+    return this.#read("an engine", () => this.#db.prepare("SELECT id, uuid, hostname, pid, registered FROM engines WHERE uuid = ?").get(uuid) as StoredEngine | undefined);
   }
 
   engineRegistered(engine: StoredEngine, nextId: number): void {
-    this.#guard("an engine", () => {
-      this.#db.prepare("INSERT OR REPLACE INTO engines (id, uuid, hostname, pid, registered) VALUES (@id, @uuid, @hostname, @pid, @registered)").run(engine);
-      this.#db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('next_engine_id', ?)").run(String(nextId));
-      this.#db.prepare("DELETE FROM engines WHERE id <= (SELECT max(id) FROM engines) - ?").run(KEEP_ENGINES);
-    });
+    remember(this.#recentEngines, engine.uuid, engine);
+    this.#writer.post({ op: "engine", engine, nextId });
   }
 
-  /** Writes everything waiting. */
+  /** Hands everything waiting to the writer. */
   flush(): void {
     if (this.#timer) {
       clearTimeout(this.#timer);
@@ -399,7 +370,7 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   /**
-   * Writes the finished tasks (whose results are about to leave) and tasks added over ADD_WAIT_MS
+   * Hands over the finished tasks (whose results are about to leave) and tasks added over ADD_WAIT_MS
    * ago; newer tasks wait, so that one that finishes meanwhile is written once.
    */
   flushFinished(): void {
@@ -417,6 +388,16 @@ export class SqliteTaskStore implements TaskStore {
     this.#commit(entries);
   }
 
+  caughtUp(): Promise<void> | undefined {
+    if (this.#behindRows <= BEHIND_ROWS && this.#behindBytes <= BEHIND_BYTES) return undefined;
+    if (!this.#caughtUp) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      this.#caughtUp = { promise, resolve };
+    }
+    return this.#caughtUp.promise;
+  }
+
   #tick(): void {
     this.#timer = undefined;
     this.flushFinished();
@@ -424,94 +405,116 @@ export class SqliteTaskStore implements TaskStore {
     if (head) this.#timer = setTimeout(() => this.#tick(), Math.max(FLUSH_MS, head.since + ADD_WAIT_MS - performance.now()));
   }
 
-  #commit(entries: Entry[]): void {
-    try {
-      this.#writeBatch(entries);
-      this.#batches++;
-      this.#written += entries.length;
-    } catch (err) {
-      // A full disk must not take the controller down: the live records still work; say what is lost.
-      this.#lost += entries.length;
-      this.log.error(`task store: could not write ${entries.length} record(s) (${this.#lost} so far): ${(err as Error).message}`);
-      return;
-    }
-    if (this.#rows > this.limits.maxRecords || this.#bytes > this.limits.maxBytes) this.#cull();
+  #postFinished(): void {
+    if (this.#finished.length === 0) return;
+    const entries = this.#finished;
+    this.#finished = [];
+    this.#commit(entries);
   }
 
+  /** Packs the entries' rows (their blobs in one buffer, transferred, not copied) and hands them to the writer. */
+  #commit(entries: Entry[]): void {
+    if (entries.length === 0) return;
+    let size = 0;
+    for (const entry of entries) {
+      if (entry.seq !== undefined && entry.request) size += packedSize(entry.request.frames);
+      if (entry.result) size += packedSize(entry.result);
+    }
+    const blobs = Buffer.from(new ArrayBuffer(size));
+    let at = 0;
+    const rows: WriteRow[] = new Array(entries.length);
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i]!;
+      const r = entry.record;
+      const requestFrames = entry.seq !== undefined && entry.request ? entry.request.frames : undefined;
+      const requestAt = at;
+      if (requestFrames) at = packInto(requestFrames, blobs, at);
+      const requestLength = requestFrames?.length ? at - requestAt : -1;
+      const resultAt = at;
+      if (entry.result) at = packInto(entry.result, blobs, at);
+      const resultLength = entry.result?.length ? at - resultAt : -1;
+      rows[i] = [
+        entry.seq ?? null, r.msgId, r.client.key, r.engineId, r.kind, r.submitted, r.started ?? null, r.completed ?? null, r.status ?? null,
+        r.error ? JSON.stringify(r.error) : null, r.stdout ?? null, r.stderr ?? null, r.repr ?? null, r.executionCount ?? null,
+        entry.seq !== undefined ? (entry.request?.json ?? null) : null, requestAt, requestLength, resultAt, resultLength, r.resultBytes,
+        r.note ?? null, r.resubmitted ?? null,
+      ];
+    }
+    const n = this.#nextBatch++;
+    if (!this.#writer.write(n, rows, blobs.buffer as ArrayBuffer)) return;
+    this.#batches++;
+    this.#written += entries.length;
+    for (const entry of entries) this.#posted.set(entry.record.msgId, entry);
+    this.#inFlight.push({ n, entries, bytes: size });
+    this.#behindRows += entries.length;
+    this.#behindBytes += size;
+  }
+
+  /** The writer committed every batch up to `batch`: they are read from the file now. */
+  #committed(batch: number, totals: StoreTotals): void {
+    for (let head = this.#inFlight.peek(); head && head.n <= batch; head = this.#inFlight.peek()) {
+      this.#inFlight.shift();
+      for (const entry of head.entries) if (this.#posted.get(entry.record.msgId) === entry) this.#posted.delete(entry.record.msgId);
+      this.#behindRows -= head.entries.length;
+      this.#behindBytes -= head.bytes;
+    }
+    this.#totals(totals);
+    this.#wake();
+  }
+
+  #forgetInFlight(): void {
+    while (this.#inFlight.shift());
+    this.#posted.clear();
+    this.#behindRows = 0;
+    this.#behindBytes = 0;
+    this.#wake();
+  }
+
+  /** Reading resumes at half the bounds, so that it does not stop and go on every batch. */
+  #wake(): void {
+    if (!this.#caughtUp || this.#behindRows > BEHIND_ROWS / 2 || this.#behindBytes > BEHIND_BYTES / 2) return;
+    this.#caughtUp.resolve();
+    this.#caughtUp = undefined;
+  }
+
+  #totals(totals: StoreTotals): void {
+    this.#rows = totals.rows;
+    this.#bytes = totals.bytes;
+  }
+
+  /** Hands over what waits, lets the writer commit it (waiting for it, bounded), and closes. */
   close(): void {
     this.flush();
-    this.log.debug(`task store: ${this.#written} write(s) in ${this.#batches} transaction(s)`);
+    this.#writer.close();
+    this.log.debug(`task store: ${this.#written} write(s) in ${this.#batches} batch(es)`);
     this.#db.close();
+    this.#lock.close();
   }
 
   stats(): NonNullable<ClusterSnapshot["store"]> {
-    return { kind: "sqlite", location: this.location, records: this.#rows, bytes: this.#bytes, waiting: this.#adds.size + this.#finished.length };
+    return { kind: "sqlite", location: this.location, records: this.#rows, bytes: this.#bytes, waiting: this.#adds.size + this.#finished.length + this.#posted.size };
   }
 
   #schedule(): void {
     this.#timer ??= setTimeout(() => this.#tick(), FLUSH_MS);
   }
 
-  #write(entry: Entry): void {
-    const r = entry.record;
-    const resultFrames = entry.result ? packFrames(entry.result) : null;
-    const error = r.error ? JSON.stringify(r.error) : null;
-    if (entry.seq !== undefined) {
-      const requestFrames = entry.request ? packFrames(entry.request.frames) : null;
-      const written = this.#insert.run(
-        entry.seq, r.msgId, r.client.key, r.engineId, r.kind, r.submitted, r.started ?? null, r.completed ?? null, r.status ?? null, error,
-        r.stdout ?? null, r.stderr ?? null, r.repr ?? null, r.executionCount ?? null, entry.request?.json ?? null, requestFrames,
-        resultFrames, r.resultBytes, r.note ?? null, r.resubmitted ?? null,
-      ).changes;
-      if (written === 0) return;
-      this.#rows++;
-      this.#bytes += requestFrames?.length ?? 0;
-    } else {
-      this.#update.run(
-        r.engineId, r.started ?? null, r.completed ?? null, r.status ?? null, error, r.stdout ?? null, r.stderr ?? null, r.repr ?? null,
-        r.executionCount ?? null, resultFrames, r.resultBytes, r.note ?? null, r.resubmitted ?? null, r.msgId,
-      );
-    }
-    this.#bytes += resultFrames?.length ?? 0;
-  }
-
-  /**
-   * Drops the oldest finished tasks until both bounds are a tenth under their limit, at most
-   * CULL_ROWS_AT_ONCE of them (the next write goes on). The counts go down by what was deleted; the
-   * table is counted again only if the delete did not remove exactly the rows selected.
-   */
-  #cull(): void {
-    const rowsOver = this.#rows - Math.floor(this.limits.maxRecords * (1 - CULL_FRACTION));
-    const bytesOver = this.#bytes - Math.floor(this.limits.maxBytes * (1 - CULL_FRACTION));
-    let rows = 0;
-    let bytes = 0;
-    let lastSeq: number | undefined;
-    for (const row of this.#db.prepare(`SELECT seq, ${STORED_BYTES} AS bytes FROM tasks WHERE status IS NOT NULL ORDER BY seq`).iterate() as IterableIterator<{ seq: number; bytes: number }>) {
-      if ((rows >= rowsOver && bytes >= bytesOver) || rows >= CULL_ROWS_AT_ONCE) break;
-      rows++;
-      bytes += row.bytes;
-      lastSeq = row.seq;
-    }
-    if (lastSeq === undefined) return;
-    const deleted = this.#db.prepare("DELETE FROM tasks WHERE status IS NOT NULL AND seq <= ?").run(lastSeq).changes;
-    if (deleted === rows) {
-      this.#rows -= rows;
-      this.#bytes -= bytes;
-    } else this.#recount();
-    this.log.debug(`task store: culled ${rows} finished record(s), ${bytes} bytes`);
-  }
-
   #recount(): void {
-    const totals = this.#db.prepare(`SELECT count(*) AS rows, coalesce(sum(${STORED_BYTES}), 0) AS bytes FROM tasks`).get() as { rows: number; bytes: number };
-    this.#rows = totals.rows;
-    this.#bytes = totals.bytes;
+    this.#totals(this.#db.prepare("SELECT count(*) AS rows, coalesce(sum(coalesce(length(request_frames), 0) + coalesce(length(result_frames), 0)), 0) AS bytes FROM tasks").get() as StoreTotals);
   }
 
-  #guard(what: string, write: () => void): void {
+  #read<T>(what: string, read: () => T): T | undefined {
     try {
-      write();
+      return read();
     } catch (err) {
-      this.log.error(`task store: could not write ${what}: ${(err as Error).message}`);
+      this.log.error(`task store: could not read ${what}: ${(err as Error).message}`);
+      return undefined;
     }
   }
+}
+
+function remember<K, V>(map: Map<K, V>, key: K, value: V): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > KEEP_RECENT) map.delete(map.keys().next().value!);
 }

@@ -69,10 +69,12 @@ export interface TaskStore {
   result(msgId: string): StoredResult | undefined;
   /** undefined: no such task; null: known, but its arguments were not kept. */
   request(msgId: string): StoredRequest | null | undefined;
-  find(predicate: (record: TaskDbRecord) => boolean): TaskDbRecord[];
+  /** Every record the predicate takes, in history order; a big store is read in slices that yield to the loop. */
+  find(predicate: (record: TaskDbRecord) => boolean): Promise<TaskDbRecord[]>;
   /** Forgets the finished tasks named (all finished ones for "all"); returns how many. */
-  purge(msgIds: string[] | "all"): number;
-  history(): string[];
+  purge(msgIds: string[] | "all"): Promise<number>;
+  /** Every msgId, in submission order (read in slices, like find). */
+  history(): Promise<string[]>;
   resubmitted(msgId: string, newMsgId: string): void;
   functionLearned(hash: string, source: string): void;
   /** A source the store kept (for resubmitting a stored task whose source the controller let go). */
@@ -84,5 +86,11 @@ export interface TaskStore {
   stats(): NonNullable<ClusterSnapshot["store"]>;
   /** Writes what finished (the controller calls it before results leave); new tasks may wait a little. */
   flushFinished(): void;
+  /**
+   * undefined while the store keeps up; a promise while its writing is too far behind (resolved once
+   * it has caught up): the controller reads no new messages from clients and engines meanwhile.
+   */
+  caughtUp(): Promise<void> | undefined;
+  /** Writes what waits (blocking, bounded) and closes. */
   close(): void;
 }

@@ -1,0 +1,195 @@
+/**
+ * The task store's writer thread: it owns the only connection that writes the tasks table, so that
+ * inserts, culls and WAL checkpoints (an fsync each) never hold the controller's event loop. The
+ * controller's thread posts what changed (ToWriter) and reads through its own connection (WAL lets
+ * it read while this one writes). Messages are applied in the order they came; all those that
+ * arrived together go in one transaction.
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import Database from "better-sqlite3";
+import { STORED_BYTES, type FromWriter, type StoreTotals, type ToWriter, type WriteRow } from "./sqlite-schema.js";
+import type { StoreLimits } from "./task-store.js";
+
+export interface WriterData {
+  location: string;
+  limits: StoreLimits;
+  /** Set to 1 (and notified) once the writer has closed its connection. */
+  closed: Int32Array;
+}
+
+/** Engines and function sources are few; still, nothing here grows without bound. */
+const KEEP_ENGINES = 10_000;
+const KEEP_FUNCTIONS = 10_000;
+/** Culling removes this fraction more than needed, so it does not run on every write. */
+const CULL_FRACTION = 0.1;
+/** Most finished records one cull transaction removes (then the queue is served again). */
+const CULL_ROWS_AT_ONCE = 5_000;
+
+const { location, limits, closed } = workerData as WriterData;
+const port = parentPort!;
+const post = (message: FromWriter) => port.postMessage(message);
+
+const db = new Database(location, { timeout: 10_000 });
+db.pragma("journal_mode = WAL");
+db.pragma("synchronous = NORMAL");
+
+const insert = db.prepare(`
+  INSERT INTO tasks (seq, msg_id, client, engine_id, kind, submitted, started, completed, status, error, stdout, stderr, repr,
+                     execution_count, request, request_frames, result_frames, result_bytes, note, resubmitted)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`);
+const update = db.prepare(`
+  UPDATE tasks SET engine_id = ?, started = ?, completed = ?, status = ?, error = ?, stdout = ?, stderr = ?, repr = ?,
+    execution_count = ?, result_frames = ?, result_bytes = ?, note = ?, resubmitted = coalesce(?, resubmitted)
+  WHERE msg_id = ?`);
+const markResubmitted = db.prepare("UPDATE tasks SET resubmitted = ? WHERE msg_id = ?");
+const learnFunction = db.prepare("INSERT OR IGNORE INTO functions (hash, source) VALUES (?, ?)");
+const trimFunctions = db.prepare("DELETE FROM functions WHERE seq <= (SELECT max(seq) FROM functions) - ?");
+const putEngine = db.prepare("INSERT OR REPLACE INTO engines (id, uuid, hostname, pid, registered) VALUES (@id, @uuid, @hostname, @pid, @registered)");
+const putNextId = db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('next_engine_id', ?)");
+const trimEngines = db.prepare("DELETE FROM engines WHERE id <= (SELECT max(id) FROM engines) - ?");
+const purgeOne = db.prepare("DELETE FROM tasks WHERE msg_id = ? AND status IS NOT NULL");
+const purgeAll = db.prepare("DELETE FROM tasks WHERE status IS NOT NULL");
+const cullCandidates = db.prepare(`SELECT seq, ${STORED_BYTES} AS bytes FROM tasks WHERE status IS NOT NULL ORDER BY seq`);
+const cullUpTo = db.prepare("DELETE FROM tasks WHERE status IS NOT NULL AND seq <= ?");
+const count = db.prepare(`SELECT count(*) AS rows, coalesce(sum(${STORED_BYTES}), 0) AS bytes FROM tasks`);
+
+const totals: StoreTotals = count.get() as StoreTotals;
+let queue: ToWriter[] = [];
+let draining = false;
+let closing = false;
+
+function blob(blobs: Buffer, at: number, length: number): Buffer | null {
+  return length < 0 ? null : blobs.subarray(at, at + length);
+}
+
+function writeRow(row: WriteRow, blobs: Buffer): void {
+  const [seq, msgId, client, engineId, kind, submitted, started, completed, status, error, stdout, stderr, repr, executionCount, request, requestAt, requestLength, resultAt, resultLength, resultBytes, note, resubmitted] = row;
+  const results = blob(blobs, resultAt, resultLength);
+  if (seq !== null) {
+    const requestFrames = blob(blobs, requestAt, requestLength);
+    const written = insert.run(seq, msgId, client, engineId, kind, submitted, started, completed, status, error, stdout, stderr, repr, executionCount, request, requestFrames, results, resultBytes, note, resubmitted).changes;
+    if (written === 0) return;
+    totals.rows++;
+    totals.bytes += requestFrames?.length ?? 0;
+  } else update.run(engineId, started, completed, status, error, stdout, stderr, repr, executionCount, results, resultBytes, note, resubmitted, msgId);
+  totals.bytes += results?.length ?? 0;
+}
+
+/** Applies one message inside the open transaction; returns the reply to post after the commit. */
+function apply(message: ToWriter): FromWriter | undefined {
+  switch (message.op) {
+    case "write": {
+      const blobs = Buffer.from(message.blobs);
+      for (const row of message.rows) writeRow(row, blobs);
+      return { op: "written", batch: message.batch, ...totals };
+    }
+    case "resubmitted":
+      markResubmitted.run(message.newMsgId, message.msgId);
+      return undefined;
+    case "function":
+      learnFunction.run(message.hash, message.source);
+      trimFunctions.run(KEEP_FUNCTIONS);
+      return undefined;
+    case "engine":
+      putEngine.run(message.engine);
+      putNextId.run(String(message.nextId));
+      trimEngines.run(KEEP_ENGINES);
+      return undefined;
+    case "purge": {
+      let purged = 0;
+      if (message.msgIds === "all") purged = purgeAll.run().changes;
+      else for (const msgId of message.msgIds) purged += purgeOne.run(msgId).changes;
+      recount();
+      return { op: "done", id: message.id, purged, ...totals };
+    }
+    case "sync":
+      return { op: "done", id: message.id, ...totals };
+    case "close":
+      closing = true;
+      return undefined;
+  }
+}
+
+/** One transaction for everything queued; a failure loses that transaction's rows, said once, and the writer goes on. */
+function drain(): void {
+  draining = false;
+  if (queue.length === 0) return;
+  const messages = queue;
+  queue = [];
+  const replies: FromWriter[] = [];
+  const before = { ...totals };
+  try {
+    db.transaction(() => {
+      for (const message of messages) {
+        const reply = apply(message);
+        if (reply) replies.push(reply);
+      }
+    })();
+  } catch (err) {
+    Object.assign(totals, before);
+    replies.length = 0;
+    let rows = 0;
+    for (const message of messages) {
+      if (message.op === "write") {
+        rows += message.rows.length;
+        replies.push({ op: "written", batch: message.batch, ...totals });
+      } else if (message.op === "purge" || message.op === "sync") replies.push({ op: "done", id: message.id, error: (err as Error).message, ...totals });
+    }
+    post({ op: "lost", rows, message: (err as Error).message });
+  }
+  cull();
+  for (const reply of replies) post(reply);
+  if (closing) finish();
+}
+
+/**
+ * Drops the oldest finished tasks until both bounds are a tenth under their limit, CULL_ROWS_AT_ONCE
+ * at a time (what came meanwhile is written in between). Off the controller's loop, so it may be long.
+ */
+function cull(): void {
+  while (totals.rows > limits.maxRecords || totals.bytes > limits.maxBytes) {
+    const rowsOver = totals.rows - Math.floor(limits.maxRecords * (1 - CULL_FRACTION));
+    const bytesOver = totals.bytes - Math.floor(limits.maxBytes * (1 - CULL_FRACTION));
+    let rows = 0;
+    let bytes = 0;
+    let lastSeq: number | undefined;
+    for (const row of cullCandidates.iterate() as IterableIterator<{ seq: number; bytes: number }>) {
+      if ((rows >= rowsOver && bytes >= bytesOver) || rows >= CULL_ROWS_AT_ONCE) break;
+      rows++;
+      bytes += row.bytes;
+      lastSeq = row.seq;
+    }
+    if (lastSeq === undefined) return;
+    try {
+      const deleted = cullUpTo.run(lastSeq).changes;
+      if (deleted === rows) {
+        totals.rows -= rows;
+        totals.bytes -= bytes;
+      } else recount();
+    } catch (err) {
+      post({ op: "log", level: "error", text: `task store: culling failed: ${(err as Error).message}` });
+      return;
+    }
+    post({ op: "log", level: "debug", text: `task store: culled ${rows} finished record(s), ${bytes} bytes` });
+    if (queue.length) return;
+  }
+}
+
+function recount(): void {
+  Object.assign(totals, count.get() as StoreTotals);
+}
+
+function finish(): void {
+  db.close();
+  Atomics.store(closed, 0, 1);
+  Atomics.notify(closed, 0);
+  port.close();
+}
+
+port.on("message", (message: ToWriter) => {
+  queue.push(message);
+  if (!draining) {
+    draining = true;
+    setImmediate(drain);
+  }
+});
