@@ -50,8 +50,10 @@ export interface MapFigures {
   controllerPeakRss: number;
   /** The longest the controller's event loop could not turn (wall ms, since it started: the map is nearly all of that). */
   longestHoldMs?: number;
-  /** The controller's handler that used the most CPU in one go: what it handled, wall and CPU ms. */
-  slowest?: { what: string; ms: number; cpuMs: number };
+  /** The controller's handler that used the most CPU in one go: what it handled, wall and CPU ms, GC pauses within it. */
+  slowest?: { what: string; ms: number; cpuMs: number; gcMs?: number };
+  /** The controller's longest GC pause. */
+  longestGcMs?: number;
 }
 
 export async function bigMap(items: number, log: (m: string) => void): Promise<MapFigures> {
@@ -74,7 +76,7 @@ export async function bigMap(items: number, log: (m: string) => void): Promise<M
     const loop = (await client.status()).controller.loop;
     return {
       items, seconds, wrong, runs, clientPeakRss: peakRssBytes("self"), controllerPeakRss: peakRssBytes(cluster.controller.pid),
-      ...(loop ? { longestHoldMs: loop.longestHoldMs, ...(loop.slowest ? { slowest: loop.slowest } : {}) } : {}),
+      ...(loop ? { longestHoldMs: loop.longestHoldMs, ...(loop.longestGcMs !== undefined ? { longestGcMs: loop.longestGcMs } : {}), ...(loop.slowest ? { slowest: loop.slowest } : {}) } : {}),
     };
   });
 }
@@ -163,7 +165,8 @@ export async function runScaleBench(options: { map: boolean; soak: boolean; quic
     if (theirs) row("ipyparallel", theirs);
     if (ours.slowest) {
       console.log(
-        `controller: the handler that used the most CPU in one go was ${ours.slowest.what}: ${ours.slowest.cpuMs} ms CPU (${ours.slowest.ms} ms wall); ` +
+        `controller: the handler that used the most CPU in one go was ${ours.slowest.what}: ${ours.slowest.cpuMs} ms CPU (${ours.slowest.ms} ms wall` +
+          `${ours.slowest.gcMs ? `, ${ours.slowest.gcMs} ms of it GC pauses` : ""}); longest GC pause ${ours.longestGcMs ?? "-"} ms; ` +
           `target ~50 ms. The longest loop hold is wall time (GC and a busy machine's scheduling count too); load average now ${loadavg()[0]!.toFixed(1)}.`,
       );
     }

@@ -276,7 +276,7 @@ class Controller implements ControllerContext {
     this.#send();
   }
 
-  /** The store first: no result leaves that the store would not have after a crash. */
+  /** The store first: no result leaves before its row is on its way to the writer (it does not wait for the commit). */
   #send(): void {
     this.store.flushFinished();
     this.#outbox.flush();

@@ -1,5 +1,5 @@
 import type { ClusterSnapshot } from "@tsparallel/protocol";
-import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
+import { monitorEventLoopDelay, PerformanceObserver, type IntervalHistogram } from "node:perf_hooks";
 
 type LoopFigures = NonNullable<ClusterSnapshot["controller"]["loop"]>;
 
@@ -8,15 +8,30 @@ type LoopFigures = NonNullable<ClusterSnapshot["controller"]["loop"]>;
  * ~50 ms, however big the work queued. A delay histogram catches every hold (decoding, handlers,
  * timers, GC); timing each handler names the slowest. The CPU time beside it tells a handler that
  * worked long from one that was only descheduled on a busy machine, so the slowest is the one that
- * used the most CPU (the process's, so ZeroMQ's I/O threads count too: an upper bound).
+ * used the most CPU (the process's, so ZeroMQ's I/O threads and the task store's writer thread count
+ * too: an upper bound). A garbage collection lands in whichever handler allocates when it is due, so
+ * the GC pauses that overlapped the slowest handler are said beside it, and the longest pause apart.
  */
 export class LoopWatch {
   readonly #delay: IntervalHistogram;
+  readonly #gc: PerformanceObserver;
   #slowest: LoopFigures["slowest"];
+  /** When the slowest ran (performance.now()), to find the GC pauses within it. */
+  #slowestSpan: [number, number] = [0, 0];
+  #longestGcMs = 0;
 
   constructor() {
     this.#delay = monitorEventLoopDelay({ resolution: 10 });
     this.#delay.enable();
+    // GC entries arrive after the fact (the next turn), with their start on the same clock.
+    this.#gc = new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) {
+        this.#longestGcMs = Math.max(this.#longestGcMs, entry.duration);
+        const [from, to] = this.#slowestSpan;
+        if (this.#slowest && entry.startTime < to && entry.startTime + entry.duration > from) this.#slowest.gcMs = round((this.#slowest.gcMs ?? 0) + entry.duration);
+      }
+    });
+    this.#gc.observe({ entryTypes: ["gc"] });
   }
 
   /** Runs `work` (synchronously) and keeps it if it used the most CPU so far. */
@@ -26,22 +41,26 @@ export class LoopWatch {
     try {
       return work();
     } finally {
-      const ms = performance.now() - started;
+      const ended = performance.now();
       // Judged by CPU time: on a loaded machine a cheap handler's wall time is mostly waiting for a core.
       const used = process.cpuUsage(cpu);
       const cpuMs = (used.user + used.system) / 1000;
-      if (cpuMs > (this.#slowest?.cpuMs ?? -1)) this.#slowest = { what, ms: round(ms), cpuMs: round(cpuMs) };
+      if (cpuMs > (this.#slowest?.cpuMs ?? -1)) {
+        this.#slowest = { what, ms: round(ended - started), cpuMs: round(cpuMs) };
+        this.#slowestSpan = [started, ended];
+      }
     }
   }
 
   figures(): LoopFigures {
-    const figures: LoopFigures = { longestHoldMs: round(this.#delay.max / 1e6) };
-    if (this.#slowest) figures.slowest = this.#slowest;
+    const figures: LoopFigures = { longestHoldMs: round(this.#delay.max / 1e6), longestGcMs: round(this.#longestGcMs) };
+    if (this.#slowest) figures.slowest = { ...this.#slowest };
     return figures;
   }
 
   stop(): void {
     this.#delay.disable();
+    this.#gc.disconnect();
   }
 }
 

@@ -84,7 +84,7 @@ export interface TaskStore {
   engineByUuid(uuid: string): StoredEngine | undefined;
   /** Cheap: read for every snapshot. */
   stats(): NonNullable<ClusterSnapshot["store"]>;
-  /** Writes what finished (the controller calls it before results leave); new tasks may wait a little. */
+  /** Hands what finished to be written (the controller calls it before results leave); new tasks may wait a little. */
   flushFinished(): void;
   /**
    * undefined while the store keeps up; a promise while its writing is too far behind (resolved once
