@@ -10,7 +10,7 @@ type LoopFigures = NonNullable<ClusterSnapshot["controller"]["loop"]>;
  * timers, GC); timing each handler names the slowest. The CPU time beside it tells a handler that
  * worked long from one that was only descheduled on a busy machine, so the slowest is the one that
  * used the most CPU: this thread's own where Linux tells it (`/proc/thread-self/schedstat`, ~2 µs a
- * read), since the process's also counts ZeroMQ's I/O threads and the task store's writer thread,
+ * read; current to the scheduler's last tick, a few ms, enough to find handlers of tens of ms), since the process's also counts ZeroMQ's I/O threads and the task store's writer thread,
  * which then charged their work to whatever short handler the loop ran meanwhile. A garbage collection
  * lands in whichever handler allocates when it is due, so the GC pauses that overlapped the slowest
  * handler are said beside it, and the longest pause apart.
