@@ -194,6 +194,7 @@ class Controller implements ControllerContext {
   }
 
   run(): void {
+    this.store.start();
     this.events.start(process.pid);
     this.#heartbeat.start();
     this.#clientWatch = setInterval(() => this.#judgeClients(), CLIENT_WATCH_MS);

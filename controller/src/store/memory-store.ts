@@ -90,6 +90,8 @@ export class MemoryTaskStore implements TaskStore {
 
   flushFinished(): void {}
 
+  start(): void {}
+
   caughtUp(): undefined {
     return undefined;
   }

@@ -183,7 +183,7 @@ export class SqliteTaskStore implements TaskStore {
 
   /**
    * After a crash: the engine table, function sources, and the tasks left pending failed with `error`.
-   * Runs before anything is handed to the writer (which starts with the first write).
+   * Runs before the writer thread starts (`start`).
    */
   restore(error: RemoteErrorInfo): RestoredState {
     const engines = this.#db.prepare("SELECT id, uuid, hostname, pid, registered FROM engines ORDER BY id").all() as StoredEngine[];
@@ -216,6 +216,11 @@ export class SqliteTaskStore implements TaskStore {
       requeued.push({ msgId: row.msg_id, client: row.client, body, frames: unpackFrames(row.request_frames), lb: { ...lb, retries: lb.retries! - 1 } });
     }
     return requeued;
+  }
+
+  /** After restore (which writes through this thread's connection), before serving. */
+  start(): void {
+    this.#writer.start();
   }
 
   added(record: TaskRecord, work: TaskWork | undefined, lb: TaskRequest["lb"] | undefined): void {

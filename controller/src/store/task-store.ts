@@ -91,6 +91,8 @@ export interface TaskStore {
    * it has caught up): the controller reads no new messages from clients and engines meanwhile.
    */
   caughtUp(): Promise<void> | undefined;
+  /** Called once before the controller serves (after a restore). */
+  start(): void;
   /** Writes what waits (blocking, bounded) and closes. */
   close(): void;
 }
