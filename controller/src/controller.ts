@@ -194,7 +194,7 @@ class Controller implements ControllerContext {
   }
 
   run(): void {
-    this.store.start();
+    this.store.start((what, work) => this.#loop.time(what, work));
     this.events.start(process.pid);
     this.#heartbeat.start();
     this.#clientWatch = setInterval(() => this.#judgeClients(), CLIENT_WATCH_MS);

@@ -91,8 +91,8 @@ export interface TaskStore {
    * it has caught up): the controller reads no new messages from clients and engines meanwhile.
    */
   caughtUp(): Promise<void> | undefined;
-  /** Called once before the controller serves (after a restore). */
-  start(): void;
+  /** Called once before the controller serves (after a restore); `time` times the store's own work on the loop. */
+  start(time?: <T>(what: string, work: () => T) => T): void;
   /** Writes what waits (blocking, bounded) and closes. */
   close(): void;
 }
