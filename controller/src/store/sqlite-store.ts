@@ -62,12 +62,12 @@ interface Batch {
 
 /**
  * Task records, arguments and results in one SQLite file (WAL) per profile. The hot path only notes
- * what changed. Writing is the writer thread's (`store-writer.ts`): after each handled message the
- * controller hands it the finished tasks as one batch of rows, just before the results leave, and
- * never waits for the commit, so inserts, culls and checkpoints never hold the loop. The window this
- * leaves: a SIGKILL can take from the store a result that had left but was not committed yet (the
- * writer commits each batch as soon as it gets it, well under a millisecond on an idle machine; it is
- * never more than BEHIND_ROWS rows behind, since past that the controller stops reading). New tasks
+ * what changed. Writing is the writer thread's (`store-writer.ts`): the tasks each handled message
+ * finished go to it within HANDOVER_MS as one batch of rows, and the results never wait for the
+ * commit, so inserts, culls and checkpoints never hold the loop. The window this leaves: a SIGKILL can
+ * take from the store a result that had left but was not committed yet (handed over within
+ * HANDOVER_MS, committed as soon as the writer gets it; it is never more than BEHIND_ROWS rows
+ * behind, since past that the controller stops reading). New tasks
  * wait up to ADD_WAIT_MS, so that a task that finishes meanwhile is one row written once. History
  * order is the order tasks were added (`seq`), whenever they are written.
  *
