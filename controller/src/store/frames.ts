@@ -1,19 +1,7 @@
-/** Several frames in one BLOB: a u32 count, a u32 length per frame, then the frames back to back. */
-export function packFrames(frames: readonly Buffer[]): Buffer | null {
-  if (frames.length === 0) return null;
-  let total = 4 + 4 * frames.length;
-  for (const frame of frames) total += frame.length;
-  const out = Buffer.allocUnsafe(total);
-  out.writeUInt32LE(frames.length, 0);
-  let at = 4 + 4 * frames.length;
-  frames.forEach((frame, i) => {
-    out.writeUInt32LE(frame.length, 4 + 4 * i);
-    frame.copy(out, at);
-    at += frame.length;
-  });
-  return out;
-}
-
+/**
+ * Several frames in one BLOB: a u32 count, a u32 length per frame, then the frames back to back
+ * (`packInto` writes it into a batch's buffer; no frames: NULL).
+ */
 export function unpackFrames(blob: Buffer | null | undefined): Buffer[] {
   if (!blob || blob.length < 4) return [];
   const count = blob.readUInt32LE(0);
@@ -33,13 +21,13 @@ export function bytesOf(frames: readonly Buffer[]): number {
   return bytes;
 }
 
-/** The size packFrames would make (0 for no frames: stored as NULL). */
+/** The size of the BLOB packing these frames (0 for no frames: stored as NULL). */
 export function packedSize(frames: readonly Buffer[]): number {
   if (frames.length === 0) return 0;
   return 4 + 4 * frames.length + bytesOf(frames);
 }
 
-/** packFrames into `out` at `at` (packedSize(frames) bytes); returns the offset after it. */
+/** Packs the frames into `out` at `at` (packedSize(frames) bytes); returns the offset after it. */
 export function packInto(frames: readonly Buffer[], out: Buffer, at: number): number {
   if (frames.length === 0) return at;
   out.writeUInt32LE(frames.length, at);
