@@ -8,7 +8,7 @@ import { controllerMayRun, controllerRunning, createControllerLauncher, describe
 import { createEngineLauncher, type EngineLauncherSpec } from "./engine-launchers.js";
 import type { ControllerLaunchOptions, ControllerLauncher, EngineLauncher, LaunchedJob, LaunchedProcess } from "./launcher.js";
 import { logTail } from "./launch-tools.js";
-import { LocalControllerLauncher, LocalEngineLauncher } from "./local-launcher.js";
+import { LocalControllerLauncher, LocalEngineLauncher, howItEnded } from "./local-launcher.js";
 import { reaped, waitForExit } from "./process-exit.js";
 import { hasExited, identify, isKnownGone, isOurs, signalIfOurs } from "./process-identity.js";
 import { restartPolicy, type RestartPolicy } from "./restart-policy.js";
@@ -279,8 +279,9 @@ export class Cluster implements AsyncDisposable {
       if (fresh.length >= n) return fresh.map((e) => e.id).sort((a, b) => a - b);
       const dead = launched.filter(hasExited);
       if (dead.length) {
+        const ends = await Promise.all(dead.map((p) => howItEnded(p)));
         throw new ClusterError(
-          `engine process${dead.length > 1 ? "es" : ""} ${dead.map((p) => `${p.pid} (log: ${p.logFile})`).join(", ")} exited before registering\n--- ${dead[0]!.logFile} ---\n${logTail(dead[0]!.logFile)}`,
+          `engine process${dead.length > 1 ? "es" : ""} ${dead.map((p, i) => `${p.pid} (${ends[i]}log: ${p.logFile})`).join(", ")} exited before registering\n--- ${dead[0]!.logFile} ---\n${logTail(dead[0]!.logFile)}`,
         );
       }
       if (jobs.length && Date.now() >= nextJobCheck) {
