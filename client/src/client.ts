@@ -1,7 +1,7 @@
 import { EventEmitter } from "node:events";
 import { inspect, type InspectOptions } from "node:util";
 import {
-  clientConnectionFile, messageIdAt, newMessageId, reserveMessageIds, type MessageIdBlock, readConnectionFile, splitFrames, unpackValue,
+  clientConnectionFile, decodePublishedData, messageIdAt, newMessageId, reserveMessageIds, type MessageIdBlock, readConnectionFile, splitFrames, unpackValue,
   type ClusterSnapshot, type EngineInfo, type FunctionRef, type Message, type MessageContents, type MessageType,
   type QueueStatus, type ShippedFunction, type TaskBody, type TaskDbFilter, type TaskDbKey, type TaskDbRecord,
   type TaskRecordInfo, type TaskRequest, type TaskResult,
@@ -686,15 +686,20 @@ export class Client implements AsyncDisposable {
       const tracked = this.#tasks.get(item.msgId);
       if (!tracked) continue;
       const table = tracked.result._tasks;
+      if (item.name === "data") {
+        const data = decodePublishedData(item.text);
+        if (data) table.mergeData(tracked.index, data);
+        continue;
+      }
       if (item.name === "display") {
         const data = displayData(item.text);
         if (!data) continue;
         table.addDisplay(tracked.index, data);
-        tracked.result._output({ ...item, index: tracked.index, data });
+        tracked.result._output({ ...item, name: item.name, index: tracked.index, data });
         continue;
       }
       table.appendOutput(tracked.index, item.name, item.text);
-      tracked.result._output({ ...item, index: tracked.index });
+      tracked.result._output({ ...item, name: item.name, index: tracked.index });
     }
   }
 

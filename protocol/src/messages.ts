@@ -142,8 +142,11 @@ export interface TaskResult {
 export interface StreamItem {
   msgId: string;
   engineId: number;
-  /** "display": a rich output (`display(...)` on the engine); `text` is `{"data": MimeBundle}` as JSON. */
-  name: "stdout" | "stderr" | "display";
+  /**
+   * "display": a rich output (`display(...)` on the engine); `text` is `{"data": MimeBundle}` as JSON.
+   * "data": an object the task published (`publishData(...)`), encoded by published-data.ts.
+   */
+  name: "stdout" | "stderr" | "display" | "data";
   text: string;
 }
 
