@@ -7,6 +7,7 @@ import {
   type TaskRecordInfo, type TaskRequest, type TaskResult,
 } from "@tsparallel/protocol";
 import { AsyncResult, type TaskOwner } from "./async-result.js";
+import { warnIfControllerElsewhere } from "./location-check.js";
 import { ControllerError, EngineError, NoEnginesError, TaskAbortedError, TimeoutError, remoteErrorFrom } from "./errors.js";
 import { ControllerLink } from "./link.js";
 import { BuiltTasks, SubmitQueue, type TaskSource, type Waiting } from "./submit-queue.js";
@@ -145,7 +146,10 @@ export class Client implements AsyncDisposable {
     });
     client = new Client(link, info.profile ?? profile, file, options.controllerTimeout ?? 60_000, options.timeout ?? REQUEST_TIMEOUT_MS);
     try {
-      const reply = await link.request<"connect_request", "connect_reply">("connect_request", {}, options.timeout ?? REQUEST_TIMEOUT_MS);
+      const [reply] = await Promise.all([
+        link.request<"connect_request", "connect_reply">("connect_request", {}, options.timeout ?? REQUEST_TIMEOUT_MS),
+        warnIfControllerElsewhere(info, file),
+      ]);
       client.#setEngines(reply.content.engines);
       client.#controllerPid = reply.content.snapshot.controller.pid;
     } catch (err) {
