@@ -18,7 +18,9 @@ import { LoadBalancedView, type LoadBalancedOptions } from "./views/load-balance
 export interface ConnectOptions {
   /** Profile whose connection file to use (default "default"). */
   profile?: string;
-  /** An explicit client connection file; overrides `profile`. */
+  /** One of several clusters in the profile (`Cluster.start({ clusterId })`); default "": the profile's own. */
+  clusterId?: string;
+  /** An explicit client connection file; overrides `profile` and `clusterId`. */
   connectionFile?: string;
   /** How long to wait for the controller's first answer, ms (default 10,000). */
   timeout?: number;
@@ -133,7 +135,7 @@ export class Client implements AsyncDisposable {
 
   static async connect(options: ConnectOptions = {}): Promise<Client> {
     const profile = options.profile ?? "default";
-    const file = options.connectionFile ?? clientConnectionFile(profile);
+    const file = options.connectionFile ?? clientConnectionFile(profile, options.clusterId);
     const info = readConnectionFile(file, "client");
     let client: Client | undefined;
     const link = new ControllerLink(info, {
