@@ -47,7 +47,8 @@ export class Requirements {
 
   #bind(required: TaskRequirements): void {
     for (const [name, specifier, useDefault] of required.modules ?? []) {
-      const module = this.#modules.get(specifier) as Record<string, unknown>;
+      const module = this.#modules.get(specifier) as Record<string, unknown> | undefined;
+      if (!module) throw new TaskError("UnmetDependency", `'${specifier}' was not imported on engine ${this.engineId()}`);
       this.namespace.set(checkedName(name), useDefault ? module.default : module);
     }
     for (const [name, source] of required.functions ?? []) {

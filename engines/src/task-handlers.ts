@@ -1,6 +1,7 @@
 import { PULLED_FUNCTION, functionExpressionSource, unpackValue, type PulledFunction, type TaskBody } from "@tsparallel/protocol";
 import { CellExecutor, type CellOutcome } from "./execute-task.js";
 import { FunctionCache } from "./function-cache.js";
+import { callInterruptibly } from "./interrupt.js";
 import { Requirements } from "./requirements.js";
 import type { Namespace } from "./namespace.js";
 import { TaskError } from "./task-errors.js";
@@ -81,9 +82,10 @@ export class TaskHandlers {
       }
       case "apply":
       case "map": {
-        // What the function requires (modules, functions) is set up first, on this engine.
+        // What the function requires (modules, functions) is set up first, on this engine; after an
+        // import the call runs where SIGINT can stop it, as a cell does after its compiler loads.
         const ready = this.#requirements.prepare(body.require, body.fn?.name);
-        return ready ? ready.then(() => this.#call(body, frames)) : this.#call(body, frames);
+        return ready ? ready.then(() => callInterruptibly(() => this.#call(body, frames))) : this.#call(body, frames);
       }
       case "push":
         this.#push(frames);
