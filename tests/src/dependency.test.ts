@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { Dependency, ImpossibleDependencyError, InvalidDependencyError, TaskAbortedError, TimeoutError } from "tsparallel";
+import { BroadcastView, Dependency, ImpossibleDependencyError, InvalidDependencyError, TaskAbortedError, TimeoutError } from "tsparallel";
 import { sharedCluster } from "./support/cluster-fixture.js";
 import { instanceOf, remoteError } from "./support/remote-errors.js";
 
@@ -162,6 +162,10 @@ describe("require (test_dependency.py, test_view.py)", () => {
     assert.deepEqual(await client.directView(ids).require(func).map(bar, [1, 2, 3]), [1, 4, 9], "a direct map");
     await client.directView(ids).clear();
     assert.deepEqual(await client.directView(ids).require(func).apply(bar, 3), ids.map(() => 9), "a direct apply");
+    await client.directView(ids).clear();
+    const broadcast = client.broadcastView(ids).require(func);
+    assert.ok(broadcast instanceof BroadcastView);
+    assert.deepEqual(await broadcast.apply(bar, 2), ids.map(() => 4), "a broadcast apply");
   });
 
   test("view.require({ name: fn }) defines it under that name [test_require_object]", async () => {

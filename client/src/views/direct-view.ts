@@ -72,7 +72,9 @@ export class DirectView<Single extends boolean = false> {
   require(...requirements: Requirement[]): DirectView<Single> {
     const all = [...(this.options.require ?? []), ...requirements];
     taskRequirements(all);
-    return new DirectView<Single>(this.client, this.targetSpec, { ...this.options, require: all });
+    // The same kind of view (a BroadcastView stays one).
+    const View = this.constructor as new (client: Client, targets: number | number[] | "all", options: DirectViewOptions) => DirectView<Single>;
+    return new View(this.client, this.targetSpec, { ...this.options, require: all });
   }
 
   get #required() {
