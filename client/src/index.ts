@@ -8,6 +8,7 @@ export { LoadBalancedView, type LoadBalancedOptions, type MapOptions, type ImapO
 export { ref, Ref, type RemoteArg, type RemoteArgs, type RemoteValue } from "./ref.js";
 export type { RemoteFunction, ParallelFunction } from "./views/wrappers.js";
 export { Dependency, type DependencyLike } from "./views/dependencies.js";
+export type { Requirement } from "./views/requirements.js";
 export {
   RemoteError, EngineError, CompositeError, TimeoutError, HandshakeError, NoEnginesError, TaskAbortedError, ControllerError,
   InvalidDependencyError, ImpossibleDependencyError, DependencyError,

@@ -4,11 +4,12 @@ import type { TaskMetadata } from "./async-result.js";
 const STATUSES: readonly (TaskStatus | undefined)[] = [undefined, "ok", "error", "aborted"];
 const statusCode = (status: TaskStatus | undefined): number => Math.max(0, STATUSES.indexOf(status));
 
-/** What few tasks have: output, displays, an error, an execution count, a repr; kept apart, by index. */
+/** What few tasks have: output, displays, published data, an error, an execution count, a repr; kept apart, by index. */
 interface Rare {
   stdout?: string;
   stderr?: string;
   displays?: Record<string, unknown>[];
+  data?: Record<string, unknown>;
   executionCount?: number;
   repr?: string;
   error?: Error;
@@ -16,7 +17,7 @@ interface Rare {
 }
 
 /** The fields of TaskMetadata a result or an event sets on a task. */
-export type TaskUpdate = Partial<Omit<TaskMetadata, "msgId" | "submitted" | "label" | "stdout" | "stderr" | "displays">>;
+export type TaskUpdate = Partial<Omit<TaskMetadata, "msgId" | "submitted" | "label" | "stdout" | "stderr" | "displays" | "data">>;
 
 /**
  * What is known about the tasks of one call, in columns (a number per field and task, typed arrays)
@@ -175,6 +176,19 @@ export class TaskTable {
     if (object && object.displays !== this.#rare.get(i)!.displays) object.displays = this.#rare.get(i)!.displays;
   }
 
+  /** Data the task published (`publishData` on the engine), merged as ipyparallel's dict update: the newest value of each name. */
+  mergeData(i: number, data: Record<string, unknown>): void {
+    const rare = this.#rareOf(i);
+    rare.data = Object.assign(rare.data ?? {}, data);
+    const object = this.#objects?.[i];
+    if (object) object.data = rare.data;
+  }
+
+  /** The task's published data so far (an empty object before any). */
+  data(i: number): Record<string, unknown> {
+    return this.#rare.get(i)?.data ?? {};
+  }
+
   #rareOf(i: number): Rare {
     let rare = this.#rare.get(i);
     if (!rare) this.#rare.set(i, (rare = {}));
@@ -202,6 +216,7 @@ export class TaskTable {
     if (status !== undefined) m.status = status;
     const rare = this.#rare.get(i);
     if (rare?.displays) m.displays = rare.displays;
+    if (rare?.data) m.data = rare.data;
     if (rare?.executionCount !== undefined) m.executionCount = rare.executionCount;
     if (rare?.repr !== undefined) m.repr = rare.repr;
     if (rare?.error) m.error = rare.error;

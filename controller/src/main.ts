@@ -15,6 +15,7 @@ function integer(value: string): number {
 const program = new Command("tspcontroller")
   .description("The tsparallel controller: registers engines, routes and schedules tasks, publishes cluster events")
   .option("--profile <name>", "profile (selects the connection files)", "default")
+  .option("--cluster-id <id>", "one of several clusters in the profile: its files are tspcontroller-<id>-* (default: the profile's own)")
   .option("--ip <address>", "address to bind", "127.0.0.1")
   .option("--curve", "ZeroMQ CURVE on every socket: encrypted, only holders of the connection file connect (default: on when --ip is not a loopback address)")
   .option("--no-curve", "plaintext on the client, engine and heartbeat sockets even on a non-loopback address")
@@ -43,6 +44,7 @@ const program = new Command("tspcontroller")
 
 interface CliOptions {
   profile: string;
+  clusterId?: string;
   ip: string;
   location?: string;
   curve?: boolean;
@@ -75,6 +77,7 @@ if (cli.logLevel) process.env.TSPARALLEL_LOG_LEVEL = cli.logLevel;
 try {
   const controller = await startController({
     profile: cli.profile,
+    clusterId: cli.clusterId,
     ip: cli.ip,
     location: cli.location,
     curve: cli.curve,

@@ -1,5 +1,6 @@
 import { hostname } from "node:os";
-import { clientConnectionFile, engineConnectionFile, createLogger, messageLimits, type Logger } from "@tsparallel/protocol";
+import { join } from "node:path";
+import { clientConnectionFile, clusterFilePrefix, validateClusterId, engineConnectionFile, createLogger, messageLimits, profileDir, type Logger } from "@tsparallel/protocol";
 import { DEFAULT_RECORD_LIMITS, type RecordLimits } from "./records/task-records.js";
 import { SCHEMES, type SchemeName } from "./schedulers/index.js";
 import { DEFAULT_STORE_LIMITS, type StoreKind, type StoreLimits } from "./store/task-store.js";
@@ -9,6 +10,11 @@ import { DEFAULT_KEEP_ENDED_ENGINES } from "./engines-registry.js";
 export interface ControllerOptions {
   /** Profile name: selects the security dir for the connection files. Default "default". */
   profile?: string;
+  /**
+   * One of several clusters in the profile (ipyparallel's `cluster_id`): its connection files and task
+   * store are `tspcontroller-<id>-*`. Default "": the profile's own cluster.
+   */
+  clusterId?: string;
   /** Address to bind. Default 127.0.0.1. */
   ip?: string;
   /** Address peers connect to. Default: `ip`, or this host's name when binding 0.0.0.0. */
@@ -117,6 +123,12 @@ export function isLoopback(ip: string): boolean {
 
 export function resolveOptions(options: ControllerOptions = {}): ResolvedOptions {
   const profile = options.profile ?? "default";
+  const clusterId = options.clusterId ?? "";
+  try {
+    validateClusterId(clusterId);
+  } catch (err) {
+    throw new OptionsError((err as Error).message);
+  }
   const ip = options.ip ?? "127.0.0.1";
   const scheme = options.scheme ?? "leastload";
   if (!SCHEMES.includes(scheme)) throw new OptionsError(`unknown scheme ${scheme}; choose one of ${SCHEMES.join(", ")}`);
@@ -134,6 +146,7 @@ export function resolveOptions(options: ControllerOptions = {}): ResolvedOptions
   const heartbeatTimeoutMs = heartbeatMs * heartbeatMisses;
   return {
     profile,
+    clusterId,
     ip,
     location: options.location ?? (ip === "0.0.0.0" || ip === "*" ? hostname() : ip),
     curve: options.curve ?? !isLoopback(ip),
@@ -144,11 +157,11 @@ export function resolveOptions(options: ControllerOptions = {}): ResolvedOptions
     heartbeatMisses,
     heartbeatTimeoutMs,
     orphanTasks: orphanTasks(options.orphanTasks),
-    clientFile: options.clientFile ?? clientConnectionFile(profile),
-    engineFile: options.engineFile ?? engineConnectionFile(profile),
+    clientFile: options.clientFile ?? clientConnectionFile(profile, clusterId),
+    engineFile: options.engineFile ?? engineConnectionFile(profile, clusterId),
     recordLimits: options.recordLimits ?? DEFAULT_RECORD_LIMITS,
     db: storeKind(options.db),
-    dbFile: options.dbFile,
+    dbFile: options.dbFile ?? (clusterId ? join(profileDir(profile), `${clusterFilePrefix(clusterId)}-tasks.sqlite`) : undefined),
     storeLimits: storeLimits(options.storeLimits ?? DEFAULT_STORE_LIMITS),
     restore: options.restore ?? false,
     functionCacheBytes: Math.floor(positive("functionCacheBytes", options.functionCacheBytes ?? messageLimits().functionCacheBytes)),

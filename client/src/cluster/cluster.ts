@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { availableParallelism, hostname } from "node:os";
 import { inspect, type InspectOptions } from "node:util";
-import type { EngineInfo } from "@tsparallel/protocol";
+import { validateClusterId, type EngineInfo } from "@tsparallel/protocol";
 import { Client, type ConnectOptions } from "../client.js";
 import { cancelJobs, jobPresent } from "./batch-launcher.js";
 import { controllerMayRun, controllerRunning, createControllerLauncher, describeController, stopRemoteController, type ControllerLauncherSpec } from "./controller-launchers.js";
@@ -29,6 +29,12 @@ export interface ClusterOptions {
    */
   controller?: ControllerLauncherSpec;
   profile?: string;
+  /**
+   * One of several clusters in the profile (ipyparallel's `cluster_id`): its files are
+   * `tspcontroller-<id>-client.json` (`Client.connect({ profile, clusterId })`) and `cluster-<id>.json`
+   * (`Cluster.fromProfile(profile, { clusterId })`). Default "": the profile's own cluster.
+   */
+  clusterId?: string;
   /**
    * Address to bind (default 127.0.0.1; 0.0.0.0 with ssh/slurm/batch engines or a controller elsewhere); `location` is what
    * remote engines and clients connect to (an ssh controller's default: its ssh host name).
@@ -107,10 +113,13 @@ export class Cluster implements AsyncDisposable {
       const { curve, ...rest } = options;
       options = { ...rest, controllerArgs: [curve ? "--curve" : "--no-curve", ...(options.controllerArgs ?? [])] };
     }
-    const existing = readState(profile);
+    const clusterId = validateClusterId(options.clusterId ?? "");
+    const existing = readState(profile, clusterId);
     // A supervisor process counts too: its controller may be down only while it is being restarted.
     if (existing && ((await controllerRunning(existing.controller)) || (existing.supervisor?.kind === "process" && isOurs(existing.supervisor)))) {
-      throw new ClusterError(`a cluster is already running in profile "${profile}" (${describeController(existing.controller)}): stop it with \`tspcluster stop --profile ${profile}\``);
+      const running = `(${describeController(existing.controller)})`;
+      if (clusterId) throw new ClusterError(`cluster "${clusterId}" of profile "${profile}" is already running ${running}: stop it with Cluster.fromProfile(${JSON.stringify(profile)}, { clusterId: ${JSON.stringify(clusterId)} }).stop()`);
+      throw new ClusterError(`a cluster is already running in profile "${profile}" ${running}: stop it with \`tspcluster stop --profile ${profile}\``);
     }
     const policy = options.supervise ? restartPolicy(typeof options.supervise === "object" ? options.supervise : {}) : undefined;
     if (policy && options.daemonize) {
@@ -118,7 +127,7 @@ export class Cluster implements AsyncDisposable {
         throw new ClusterError("a supervisor process starts local processes only: give custom launchers without `daemonize`, or without `supervise`");
       }
       await startSupervisorProcess({ ...options, profile, supervise: policy });
-      return Cluster.fromProfile(profile);
+      return Cluster.fromProfile(profile, { clusterId });
     }
     const cluster = await Cluster.#launch({ ...options, profile });
     if (policy) cluster.#superviseHere(policy, "in-process");
@@ -146,10 +155,11 @@ export class Cluster implements AsyncDisposable {
     const engineLauncher: EngineLauncher = options.engineLauncher ?? (options.engines ? createEngineLauncher(options.engines) : new LocalEngineLauncher());
     const controllerLauncher: ControllerLauncher = options.controllerLauncher ?? (options.controller ? createControllerLauncher(options.controller) : new LocalControllerLauncher());
     const ip = options.ip ?? (engineLauncher.remote || controllerLauncher.remote ? "0.0.0.0" : undefined);
-    const controllerOptions: ControllerLaunchOptions = { profile, ip, location: options.location, args: options.controllerArgs, detached, timeoutMs: timeout };
+    const clusterId = options.clusterId || undefined;
+    const controllerOptions: ControllerLaunchOptions = { profile, ...(clusterId ? { clusterId } : {}), ip, location: options.location, args: options.controllerArgs, detached, timeoutMs: timeout };
     const controller = await controllerLauncher.start(controllerOptions);
     const state: ClusterState = {
-      profile, controller: controller.process, engines: [], clientFile: controller.clientFile, engineFile: controller.engineFile,
+      profile, ...(clusterId ? { clusterId } : {}), controller: controller.process, engines: [], clientFile: controller.clientFile, engineFile: controller.engineFile,
       daemon: detached, started: new Date().toISOString(),
     };
     writeState(state);
@@ -169,9 +179,9 @@ export class Cluster implements AsyncDisposable {
    * what addEngines adds. With `requireController: false` it also attaches while the controller is down
    * (being restarted, say).
    */
-  static fromProfile(profile = "default", { requireController = true, engines }: { requireController?: boolean; engines?: EngineLauncherSpec | EngineLauncher } = {}): Cluster {
-    const state = readState(profile);
-    if (!state || (requireController && !controllerMayRun(state.controller))) throw new ClusterError(`no cluster is running in profile "${profile}"`);
+  static fromProfile(profile = "default", { requireController = true, engines, clusterId = "" }: { requireController?: boolean; engines?: EngineLauncherSpec | EngineLauncher; clusterId?: string } = {}): Cluster {
+    const state = readState(profile, clusterId);
+    if (!state || (requireController && !controllerMayRun(state.controller))) throw new ClusterError(clusterId ? `no cluster "${clusterId}" is running in profile "${profile}"` : `no cluster is running in profile "${profile}"`);
     const launcher = !engines ? new LocalEngineLauncher() : "start" in engines ? engines : createEngineLauncher(engines);
     return new Cluster(state, { controller: new LocalControllerLauncher(), engine: launcher }, []);
   }
@@ -186,6 +196,11 @@ export class Cluster implements AsyncDisposable {
 
   get profile(): string {
     return this.#state.profile;
+  }
+
+  /** Which of the profile's clusters this is ("" for the profile's own). */
+  get clusterId(): string {
+    return this.#state.clusterId ?? "";
   }
 
   get controller(): LaunchedProcess {
@@ -212,7 +227,7 @@ export class Cluster implements AsyncDisposable {
 
   /** The supervisor's record (pid, log file, restarts so far), when the cluster is supervised. */
   get supervisor(): SupervisorRecord | undefined {
-    return readState(this.profile)?.supervisor ?? this.#state.supervisor;
+    return readState(this.profile, this.clusterId)?.supervisor ?? this.#state.supervisor;
   }
 
   /** A new client of this cluster (made the active one); stop() closes it. */
@@ -308,7 +323,7 @@ export class Cluster implements AsyncDisposable {
     this.#supervisor?.stop("the cluster is being stopped");
     await this.#supervisor?.settled();
     // Read by supervisors in other processes before any restart.
-    if (readState(this.profile)) {
+    if (readState(this.profile, this.clusterId)) {
       this.#state.stopping = true;
       this.#save();
     }
@@ -335,7 +350,7 @@ export class Cluster implements AsyncDisposable {
     for (const member of alive) signalIfOurs(member, "SIGKILL");
     await waitForExit(alive, 2000);
     await reaped(members, 2000);
-    removeState(this.profile);
+    removeState(this.profile, this.clusterId);
   }
 
   /** Asks a supervisor process (verified) to stop the cluster, and waits for it to be gone. */
@@ -384,7 +399,7 @@ export class Cluster implements AsyncDisposable {
 
   /** Writes cluster.json, keeping a `stopping` mark another process may have set meanwhile. */
   #save(): void {
-    if (readState(this.profile)?.stopping) this.#state.stopping = true;
+    if (readState(this.profile, this.clusterId)?.stopping) this.#state.stopping = true;
     writeState(this.#state);
   }
 
@@ -412,7 +427,7 @@ export class Cluster implements AsyncDisposable {
     return {
       isStopping: () => {
         if (this.#stopping) return true;
-        const onDisk = readState(this.profile);
+        const onDisk = readState(this.profile, this.clusterId);
         return !onDisk || onDisk.stopping === true;
       },
       relaunchController: async () => {
