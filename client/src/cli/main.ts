@@ -186,7 +186,8 @@ addLauncherOptions(program
   .argument("<count>", "engines to add", positiveInt)
   .option("--profile <name>", "profile", "default"))
   .action(async (count: number, opts: { profile: string } & LauncherCliOptions) => {
-    const cluster = Cluster.fromProfile(opts.profile, { engines: launcherSpec(opts) });
+    // Without --engines, the launcher the profile's cluster-config.json names (else local).
+    const cluster = Cluster.fromProfile(opts.profile, { engines: launcherSpec(opts) ?? readClusterConfig(opts.profile)?.engines });
     const ids = await cluster.addEngines(count);
     console.log(`added engines ${ids.join(", ")} to profile "${opts.profile}"`);
     cluster.detach();

@@ -191,7 +191,7 @@ export class Cluster implements AsyncDisposable {
       const n = options.n ?? this.#engineLauncher.defaultCount?.() ?? availableParallelism();
       if (n > 0) await this.addEngines(n, { timeout: this.#controllerOptions!.timeoutMs });
     } catch (err) {
-      await this.stop();
+      await this.stopController();
       throw err;
     }
     if (policy) this.#superviseHere(policy, "in-process");
