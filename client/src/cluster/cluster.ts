@@ -440,7 +440,12 @@ export class Cluster implements AsyncDisposable {
    * engine ids, the namespace empty. Resolves with the new ids once they are registered.
    */
   async restartEngines({ timeout }: { timeout?: number } = {}): Promise<number[]> {
-    this.#started("restart engines");
+    const state = this.#started("restart engines");
+    // cluster.json names each launch's launcher but not its options: a Cluster from fromProfile() would start local engines instead.
+    const elsewhere = [...state.engines.map((p) => p.launcher ?? "local"), ...(state.jobs ?? []).map((j) => j.launcher)].filter((l) => l !== "local");
+    if (elsewhere.length && this.#engineLauncher instanceof LocalEngineLauncher) {
+      throw new ClusterError(`the engines of profile "${this.profile}" were started by the ${elsewhere[0]} launcher: restart them from the Cluster that started them, or give fromProfile the same engines launcher`);
+    }
     const n = this.engineCount;
     await this.stopEngines(timeout === undefined ? {} : { timeout });
     return n > 0 ? this.addEngines(n, { timeout: timeout ?? this.#controllerOptions?.timeoutMs }) : [];
