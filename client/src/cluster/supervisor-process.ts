@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { logDir, securityDir } from "@tsparallel/protocol";
-import type { ClusterOptions } from "./cluster.js";
+import type { ResolvedClusterOptions } from "./cluster.js";
 import type { ControllerLauncherSpec } from "./controller-launchers.js";
 import type { EngineLauncherSpec } from "./engine-launchers.js";
 import type { RestartPolicy } from "./restart-policy.js";
@@ -51,7 +51,7 @@ const mainScript = fileURLToPath(new URL("./supervisor-main.js", import.meta.url
  * Starts a detached supervisor process, which starts the cluster and keeps it running; resolves once
  * the cluster is ready (its state is then in cluster.json), rejects with the supervisor's reason.
  */
-export async function startSupervisorProcess(options: ClusterOptions & { profile: string; supervise: RestartPolicy }): Promise<void> {
+export async function startSupervisorProcess(options: ResolvedClusterOptions & { supervise: RestartPolicy }): Promise<void> {
   const forwarded: SupervisorProcessOptions = {
     profile: options.profile, clusterId: options.clusterId, n: options.n, ip: options.ip, location: options.location, controllerArgs: options.controllerArgs,
     engineArgs: options.engineArgs, engines: options.engines, controller: options.controller, timeout: options.timeout, supervise: options.supervise,
