@@ -70,7 +70,7 @@ async function protocolFloor(roundTrips: number): Promise<number> {
     dealer.connect(endpoint);
     const signer = new Signer(key);
     const log = createLogger("floor");
-    const sender = new MessageSender(dealer, signer, "floor", log);
+    const sender = new MessageSender(dealer, signer, "floor", log, "compact");
     const replies = receiveMessages(dealer, signer, log);
     // About the size of one apply task's content.
     const content = { targets: [0], body: { kind: "apply", fn: { hash: "0".repeat(40), name: "nothing" } }, bufferCount: 1 };
