@@ -13,7 +13,7 @@ import { after, describe, test } from "node:test";
 import * as zmq from "zeromq";
 import {
   COMPACT_MAGIC, DELIMITER, MessageError, ReplayGuard, Signer, clientConnectionFile, decodeMessage, encodeCompact, encodeMessage,
-  messageLimits, newHeader, type Header,
+  SerializationError, messageLimits, newHeader, packValue, unpackValue, type Header,
 } from "@tsparallel/protocol";
 import { eventually } from "./support/cluster-fixture.js";
 import { kill9, startController } from "./support/controller-process.js";
@@ -83,6 +83,50 @@ describe("the compact form, decoded", () => {
     assert.equal(reasonOf(() => decodeMessage(signer, sign(`[${JSON.stringify(newHeader("a", "b"))},{},{},[]]`), { replay })), "malformed", "array content");
     assert.equal(reasonOf(() => decodeMessage(signer, sign(`[${JSON.stringify(newHeader("a", "b"))},{},{},{}`), { replay })), "json");
     assert.equal(reasonOf(() => decodeMessage(signer, [Buffer.from(`${COMPACT_MAGIC}${"a".repeat(200)}[]`)], { replay })), "malformed", "no JSON after a bounded signature");
+  });
+});
+
+describe("small values without a v8 serializer", () => {
+  const roundTrip = (value: unknown, ownArray = false) => {
+    const frames = packValue(value, "value", { ownArray }).frames;
+    return { frames, back: unpackValue(frames) };
+  };
+
+  test("primitives and short arrays tsparallel built come back the same, in one small frame", () => {
+    for (const value of [0, -0, 1.5, NaN, -Infinity, Number.MAX_VALUE, true, false, null, undefined, "", "héllo ✓", "x".repeat(256)]) {
+      const { frames, back } = roundTrip(value);
+      assert.equal(frames.length, 1);
+      assert.ok(Object.is(back, value), `${String(value)} came back as ${String(back)}`);
+      assert.ok(frames[0]!.length <= 8 + 1 + 8 + Buffer.byteLength(String(value)), `${String(value)} took ${frames[0]!.length} bytes`);
+    }
+    const args = [1, null, true, undefined, -0, false];
+    const { frames, back } = roundTrip(args, true);
+    assert.equal(frames[0]!.length, 8 + 2 + 9 + 1 + 1 + 1 + 9 + 1);
+    assert.deepEqual(back, args);
+    assert.ok(Object.is((back as number[])[4], -0));
+  });
+
+  test("what the primitive form cannot keep goes through the clone, unchanged", () => {
+    // A lone surrogate, a hole, a named property on a caller's array, and arrays past the size bound.
+    const lone = "a\ud800b";
+    assert.equal(roundTrip(lone).back, lone);
+    const holey = [1, , 3];
+    const back = roundTrip(holey, true).back as unknown[];
+    assert.equal(back.length, 3);
+    assert.ok(!(1 in back), "the hole stays a hole");
+    const named = Object.assign([1, 2], { extra: "kept" });
+    assert.equal((roundTrip(named).back as typeof named).extra, "kept");
+    const many = Array.from({ length: 40 }, (_, i) => (i % 2 ? i : null));
+    assert.deepEqual(roundTrip(many, true).back, many);
+    assert.deepEqual(roundTrip([{ a: 1 }], true).back, [{ a: 1 }]);
+  });
+
+  test("a malformed primitive payload is a SerializationError", () => {
+    const head = Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f, 0x50, 0x52, 0x4d]);
+    for (const tail of [[0x6e, 1, 2], [0x61, 200], [0x61, 2, 0x74], [0x3f], [0x74, 0x74]]) {
+      assert.throws(() => unpackValue([Buffer.concat([head, Buffer.from(tail)])]), SerializationError, `tail ${tail.join(",")}`);
+    }
+    assert.throws(() => unpackValue([Buffer.concat([head, Buffer.from([0x74])]), Buffer.from("x")]), SerializationError);
   });
 });
 
