@@ -107,7 +107,7 @@ class Controller implements ControllerContext {
     this.timings = { heartbeatMs: options.heartbeatMs, heartbeatMisses: options.heartbeatMisses, heartbeatTimeoutMs: options.heartbeatTimeoutMs };
     this.#controllerInfo = { url, pid: process.pid, hostname: hostname(), started, scheme: options.scheme, hwm: options.hwm };
     const session = randomUUID();
-    const sender = (socket: ControllerSockets[keyof ControllerSockets]) => new MessageSender(socket, signer, session, this.log);
+    const sender = (socket: ControllerSockets[keyof ControllerSockets]) => new MessageSender(socket, signer, session, this.log, "compact");
     this.clientSender = sender(sockets.client);
     this.engineSender = sender(sockets.engine);
     const heartbeatSender = sender(sockets.heartbeat);

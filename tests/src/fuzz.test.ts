@@ -1,6 +1,7 @@
 /**
  * Fuzzing a live cluster (issue 8) with fast-check: random frames, unsigned and wrongly signed tasks,
- * rightly signed messages with arbitrary, deeply nested or oversized content, and replays, thrown at
+ * rightly signed messages with arbitrary, deeply nested or oversized content, and replays (in Jupyter's
+ * form and in the compact one-frame form), thrown at
  * the controller's client, engine and heartbeat ports. After every batch: every process is alive, no
  * code ran without the key, the controller's memory is back within a bound and the cluster answers.
  * Bounded in runs and time so that it stays well under a minute.
@@ -12,7 +13,7 @@ import fc from "fast-check";
 import * as zmq from "zeromq";
 import { DELIMITER, Signer, newHeader, readConnectionFile, url, type MessageType } from "@tsparallel/protocol";
 import { eventually, isRunning, sharedCluster } from "./support/cluster-fixture.js";
-import { executeTask, rawSignedFrames } from "./support/raw-peer.js";
+import { executeTask, rawCompactFrames, rawSignedFrames } from "./support/raw-peer.js";
 import { compositeOf } from "./support/remote-errors.js";
 
 // Small limits for this file's cluster, so that "oversized" is cheap to send.
@@ -39,24 +40,26 @@ const MSG_TYPES: MessageType[] = [
 ];
 
 type Port = "client" | "engine" | "heartbeat";
+/** Each signed shot goes in Jupyter's form or in the compact one-frame form the cluster speaks (issue 13). */
 type Shot =
   | { kind: "frames"; port: Port; frames: Uint8Array[] }
-  | { kind: "forged"; port: Port; key: "none" | "wrong" }
-  | { kind: "signed"; port: Port; msgType: string; content: unknown }
-  | { kind: "deep"; port: Port; depth: number }
+  | { kind: "forged"; port: Port; key: "none" | "wrong"; compact: boolean }
+  | { kind: "signed"; port: Port; msgType: string; content: unknown; compact: boolean }
+  | { kind: "deep"; port: Port; depth: number; compact: boolean }
   | { kind: "oversized-frame"; port: Port }
-  | { kind: "oversized-json"; port: Port }
-  | { kind: "replay"; port: Port };
+  | { kind: "oversized-json"; port: Port; compact: boolean }
+  | { kind: "replay"; port: Port; compact: boolean };
 
 const port = fc.constantFrom<Port>("client", "engine", "heartbeat");
+const compact = fc.boolean();
 const shot: fc.Arbitrary<Shot> = fc.oneof(
   fc.record({ kind: fc.constant("frames" as const), port, frames: fc.array(fc.uint8Array({ maxLength: 200 }), { minLength: 1, maxLength: 8 }) }),
-  fc.record({ kind: fc.constant("forged" as const), port, key: fc.constantFrom("none" as const, "wrong" as const) }),
-  fc.record({ kind: fc.constant("signed" as const), port, msgType: fc.oneof(fc.constantFrom(...MSG_TYPES), fc.string({ maxLength: 20 })), content: fc.jsonValue({ maxDepth: 6 }) }),
-  fc.record({ kind: fc.constant("deep" as const), port, depth: fc.integer({ min: 300, max: 20_000 }) }),
+  fc.record({ kind: fc.constant("forged" as const), port, key: fc.constantFrom("none" as const, "wrong" as const), compact }),
+  fc.record({ kind: fc.constant("signed" as const), port, msgType: fc.oneof(fc.constantFrom(...MSG_TYPES), fc.string({ maxLength: 20 })), content: fc.jsonValue({ maxDepth: 6 }), compact }),
+  fc.record({ kind: fc.constant("deep" as const), port, depth: fc.integer({ min: 300, max: 20_000 }), compact }),
   fc.record({ kind: fc.constant("oversized-frame" as const), port }),
-  fc.record({ kind: fc.constant("oversized-json" as const), port }),
-  fc.record({ kind: fc.constant("replay" as const), port }),
+  fc.record({ kind: fc.constant("oversized-json" as const), port, compact }),
+  fc.record({ kind: fc.constant("replay" as const), port, compact }),
 );
 
 describe("fuzzing a live cluster", () => {
@@ -75,9 +78,11 @@ describe("fuzzing a live cluster", () => {
       heartbeat: url(engineInfo, engineInfo.ports.heartbeat),
     };
     const all = client.directView();
-    const forgedTask = (s: Signer) => rawSignedFrames(s, newHeader("submit_request", "fuzz"), JSON.stringify({ tasks: [executeTask(ids, `var ${FORGED_MARKER} = true`)] }));
-    // One rightly signed task, captured once and replayed by every "replay" shot: it must run once.
+    const formOf = (compactForm: boolean) => (compactForm ? rawCompactFrames : rawSignedFrames);
+    const forgedTask = (s: Signer, compactForm: boolean) => formOf(compactForm)(s, newHeader("submit_request", "fuzz"), JSON.stringify({ tasks: [executeTask(ids, `var ${FORGED_MARKER} = true`)] }));
+    // One rightly signed task per form, captured once and replayed by every "replay" shot: each must run once.
     const captured = rawSignedFrames(signer, newHeader("submit_request", "fuzz"), JSON.stringify({ tasks: [executeTask(ids, "globalThis.fuzzReplays = (globalThis.fuzzReplays ?? 0) + 1")] }));
+    const capturedCompact = rawCompactFrames(signer, newHeader("submit_request", "fuzz"), JSON.stringify({ tasks: [executeTask(ids, "globalThis.fuzzReplaysCompact = (globalThis.fuzzReplaysCompact ?? 0) + 1")] }));
     const peers: zmq.Dealer[] = [];
     const peer = (p: Port) => {
       const dealer = new zmq.Dealer({ linger: 0, sendTimeout: 2000 });
@@ -89,25 +94,27 @@ describe("fuzzing a live cluster", () => {
     const framesOf = (s: Shot): Buffer[] => {
       switch (s.kind) {
         case "frames": return s.frames.map((f) => Buffer.from(f));
-        case "forged": return forgedTask(new Signer(s.key === "none" ? "" : `${clientInfo.key}x`));
+        case "forged": return forgedTask(new Signer(s.key === "none" ? "" : `${clientInfo.key}x`), s.compact);
         case "signed": {
           const content = JSON.stringify(s.content) ?? "null";
-          return rawSignedFrames(signer, { ...newHeader("status_request", "fuzz"), msg_type: s.msgType }, content);
+          return formOf(s.compact)(signer, { ...newHeader("status_request", "fuzz"), msg_type: s.msgType }, content);
         }
         case "deep": {
           // A rightly signed task carrying a field nested past the limit: dropped whole, never run.
           const task = JSON.stringify(executeTask(ids, `var ${DEEP_MARKER} = true`)).slice(0, -1);
-          return rawSignedFrames(signer, newHeader("submit_request", "fuzz"), `{"tasks":[${task},"extra":${"[".repeat(s.depth)}${"]".repeat(s.depth)}}]}`);
+          return formOf(s.compact)(signer, newHeader("submit_request", "fuzz"), `{"tasks":[${task},"extra":${"[".repeat(s.depth)}${"]".repeat(s.depth)}}]}`);
         }
         case "oversized-frame": return [DELIMITER, Buffer.alloc(MAX_MESSAGE_BYTES + 1024, 0x20)];
-        case "oversized-json": return rawSignedFrames(signer, newHeader("submit_request", "fuzz"), `{"pad":"${"x".repeat(MAX_JSON_BYTES + 16)}"}`);
-        case "replay": return captured;
+        case "oversized-json": return formOf(s.compact)(signer, newHeader("submit_request", "fuzz"), `{"pad":"${"x".repeat(MAX_JSON_BYTES + 16)}"}`);
+        case "replay": return s.compact ? capturedCompact : captured;
       }
     };
 
     try {
       await peer("client").send(captured);
+      await peer("client").send(capturedCompact);
       await eventually("the captured task to run once", () => all.pull("fuzzReplays").get(20_000).then(() => true, () => false));
+      await eventually("the captured compact task to run once", () => all.pull("fuzzReplaysCompact").get(20_000).then(() => true, () => false));
       const rssBefore = rssOf(controllerPid);
       let batches = 0;
       await fc.assert(
@@ -134,6 +141,7 @@ describe("fuzzing a live cluster", () => {
       await assert.rejects(all.pull(FORGED_MARKER).get(20_000), compositeOf("NameError", ids.length), "no forged task ran");
       await assert.rejects(all.pull(DEEP_MARKER).get(20_000), compositeOf("NameError", ids.length), "no over-deep task ran");
       assert.deepEqual(await all.pull("fuzzReplays").get(20_000), ids.map(() => 1), "a replayed task ran again");
+      assert.deepEqual(await all.pull("fuzzReplaysCompact").get(20_000), ids.map(() => 1), "a replayed compact task ran again");
       const grown = rssOf(controllerPid) - rssBefore;
       assert.ok(grown < RSS_SLACK_BYTES, `the controller grew by ${Math.round(grown / 1048576)} MiB`);
     } finally {

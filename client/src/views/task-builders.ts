@@ -107,7 +107,8 @@ function localValue(result: AsyncResult<unknown>): { has: boolean; value?: unkno
 export function applyTask(client: Client, fn: Function, args: readonly unknown[], copy = true, require?: TaskRequirements): { body: TaskBody; frames: Buffer[] } {
   const shipped = describeFunction(fn);
   const { values, refs, futures } = refsOf(args, true);
-  const frames = packOwned(values, "an argument of " + (fn.name || "the function"), copy);
+  // `args` is the array the view's rest parameter made (or refsOf's copy): never the caller's own.
+  const frames = packOwned(values, "an argument of " + (fn.name || "the function"), copy, true);
   return { body: { kind: "apply", fn: client._functionRef(shipped), ...(refs.length ? { refs } : {}), ...(futures.length ? { futures } : {}), ...(require ? { require } : {}) }, frames };
 }
 
