@@ -25,10 +25,13 @@ export interface PortConnections {
 export class ConnectionWatch {
   readonly ports: Record<string, PortConnections> = {};
   #closed = false;
+  #disconnects = 0;
+  #failedHandshakes = 0;
 
   constructor(
     private readonly warnings: RateLimitedWarnings,
     private readonly warnAbove: number,
+    private readonly onClose: () => void = () => undefined,
   ) {}
 
   watch(name: string, socket: zmq.Socket): void {
@@ -45,12 +48,15 @@ export class ConnectionWatch {
               break;
             case "disconnect":
               if (port.open > 0) port.open--;
+              this.#disconnects++;
+              this.onClose();
               break;
             case "handshake:error:protocol":
             case "handshake:error:auth":
             case "handshake:error:other":
               // A handshake timeout is reported here, then as a disconnect.
               port.droppedInHandshake++;
+              this.#failedHandshakes++;
               break;
             case "accept:error":
               port.acceptErrors++;
@@ -64,6 +70,14 @@ export class ConnectionWatch {
         // The socket closed.
       }
     })();
+  }
+
+  /**
+   * Grows when a connection closes that did not fail its handshake (every failure is reported, then
+   * its disconnect): one that had finished it, or a peer that sent no ZMTP at all.
+   */
+  closedAfterHandshake(): number {
+    return this.#disconnects - this.#failedHandshakes;
   }
 
   close(): void {

@@ -1,0 +1,167 @@
+import type { Logger, RateLimitedWarnings } from "@tsparallel/protocol";
+import { canonicalAddress, connectionTableAvailable, readConnectionTable, type ConnectionTable } from "./tcp-table.js";
+
+export interface ConnectionCapLimits {
+  /** Connections one peer address may hold open on one port. */
+  perAddress: number;
+  /** Connections one port may hold open, from all addresses. */
+  perPort: number;
+}
+
+/**
+ * A 256-engine cluster holds 256 connections on the engine and on the heartbeat port, from one
+ * address when its engines share a host (or a NAT); four times that leaves room for clients and
+ * restarts. The per-port cap is further held under the open-file limit (see fitToOpenFiles).
+ */
+export const DEFAULT_CONNECTION_CAPS: ConnectionCapLimits = { perAddress: 1024, perPort: 4096 };
+
+/** Descriptors kept for everything that is not a connection (store, logs, pipes, libzmq's own). */
+const RESERVED_DESCRIPTORS = 256;
+const SOCKET_COUNT = 4;
+/** Between two reads of the kernel's connection table while a cap refuses: a flood at the cap costs one read a second... */
+const TABLE_READ_EVERY_MS = 1000;
+/** ...and closes of connections that had finished their handshake (or sent no ZMTP) at most four. */
+const TABLE_READ_AFTER_CLOSE_MS = 250;
+
+/**
+ * Per-port caps that keep all four ports' connections together under the open-file limit, so that
+ * idle peers run into the cap, which refuses them, before the descriptors run out, which locks
+ * everyone out (libzmq then fails accept() in a loop).
+ */
+export function fitToOpenFiles(limits: ConnectionCapLimits, openFiles: number | undefined): ConnectionCapLimits {
+  if (openFiles === undefined) return limits;
+  const perPort = Math.max(1, Math.min(limits.perPort, Math.floor((openFiles - RESERVED_DESCRIPTORS) / SOCKET_COUNT)));
+  return { perPort, perAddress: Math.min(limits.perAddress, perPort) };
+}
+
+interface PortCount {
+  port: number;
+  /** Admitted and perhaps still open, per canonical address: an upper bound, lowered from the kernel's table. */
+  byAddress: Map<string, number>;
+  total: number;
+  refused: number;
+}
+
+/** What the snapshot shows per port. */
+export interface CapFigures {
+  /** Handshakes admitted and not known to be closed (an upper bound on the idle-or-busy peers the cap counts). */
+  counted: number;
+  /** Handshakes refused because the address or the port was at its cap. */
+  refused: number;
+}
+
+/**
+ * Hard caps on connections that finished the ZMTP handshake (NULL or CURVE), per peer address and per
+ * port. The ZAP handler (zap.ts) asks `admit` during every handshake on the controller's sockets, with
+ * the peer's address; a refused handshake is answered 400 and libzmq closes the connection at once.
+ *
+ * Counting: each admitted handshake adds one. libzmq never says which peer a closed connection belonged
+ * to (monitor events carry the listening endpoint only), so counts come down from the kernel's
+ * connection table (tcp-table.ts): read a moment after connections close (ConnectionWatch says when),
+ * and when a handshake would be refused, each count drops to what the kernel holds open from that
+ * address, if that is lower. Both are upper bounds on the handshaken connections a peer holds, so a
+ * peer never holds more than the cap. The kernel's count includes connections still in their
+ * handshake, so a peer that opens many at once while its old ones are still counted can be refused
+ * early: that only ever affects that peer's address. Connections that never finish the handshake are
+ * not counted: libzmq's handshake interval closes them.
+ */
+export class ConnectionCaps {
+  readonly #ports = new Map<string, PortCount>();
+  readonly #enabled: boolean;
+  #tableReadAt = -Infinity;
+  #closedAtRead = 0;
+  #closed: () => number = () => 0;
+  #pendingRead?: NodeJS.Timeout;
+
+  constructor(
+    readonly limits: ConnectionCapLimits,
+    private readonly warnings: RateLimitedWarnings,
+    log: Logger,
+    private readonly readTable: (ports: ReadonlySet<number>) => ConnectionTable = readConnectionTable,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.#enabled = connectionTableAvailable();
+    if (!this.#enabled) log.warn("no /proc/net/tcp on this system: connections are not capped (limit them in the host's firewall)");
+  }
+
+  /**
+   * `closed` grows when a connection that may have finished its handshake closes (ConnectionWatch);
+   * `connectionClosed` is called on every close.
+   */
+  watchCloses(closed: () => number): void {
+    this.#closed = closed;
+  }
+
+  /** A connection closed: if it may have been a counted one, the table is read soon (at most four times a second). */
+  connectionClosed(): void {
+    if (!this.#enabled || this.#pendingRead || this.#closed() === this.#closedAtRead) return;
+    const delay = Math.max(0, this.#tableReadAt + TABLE_READ_AFTER_CLOSE_MS - this.now());
+    this.#pendingRead = setTimeout(() => {
+      this.#pendingRead = undefined;
+      this.#readTable(TABLE_READ_AFTER_CLOSE_MS);
+    }, delay);
+    this.#pendingRead.unref();
+  }
+
+  /** Called once the sockets are bound. */
+  setPort(name: string, port: number): void {
+    this.#ports.set(name, { port, byAddress: new Map(), total: 0, refused: 0 });
+  }
+
+  /** Whether a peer at `address` that has just finished its handshake on the `name` port may stay. */
+  admit(name: string, rawAddress: string): boolean {
+    const port = this.#ports.get(name);
+    if (!this.#enabled || !port) return true;
+    const address = canonicalAddress(rawAddress);
+    if (this.#atCap(port, address)) this.#readTable(TABLE_READ_EVERY_MS);
+    const reason = this.#atCap(port, address);
+    if (reason) {
+      port.refused++;
+      this.warnings.warn(
+        `connection-cap/${name}`,
+        `refused a connection to the ${name} port from ${address}: ${reason}; ${port.refused} refused on this port so far`,
+      );
+      return false;
+    }
+    port.total++;
+    port.byAddress.set(address, (port.byAddress.get(address) ?? 0) + 1);
+    return true;
+  }
+
+  figures(name: string): CapFigures | undefined {
+    const port = this.#ports.get(name);
+    return port && { counted: port.total, refused: port.refused };
+  }
+
+  close(): void {
+    clearTimeout(this.#pendingRead);
+    this.#pendingRead = undefined;
+  }
+
+  #atCap(port: PortCount, address: string): string | undefined {
+    const fromAddress = port.byAddress.get(address) ?? 0;
+    if (fromAddress >= this.limits.perAddress) return `that address holds ${fromAddress} connections (cap ${this.limits.perAddress} per address, --max-connections-per-address)`;
+    if (port.total >= this.limits.perPort) return `the port holds ${port.total} connections (cap ${this.limits.perPort} per port, --max-connections-per-port)`;
+    return undefined;
+  }
+
+  /** Lowers every count to what the kernel holds open, unless the last read is less than `minGapMs` old. */
+  #readTable(minGapMs: number): void {
+    const now = this.now();
+    if (now - this.#tableReadAt < minGapMs) return;
+    this.#tableReadAt = now;
+    this.#closedAtRead = this.#closed();
+    const table = this.readTable(new Set([...this.#ports.values()].map((p) => p.port)));
+    for (const port of this.#ports.values()) {
+      const open = table.get(port.port);
+      let total = 0;
+      for (const [address, counted] of port.byAddress) {
+        const held = Math.min(counted, open?.get(address) ?? 0);
+        if (held > 0) port.byAddress.set(address, held);
+        else port.byAddress.delete(address);
+        total += held;
+      }
+      port.total = total;
+    }
+  }
+}
