@@ -60,7 +60,7 @@ function refusalLines(log: string, port: string, source: string): number {
 
 for (const curve of [false, true]) {
   const mechanism = curve ? "CURVE" : "NULL";
-  test(`${mechanism}: idle handshaken peers from one address past the cap are refused, counted and logged once; a real client still gets in`, { timeout: 90_000 }, async (t) => {
+  test(`${mechanism}: idle handshaken peers past the per-address and per-port caps are refused, counted and logged rate-limited; real clients get in or are told why`, { timeout: 90_000 }, async (t) => {
     const profile = `conn-cap-${mechanism.toLowerCase()}`;
     const args = ["--db", "memory", "--max-connections-per-address", String(PER_ADDRESS), "--max-connections-per-port", String(PER_PORT), ...(curve ? ["--curve"] : [])];
     const controller = await startController(profile, args, started);
@@ -107,6 +107,13 @@ for (const curve of [false, true]) {
         const again = await flood(info, info.ports.client, "127.0.0.2", PER_ADDRESS);
         assert.equal(again.handshaken, PER_ADDRESS, "after the first flood left, as many get in again");
         assert.deepEqual(await late.directView().apply(() => 2).get(30_000), [2]);
+
+        // The client port full (two clients hold four places): a new client is refused at once, and says why;
+        // the clients already in are served as before.
+        const rest = [await flood(info, info.ports.client, "127.0.0.3", PER_ADDRESS), await flood(info, info.ports.client, "127.0.0.4", PER_ADDRESS)];
+        assert.equal(rest[0]!.handshaken + rest[1]!.handshaken, PER_PORT - PER_ADDRESS - 4);
+        await assert.rejects(Client.connect({ profile, activate: false, timeout: 20_000 }), (err: Error) => err.name === "HandshakeError" && /connection caps allow/.test(err.message));
+        assert.deepEqual(await first.directView().apply(() => 3).get(30_000), [3]);
       } finally {
         late.close();
       }
