@@ -1,5 +1,5 @@
 import type { Logger, RateLimitedWarnings } from "@tsparallel/protocol";
-import { canonicalAddress, connectionTableAvailable, readConnectionTable, type ConnectionTable } from "./tcp-table.js";
+import { canonicalAddress, TcpTable } from "./tcp-table.js";
 
 export interface ConnectionCapLimits {
   /** Connections one peer address may hold open on one port. */
@@ -35,16 +35,21 @@ export function fitToOpenFiles(limits: ConnectionCapLimits, openFiles: number | 
 }
 
 interface PortCount {
+  name: string;
   port: number;
   /** Admitted and perhaps still open, per canonical address: an upper bound, lowered from the kernel's table. */
   byAddress: Map<string, number>;
   total: number;
   refused: number;
+  /** Closes (ConnectionWatch.closedAfterHandshake) already turned into budget. */
+  closesSeen: number;
+  /** How many more counts closes allow to be taken off: no reading of the table lowers the total by more. */
+  budget: number;
 }
 
 /** What the snapshot shows per port. */
 export interface CapFigures {
-  /** Handshakes admitted and not known to be closed (an upper bound on the idle-or-busy peers the cap counts). */
+  /** Handshakes admitted and not known to be closed (an upper bound on the peers the cap counts). */
   counted: number;
   /** Handshakes refused because the address or the port was at its cap. */
   refused: number;
@@ -57,44 +62,41 @@ export interface CapFigures {
  *
  * Counting: each admitted handshake adds one. libzmq never says which peer a closed connection belonged
  * to (monitor events carry the listening endpoint only), so counts come down from the kernel's
- * connection table (tcp-table.ts): read a moment after connections close (ConnectionWatch says when),
- * and when a handshake would be refused, each count drops to what the kernel holds open from that
- * address, if that is lower. Both are upper bounds on the handshaken connections a peer holds, so a
- * peer never holds more than the cap. The kernel's count includes connections still in their
- * handshake, so a peer that opens many at once while its old ones are still counted can be refused
- * early: that only ever affects that peer's address. Connections that never finish the handshake are
- * not counted: libzmq's handshake interval closes them.
+ * connection table (tcp-table.ts), read a moment after connections close and when a handshake would be
+ * refused: each count drops to what the kernel holds open from that address, if that is lower. The
+ * table is read twice and the larger figure kept (a read under heavy churn can miss an entry), and a
+ * port's total never drops by more than the connections that closed there without failing their
+ * handshake: so a count stays an upper bound, and no peer holds more than the cap. The kernel's count
+ * includes connections still in their handshake, so a peer that opens many at once while its old ones
+ * are still counted can be refused early: that only ever affects that peer's address. Connections that
+ * never finish the handshake are not counted: libzmq's handshake interval closes them.
  */
 export class ConnectionCaps {
   readonly #ports = new Map<string, PortCount>();
-  readonly #enabled: boolean;
+  readonly #table: TcpTable | undefined;
   #tableReadAt = -Infinity;
-  #closedAtRead = 0;
-  #closed: () => number = () => 0;
+  #closes: (name: string) => number = () => 0;
   #pendingRead?: NodeJS.Timeout;
 
   constructor(
     readonly limits: ConnectionCapLimits,
     private readonly warnings: RateLimitedWarnings,
     log: Logger,
-    private readonly readTable: (ports: ReadonlySet<number>) => ConnectionTable = readConnectionTable,
     private readonly now: () => number = Date.now,
   ) {
-    this.#enabled = connectionTableAvailable();
-    if (!this.#enabled) log.warn("no /proc/net/tcp on this system: connections are not capped (limit them in the host's firewall)");
+    this.#table = TcpTable.open();
+    if (!this.#table) log.warn("no /proc/net/tcp on this system: connections are not capped (limit them in the host's firewall)");
   }
 
-  /**
-   * `closed` grows when a connection that may have finished its handshake closes (ConnectionWatch);
-   * `connectionClosed` is called on every close.
-   */
-  watchCloses(closed: () => number): void {
-    this.#closed = closed;
+  /** `closes(port)` grows when a connection closes there that did not fail its handshake (ConnectionWatch). */
+  watchCloses(closes: (name: string) => number): void {
+    this.#closes = closes;
   }
 
   /** A connection closed: if it may have been a counted one, the table is read soon (at most four times a second). */
   connectionClosed(): void {
-    if (!this.#enabled || this.#pendingRead || this.#closed() === this.#closedAtRead) return;
+    if (!this.#table || this.#pendingRead) return;
+    if (![...this.#ports.values()].some((p) => this.#closes(p.name) !== p.closesSeen)) return;
     const delay = Math.max(0, this.#tableReadAt + TABLE_READ_AFTER_CLOSE_MS - this.now());
     this.#pendingRead = setTimeout(() => {
       this.#pendingRead = undefined;
@@ -105,13 +107,13 @@ export class ConnectionCaps {
 
   /** Called once the sockets are bound. */
   setPort(name: string, port: number): void {
-    this.#ports.set(name, { port, byAddress: new Map(), total: 0, refused: 0 });
+    this.#ports.set(name, { name, port, byAddress: new Map(), total: 0, refused: 0, closesSeen: this.#closes(name), budget: 0 });
   }
 
   /** Whether a peer at `address` that has just finished its handshake on the `name` port may stay. */
   admit(name: string, rawAddress: string): boolean {
     const port = this.#ports.get(name);
-    if (!this.#enabled || !port) return true;
+    if (!this.#table || !port) return true;
     const address = canonicalAddress(rawAddress);
     if (this.#atCap(port, address)) this.#readTable(TABLE_READ_EVERY_MS);
     const reason = this.#atCap(port, address);
@@ -136,6 +138,7 @@ export class ConnectionCaps {
   close(): void {
     clearTimeout(this.#pendingRead);
     this.#pendingRead = undefined;
+    this.#table?.close();
   }
 
   #atCap(port: PortCount, address: string): string | undefined {
@@ -145,23 +148,32 @@ export class ConnectionCaps {
     return undefined;
   }
 
-  /** Lowers every count to what the kernel holds open, unless the last read is less than `minGapMs` old. */
+  /** Lowers counts to what the kernel holds open, unless the last read is less than `minGapMs` old. */
   #readTable(minGapMs: number): void {
     const now = this.now();
-    if (now - this.#tableReadAt < minGapMs) return;
+    if (!this.#table || now - this.#tableReadAt < minGapMs) return;
     this.#tableReadAt = now;
-    this.#closedAtRead = this.#closed();
-    const table = this.readTable(new Set([...this.#ports.values()].map((p) => p.port)));
     for (const port of this.#ports.values()) {
-      const open = table.get(port.port);
-      let total = 0;
+      const closes = this.#closes(port.name);
+      port.budget = Math.min(port.total, port.budget + Math.max(0, closes - port.closesSeen));
+      port.closesSeen = closes;
+    }
+    const ports = new Set([...this.#ports.values()].map((p) => p.port));
+    const first = this.#table.read(ports);
+    const second = first && this.#table.read(ports);
+    if (!first || !second) return;
+    for (const port of this.#ports.values()) {
+      const a = first.get(port.port);
+      const b = second.get(port.port);
       for (const [address, counted] of port.byAddress) {
-        const held = Math.min(counted, open?.get(address) ?? 0);
-        if (held > 0) port.byAddress.set(address, held);
+        const open = Math.max(a?.get(address) ?? 0, b?.get(address) ?? 0);
+        const drop = Math.min(counted - Math.min(counted, open), port.budget);
+        if (drop === 0) continue;
+        port.budget -= drop;
+        port.total -= drop;
+        if (counted - drop > 0) port.byAddress.set(address, counted - drop);
         else port.byAddress.delete(address);
-        total += held;
       }
-      port.total = total;
     }
   }
 }

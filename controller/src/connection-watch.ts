@@ -25,8 +25,8 @@ export interface PortConnections {
 export class ConnectionWatch {
   readonly ports: Record<string, PortConnections> = {};
   #closed = false;
-  #disconnects = 0;
-  #failedHandshakes = 0;
+  /** Per port: closes of connections that had not failed their handshake (see closedAfterHandshake). */
+  readonly #closes = new Map<string, { disconnects: number; failed: number }>();
 
   constructor(
     private readonly warnings: RateLimitedWarnings,
@@ -36,6 +36,8 @@ export class ConnectionWatch {
 
   watch(name: string, socket: zmq.Socket): void {
     const port: PortConnections = (this.ports[name] = { open: 0, accepted: 0, droppedInHandshake: 0, acceptErrors: 0 });
+    const closes = { disconnects: 0, failed: 0 };
+    this.#closes.set(name, closes);
     void (async () => {
       try {
         for await (const event of socket.events) {
@@ -48,7 +50,7 @@ export class ConnectionWatch {
               break;
             case "disconnect":
               if (port.open > 0) port.open--;
-              this.#disconnects++;
+              closes.disconnects++;
               this.onClose();
               break;
             case "handshake:error:protocol":
@@ -56,7 +58,7 @@ export class ConnectionWatch {
             case "handshake:error:other":
               // A handshake timeout is reported here, then as a disconnect.
               port.droppedInHandshake++;
-              this.#failedHandshakes++;
+              closes.failed++;
               break;
             case "accept:error":
               port.acceptErrors++;
@@ -76,8 +78,9 @@ export class ConnectionWatch {
    * Grows when a connection closes that did not fail its handshake (every failure is reported, then
    * its disconnect): one that had finished it, or a peer that sent no ZMTP at all.
    */
-  closedAfterHandshake(): number {
-    return this.#disconnects - this.#failedHandshakes;
+  closedAfterHandshake(name: string): number {
+    const closes = this.#closes.get(name);
+    return closes ? closes.disconnects - closes.failed : 0;
   }
 
   close(): void {

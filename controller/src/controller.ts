@@ -125,7 +125,7 @@ class Controller implements ControllerContext {
     this.registrations = new RegistrationBudget(options.newEnginesPerSecond);
     this.#connections = new ConnectionWatch(this.warnings, CONNECTIONS_WARN_ABOVE, () => caps.connectionClosed());
     for (const [name, socket] of Object.entries(sockets)) this.#connections.watch(name, socket as zmq.Socket);
-    caps.watchCloses(() => this.#connections.closedAfterHandshake());
+    caps.watchCloses((name) => this.#connections.closedAfterHandshake(name));
     this.registry = new EngineRegistry(options.keepEndedEngines, (uuid) => this.store.engineByUuid(uuid));
     const functions = (this.functions = new FunctionCache(
       options.functionCacheBytes,

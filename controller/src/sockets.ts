@@ -38,7 +38,11 @@ function portOf(socket: zmq.Socket): number {
  */
 export async function bindSockets(ip: string, security: SocketSecurity, ports?: SocketPorts): Promise<{ sockets: ControllerSockets; ports: SocketPorts }> {
   // A ZAP domain on a NULL socket makes libzmq ask the ZAP handler too (and refuse ZMTP 1.0 peers).
-  const auth = (name: keyof ControllerSockets) => (security.curve ? curveServerOptions(security.keys, security.zapDomains[name]) : { zapDomain: security.zapDomains[name] });
+  // Enforced: without it, a handshake whose ZAP request cannot be made (out of descriptors) goes through unasked.
+  const auth = (name: keyof ControllerSockets) => ({
+    ...(security.curve ? curveServerOptions(security.keys, security.zapDomains[name]) : { zapDomain: security.zapDomains[name] }),
+    zapEnforceDomain: true,
+  });
   const sockets: ControllerSockets = {
     client: new zmq.Router({ sendHighWaterMark: 0, receiveHighWaterMark: 0, sendTimeout: 0, ...dataSocketLimits(), ...auth("client") }),
     events: new zmq.Router({ sendHighWaterMark: EVENTS_HIGH_WATER_MARK, sendTimeout: 0, ...heartbeatSocketLimits(), ...auth("events") }),
