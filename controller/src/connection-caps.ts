@@ -77,6 +77,7 @@ export class ConnectionCaps {
   #tableReadAt = -Infinity;
   #closes: (name: string) => number = () => 0;
   #pendingRead?: NodeJS.Timeout;
+  #reading?: Promise<void>;
 
   constructor(
     readonly limits: ConnectionCapLimits,
@@ -93,14 +94,19 @@ export class ConnectionCaps {
     this.#closes = closes;
   }
 
-  /** A connection closed: if it may have been a counted one, the table is read soon (at most four times a second). */
+  /**
+   * A connection closed: if it may have been a counted one, on a port whose counts come near a cap (half
+   * the per-address cap: below that no address can be at its cap), the table is read soon (at most four
+   * times a second). A cluster well under its caps never reads it.
+   */
   connectionClosed(): void {
     if (!this.#table || this.#pendingRead) return;
-    if (![...this.#ports.values()].some((p) => this.#closes(p.name) !== p.closesSeen)) return;
+    const near = (p: PortCount) => p.total >= this.limits.perAddress / 2 && this.#closes(p.name) !== p.closesSeen;
+    if (![...this.#ports.values()].some(near)) return;
     const delay = Math.max(0, this.#tableReadAt + TABLE_READ_AFTER_CLOSE_MS - this.now());
     this.#pendingRead = setTimeout(() => {
       this.#pendingRead = undefined;
-      this.#readTable(TABLE_READ_AFTER_CLOSE_MS);
+      void this.#readTable(TABLE_READ_AFTER_CLOSE_MS);
     }, delay);
     this.#pendingRead.unref();
   }
@@ -110,12 +116,15 @@ export class ConnectionCaps {
     this.#ports.set(name, { name, port, byAddress: new Map(), total: 0, refused: 0, closesSeen: this.#closes(name), budget: 0 });
   }
 
-  /** Whether a peer at `address` that has just finished its handshake on the `name` port may stay. */
-  admit(name: string, rawAddress: string): boolean {
+  /**
+   * Whether a peer at `address` that has just finished its handshake on the `name` port may stay. Only
+   * at a cap does it wait, for a read of the kernel's table.
+   */
+  async admit(name: string, rawAddress: string): Promise<boolean> {
     const port = this.#ports.get(name);
     if (!this.#table || !port) return true;
     const address = canonicalAddress(rawAddress);
-    if (this.#atCap(port, address)) this.#readTable(TABLE_READ_EVERY_MS);
+    if (this.#atCap(port, address)) await this.#readTable(TABLE_READ_EVERY_MS);
     const reason = this.#atCap(port, address);
     if (reason) {
       port.refused++;
@@ -148,30 +157,45 @@ export class ConnectionCaps {
     return undefined;
   }
 
-  /** Lowers counts to what the kernel holds open, unless the last read is less than `minGapMs` old. */
-  #readTable(minGapMs: number): void {
-    const now = this.now();
-    if (!this.#table || now - this.#tableReadAt < minGapMs) return;
-    this.#tableReadAt = now;
+  /**
+   * Lowers counts to what the kernel holds open, unless the last read is less than `minGapMs` old; a
+   * caller during a read waits for that one.
+   */
+  #readTable(minGapMs: number): Promise<void> {
+    if (this.#reading) return this.#reading;
+    if (!this.#table || this.now() - this.#tableReadAt < minGapMs) return Promise.resolve();
+    this.#reading = this.#lowerCounts(this.#table).finally(() => {
+      this.#reading = undefined;
+      // Closes during the read are not in it: another one, if they may matter.
+      this.connectionClosed();
+    });
+    return this.#reading;
+  }
+
+  async #lowerCounts(table: TcpTable): Promise<void> {
+    this.#tableReadAt = this.now();
     for (const port of this.#ports.values()) {
       const closes = this.#closes(port.name);
       port.budget = Math.min(port.total, port.budget + Math.max(0, closes - port.closesSeen));
       port.closesSeen = closes;
     }
+    // Counts as the read starts: peers admitted while it runs may be missing from it, and keep their count.
+    const before = new Map([...this.#ports.values()].map((p) => [p, new Map(p.byAddress)]));
     const ports = new Set([...this.#ports.values()].map((p) => p.port));
-    const first = this.#table.read(ports);
-    const second = first && this.#table.read(ports);
+    const first = await table.read(ports);
+    const second = first && (await table.read(ports));
     if (!first || !second) return;
-    for (const port of this.#ports.values()) {
+    for (const [port, counts] of before) {
       const a = first.get(port.port);
       const b = second.get(port.port);
-      for (const [address, counted] of port.byAddress) {
+      for (const [address, counted] of counts) {
         const open = Math.max(a?.get(address) ?? 0, b?.get(address) ?? 0);
-        const drop = Math.min(counted - Math.min(counted, open), port.budget);
+        const now = port.byAddress.get(address) ?? 0;
+        const drop = Math.min(Math.max(0, counted - open), port.budget, now);
         if (drop === 0) continue;
         port.budget -= drop;
         port.total -= drop;
-        if (counted - drop > 0) port.byAddress.set(address, counted - drop);
+        if (now - drop > 0) port.byAddress.set(address, now - drop);
         else port.byAddress.delete(address);
       }
     }

@@ -1,11 +1,16 @@
-import { closeSync, openSync, readSync } from "node:fs";
+import { closeSync, openSync, read } from "node:fs";
+import { promisify } from "node:util";
 import { endianness } from "node:os";
 
-/** TCP states that hold a descriptor on the accepting side: ESTABLISHED, CLOSE_WAIT (see include/net/tcp_states.h). */
-const OPEN_STATES = new Set(["01", "08"]);
+/** TCP states (include/net/tcp_states.h) are two hex digits. */
+const [DIGIT_0, DIGIT_1, DIGIT_8] = [0x30, 0x31, 0x38];
 const TABLES = ["/proc/net/tcp", "/proc/net/tcp6"];
 const LITTLE_ENDIAN = endianness() === "LE";
 const READ_CHUNK_BYTES = 256 * 1024;
+const NEWLINE = 0x0a;
+const SL_END = Buffer.from(": ", "latin1");
+const readAsync = promisify(read);
+const readAt = (fd: number, buffer: Buffer, position: number) => readAsync(fd, buffer, 0, buffer.length, position);
 
 /** Open connections per local port (only the ports asked for), then per remote address. */
 export type ConnectionTable = Map<number, Map<string, number>>;
@@ -15,7 +20,9 @@ export type ConnectionTable = Map<number, Map<string, number>>;
  * /proc/net/tcp and tcp6. libzmq's monitor events do not say which peer a closed connection belonged
  * to, so this is where the connection caps learn that a peer's connections are gone. The files are
  * opened once and read again from the start each time: a process out of descriptors (exactly when the
- * caps matter) could not open them.
+ * caps matter) could not open them. They list every socket of the host's network namespace (tens of
+ * thousands on a busy host, ~150 bytes each, ~100 ms of kernel time per read), so the kernel's part
+ * runs on libuv's thread pool and only lines on our ports are looked at.
  */
 export class TcpTable {
   readonly #fds: number[] = [];
@@ -33,12 +40,12 @@ export class TcpTable {
   }
 
   /** Undefined when a file cannot be read whole: a partial table would undercount, and let peers past a cap. */
-  read(ports: ReadonlySet<number>): ConnectionTable | undefined {
+  async read(ports: ReadonlySet<number>): Promise<ConnectionTable | undefined> {
     const table: ConnectionTable = new Map();
     for (const fd of this.#fds) {
-      const text = readFromStart(fd);
+      const text = await readFromStart(fd);
       if (text === undefined) return undefined;
-      countLines(text, ports, table);
+      countConnections(text, ports, table);
     }
     return table;
   }
@@ -54,33 +61,50 @@ export class TcpTable {
   }
 }
 
-function readFromStart(fd: number): string | undefined {
+async function readFromStart(fd: number): Promise<Buffer | undefined> {
   const chunks: Buffer[] = [];
+  const buffer = Buffer.allocUnsafe(READ_CHUNK_BYTES);
   let position = 0;
   try {
     for (;;) {
-      const chunk = Buffer.allocUnsafe(READ_CHUNK_BYTES);
-      const read = readSync(fd, chunk, 0, chunk.length, position);
-      if (read === 0) break;
-      chunks.push(read === chunk.length ? chunk : chunk.subarray(0, read));
-      position += read;
+      const { bytesRead } = await readAt(fd, buffer, position);
+      if (bytesRead === 0) break;
+      chunks.push(Buffer.from(buffer.subarray(0, bytesRead)));
+      position += bytesRead;
     }
   } catch {
     return undefined;
   }
-  return Buffer.concat(chunks).toString("latin1");
+  return Buffer.concat(chunks);
 }
 
-function countLines(text: string, ports: ReadonlySet<number>, table: ConnectionTable): void {
-  for (const line of text.split("\n")) {
-    // "  12: 0100007F:1F90 0200007F:D2A4 01 ..." (sl, local, remote, state)
-    const fields = line.trim().split(/\s+/, 4);
-    if (fields.length < 4 || !OPEN_STATES.has(fields[3]!)) continue;
-    const local = fields[1]!;
-    const port = parseInt(local.slice(local.indexOf(":") + 1), 16);
-    if (!ports.has(port)) continue;
-    const remote = fields[2]!;
-    const address = addressFromHex(remote.slice(0, remote.indexOf(":")));
+/** Adds the open connections that `text` (the bytes of /proc/net/tcp or tcp6) lists on `ports` to `table`. */
+export function countConnections(text: Buffer, ports: ReadonlySet<number>, table: ConnectionTable = new Map()): ConnectionTable {
+  for (const port of ports) countPort(text, port, table);
+  return table;
+}
+
+/**
+ * Lines are "%4d: LOCAL:PORT REMOTE:PORT ST ..." with addresses in 8 (tcp) or 32 (tcp6) hex digits: a
+ * native search of the bytes for ":PORT " finds the candidates (a string of several MB would cost far
+ * more), and only those on the local side are counted.
+ */
+function countPort(text: Buffer, port: number, table: ConnectionTable): void {
+  const needle = Buffer.from(`:${port.toString(16).toUpperCase().padStart(4, "0")} `, "latin1");
+  // A flood comes from few addresses: each one's hex is decoded once per read.
+  const decoded = new Map<string, string | undefined>();
+  for (let hit = text.indexOf(needle); hit !== -1; hit = text.indexOf(needle, hit + needle.length)) {
+    const lineStart = text.lastIndexOf(NEWLINE, hit) + 1;
+    const localStart = text.indexOf(SL_END, lineStart) + SL_END.length;
+    const width = hit - localStart;
+    if (width !== 8 && width !== 32) continue;
+    const remoteStart = hit + needle.length;
+    const state = remoteStart + width + 6;
+    // "01" ESTABLISHED or "08" CLOSE_WAIT: the states that hold a descriptor on the accepting side.
+    if (text[state] !== DIGIT_0 || (text[state + 1] !== DIGIT_1 && text[state + 1] !== DIGIT_8)) continue;
+    const hex = text.toString("latin1", remoteStart, remoteStart + width);
+    let address = decoded.get(hex);
+    if (!decoded.has(hex)) decoded.set(hex, (address = addressFromHex(hex)));
     if (!address) continue;
     let byAddress = table.get(port);
     if (!byAddress) table.set(port, (byAddress = new Map()));
