@@ -103,7 +103,8 @@ export class ConnectionCaps {
     if (!this.#table || this.#pendingRead) return;
     const near = (p: PortCount) => p.total >= this.limits.perAddress / 2 && this.#closes(p.name) !== p.closesSeen;
     if (![...this.#ports.values()].some(near)) return;
-    const delay = Math.max(0, this.#tableReadAt + TABLE_READ_AFTER_CLOSE_MS - this.now());
+    // Never at once: libzmq reports a disconnect just before it closes the descriptor.
+    const delay = Math.max(TABLE_READ_AFTER_CLOSE_MS, this.#tableReadAt + TABLE_READ_AFTER_CLOSE_MS - this.now());
     this.#pendingRead = setTimeout(() => {
       this.#pendingRead = undefined;
       void this.#readTable(TABLE_READ_AFTER_CLOSE_MS);
@@ -117,17 +118,20 @@ export class ConnectionCaps {
   }
 
   /**
-   * Whether a peer at `address` that has just finished its handshake on the `name` port may stay. Only
-   * at a cap does it wait, for a read of the kernel's table.
+   * Whether a peer at `address` that has just finished its handshake on the `name` port may stay.
+   * Decided at once, also at a cap: a flood of peers that connect again as soon as they are refused
+   * holds a descriptor for as long as the decision takes, and waiting for a read of the kernel's table
+   * (~100 ms on a busy host) let such a flood take every descriptor. At a cap the table is read in the
+   * background (once a second), for the next peer; reads after closes keep counts near a cap current.
    */
-  async admit(name: string, rawAddress: string): Promise<boolean> {
+  admit(name: string, rawAddress: string): boolean {
     const port = this.#ports.get(name);
     if (!this.#table || !port) return true;
     const address = canonicalAddress(rawAddress);
-    if (this.#atCap(port, address)) await this.#readTable(TABLE_READ_EVERY_MS);
     const reason = this.#atCap(port, address);
     if (reason) {
       port.refused++;
+      void this.#readTable(TABLE_READ_EVERY_MS);
       this.warnings.warn(
         `connection-cap/${name}`,
         `refused a connection to the ${name} port from ${address}: ${reason}; ${port.refused} refused on this port so far`,

@@ -7,18 +7,24 @@
  */
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
+import { readdirSync } from "node:fs";
+import { createInterface } from "node:readline";
 import { after, test } from "node:test";
 import * as zmq from "zeromq";
 import { clientConnectionFile, curveClientOptions, engineConnectionFile, readConnectionFile, type ConnectionInfo } from "@tsparallel/protocol";
 import { Client } from "tsparallel";
-import { eventually } from "./support/cluster-fixture.js";
+import { eventually, privateRoot } from "./support/cluster-fixture.js";
 import { startController } from "./support/controller-process.js";
 import { bins } from "./support/paths.js";
 
 const started: ChildProcess[] = [];
 const peers: zmq.Dealer[] = [];
+/** ZeroMQ allows 1,023 sockets per context (a DEALER with an event observer takes two): each test closes its peers. */
+function closePeers(): void {
+  for (const dealer of peers.splice(0)) dealer.close();
+}
 after(() => {
-  for (const dealer of peers) dealer.close();
+  closePeers();
   for (const child of started) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
 });
 
@@ -123,7 +129,61 @@ for (const curve of [false, true]) {
       t.diagnostic(`client port: ${JSON.stringify((await first.status()).connections?.client)}`);
       assert.equal(controller.child.exitCode, null, "the controller is alive");
     } finally {
+      closePeers();
       first.close();
     }
   });
 }
+
+const FD_LIMIT = 512;
+/** What the controller keeps for itself (connection-caps.ts): the rest is shared by its four ports. */
+const RESERVED_DESCRIPTORS = 256;
+const FD_FLOOD = 600;
+
+test(`at an open-file limit of ${FD_LIMIT}, ${FD_FLOOD} idle handshaken peers on one port stop at its cap; the controller serves old and new clients`, { timeout: 120_000 }, async (t) => {
+  privateRoot();
+  const profile = "conn-cap-fds";
+  const controller = spawn("prlimit", [`--nofile=${FD_LIMIT}:${FD_LIMIT}`, process.execPath, bins.controller, "--profile", profile, "--db", "memory", "--log-level", "info"], { stdio: ["ignore", "pipe", "pipe"] });
+  started.push(controller);
+  let log = "";
+  controller.stderr!.on("data", (chunk: Buffer) => (log += chunk.toString()));
+  await new Promise<void>((resolve, reject) => {
+    createInterface({ input: controller.stdout! }).once("line", () => resolve());
+    controller.once("exit", (code) => reject(new Error(`tspcontroller exited (${code}) before it was ready:\n${log}`)));
+  });
+  const perPort = Math.floor((FD_LIMIT - RESERVED_DESCRIPTORS) / 4);
+  assert.match(log, new RegExp(`open-file limit \\(${FD_LIMIT}\\) leaves room for ${perPort} connections per port`));
+  const engine = spawn(process.execPath, [bins.engine, "--file", engineConnectionFile(profile)], { stdio: "ignore" });
+  started.push(engine);
+  const first = await Client.connect({ profile, activate: false });
+  try {
+    await first.waitForEngines(1, { timeout: 30_000 });
+    const engineInfo = readConnectionFile(engineConnectionFile(profile), "engine");
+    // The heartbeat port, which clients do not use: a new client must get in while it is full.
+    for (let i = 0; i < FD_FLOOD; i++) {
+      const dealer = new zmq.Dealer({ linger: 0 });
+      peers.push(dealer);
+      dealer.connect(`tcp://127.0.0.${2 + (i % 8)}:0;${engineInfo.ip}:${engineInfo.ports.heartbeat}`);
+    }
+    const heartbeat = await eventually("the flood to be admitted up to the cap and the rest refused", async () => {
+      const port = (await first.status()).connections?.heartbeat;
+      return port && (port.refused ?? 0) >= FD_FLOOD - perPort ? port : undefined;
+    }, 60_000);
+    assert.equal(heartbeat.counted, perPort, `the heartbeat port counts its cap: ${JSON.stringify(heartbeat)}`);
+    // Refused peers that connect again hold a descriptor while in their handshake: the count moves, so it is
+    // reported, and what is asserted is what it is for: clients old and new are served.
+    const descriptors = readdirSync(`/proc/${controller.pid}/fd`).length;
+    assert.deepEqual(await first.directView().apply(() => 1).get(30_000), [1], "the client that was in is served");
+    const late = await Client.connect({ profile, activate: false, timeout: 20_000 });
+    try {
+      assert.deepEqual(await late.directView().apply(() => 2).get(30_000), [2], "a new client gets in and is served");
+    } finally {
+      late.close();
+    }
+    t.diagnostic(`heartbeat port ${JSON.stringify(heartbeat)}; controller descriptors ${descriptors} of ${FD_LIMIT}`);
+    assert.equal(controller.exitCode, null, "the controller is alive");
+  } finally {
+    closePeers();
+    first.close();
+  }
+});
