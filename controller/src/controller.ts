@@ -341,6 +341,7 @@ export async function startController(options: ControllerOptions = {}): Promise<
     bound = await bindSockets(resolved.ip, { keys: curveKeys, curve: resolved.curve, zapDomains: zap.domains as Record<(typeof socketNames)[number], string> }, previous?.ports);
   } catch (err) {
     zap.close();
+    caps.close();
     throw err;
   }
   const { sockets, ports } = bound;
@@ -354,6 +355,7 @@ export async function startController(options: ControllerOptions = {}): Promise<
   } catch (err) {
     closeSockets(sockets, 0);
     zap.close();
+    caps.close();
     throw err;
   }
   try {
@@ -368,6 +370,7 @@ export async function startController(options: ControllerOptions = {}): Promise<
   } catch (err) {
     closeSockets(sockets, 0);
     zap.close();
+    caps.close();
     controller.closeStore();
     throw err;
   }
