@@ -27,16 +27,17 @@ export type ConnectionTable = Map<number, Map<string, number>>;
 export class TcpTable {
   readonly #fds: number[] = [];
 
-  /** Undefined when this system has no such table (not Linux). */
+  /** Undefined when this system has no such table (not Linux). A kernel without IPv6 has no tcp6. */
   static open(): TcpTable | undefined {
     const table = new TcpTable();
-    try {
-      for (const file of TABLES) table.#fds.push(openSync(file, "r"));
-      return table;
-    } catch {
-      table.close();
-      return undefined;
+    for (const [i, file] of TABLES.entries()) {
+      try {
+        table.#fds.push(openSync(file, "r"));
+      } catch {
+        if (i === 0) return undefined;
+      }
     }
+    return table;
   }
 
   /** Undefined when a file cannot be read whole: a partial table would undercount, and let peers past a cap. */

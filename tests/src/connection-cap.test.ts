@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
 import { readdirSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { after, test } from "node:test";
@@ -185,5 +186,18 @@ test(`at an open-file limit of ${FD_LIMIT}, ${FD_FLOOD} idle handshaken peers on
   } finally {
     closePeers();
     first.close();
+  }
+});
+
+test("a cap that is not a positive whole number is refused at start, by name", async () => {
+  privateRoot();
+  for (const flag of ["--max-connections-per-address", "--max-connections-per-port"]) {
+    const child = spawn(process.execPath, [bins.controller, "--profile", "conn-cap-bad", "--db", "memory", flag, "0"], { stdio: ["ignore", "ignore", "pipe"] });
+    started.push(child);
+    let stderr = "";
+    child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    const [code] = (await once(child, "exit")) as [number | null];
+    assert.equal(code, 1);
+    assert.match(stderr, /maxConnectionsPer(Address|Port) must be a positive whole number, got 0/);
   }
 });
