@@ -112,9 +112,15 @@ export class ConnectionCaps {
     this.#pendingRead.unref();
   }
 
-  /** Called once the sockets are bound. */
+  /** Counting starts before the sockets bind (a restarted controller's peers reconnect at once)... */
+  addPort(name: string): void {
+    this.#ports.set(name, { name, port: 0, byAddress: new Map(), total: 0, refused: 0, closesSeen: this.#closes(name), budget: 0 });
+  }
+
+  /** ...and its port number, for the kernel's table, is known once they are. */
   setPort(name: string, port: number): void {
-    this.#ports.set(name, { name, port, byAddress: new Map(), total: 0, refused: 0, closesSeen: this.#closes(name), budget: 0 });
+    const counts = this.#ports.get(name);
+    if (counts) counts.port = port;
   }
 
   /**
@@ -185,11 +191,12 @@ export class ConnectionCaps {
     }
     // Counts as the read starts: peers admitted while it runs may be missing from it, and keep their count.
     const before = new Map([...this.#ports.values()].map((p) => [p, new Map(p.byAddress)]));
-    const ports = new Set([...this.#ports.values()].map((p) => p.port));
+    const ports = new Set([...this.#ports.values()].map((p) => p.port).filter((port) => port > 0));
     const first = await table.read(ports);
     const second = first && (await table.read(ports));
     if (!first || !second) return;
     for (const [port, counts] of before) {
+      if (port.port === 0) continue;
       const a = first.get(port.port);
       const b = second.get(port.port);
       for (const [address, counted] of counts) {

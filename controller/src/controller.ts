@@ -332,6 +332,7 @@ export async function startController(options: ControllerOptions = {}): Promise<
   const curveKeys = previous?.curveKeys ?? newCurveKeys();
   const caps = connectionCaps(resolved, openFiles?.soft);
   const socketNames = ["client", "events", "engine", "heartbeat"] as const;
+  for (const name of socketNames) caps.addPort(name);
   const zap = await registerZapDomains(
     Object.fromEntries(socketNames.map((name) => [name, { ...(resolved.curve ? { curve: curveKeys } : {}), admit: (address: string) => caps.admit(name, address) }])),
     resolved.logger,

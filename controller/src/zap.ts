@@ -11,12 +11,12 @@ export interface ZapPolicy {
   /** The cluster's client public key (Z85): the socket is a CURVE server and only this key gets in. Without it, NULL. */
   curve?: CurveKeys;
   /** Asked once the mechanism is right, with the peer's IP address: false refuses (the connection caps). */
-  admit(address: string): boolean | Promise<boolean>;
+  admit(address: string): boolean;
 }
 
 interface Domain {
   clientKey?: Buffer;
-  admit(address: string): boolean | Promise<boolean>;
+  admit(address: string): boolean;
   log: Logger;
   counters: { refused: number; lastWarn: number; unreported: number };
 }
@@ -77,7 +77,7 @@ class ZapHandler {
           status = "400";
           text = "unknown client key";
           this.#refused(domain, peer);
-        } else if (!(await this.#admit(domain, peer))) {
+        } else if (!this.#admit(domain, peer)) {
           // 400, not 300 ("temporary"): after a 300 libzmq keeps the connection open, and its descriptor.
           status = "400";
           text = "connection cap";
@@ -95,9 +95,9 @@ class ZapHandler {
   }
 
   /** A failing cap check lets the peer in, as before there were caps, rather than taking the handler (and every later handshake) down. */
-  async #admit(domain: Domain, peer: string): Promise<boolean> {
+  #admit(domain: Domain, peer: string): boolean {
     try {
-      return await domain.admit(peer);
+      return domain.admit(peer);
     } catch (err) {
       domain.log.error(`connection cap check failed (the connection is let in): ${(err as Error).message}`);
       return true;
