@@ -3,7 +3,9 @@
  * cluster's keys) and then sits was never closed, so 31,500 of them took all the controller's file
  * descriptors and new clients timed out. Now the controller counts handshaken connections per peer
  * address and per port and refuses more during the handshake. These tests hold real handshaken DEALERs
- * from one loopback address (127.0.0.2) beyond a small cap; a real client from 127.0.0.1 still gets in.
+ * from other loopback addresses (127.0.0.2 and up) beyond small caps, and beyond the per-port cap that an
+ * open-file limit of 512 leaves; real clients from 127.0.0.1 get in, or are refused with a clear error
+ * when their port is full.
  */
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
