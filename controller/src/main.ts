@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { startController } from "./controller.js";
 import { DEFAULT_HEARTBEAT, DEFAULT_NEW_ENGINES_PER_SECOND } from "./options.js";
 import { DEFAULT_KEEP_ENDED_ENGINES } from "./engines-registry.js";
+import { DEFAULT_CONNECTION_CAPS } from "./connection-caps.js";
 import { DEFAULT_RECORD_LIMITS } from "./records/task-records.js";
 import { SCHEMES, type SchemeName } from "./schedulers/index.js";
 import { DEFAULT_STORE_LIMITS } from "./store/task-store.js";
@@ -38,6 +39,8 @@ const program = new Command("tspcontroller")
   .option("--restore", "restart after a crash: same ports and key (from the connection files), same task store and engine ids")
   .option("--keep-dead-engines <n>", "dead or stopped engines kept in snapshots (the most recently ended; older ones are forgotten, and get their id back from the task store if they register again)", integer, DEFAULT_KEEP_ENDED_ENGINES)
   .option("--new-engines-per-sec <n>", "new engines that may register per second (bursts of 10 s worth); more are told to ask again", integer, DEFAULT_NEW_ENGINES_PER_SECOND)
+  .option("--max-connections-per-address <n>", "connections one peer address may hold open on one port once they finished their handshake; more are refused", integer, DEFAULT_CONNECTION_CAPS.perAddress)
+  .option("--max-connections-per-port <n>", "connections one port may hold open once they finished their handshake, from all addresses (lowered to fit the open-file limit)", integer, DEFAULT_CONNECTION_CAPS.perPort)
   .option("--keep-results <n>", "completed tasks whose result values the controller keeps for result requests", integer, 1024)
   .addOption(new Option("--log-level <level>", "log level").choices(["debug", "info", "warn", "error", "silent"]))
   .parse();
@@ -61,6 +64,8 @@ interface CliOptions {
   keepResults: number;
   keepDeadEngines: number;
   newEnginesPerSec: number;
+  maxConnectionsPerAddress: number;
+  maxConnectionsPerPort: number;
   db?: "sqlite" | "memory";
   dbFile?: string;
   dbMaxRecords: number;
@@ -96,6 +101,8 @@ try {
     restore: cli.restore ?? false,
     keepEndedEngines: cli.keepDeadEngines,
     newEnginesPerSecond: cli.newEnginesPerSec,
+    maxConnectionsPerAddress: cli.maxConnectionsPerAddress,
+    maxConnectionsPerPort: cli.maxConnectionsPerPort,
     recordLimits: { ...DEFAULT_RECORD_LIMITS, keepResults: cli.keepResults, keepRecords: Math.max(DEFAULT_RECORD_LIMITS.keepRecords, cli.keepResults) },
   });
   for (const signal of ["SIGTERM", "SIGINT"] as const) {

@@ -6,6 +6,7 @@ import { SCHEMES, type SchemeName } from "./schedulers/index.js";
 import { DEFAULT_STORE_LIMITS, type StoreKind, type StoreLimits } from "./store/task-store.js";
 import type { WindowMode } from "./task-durations.js";
 import { DEFAULT_KEEP_ENDED_ENGINES } from "./engines-registry.js";
+import { DEFAULT_CONNECTION_CAPS } from "./connection-caps.js";
 
 export interface ControllerOptions {
   /** Profile name: selects the security dir for the connection files. Default "default". */
@@ -66,6 +67,13 @@ export interface ControllerOptions {
   keepEndedEngines?: number;
   /** New engines that may register per second, in bursts of ten seconds' worth; more are told to ask again. Default 100. */
   newEnginesPerSecond?: number;
+  /**
+   * Connections that finished their handshake one peer address may hold on one port; more are refused
+   * during the handshake. Default 1024.
+   */
+  maxConnectionsPerAddress?: number;
+  /** Connections that finished their handshake one port may hold, from all addresses. Default 4096, and at most what the open-file limit leaves. */
+  maxConnectionsPerPort?: number;
   logger?: Logger;
 }
 
@@ -91,6 +99,11 @@ export class OptionsError extends Error {
 
 function positive(name: string, value: number, allowZero = false): number {
   if (!Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) throw new OptionsError(`${name} must be a ${allowZero ? "non-negative" : "positive"} number, got ${value}`);
+  return value;
+}
+
+function wholePositive(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) throw new OptionsError(`${name} must be a positive whole number, got ${value}`);
   return value;
 }
 
@@ -167,6 +180,8 @@ export function resolveOptions(options: ControllerOptions = {}): ResolvedOptions
     functionCacheBytes: Math.floor(positive("functionCacheBytes", options.functionCacheBytes ?? messageLimits().functionCacheBytes)),
     keepEndedEngines: Math.floor(positive("keepEndedEngines", options.keepEndedEngines ?? DEFAULT_KEEP_ENDED_ENGINES, true)),
     newEnginesPerSecond: positive("newEnginesPerSecond", options.newEnginesPerSecond ?? DEFAULT_NEW_ENGINES_PER_SECOND),
+    maxConnectionsPerAddress: wholePositive("maxConnectionsPerAddress", options.maxConnectionsPerAddress ?? DEFAULT_CONNECTION_CAPS.perAddress),
+    maxConnectionsPerPort: wholePositive("maxConnectionsPerPort", options.maxConnectionsPerPort ?? DEFAULT_CONNECTION_CAPS.perPort),
     logger: options.logger ?? createLogger("controller"),
   };
 }

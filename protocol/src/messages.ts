@@ -215,8 +215,11 @@ export interface ClusterSnapshot {
   store?: { kind: "sqlite" | "memory"; location?: string; records: number; bytes: number; waiting: number };
   /** The controller's function cache: sources held, their bytes and the bound, sources refused for a wrong hash. */
   functions?: { count: number; bytes: number; capacity: number; refused: number };
-  /** Connections per controller port (open now, accepted, closed in their handshake, accept errors). */
-  connections?: Record<string, { open: number; accepted: number; droppedInHandshake: number; acceptErrors: number }>;
+  /**
+   * Connections per controller port (open now, accepted, closed in their handshake, accept errors), and
+   * the connection caps: handshaken connections they count (an upper bound) and handshakes they refused.
+   */
+  connections?: Record<string, { open: number; accepted: number; droppedInHandshake: number; acceptErrors: number; counted?: number; refused?: number }>;
   time: number;
 }
 
