@@ -130,14 +130,14 @@ export async function fanoutAt(engines: number, repeats: number, log: (m: string
 
 export function renderFanout(rows: FanoutRow[]): string {
   const out = ["do-on-all calls to every engine: median wall ms per call [ms per engine]; mean CPU ms per call of client / controller"];
-  out.push(`${"engines".padStart(7)}  ${"register".padStart(8)}  ${"call".padEnd(8)}  ${MODES.map((m) => `${m}: wall [per engine]  cpu client/ctrl`.padStart(42)).join("")}`);
+  out.push(`${"engines".padStart(7)}  ${"register".padStart(8)}  ${"call".padEnd(8)}  ${MODES.map((m) => `${m}: wall [per engine]  cpu client/ctrl`.padStart(48)).join("")}`);
   for (const r of rows) {
     CALLS.forEach((c, i) => {
       const cells = MODES.map((m) => {
         const k = `${c} ${m}`;
         const wall = r.ms[k];
         const [client, controller] = r.cpu[k] ?? [NaN, NaN];
-        return wall === undefined ? "-".padStart(42) : `${wall.toFixed(1)} [${(wall / r.engines).toFixed(2)}]  ${client.toFixed(1)}/${controller.toFixed(1)}`.padStart(42);
+        return wall === undefined ? "-".padStart(48) : `${wall.toFixed(1)} [${(wall / r.engines).toFixed(2)}]  ${client.toFixed(1)}/${controller.toFixed(1)}`.padStart(48);
       });
       const head = i === 0 ? `${String(r.engines).padStart(7)}  ${`${r.secondsToRegister.toFixed(1)} s`.padStart(8)}` : " ".repeat(17);
       out.push(`${head}  ${c.padEnd(8)}  ${cells.join("")}`);

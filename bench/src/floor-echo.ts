@@ -20,7 +20,7 @@ if (mode === "raw") {
 } else {
   const signer = new Signer(key!);
   const log = createLogger("floor-echo");
-  const sender = new MessageSender(router, signer, "floor-echo", log);
+  const sender = new MessageSender(router, signer, "floor-echo", log, "compact");
   for await (const msg of receiveMessages(router, signer, log)) {
     sender.send(msg.header.msg_type as "status_request", msg.content as Record<string, never>, {
       identities: msg.identities, parent: msg.header, buffers: msg.buffers,

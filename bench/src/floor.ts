@@ -7,7 +7,8 @@ import { median, seconds } from "./timing.js";
 
 /**
  * What the machine allows, measured in the same run as the workloads: a raw ZeroMQ DEALER↔ROUTER
- * round trip between two node processes, the same with our signed Jupyter envelope on both ends,
+ * round trip between two node processes, the same with our signed envelope (the compact one-frame form
+ * the cluster speaks) on both ends,
  * and 100 MiB there and back. An apply round trip crosses two such hops each way (client ->
  * controller -> engine and back), so 2x the protocol round trip is its floor.
  */
@@ -70,7 +71,7 @@ async function protocolFloor(roundTrips: number): Promise<number> {
     dealer.connect(endpoint);
     const signer = new Signer(key);
     const log = createLogger("floor");
-    const sender = new MessageSender(dealer, signer, "floor", log);
+    const sender = new MessageSender(dealer, signer, "floor", log, "compact");
     const replies = receiveMessages(dealer, signer, log);
     // About the size of one apply task's content.
     const content = { targets: [0], body: { kind: "apply", fn: { hash: "0".repeat(40), name: "nothing" } }, bufferCount: 1 };

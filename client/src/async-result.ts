@@ -20,6 +20,8 @@ export interface TaskMetadata {
   stderr: string;
   /** Rich outputs the task displayed (`display(...)` on the engine), in order. */
   displays?: Record<string, unknown>[];
+  /** What the task published (`publishData({...})` on the engine), merged: the newest value of each name. */
+  data?: Record<string, unknown>;
   executionCount?: number;
   repr?: string;
   error?: Error;
@@ -275,6 +277,15 @@ export class AsyncResult<T> implements PromiseLike<T> {
 
   get stderr(): string[] {
     return this.#column((i) => this._tasks.output(i, "stderr"));
+  }
+
+  /**
+   * Data published per task, in task order (ipyparallel's `ar.data`): each task's `publishData({...})`
+   * calls merged into one object, the newest value of each name; `{}` before any. Current while the
+   * tasks run, and complete once they are done (data travels ahead of its task's result).
+   */
+  get data(): Record<string, unknown>[] {
+    return this.#column((i) => this._tasks.data(i));
   }
 
   /** Engine ids per task, as ipyparallel's ar.engine_id. */

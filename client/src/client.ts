@@ -1,12 +1,13 @@
 import { EventEmitter } from "node:events";
 import { inspect, type InspectOptions } from "node:util";
 import {
-  clientConnectionFile, messageIdAt, newMessageId, reserveMessageIds, type MessageIdBlock, readConnectionFile, splitFrames, unpackValue,
+  clientConnectionFile, decodePublishedData, messageIdAt, newMessageId, reserveMessageIds, type MessageIdBlock, readConnectionFile, splitFrames, unpackValue,
   type ClusterSnapshot, type EngineInfo, type FunctionRef, type Message, type MessageContents, type MessageType,
   type QueueStatus, type ShippedFunction, type TaskBody, type TaskDbFilter, type TaskDbKey, type TaskDbRecord,
   type TaskRecordInfo, type TaskRequest, type TaskResult,
 } from "@tsparallel/protocol";
 import { AsyncResult, type TaskOwner } from "./async-result.js";
+import { warnIfControllerElsewhere } from "./location-check.js";
 import { ControllerError, EngineError, NoEnginesError, TaskAbortedError, TimeoutError, remoteErrorFrom } from "./errors.js";
 import { ControllerLink } from "./link.js";
 import { BuiltTasks, SubmitQueue, type TaskSource, type Waiting } from "./submit-queue.js";
@@ -17,7 +18,9 @@ import { LoadBalancedView, type LoadBalancedOptions } from "./views/load-balance
 export interface ConnectOptions {
   /** Profile whose connection file to use (default "default"). */
   profile?: string;
-  /** An explicit client connection file; overrides `profile`. */
+  /** One of several clusters in the profile (`Cluster.start({ clusterId })`); default "": the profile's own. */
+  clusterId?: string;
+  /** An explicit client connection file; overrides `profile` and `clusterId`. */
   connectionFile?: string;
   /** How long to wait for the controller's first answer, ms (default 10,000). */
   timeout?: number;
@@ -132,7 +135,7 @@ export class Client implements AsyncDisposable {
 
   static async connect(options: ConnectOptions = {}): Promise<Client> {
     const profile = options.profile ?? "default";
-    const file = options.connectionFile ?? clientConnectionFile(profile);
+    const file = options.connectionFile ?? clientConnectionFile(profile, options.clusterId);
     const info = readConnectionFile(file, "client");
     let client: Client | undefined;
     const link = new ControllerLink(info, {
@@ -145,7 +148,10 @@ export class Client implements AsyncDisposable {
     });
     client = new Client(link, info.profile ?? profile, file, options.controllerTimeout ?? 60_000, options.timeout ?? REQUEST_TIMEOUT_MS);
     try {
-      const reply = await link.request<"connect_request", "connect_reply">("connect_request", {}, options.timeout ?? REQUEST_TIMEOUT_MS);
+      const [reply] = await Promise.all([
+        link.request<"connect_request", "connect_reply">("connect_request", {}, options.timeout ?? REQUEST_TIMEOUT_MS),
+        warnIfControllerElsewhere(info, file),
+      ]);
       client.#setEngines(reply.content.engines);
       client.#controllerPid = reply.content.snapshot.controller.pid;
     } catch (err) {
@@ -686,15 +692,20 @@ export class Client implements AsyncDisposable {
       const tracked = this.#tasks.get(item.msgId);
       if (!tracked) continue;
       const table = tracked.result._tasks;
+      if (item.name === "data") {
+        const data = decodePublishedData(item.text);
+        if (data) table.mergeData(tracked.index, data);
+        continue;
+      }
       if (item.name === "display") {
         const data = displayData(item.text);
         if (!data) continue;
         table.addDisplay(tracked.index, data);
-        tracked.result._output({ ...item, index: tracked.index, data });
+        tracked.result._output({ ...item, name: item.name, index: tracked.index, data });
         continue;
       }
       table.appendOutput(tracked.index, item.name, item.text);
-      tracked.result._output({ ...item, index: tracked.index });
+      tracked.result._output({ ...item, name: item.name, index: tracked.index });
     }
   }
 

@@ -45,8 +45,12 @@ export class HandshakeWatch {
       }
     });
     events.on("handshake:error:protocol", ({ error }) => this.#fail(this.#explain(error)));
+    // The controller's ZAP handler refuses a wrong key and, on any socket, a peer past its connection caps.
     events.on("handshake:error:auth", ({ error }) => {
-      this.#fail(`the controller refused this client's CURVE key (${error.status ?? "?"}): the connection info is not this cluster's (a stale connection file?)`);
+      const cap = "the controller holds as many connections from this address (or on this port) as its connection caps allow (tspcontroller --max-connections-per-address, --max-connections-per-port)";
+      this.#fail(this.curve
+        ? `the controller refused this client's CURVE key (${error.status ?? "?"}): the connection info is not this cluster's (a stale connection file?), or ${cap}`
+        : `the controller refused the connection (${error.status ?? "?"}): ${cap}`);
     });
     events.on("handshake:error:other", ({ error }) => {
       const transport = TRANSPORT_ERRORS.has(String((error as { code?: unknown }).code));

@@ -44,7 +44,7 @@ parentPort?.on("message", (command: ClientHeartbeatCommand) => {
     if (beating.has(command.session)) return;
     const socket = new zmq.Dealer({ linger: 0, sendHighWaterMark: 4, sendTimeout: 0, ...heartbeatSocketLimits(), ...command.curve });
     socket.connect(command.url);
-    const sender = new MessageSender(socket, new Signer(command.key), command.session, quiet);
+    const sender = new MessageSender(socket, new Signer(command.key), command.session, quiet, "compact");
     beating.set(command.session, { socket, sender });
     beat(sender);
   } else if (command.type === "remove") {

@@ -52,11 +52,11 @@ export class ControllerLink {
     new HandshakeWatch(this.#dealer, url(info, info.ports.client), info.curve === true, refused);
     new HandshakeWatch(this.#events, url(info, info.ports.events), info.curve === true, refused);
     this.#signer = new Signer(info.key);
-    this.#sender = new MessageSender(this.#dealer, this.#signer, this.session, log);
+    this.#sender = new MessageSender(this.#dealer, this.#signer, this.session, log, "compact");
     this.#events.connect(url(info, info.ports.events));
     // Events go only to peers that ask with a signed message, renewed so that the controller can
     // forget a client that went without a word.
-    this.#eventsSender = new MessageSender(this.#events, this.#signer, this.session, quiet);
+    this.#eventsSender = new MessageSender(this.#events, this.#signer, this.session, quiet, "compact");
     this.#eventsSender.send("events_subscribe", {});
     this.#renewEvents = setInterval(() => this.#eventsSender.send("events_subscribe", {}), EVENTS_RENEW_MS);
     this.#renewEvents.unref();

@@ -4,11 +4,19 @@ import type { TaskMetadata } from "./async-result.js";
 const STATUSES: readonly (TaskStatus | undefined)[] = [undefined, "ok", "error", "aborted"];
 const statusCode = (status: TaskStatus | undefined): number => Math.max(0, STATUSES.indexOf(status));
 
-/** What few tasks have: output, displays, an error, an execution count, a repr; kept apart, by index. */
+/** The number columns of a TaskTable, side by side per task. */
+const COLUMNS = 4;
+const ENGINE = 0;
+const STARTED = 1;
+const COMPLETED = 2;
+const RECEIVED = 3;
+
+/** What few tasks have: output, displays, published data, an error, an execution count, a repr; kept apart, by index. */
 interface Rare {
   stdout?: string;
   stderr?: string;
   displays?: Record<string, unknown>[];
+  data?: Record<string, unknown>;
   executionCount?: number;
   repr?: string;
   error?: Error;
@@ -16,7 +24,7 @@ interface Rare {
 }
 
 /** The fields of TaskMetadata a result or an event sets on a task. */
-export type TaskUpdate = Partial<Omit<TaskMetadata, "msgId" | "submitted" | "label" | "stdout" | "stderr" | "displays">>;
+export type TaskUpdate = Partial<Omit<TaskMetadata, "msgId" | "submitted" | "label" | "stdout" | "stderr" | "displays" | "data">>;
 
 /**
  * What is known about the tasks of one call, in columns (a number per field and task, typed arrays)
@@ -33,12 +41,14 @@ export class TaskTable {
   readonly submitted: number;
   readonly label: string | undefined;
   readonly #kind: TaskKind;
-  readonly #engine: Float64Array;
-  readonly #started: Float64Array;
-  readonly #completed: Float64Array;
-  readonly #received: Float64Array;
+  /**
+   * Per task, COLUMNS numbers side by side (engine id, started, completed, received; NaN: unknown): one
+   * typed array for all four, so a one-task call (a tiny apply) allocates one instead of four.
+   */
+  readonly #numbers: Float64Array;
   readonly #status: Uint8Array;
-  readonly #rare = new Map<number, Rare>();
+  /** Made on the first rare field: most calls have none. */
+  #rare: Map<number, Rare> | undefined;
   #objects: TaskMetadata[] | undefined;
   #byId: Map<string, number> | undefined;
 
@@ -48,11 +58,8 @@ export class TaskTable {
     this.#kind = kind;
     this.submitted = submitted;
     this.label = label;
-    this.#engine = new Float64Array(this.length).fill(NaN);
-    if (engineIds) for (let i = 0; i < engineIds.length; i++) this.#engine[i] = engineIds[i] ?? NaN;
-    this.#started = new Float64Array(this.length).fill(NaN);
-    this.#completed = new Float64Array(this.length).fill(NaN);
-    this.#received = new Float64Array(this.length).fill(NaN);
+    this.#numbers = new Float64Array(this.length * COLUMNS).fill(NaN);
+    if (engineIds) for (let i = 0; i < engineIds.length; i++) this.#numbers[i * COLUMNS + ENGINE] = engineIds[i] ?? NaN;
     this.#status = new Uint8Array(this.length);
   }
 
@@ -101,11 +108,11 @@ export class TaskTable {
   }
 
   kind(i: number): TaskKind {
-    return this.#rare.get(i)?.kind ?? this.#kind;
+    return this.#rare?.get(i)?.kind ?? this.#kind;
   }
 
   engineId(i: number): number | null {
-    const id = this.#engine[i]!;
+    const id = this.#numbers[i * COLUMNS + ENGINE]!;
     return Number.isNaN(id) ? null : id;
   }
 
@@ -114,23 +121,23 @@ export class TaskTable {
   }
 
   started(i: number): number | undefined {
-    return defined(this.#started[i]!);
+    return defined(this.#numbers[i * COLUMNS + STARTED]!);
   }
 
   completed(i: number): number | undefined {
-    return defined(this.#completed[i]!);
+    return defined(this.#numbers[i * COLUMNS + COMPLETED]!);
   }
 
   received(i: number): number | undefined {
-    return defined(this.#received[i]!);
+    return defined(this.#numbers[i * COLUMNS + RECEIVED]!);
   }
 
   error(i: number): Error | undefined {
-    return this.#rare.get(i)?.error;
+    return this.#rare?.get(i)?.error;
   }
 
   output(i: number, name: "stdout" | "stderr"): string {
-    return this.#rare.get(i)?.[name] ?? "";
+    return this.#rare?.get(i)?.[name] ?? "";
   }
 
   /** The metadata of one task: the kept object once `all()` built them, else a new one. */
@@ -149,10 +156,11 @@ export class TaskTable {
   }
 
   update(i: number, fields: TaskUpdate): void {
-    if ("engineId" in fields) this.#engine[i] = fields.engineId ?? NaN;
-    if ("started" in fields) this.#started[i] = fields.started ?? NaN;
-    if ("completed" in fields) this.#completed[i] = fields.completed ?? NaN;
-    if ("received" in fields) this.#received[i] = fields.received ?? NaN;
+    const row = i * COLUMNS;
+    if ("engineId" in fields) this.#numbers[row + ENGINE] = fields.engineId ?? NaN;
+    if ("started" in fields) this.#numbers[row + STARTED] = fields.started ?? NaN;
+    if ("completed" in fields) this.#numbers[row + COMPLETED] = fields.completed ?? NaN;
+    if ("received" in fields) this.#numbers[row + RECEIVED] = fields.received ?? NaN;
     if ("status" in fields) this.#status[i] = statusCode(fields.status);
     if ("error" in fields) this.#setRare(i, "error", fields.error);
     if ("executionCount" in fields) this.#setRare(i, "executionCount", fields.executionCount);
@@ -170,20 +178,35 @@ export class TaskTable {
   }
 
   addDisplay(i: number, data: Record<string, unknown>): void {
-    (this.#rareOf(i).displays ??= []).push(data);
+    const rare = this.#rareOf(i);
+    (rare.displays ??= []).push(data);
     const object = this.#objects?.[i];
-    if (object && object.displays !== this.#rare.get(i)!.displays) object.displays = this.#rare.get(i)!.displays;
+    if (object && object.displays !== rare.displays) object.displays = rare.displays;
+  }
+
+  /** Data the task published (`publishData` on the engine), merged as ipyparallel's dict update: the newest value of each name. */
+  mergeData(i: number, data: Record<string, unknown>): void {
+    const rare = this.#rareOf(i);
+    rare.data = Object.assign(rare.data ?? {}, data);
+    const object = this.#objects?.[i];
+    if (object) object.data = rare.data;
+  }
+
+  /** The task's published data so far (an empty object before any). */
+  data(i: number): Record<string, unknown> {
+    return this.#rare?.get(i)?.data ?? {};
   }
 
   #rareOf(i: number): Rare {
-    let rare = this.#rare.get(i);
-    if (!rare) this.#rare.set(i, (rare = {}));
+    const all = (this.#rare ??= new Map());
+    let rare = all.get(i);
+    if (!rare) all.set(i, (rare = {}));
     return rare;
   }
 
   #setRare<K extends keyof Rare>(i: number, key: K, value: Rare[K] | undefined): void {
     if (value === undefined) {
-      const rare = this.#rare.get(i);
+      const rare = this.#rare?.get(i);
       if (rare) delete rare[key];
       return;
     }
@@ -200,8 +223,9 @@ export class TaskTable {
     if (received !== undefined) m.received = received;
     const status = this.status(i);
     if (status !== undefined) m.status = status;
-    const rare = this.#rare.get(i);
+    const rare = this.#rare?.get(i);
     if (rare?.displays) m.displays = rare.displays;
+    if (rare?.data) m.data = rare.data;
     if (rare?.executionCount !== undefined) m.executionCount = rare.executionCount;
     if (rare?.repr !== undefined) m.repr = rare.repr;
     if (rare?.error) m.error = rare.error;

@@ -25,14 +25,19 @@ export interface PortConnections {
 export class ConnectionWatch {
   readonly ports: Record<string, PortConnections> = {};
   #closed = false;
+  /** Per port: closes of connections that had not failed their handshake (see closedAfterHandshake). */
+  readonly #closes = new Map<string, { disconnects: number; failed: number }>();
 
   constructor(
     private readonly warnings: RateLimitedWarnings,
     private readonly warnAbove: number,
+    private readonly onClose: () => void = () => undefined,
   ) {}
 
   watch(name: string, socket: zmq.Socket): void {
     const port: PortConnections = (this.ports[name] = { open: 0, accepted: 0, droppedInHandshake: 0, acceptErrors: 0 });
+    const closes = { disconnects: 0, failed: 0 };
+    this.#closes.set(name, closes);
     void (async () => {
       try {
         for await (const event of socket.events) {
@@ -45,12 +50,15 @@ export class ConnectionWatch {
               break;
             case "disconnect":
               if (port.open > 0) port.open--;
+              closes.disconnects++;
+              this.onClose();
               break;
             case "handshake:error:protocol":
             case "handshake:error:auth":
             case "handshake:error:other":
               // A handshake timeout is reported here, then as a disconnect.
               port.droppedInHandshake++;
+              closes.failed++;
               break;
             case "accept:error":
               port.acceptErrors++;
@@ -64,6 +72,15 @@ export class ConnectionWatch {
         // The socket closed.
       }
     })();
+  }
+
+  /**
+   * Grows when a connection closes that did not fail its handshake (every failure is reported, then
+   * its disconnect): one that had finished it, or a peer that sent no ZMTP at all.
+   */
+  closedAfterHandshake(name: string): number {
+    const closes = this.#closes.get(name);
+    return closes ? closes.disconnects - closes.failed : 0;
   }
 
   close(): void {

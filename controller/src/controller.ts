@@ -4,6 +4,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { MessageSender, messageLimits, newCurveKeys, RateLimitedWarnings, receiveMessages, ReplayGuard, Signer, type ClusterSnapshot, type Logger, type Message, type MessageLimits } from "@tsparallel/protocol";
 import type * as zmq from "zeromq";
 import { ClientLiveness } from "./client-liveness.js";
+import { ConnectionCaps, fitToOpenFiles } from "./connection-caps.js";
 import { ConnectionWatch, raiseOpenFileLimit } from "./connection-watch.js";
 import { handleClientMessage } from "./client-requests.js";
 import { previousConnection, removeConnectionFiles, writeConnectionFiles } from "./connection-files.js";
@@ -31,7 +32,7 @@ import { LoopWatch } from "./loop-watch.js";
 import { clientSocketLimits } from "./request-limits.js";
 import { Slice } from "./slice.js";
 import { Throughput } from "./throughput.js";
-import { registerZapDomain } from "./zap.js";
+import { registerZapDomains } from "./zap.js";
 import { ProcessUsage } from "./process-usage.js";
 
 /** The shared replay history holds as many signatures as the three receiving sockets had each. */
@@ -99,6 +100,7 @@ class Controller implements ControllerContext {
     private readonly key: string,
     readonly url: string,
     started: string,
+    private readonly caps: ConnectionCaps,
   ) {
     this.log = options.logger;
     const history = messageLimits().replayHistory;
@@ -107,7 +109,7 @@ class Controller implements ControllerContext {
     this.timings = { heartbeatMs: options.heartbeatMs, heartbeatMisses: options.heartbeatMisses, heartbeatTimeoutMs: options.heartbeatTimeoutMs };
     this.#controllerInfo = { url, pid: process.pid, hostname: hostname(), started, scheme: options.scheme, hwm: options.hwm };
     const session = randomUUID();
-    const sender = (socket: ControllerSockets[keyof ControllerSockets]) => new MessageSender(socket, signer, session, this.log);
+    const sender = (socket: ControllerSockets[keyof ControllerSockets]) => new MessageSender(socket, signer, session, this.log, "compact");
     this.clientSender = sender(sockets.client);
     this.engineSender = sender(sockets.engine);
     const heartbeatSender = sender(sockets.heartbeat);
@@ -121,8 +123,9 @@ class Controller implements ControllerContext {
     );
     this.warnings = new RateLimitedWarnings(this.log);
     this.registrations = new RegistrationBudget(options.newEnginesPerSecond);
-    this.#connections = new ConnectionWatch(this.warnings, CONNECTIONS_WARN_ABOVE);
+    this.#connections = new ConnectionWatch(this.warnings, CONNECTIONS_WARN_ABOVE, () => caps.connectionClosed());
     for (const [name, socket] of Object.entries(sockets)) this.#connections.watch(name, socket as zmq.Socket);
+    caps.watchCloses((name) => this.#connections.closedAfterHandshake(name));
     this.registry = new EngineRegistry(options.keepEndedEngines, (uuid) => this.store.engineByUuid(uuid));
     const functions = (this.functions = new FunctionCache(
       options.functionCacheBytes,
@@ -216,6 +219,7 @@ class Controller implements ControllerContext {
       store: this.store,
       functions: this.functions,
       connections: this.#connections,
+      caps: this.caps,
     });
   }
 
@@ -256,6 +260,7 @@ class Controller implements ControllerContext {
     await Promise.race([Promise.all(this.#senders.map((s) => s.flushed())), sleep(CLOSE_LINGER_MS)]);
     for (const s of this.#senders) s.close();
     this.#connections.close();
+    this.caps.close();
     closeSockets(this.sockets, CLOSE_LINGER_MS);
     this.closeStore();
     removeConnectionFiles(this.options, process.pid, this.key, this.log);
@@ -309,34 +314,53 @@ class Controller implements ControllerContext {
   }
 }
 
+/** The configured caps, lowered (and said so) when the open-file limit leaves less room. */
+function connectionCaps(options: ResolvedOptions, openFiles: number | undefined): ConnectionCaps {
+  const wanted = { perAddress: options.maxConnectionsPerAddress, perPort: options.maxConnectionsPerPort };
+  const limits = fitToOpenFiles(wanted, openFiles);
+  if (limits.perPort < wanted.perPort) {
+    options.logger.warn(`the open-file limit (${openFiles}) leaves room for ${limits.perPort} connections per port (of ${wanted.perPort} asked): raise \`ulimit -n\` (hard) for larger clusters`);
+  }
+  return new ConnectionCaps(limits, new RateLimitedWarnings(options.logger), options.logger);
+}
+
 /** Binds the sockets, writes the connection files and starts serving. */
 export async function startController(options: ControllerOptions = {}): Promise<RunningController> {
   const resolved = resolveOptions(options);
-  raiseOpenFileLimit(resolved.logger);
+  const openFiles = raiseOpenFileLimit(resolved.logger);
   // A restarted controller takes the old ports and key: engines and clients find it where it was.
   const previous = resolved.restore ? previousConnection(resolved) : undefined;
   // Restored without --curve/--no-curve: as the files say, since the peers reconnect with those files
   // (connection files written ahead of time, as in deploy/kubernetes, may have no keys at all).
   if (previous && options.curve === undefined) resolved.curve = previous.curve;
   const curveKeys = previous?.curveKeys ?? newCurveKeys();
-  const zap = resolved.curve ? await registerZapDomain(curveKeys, resolved.logger) : undefined;
+  const caps = connectionCaps(resolved, openFiles?.soft);
+  const socketNames = ["client", "events", "engine", "heartbeat"] as const;
+  for (const name of socketNames) caps.addPort(name);
+  const zap = await registerZapDomains(
+    Object.fromEntries(socketNames.map((name) => [name, { ...(resolved.curve ? { curve: curveKeys } : {}), admit: (address: string) => caps.admit(name, address) }])),
+    resolved.logger,
+  );
   let bound: Awaited<ReturnType<typeof bindSockets>>;
   try {
-    bound = await bindSockets(resolved.ip, { keys: curveKeys, curve: resolved.curve, zapDomain: zap?.domain ?? "" }, previous?.ports);
+    bound = await bindSockets(resolved.ip, { keys: curveKeys, curve: resolved.curve, zapDomains: zap.domains as Record<(typeof socketNames)[number], string> }, previous?.ports);
   } catch (err) {
-    zap?.close();
+    zap.close();
+    caps.close();
     throw err;
   }
   const { sockets, ports } = bound;
+  for (const name of socketNames) caps.setPort(name, ports[name]);
   const key = previous?.key ?? randomBytes(32).toString("hex");
   const started = new Date().toISOString();
   const url = `tcp://${resolved.location}:${ports.client}`;
   let controller: Controller;
   try {
-    controller = new Controller(resolved, sockets, new Signer(key), key, url, started);
+    controller = new Controller(resolved, sockets, new Signer(key), key, url, started, caps);
   } catch (err) {
     closeSockets(sockets, 0);
-    zap?.close();
+    zap.close();
+    caps.close();
     throw err;
   }
   try {
@@ -350,11 +374,12 @@ export async function startController(options: ControllerOptions = {}): Promise<
     );
   } catch (err) {
     closeSockets(sockets, 0);
-    zap?.close();
+    zap.close();
+    caps.close();
     controller.closeStore();
     throw err;
   }
-  void controller.closed.then(() => zap?.close());
+  void controller.closed.then(() => zap.close());
   // Should the process end without a graceful shutdown (a crash, process.exit), the files still go.
   const removeFiles = () => {
     controller.closeStore();

@@ -1,5 +1,5 @@
 import {
-  encodeMessage,
+  encodeCompact,
   type Message,
   newHeader,
   type ClusterSnapshot,
@@ -52,7 +52,7 @@ export class EventPublisher implements TaskEvents {
   /** Signed once, sent to each subscriber. */
   publish<T extends MessageType>(type: T, content: MessageContents[T]): void {
     if (this.subscribers.size === 0) return;
-    const frames = encodeMessage(this.signer, { header: newHeader(type, this.sender.session), content });
+    const frames = encodeCompact(this.signer, { header: newHeader(type, this.sender.session), content });
     for (const identity of this.subscribers.identities()) this.sender.sendFrames([identity, ...frames]);
   }
 

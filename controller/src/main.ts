@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { startController } from "./controller.js";
 import { DEFAULT_HEARTBEAT, DEFAULT_NEW_ENGINES_PER_SECOND } from "./options.js";
 import { DEFAULT_KEEP_ENDED_ENGINES } from "./engines-registry.js";
+import { DEFAULT_CONNECTION_CAPS } from "./connection-caps.js";
 import { DEFAULT_RECORD_LIMITS } from "./records/task-records.js";
 import { SCHEMES, type SchemeName } from "./schedulers/index.js";
 import { DEFAULT_STORE_LIMITS } from "./store/task-store.js";
@@ -15,6 +16,7 @@ function integer(value: string): number {
 const program = new Command("tspcontroller")
   .description("The tsparallel controller: registers engines, routes and schedules tasks, publishes cluster events")
   .option("--profile <name>", "profile (selects the connection files)", "default")
+  .option("--cluster-id <id>", "one of several clusters in the profile: its files are tspcontroller-<id>-* (default: the profile's own)")
   .option("--ip <address>", "address to bind", "127.0.0.1")
   .option("--curve", "ZeroMQ CURVE on every socket: encrypted, only holders of the connection file connect (default: on when --ip is not a loopback address)")
   .option("--no-curve", "plaintext on the client, engine and heartbeat sockets even on a non-loopback address")
@@ -37,12 +39,15 @@ const program = new Command("tspcontroller")
   .option("--restore", "restart after a crash: same ports and key (from the connection files), same task store and engine ids")
   .option("--keep-dead-engines <n>", "dead or stopped engines kept in snapshots (the most recently ended; older ones are forgotten, and get their id back from the task store if they register again)", integer, DEFAULT_KEEP_ENDED_ENGINES)
   .option("--new-engines-per-sec <n>", "new engines that may register per second (bursts of 10 s worth); more are told to ask again", integer, DEFAULT_NEW_ENGINES_PER_SECOND)
+  .option("--max-connections-per-address <n>", "connections one peer address may hold open on one port once they finished their handshake; more are refused", integer, DEFAULT_CONNECTION_CAPS.perAddress)
+  .option("--max-connections-per-port <n>", "connections one port may hold open once they finished their handshake, from all addresses (lowered to fit the open-file limit)", integer, DEFAULT_CONNECTION_CAPS.perPort)
   .option("--keep-results <n>", "completed tasks whose result values the controller keeps for result requests", integer, 1024)
   .addOption(new Option("--log-level <level>", "log level").choices(["debug", "info", "warn", "error", "silent"]))
   .parse();
 
 interface CliOptions {
   profile: string;
+  clusterId?: string;
   ip: string;
   location?: string;
   curve?: boolean;
@@ -59,6 +64,8 @@ interface CliOptions {
   keepResults: number;
   keepDeadEngines: number;
   newEnginesPerSec: number;
+  maxConnectionsPerAddress: number;
+  maxConnectionsPerPort: number;
   db?: "sqlite" | "memory";
   dbFile?: string;
   dbMaxRecords: number;
@@ -75,6 +82,7 @@ if (cli.logLevel) process.env.TSPARALLEL_LOG_LEVEL = cli.logLevel;
 try {
   const controller = await startController({
     profile: cli.profile,
+    clusterId: cli.clusterId,
     ip: cli.ip,
     location: cli.location,
     curve: cli.curve,
@@ -93,6 +101,8 @@ try {
     restore: cli.restore ?? false,
     keepEndedEngines: cli.keepDeadEngines,
     newEnginesPerSecond: cli.newEnginesPerSec,
+    maxConnectionsPerAddress: cli.maxConnectionsPerAddress,
+    maxConnectionsPerPort: cli.maxConnectionsPerPort,
     recordLimits: { ...DEFAULT_RECORD_LIMITS, keepResults: cli.keepResults, keepRecords: Math.max(DEFAULT_RECORD_LIMITS.keepRecords, cli.keepResults) },
   });
   for (const signal of ["SIGTERM", "SIGINT"] as const) {

@@ -1,14 +1,21 @@
 import { hostname } from "node:os";
-import { clientConnectionFile, engineConnectionFile, createLogger, messageLimits, type Logger } from "@tsparallel/protocol";
+import { join } from "node:path";
+import { clientConnectionFile, clusterFilePrefix, validateClusterId, engineConnectionFile, createLogger, messageLimits, profileDir, type Logger } from "@tsparallel/protocol";
 import { DEFAULT_RECORD_LIMITS, type RecordLimits } from "./records/task-records.js";
 import { SCHEMES, type SchemeName } from "./schedulers/index.js";
 import { DEFAULT_STORE_LIMITS, type StoreKind, type StoreLimits } from "./store/task-store.js";
 import type { WindowMode } from "./task-durations.js";
 import { DEFAULT_KEEP_ENDED_ENGINES } from "./engines-registry.js";
+import { DEFAULT_CONNECTION_CAPS } from "./connection-caps.js";
 
 export interface ControllerOptions {
   /** Profile name: selects the security dir for the connection files. Default "default". */
   profile?: string;
+  /**
+   * One of several clusters in the profile (ipyparallel's `cluster_id`): its connection files and task
+   * store are `tspcontroller-<id>-*`. Default "": the profile's own cluster.
+   */
+  clusterId?: string;
   /** Address to bind. Default 127.0.0.1. */
   ip?: string;
   /** Address peers connect to. Default: `ip`, or this host's name when binding 0.0.0.0. */
@@ -60,6 +67,13 @@ export interface ControllerOptions {
   keepEndedEngines?: number;
   /** New engines that may register per second, in bursts of ten seconds' worth; more are told to ask again. Default 100. */
   newEnginesPerSecond?: number;
+  /**
+   * Connections that finished their handshake one peer address may hold on one port; more are refused
+   * during the handshake. Default 1024.
+   */
+  maxConnectionsPerAddress?: number;
+  /** Connections that finished their handshake one port may hold, from all addresses. Default 4096, and at most what the open-file limit leaves. */
+  maxConnectionsPerPort?: number;
   logger?: Logger;
 }
 
@@ -85,6 +99,11 @@ export class OptionsError extends Error {
 
 function positive(name: string, value: number, allowZero = false): number {
   if (!Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) throw new OptionsError(`${name} must be a ${allowZero ? "non-negative" : "positive"} number, got ${value}`);
+  return value;
+}
+
+function wholePositive(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) throw new OptionsError(`${name} must be a positive whole number, got ${value}`);
   return value;
 }
 
@@ -117,6 +136,12 @@ export function isLoopback(ip: string): boolean {
 
 export function resolveOptions(options: ControllerOptions = {}): ResolvedOptions {
   const profile = options.profile ?? "default";
+  const clusterId = options.clusterId ?? "";
+  try {
+    validateClusterId(clusterId);
+  } catch (err) {
+    throw new OptionsError((err as Error).message);
+  }
   const ip = options.ip ?? "127.0.0.1";
   const scheme = options.scheme ?? "leastload";
   if (!SCHEMES.includes(scheme)) throw new OptionsError(`unknown scheme ${scheme}; choose one of ${SCHEMES.join(", ")}`);
@@ -134,6 +159,7 @@ export function resolveOptions(options: ControllerOptions = {}): ResolvedOptions
   const heartbeatTimeoutMs = heartbeatMs * heartbeatMisses;
   return {
     profile,
+    clusterId,
     ip,
     location: options.location ?? (ip === "0.0.0.0" || ip === "*" ? hostname() : ip),
     curve: options.curve ?? !isLoopback(ip),
@@ -144,16 +170,18 @@ export function resolveOptions(options: ControllerOptions = {}): ResolvedOptions
     heartbeatMisses,
     heartbeatTimeoutMs,
     orphanTasks: orphanTasks(options.orphanTasks),
-    clientFile: options.clientFile ?? clientConnectionFile(profile),
-    engineFile: options.engineFile ?? engineConnectionFile(profile),
+    clientFile: options.clientFile ?? clientConnectionFile(profile, clusterId),
+    engineFile: options.engineFile ?? engineConnectionFile(profile, clusterId),
     recordLimits: options.recordLimits ?? DEFAULT_RECORD_LIMITS,
     db: storeKind(options.db),
-    dbFile: options.dbFile,
+    dbFile: options.dbFile ?? (clusterId ? join(profileDir(profile), `${clusterFilePrefix(clusterId)}-tasks.sqlite`) : undefined),
     storeLimits: storeLimits(options.storeLimits ?? DEFAULT_STORE_LIMITS),
     restore: options.restore ?? false,
     functionCacheBytes: Math.floor(positive("functionCacheBytes", options.functionCacheBytes ?? messageLimits().functionCacheBytes)),
     keepEndedEngines: Math.floor(positive("keepEndedEngines", options.keepEndedEngines ?? DEFAULT_KEEP_ENDED_ENGINES, true)),
     newEnginesPerSecond: positive("newEnginesPerSecond", options.newEnginesPerSecond ?? DEFAULT_NEW_ENGINES_PER_SECOND),
+    maxConnectionsPerAddress: wholePositive("maxConnectionsPerAddress", options.maxConnectionsPerAddress ?? DEFAULT_CONNECTION_CAPS.perAddress),
+    maxConnectionsPerPort: wholePositive("maxConnectionsPerPort", options.maxConnectionsPerPort ?? DEFAULT_CONNECTION_CAPS.perPort),
     logger: options.logger ?? createLogger("controller"),
   };
 }

@@ -1,5 +1,6 @@
 import type { ClusterSnapshot, EngineStatus } from "@tsparallel/protocol";
 import type { EngineRecord } from "./engine-record.js";
+import type { ConnectionCaps } from "./connection-caps.js";
 import type { ConnectionWatch } from "./connection-watch.js";
 import { functionCounters, type FunctionCache } from "./function-cache.js";
 import type { EngineRegistry } from "./engines-registry.js";
@@ -18,6 +19,7 @@ export interface SnapshotSources {
   store: TaskStore;
   functions: FunctionCache;
   connections: ConnectionWatch;
+  caps: ConnectionCaps;
 }
 
 export function engineStatus(engine: EngineRecord): EngineStatus {
@@ -59,7 +61,7 @@ export function buildSnapshot(s: SnapshotSources): ClusterSnapshot {
     tasks: { unassigned: s.balancer.waiting, queued: held - running, running, done, failed, perSecond: Math.round(s.throughput.perSecond() * 10) / 10 },
     store: s.store.stats(),
     functions: { count: s.functions.size, bytes: s.functions.bytes, capacity: s.functions.capacity, refused: functionCounters.hashMismatches },
-    connections: s.connections.ports,
+    connections: Object.fromEntries(Object.entries(s.connections.ports).map(([name, port]) => [name, { ...port, ...s.caps.figures(name) }])),
     time: Date.now(),
   };
 }

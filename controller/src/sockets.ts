@@ -13,12 +13,12 @@ export type SocketPorts = Record<keyof ControllerSockets, number>;
 /** Events a subscriber that does not read may have queued before it loses the newest ones. */
 const EVENTS_HIGH_WATER_MARK = 1000;
 
-/** With `curve`, every socket is a CURVE server whose handshakes the ZAP domain checks. */
+/** With `curve`, every socket is a CURVE server; with or without, each has a ZAP domain that sees its handshakes. */
 export interface SocketSecurity {
   keys: CurveKeys;
   curve: boolean;
-  /** The ZAP domain (zap.ts) that checks the client key of every CURVE handshake. */
-  zapDomain: string;
+  /** Per socket, the ZAP domain (zap.ts) that checks the client key of a CURVE handshake and the connection caps. */
+  zapDomains: Record<keyof ControllerSockets, string>;
 }
 
 function portOf(socket: zmq.Socket): number {
@@ -37,12 +37,17 @@ function portOf(socket: zmq.Socket): number {
  * and drops events for one that does not keep up, as a PUB would.
  */
 export async function bindSockets(ip: string, security: SocketSecurity, ports?: SocketPorts): Promise<{ sockets: ControllerSockets; ports: SocketPorts }> {
-  const data = security.curve ? curveServerOptions(security.keys, security.zapDomain) : {};
+  // A ZAP domain on a NULL socket makes libzmq ask the ZAP handler too (and refuse ZMTP 1.0 peers).
+  // Enforced: without it, a handshake whose ZAP request cannot be made (out of descriptors) goes through unasked.
+  const auth = (name: keyof ControllerSockets) => ({
+    ...(security.curve ? curveServerOptions(security.keys, security.zapDomains[name]) : { zapDomain: security.zapDomains[name] }),
+    zapEnforceDomain: true,
+  });
   const sockets: ControllerSockets = {
-    client: new zmq.Router({ sendHighWaterMark: 0, receiveHighWaterMark: 0, sendTimeout: 0, ...dataSocketLimits(), ...data }),
-    events: new zmq.Router({ sendHighWaterMark: EVENTS_HIGH_WATER_MARK, sendTimeout: 0, ...heartbeatSocketLimits(), ...data }),
-    engine: new zmq.Router({ sendHighWaterMark: 0, receiveHighWaterMark: 0, sendTimeout: 0, ...dataSocketLimits(), ...data }),
-    heartbeat: new zmq.Router({ sendTimeout: 0, ...heartbeatSocketLimits(), ...data }),
+    client: new zmq.Router({ sendHighWaterMark: 0, receiveHighWaterMark: 0, sendTimeout: 0, ...dataSocketLimits(), ...auth("client") }),
+    events: new zmq.Router({ sendHighWaterMark: EVENTS_HIGH_WATER_MARK, sendTimeout: 0, ...heartbeatSocketLimits(), ...auth("events") }),
+    engine: new zmq.Router({ sendHighWaterMark: 0, receiveHighWaterMark: 0, sendTimeout: 0, ...dataSocketLimits(), ...auth("engine") }),
+    heartbeat: new zmq.Router({ sendTimeout: 0, ...heartbeatSocketLimits(), ...auth("heartbeat") }),
   };
   try {
     for (const [name, socket] of Object.entries(sockets) as [keyof ControllerSockets, zmq.Socket][]) {

@@ -27,6 +27,7 @@ export class SubmitError extends Error {
 }
 
 const RESULT_STATUSES = new Set<TaskStatus>(["ok", "error", "aborted"]);
+const STREAM_NAMES: ReadonlySet<unknown> = new Set<StreamItem["name"]>(["stdout", "stderr", "display", "data"]);
 
 /**
  * Moves tasks: client submissions to engines (directly or through the load balancer), engine results
@@ -135,11 +136,11 @@ export class TaskRouter {
   streams(engine: EngineRecord, items: unknown): void {
     if (!Array.isArray(items)) return;
     for (const item of items as StreamItem[]) {
-      if (!item || typeof item.text !== "string" || (item.name !== "stdout" && item.name !== "stderr" && item.name !== "display")) continue;
+      if (!item || typeof item.text !== "string" || !STREAM_NAMES.has(item.name)) continue;
       const record = this.records.get(item.msgId);
       if (!record || !engine.alive || !engine.holds(record)) continue;
-      // Rich outputs are relayed to the client only; the record keeps the text streams.
-      if (item.name !== "display") record.appendOutput(item.name, item.text);
+      // Rich outputs and published data are relayed to the client only; the record keeps the text streams.
+      if (item.name === "stdout" || item.name === "stderr") record.appendOutput(item.name, item.text);
       this.outbox.stream(record.client, { msgId: item.msgId, engineId: engine.id, name: item.name, text: item.text });
     }
   }

@@ -30,6 +30,7 @@ function bodyProblem(body: unknown): string | undefined {
       if (fn.source !== undefined && typeof fn.source !== "string") return "fn.source must be a string";
       if (b.inputs !== undefined) return "inputs are set by the controller, not by a client";
       if (b.futures !== undefined) return futuresProblem(b.kind, b.futures);
+      if (b.require !== undefined) return requireProblem(b.require);
       return undefined;
     }
     case "pull":
@@ -40,6 +41,18 @@ function bodyProblem(body: unknown): string | undefined {
     default:
       return `unknown task kind ${JSON.stringify(b.kind)}`;
   }
+}
+
+/** Most modules plus functions one task may require. */
+export const MAX_REQUIREMENTS = 256;
+
+function requireProblem(require: unknown): string | undefined {
+  if (require === null || typeof require !== "object") return "require must be an object";
+  const { modules = [], functions = [] } = require as { modules?: unknown; functions?: unknown };
+  if (!Array.isArray(modules) || !Array.isArray(functions) || modules.length + functions.length > MAX_REQUIREMENTS) return `require holds arrays of at most ${MAX_REQUIREMENTS} modules and functions`;
+  if (!modules.every((m) => Array.isArray(m) && m.length === 3 && typeof m[0] === "string" && typeof m[1] === "string" && typeof m[2] === "boolean")) return "each required module is [name, specifier, default]";
+  if (!functions.every((f) => Array.isArray(f) && f.length === 2 && typeof f[0] === "string" && typeof f[1] === "string")) return "each required function is [name, source]";
+  return undefined;
 }
 
 /** Most task results one task may take as arguments. */

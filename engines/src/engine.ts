@@ -65,7 +65,7 @@ export async function startEngine(options: EngineOptions = {}): Promise<RunningE
   const socket = new zmq.Dealer({ routingId: uuid, linger: 1000, sendHighWaterMark: 0, receiveHighWaterMark: 0, sendTimeout: 0, ...dataSocketLimits(), ...curveClientOptions(info) });
   socket.connect(engineUrl);
   const signer = new Signer(info.key);
-  const sender = new MessageSender(socket, signer, uuid, log);
+  const sender = new MessageSender(socket, signer, uuid, log, "compact");
   const messages = receiveMessages(socket, signer, log);
   let registration: Registration;
   try {

@@ -32,7 +32,7 @@ const post = (event: HeartbeatEvent): void => parentPort?.postMessage(event);
 const socket = new zmq.Dealer({ routingId: config.uuid, linger: 0, ...heartbeatSocketLimits(), ...config.curve });
 socket.connect(config.url);
 const signer = new Signer(config.key);
-const sender = new MessageSender(socket, signer, config.uuid, log);
+const sender = new MessageSender(socket, signer, config.uuid, log, "compact");
 
 /** When the controller was last heard (any message); moved forward by the time this thread was stopped. */
 let lastEcho = Date.now();

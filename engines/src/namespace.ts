@@ -9,7 +9,7 @@ type Global = Record<string, unknown>;
 export class Namespace {
   readonly #baseline = new Map<string, PropertyDescriptor>();
 
-  constructor(private readonly engineId: () => number) {
+  constructor(readonly engineId: () => number) {
     for (const name of Object.getOwnPropertyNames(globalThis)) {
       const descriptor = Object.getOwnPropertyDescriptor(globalThis, name);
       if (descriptor) this.#baseline.set(name, descriptor);

@@ -1,5 +1,6 @@
-import type { StreamItem } from "@tsparallel/protocol";
+import { encodePublishedData, type StreamItem } from "@tsparallel/protocol";
 import { installDisplay, type MimeBundle } from "./display-global.js";
+import { installPublishData } from "./publish-data-global.js";
 
 type StreamName = "stdout" | "stderr";
 type Write = typeof process.stdout.write;
@@ -62,6 +63,7 @@ export class OutputCapture {
     process.stdout.write = this.#patched("stdout");
     process.stderr.write = this.#patched("stderr");
     installDisplay((bundle) => this.display(bundle));
+    installPublishData((data) => this.publishData(data));
   }
 
   /**
@@ -74,6 +76,18 @@ export class OutputCapture {
     const text = JSON.stringify({ data: bundle });
     this.flush();
     this.sendStream([{ msgId: owner, engineId: this.engineIdNow(), name: "display", text }]);
+  }
+
+  /**
+   * Data the running task publishes (`publishData({...})`): sent at once, after the output written
+   * before it, as a stream item named "data". Throws, in the task, for data that cannot travel.
+   */
+  publishData(data: Record<string, unknown>): void {
+    const owner = this.#owner;
+    if (owner === null) throw new Error("publishData() works inside a task on an engine");
+    const text = encodePublishedData(data);
+    this.flush();
+    this.sendStream([{ msgId: owner, engineId: this.engineIdNow(), name: "data", text }]);
   }
 
   uninstall(): void {

@@ -118,7 +118,7 @@ export async function register(
     }
     if (Date.now() >= giveUpAt) {
       throw new RegistrationError(
-        `no registration reply from the controller at ${details.url} within ${Math.round(patienceMs / 1000)} s: is the controller running, and is the connection file current?`,
+        `no registration reply from the controller at ${details.url} within ${Math.round(patienceMs / 1000)} s: is the controller running, is the connection file current, and is this host under the controller's connection caps (its log says when it refuses one)?`,
       );
     }
     log.warn(`no registration reply from the controller at ${details.url} within ${Math.round(attemptMs / 1000)} s (a busy controller, or a stale connection file?): asking again`);

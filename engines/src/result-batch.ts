@@ -14,7 +14,8 @@ export const now = (): number => performance.timeOrigin + performance.now();
 /**
  * Collects results into one task_reply, so thousands of tiny tasks cost few messages. The caller
  * flushes when its queue runs dry (a lone task is never delayed); a timer flushes a batch that has
- * waited BATCH_WINDOW_MS while a task is awaiting something.
+ * waited BATCH_WINDOW_MS while a task is awaiting something. The timer is armed only for a batch the
+ * caller holds (`hold`): a result sent at once leaves no timer behind to wake the engine 2 ms later.
  */
 export class ResultBatch {
   #results: TaskResult[] = [];
@@ -36,13 +37,15 @@ export class ResultBatch {
   }
 
   add({ result, frames }: FinishedTask): void {
-    if (this.#results.length === 0) {
-      this.#openedAt = now();
-      if (!this.#armed) this.#arm();
-    }
+    if (this.#results.length === 0) this.#openedAt = now();
     result.bufferCount = frames.length;
     this.#results.push(result);
     for (const frame of frames) this.#frames.push(frame);
+  }
+
+  /** The batch stays open for company: the timer sends it once it has waited BATCH_WINDOW_MS. */
+  hold(): void {
+    if (this.#results.length > 0 && !this.#armed) this.#arm();
   }
 
   #arm(): void {

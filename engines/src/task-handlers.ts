@@ -1,6 +1,8 @@
 import { PULLED_FUNCTION, functionExpressionSource, unpackValue, type PulledFunction, type TaskBody } from "@tsparallel/protocol";
 import { CellExecutor, type CellOutcome } from "./execute-task.js";
 import { FunctionCache } from "./function-cache.js";
+import { callInterruptibly } from "./interrupt.js";
+import { Requirements } from "./requirements.js";
 import type { Namespace } from "./namespace.js";
 import { TaskError } from "./task-errors.js";
 
@@ -55,8 +57,11 @@ const cellOutcome = (cell: CellOutcome): TaskOutcome => ({ hasValue: cell.hasVal
 export class TaskHandlers {
   readonly #functions = new FunctionCache();
   readonly #cells = new CellExecutor();
+  readonly #requirements: Requirements;
 
-  constructor(private readonly namespace: Namespace) {}
+  constructor(private readonly namespace: Namespace) {
+    this.#requirements = new Requirements(namespace, namespace.engineId);
+  }
 
   /** Tasks as they arrive, before they queue: the function cache follows arrivals (see FunctionCache). */
   arrived(tasks: readonly { task: { body: TaskBody } }[]): void {
@@ -75,14 +80,12 @@ export class TaskHandlers {
         const cell = this.#cells.execute(body.code, body.silent === true);
         return isThenable(cell) ? (cell as Promise<CellOutcome>).then(cellOutcome) : cellOutcome(cell);
       }
-      case "apply": {
-        const result = this.#apply(body, frames);
-        return isThenable(result) ? Promise.resolve(result).then(valueOf) : valueOf(result);
-      }
+      case "apply":
       case "map": {
-        const results = this.#map(body, frames);
-        // Promise.all keeps the order and observes every rejection, so none is left unhandled.
-        return results.some(isThenable) ? Promise.all(results).then(ownArrayOf) : ownArrayOf(results);
+        // What the function requires (modules, functions) is set up first, on this engine; after an
+        // import the call runs where SIGINT can stop it, as a cell does after its compiler loads.
+        const ready = this.#requirements.prepare(body.require, body.fn?.name);
+        return ready ? ready.then(() => callInterruptibly(() => this.#call(body, frames))) : this.#call(body, frames);
       }
       case "push":
         this.#push(frames);
@@ -95,6 +98,16 @@ export class TaskHandlers {
       default:
         throw new TaskError("UnknownTask", `this engine does not know task kind ${JSON.stringify((body as { kind?: unknown }).kind)}`);
     }
+  }
+
+  #call(body: Extract<TaskBody, { kind: "apply" | "map" }>, frames: Buffer[]): TaskOutcome | Promise<TaskOutcome> {
+    if (body.kind === "apply") {
+      const result = this.#apply(body, frames);
+      return isThenable(result) ? Promise.resolve(result).then(valueOf) : valueOf(result);
+    }
+    const results = this.#map(body, frames);
+    // Promise.all keeps the order and observes every rejection, so none is left unhandled.
+    return results.some(isThenable) ? Promise.all(results).then(ownArrayOf) : ownArrayOf(results);
   }
 
   #apply(body: Extract<TaskBody, { kind: "apply" }>, frames: Buffer[]): unknown {

@@ -93,6 +93,7 @@ export class TaskQueue {
   #complete(finished: FinishedTask): void {
     this.batch.add(finished);
     if (this.length === 0 || this.batch.age >= BATCH_WINDOW_MS) this.batch.flush();
+    else this.batch.hold();
   }
 
   /** Runs synchronous tasks until the window closes; returns the first task that went async. */

@@ -106,12 +106,29 @@ export function logDir(profile = "default"): string {
   return dir;
 }
 
-export function clientConnectionFile(profile = "default"): string {
-  return join(securityDir(profile), "tspcontroller-client.json");
+/**
+ * A cluster id names one of several clusters in a profile (ipyparallel's `cluster_id`); "" is the
+ * profile's own cluster. It becomes part of file names, so it is one path component like a profile.
+ */
+export function validateClusterId(clusterId: string): string {
+  if (clusterId === "") return clusterId;
+  if (typeof clusterId !== "string" || !PROFILE_NAME.test(clusterId) || /^\.+$/.test(clusterId)) {
+    throw new ProfileError(`invalid cluster id ${JSON.stringify(clusterId)}: use letters, digits, '.', '_' and '-' only`);
+  }
+  return clusterId;
 }
 
-export function engineConnectionFile(profile = "default"): string {
-  return join(securityDir(profile), "tspcontroller-engine.json");
+/** `tspcontroller` or `tspcontroller-<cluster id>`: how the files of one cluster of a profile are named. */
+export function clusterFilePrefix(clusterId = ""): string {
+  return validateClusterId(clusterId) ? `tspcontroller-${clusterId}` : "tspcontroller";
+}
+
+export function clientConnectionFile(profile = "default", clusterId = ""): string {
+  return join(securityDir(profile), `${clusterFilePrefix(clusterId)}-client.json`);
+}
+
+export function engineConnectionFile(profile = "default", clusterId = ""): string {
+  return join(securityDir(profile), `${clusterFilePrefix(clusterId)}-engine.json`);
 }
 
 export function url(info: ConnectionInfo, port: number, bind = false): string {

@@ -94,7 +94,7 @@ export function newHeader(msgType: string, session: string, username = "tsparall
   return { msg_id: msgId, msg_type: msgType, session, username, date: new Date().toISOString(), version: PROTOCOL_VERSION };
 }
 
-/** Encodes a message into ZeroMQ frames: identities, delimiter, signature, 4 JSON frames, buffers. */
+/** Encodes a message into ZeroMQ frames: identities, delimiter, signature, 4 JSON frames, buffers (Jupyter's form). */
 export function encodeMessage(signer: Signer, msg: OutgoingMessage): Buffer[] {
   const header = Buffer.from(JSON.stringify(msg.header));
   const parent = Buffer.from(JSON.stringify(msg.parent_header ?? {}));
@@ -105,43 +105,71 @@ export function encodeMessage(signer: Signer, msg: OutgoingMessage): Buffer[] {
 }
 
 /**
+ * Starts the one signed frame of the compact form, which the cluster's own sockets speak:
+ * `<TSP|MSG>` + signature (hex, empty without a key) + `[header, parent_header, metadata, content]`
+ * as one JSON text; the HMAC is over that JSON text. It takes the place of the delimiter, the
+ * signature and the four JSON frames (routing identities before it, value frames after it stay).
+ */
+export const COMPACT_MAGIC = "<TSP|MSG>";
+const COMPACT_MAGIC_BYTES = Buffer.from(COMPACT_MAGIC, "latin1");
+/** A signature longer than this is malformed (HMAC-SHA256 in hex is 64 characters). */
+const MAX_SIGNATURE_CHARS = 128;
+const OPEN_BRACKET = 0x5b;
+
+/** A frame to hand to ZeroMQ: a string is sent as its UTF-8 bytes. */
+export type OutgoingFrame = Buffer | string;
+
+/**
+ * Encodes a message in the compact form: identities, ONE signed frame, buffers. The signed frame is a
+ * string: ZeroMQ copies it into its own memory, where a Buffer over 128 bytes would be sent zero-copy
+ * and released later through a wake-up of this process's event loop (one per message).
+ */
+export function encodeCompact(signer: Signer, msg: OutgoingMessage): OutgoingFrame[] {
+  const json = JSON.stringify([msg.header, msg.parent_header ?? {}, msg.metadata ?? {}, msg.content ?? {}]);
+  const signed = COMPACT_MAGIC + signer.sign([json]) + json;
+  const identities = msg.identities ?? [];
+  const buffers = msg.buffers ?? [];
+  if (identities.length === 0 && buffers.length === 0) return [signed];
+  const frames: OutgoingFrame[] = [];
+  for (const identity of identities) frames.push(identity);
+  frames.push(signed);
+  for (const buffer of buffers) frames.push(buffer);
+  return frames;
+}
+
+function isCompactFrame(frame: Buffer): boolean {
+  return frame.length > COMPACT_MAGIC_BYTES.length && frame[0] === 0x3c && frame.subarray(0, COMPACT_MAGIC_BYTES.length).equals(COMPACT_MAGIC_BYTES);
+}
+
+/**
  * Decodes and verifies frames. Throws MessageError for anything malformed, oversized, wrongly signed,
  * replayed, too deeply nested or dated outside the window; callers drop and count such messages,
  * never act on them. Sizes are checked before the HMAC and nesting before JSON.parse, so neither
- * the signature check nor the parser ever works on more than the limits allow.
+ * the signature check nor the parser ever works on more than the limits allow. Takes either form:
+ * Jupyter's (delimiter, signature, four JSON frames) or the compact one (see COMPACT_MAGIC).
  */
 export function decodeMessage<Content = unknown>(signer: Signer, frames: Buffer[], options: DecodeOptions = {}): Message<Content> {
   const limits = options.limits ?? defaultLimits();
   let total = 0;
   for (const frame of frames) total += frame.length;
   if (total > limits.maxMessageBytes) throw new MessageError(`message of ${total} bytes exceeds the limit of ${limits.maxMessageBytes}`, "oversized");
-  const at = frames.findIndex((f) => f.length === DELIMITER.length && f.equals(DELIMITER));
+  // Identities come first; the first frame that is the delimiter or a compact frame ends them.
+  let at = -1;
+  let compact = false;
+  for (let i = 0; i < frames.length; i++) {
+    const frame = frames[i]!;
+    if (frame.length === DELIMITER.length && frame.equals(DELIMITER)) {
+      at = i;
+      break;
+    }
+    if (isCompactFrame(frame)) {
+      at = i;
+      compact = true;
+      break;
+    }
+  }
   if (at < 0) throw new MessageError("no <IDS|MSG> delimiter");
-  if (frames.length < at + 6) throw new MessageError(`too few frames (${frames.length - at - 1} after the delimiter)`);
-  const [signature, header, parent, metadata, content] = frames.slice(at + 1, at + 6) as [Buffer, Buffer, Buffer, Buffer, Buffer];
-  for (const frame of [header, parent, metadata, content]) {
-    if (frame.length > limits.maxJsonBytes) throw new MessageError(`JSON frame of ${frame.length} bytes exceeds the limit of ${limits.maxJsonBytes}`, "oversized");
-  }
-  if (!signer.verify(signature, [header, parent, metadata, content])) throw new MessageError("bad signature", "signature");
-  if (signer.enabled && options.replay && !options.replay.admit(signature.toString("latin1"))) {
-    throw new MessageError("replayed signature", "replay");
-  }
-  for (const frame of [header, parent, metadata, content]) {
-    if (jsonDepthWithin(frame, limits.maxJsonDepth) < 0) throw new MessageError(`JSON nested deeper than ${limits.maxJsonDepth}`, "too-deep");
-  }
-  let decoded: Message<Content>;
-  try {
-    decoded = {
-      identities: frames.slice(0, at),
-      header: JSON.parse(header.toString("utf8")) as Header,
-      parent_header: JSON.parse(parent.toString("utf8")) as Partial<Header>,
-      metadata: JSON.parse(metadata.toString("utf8")) as Record<string, unknown>,
-      content: JSON.parse(content.toString("utf8")) as Content,
-      buffers: frames.slice(at + 6),
-    };
-  } catch (err) {
-    throw new MessageError(`invalid JSON frame: ${(err as Error).message}`, "json");
-  }
+  const decoded = compact ? decodeCompact<Content>(signer, frames, at, limits, options.replay) : decodeJupyter<Content>(signer, frames, at, limits, options.replay);
   if (typeof decoded.header?.msg_type !== "string" || typeof decoded.header.msg_id !== "string") {
     throw new MessageError("header lacks msg_id or msg_type");
   }
@@ -157,4 +185,68 @@ export function decodeMessage<Content = unknown>(signer: Signer, frames: Buffer[
     }
   }
   return decoded;
+}
+
+/** Jupyter's form: delimiter, signature, header, parent, metadata, content, buffers. */
+function decodeJupyter<Content>(signer: Signer, frames: Buffer[], at: number, limits: MessageLimits, replay: ReplayGuard | undefined): Message<Content> {
+  if (frames.length < at + 6) throw new MessageError(`too few frames (${frames.length - at - 1} after the delimiter)`);
+  const [signature, header, parent, metadata, content] = frames.slice(at + 1, at + 6) as [Buffer, Buffer, Buffer, Buffer, Buffer];
+  for (const frame of [header, parent, metadata, content]) {
+    if (frame.length > limits.maxJsonBytes) throw new MessageError(`JSON frame of ${frame.length} bytes exceeds the limit of ${limits.maxJsonBytes}`, "oversized");
+  }
+  if (!signer.verify(signature, [header, parent, metadata, content])) throw new MessageError("bad signature", "signature");
+  if (signer.enabled && replay && !replay.admit(signature.toString("latin1"))) {
+    throw new MessageError("replayed signature", "replay");
+  }
+  for (const frame of [header, parent, metadata, content]) {
+    if (jsonDepthWithin(frame, limits.maxJsonDepth) < 0) throw new MessageError(`JSON nested deeper than ${limits.maxJsonDepth}`, "too-deep");
+  }
+  try {
+    return {
+      identities: frames.slice(0, at),
+      header: JSON.parse(header.toString("utf8")) as Header,
+      parent_header: JSON.parse(parent.toString("utf8")) as Partial<Header>,
+      metadata: JSON.parse(metadata.toString("utf8")) as Record<string, unknown>,
+      content: JSON.parse(content.toString("utf8")) as Content,
+      buffers: frames.slice(at + 6),
+    };
+  } catch (err) {
+    throw new MessageError(`invalid JSON frame: ${(err as Error).message}`, "json");
+  }
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === "object" && !Array.isArray(value);
+
+/** The compact form (see COMPACT_MAGIC): the same checks, in the same order, on its one JSON text. */
+function decodeCompact<Content>(signer: Signer, frames: Buffer[], at: number, limits: MessageLimits, replay: ReplayGuard | undefined): Message<Content> {
+  const frame = frames[at]!;
+  const sigStart = COMPACT_MAGIC_BYTES.length;
+  const sigLength = frame.subarray(sigStart, sigStart + MAX_SIGNATURE_CHARS + 1).indexOf(OPEN_BRACKET);
+  if (sigLength < 0) throw new MessageError("compact frame without a JSON array after its signature");
+  const jsonStart = sigStart + sigLength;
+  const json = frame.subarray(jsonStart);
+  if (json.length > limits.maxJsonBytes) throw new MessageError(`JSON frame of ${json.length} bytes exceeds the limit of ${limits.maxJsonBytes}`, "oversized");
+  if (!signer.verify(frame.subarray(sigStart, jsonStart), [json])) throw new MessageError("bad signature", "signature");
+  if (signer.enabled && replay && !replay.admit(frame.toString("latin1", sigStart, jsonStart))) {
+    throw new MessageError("replayed signature", "replay");
+  }
+  // One level more than the limit: the array that holds the four parts.
+  if (jsonDepthWithin(json, limits.maxJsonDepth + 1) < 0) throw new MessageError(`JSON nested deeper than ${limits.maxJsonDepth}`, "too-deep");
+  let parts: unknown;
+  try {
+    parts = JSON.parse(json.toString("utf8"));
+  } catch (err) {
+    throw new MessageError(`invalid JSON frame: ${(err as Error).message}`, "json");
+  }
+  if (!Array.isArray(parts) || parts.length !== 4) throw new MessageError("compact frame is not [header, parent_header, metadata, content]");
+  const [header, parent, metadata, content] = parts as [unknown, unknown, unknown, unknown];
+  if (!isObject(header) || !isObject(parent) || !isObject(metadata)) throw new MessageError("compact frame's header, parent_header or metadata is not an object");
+  return {
+    identities: frames.slice(0, at),
+    header: header as unknown as Header,
+    parent_header: parent as Partial<Header>,
+    metadata,
+    content: content as Content,
+    buffers: frames.slice(at + 1),
+  };
 }

@@ -14,3 +14,4 @@ export * from "./replay.js";
 export * from "./bounded-json.js";
 export * from "./process-identity.js";
 export * from "./byte-lru.js";
+export * from "./published-data.js";

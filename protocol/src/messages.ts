@@ -53,6 +53,18 @@ export interface FunctionRef {
   source?: string;
 }
 
+/**
+ * What an apply or map task needs in the engine namespace before its function runs (ipyparallel's
+ * `@require`), set up by the engine that runs it; a module it cannot import fails the task with
+ * `UnmetDependency` (with `retryOnError`, a load-balanced task then tries another engine).
+ */
+export interface TaskRequirements {
+  /** [name, module specifier, bind the default export]: imported as `dv.import` does, bound to name. */
+  modules?: [string, string, boolean][];
+  /** [name, function source]: defined in the engine namespace, as pushed functions are. */
+  functions?: [string, string][];
+}
+
 /** What a task does on the engine. Frames: see each kind. */
 export type TaskBody =
   /** TypeScript source run like a REPL cell. Result frames: the last expression's value, when it can travel. */
@@ -63,6 +75,7 @@ export type TaskBody =
    */
   | {
     kind: "apply"; fn: FunctionRef; refs?: ([number, string] | [number, string, (string | number)[]])[];
+    require?: TaskRequirements;
     /**
      * From a client: arguments that are the results of other tasks (an AsyncResult passed as an
      * argument), as [argument index, msgId] or [argument index, msgId, path]. The controller holds the
@@ -77,7 +90,7 @@ export type TaskBody =
    * Frames: the packed item array; the result is the array of fn(item). `refs` as for apply, by item index.
    * `first`: the index of the chunk's first item in the whole map (shown in the task stream).
    */
-  | { kind: "map"; fn: FunctionRef; refs?: ([number, string] | [number, string, (string | number)[]])[]; first?: number }
+  | { kind: "map"; fn: FunctionRef; refs?: ([number, string] | [number, string, (string | number)[]])[]; first?: number; require?: TaskRequirements }
   /** Frames: a packed object whose entries become names in the engine namespace. */
   | { kind: "push" }
   /** Result: the value of one name, or an array of values for several. */
@@ -142,8 +155,11 @@ export interface TaskResult {
 export interface StreamItem {
   msgId: string;
   engineId: number;
-  /** "display": a rich output (`display(...)` on the engine); `text` is `{"data": MimeBundle}` as JSON. */
-  name: "stdout" | "stderr" | "display";
+  /**
+   * "display": a rich output (`display(...)` on the engine); `text` is `{"data": MimeBundle}` as JSON.
+   * "data": an object the task published (`publishData(...)`), encoded by published-data.ts.
+   */
+  name: "stdout" | "stderr" | "display" | "data";
   text: string;
 }
 
@@ -200,8 +216,11 @@ export interface ClusterSnapshot {
   store?: { kind: "sqlite" | "memory"; location?: string; records: number; bytes: number; waiting: number };
   /** The controller's function cache: sources held, their bytes and the bound, sources refused for a wrong hash. */
   functions?: { count: number; bytes: number; capacity: number; refused: number };
-  /** Connections per controller port (open now, accepted, closed in their handshake, accept errors). */
-  connections?: Record<string, { open: number; accepted: number; droppedInHandshake: number; acceptErrors: number }>;
+  /**
+   * Connections per controller port (open now, accepted, closed in their handshake, accept errors), and
+   * the connection caps: handshaken connections they count (an upper bound) and handshakes they refused.
+   */
+  connections?: Record<string, { open: number; accepted: number; droppedInHandshake: number; acceptErrors: number; counted?: number; refused?: number }>;
   time: number;
 }
 

@@ -178,6 +178,102 @@ function unpackNumbers(payload: Buffer): number[] {
   return items;
 }
 
+/**
+ * A primitive (number, boolean, null, undefined, well-formed string), or an array tsparallel built of at
+ * most PRIMITIVES_MAX_ITEMS numbers, booleans, null and undefined (apply's arguments), travels without a
+ * v8 serializer: this marker (a transfer count of 2^32-1, as NUMBERS_MARKER, then "PRM"), then one tag
+ * byte per value and its bytes. A tiny task's argument and result were two serializer objects each.
+ */
+const PRIMITIVES_MARKER = Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f, 0x50, 0x52, 0x4d]);
+const PRIMITIVES_MAX_ITEMS = 16;
+const TAG = { number: 0x6e, null: 0x7a, undefined: 0x75, true: 0x74, false: 0x66, string: 0x73, array: 0x61 } as const;
+
+function isFlatPrimitive(value: unknown): boolean {
+  return value === null || value === undefined || typeof value === "number" || typeof value === "boolean";
+}
+
+function primitiveSize(value: unknown): number {
+  return typeof value === "number" ? 9 : 1;
+}
+
+function writePrimitive(payload: Buffer, at: number, value: unknown): number {
+  if (typeof value === "number") {
+    payload[at] = TAG.number;
+    payload.writeDoubleLE(value, at + 1);
+    return at + 9;
+  }
+  payload[at] = value === null ? TAG.null : value === undefined ? TAG.undefined : value ? TAG.true : TAG.false;
+  return at + 1;
+}
+
+/** The primitive form of `value`, or undefined when it does not qualify. */
+function packPrimitives(value: unknown, ownArray: boolean): Buffer | undefined {
+  const head = PRIMITIVES_MARKER.length;
+  if (isFlatPrimitive(value)) {
+    const payload = Buffer.allocUnsafe(head + primitiveSize(value));
+    PRIMITIVES_MARKER.copy(payload, 0);
+    writePrimitive(payload, head, value);
+    return payload;
+  }
+  if (typeof value === "string") {
+    if (value.length > 256 || !(value as string & { isWellFormed(): boolean }).isWellFormed()) return undefined;
+    const payload = Buffer.allocUnsafe(head + 1 + Buffer.byteLength(value));
+    PRIMITIVES_MARKER.copy(payload, 0);
+    payload[head] = TAG.string;
+    payload.write(value, head + 1);
+    return payload;
+  }
+  if (!ownArray || !Array.isArray(value) || value.length > PRIMITIVES_MAX_ITEMS || Object.getPrototypeOf(value) !== Array.prototype) return undefined;
+  let size = head + 2;
+  for (let i = 0; i < value.length; i++) {
+    // A hole would come back as undefined: the clone keeps it, so such arrays take the clone.
+    if (!(i in value) || !isFlatPrimitive(value[i])) return undefined;
+    size += primitiveSize(value[i]);
+  }
+  const payload = Buffer.allocUnsafe(size);
+  PRIMITIVES_MARKER.copy(payload, 0);
+  payload[head] = TAG.array;
+  payload[head + 1] = value.length;
+  let at = head + 2;
+  for (let i = 0; i < value.length; i++) at = writePrimitive(payload, at, value[i]);
+  return payload;
+}
+
+function isPrimitivesPayload(payload: Buffer): boolean {
+  return payload.length > PRIMITIVES_MARKER.length && payload.compare(PRIMITIVES_MARKER, 0, PRIMITIVES_MARKER.length, 0, PRIMITIVES_MARKER.length) === 0;
+}
+
+function readPrimitive(payload: Buffer, at: number): [unknown, number] {
+  switch (payload[at]) {
+    case TAG.number:
+      if (at + 9 > payload.length) break;
+      return [payload.readDoubleLE(at + 1), at + 9];
+    case TAG.null: return [null, at + 1];
+    case TAG.undefined: return [undefined, at + 1];
+    case TAG.true: return [true, at + 1];
+    case TAG.false: return [false, at + 1];
+  }
+  throw new SerializationError("malformed primitive payload");
+}
+
+function unpackPrimitives(payload: Buffer): unknown {
+  const head = PRIMITIVES_MARKER.length;
+  const tag = payload[head];
+  if (tag === TAG.string) return payload.toString("utf8", head + 1);
+  if (tag !== TAG.array) {
+    const [value, end] = readPrimitive(payload, head);
+    if (end !== payload.length) throw new SerializationError("malformed primitive payload");
+    return value;
+  }
+  const count = payload[head + 1];
+  if (count === undefined || count > PRIMITIVES_MAX_ITEMS) throw new SerializationError("malformed primitive payload");
+  const items = new Array<unknown>(count);
+  let at = head + 2;
+  for (let i = 0; i < count; i++) [items[i], at] = readPrimitive(payload, at);
+  if (at !== payload.length) throw new SerializationError("malformed primitive payload");
+  return items;
+}
+
 export interface PackOptions {
   /** The value is an array tsparallel built (a map chunk or a map's results): numbers-only ones take the raw float64 form. */
   ownArray?: boolean;
@@ -191,6 +287,8 @@ export interface PackOptions {
  */
 export function packValue(value: unknown, what = "value", options: PackOptions = {}): PackedValue {
   if (options.ownArray && isNumberArray(value)) return { frames: [packNumbers(value)] };
+  const primitives = packPrimitives(value, options.ownArray === true);
+  if (primitives) return { frames: [primitives] };
   const serializer = new FrameSerializer();
   const arrayBuffers: ArrayBuffer[] = [];
   if (typeof value === "object" && value !== null) collectLargeArrayBuffers(value, arrayBuffers, new Set());
@@ -217,6 +315,10 @@ export function unpackValue<T = unknown>(frames: readonly Buffer[]): T {
   if (isNumbersPayload(payload)) {
     if (frames.length > 1) throw new SerializationError("a number-array payload has no buffer frames");
     return unpackNumbers(payload) as T;
+  }
+  if (isPrimitivesPayload(payload)) {
+    if (frames.length > 1) throw new SerializationError("a primitive payload has no buffer frames");
+    return unpackPrimitives(payload) as T;
   }
   const extra = frames.length > 1 ? frames.slice(1) : [];
   const deserializer = new FrameDeserializer(payload, extra);

@@ -1,4 +1,4 @@
-import { decodeMessage, encodeMessage, newHeader, MessageError, type DropReason, type Header, type Message } from "./envelope.js";
+import { decodeMessage, encodeCompact, encodeMessage, newHeader, MessageError, type DropReason, type Header, type Message, type OutgoingFrame } from "./envelope.js";
 import { messageLimits, type MessageLimits } from "./limits.js";
 import { RateLimitedWarnings, type Logger } from "./log.js";
 import { ReplayGuard } from "./replay.js";
@@ -6,7 +6,7 @@ import type { MessageContents, MessageType } from "./messages.js";
 import type { Signer } from "./signer.js";
 
 interface WritableSocket {
-  send(frames: Buffer[]): Promise<void>;
+  send(frames: OutgoingFrame[]): Promise<void>;
   /** zeromq's option: 0 makes every send complete (or fail) synchronously. */
   sendTimeout?: number;
 }
@@ -26,13 +26,19 @@ export function isMessage<T extends MessageType>(msg: Message, type: T): msg is 
 }
 
 /**
+ * How `send` encodes: `compact` (one signed frame, see COMPACT_MAGIC) on the cluster's own sockets,
+ * `jupyter` (delimiter, signature, four JSON frames) where a Jupyter peer listens. Receivers take both.
+ */
+export type WireForm = "compact" | "jupyter";
+
+/**
  * Signs and sends messages on one ZeroMQ socket. Sends are queued and written one at a time: a
  * socket takes one send at a time, and overlapping sends lose messages. A socket made with
  * `sendTimeout: 0` (and no high-water mark) sends synchronously, so it skips the queue and its
  * per-message promise round: that is most of a tiny task's cost.
  */
 export class MessageSender {
-  readonly #queue: Buffer[][] = [];
+  readonly #queue: OutgoingFrame[][] = [];
   #head = 0;
   #writing = false;
   #closed = false;
@@ -42,25 +48,18 @@ export class MessageSender {
     private readonly signer: Signer,
     readonly session: string,
     private readonly log: Logger,
+    readonly form: WireForm = "jupyter",
   ) {}
 
   send<T extends MessageType>(type: T, content: MessageContents[T], options: SendOptions = {}): Header {
     const header = newHeader(type, this.session, "tsparallel", options.msgId);
-    this.sendFrames(
-      encodeMessage(this.signer, {
-        identities: options.identities,
-        header,
-        parent_header: options.parent,
-        metadata: options.metadata,
-        content,
-        buffers: options.buffers,
-      }),
-    );
+    const msg = { identities: options.identities, header, parent_header: options.parent, metadata: options.metadata, content, buffers: options.buffers };
+    this.sendFrames(this.form === "compact" ? encodeCompact(this.signer, msg) : encodeMessage(this.signer, msg));
     return header;
   }
 
   /** Sends already-encoded frames (a prefix frame such as a PUB topic may lead). */
-  sendFrames(frames: Buffer[]): void {
+  sendFrames(frames: OutgoingFrame[]): void {
     if (this.#closed) return;
     if (this.socket.sendTimeout === 0 && !this.#writing) {
       this.socket.send(frames).catch((err: Error) => {
@@ -86,7 +85,7 @@ export class MessageSender {
     try {
       while (this.#head < this.#queue.length && !this.#closed) {
         const frames = this.#queue[this.#head]!;
-        this.#queue[this.#head++] = undefined as unknown as Buffer[];
+        this.#queue[this.#head++] = undefined as unknown as OutgoingFrame[];
         try {
           await this.socket.send(frames);
         } catch (err) {

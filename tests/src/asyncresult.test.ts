@@ -3,9 +3,11 @@
  * ipyparallel's test_asyncresult.py (the bracketed name in each title is the ipyparallel test).
  */
 import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, test } from "node:test";
 import { AsyncResult, Client, CompositeError, RemoteError, TaskAbortedError, TimeoutError, ref, type OutputEvent } from "tsparallel";
-import { sharedCluster } from "./support/cluster-fixture.js";
+import { privateRoot, sharedCluster } from "./support/cluster-fixture.js";
 import { compositeOf, instanceOf, remoteError } from "./support/remote-errors.js";
 
 const nap = async (ms: number): Promise<number> => {
@@ -475,5 +477,57 @@ describe("display data from engines", () => {
       assert.deepEqual(meta.displays?.map((d) => d["text/html"] ?? d["image/png"]), ["<b>x</b>", "iVBORw=="], `engine ${ids[i]}`);
     }
     for (const meta of applied.metadata) assert.deepEqual(meta.displays?.map((d) => d["text/html"]), ["<i>7</i>"]);
+  });
+});
+
+describe("published data from engines", () => {
+  const publishFive = "for (let i = 0; i < 5; i++) publishData({ i })";
+
+  test("one engine's published data is merged into ar.data, live while the task runs [test_data_pub_single]", { timeout: 60_000 }, async () => {
+    const { client, ids } = shared();
+    const view = client.directView(ids.at(-1)!);
+    const ar = view.execute(publishFive);
+    assert.deepEqual(ar.data, [{}], "an object per task before anything is published");
+    await ar;
+    assert.deepEqual(ar.data, [{ i: 4 }]);
+    assert.deepEqual(ar.metadata[0]!.data, { i: 4 });
+
+    // Live: the task publishes, then waits for a file that the test writes only once it saw the data.
+    const gate = join(privateRoot(), `datapub-gate-${process.pid}`);
+    const live = view.execute(
+      `import { existsSync } from "node:fs";\n` +
+        `publishData({ phase: "started", size: 2n, keep: new Map([["k", 1]]) });\n` +
+        `while (!existsSync(${JSON.stringify(gate)})) await new Promise((r) => setTimeout(r, 10));\n` +
+        `publishData({ phase: "done" })`,
+    );
+    while (live.data[0]!.phase !== "started") await nap(10);
+    assert.equal(live.ready(), false, "the data arrived while the task was still waiting for the gate");
+    writeFileSync(gate, "");
+    await live;
+    assert.deepEqual(live.data, [{ phase: "done", size: 2n, keep: new Map([["k", 1]]) }], "later names replace earlier ones, the rest stay (a dict update)");
+  });
+
+  test("each engine's data is kept per task [test_data_pub]", async () => {
+    const { client, ids } = shared();
+    const ar = client.directView(ids).execute(publishFive);
+    assert.deepEqual(ar.data, ids.map(() => ({})));
+    await ar;
+    assert.deepEqual(ar.data, ids.map(() => ({ i: 4 })));
+    const applied = client.loadBalancedView().apply((n: number) => {
+      (globalThis as unknown as { publishData(data: object): void }).publishData({ n, square: n * n });
+      return n;
+    }, 3);
+    assert.equal(await applied, 3);
+    assert.deepEqual(applied.data, [{ n: 3, square: 9 }]);
+  });
+
+  test("publishing something that is not an object of values fails the task with a clear error", async () => {
+    const { client, ids } = shared();
+    const view = client.directView(ids.at(-1)!);
+    const refused = await view.execute("publishData(42)").catch((e: unknown) => e);
+    remoteError("TypeError", ids.at(-1))(refused);
+    assert.match((refused as Error).message, /publishData takes an object of names to values/);
+    await assert.rejects(view.execute("publishData({ f: () => 1 })").get(), remoteError("SerializationError", ids.at(-1)));
+    assert.equal(await view.apply(() => 5), 5, "the engine goes on");
   });
 });

@@ -3,8 +3,9 @@
  * bracketed name in each title is the ipyparallel test; see tests/CONFORMANCE.md).
  */
 import assert from "node:assert/strict";
-import { readFileSync, statSync } from "node:fs";
-import { dirname } from "node:path";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { hostname, networkInterfaces } from "node:os";
+import { dirname, join } from "node:path";
 import { describe, test } from "node:test";
 import { Client, Cluster, CompositeError, EngineError, NoEnginesError, TimeoutError, type AsyncResult, type ClusterSnapshot } from "tsparallel";
 import { eventually, isRunning, privateRoot, sharedCluster, waitUntilBusy } from "./support/cluster-fixture.js";
@@ -96,6 +97,50 @@ test("await using a Cluster stops its controller and engines at the end of the b
   }
   assert.equal(pids.length, 2);
   for (const pid of pids) assert.equal(isRunning(pid), false, `process ${pid} is gone after the block`);
+});
+
+describe("a controller on loopback that runs elsewhere", () => {
+  const elsewhere = "TSPARALLEL_CONTROLLER_ELSEWHERE";
+
+  /** Connects through a copy of the cluster's client file whose controller host is `host`; the warnings of that connect. */
+  async function connectAs(host: string): Promise<Error[]> {
+    const { client } = shared();
+    const info = JSON.parse(readFileSync(client.connectionFile, "utf8")) as { controller: { hostname: string } };
+    info.controller.hostname = host;
+    const file = join(privateRoot(), `client-as-${host.replace(/[^\w.-]/g, "_")}.json`);
+    writeFileSync(file, JSON.stringify(info), { mode: 0o600 });
+    const seen: Error[] = [];
+    const listener = (warning: Error) => {
+      if ((warning as Error & { code?: string }).code === elsewhere) seen.push(warning);
+    };
+    process.on("warning", listener);
+    try {
+      const other = await Client.connect({ connectionFile: file, activate: false });
+      other.close();
+      // process.emitWarning delivers on the next tick.
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off("warning", listener);
+    }
+    return seen;
+  }
+
+  test("a loopback controller whose file names another host warns; this host's name does not [test_warning_on_hostname_match]", async () => {
+    const here = hostname();
+    const warned = await connectAs(`${here.slice(0, -1)}.invalid`);
+    assert.equal(warned.length, 1, "one warning for a controller host that is not this machine");
+    assert.equal(warned[0]!.name, "RuntimeWarning");
+    assert.match(warned[0]!.message, /listens on 127\.0\.0\.1, a loopback address, but runs on .*\.invalid, not on this machine/);
+    assert.deepEqual(await connectAs(here), [], "no warning when the controller host is this machine's name");
+  });
+
+  test("a controller host that is one of this machine's addresses does not warn, where another host does [test_local_ip_true_doesnt_trigger_warning]", async () => {
+    const ownAddresses = Object.values(networkInterfaces()).flatMap((list) => list ?? []).filter((iface) => iface.family === "IPv4").map((iface) => iface.address);
+    assert.ok(ownAddresses.length > 0);
+    for (const address of ownAddresses) assert.deepEqual(await connectAs(address), [], `no warning for ${address}`);
+    assert.deepEqual(await connectAs("localhost"), [], "no warning for a name that resolves to loopback");
+    assert.equal((await connectAs("192.0.2.7")).length, 1, "a documentation address (TEST-NET-1) is no address of this machine");
+  });
 });
 
 describe("namespace, results and history", () => {

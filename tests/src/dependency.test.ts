@@ -4,9 +4,20 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { Dependency, ImpossibleDependencyError, InvalidDependencyError, TaskAbortedError, TimeoutError } from "tsparallel";
+import { BroadcastView, Dependency, ImpossibleDependencyError, InvalidDependencyError, TaskAbortedError, TimeoutError } from "tsparallel";
 import { sharedCluster } from "./support/cluster-fixture.js";
-import { instanceOf } from "./support/remote-errors.js";
+import { instanceOf, remoteError } from "./support/remote-errors.js";
+
+// Names the functions below find in the engine namespace, once a requirement put them there.
+declare const querystring: typeof import("node:querystring");
+declare const qs: typeof import("node:querystring");
+declare const foo: (x: number) => number;
+function func(x: number): number {
+  return x * x;
+}
+function bar(a: number): number {
+  return func(a);
+}
 
 const range = (start: number, stop: number, step = 1) => Array.from({ length: Math.ceil((stop - start) / step) }, (_, i) => String(start + i * step));
 const mixed = range(0, 10);
@@ -119,5 +130,50 @@ describe("after and follow (test_lbview.py)", () => {
     const late = client.loadBalancedView({ after: slow, timeout: 200 }).apply(() => "late");
     await assert.rejects(late.get(20_000), instanceOf(TimeoutError, /dependencies were not met within 200 ms/));
     await slow;
+  });
+});
+
+describe("require (test_dependency.py, test_view.py)", () => {
+  const shared = sharedCluster({ n: 2 });
+
+  test("view.require(specifier) imports a module on the engine before the task runs [test_require_imports]", async () => {
+    const { client, ids } = shared();
+    await client.directView(ids).clear();
+    const encode = (arg: Record<string, string>) => querystring.stringify(arg);
+    const lv = client.loadBalancedView();
+    await assert.rejects(lv.apply(encode, { a: "x y" }).get(), remoteError("ReferenceError"));
+    assert.equal(await lv.require("node:querystring").apply(encode, { a: "x y" }), "a=x%20y");
+    assert.equal(await lv.require({ qs: "node:querystring" }).apply((arg: Record<string, string>) => qs.stringify(arg), { b: "1" }), "b=1");
+    // A module no engine can import fails the task with a clear error naming it.
+    const missing = await lv.require("tsp-no-such-module").apply(() => 1).catch((e: unknown) => e);
+    remoteError("UnmetDependency")(missing);
+    assert.match((missing as Error).message, /engine \d+ cannot import 'tsp-no-such-module'/);
+  });
+
+  test("view.require(fn) defines a function on the engine before the task runs [test_require_function]", async () => {
+    const { client, ids } = shared();
+    await client.directView(ids).clear();
+    const lv = client.loadBalancedView();
+    await assert.rejects(lv.apply(bar, 5).get(), remoteError("ReferenceError"));
+    assert.equal(await lv.require(func).apply(bar, 5), func(5));
+    await client.directView(ids).clear();
+    assert.deepEqual(await lv.require(func).map(bar, [1, 2, 3, 4]), [1, 4, 9, 16], "a load-balanced map");
+    await client.directView(ids).clear();
+    assert.deepEqual(await client.directView(ids).require(func).map(bar, [1, 2, 3]), [1, 4, 9], "a direct map");
+    await client.directView(ids).clear();
+    assert.deepEqual(await client.directView(ids).require(func).apply(bar, 3), ids.map(() => 9), "a direct apply");
+    await client.directView(ids).clear();
+    const broadcast = client.broadcastView(ids).require(func);
+    assert.ok(broadcast instanceof BroadcastView);
+    assert.deepEqual(await broadcast.apply(bar, 2), ids.map(() => 4), "a broadcast apply");
+  });
+
+  test("view.require({ name: fn }) defines it under that name [test_require_object]", async () => {
+    const { client, ids } = shared();
+    await client.directView(ids).clear();
+    const lv = client.loadBalancedView();
+    assert.equal(await lv.require({ foo: func }).apply((a: number) => foo(a), 5), func(5));
+    assert.throws(() => lv.require({ data: 5 as unknown as string }), /not a module specifier or a function/);
+    assert.throws(() => lv.require((() => (x: number) => x)()), /not a valid name/);
   });
 });

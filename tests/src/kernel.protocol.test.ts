@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import * as zmq from "zeromq";
+import { DELIMITER, Signer, encodeMessage, newHeader } from "@tsparallel/protocol";
 import { KernelClient, plainOutputs } from "./support/kernel-client.js";
 import { privateRoot } from "./support/cluster-fixture.js";
 
@@ -23,6 +24,24 @@ describe("kernel: channels", () => {
     assert.equal((reply.content.language_info as Record<string, unknown>).name, "typescript");
     const control = await kernel.request("control", "kernel_info_request", {});
     assert.equal(control.content.status, "ok");
+  });
+
+  test("the kernel speaks Jupyter's wire form: delimiter, signature, four JSON frames (the cluster's compact form is not for JupyterLab)", async () => {
+    const signer = new Signer(kernel.key);
+    const shell = new zmq.Dealer({ linger: 0 });
+    shell.connect(`tcp://127.0.0.1:${kernel.ports.shell_port}`);
+    try {
+      const request = newHeader("kernel_info_request", "raw-jupyter-peer");
+      await shell.send(encodeMessage(signer, { header: request, content: {} }));
+      const frames = await shell.receive();
+      assert.equal(frames.length, 6);
+      assert.ok(frames[0]!.equals(DELIMITER));
+      assert.equal(frames[1]!.toString(), signer.sign(frames.slice(2, 6)));
+      assert.equal(JSON.parse(frames[3]!.toString()).msg_id, request.msg_id);
+      assert.equal(JSON.parse(frames[5]!.toString()).status, "ok");
+    } finally {
+      shell.close();
+    }
   });
 
   test("interrupt_request on the control channel stops a synchronous endless loop", async () => {

@@ -1,11 +1,13 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { parse } from "shell-quote";
-import { CONTROLLER_LAUNCHERS, type ControllerLauncherSpec } from "../cluster/controller-launchers.js";
-import { ENGINE_LAUNCHERS, type EngineLauncherSpec } from "../cluster/engine-launchers.js";
+import type { ControllerLauncherSpec } from "../cluster/controller-launchers.js";
+import type { EngineLauncherSpec } from "../cluster/engine-launchers.js";
+import { controllerLauncherName, engineLauncherName, LauncherNameError, type ControllerLauncherName, type EngineLauncherName } from "../cluster/launcher-names.js";
 
 /** The `--engines` options shared by `tspcluster start` and `tspcluster engines add`. */
 export interface LauncherCliOptions {
-  engines: (typeof ENGINE_LAUNCHERS)[number];
+  /** Absent: the profile's cluster-config.json says, else local. */
+  engines?: EngineLauncherName;
   hosts?: string;
   sshArgs?: string;
   remoteDir?: string;
@@ -33,9 +35,21 @@ export function words(value: string | undefined, option: string): string[] {
   });
 }
 
+/** A launcher name in any case ("MPI", "Slurm"), or commander's usage error listing the known ones. */
+function launcherName<N>(lookUp: (name: string) => N): (value: string) => N {
+  return (value) => {
+    try {
+      return lookUp(value);
+    } catch (err) {
+      if (err instanceof LauncherNameError) throw new InvalidArgumentError(err.message);
+      throw err;
+    }
+  };
+}
+
 export function addLauncherOptions(command: Command): Command {
   return command
-    .addOption(new Option("--engines <launcher>", "how engines start").choices([...ENGINE_LAUNCHERS]).default("local"))
+    .addOption(new Option("--engines <launcher>", "how engines start: local, ssh, mpi, slurm, batch, pbs, sge, lsf, any case (default: the profile's cluster-config.json, else local)").argParser(launcherName(engineLauncherName)))
     .option("--hosts <list>", "ssh: comma-separated [user@]host[:port][:count], e.g. \"hostA:4,me@hostB:2222:2\"")
     .option("--ssh-args <args>", "ssh: options passed to every ssh, e.g. \"-i ~/.ssh/key -o StrictHostKeyChecking=no\"")
     .option("--remote-dir <dir>", "ssh: working directory on the hosts (of the engines, and of an ssh controller)")
@@ -54,9 +68,12 @@ export function addLauncherOptions(command: Command): Command {
     .option("--queue <name>", "batch: value of {queue}");
 }
 
-export function launcherSpec(opts: LauncherCliOptions): EngineLauncherSpec {
+/** The engine launcher the options ask for; undefined without --engines (the profile's config, else local). */
+export function launcherSpec(opts: LauncherCliOptions): EngineLauncherSpec | undefined {
   const remoteEngine = opts.remoteEngine;
   switch (opts.engines) {
+    case undefined:
+      return undefined;
     case "local":
       return { launcher: "local" };
     case "ssh":
@@ -67,9 +84,12 @@ export function launcherSpec(opts: LauncherCliOptions): EngineLauncherSpec {
     case "slurm":
       return { launcher: "slurm", partition: opts.partition, time: opts.time, account: opts.account, slurmArgs: words(opts.slurmArgs, "--slurm-args"), engineScript: remoteEngine };
     case "batch":
-      if (!opts.batchTemplate) throw new InvalidArgumentError("--engines batch needs --batch-template FILE");
+    case "pbs":
+    case "sge":
+    case "lsf":
+      if (!opts.batchTemplate) throw new InvalidArgumentError(`--engines ${opts.engines} needs --batch-template FILE`);
       return {
-        launcher: "batch", templateFile: opts.batchTemplate, submit: opts.batchSubmit, cancel: opts.batchCancel, status: opts.batchStatus,
+        launcher: opts.engines, templateFile: opts.batchTemplate, submit: opts.batchSubmit, cancel: opts.batchCancel, status: opts.batchStatus,
         queue: opts.queue ?? opts.partition, time: opts.time, account: opts.account, engineScript: remoteEngine,
       };
   }
@@ -77,7 +97,8 @@ export function launcherSpec(opts: LauncherCliOptions): EngineLauncherSpec {
 
 /** The `--controller` options of `tspcluster start` (ssh options, --partition/--time/--account shared with the engines'). */
 export interface ControllerCliOptions {
-  controller: (typeof CONTROLLER_LAUNCHERS)[number];
+  /** Absent: the profile's cluster-config.json says, else local. */
+  controller?: ControllerLauncherName;
   controllerHost?: string;
   remoteController?: string;
   remoteTsparallelDir?: string;
@@ -86,15 +107,17 @@ export interface ControllerCliOptions {
 
 export function addControllerOptions(command: Command): Command {
   return command
-    .addOption(new Option("--controller <launcher>", "where the controller runs").choices([...CONTROLLER_LAUNCHERS]).default("local"))
+    .addOption(new Option("--controller <launcher>", "where the controller runs: local, ssh, slurm, any case (default: the profile's cluster-config.json, else local)").argParser(launcherName(controllerLauncherName)))
     .option("--controller-host <host>", "ssh: the controller's host, [user@]host[:port] (--ssh-args and --remote-node apply)")
     .option("--remote-controller <path>", "ssh/slurm: tspcontroller.js where the controller runs (default: this installation's path)")
     .option("--remote-tsparallel-dir <dir>", "ssh: TSPARALLEL_DIR of the controller on its host (default: its login's ~/.tsparallel)")
     .option("--controller-slurm-args <args>", "slurm: more sbatch options for the controller's job (--partition, --time, --account apply too)");
 }
 
-export function controllerSpec(opts: ControllerCliOptions & LauncherCliOptions): ControllerLauncherSpec {
+export function controllerSpec(opts: ControllerCliOptions & LauncherCliOptions): ControllerLauncherSpec | undefined {
   switch (opts.controller) {
+    case undefined:
+      return undefined;
     case "local":
       return { launcher: "local" };
     case "ssh":

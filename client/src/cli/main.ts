@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError } from "commander";
 import { Client } from "../client.js";
 import type { EngineStatus } from "@tsparallel/protocol";
 import { Cluster, stopRemoteMembers } from "../cluster/cluster.js";
+import { readClusterConfig } from "../cluster/cluster-config.js";
 import { controllerRunning, describeController } from "../cluster/controller-launchers.js";
 import { isOurs } from "../cluster/process-identity.js";
 import { DEFAULT_RESTART_POLICY } from "../cluster/restart-policy.js";
@@ -63,7 +64,7 @@ addControllerOptions(addLauncherOptions(program
   .command("start")
   .description("start a controller and n engines")
   .option("-n, --n <count>", "number of engines (default: CPU count; with --engines ssh: the hosts' counts)", positiveInt)
-  .option("--profile <name>", "profile", "default")
+  .option("--profile <name>", "profile (its directory's cluster-config.json gives the defaults of these options)", "default")
   .option("--ip <address>", "address to bind (default 127.0.0.1; 0.0.0.0 with ssh, slurm or batch engines, or a controller elsewhere)")))
   .option("--location <host>", "address engines and clients connect to")
   .option("--curve", "encrypt every socket with ZeroMQ CURVE; only holders of the connection file connect (default: on when --ip is not a loopback address)")
@@ -76,11 +77,18 @@ addControllerOptions(addLauncherOptions(program
   .option("--no-supervise", "do not restart a crashed controller or crashed engines")
   .option("--max-restarts <n>", "restarts of one crashed process within the restart window before giving up on it", nonNegativeInt, DEFAULT_RESTART_POLICY.maxRestarts)
   .option("--restart-window <seconds>", "the window --max-restarts counts in", positiveInt, DEFAULT_RESTART_POLICY.windowMs / 1000)
-  .action(async (opts: StartOptions) => {
-    const controllerArgs = [...(opts.scheme ? ["--scheme", opts.scheme] : []), ...(opts.hwm !== undefined ? ["--hwm", opts.hwm] : [])];
-    const supervise = opts.supervise && { maxRestarts: opts.maxRestarts, windowMs: opts.restartWindow * 1000 };
-    if (opts.heartbeatPeriod !== undefined) controllerArgs.push("--heartbeat-period", opts.heartbeatPeriod);
-    if (opts.heartbeatMisses !== undefined) controllerArgs.push("--heartbeat-misses", opts.heartbeatMisses);
+  .action(async (opts: StartOptions, command: Command) => {
+    // The profile's cluster-config.json gives what the command line does not (Cluster.start reads it too).
+    const config = readClusterConfig(opts.profile);
+    const flags = [...(opts.scheme ? ["--scheme", opts.scheme] : []), ...(opts.hwm !== undefined ? ["--hwm", opts.hwm] : [])];
+    if (opts.heartbeatPeriod !== undefined) flags.push("--heartbeat-period", opts.heartbeatPeriod);
+    if (opts.heartbeatMisses !== undefined) flags.push("--heartbeat-misses", opts.heartbeatMisses);
+    // The file's controller arguments first: a flag given here comes later, so it wins.
+    const controllerArgs = flags.length ? [...(config?.controllerArgs ?? []), ...flags] : undefined;
+    const explicit = (name: string) => command.getOptionValueSource(name) === "cli";
+    const policy = { maxRestarts: opts.maxRestarts, windowMs: opts.restartWindow * 1000 };
+    // Supervised by default from the command line, unless the profile's config says otherwise.
+    const supervise = ["supervise", "maxRestarts", "restartWindow"].some(explicit) || config?.supervise === undefined ? opts.supervise && policy : undefined;
     const started = Date.now();
     const engines = launcherSpec(opts);
     const controller = controllerSpec(opts);
@@ -178,7 +186,8 @@ addLauncherOptions(program
   .argument("<count>", "engines to add", positiveInt)
   .option("--profile <name>", "profile", "default"))
   .action(async (count: number, opts: { profile: string } & LauncherCliOptions) => {
-    const cluster = Cluster.fromProfile(opts.profile, { engines: launcherSpec(opts) });
+    // Without --engines, the launcher the profile's cluster-config.json names (else local).
+    const cluster = Cluster.fromProfile(opts.profile, { engines: launcherSpec(opts) ?? readClusterConfig(opts.profile)?.engines });
     const ids = await cluster.addEngines(count);
     console.log(`added engines ${ids.join(", ")} to profile "${opts.profile}"`);
     cluster.detach();

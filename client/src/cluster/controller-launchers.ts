@@ -1,30 +1,45 @@
 import { cancelJobs, jobPresent } from "./batch-launcher.js";
 import type { ControllerLauncher, LaunchedProcess } from "./launcher.js";
+import { CONTROLLER_LAUNCHERS, controllerLauncherName, type ControllerLauncherName, type LauncherSpelling } from "./launcher-names.js";
 import { LocalControllerLauncher } from "./local-launcher.js";
 import { isOurs } from "./process-identity.js";
 import { SlurmControllerLauncher, releaseAttachedJob, type SlurmControllerLauncherOptions } from "./slurm-controller-launcher.js";
 import { SshControllerLauncher, type SshControllerLauncherOptions } from "./ssh-controller-launcher.js";
 import { stopSshProcesses } from "./ssh-launcher.js";
 
-/** The controller launchers by name, as `Cluster.start({ controller: { launcher: "ssh", host } })` and `--controller` take them. */
+export { CONTROLLER_LAUNCHERS, type ControllerLauncherName };
+
+/**
+ * The controller launchers by name, as `Cluster.start({ controller: { launcher: "ssh", host } })`,
+ * `--controller` and the profile's cluster-config.json take them; the name in any case ("SSH").
+ */
 export type ControllerLauncherSpec =
-  | { launcher: "local" }
-  | ({ launcher: "ssh" } & SshControllerLauncherOptions)
-  | ({ launcher: "slurm" } & SlurmControllerLauncherOptions);
+  | { launcher: LauncherSpelling<"local"> }
+  | ({ launcher: LauncherSpelling<"ssh"> } & SshControllerLauncherOptions)
+  | ({ launcher: LauncherSpelling<"slurm"> } & SlurmControllerLauncherOptions);
 
-export const CONTROLLER_LAUNCHERS = ["local", "ssh", "slurm"] as const;
+/** A spec, or only the name of a launcher that needs no options ("local", "slurm"). */
+export type ControllerLauncherChoice = ControllerLauncherSpec | LauncherSpelling<ControllerLauncherName>;
 
-export function createControllerLauncher(spec: ControllerLauncherSpec): ControllerLauncher {
-  switch (spec.launcher) {
+/** The spec a choice stands for, its launcher named in lower case; a clear error for an unknown name. */
+export function controllerLauncherSpec(choice: ControllerLauncherChoice): ControllerLauncherSpec {
+  if (typeof choice === "string") return { launcher: controllerLauncherName(choice) } as ControllerLauncherSpec;
+  if (typeof choice !== "object" || choice === null) throw new TypeError(`a controller launcher is a name or { launcher, ...options }, got ${String(choice)}`);
+  return { ...choice, launcher: controllerLauncherName(choice.launcher) } as ControllerLauncherSpec;
+}
+
+export function createControllerLauncher(choice: ControllerLauncherChoice): ControllerLauncher {
+  const spec = controllerLauncherSpec(choice);
+  switch (spec.launcher as ControllerLauncherName) {
     case "local":
       return new LocalControllerLauncher();
-    case "ssh":
-      if (!spec.host) throw new Error("the ssh controller launcher needs a host (--controller-host [user@]host[:port])");
-      return new SshControllerLauncher(spec);
+    case "ssh": {
+      const ssh = spec as SshControllerLauncherOptions;
+      if (!ssh.host) throw new Error("the ssh controller launcher needs a host (--controller-host [user@]host[:port])");
+      return new SshControllerLauncher(ssh);
+    }
     case "slurm":
-      return new SlurmControllerLauncher(spec);
-    default:
-      throw new Error(`unknown controller launcher "${(spec as { launcher: string }).launcher}": expected one of ${CONTROLLER_LAUNCHERS.join(", ")}`);
+      return new SlurmControllerLauncher(spec as SlurmControllerLauncherOptions);
   }
 }
 

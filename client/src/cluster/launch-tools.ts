@@ -100,8 +100,9 @@ export function controllerScript(): string {
 }
 
 /** The tspcontroller arguments every controller launcher passes: profile, bind address, location, extras, --restore. */
-export function controllerArgs(options: { profile: string; ip?: string; location?: string; args?: string[]; restore?: boolean }): string[] {
+export function controllerArgs(options: { profile: string; clusterId?: string; ip?: string; location?: string; args?: string[]; restore?: boolean }): string[] {
   const args = ["--profile", options.profile];
+  if (options.clusterId) args.push("--cluster-id", options.clusterId);
   if (options.ip) args.push("--ip", options.ip);
   if (options.location) args.push("--location", options.location);
   args.push(...(options.args ?? []));

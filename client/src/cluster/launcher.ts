@@ -49,6 +49,8 @@ export interface EngineLaunch {
 
 export interface ControllerLaunchOptions {
   profile: string;
+  /** One of several clusters in the profile (`tspcontroller --cluster-id`); "" or absent: the profile's own. */
+  clusterId?: string;
   ip?: string;
   location?: string;
   /** Extra tspcontroller arguments (e.g. ["--scheme", "lru"]). */

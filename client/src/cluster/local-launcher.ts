@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { logDir } from "@tsparallel/protocol";
 import { binPath, controllerArgs, controllerScript, logTail, parseReadyLine, spawnTool } from "./launch-tools.js";
-import { identify } from "./process-identity.js";
+import { identifySpawned } from "./process-identity.js";
 import type { ControllerLaunch, ControllerLaunchOptions, ControllerLauncher, EngineLaunchOptions, EngineLauncher, LaunchedProcess } from "./launcher.js";
 
 export { binPath } from "./launch-tools.js";
@@ -18,12 +18,32 @@ export function childOf(launched: LaunchedProcess): ChildProcess | undefined {
 }
 
 /**
- * The record of a just-spawned child (spawn returns after exec, so /proc already shows its command line),
+ * "exit code N, " or "killed by SIGSEGV, " for a process this one started (a crash in native code
+ * leaves nothing in its log), waiting a moment for the exit to be reaped; "" when not known here.
+ */
+export async function howItEnded(launched: LaunchedProcess): Promise<string> {
+  const child = children.get(launched);
+  if (!child) return "";
+  if (child.exitCode === null && child.signalCode === null) {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 1000);
+      child.once("exit", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+  if (child.signalCode) return `killed by ${child.signalCode}, `;
+  return child.exitCode === null ? "" : `exit code ${child.exitCode}, `;
+}
+
+/**
+ * The record of a just-spawned child (its identity once /proc shows its command line: identifySpawned),
  * known to childOf from then on, so a supervisor can watch it; `extra` adds what the launcher knows.
  */
 export function recordOf(child: ChildProcess, logFile: string, extra: Partial<LaunchedProcess> = {}): LaunchedProcess {
   if (child.pid === undefined) throw new Error(`could not start ${child.spawnfile} (see ${logFile})`);
-  const identity = identify(child.pid);
+  const identity = identifySpawned(child.pid);
   const launched: LaunchedProcess = { pid: child.pid, host: hostname(), logFile, ...(identity && { startTime: identity.startTime, cmdline: identity.cmdline }), ...extra };
   children.set(launched, child);
   return launched;

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { CONNECTION_INFO_ENV, logDir } from "@tsparallel/protocol";
 import type { EngineLaunchOptions, EngineLauncher, LaunchedProcess } from "./launcher.js";
 import { REMOTE_ENGINE_NODE_FLAGS, engineScript, runCommand, spawnTool } from "./launch-tools.js";
-import { identify } from "./process-identity.js";
+import { identifySpawned } from "./process-identity.js";
 
 export interface MpiEngineLauncherOptions {
   /** The MPI launcher (default "mpiexec"). */
@@ -48,7 +48,7 @@ export class MpiEngineLauncher implements EngineLauncher {
     // mpiexec refusing its arguments (as root without --allow-run-as-root, say) exits at once: the cluster
     // reports that with this log when it waits for the engines to register.
     // Its start time and command line let `stop` signal a lingering mpiexec, and addEngines see it exit early.
-    const identity = child.pid === undefined ? undefined : identify(child.pid);
+    const identity = child.pid === undefined ? undefined : identifySpawned(child.pid);
     return [{ pid: child.pid!, host: hostname(), logFile, launcher: "mpi", engines: count, ...(identity && { startTime: identity.startTime, cmdline: identity.cmdline }) }];
   }
 }

@@ -1,4 +1,4 @@
-import { identify, lookUp } from "@tsparallel/protocol";
+import { identify, lookUp, type ProcessIdentity } from "@tsparallel/protocol";
 import { hostname } from "node:os";
 
 export { identify, type ProcessIdentity } from "@tsparallel/protocol";
@@ -23,6 +23,21 @@ export function isOurs(recorded: RecordedProcess): boolean {
   if (!isVerifiable(recorded)) return false;
   const now = identify(recorded.pid);
   return now !== undefined && now.startTime === recorded.startTime && sameCmdline(now.cmdline, recorded.cmdline!);
+}
+
+/**
+ * The identity of a child just spawned here. libuv returns from spawn once the child's exec has closed
+ * its descriptors, which is before the kernel has set up the new program's arguments: for a moment
+ * /proc shows an empty command line (seen under load while 64 engines started), and a record taken then
+ * would later look like another process. So wait, briefly and bounded, for the command line to appear.
+ */
+export function identifySpawned(pid: number): ProcessIdentity | undefined {
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let tries = 0; ; tries++) {
+    const found = identify(pid);
+    if (found === undefined || found.cmdline.length > 0 || tries >= 1000) return found;
+    Atomics.wait(pause, 0, 0, 1);
+  }
 }
 
 /** True when the record can be checked here (it has our start time and command line for this host). */

@@ -107,8 +107,8 @@ export class SshControllerLauncher implements ControllerLauncher {
       );
       const files = await this.#fetch(prefix, ready, remotePid!, where);
       // Whole, as the controller wrote them (fields this code does not know of included).
-      const clientFile = clientConnectionFile(options.profile);
-      const engineFile = engineConnectionFile(options.profile);
+      const clientFile = clientConnectionFile(options.profile, options.clusterId);
+      const engineFile = engineConnectionFile(options.profile, options.clusterId);
       writeJsonPrivate(clientFile, files.client);
       writeJsonPrivate(engineFile, files.engine);
       // Nothing else is read from stdout; a detached ssh must not keep this process alive.

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { baseDir, securityDir, writeJsonPrivate } from "@tsparallel/protocol";
+import { baseDir, securityDir, validateClusterId, writeJsonPrivate } from "@tsparallel/protocol";
 import type { LaunchedJob, LaunchedProcess } from "./launcher.js";
 import type { RecordedProcess } from "./process-identity.js";
 
@@ -19,9 +19,11 @@ export interface SupervisorRecord extends RecordedProcess {
   socket?: string;
 }
 
-/** What `tspcluster` remembers of a running cluster, one per profile. */
+/** What `tspcluster` remembers of a running cluster: one per profile and cluster id. */
 export interface ClusterState {
   profile: string;
+  /** One of several clusters in the profile; absent: the profile's own. */
+  clusterId?: string;
   controller: LaunchedProcess;
   engines: LaunchedProcess[];
   /** Batch jobs running engines (slurm, batch launchers). */
@@ -35,12 +37,13 @@ export interface ClusterState {
   stopping?: boolean;
 }
 
-export function stateFile(profile: string): string {
-  return join(securityDir(profile), "cluster.json");
+/** `cluster.json`, or `cluster-<id>.json` for a cluster id (ipyparallel keeps one file per cluster id too). */
+export function stateFile(profile: string, clusterId = ""): string {
+  return join(securityDir(profile), validateClusterId(clusterId) ? `cluster-${clusterId}.json` : "cluster.json");
 }
 
-export function readState(profile: string): ClusterState | undefined {
-  const file = stateFile(profile);
+export function readState(profile: string, clusterId = ""): ClusterState | undefined {
+  const file = stateFile(profile, clusterId);
   if (!existsSync(file)) return undefined;
   try {
     return JSON.parse(readFileSync(file, "utf8")) as ClusterState;
@@ -50,11 +53,11 @@ export function readState(profile: string): ClusterState | undefined {
 }
 
 export function writeState(state: ClusterState): void {
-  writeJsonPrivate(stateFile(state.profile), state);
+  writeJsonPrivate(stateFile(state.profile, state.clusterId), state);
 }
 
-export function removeState(profile: string): void {
-  rmSync(stateFile(profile), { force: true });
+export function removeState(profile: string, clusterId = ""): void {
+  rmSync(stateFile(profile, clusterId), { force: true });
 }
 
 /** Whether a pid exists at all (whoever it belongs to): for waiting, never for deciding what to signal. */

@@ -75,7 +75,7 @@ for (const event of ["uncaughtException", "unhandledRejection"] as const) {
 try {
   const options = JSON.parse(argument("--options")) as SupervisorProcessOptions;
   const policy = restartPolicy(options.supervise);
-  socketPath = controlSocketPath(options.profile);
+  socketPath = controlSocketPath(options.profile, options.clusterId);
   if (socketPath) server = await serve(() => cluster, socketPath);
   cluster = await Cluster._startSupervisedHere({ ...options, profile: options.profile }, policy, socketPath);
 } catch (err) {

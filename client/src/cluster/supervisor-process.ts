@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { logDir, securityDir } from "@tsparallel/protocol";
-import type { ClusterOptions } from "./cluster.js";
+import type { ResolvedClusterOptions } from "./cluster.js";
 import type { ControllerLauncherSpec } from "./controller-launchers.js";
 import type { EngineLauncherSpec } from "./engine-launchers.js";
 import type { RestartPolicy } from "./restart-policy.js";
@@ -13,6 +13,7 @@ import type { RestartPolicy } from "./restart-policy.js";
 /** What `tspcluster start --daemonize` hands its supervisor process (JSON on its command line). */
 export interface SupervisorProcessOptions {
   profile: string;
+  clusterId?: string;
   n?: number;
   ip?: string;
   location?: string;
@@ -39,8 +40,8 @@ export function supervisorLogFile(profile: string): string {
 }
 
 /** Linux limits a socket path to 107 bytes: beyond that the supervisor has no control socket. */
-export function controlSocketPath(profile: string): string | undefined {
-  const path = join(securityDir(profile), "supervisor.sock");
+export function controlSocketPath(profile: string, clusterId = ""): string | undefined {
+  const path = join(securityDir(profile), clusterId ? `supervisor-${clusterId}.sock` : "supervisor.sock");
   return Buffer.byteLength(path) <= 107 ? path : undefined;
 }
 
@@ -50,9 +51,9 @@ const mainScript = fileURLToPath(new URL("./supervisor-main.js", import.meta.url
  * Starts a detached supervisor process, which starts the cluster and keeps it running; resolves once
  * the cluster is ready (its state is then in cluster.json), rejects with the supervisor's reason.
  */
-export async function startSupervisorProcess(options: ClusterOptions & { profile: string; supervise: RestartPolicy }): Promise<void> {
+export async function startSupervisorProcess(options: ResolvedClusterOptions & { supervise: RestartPolicy }): Promise<void> {
   const forwarded: SupervisorProcessOptions = {
-    profile: options.profile, n: options.n, ip: options.ip, location: options.location, controllerArgs: options.controllerArgs,
+    profile: options.profile, clusterId: options.clusterId, n: options.n, ip: options.ip, location: options.location, controllerArgs: options.controllerArgs,
     engineArgs: options.engineArgs, engines: options.engines, controller: options.controller, timeout: options.timeout, supervise: options.supervise,
   };
   const log = openSync(supervisorLogFile(options.profile), "a", 0o600);

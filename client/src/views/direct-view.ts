@@ -7,6 +7,7 @@ import type { Client, TaskSpec } from "../client.js";
 import type { RemoteArgs, RemoteValue } from "../ref.js";
 import { wrapperOf, type AnyFunction, type ParallelFunction, type RemoteFunction } from "./wrappers.js";
 import { definerOf, reviveFunctions, splitFunctions } from "./engine-functions.js";
+import { nameForModule, taskRequirements, type Requirement } from "./requirements.js";
 import { applyTask, mapArguments, mapItems, mapTask, packOwned, partition, toArray, type MapItem, type Sequence, type Sequences } from "./task-builders.js";
 
 /** One value per engine, or the bare value for a view on a single engine (`rc.directView(0)`). */
@@ -26,6 +27,8 @@ export interface DirectViewOptions {
    * results come back together (default: true for a view on "all" engines). See `rc.broadcastView()`.
    */
   broadcast?: boolean;
+  /** What apply and map need on each engine before their function runs (ipyparallel's `@require`): see `view.require()`. */
+  require?: readonly Requirement[];
 }
 
 export interface DirectMapOptions {
@@ -58,6 +61,24 @@ export class DirectView<Single extends boolean = false> {
 
   get single(): boolean {
     return typeof this.targetSpec === "number";
+  }
+
+  /**
+   * A view whose apply and map first set up these on each engine that runs them (ipyparallel's
+   * `@require`): module specifiers (bound as `dv.import` binds them), named functions, or an object
+   * of names to specifiers or functions. A module an engine cannot import fails the task with
+   * `UnmetDependency`.
+   */
+  require(...requirements: Requirement[]): DirectView<Single> {
+    const all = [...(this.options.require ?? []), ...requirements];
+    taskRequirements(all);
+    // The same kind of view (a BroadcastView stays one).
+    const View = this.constructor as new (client: Client, targets: number | number[] | "all", options: DirectViewOptions) => DirectView<Single>;
+    return new View(this.client, this.targetSpec, { ...this.options, require: all });
+  }
+
+  get #required() {
+    return taskRequirements(this.options.require);
   }
 
   /** Runs TypeScript source in each engine's persistent namespace; gives each last expression's value. */
@@ -97,7 +118,7 @@ export class DirectView<Single extends boolean = false> {
 
   /** Calls fn(...args) on each engine. Free names in fn resolve in the engine namespace. */
   apply<A extends unknown[], R>(fn: (...args: A) => R, ...args: NoInfer<RemoteArgs<A>>): AsyncResult<PerEngine<Awaited<R>, Single>> {
-    const { body, frames } = applyTask(this.client, fn, args, this.#copy);
+    const { body, frames } = applyTask(this.client, fn, args, this.#copy, this.#required);
     return this.#each({ targets: this.targets, body, frames });
   }
 
@@ -112,9 +133,10 @@ export class DirectView<Single extends boolean = false> {
     const { sequences, options } = mapArguments<DirectMapOptions>(args);
     const mapped = mapItems(fn, sequences);
     const chunks = partition(mapped.items, targets.length);
+    const required = this.#required;
     let first = 0;
     const specs: TaskSpec[] = chunks.map((chunk, i) => {
-      const spec = { targets: [targets[i]!], ...mapTask(this.client, mapped.fn, chunk, this.#copy, first) };
+      const spec = { targets: [targets[i]!], ...mapTask(this.client, mapped.fn, chunk, this.#copy, first, required) };
       first += chunk.length;
       return spec;
     });
@@ -137,7 +159,8 @@ export class DirectView<Single extends boolean = false> {
     const call = (items: Sequence<unknown>) => {
       const targets = this.targets;
       const chunks = partition(toArray(items), targets.length);
-      const specs: TaskSpec[] = chunks.map((chunk, i) => ({ targets: [targets[i]!], ...applyTask(this.client, fn, [chunk], this.#copy) }));
+      const required = this.#required;
+      const specs: TaskSpec[] = chunks.map((chunk, i) => ({ targets: [targets[i]!], ...applyTask(this.client, fn, [chunk], this.#copy, required) }));
       return this.#submit(specs, (metadata, owner) => new AsyncResult<unknown[]>(owner, metadata, (values) => concatChunks(values as unknown[][])));
     };
     const map = (...sequences: Sequence<unknown>[]) => (this.map as (fn: Function, ...rest: unknown[]) => AsyncMapResult<unknown>)(fn, ...sequences);
@@ -225,10 +248,4 @@ export class BroadcastView extends DirectView<false> {
   constructor(client: Client, targets: number[] | "all", options: Omit<DirectViewOptions, "broadcast"> = {}) {
     super(client, targets, { ...options, broadcast: true });
   }
-}
-
-/** The name an import binds by default: the last segment of the specifier, in camelCase. */
-function nameForModule(specifier: string): string {
-  const last = specifier.replace(/^node:/, "").replace(/\.[cm]?[jt]s$/, "").split("/").filter(Boolean).at(-1) ?? "";
-  return last.replace(/[^\w$]+(.)?/g, (_, next: string | undefined) => (next ?? "").toUpperCase());
 }

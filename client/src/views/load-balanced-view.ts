@@ -8,6 +8,7 @@ import type { RemoteArgs, RemoteValue } from "../ref.js";
 import { submitAfter, type DependencyLike } from "./dependencies.js";
 import { wrapperOf, type AnyFunction, type ParallelFunction, type RemoteFunction } from "./wrappers.js";
 import { MapTasks } from "./map-tasks.js";
+import { taskRequirements, type Requirement } from "./requirements.js";
 import { applyTask, chunked, mapArguments, mapItems, mapTask, packChunk, toArray, type MapItem, type Sequence, type Sequences } from "./task-builders.js";
 
 const SCHEMES: readonly SchemeName[] = ["leastload", "lru", "random", "weighted"];
@@ -34,6 +35,8 @@ export interface LoadBalancedOptions {
   follow?: DependencyLike;
   /** A label for every task of this view (ipyparallel 9.1): in each task's metadata and record, and `rc.controllerHistory({ label })`. */
   label?: string;
+  /** What apply and map need on the engine that runs them (ipyparallel's `@require`): see `view.require()`. */
+  require?: readonly Requirement[];
 }
 
 export interface MapOptions extends LoadBalancedOptions {
@@ -70,9 +73,21 @@ export class LoadBalancedView {
     return new LoadBalancedView(this.client, { ...this.options, ...options });
   }
 
+  /**
+   * A view whose apply and map first set up these on the engine that runs each task (ipyparallel's
+   * `@require`): module specifiers (bound as `dv.import` binds them: `node:zlib` -> `zlib`), named
+   * functions, or an object of names to specifiers or functions. A module the engine cannot import
+   * fails the task with `UnmetDependency` (with `retryOnError`, it tries another engine).
+   */
+  require(...requirements: Requirement[]): LoadBalancedView {
+    const all = [...(this.options.require ?? []), ...requirements];
+    taskRequirements(all);
+    return this.with({ require: all });
+  }
+
   apply<A extends unknown[], R>(fn: (...args: A) => R, ...args: NoInfer<RemoteArgs<A>>): AsyncResult<Awaited<R>> {
     this.#checkEngines();
-    const spec: TaskSpec = { targets: null, ...applyTask(this.client, fn, args, this.options.copy ?? true), lb: this.#lb(this.options) };
+    const spec: TaskSpec = { targets: null, ...applyTask(this.client, fn, args, this.options.copy ?? true, taskRequirements(this.options.require)), lb: this.#lb(this.options) };
     return this.#submit([spec], (metadata, owner) => new AsyncResult<Awaited<R>>(owner, metadata, (values) => values[0] as Awaited<R>));
   }
 
@@ -93,7 +108,8 @@ export class LoadBalancedView {
       const all = toArray(items);
       const chunks = chunked(all, chunkSize ?? Math.max(1, Math.ceil(all.length / engines)));
       const lb = this.#lb(this.options);
-      const specs: TaskSpec[] = chunks.map((chunk) => ({ targets: null, ...applyTask(this.client, fn, [chunk], this.options.copy ?? true), lb }));
+      const required = taskRequirements(this.options.require);
+      const specs: TaskSpec[] = chunks.map((chunk) => ({ targets: null, ...applyTask(this.client, fn, [chunk], this.options.copy ?? true, required), lb }));
       return this.#submit(specs, (metadata, owner) => new AsyncResult<unknown[]>(owner, metadata, (values) => concatChunks(values as unknown[][])));
     };
     const map = (...sequences: Sequence<unknown>[]) => (this.map as (fn: Function, ...rest: unknown[]) => AsyncMapResult<unknown>)(fn, ...sequences);
@@ -124,8 +140,10 @@ export class LoadBalancedView {
     const items = mapped.items;
     const resultOptions = { returnExceptions: merged.returnExceptions ?? false, layout: { items: items.length, chunkSize: size } };
     const make = (tasks: TaskTable, owner: TaskOwner) => new AsyncMapResult<unknown>(owner, tasks, merged.ordered ?? true, resultOptions);
-    if (merged.after !== undefined || merged.follow !== undefined) {
-      const specs: TaskSpec[] = chunked(items, size).map((chunk, i) => ({ targets: null, ...mapTask(this.client, mapped.fn, chunk, merged.copy ?? true, i * size), lb }));
+    const required = taskRequirements(merged.require);
+    // Maps with dependencies or requirements build each task up front (the lazy path below sends bare chunks).
+    if (merged.after !== undefined || merged.follow !== undefined || required) {
+      const specs: TaskSpec[] = chunked(items, size).map((chunk, i) => ({ targets: null, ...mapTask(this.client, mapped.fn, chunk, merged.copy ?? true, i * size, required), lb }));
       return this.#submit(specs, make, merged);
     }
     // Packed now, sent as the in-flight window allows: no request or frame object per task meanwhile.

@@ -1,4 +1,4 @@
-import { describeFunction, functionExpressionSource, packValue, type TaskBody } from "@tsparallel/protocol";
+import { describeFunction, functionExpressionSource, packValue, type TaskBody, type TaskRequirements } from "@tsparallel/protocol";
 import { AsyncMapResult } from "../async-map-result.js";
 import { AsyncResult } from "../async-result.js";
 import type { Client } from "../client.js";
@@ -104,18 +104,19 @@ function localValue(result: AsyncResult<unknown>): { has: boolean; value?: unkno
 }
 
 /** An apply body and its frames: Ref arguments (also inside array and object arguments) become names resolved on the engine. */
-export function applyTask(client: Client, fn: Function, args: readonly unknown[], copy = true): { body: TaskBody; frames: Buffer[] } {
+export function applyTask(client: Client, fn: Function, args: readonly unknown[], copy = true, require?: TaskRequirements): { body: TaskBody; frames: Buffer[] } {
   const shipped = describeFunction(fn);
   const { values, refs, futures } = refsOf(args, true);
-  const frames = packOwned(values, "an argument of " + (fn.name || "the function"), copy);
-  return { body: { kind: "apply", fn: client._functionRef(shipped), ...(refs.length ? { refs } : {}), ...(futures.length ? { futures } : {}) }, frames };
+  // `args` is the array the view's rest parameter made (or refsOf's copy): never the caller's own.
+  const frames = packOwned(values, "an argument of " + (fn.name || "the function"), copy, true);
+  return { body: { kind: "apply", fn: client._functionRef(shipped), ...(refs.length ? { refs } : {}), ...(futures.length ? { futures } : {}), ...(require ? { require } : {}) }, frames };
 }
 
 /** A map body over one chunk of items. `first`: the index of the chunk's first item in the whole map (the task stream shows it). */
-export function mapTask(client: Client, fn: Function, chunk: readonly unknown[], copy = true, first?: number): { body: TaskBody; frames: Buffer[] } {
+export function mapTask(client: Client, fn: Function, chunk: readonly unknown[], copy = true, first?: number, require?: TaskRequirements): { body: TaskBody; frames: Buffer[] } {
   const shipped = describeFunction(fn);
   const { frames, refs } = packChunk(chunk, copy);
-  return { body: { kind: "map", fn: client._functionRef(shipped), ...(refs ? { refs } : {}), ...(first !== undefined ? { first } : {}) }, frames };
+  return { body: { kind: "map", fn: client._functionRef(shipped), ...(refs ? { refs } : {}), ...(first !== undefined ? { first } : {}), ...(require ? { require } : {}) }, frames };
 }
 
 /**

@@ -29,6 +29,12 @@ export class TaskRecords {
   readonly #records = new Map<string, TaskRecord>();
   readonly #withResults = new Deque<TaskRecord>();
   readonly #withoutResults = new Deque<TaskRecord>();
+  /**
+   * Purged records still in each deque (taken out only when they reach its head): not counted against
+   * the bounds, or a purge would make the next completion evict a live result or forget a live record.
+   */
+  #purgedWithResults = 0;
+  #purgedWithoutResults = 0;
   #done = 0;
   #failed = 0;
   #resultBytes = 0;
@@ -60,17 +66,23 @@ export class TaskRecords {
       this.#withResults.push(record);
       this.#resultBytes += bytes;
     }
-    while (this.#withResults.length > this.limits.keepResults || (this.#resultBytes > this.limits.keepResultBytes && this.#withResults.length > 0)) {
+    const withResults = () => this.#withResults.length - this.#purgedWithResults;
+    while (withResults() > this.limits.keepResults || (this.#resultBytes > this.limits.keepResultBytes && withResults() > 0)) {
       const old = this.#withResults.shift()!;
+      if (this.#records.get(old.msgId) !== old) {
+        this.#purgedWithResults--;
+        continue;
+      }
       this.#resultBytes -= frameBytes(old);
       old.resultFrames = [];
       old.resultsEvicted = true;
       this.#withoutResults.push(old);
     }
     const keepBare = Math.max(0, this.limits.keepRecords - this.limits.keepResults);
-    while (this.#withoutResults.length > keepBare) {
+    while (this.#withoutResults.length - this.#purgedWithoutResults > keepBare) {
       const old = this.#withoutResults.shift()!;
       if (this.#records.get(old.msgId) === old) this.#records.delete(old.msgId);
+      else this.#purgedWithoutResults--;
     }
   }
 
@@ -79,11 +91,31 @@ export class TaskRecords {
     const record = this.#records.get(msgId);
     if (!record || record.pending) return false;
     this.#records.delete(msgId);
-    // It stays in its bound deque until shifted out; from now on it holds nothing.
-    if (!record.resultsEvicted) this.#resultBytes -= frameBytes(record);
+    // It stays in its bound deque until shifted out (counted apart meanwhile); from now on it holds nothing.
+    if (record.resultsEvicted) this.#purgedWithoutResults++;
+    else {
+      this.#resultBytes -= frameBytes(record);
+      this.#purgedWithResults++;
+    }
     record.resultFrames = [];
     record.resultsEvicted = true;
     return true;
+  }
+
+  /**
+   * Forgets the oldest finished records (pending ones stay) while `over()` holds, at most `max` of
+   * them, telling `culled` each one; returns how many went. What the in-memory task store culls by.
+   */
+  cullOldest(over: () => boolean, max: number, culled: (msgId: string) => void): number {
+    let count = 0;
+    for (const record of this.#records.values()) {
+      if (count >= max || !over()) break;
+      if (record.pending) continue;
+      this.purge(record.msgId);
+      culled(record.msgId);
+      count++;
+    }
+    return count;
   }
 
   history(): string[] {

@@ -25,7 +25,7 @@ export interface StoreChoice {
 export function openStore(choice: StoreChoice, records: TaskRecords, log: Logger): TaskStore {
   const file = choice.file ?? storeFile(choice.profile);
   const kind = choice.db ?? (existsSync(profileDir(choice.profile)) ? "sqlite" : "memory");
-  if (kind === "memory") return new MemoryTaskStore(records, choice.memoryValueCap);
+  if (kind === "memory") return new MemoryTaskStore(records, choice.memoryValueCap, choice.limits);
   try {
     return SqliteTaskStore.open(file, choice.limits, choice.restore, log);
   } catch (err) {
@@ -33,6 +33,6 @@ export function openStore(choice: StoreChoice, records: TaskRecords, log: Logger
     if (choice.db === "sqlite" || choice.restore) throw err;
     const why = err instanceof StoreInUseError ? err.message : `the task store ${file} cannot be opened: ${(err as Error).message}`;
     log.warn(`${why}; keeping task records in memory`);
-    return new MemoryTaskStore(records, choice.memoryValueCap);
+    return new MemoryTaskStore(records, choice.memoryValueCap, choice.limits);
   }
 }

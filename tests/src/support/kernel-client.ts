@@ -64,7 +64,7 @@ export class KernelClient {
   private constructor(
     private readonly child: ChildProcess,
     private readonly dir: string,
-    key: string,
+    readonly key: string,
     readonly ports: Record<string, number>,
   ) {
     this.#signer = new Signer(key);

@@ -1,10 +1,19 @@
 import * as zmq from "zeromq";
-import { DELIMITER, Signer, newHeader, newMessageId, readConnectionFile, url, type Header } from "@tsparallel/protocol";
+import { COMPACT_MAGIC, DELIMITER, Signer, newHeader, newMessageId, readConnectionFile, url, type Header } from "@tsparallel/protocol";
 
 /** Signed frames built from raw JSON texts, so a test can send what JSON.stringify would not make. */
 export function rawSignedFrames(signer: Signer, header: Header, contentText: string, extra: { parent?: string; metadata?: string } = {}): Buffer[] {
   const parts = [JSON.stringify(header), extra.parent ?? "{}", extra.metadata ?? "{}", contentText].map((t) => Buffer.from(t));
   return [DELIMITER, Buffer.from(signer.sign(parts)), ...parts];
+}
+
+/**
+ * The same message in the compact form the cluster's sockets speak: one frame, `<TSP|MSG>` + signature
+ * + `[header, parent, metadata, content]` built from the raw texts, the HMAC over that JSON text.
+ */
+export function rawCompactFrames(signer: Signer, header: Header, contentText: string, extra: { parent?: string; metadata?: string } = {}): Buffer[] {
+  const json = `[${JSON.stringify(header)},${extra.parent ?? "{}"},${extra.metadata ?? "{}"},${contentText}]`;
+  return [Buffer.from(COMPACT_MAGIC + signer.sign([json]) + json)];
 }
 
 /** An execute task for every target, as a client would put it in a submit_request. */
