@@ -33,7 +33,7 @@ const ADDS_PER_WRITE = 250;
 const BEHIND_ROWS = 20_000;
 const BEHIND_BYTES = 64 * 1024 * 1024;
 /** How long finished tasks wait to be handed to the writer (with what finishes meanwhile): the window a SIGKILL may take. */
-const HANDOVER_MS = 5;
+const HANDOVER_MS = 20;
 /** Rows read per statement by a scan of the whole store (history, db queries); the loop turns between slices. */
 const SCAN_PAGE = 500;
 /** Function sources and engines handed to the writer lately, readable before it commits them. */
@@ -388,7 +388,9 @@ export class SqliteTaskStore implements TaskStore {
    * Called after each handled message, before its results leave: the finished tasks (and tasks added
    * over ADD_WAIT_MS ago) go to the writer within HANDOVER_MS, together with whatever finishes
    * meanwhile. Not at once: a batch per message made the writer thread wake, commit and answer for
-   * every round trip, which on two cores slowed the round trip itself (controller CPU 0.9 -> 1.5 ms).
+   * every round trip, which on two cores slowed the round trip itself (+60% controller CPU); every
+   * 5 ms it still cost 10-20% (bench/ab.mjs against main); every 20 ms the round trip is 5-10% faster
+   * than main's synchronous write was.
    */
   flushFinished(): void {
     if (this.#handover || (this.#finished.length === 0 && !this.#oldAddsWaiting(performance.now()))) return;
