@@ -5,9 +5,41 @@
  * the most CPU in one go is (`status().controller.loop.slowest`), and that the sliced answers are whole.
  */
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { join } from "node:path";
 import { test } from "node:test";
+import { profileDir } from "@tsparallel/protocol";
 import type { Client } from "tsparallel";
-import { startCluster } from "./support/cluster-fixture.js";
+import { eventually, startCluster } from "./support/cluster-fixture.js";
+
+/**
+ * Another SQLite client (python3's sqlite3 module: a backup or a reader would do the same) takes the
+ * store's write lock and holds it until released. Resolves once it holds it; rejects if it cannot.
+ */
+async function holdWriteLock(file: string): Promise<{ release(): Promise<void> }> {
+  const script = "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=0)\nc.execute('BEGIN IMMEDIATE')\nprint('locked', flush=True)\nsys.stdin.read()\nc.execute('ROLLBACK')\n";
+  const child = spawn("python3", ["-c", script, file], { stdio: ["pipe", "pipe", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  const exited = once(child, "exit");
+  const locked = new Promise<void>((resolve, reject) => {
+    child.stdout.on("data", (d: Buffer) => d.toString().includes("locked") && resolve());
+    void exited.then(() => reject(new Error(`another SQLite client could not take the store's write lock: ${stderr.trim()}`)));
+  });
+  try {
+    await locked;
+  } catch (err) {
+    child.kill("SIGKILL");
+    throw err;
+  }
+  return {
+    async release() {
+      child.stdin.end();
+      await exited;
+    },
+  };
+}
 
 function deathsSeen(client: Client): number[] {
   const dead: number[] = [];
@@ -57,6 +89,38 @@ test("a store written fast and culled all along (100,000 tasks, 20,000 kept) nev
     assert.deepEqual(deaths, []);
     assert.deepEqual(await client.directView("all").apply(() => "still here"), ["still here", "still here"]);
   } finally {
+    await stop();
+  }
+});
+
+test("while another SQLite client holds the store's write lock, the controller still runs a map and answers; once the lock goes, every task is written, none lost", { timeout: 120_000 }, async () => {
+  // On a controller that writes the store on its own loop, a held lock would stall it (or, holding the
+  // file in exclusive mode, it lets no other client touch the store at all).
+  const { client, cluster, stop } = await startCluster({ n: 2 });
+  let lock: { release(): Promise<void> } | undefined;
+  try {
+    const deaths = deathsSeen(client);
+    const file = join(profileDir(cluster.profile), "tspcontroller-tasks.sqlite");
+    lock = await holdWriteLock(file);
+    const n = 2_000;
+    const values = await client.loadBalancedView().map((x: number) => x * 3, Array.from({ length: n }, (_, i) => i), { chunkSize: 1 });
+    assert.deepEqual(values.slice(0, 3), [0, 3, 6]);
+    assert.equal(values[n - 1], (n - 1) * 3);
+    const status = await client.status();
+    assert.ok((status.store?.waiting ?? 0) > 0, "the finished tasks wait for the writer, not the results");
+    await lock.release();
+    lock = undefined;
+    await eventually("the writer to catch up", async () => (await client.status()).store?.waiting === 0, 60_000);
+    const other = await cluster.connect({ timeout: 10_000 });
+    try {
+      const stored = await other.dbQuery({ status: "ok" }, ["msgId"]);
+      assert.ok(stored.length >= n, `${stored.length} of the ${n} tasks are in the store`);
+    } finally {
+      other.close();
+    }
+    assert.deepEqual(deaths, []);
+  } finally {
+    await lock?.release();
     await stop();
   }
 });

@@ -29,7 +29,9 @@ const { location, limits, closed } = workerData as WriterData;
 const port = parentPort!;
 const post = (message: FromWriter) => port.postMessage(message);
 
-const db = new Database(location, { timeout: 10_000 });
+// Another process (a backup, a reader taking the write lock) may hold the file for a while: wait for it
+// here, off the loop, rather than lose the batch.
+const db = new Database(location, { timeout: 60_000 });
 db.pragma("journal_mode = WAL");
 db.pragma("synchronous = NORMAL");
 
