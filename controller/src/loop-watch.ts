@@ -1,5 +1,4 @@
 import type { ClusterSnapshot } from "@tsparallel/protocol";
-import { openSync, readSync } from "node:fs";
 import { monitorEventLoopDelay, PerformanceObserver, type IntervalHistogram } from "node:perf_hooks";
 
 type LoopFigures = NonNullable<ClusterSnapshot["controller"]["loop"]>;
@@ -9,11 +8,10 @@ type LoopFigures = NonNullable<ClusterSnapshot["controller"]["loop"]>;
  * ~50 ms, however big the work queued. A delay histogram catches every hold (decoding, handlers,
  * timers, GC); timing each handler names the slowest. The CPU time beside it tells a handler that
  * worked long from one that was only descheduled on a busy machine, so the slowest is the one that
- * used the most CPU: this thread's own where Linux tells it (`/proc/thread-self/schedstat`, ~2 µs a
- * read; current to the scheduler's last tick, a few ms, enough to find handlers of tens of ms), since the process's also counts ZeroMQ's I/O threads and the task store's writer thread,
- * which then charged their work to whatever short handler the loop ran meanwhile. A garbage collection
- * lands in whichever handler allocates when it is due, so the GC pauses that overlapped the slowest
- * handler are said beside it, and the longest pause apart.
+ * used the most CPU (the process's, so ZeroMQ's I/O threads and the task store's writer thread count
+ * too: an upper bound; this thread's own from /proc cost the round trip several percent). A garbage
+ * collection lands in whichever handler allocates when it is due, so the GC pauses that overlapped
+ * the slowest handler are said beside it, and the longest pause apart.
  */
 export class LoopWatch {
   readonly #delay: IntervalHistogram;
@@ -66,26 +64,8 @@ export class LoopWatch {
   }
 }
 
-const schedstat = (() => {
-  try {
-    return openSync("/proc/thread-self/schedstat", "r");
-  } catch {
-    return undefined;
-  }
-})();
-const schedBuffer = Buffer.alloc(64);
-
-/** This thread's CPU time (ms) where /proc has it (its first field: ns on a CPU), else the process's. */
+/** The process's CPU time (ms). A thread's own (/proc/thread-self/schedstat) cost ~2 µs a read, 6 reads a message: a measurable share of a round trip. */
 function cpuMsNow(): number {
-  if (schedstat !== undefined) {
-    try {
-      const n = readSync(schedstat, schedBuffer, 0, schedBuffer.length, 0);
-      const ns = Number(schedBuffer.toString("latin1", 0, n).split(" ", 1)[0]);
-      if (Number.isFinite(ns)) return ns / 1e6;
-    } catch {
-      // Out of file descriptors does not close ours; anything else: the process's figure.
-    }
-  }
   const { user, system } = process.cpuUsage();
   return (user + system) / 1000;
 }

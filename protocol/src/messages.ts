@@ -205,7 +205,7 @@ export interface ClusterSnapshot {
     /**
      * How long the controller held its event loop, since it started: the longest time the loop could
      * not turn (wall clock, ms: GC, a SIGSTOP or a starved CPU count too) and the handler that ran
-     * that used the most CPU in one go (what it handled, wall and CPU ms of the controller thread, and how much of its
+     * that used the most CPU in one go (what it handled, wall and process CPU ms, and how much of its
      * wall time was a garbage collection that happened to run then); the longest GC pause.
      */
     loop?: { longestHoldMs: number; longestGcMs?: number; slowest?: { what: string; ms: number; cpuMs: number; gcMs?: number } };
