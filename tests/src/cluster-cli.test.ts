@@ -37,7 +37,7 @@ async function node(script: string, ...args: string[]): Promise<Outcome> {
 
 /** Pids from `tspcluster list` output: the controller's and each engine's (not the supervisor's column). */
 function pidsIn(listing: string): number[] {
-  const columns = listing.split("\n").flatMap((line) => line.split("\t").slice(1, 3));
+  const columns = listing.split("\n").flatMap((line) => line.split("\t").slice(2, 4));
   return columns.flatMap((column) => [...column.matchAll(/pid (\d+)/g)].map((m) => Number(m[1])));
 }
 
@@ -59,8 +59,8 @@ describe("tspcluster", () => {
 
     const listed = await tspcluster("list");
     assert.equal(listed.code, 0, listed.stderr);
-    assert.match(listed.stdout, /^PROFILE\tCONTROLLER\tENGINES\tSUPERVISOR$/m);
-    assert.match(listed.stdout, /^default\tcontroller pid \d+\t0:(idle|busy)\(pid \d+\) 1:(idle|busy)\(pid \d+\)\tsupervisor pid \d+, 0 restarts$/m);
+    assert.match(listed.stdout, /^PROFILE\tCLUSTER ID\tCONTROLLER\tENGINES\tSUPERVISOR$/m);
+    assert.match(listed.stdout, /^default\t''\tcontroller pid \d+\t0:(idle|busy)\(pid \d+\) 1:(idle|busy)\(pid \d+\)\tsupervisor pid \d+, 0 restarts$/m);
     const pids = pidsIn(listed.stdout);
     assert.equal(pids.length, 3);
     for (const pid of pids) started.add(pid);
@@ -91,7 +91,7 @@ describe("tspcluster", () => {
     assert.equal(added.code, 0, added.stderr);
     assert.match(added.stdout, /^added engines 2 to profile "default"$/m);
     const grown = await tspcluster("list");
-    assert.match(grown.stdout, /^default\tcontroller pid \d+\t0:\w+\(pid \d+\) 1:\w+\(pid \d+\) 2:\w+\(pid \d+\)\tsupervisor pid \d+, 0 restarts$/m);
+    assert.match(grown.stdout, /^default\t''\tcontroller pid \d+\t0:\w+\(pid \d+\) 1:\w+\(pid \d+\) 2:\w+\(pid \d+\)\tsupervisor pid \d+, 0 restarts$/m);
     const allPids = pidsIn(grown.stdout);
     for (const pid of allPids) started.add(pid);
 
@@ -141,7 +141,7 @@ describe("tspcluster", () => {
     };
     writeFileSync(join(security, "cluster.json"), JSON.stringify(state), { mode: 0o600 });
     const listed = await tspcluster("list");
-    assert.match(listed.stdout, new RegExp(`^stale\\tstale \\(controller pid ${deadPid} is gone\\)$`, "m"));
+    assert.match(listed.stdout, new RegExp(`^stale\\t''\\tstale \\(controller pid ${deadPid} is gone\\)$`, "m"));
     const stop = await tspcluster("stop", "--profile", "stale");
     assert.equal(stop.code, 0, stop.stderr);
     assert.match(stop.stdout, /was already gone; cleaned up its state/);
