@@ -46,7 +46,9 @@ const started = new Set<number>();
 // A daemonized cluster outlives this process: whatever a failed test left behind is stopped here.
 after(async () => {
   for (const profile of ["default", "foreground"]) await tspcluster("stop", "--profile", profile);
+  // --all first; the profile's own cluster alone too, should --all be what failed.
   await tspcluster("stop", "--all", "--profile", "ids-cli");
+  await tspcluster("stop", "--profile", "ids-cli");
   for (const pid of started) if (isRunning(pid)) process.kill(pid, "SIGKILL");
 });
 
