@@ -165,6 +165,10 @@ describe("tspcluster", () => {
     const stopAgain = await tspcluster("stop", "--profile", profile, "--cluster-id", "a");
     assert.equal(stopAgain.code, 1);
     assert.match(stopAgain.stderr, /no cluster "a" is running in profile "ids-cli"/);
+    const both = await tspcluster("stop", "--all", "--cluster-id", "b", "--profile", profile);
+    assert.equal(both.code, 1);
+    assert.match(both.stderr, /give --cluster-id or --all, not both/);
+    assert.ok(row((await tspcluster("list")).stdout, "b"), "a refused stop stops nothing");
 
     const all = await tspcluster("stop", "--all", "--profile", profile);
     assert.equal(all.code, 0, all.stderr);

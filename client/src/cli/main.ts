@@ -170,9 +170,22 @@ program
     if (opts.all && command.getOptionValueSource("clusterId") === "cli") throw new InvalidArgumentError("give --cluster-id or --all, not both");
     const ids = opts.all ? listClusterIds(opts.profile) : [opts.clusterId];
     let stopped = 0;
-    for (const clusterId of ids) if (await stopOne({ profile: opts.profile, clusterId })) stopped++;
+    const failed: string[] = [];
+    for (const clusterId of ids) {
+      try {
+        if (await stopOne({ profile: opts.profile, clusterId })) stopped++;
+      } catch (err) {
+        // With --all, one that cannot be stopped does not keep the others running.
+        if (!opts.all) throw err;
+        failed.push(`${named({ profile: opts.profile, clusterId })}: ${(err as Error).message}`);
+      }
+    }
+    if (failed.length) {
+      console.error(`tspcluster: could not stop ${failed.join("; ")}`);
+      process.exit(1);
+    }
     if (stopped === 0) {
-      console.error(opts.all ? `no cluster is running in profile "${opts.profile}"` : opts.clusterId ? `no cluster "${opts.clusterId}" is running in profile "${opts.profile}"` : `no cluster is running in profile "${opts.profile}"`);
+      console.error(opts.clusterId ? `no cluster "${opts.clusterId}" is running in profile "${opts.profile}"` : `no cluster is running in profile "${opts.profile}"`);
       process.exit(1);
     }
     process.exit(0);

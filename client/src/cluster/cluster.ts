@@ -596,7 +596,7 @@ export class Cluster implements AsyncDisposable {
     this.#save();
     const supervisor = new Supervisor(this.#supervised(), policy, log);
     this.#supervisor = supervisor;
-    log.write(`supervising the cluster of profile "${this.profile}" (${kind}, pid ${process.pid}): at most ${policy.maxRestarts} restarts per member within ${policy.windowMs / 1000} s, backoff ${policy.backoffMs} ms doubling up to ${policy.maxBackoffMs} ms`);
+    log.write(`supervising ${this.clusterId ? `cluster "${this.clusterId}"` : "the cluster"} of profile "${this.profile}" (${kind}, pid ${process.pid}): at most ${policy.maxRestarts} restarts per member within ${policy.windowMs / 1000} s, backoff ${policy.backoffMs} ms doubling up to ${policy.maxBackoffMs} ms`);
     supervisor.watch(state.controller, "controller");
     for (const engine of state.engines) if (restartable(engine)) supervisor.watch(engine, "engine");
   }
