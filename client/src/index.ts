@@ -21,7 +21,7 @@ export { LauncherNameError, engineLauncherName, controllerLauncherName, type Eng
 export type { ControllerLauncher, EngineLauncher, LaunchedProcess, ControllerLaunch, ControllerLaunchOptions, EngineLaunchOptions } from "./cluster/launcher.js";
 export { LocalControllerLauncher, LocalEngineLauncher } from "./cluster/local-launcher.js";
 export type { RestartPolicy } from "./cluster/restart-policy.js";
-export type { SupervisorRecord } from "./cluster/state.js";
+export type { ClusterRef, SupervisorRecord } from "./cluster/state.js";
 export type { EngineLaunch, LaunchedJob } from "./cluster/launcher.js";
 export { createEngineLauncher, engineLauncherSpec, ENGINE_LAUNCHERS, type EngineLauncherSpec, type EngineLauncherChoice } from "./cluster/engine-launchers.js";
 export { SshEngineLauncher, parseSshHosts, parseSshTarget, type SshEngineLauncherOptions, type SshHost } from "./cluster/ssh-launcher.js";

@@ -37,7 +37,7 @@ async function node(script: string, ...args: string[]): Promise<Outcome> {
 
 /** Pids from `tspcluster list` output: the controller's and each engine's (not the supervisor's column). */
 function pidsIn(listing: string): number[] {
-  const columns = listing.split("\n").flatMap((line) => line.split("\t").slice(1, 3));
+  const columns = listing.split("\n").flatMap((line) => line.split("\t").slice(2, 4));
   return columns.flatMap((column) => [...column.matchAll(/pid (\d+)/g)].map((m) => Number(m[1])));
 }
 
@@ -46,6 +46,9 @@ const started = new Set<number>();
 // A daemonized cluster outlives this process: whatever a failed test left behind is stopped here.
 after(async () => {
   for (const profile of ["default", "foreground"]) await tspcluster("stop", "--profile", profile);
+  // --all first; the profile's own cluster alone too, should --all be what failed.
+  await tspcluster("stop", "--all", "--profile", "ids-cli");
+  await tspcluster("stop", "--profile", "ids-cli");
   for (const pid of started) if (isRunning(pid)) process.kill(pid, "SIGKILL");
 });
 
@@ -59,8 +62,8 @@ describe("tspcluster", () => {
 
     const listed = await tspcluster("list");
     assert.equal(listed.code, 0, listed.stderr);
-    assert.match(listed.stdout, /^PROFILE\tCONTROLLER\tENGINES\tSUPERVISOR$/m);
-    assert.match(listed.stdout, /^default\tcontroller pid \d+\t0:(idle|busy)\(pid \d+\) 1:(idle|busy)\(pid \d+\)\tsupervisor pid \d+, 0 restarts$/m);
+    assert.match(listed.stdout, /^PROFILE\tCLUSTER ID\tCONTROLLER\tENGINES\tSUPERVISOR$/m);
+    assert.match(listed.stdout, /^default\t''\tcontroller pid \d+\t0:(idle|busy)\(pid \d+\) 1:(idle|busy)\(pid \d+\)\tsupervisor pid \d+, 0 restarts$/m);
     const pids = pidsIn(listed.stdout);
     assert.equal(pids.length, 3);
     for (const pid of pids) started.add(pid);
@@ -91,7 +94,7 @@ describe("tspcluster", () => {
     assert.equal(added.code, 0, added.stderr);
     assert.match(added.stdout, /^added engines 2 to profile "default"$/m);
     const grown = await tspcluster("list");
-    assert.match(grown.stdout, /^default\tcontroller pid \d+\t0:\w+\(pid \d+\) 1:\w+\(pid \d+\) 2:\w+\(pid \d+\)\tsupervisor pid \d+, 0 restarts$/m);
+    assert.match(grown.stdout, /^default\t''\tcontroller pid \d+\t0:\w+\(pid \d+\) 1:\w+\(pid \d+\) 2:\w+\(pid \d+\)\tsupervisor pid \d+, 0 restarts$/m);
     const allPids = pidsIn(grown.stdout);
     for (const pid of allPids) started.add(pid);
 
@@ -106,6 +109,73 @@ describe("tspcluster", () => {
     const stopAgain = await tspcluster("stop");
     assert.equal(stopAgain.code, 1);
     assert.match(stopAgain.stderr, /no cluster is running in profile "default"/);
+  });
+
+  test("clusters with ids: start --cluster-id, list shows each with its id, engines add and stop address one, stop --all the rest [test_cluster_id]", { timeout: 180_000 }, async () => {
+    const profile = "ids-cli";
+    const row = (listing: string, id: string) => listing.split("\n").find((line) => line.startsWith(`${profile}\t${id}\t`));
+    for (const id of ["", "a", "b"]) {
+      const start = await tspcluster("start", "-n", "1", "--daemonize", "--profile", profile, ...(id ? ["--cluster-id", id] : []));
+      assert.equal(start.code, 0, start.stderr);
+      assert.match(start.stdout, new RegExp(`^cluster ready in \\d+ ms: profile "${profile}",${id ? ` cluster id "${id}",` : ""} controller pid \\d+, 1 engines \\(\\d+\\)$`, "m"));
+      assert.match(start.stdout, new RegExp(`connect with: await Client\\.connect\\(\\{ profile: "${profile}"${id ? `, clusterId: "${id}"` : ""} \\}\\)`));
+    }
+
+    const listed = await tspcluster("list");
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, /^PROFILE\tCLUSTER ID\tCONTROLLER\tENGINES\tSUPERVISOR$/m);
+    const pids = new Map<string, number[]>();
+    for (const [id, column] of [["", "''"], ["a", "a"], ["b", "b"]] as const) {
+      const line = row(listed.stdout, column);
+      assert.ok(line, `a row for cluster "${id}" in:\n${listed.stdout}`);
+      assert.match(line, /\tcontroller pid \d+\t0:\w+\(pid \d+\)\tsupervisor pid \d+, 0 restarts$/);
+      pids.set(id, pidsIn(line));
+      for (const pid of pidsIn(line)) started.add(pid);
+    }
+    assert.equal(new Set([...pids.values()].flat()).size, 6, "three controllers and three engines, all different processes");
+    assert.deepEqual((await tspcluster("list", "--profile", profile)).stdout.split("\n").filter((l) => l.startsWith(`${profile}\t`)).length, 3);
+
+    const again = await tspcluster("start", "-n", "1", "--daemonize", "--profile", profile, "--cluster-id", "a");
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /cluster "a" of profile "ids-cli" is already running/);
+    const bad = await tspcluster("start", "-n", "1", "--profile", profile, "--cluster-id", "../x");
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /invalid cluster id "\.\.\/x"/);
+
+    const added = await tspcluster("engines", "add", "1", "--profile", profile, "--cluster-id", "a");
+    assert.equal(added.code, 0, added.stderr);
+    assert.match(added.stdout, /^added engines 1 to cluster "a" of profile "ids-cli"$/m);
+    const grown = await tspcluster("list");
+    assert.match(row(grown.stdout, "a") ?? "", /\t0:\w+\(pid \d+\) 1:\w+\(pid \d+\)\t/, "cluster a has two engines");
+    assert.match(row(grown.stdout, "''") ?? "", /\t0:\w+\(pid \d+\)\t/, "the profile's own cluster still has one");
+    const aPids = pidsIn(row(grown.stdout, "a")!);
+    for (const pid of aPids) started.add(pid);
+
+    const stop = await tspcluster("stop", "--profile", profile, "--cluster-id", "a");
+    assert.equal(stop.code, 0, stop.stderr);
+    assert.match(stop.stdout, /^stopped cluster "a" of profile "ids-cli"$/m);
+    for (const pid of aPids) assert.equal(isRunning(pid), false, `pid ${pid} of cluster a is gone after its stop`);
+    for (const pid of [...pids.get("")!, ...pids.get("b")!]) assert.ok(isRunning(pid), `pid ${pid} of another cluster still runs`);
+    const security = join(privateRoot(), `profile_${profile}`, "security");
+    assert.equal(existsSync(join(security, "cluster-a.json")), false);
+    assert.equal(existsSync(join(security, "tspcontroller-a-client.json")), false);
+    const afterStop = await tspcluster("list");
+    assert.equal(row(afterStop.stdout, "a"), undefined, afterStop.stdout);
+    assert.ok(row(afterStop.stdout, "''") && row(afterStop.stdout, "b"), afterStop.stdout);
+    const stopAgain = await tspcluster("stop", "--profile", profile, "--cluster-id", "a");
+    assert.equal(stopAgain.code, 1);
+    assert.match(stopAgain.stderr, /no cluster "a" is running in profile "ids-cli"/);
+    const both = await tspcluster("stop", "--all", "--cluster-id", "b", "--profile", profile);
+    assert.equal(both.code, 1);
+    assert.match(both.stderr, /give --cluster-id or --all, not both/);
+    assert.ok(row((await tspcluster("list")).stdout, "b"), "a refused stop stops nothing");
+
+    const all = await tspcluster("stop", "--all", "--profile", profile);
+    assert.equal(all.code, 0, all.stderr);
+    assert.match(all.stdout, /^stopped the cluster of profile "ids-cli"$/m);
+    assert.match(all.stdout, /^stopped cluster "b" of profile "ids-cli"$/m);
+    for (const pid of [...pids.get("")!, ...pids.get("b")!]) assert.equal(isRunning(pid), false, `pid ${pid} is gone after stop --all`);
+    assert.equal(row((await tspcluster("list")).stdout, "''"), undefined);
   });
 
   test("a foreground cluster stops on Ctrl+C (SIGINT) and leaves nothing running", { timeout: 60_000 }, async () => {
@@ -141,7 +211,7 @@ describe("tspcluster", () => {
     };
     writeFileSync(join(security, "cluster.json"), JSON.stringify(state), { mode: 0o600 });
     const listed = await tspcluster("list");
-    assert.match(listed.stdout, new RegExp(`^stale\\tstale \\(controller pid ${deadPid} is gone\\)$`, "m"));
+    assert.match(listed.stdout, new RegExp(`^stale\\t''\\tstale \\(controller pid ${deadPid} is gone\\)$`, "m"));
     const stop = await tspcluster("stop", "--profile", "stale");
     assert.equal(stop.code, 0, stop.stderr);
     assert.match(stop.stdout, /was already gone; cleaned up its state/);

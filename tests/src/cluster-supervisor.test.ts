@@ -121,8 +121,8 @@ describe("supervisor", () => {
       client.close();
     }
     const listed = await tspcluster("list");
-    assert.match(listed.stdout, /^PROFILE\tCONTROLLER\tENGINES\tSUPERVISOR$/m);
-    assert.match(listed.stdout, new RegExp(`^${profile}\\tcontroller pid ${restarted.controller.pid}\\t.*\\tsupervisor pid ${restarted.supervisor!.pid}, 1 restarts$`, "m"));
+    assert.match(listed.stdout, /^PROFILE\tCLUSTER ID\tCONTROLLER\tENGINES\tSUPERVISOR$/m);
+    assert.match(listed.stdout, new RegExp(`^${profile}\\t''\\tcontroller pid ${restarted.controller.pid}\\t.*\\tsupervisor pid ${restarted.supervisor!.pid}, 1 restarts$`, "m"));
 
     // An engine added later is started by the supervisor (through its control socket), so it is watched too.
     const added = await tspcluster("engines", "add", "1", "--profile", profile);
@@ -316,7 +316,7 @@ describe("stale pids", () => {
         assert.equal(existsSync(join(security, "cluster.json")), false);
         writeFileSync(join(security, "cluster.json"), JSON.stringify(state), { mode: 0o600 });
         const listed = await tspcluster("list");
-        assert.match(listed.stdout, new RegExp(`^${profile}\\tstale \\(controller pid ${stranger.pid} is gone\\)$`, "m"));
+        assert.match(listed.stdout, new RegExp(`^${profile}\\t''\\tstale \\(controller pid ${stranger.pid} is gone\\)$`, "m"));
       } finally {
         stranger.kill("SIGKILL");
       }

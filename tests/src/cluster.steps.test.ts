@@ -226,4 +226,37 @@ describe("ClusterManager", () => {
       await cluster.stop();
     }
   });
+  test("finds the clusters with ids too, keyed profile:clusterId, and stops one of them alone [test_cluster_manager, test_cluster_id]", { timeout: 90_000 }, async () => {
+    privateRoot();
+    const profile = "managed-ids";
+    const started: Cluster[] = [];
+    try {
+      // Controllers alone (n: 0): what is looked at is which clusters are found, not their engines.
+      for (const clusterId of ["", "x"]) started.push(await Cluster.start({ profile, clusterId, n: 0, timeout: 60_000 }));
+      const [own, x] = started as [Cluster, Cluster];
+      assert.equal(ClusterManager.keyOf(own), profile);
+      assert.equal(ClusterManager.keyOf(x), `${profile}:x`);
+      assert.deepEqual(Cluster.runningClusters().filter((c) => c.profile === profile), [{ profile, clusterId: "" }, { profile, clusterId: "x" }]);
+      assert.deepEqual(Cluster.running().filter((p) => p === profile), [profile], "running() names the profile once, for its own cluster");
+
+      const manager = new ClusterManager();
+      const loaded = manager.loadClusters({ profiles: [profile] });
+      assert.deepEqual([...loaded.keys()], [profile, `${profile}:x`]);
+      assert.equal(manager.getCluster(`${profile}:x`).controller.pid, x.controller.pid);
+      assert.equal(manager.getCluster(`${profile}:x`).clusterId, "x");
+      assert.equal(manager.getCluster(profile).controller.pid, own.controller.pid);
+      assert.ok(new ClusterManager().loadClusters().has(`${profile}:x`), "found among all profiles too");
+      assert.throws(() => manager.newCluster({ profile, clusterId: "x" }), (err: Error) => err instanceof ClusterError && /"managed-ids:x" is already managed/.test(err.message));
+      const made = manager.newCluster({ profile, clusterId: "y", n: 0 });
+      assert.equal(made.key, `${profile}:y`);
+      manager.removeCluster(made.key);
+
+      await manager.stopCluster(`${profile}:x`);
+      await eventually("cluster x's controller to exit", () => !isRunning(x.controller.pid));
+      assert.ok(isRunning(own.controller.pid), "the profile's own cluster keeps running");
+      assert.deepEqual([...manager.loadClusters({ profiles: [profile] }).keys()], [profile], "the stopped one is dropped, the other stays");
+    } finally {
+      for (const cluster of started) await cluster.stop();
+    }
+  });
 });

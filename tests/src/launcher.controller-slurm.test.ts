@@ -87,7 +87,7 @@ describe("controller in a Slurm job, on a real single-node Slurm", { skip }, () 
 
     const listed = await tspcluster("list");
     assert.equal(listed.code, 0, listed.stderr);
-    assert.match(listed.stdout, new RegExp(`^ctlslurm\\tcontroller pid ${pid} on ${hostname()} \\(slurm job ${controllerJob}\\)\\t0:\\w+\\(pid \\d+\\) 1:\\w+\\(pid \\d+\\)\\tsupervisor pid \\d+, 0 restarts$`, "m"));
+    assert.match(listed.stdout, new RegExp(`^ctlslurm\\t''\\tcontroller pid ${pid} on ${hostname()} \\(slurm job ${controllerJob}\\)\\t0:\\w+\\(pid \\d+\\) 1:\\w+\\(pid \\d+\\)\\tsupervisor pid \\d+, 0 restarts$`, "m"));
 
     const client = await Client.connect({ profile: "ctlslurm", activate: false, timeout: 10_000 });
     try {

@@ -115,7 +115,7 @@ describe("controller on an ssh host (network namespaces)", { skip }, () => {
 
     const listed = await tspcluster("list");
     assert.equal(listed.code, 0, listed.stderr);
-    assert.match(listed.stdout, new RegExp(`^ctlcli\\tcontroller pid ${remotePid} on ${controllerHost} \\(ssh\\)\\t0:\\w+\\(pid \\d+\\) 1:\\w+\\(pid \\d+\\)\\tsupervisor pid \\d+, 0 restarts$`, "m"));
+    assert.match(listed.stdout, new RegExp(`^ctlcli\\t''\\tcontroller pid ${remotePid} on ${controllerHost} \\(ssh\\)\\t0:\\w+\\(pid \\d+\\) 1:\\w+\\(pid \\d+\\)\\tsupervisor pid \\d+, 0 restarts$`, "m"));
     assert.match(listed.stdout, new RegExp(`^\\t\\thost ${net.hosts[1]!.address} \\(ssh\\): 0 1$`, "m"));
 
     // engines add reads the fetched engine file here and hands it to an engine on host 3.

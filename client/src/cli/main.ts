@@ -1,18 +1,19 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { Command, InvalidArgumentError } from "commander";
 import { Client } from "../client.js";
-import type { EngineStatus } from "@tsparallel/protocol";
+import { validateClusterId, type EngineStatus } from "@tsparallel/protocol";
 import { Cluster, stopRemoteMembers } from "../cluster/cluster.js";
 import { readClusterConfig } from "../cluster/cluster-config.js";
 import { controllerRunning, describeController } from "../cluster/controller-launchers.js";
 import { isOurs } from "../cluster/process-identity.js";
 import { DEFAULT_RESTART_POLICY } from "../cluster/restart-policy.js";
-import { listProfiles, readState, removeState, type ClusterState } from "../cluster/state.js";
+import { listClusterIds, listClusters, readState, removeState, type ClusterRef, type ClusterState } from "../cluster/state.js";
 import { addControllerOptions, addLauncherOptions, controllerSpec, launcherSpec, type ControllerCliOptions, type LauncherCliOptions } from "./launcher-options.js";
 
 interface StartOptions extends LauncherCliOptions, ControllerCliOptions {
   n?: number;
   profile: string;
+  clusterId: string;
   ip?: string;
   location?: string;
   curve?: boolean;
@@ -40,6 +41,27 @@ function supervisorColumn(state: ClusterState): string {
   return isOurs(supervisor) ? `${where} ${supervisor.pid}, ${supervisor.restarts} restarts` : `gone (was pid ${supervisor.pid})`;
 }
 
+/** A cluster id as the controller takes it, or commander's usage error. */
+function clusterIdArg(value: string): string {
+  try {
+    return validateClusterId(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+const CLUSTER_ID_HELP = "one of several clusters in the profile (ipcluster's --cluster-id; default: the profile's own)";
+
+/** How messages name a cluster: `the cluster of profile "p"`, or `cluster "a" of profile "p"`. */
+function named({ profile, clusterId }: ClusterRef): string {
+  return clusterId ? `cluster "${clusterId}" of profile "${profile}"` : `the cluster of profile "${profile}"`;
+}
+
+/** The CLUSTER ID column: '' for the profile's own cluster, as ipcluster list shows it. */
+function idColumn(clusterId: string): string {
+  return clusterId || "''";
+}
+
 function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("expected a positive integer");
@@ -65,6 +87,7 @@ addControllerOptions(addLauncherOptions(program
   .description("start a controller and n engines")
   .option("-n, --n <count>", "number of engines (default: CPU count; with --engines ssh: the hosts' counts)", positiveInt)
   .option("--profile <name>", "profile (its directory's cluster-config.json gives the defaults of these options)", "default")
+  .option("--cluster-id <id>", CLUSTER_ID_HELP, clusterIdArg, "")
   .option("--ip <address>", "address to bind (default 127.0.0.1; 0.0.0.0 with ssh, slurm or batch engines, or a controller elsewhere)")))
   .option("--location <host>", "address engines and clients connect to")
   .option("--curve", "encrypt every socket with ZeroMQ CURVE; only holders of the connection file connect (default: on when --ip is not a loopback address)")
@@ -92,12 +115,14 @@ addControllerOptions(addLauncherOptions(program
     const started = Date.now();
     const engines = launcherSpec(opts);
     const controller = controllerSpec(opts);
-    const cluster = await Cluster.start({ n: opts.n, profile: opts.profile, ip: opts.ip, location: opts.location, curve: opts.curve, daemonize: opts.daemonize, controllerArgs, supervise, engines, controller });
+    const cluster = await Cluster.start({ n: opts.n, profile: opts.profile, clusterId: opts.clusterId, ip: opts.ip, location: opts.location, curve: opts.curve, daemonize: opts.daemonize, controllerArgs, supervise, engines, controller });
     const launched = [...cluster.engines.map((e) => String(e.pid)), ...cluster.jobs.map((j) => `${j.launcher} job ${j.jobId}`)];
-    console.log(`cluster ready in ${Date.now() - started} ms: profile "${cluster.profile}", ${describeController(cluster.controller)}, ${cluster.engineCount} engines (${launched.join(", ")})`);
+    const id = cluster.clusterId ? ` cluster id "${cluster.clusterId}",` : "";
+    console.log(`cluster ready in ${Date.now() - started} ms: profile "${cluster.profile}",${id} ${describeController(cluster.controller)}, ${cluster.engineCount} engines (${launched.join(", ")})`);
     const supervisor = cluster.supervisor;
     if (supervisor) console.log(`supervised by pid ${supervisor.pid}: crashed processes are restarted (log: ${supervisor.logFile})`);
-    console.log(`connect with: await Client.connect(${cluster.profile === "default" ? "" : `{ profile: "${cluster.profile}" }`})`);
+    const where = [...(cluster.profile === "default" ? [] : [`profile: "${cluster.profile}"`]), ...(cluster.clusterId ? [`clusterId: "${cluster.clusterId}"`] : [])];
+    console.log(`connect with: await Client.connect(${where.length ? `{ ${where.join(", ")} }` : ""})`);
     if (opts.daemonize) {
       cluster.detach();
       process.exit(0);
@@ -118,44 +143,72 @@ addControllerOptions(addLauncherOptions(program
     });
   });
 
+/** Stops one cluster (or cleans up after one already gone); false when it has no state file. */
+async function stopOne(ref: ClusterRef): Promise<boolean> {
+  const state = readState(ref.profile, ref.clusterId);
+  if (!state) return false;
+  const supervisorRuns = state.supervisor?.kind === "process" && isOurs(state.supervisor);
+  if (!(await controllerRunning(state.controller)) && !supervisorRuns) {
+    // Whatever runs under those pids now is not ours (or nothing does): nothing is signalled here.
+    await stopRemoteMembers(state);
+    removeState(ref.profile, ref.clusterId);
+    console.log(`${named(ref)} was already gone; cleaned up its state`);
+    return true;
+  }
+  await Cluster.fromProfile(ref.profile, { requireController: false, clusterId: ref.clusterId }).stop();
+  console.log(`stopped ${named(ref)}`);
+  return true;
+}
+
 program
   .command("stop")
-  .description("stop the cluster of a profile")
+  .description("stop the cluster of a profile (or one of its clusters by id, or all of them)")
   .option("--profile <name>", "profile", "default")
-  .action(async (opts: { profile: string }) => {
-    const state = readState(opts.profile);
-    if (!state) {
-      console.error(`no cluster is running in profile "${opts.profile}"`);
+  .option("--cluster-id <id>", CLUSTER_ID_HELP, clusterIdArg, "")
+  .option("--all", "stop every cluster of the profile, whatever its cluster id (ipcluster stop --all)", false)
+  .action(async (opts: { profile: string; clusterId: string; all: boolean }, command: Command) => {
+    if (opts.all && command.getOptionValueSource("clusterId") === "cli") throw new InvalidArgumentError("give --cluster-id or --all, not both");
+    const ids = opts.all ? listClusterIds(opts.profile) : [opts.clusterId];
+    let stopped = 0;
+    const failed: string[] = [];
+    for (const clusterId of ids) {
+      try {
+        if (await stopOne({ profile: opts.profile, clusterId })) stopped++;
+      } catch (err) {
+        // With --all, one that cannot be stopped does not keep the others running.
+        if (!opts.all) throw err;
+        failed.push(`${named({ profile: opts.profile, clusterId })}: ${(err as Error).message}`);
+      }
+    }
+    if (failed.length) {
+      console.error(`tspcluster: could not stop ${failed.join("; ")}`);
       process.exit(1);
     }
-    const supervisorRuns = state.supervisor?.kind === "process" && isOurs(state.supervisor);
-    if (!(await controllerRunning(state.controller)) && !supervisorRuns) {
-      // Whatever runs under those pids now is not ours (or nothing does): nothing is signalled here.
-      await stopRemoteMembers(state);
-      removeState(opts.profile);
-      console.log(`the cluster of profile "${opts.profile}" was already gone; cleaned up its state`);
-      return;
+    if (stopped === 0) {
+      console.error(opts.clusterId ? `no cluster "${opts.clusterId}" is running in profile "${opts.profile}"` : `no cluster is running in profile "${opts.profile}"`);
+      process.exit(1);
     }
-    await Cluster.fromProfile(opts.profile, { requireController: false }).stop();
-    console.log(`stopped the cluster of profile "${opts.profile}"`);
     process.exit(0);
   });
 
 program
   .command("list")
-  .description("list running clusters and their engines")
-  .action(async () => {
+  .description("list the running clusters of every profile (cluster ids included) and their engines")
+  .option("--profile <name>", "only this profile's clusters")
+  .action(async (opts: { profile?: string }) => {
     const rows: string[] = [];
     let asked = false;
-    for (const profile of listProfiles()) {
-      const state = readState(profile);
+    const clusters = opts.profile === undefined ? listClusters() : listClusterIds(opts.profile).map((clusterId) => ({ profile: opts.profile!, clusterId }));
+    for (const { profile, clusterId } of clusters) {
+      const state = readState(profile, clusterId);
       if (!state) continue;
+      const name = `${profile}\t${idColumn(clusterId)}`;
       if (!(await controllerRunning(state.controller))) {
         if (state.supervisor?.kind === "process" && isOurs(state.supervisor)) {
-          rows.push(`${profile}\tcontroller down (was ${describeController(state.controller).slice("controller ".length)}): its supervisor is restarting it\t\tsupervisor ${supervisorColumn(state)}`);
+          rows.push(`${name}\tcontroller down (was ${describeController(state.controller).slice("controller ".length)}): its supervisor is restarting it\t\tsupervisor ${supervisorColumn(state)}`);
           continue;
         }
-        rows.push(`${profile}\tstale (${describeController(state.controller)} is gone)`);
+        rows.push(`${name}\tstale (${describeController(state.controller)} is gone)`);
         continue;
       }
       let engines = `${state.engines.filter(isOurs).length} engine processes`;
@@ -170,9 +223,9 @@ program
       } catch (err) {
         engines += ` (controller not answering: ${(err as Error).message})`;
       }
-      rows.push(`${profile}\t${describeController(state.controller)}\t${engines}\tsupervisor ${supervisorColumn(state)}`, ...hosts);
+      rows.push(`${name}\t${describeController(state.controller)}\t${engines}\tsupervisor ${supervisorColumn(state)}`, ...hosts);
     }
-    console.log(rows.length ? `PROFILE\tCONTROLLER\tENGINES\tSUPERVISOR\n${rows.join("\n")}` : "no clusters running");
+    console.log(rows.length ? `PROFILE\tCLUSTER ID\tCONTROLLER\tENGINES\tSUPERVISOR\n${rows.join("\n")}` : "no clusters running");
     // The closed clients' sockets (CURVE ones take longest) finish closing on ZeroMQ's threads: exiting
     // in the middle of that once aborted the process with a corrupted heap.
     if (asked) await sleep(200);
@@ -184,12 +237,13 @@ addLauncherOptions(program
   .description("manage the engines of a running cluster")
   .command("add")
   .argument("<count>", "engines to add", positiveInt)
-  .option("--profile <name>", "profile", "default"))
-  .action(async (count: number, opts: { profile: string } & LauncherCliOptions) => {
+  .option("--profile <name>", "profile", "default")
+  .option("--cluster-id <id>", CLUSTER_ID_HELP, clusterIdArg, ""))
+  .action(async (count: number, opts: { profile: string; clusterId: string } & LauncherCliOptions) => {
     // Without --engines, the launcher the profile's cluster-config.json names (else local).
-    const cluster = Cluster.fromProfile(opts.profile, { engines: launcherSpec(opts) ?? readClusterConfig(opts.profile)?.engines });
+    const cluster = Cluster.fromProfile(opts.profile, { clusterId: opts.clusterId, engines: launcherSpec(opts) ?? readClusterConfig(opts.profile)?.engines });
     const ids = await cluster.addEngines(count);
-    console.log(`added engines ${ids.join(", ")} to profile "${opts.profile}"`);
+    console.log(`added engines ${ids.join(", ")} to ${opts.clusterId ? `cluster "${opts.clusterId}" of ` : ""}profile "${opts.profile}"`);
     cluster.detach();
     process.exit(0);
   });

@@ -1,11 +1,12 @@
 import { Cluster, ClusterError, type ClusterOptions } from "./cluster.js";
 import { controllerMayRun } from "./controller-launchers.js";
-import { listProfiles, readState } from "./state.js";
+import { listClusterIds, listProfiles, readState } from "./state.js";
 
 /**
  * Clusters by key across profiles (ipyparallel's ClusterManager): the running ones found in the
- * profiles' cluster.json files, and new ones made here. A profile holds one cluster, so its key is the
- * profile's name.
+ * profiles' state files (cluster.json, cluster-<id>.json), and new ones made here. A cluster's key is
+ * its profile's name for the profile's own cluster, `profile:clusterId` for one with a cluster id
+ * (ipyparallel's `profile:cluster_id`; a profile name has no ':', so keys never collide).
  */
 export class ClusterManager {
   readonly #clusters = new Map<string, Cluster>();
@@ -17,29 +18,33 @@ export class ClusterManager {
 
   /** The key a cluster is known by. */
   static keyOf(cluster: Cluster): string {
-    return cluster.profile;
+    return clusterKey(cluster.profile, cluster.clusterId);
   }
 
   /**
    * Forgets the clusters whose controller is gone (not the ones made here and not started yet), then adds
-   * the running cluster of each profile (all profiles, or the ones named) not known yet.
+   * every running cluster (cluster ids included) of each profile (all profiles, or the ones named) not
+   * known yet.
    */
   loadClusters({ profiles }: { profiles?: string[] } = {}): ReadonlyMap<string, Cluster> {
     for (const [key, cluster] of this.#clusters) {
       if (cluster.started && !cluster.running) this.#clusters.delete(key);
     }
     for (const profile of profiles ?? listProfiles()) {
-      if (this.#clusters.has(profile)) continue;
-      const state = readState(profile);
-      if (state && controllerMayRun(state.controller)) this.#clusters.set(profile, Cluster.fromProfile(profile));
+      for (const clusterId of listClusterIds(profile)) {
+        const key = clusterKey(profile, clusterId);
+        if (this.#clusters.has(key)) continue;
+        const state = readState(profile, clusterId);
+        if (state && controllerMayRun(state.controller)) this.#clusters.set(key, Cluster.fromProfile(profile, { clusterId }));
+      }
     }
     return this.#clusters;
   }
 
   /** Makes a cluster (not started: see startCluster) from options and its profile's config; a ClusterError when its key is taken. */
   newCluster(options: ClusterOptions = {}): { key: string; cluster: Cluster } {
-    const key = options.profile ?? "default";
-    if (this.#clusters.has(key)) throw new ClusterError(`a cluster "${key}" is already managed: remove it (removeCluster) or use another profile`);
+    const key = clusterKey(options.profile ?? "default", options.clusterId ?? "");
+    if (this.#clusters.has(key)) throw new ClusterError(`a cluster "${key}" is already managed: remove it (removeCluster) or use another profile or cluster id`);
     const cluster = Cluster.create(options);
     this.#clusters.set(key, cluster);
     return { key, cluster };
@@ -69,4 +74,9 @@ export class ClusterManager {
     this.getCluster(key);
     this.#clusters.delete(key);
   }
+}
+
+/** A managed cluster's key: "profile", or "profile:clusterId" for a cluster id. */
+function clusterKey(profile: string, clusterId: string): string {
+  return clusterId ? `${profile}:${clusterId}` : profile;
 }

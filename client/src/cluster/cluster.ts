@@ -17,7 +17,7 @@ import { LocalControllerLauncher, LocalEngineLauncher, howItEnded } from "./loca
 import { reaped, waitForExit } from "./process-exit.js";
 import { hasExited, identify, isKnownGone, isOurs, signalIfOurs } from "./process-identity.js";
 import { restartPolicy, type RestartPolicy } from "./restart-policy.js";
-import { listProfiles, readState, removeState, writeState, type ClusterState, type SupervisorRecord } from "./state.js";
+import { listClusters, readState, removeState, writeState, type ClusterRef, type ClusterState, type SupervisorRecord } from "./state.js";
 import { Supervisor, type SupervisedCluster } from "./supervisor.js";
 import { SupervisorLog } from "./supervisor-log.js";
 import { stopSshEngines } from "./ssh-launcher.js";
@@ -226,7 +226,7 @@ export class Cluster implements AsyncDisposable {
       const running = `(${describeController(existing.controller)})`;
       const profile = this.profile;
       const clusterId = this.clusterId;
-      if (clusterId) throw new ClusterError(`cluster "${clusterId}" of profile "${profile}" is already running ${running}: stop it with Cluster.fromProfile(${JSON.stringify(profile)}, { clusterId: ${JSON.stringify(clusterId)} }).stop()`);
+      if (clusterId) throw new ClusterError(`cluster "${clusterId}" of profile "${profile}" is already running ${running}: stop it with \`tspcluster stop --profile ${profile} --cluster-id ${clusterId}\` or Cluster.fromProfile(${JSON.stringify(profile)}, { clusterId: ${JSON.stringify(clusterId)} }).stop()`);
       throw new ClusterError(`a cluster is already running in profile "${profile}" ${running}: stop it with \`tspcluster stop --profile ${profile}\``);
     }
   }
@@ -273,10 +273,21 @@ export class Cluster implements AsyncDisposable {
     return new Cluster({ profile, clusterId }, state, { controller: new LocalControllerLauncher(), engine: launcher });
   }
 
-  /** Profiles whose cluster's controller is running (what `tspcluster list` lists). */
+  /**
+   * Profiles whose own cluster's controller is running (the ones `fromProfile(profile)` attaches to);
+   * `runningClusters()` also lists the clusters with ids.
+   */
   static running(): string[] {
-    return listProfiles().filter((profile) => {
-      const state = readState(profile);
+    return Cluster.runningClusters().filter((c) => c.clusterId === "").map((c) => c.profile);
+  }
+
+  /**
+   * Every cluster whose controller is running, of every profile, the ones with cluster ids included
+   * (what `tspcluster list` lists): by profile, then cluster id ("" for the profile's own, first).
+   */
+  static runningClusters(): ClusterRef[] {
+    return listClusters().filter(({ profile, clusterId }) => {
+      const state = readState(profile, clusterId);
       return state !== undefined && !isKnownGone(state.controller);
     });
   }
@@ -585,7 +596,7 @@ export class Cluster implements AsyncDisposable {
     this.#save();
     const supervisor = new Supervisor(this.#supervised(), policy, log);
     this.#supervisor = supervisor;
-    log.write(`supervising the cluster of profile "${this.profile}" (${kind}, pid ${process.pid}): at most ${policy.maxRestarts} restarts per member within ${policy.windowMs / 1000} s, backoff ${policy.backoffMs} ms doubling up to ${policy.maxBackoffMs} ms`);
+    log.write(`supervising ${this.clusterId ? `cluster "${this.clusterId}"` : "the cluster"} of profile "${this.profile}" (${kind}, pid ${process.pid}): at most ${policy.maxRestarts} restarts per member within ${policy.windowMs / 1000} s, backoff ${policy.backoffMs} ms doubling up to ${policy.maxBackoffMs} ms`);
     supervisor.watch(state.controller, "controller");
     for (const engine of state.engines) if (restartable(engine)) supervisor.watch(engine, "engine");
   }

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { baseDir, securityDir, validateClusterId, writeJsonPrivate } from "@tsparallel/protocol";
+import { baseDir, profileDir, securityDir, validateClusterId, writeJsonPrivate } from "@tsparallel/protocol";
 import type { LaunchedJob, LaunchedProcess } from "./launcher.js";
 import type { RecordedProcess } from "./process-identity.js";
 
@@ -70,11 +70,54 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-/** Profiles that have a cluster state file. */
+/** A cluster named by its profile and cluster id ("" for the profile's own). */
+export interface ClusterRef {
+  profile: string;
+  clusterId: string;
+}
+
+/** The state file's name of a cluster id: "cluster.json" -> "", "cluster-<id>.json" -> id; undefined for any other name. */
+function clusterIdOf(fileName: string): string | undefined {
+  if (fileName === "cluster.json") return "";
+  const match = /^cluster-(.+)\.json$/.exec(fileName);
+  if (!match) return undefined;
+  try {
+    return validateClusterId(match[1]!);
+  } catch {
+    // Not a name we write: someone else's file.
+    return undefined;
+  }
+}
+
+/** The cluster ids with a state file in a profile: "" (its own cluster) first, then the others in order. Creates nothing. */
+export function listClusterIds(profile: string): string[] {
+  const dir = join(profileDir(profile), "security");
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .map(clusterIdOf)
+    .filter((id): id is string => id !== undefined)
+    .sort();
+}
+
+/** Profiles that have a cluster state file (of their own cluster or of a cluster id). */
 export function listProfiles(): string[] {
   const root = baseDir();
   if (!existsSync(root)) return [];
   return readdirSync(root)
-    .filter((name) => name.startsWith("profile_") && existsSync(join(root, name, "security", "cluster.json")))
-    .map((name) => name.slice("profile_".length));
+    .filter((name) => name.startsWith("profile_"))
+    .map((name) => name.slice("profile_".length))
+    .sort()
+    .filter((profile) => {
+      try {
+        return listClusterIds(profile).length > 0;
+      } catch {
+        // A directory whose name is not a valid profile: not ours.
+        return false;
+      }
+    });
+}
+
+/** Every cluster with a state file: by profile, then cluster id (the profile's own first). */
+export function listClusters(): ClusterRef[] {
+  return listProfiles().flatMap((profile) => listClusterIds(profile).map((clusterId) => ({ profile, clusterId })));
 }
