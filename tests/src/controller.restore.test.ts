@@ -41,8 +41,9 @@ test("after SIGKILL, --restore takes the same ports and key; a new client fetche
     assert.equal((await big).length, 10_000);
     const pending = dv.apply(() => new Promise((resolve) => setTimeout(() => resolve("too late"), 60_000)));
     await eventually("the long task to be running", async () => (await rc.status()).engines.some((e) => e.current?.msgId === pending.msgIds[0]));
-    // Finished tasks are stored before their results leave; a new one within 500 ms (most finish sooner and
-    // are written once): wait until the running one is written, so that the store knows it when it dies.
+    // Finished tasks reach the store's writer thread within 20 ms of their results leaving, a new one within
+    // 500 ms (most finish sooner and are written once): wait until everything, the running one included, is
+    // committed, so that the store knows it when it dies.
     await eventually("the running task to be written to the store", async () => (await rc.status()).store?.waiting === 0);
     assert.equal((await rc.status()).store?.kind, "sqlite");
     const clientFileBefore = readFileSync(clientConnectionFile(profile), "utf8");
