@@ -14,7 +14,7 @@ import { createEngineLauncher, engineLauncherSpec, type EngineLauncherChoice, ty
 import type { ControllerLaunchOptions, ControllerLauncher, EngineLauncher, LaunchedJob, LaunchedProcess } from "./launcher.js";
 import { logTail } from "./launch-tools.js";
 import { LocalControllerLauncher, LocalEngineLauncher, howItEnded } from "./local-launcher.js";
-import { reaped, waitForExit } from "./process-exit.js";
+import { endLingering, waitForExit } from "./process-exit.js";
 import { hasExited, identify, isKnownGone, isOurs, signalIfOurs } from "./process-identity.js";
 import { restartPolicy, type RestartPolicy } from "./restart-policy.js";
 import { listClusters, readState, removeState, writeState, type ClusterRef, type ClusterState, type SupervisorRecord } from "./state.js";
@@ -452,15 +452,10 @@ export class Cluster implements AsyncDisposable {
     } catch {
       // An unresponsive controller: the signals below end what is ours.
     }
-    let alive = await waitForExit(launched, timeout);
+    const alive = await waitForExit(launched, timeout);
     await stopSshEngines(launched);
     if (jobs.length) await cancelJobs(jobs);
-    alive = await waitForExit(alive, 2000);
-    for (const engine of alive) signalIfOurs(engine, "SIGTERM");
-    alive = await waitForExit(alive, 2000);
-    for (const engine of alive) signalIfOurs(engine, "SIGKILL");
-    await waitForExit(alive, 2000);
-    await reaped(launched, 2000);
+    await endLingering(alive, launched);
     state.engines = state.engines.filter((p) => !launched.includes(p));
     state.jobs = (state.jobs ?? []).filter((j) => !jobs.includes(j));
     this.#save();
@@ -521,14 +516,9 @@ export class Cluster implements AsyncDisposable {
       }
     }
     this.#closeClients();
-    let alive = await waitForExit(members, timeout);
+    const alive = await waitForExit(members, timeout);
     await stopRemoteMembers(state);
-    alive = await waitForExit(alive, 2000);
-    for (const member of alive) signalIfOurs(member, "SIGTERM");
-    alive = await waitForExit(alive, 2000);
-    for (const member of alive) signalIfOurs(member, "SIGKILL");
-    await waitForExit(alive, 2000);
-    await reaped(members, 2000);
+    await endLingering(alive, members);
     removeState(this.profile, this.clusterId);
   }
 

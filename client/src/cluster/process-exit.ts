@@ -1,6 +1,6 @@
 import type { LaunchedProcess } from "./launcher.js";
 import { childOf } from "./local-launcher.js";
-import { isOurs, type RecordedProcess } from "./process-identity.js";
+import { isOurs, signalIfOurs, type RecordedProcess } from "./process-identity.js";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -29,4 +29,17 @@ export async function reaped(processes: LaunchedProcess[], timeoutMs: number): P
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([Promise.all(waits), new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
   clearTimeout(timer);
+}
+
+/**
+ * The end of a stop, for processes that may still linger after their polite request: 2 s more, then
+ * SIGTERM, then SIGKILL (only to processes verified to be ours), then this process reaps `all`.
+ */
+export async function endLingering(lingering: LaunchedProcess[], all: LaunchedProcess[]): Promise<void> {
+  let alive = await waitForExit(lingering, 2000);
+  for (const p of alive) signalIfOurs(p, "SIGTERM");
+  alive = await waitForExit(alive, 2000);
+  for (const p of alive) signalIfOurs(p, "SIGKILL");
+  await waitForExit(alive, 2000);
+  await reaped(all, 2000);
 }
