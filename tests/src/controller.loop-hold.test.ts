@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Worker } from "node:worker_threads";
-import { startCluster } from "./support/cluster-fixture.js";
+import { eventually, startCluster } from "./support/cluster-fixture.js";
 
 interface LoopWatchLike {
   time<T>(what: string, work: () => T): T;
@@ -74,5 +74,28 @@ test("a controller started with TSP_LOOP_CPU=thread says so in its snapshot and 
     assert.ok(loop?.slowest?.what, "it names its slowest handler");
   } finally {
     await tc.stop();
+  }
+});
+
+test("thousands of tasks finished at once go to the store over several turns: every one written once, in submission order", { timeout: 180_000 }, async () => {
+  // --hwm 0: an engine holds and answers thousands of tasks at once, more than one handover to the
+  // store's writer takes (the rest follow on the next turns).
+  const { client, cluster, stop } = await startCluster({ n: 2, controllerArgs: ["--hwm", "0"] });
+  try {
+    const n = 20_000;
+    const ar = client.loadBalancedView().map((x: number) => x + 1, Array.from({ length: n }, (_, i) => i), { chunkSize: 1 });
+    const values = await ar;
+    assert.equal(values.length, n);
+    for (let i = 0; i < n; i += 499) assert.equal(values[i], i + 1);
+    await eventually("the writer to catch up", async () => (await client.status()).store?.waiting === 0, 60_000);
+    const other = await cluster.connect({ timeout: 10_000 });
+    try {
+      const stored = await other.dbQuery({ status: "ok" }, ["msgId"]);
+      assert.deepEqual(stored.map((r) => r.msgId), ar.msgIds, "every task stored once, in submission order");
+    } finally {
+      other.close();
+    }
+  } finally {
+    await stop();
   }
 });
