@@ -99,38 +99,3 @@ test("thousands of tasks finished at once go to the store over several turns: ev
     await stop();
   }
 });
-
-test("the task table in segments (so that a million records never rehash as one table) behaves as one Map in insertion order", async () => {
-  const { SegmentedMap } = (await import(new URL("../../controller/dist/records/segmented-map.js", import.meta.url).href)) as {
-    SegmentedMap: new (segmentEntries: number) => {
-      size: number; has(k: string): boolean; get(k: string): { v: number } | undefined; set(k: string, v: { v: number }): unknown; delete(k: string): boolean;
-      keys(): IterableIterator<string>; values(): IterableIterator<{ v: number }>;
-    };
-  };
-  const map = new SegmentedMap(4);
-  const model = new Map<string, { v: number }>();
-  const both = (f: (m: { set(k: string, v: { v: number }): unknown; delete(k: string): boolean }) => void) => {
-    f(map);
-    f(model);
-  };
-  for (let i = 0; i < 23; i++) both((m) => m.set(`k${i}`, { v: i }));
-  both((m) => m.set("k5", { v: 500 })); // a known key keeps its place
-  for (const i of [0, 1, 2, 3, 9, 22, 40]) both((m) => m.delete(`k${i}`)); // empties the first segment; an unknown key
-  both((m) => m.set("late", { v: -1 }));
-  assert.equal(map.size, model.size);
-  assert.deepEqual([...map.keys()], [...model.keys()]);
-  assert.deepEqual([...map.values()], [...model.values()]);
-  assert.equal(map.get("k5")?.v, 500);
-  assert.equal(map.get("k9"), undefined);
-  assert.equal(map.has("late"), true);
-  // Deleting while iterating (as a cull does) visits every remaining key once.
-  const seen: string[] = [];
-  for (const key of map.keys()) {
-    seen.push(key);
-    map.delete(key);
-  }
-  assert.deepEqual(seen, [...model.keys()]);
-  assert.equal(map.size, 0);
-  map.set("again", { v: 1 });
-  assert.deepEqual([...map.keys()], ["again"]);
-});

@@ -1,5 +1,4 @@
 import { Deque } from "../deque.js";
-import { SegmentedMap } from "./segmented-map.js";
 import type { TaskRecord } from "./task-record.js";
 
 export interface RecordLimits {
@@ -23,12 +22,11 @@ function frameBytes(record: TaskRecord): number {
 }
 
 /**
- * Every task by msgId, in submission order (insertion order, which makes history free; segmented, so
- * that a million of them never grow or shrink as one table).
+ * Every task by msgId, in submission order (a Map keeps insertion order, which makes history free).
  * Bounded: result frames of old completed tasks are evicted first, then the old records themselves.
  */
 export class TaskRecords {
-  readonly #records = new SegmentedMap<string, TaskRecord>();
+  readonly #records = new Map<string, TaskRecord>();
   readonly #withResults = new Deque<TaskRecord>();
   readonly #withoutResults = new Deque<TaskRecord>();
   /**
