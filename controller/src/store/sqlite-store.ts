@@ -35,10 +35,11 @@ const BEHIND_BYTES = 64 * 1024 * 1024;
 /** How long finished tasks wait to be handed to the writer (with what finishes meanwhile): the window a SIGKILL may take. */
 const HANDOVER_MS = 20;
 /**
- * Finished tasks handed to the writer in one turn at most (~5 µs of the loop each, packing their rows);
- * the rest follow on the next turns. A stalled or descheduled loop lets results pile up for longer than
- * HANDOVER_MS: at 18,000 tasks/s a 0.5 s delay made one handover of ~9,000 rows, 51 ms of the loop
- * thread's CPU in one go (the 1M map, TSP_LOOP_CPU=thread).
+ * Finished tasks handed to the writer in one turn at most; the rest follow on the next turns. Packing
+ * a row costs the loop ~5 µs (1,820 finished rows: 10 ms of the loop thread's CPU, in the 1M map), and a
+ * late timer (a busy or descheduled loop) lets more than HANDOVER_MS of results pile up: at 18,000
+ * tasks/s, half a second of them would be ~45 ms in one go. (A handover took 51.5 ms of the loop
+ * thread's CPU once at load 7-8, TSP_LOOP_CPU=thread; its row count was not recorded.)
  */
 const FINISHED_PER_HANDOVER = 2_000;
 /** Rows read per statement by a scan of the whole store (history, db queries); the loop turns between slices. */
