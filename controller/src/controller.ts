@@ -28,7 +28,7 @@ import { openStore } from "./store/open-store.js";
 import { SqliteTaskStore } from "./store/sqlite-store.js";
 import type { PendingRetry, TaskStore } from "./store/task-store.js";
 import { TaskRouter } from "./task-router.js";
-import { LoopWatch } from "./loop-watch.js";
+import { LoopWatch, loopCpuFromEnv } from "./loop-watch.js";
 import { clientSocketLimits } from "./request-limits.js";
 import { Slice } from "./slice.js";
 import { Throughput } from "./throughput.js";
@@ -84,7 +84,7 @@ class Controller implements ControllerContext {
   readonly #usage = new ProcessUsage();
   /** One history for all the controller's sockets: a message captured on one port is refused on every other. */
   readonly #replay: ReplayGuard;
-  readonly #loop = new LoopWatch();
+  readonly #loop = new LoopWatch(loopCpuFromEnv());
   readonly #controllerInfo: ClusterSnapshot["controller"];
   #stopping?: Promise<void>;
   #clientWatch?: NodeJS.Timeout;

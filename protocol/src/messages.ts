@@ -206,9 +206,11 @@ export interface ClusterSnapshot {
      * How long the controller held its event loop, since it started: the longest time the loop could
      * not turn (wall clock, ms: GC, a SIGSTOP or a starved CPU count too) and the handler that ran
      * that used the most CPU in one go (what it handled, wall and process CPU ms, and how much of its
-     * wall time was a garbage collection that happened to run then); the longest GC pause.
+     * wall time was a garbage collection that happened to run then); the longest GC pause. `cpu` says
+     * whose CPU judged the slowest: the process's (every thread's, the default) or the loop thread's own
+     * (TSP_LOOP_CPU=thread in the controller's environment, as `npm run bench -- --scale` sets).
      */
-    loop?: { longestHoldMs: number; longestGcMs?: number; slowest?: { what: string; ms: number; cpuMs: number; gcMs?: number } };
+    loop?: { longestHoldMs: number; longestGcMs?: number; slowest?: { what: string; ms: number; cpuMs: number; gcMs?: number }; cpu?: "process" | "thread" };
   };
   engines: EngineStatus[];
   tasks: { unassigned: number; queued: number; running: number; done: number; failed: number; perSecond: number };

@@ -34,6 +34,14 @@ const BEHIND_ROWS = 20_000;
 const BEHIND_BYTES = 64 * 1024 * 1024;
 /** How long finished tasks wait to be handed to the writer (with what finishes meanwhile): the window a SIGKILL may take. */
 const HANDOVER_MS = 20;
+/**
+ * Finished tasks handed to the writer in one turn at most; the rest follow on the next turns. Packing
+ * a row costs the loop ~5 µs (1,820 finished rows: 10 ms of the loop thread's CPU, in the 1M map), and a
+ * late timer (a busy or descheduled loop) lets more than HANDOVER_MS of results pile up: at 18,000
+ * tasks/s, half a second of them would be ~45 ms in one go. (A handover took 51.5 ms of the loop
+ * thread's CPU once at load 7-8, TSP_LOOP_CPU=thread; its row count was not recorded.)
+ */
+const FINISHED_PER_HANDOVER = 2_000;
 /** Rows read per statement by a scan of the whole store (history, db queries); the loop turns between slices. */
 const SCAN_PAGE = 500;
 /** Function sources and engines handed to the writer lately, readable before it commits them. */
@@ -394,10 +402,14 @@ export class SqliteTaskStore implements TaskStore {
    */
   flushFinished(): void {
     if (this.#handover || (this.#finished.length === 0 && !this.#oldAddsWaiting(performance.now()))) return;
+    this.#scheduleHandover(HANDOVER_MS);
+  }
+
+  #scheduleHandover(ms: number): void {
     this.#handover = setTimeout(() => {
       this.#handover = undefined;
       this.#time("handing rows to the store's writer", () => this.#handOver());
-    }, HANDOVER_MS);
+    }, ms);
   }
 
   #oldAddsWaiting(now: number): boolean {
@@ -408,8 +420,14 @@ export class SqliteTaskStore implements TaskStore {
   /** The finished tasks, and at most ADDS_PER_WRITE tasks added over ADD_WAIT_MS ago (newer ones may finish first). */
   #handOver(): void {
     const old = performance.now() - ADD_WAIT_MS;
-    const entries = this.#finished;
+    let entries = this.#finished;
     this.#finished = [];
+    if (entries.length > FINISHED_PER_HANDOVER) {
+      // In order: the rest go first next turn, ahead of what finishes meanwhile.
+      this.#finished = entries.slice(FINISHED_PER_HANDOVER);
+      entries = entries.slice(0, FINISHED_PER_HANDOVER);
+      if (!this.#handover) this.#scheduleHandover(0);
+    }
     let adds = 0;
     for (const [msgId, entry] of this.#adds) {
       if (entry.since > old || adds++ === ADDS_PER_WRITE) break;
