@@ -27,7 +27,7 @@ async function privateCluster<T>(n: number, timeout: number, work: (cluster: Clu
   const dir = mkdtempSync(join(tmpdir(), "tsp-scale-"));
   process.env.TSPARALLEL_DIR = dir;
   // The controller names its slowest handler by its loop thread's own CPU, not the writer thread's and ZeroMQ's beside it.
-  process.env.TSP_LOOP_CPU = "thread";
+  process.env.TSPARALLEL_LOOP_CPU = "thread";
   const cluster = await Cluster.start({ n, profile: "scale", timeout });
   try {
     const client = await cluster.connect();

@@ -79,9 +79,9 @@ export class LoopWatch {
 /** Whose CPU time judges the slowest handler: the process's (all its threads), or this thread's alone. */
 export type LoopCpu = "process" | "thread";
 
-/** The loop watch's CPU source, from the environment: TSP_LOOP_CPU=thread (the bench sets it) or the default. */
+/** The loop watch's CPU source, from the environment: TSPARALLEL_LOOP_CPU=thread (the bench sets it) or the default. */
 export function loopCpuFromEnv(env: NodeJS.ProcessEnv = process.env): LoopCpu {
-  return env.TSP_LOOP_CPU === "thread" ? "thread" : "process";
+  return env.TSPARALLEL_LOOP_CPU === "thread" ? "thread" : "process";
 }
 
 /** This thread's CPU time (ms) from Linux's schedstat; undefined where there is none. */

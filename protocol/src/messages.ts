@@ -208,7 +208,7 @@ export interface ClusterSnapshot {
      * that used the most CPU in one go (what it handled, wall and process CPU ms, and how much of its
      * wall time was a garbage collection that happened to run then); the longest GC pause. `cpu` says
      * whose CPU judged the slowest: the process's (every thread's, the default) or the loop thread's own
-     * (TSP_LOOP_CPU=thread in the controller's environment, as `npm run bench -- --scale` sets).
+     * (TSPARALLEL_LOOP_CPU=thread in the controller's environment, as `npm run bench -- --scale` sets).
      */
     loop?: { longestHoldMs: number; longestGcMs?: number; slowest?: { what: string; ms: number; cpuMs: number; gcMs?: number }; cpu?: "process" | "thread" };
   };

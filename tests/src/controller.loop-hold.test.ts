@@ -2,7 +2,7 @@
  * The controller's loop watch names the handler that held its loop longest (issue 7: no handler should
  * hold it for more than ~50 ms). Judged by the process's CPU, it blamed "sending after task_reply", a
  * flush bounded by one engine's window, for CPU that the store's writer thread and ZeroMQ's I/O thread
- * used meanwhile. With TSP_LOOP_CPU=thread it judges by the loop thread's own CPU: a span in which this
+ * used meanwhile. With TSPARALLEL_LOOP_CPU=thread it judges by the loop thread's own CPU: a span in which this
  * thread only waits while another thread works is never the slowest; one in which it computes is.
  */
 import assert from "node:assert/strict";
@@ -32,7 +32,7 @@ test("judged by the loop thread's CPU, a span that computes is the slowest, not 
   const stopFlag = new Int32Array(new SharedArrayBuffer(4));
   // Another thread of the process burns CPU (as the store's writer does) while the loop thread waits.
   const busy = new Worker("const f = require('node:worker_threads').workerData; while (Atomics.load(f, 0) === 0) {}", { eval: true, workerData: stopFlag });
-  const watch = new LoopWatch(loopCpuFromEnv({ TSP_LOOP_CPU: "thread" }));
+  const watch = new LoopWatch(loopCpuFromEnv({ TSPARALLEL_LOOP_CPU: "thread" }));
   try {
     await new Promise((resolve) => busy.once("online", resolve));
     const nap = new Int32Array(new SharedArrayBuffer(4));
@@ -50,7 +50,7 @@ test("judged by the loop thread's CPU, a span that computes is the slowest, not 
   }
 });
 
-test("the default judges by the process's CPU, and the environment switch is only TSP_LOOP_CPU=thread", () => {
+test("the default judges by the process's CPU, and the environment switch is only TSPARALLEL_LOOP_CPU=thread", () => {
   const watch = new LoopWatch();
   try {
     watch.time("computing", compute);
@@ -60,13 +60,13 @@ test("the default judges by the process's CPU, and the environment switch is onl
     watch.stop();
   }
   assert.equal(loopCpuFromEnv({}), "process");
-  assert.equal(loopCpuFromEnv({ TSP_LOOP_CPU: "yes" }), "process");
+  assert.equal(loopCpuFromEnv({ TSPARALLEL_LOOP_CPU: "yes" }), "process");
 });
 
-test("a controller started with TSP_LOOP_CPU=thread says so in its snapshot and names its slowest handler after a map", { timeout: 120_000 }, async () => {
-  process.env.TSP_LOOP_CPU = "thread";
+test("a controller started with TSPARALLEL_LOOP_CPU=thread says so in its snapshot and names its slowest handler after a map", { timeout: 120_000 }, async () => {
+  process.env.TSPARALLEL_LOOP_CPU = "thread";
   const tc = await startCluster({ n: 2 });
-  delete process.env.TSP_LOOP_CPU;
+  delete process.env.TSPARALLEL_LOOP_CPU;
   try {
     const out = await tc.client.loadBalancedView().map((x: number) => x * 2, Array.from({ length: 2_000 }, (_, i) => i), { chunkSize: 1 });
     assert.deepEqual(out.slice(0, 3), [0, 2, 4]);

@@ -39,7 +39,7 @@ const HANDOVER_MS = 20;
  * a row costs the loop ~5 µs (1,820 finished rows: 10 ms of the loop thread's CPU, in the 1M map), and a
  * late timer (a busy or descheduled loop) lets more than HANDOVER_MS of results pile up: at 18,000
  * tasks/s, half a second of them would be ~45 ms in one go. (A handover took 51.5 ms of the loop
- * thread's CPU once at load 7-8, TSP_LOOP_CPU=thread; its row count was not recorded.)
+ * thread's CPU once at load 7-8, TSPARALLEL_LOOP_CPU=thread; its row count was not recorded.)
  */
 const FINISHED_PER_HANDOVER = 2_000;
 /** Rows read per statement by a scan of the whole store (history, db queries); the loop turns between slices. */
