@@ -15,6 +15,11 @@ function sameCmdline(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((arg, i) => arg === b[i]);
 }
 
+/** Whether a live process is the one a verifiable record names. */
+function matches(recorded: RecordedProcess, now: ProcessIdentity): boolean {
+  return now.startTime === recorded.startTime && sameCmdline(now.cmdline, recorded.cmdline!);
+}
+
 /**
  * True only when the recorded process is running here and now with the recorded start time and command
  * line. A record without them (an older cluster.json, a remote engine) is never ours to signal.
@@ -22,7 +27,7 @@ function sameCmdline(a: readonly string[], b: readonly string[]): boolean {
 export function isOurs(recorded: RecordedProcess): boolean {
   if (!isVerifiable(recorded)) return false;
   const now = identify(recorded.pid);
-  return now !== undefined && now.startTime === recorded.startTime && sameCmdline(now.cmdline, recorded.cmdline!);
+  return now !== undefined && matches(recorded, now);
 }
 
 /**
@@ -45,9 +50,14 @@ export function isVerifiable(recorded: RecordedProcess): boolean {
   return recorded.startTime !== undefined && Array.isArray(recorded.cmdline) && (recorded.host === undefined || recorded.host === hostname());
 }
 
-/** True when a verifiable record's process has certainly ended; an unverifiable one is never "known gone". */
+/**
+ * True when a verifiable record's process has certainly ended; an unverifiable one is never "known gone",
+ * nor is one while /proc cannot be read (out of file descriptors while many engines start, say).
+ */
 export function isKnownGone(recorded: RecordedProcess): boolean {
-  return isVerifiable(recorded) && !isOurs(recorded);
+  if (!isVerifiable(recorded)) return false;
+  const now = lookUp(recorded.pid);
+  return now !== "unknown" && (now === "gone" || !matches(recorded, now));
 }
 
 /**
@@ -56,12 +66,7 @@ export function isKnownGone(recorded: RecordedProcess): boolean {
  * whose pid no longer exists. Signal 0 only asks; it signals nothing. Remote processes: never known.
  */
 export function hasExited(recorded: RecordedProcess): boolean {
-  if (isVerifiable(recorded)) {
-    // /proc unreadable for a moment (out of file descriptors while many engines start) is not an exit.
-    const now = lookUp(recorded.pid);
-    if (now === "unknown") return false;
-    return now === "gone" || now.startTime !== recorded.startTime || !sameCmdline(now.cmdline, recorded.cmdline!);
-  }
+  if (isVerifiable(recorded)) return isKnownGone(recorded);
   if (recorded.host !== undefined && recorded.host !== hostname()) return false;
   try {
     process.kill(recorded.pid, 0);
