@@ -82,6 +82,32 @@ def prime_chunks(limit, chunks):
     return [(i * step, min(limit, (i + 1) * step)) for i in range(chunks)]
 
 
+def cpu_bound_results(count, parallel_map):
+    """
+    The CPU-bound workload, the same for every peer: primes counted serially here, then by the peer's
+    map over the same chunks (a small map first ships the function). `count` is the peer's own
+    count_primes, since ipyparallel's engines cannot import this module.
+    """
+    chunks = prime_chunks(PRIME_LIMIT, PRIME_CHUNKS)
+    start = time.perf_counter()
+    serial = [count(c) for c in chunks]
+    serial_seconds = time.perf_counter() - start
+    parallel_map(count, prime_chunks(1000, 2))
+    start = time.perf_counter()
+    parallel = parallel_map(count, chunks)
+    parallel_seconds = time.perf_counter() - start
+    if list(parallel) != serial:
+        raise RuntimeError("parallel prime counts differ from the serial ones")
+    primes = {
+        "limit": PRIME_LIMIT,
+        "chunks": PRIME_CHUNKS,
+        "count": sum(serial),
+        "serialSeconds": serial_seconds,
+        "parallelSeconds": parallel_seconds,
+    }
+    return {"primes": primes, "cpuSpeedup": serial_seconds / parallel_seconds}
+
+
 def rss_bytes(pid):
     with open(f"/proc/{pid}/status") as status:
         for line in status:

@@ -129,24 +129,7 @@ def main():
         del held, pushed, big
         log("push/pull done")
 
-        chunks = b.prime_chunks(b.PRIME_LIMIT, b.PRIME_CHUNKS)
-        start = time.perf_counter()
-        serial = [b.count_primes(c) for c in chunks]
-        serial_seconds = time.perf_counter() - start
-        client.gather(client.map(b.count_primes, b.prime_chunks(1000, 2), pure=False))  # ship the function first
-        start = time.perf_counter()
-        parallel = client.gather(client.map(b.count_primes, chunks, pure=False))
-        parallel_seconds = time.perf_counter() - start
-        if list(parallel) != serial:
-            raise RuntimeError("parallel prime counts differ from the serial ones")
-        results["primes"] = {
-            "limit": b.PRIME_LIMIT,
-            "chunks": b.PRIME_CHUNKS,
-            "count": sum(serial),
-            "serialSeconds": serial_seconds,
-            "parallelSeconds": parallel_seconds,
-        }
-        results["cpuSpeedup"] = serial_seconds / parallel_seconds
+        results.update(b.cpu_bound_results(b.count_primes, lambda fn, items: client.gather(client.map(fn, items, pure=False))))
         log("cpu-bound map done")
     finally:
         client.close()

@@ -23,9 +23,9 @@ import ipyparallel as ipp  # noqa: E402
 import numpy as np  # noqa: E402
 
 from bench_common import (  # noqa: E402
-    BIG_BYTES, DATA_REPEATS, DIRECT_MAP_ITEMS, DIRECT_MAP_REPEATS, MAP_ITEMS, PRIME_CHUNKS, PRIME_LIMIT, QUICK,
+    BIG_BYTES, DATA_REPEATS, DIRECT_MAP_ITEMS, DIRECT_MAP_REPEATS, MAP_ITEMS, QUICK,
     ROUND_TRIPS, SETTLE_SECONDS, THROUGHPUT_REPEATS, TINY_TASKS, WARMUP_TASKS, best_seconds, child_pids,
-    median_of_runs, median_seconds, prime_chunks, rss_bytes,
+    cpu_bound_results, median_of_runs, median_seconds, rss_bytes,
 )
 
 
@@ -135,24 +135,7 @@ def main():
         del big
         log("push/pull done")
 
-        chunks = prime_chunks(PRIME_LIMIT, PRIME_CHUNKS)
-        start = time.perf_counter()
-        serial = [count_primes(c) for c in chunks]
-        serial_seconds = time.perf_counter() - start
-        lview.map_sync(count_primes, prime_chunks(1000, 2), chunksize=1)  # ship the function first
-        start = time.perf_counter()
-        parallel = lview.map_sync(count_primes, chunks, chunksize=1)
-        parallel_seconds = time.perf_counter() - start
-        if list(parallel) != serial:
-            raise RuntimeError("parallel prime counts differ from the serial ones")
-        results["primes"] = {
-            "limit": PRIME_LIMIT,
-            "chunks": PRIME_CHUNKS,
-            "count": sum(serial),
-            "serialSeconds": serial_seconds,
-            "parallelSeconds": parallel_seconds,
-        }
-        results["cpuSpeedup"] = serial_seconds / parallel_seconds
+        results.update(cpu_bound_results(count_primes, lambda fn, items: lview.map_sync(fn, items, chunksize=1)))
         log("cpu-bound map done")
     finally:
         rc.close()
