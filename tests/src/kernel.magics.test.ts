@@ -299,4 +299,27 @@ describe("kernel: %px without a client, and %tspcluster", () => {
     const stopped = await kernel.execute("%tspcluster stop");
     assert.match(streamText(stopped.outputs, "stdout"), /Stopped the cluster of profile kerneltest/);
   });
+
+  test("%tspcluster start/list/connect/stop --cluster-id: one of several clusters of a profile", { timeout: 120_000 }, async () => {
+    const ok = async (code: string) => {
+      const executed = await kernel.execute(code);
+      assert.equal(executed.reply.content.status, "ok", JSON.stringify(executed.reply.content));
+      return streamText(executed.outputs, "stdout");
+    };
+    try {
+      assert.match(await ok("%tspcluster start -n 1 --profile kernelids --cluster-id a"), /Started a cluster with 1 engines \(profile kernelids, cluster id "a"\)/);
+      // The profile's own cluster is not running: only "a" is.
+      assert.match(await ok("%tspcluster list"), /^kernelids\s+a$/m);
+      assert.doesNotMatch(await ok("%tspcluster list"), /^kernelids\s+''$/m);
+      assert.match(await ok("%tspcluster connect --profile kernelids --cluster-id a"), /Connected to cluster "a" of profile kernelids \(1 engines\)/);
+      assert.deepEqual(plainOutputs((await kernel.execute("%px 6 * 7")).outputs).filter((t) => !t.startsWith("%px: [")).map((t) => t.replace(/:\d+\]/, "]")), ["Out[0]: 42"]);
+      const wrong = await kernel.execute("%tspcluster stop --profile kernelids --cluster-id b");
+      assert.equal(wrong.reply.content.status, "error");
+      assert.match(String(wrong.reply.content.evalue), /no cluster "b" is running in profile "kernelids"/);
+      assert.match(await ok("%tspcluster stop --profile kernelids --cluster-id a"), /Stopped cluster "a" of profile kernelids/);
+      assert.doesNotMatch(await ok("%tspcluster list"), /kernelids/);
+    } finally {
+      await kernel.execute("%tspcluster stop --profile kernelids --cluster-id a");
+    }
+  });
 });

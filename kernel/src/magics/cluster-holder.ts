@@ -1,5 +1,10 @@
 import { Client, Cluster } from "tsparallel";
 
+/** How the magics name a cluster: `the cluster of profile P` or `cluster "id" of profile P`. */
+export function describeCluster({ profile, clusterId }: { profile: string; clusterId: string }): string {
+  return clusterId ? `cluster "${clusterId}" of profile ${profile}` : `the cluster of profile ${profile}`;
+}
+
 /**
  * The cluster this kernel started (with %tspcluster or the status panel), so it can be grown,
  * stopped, and stopped with the kernel. Clients the notebook made itself are found through
@@ -18,9 +23,9 @@ export class ClusterHolder {
     return Client.active;
   }
 
-  async start(n: number, profile?: string): Promise<Client> {
-    if (this.#cluster) throw new Error(`this kernel already started a cluster (profile ${this.#cluster.profile}): stop it first`);
-    const cluster = await Cluster.start({ n, ...(profile ? { profile } : {}) });
+  async start(n: number, profile?: string, clusterId?: string): Promise<Client> {
+    if (this.#cluster) throw new Error(`this kernel already started ${describeCluster(this.#cluster)}: stop it first`);
+    const cluster = await Cluster.start({ n, ...(profile ? { profile } : {}), ...(clusterId ? { clusterId } : {}) });
     this.#cluster = cluster;
     const client = await cluster.connect();
     this.#client = client;
@@ -35,13 +40,18 @@ export class ClusterHolder {
     return this.#cluster;
   }
 
-  async stop(profile?: string): Promise<string> {
-    const cluster = this.#cluster && (!profile || this.#cluster.profile === profile) ? this.#cluster : Cluster.fromProfile(profile ?? "default");
-    this.#client?.close();
-    this.#client = null;
+  /** Stops the cluster this kernel started, or the named one; says which it stopped. */
+  async stop(profile?: string, clusterId?: string): Promise<string> {
+    const held = this.#cluster;
+    const isHeld = held !== null && (profile === undefined || held.profile === profile) && (clusterId === undefined || held.clusterId === clusterId);
+    const cluster = isHeld ? held : Cluster.fromProfile(profile ?? "default", { clusterId: clusterId ?? "" });
+    if (isHeld) {
+      this.#client?.close();
+      this.#client = null;
+    }
     await cluster.stop();
-    if (cluster === this.#cluster) this.#cluster = null;
-    return cluster.profile;
+    if (isHeld) this.#cluster = null;
+    return describeCluster(cluster);
   }
 
   /** Kernel shutdown: a cluster this kernel started (not daemonized) goes with it. */

@@ -1,4 +1,5 @@
 import { EXECUTION_FLAGS, OUTPUT_FLAGS } from "./px-options.js";
+import { TSPCLUSTER_USAGE } from "./tspcluster.js";
 
 /** What the kernel knows of one magic: for %lsmagic, `--help`, completion and is_complete. */
 export interface MagicDoc {
@@ -41,8 +42,8 @@ export const MAGICS: MagicDoc[] = [
     line: true,
     cell: false,
     takesCode: false,
-    flags: ["-n", "--profile"],
-    usage: "%tspcluster start [-n N] [--profile P] | stop [--profile P] | status | connect [--profile P] | add N",
+    flags: ["-n", "--profile", "--cluster-id"],
+    usage: TSPCLUSTER_USAGE,
   },
   { name: "lsmagic", line: true, cell: false, takesCode: false, flags: [], usage: "%lsmagic   list the magics" },
   {

@@ -2,20 +2,30 @@ import { Client, Cluster, type ClusterSnapshot } from "tsparallel";
 import type { CellOutcome } from "../execution/outcome.js";
 import type { IOPub } from "../output/iopub.js";
 import { parseFlags } from "./arguments.js";
-import type { ClusterHolder } from "./cluster-holder.js";
+import { describeCluster, type ClusterHolder } from "./cluster-holder.js";
 import { UsageError } from "./usage-error.js";
 
 interface ClusterFlags {
   n: number;
   profile: string;
+  clusterId: string;
 }
 
-const USAGE = "usage: %tspcluster start [-n N] [--profile P] | stop [--profile P] | status | connect [--profile P] | add N";
+export const TSPCLUSTER_USAGE =
+  "%tspcluster start [-n N] [--profile P] [--cluster-id ID] | stop [--profile P] [--cluster-id ID] | connect [--profile P] [--cluster-id ID] | list | status | add N";
+const USAGE = `usage: ${TSPCLUSTER_USAGE}`;
 
 function count(text: string): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 1) throw new UsageError(`%tspcluster: the number of engines must be a positive integer, got ${JSON.stringify(text)}`);
   return n;
+}
+
+/** The running clusters, as `tspcluster list` names them (profile and cluster id). */
+function clusterList(): string {
+  const clusters = Cluster.runningClusters();
+  if (clusters.length === 0) return "No cluster is running (start one with %tspcluster start -n 2).";
+  return ["profile              cluster id", ...clusters.map((c) => `${c.profile.padEnd(21)}${c.clusterId || "''"}`)].join("\n");
 }
 
 function statusTable(snapshot: ClusterSnapshot): string {
@@ -33,6 +43,11 @@ function statusTable(snapshot: ClusterSnapshot): string {
   return `${lines.join("\n")}\n`;
 }
 
+/** `profile P`, or `profile P, cluster id "a"`. */
+function shortName({ profile, clusterId }: { profile: string; clusterId: string }): string {
+  return clusterId ? `profile ${profile}, cluster id "${clusterId}"` : `profile ${profile}`;
+}
+
 /** `%tspcluster start -n 4 | stop | status | connect | add N`: clusters from the notebook. */
 export async function tspclusterMagic(line: string, clusters: ClusterHolder, iopub: IOPub): Promise<CellOutcome> {
   const { options, positional } = parseFlags<ClusterFlags>(
@@ -40,6 +55,7 @@ export async function tspclusterMagic(line: string, clusters: ClusterHolder, iop
     [
       { names: ["-n", "--n"], key: "n", value: count, metavar: "engines" },
       { names: ["--profile"], key: "profile", value: (p) => p, metavar: "name" },
+      { names: ["--cluster-id"], key: "clusterId", value: (id) => id, metavar: "id" },
     ],
     "tspcluster",
   );
@@ -48,25 +64,30 @@ export async function tspclusterMagic(line: string, clusters: ClusterHolder, iop
   switch (command) {
     case "start": {
       const n = options.n ?? (rest[0] ? count(rest[0]) : 2);
-      const profile = options.profile ?? "default";
-      if (!clusters.cluster && Cluster.running().includes(profile)) {
+      const ref = { profile: options.profile ?? "default", clusterId: options.clusterId ?? "" };
+      const running = Cluster.runningClusters().some((c) => c.profile === ref.profile && c.clusterId === ref.clusterId);
+      if (!clusters.cluster && running) {
         // `npm start` (or tspcluster start --daemonize) already runs one: the newcomer wants to use it.
-        const client = await Client.connect({ profile });
-        say(`A cluster is already running in profile ${profile}: connected to it (${client.ids.length} engines); its client is active for %px.`);
+        const client = await Client.connect(ref);
+        say(`A cluster is already running in ${shortName(ref)}: connected to it (${client.ids.length} engines); its client is active for %px.`);
         break;
       }
-      const client = await clusters.start(n, options.profile);
-      say(`Started a cluster with ${client.ids.length} engines (profile ${clusters.cluster?.profile}); its client is active for %px.`);
+      const client = await clusters.start(n, options.profile, options.clusterId);
+      say(`Started a cluster with ${client.ids.length} engines (${clusters.cluster ? shortName(clusters.cluster) : ""}); its client is active for %px.`);
       break;
     }
     case "stop": {
-      const profile = await clusters.stop(options.profile);
-      say(`Stopped the cluster of profile ${profile}.`);
+      const stopped = await clusters.stop(options.profile, options.clusterId);
+      say(`Stopped ${stopped}.`);
       break;
     }
     case "connect": {
-      const client = await Client.connect(options.profile ? { profile: options.profile } : {});
-      say(`Connected to the cluster of profile ${client.profile} (${client.ids.length} engines); its client is active for %px.`);
+      const client = await Client.connect({ ...(options.profile ? { profile: options.profile } : {}), ...(options.clusterId ? { clusterId: options.clusterId } : {}) });
+      say(`Connected to ${describeCluster({ profile: client.profile, clusterId: options.clusterId ?? "" })} (${client.ids.length} engines); its client is active for %px.`);
+      break;
+    }
+    case "list": {
+      say(clusterList());
       break;
     }
     case "add": {
