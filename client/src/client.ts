@@ -1,7 +1,7 @@
 import { EventEmitter } from "node:events";
 import { inspect, type InspectOptions } from "node:util";
 import {
-  clientConnectionFile, decodePublishedData, messageIdAt, newMessageId, reserveMessageIds, type MessageIdBlock, readConnectionFile, splitFrames, unpackValue,
+  clientConnectionFile, clusterIdOfConnectionFile, decodePublishedData, messageIdAt, newMessageId, reserveMessageIds, type MessageIdBlock, readConnectionFile, splitFrames, unpackValue,
   type ClusterSnapshot, type EngineInfo, type FunctionRef, type Message, type MessageContents, type MessageType,
   type QueueStatus, type ShippedFunction, type TaskBody, type TaskDbFilter, type TaskDbKey, type TaskDbRecord,
   type TaskRecordInfo, type TaskRequest, type TaskResult,
@@ -89,6 +89,8 @@ export class Client implements AsyncDisposable {
   readonly #history: string[] = [];
   #historyLater: (readonly string[] | MessageIdBlock)[] = [];
   readonly profile: string;
+  /** Which of the profile's clusters ("" for the profile's own), as the connection file's name says. */
+  readonly clusterId: string;
   readonly connectionFile: string;
   readonly #link: ControllerLink;
   readonly #engines = new Map<number, EngineInfo>();
@@ -111,6 +113,7 @@ export class Client implements AsyncDisposable {
     this.#requestTimeout = requestTimeout;
     this.#controllerTimeout = controllerTimeout;
     this.profile = profile;
+    this.clusterId = clusterIdOfConnectionFile(connectionFile);
     this.connectionFile = connectionFile;
     this.#watchdog = setInterval(() => this.#checkController(controllerTimeout), 1000).unref();
     this.#controllerTimeout = controllerTimeout;

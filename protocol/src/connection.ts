@@ -1,6 +1,6 @@
 import { chmodSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { validateCurveKeys, type CurveKeys } from "./curve.js";
 
 export const SIGNATURE_SCHEME = "hmac-sha256";
@@ -121,6 +121,12 @@ export function validateClusterId(clusterId: string): string {
 /** `tspcontroller` or `tspcontroller-<cluster id>`: how the files of one cluster of a profile are named. */
 export function clusterFilePrefix(clusterId = ""): string {
   return validateClusterId(clusterId) ? `tspcontroller-${clusterId}` : "tspcontroller";
+}
+
+/** The cluster id a connection file's name carries (`tspcontroller-<id>-client.json`); "" for the profile's own or another name. */
+export function clusterIdOfConnectionFile(file: string): string {
+  const match = /^tspcontroller-(.+)-(?:client|engine)\.json$/.exec(basename(file));
+  return match ? match[1]! : "";
 }
 
 export function clientConnectionFile(profile = "default", clusterId = ""): string {

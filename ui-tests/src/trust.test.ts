@@ -25,6 +25,7 @@ before(async () => {
     install: (prefix, _data, e) => installTsparallel(prefix, e),
     cleanup: e => {
       stopCluster(e, 'other');
+      stopCluster(e, 'ids', 'a');
       stopClusters(e);
       for (const pid of strays) if (isRunning(pid)) process.kill(pid, 'SIGKILL');
     }
@@ -160,5 +161,19 @@ test('3. a controller killed elsewhere: the panel shows it lost within the heart
   assert.match(await lost.innerText(), /profile other is gone: no word from the controller/);
   assert.equal(await page.panel.locator('.tsp-EngineRow:visible').count(), 0);
   await page.screenshot('trust-3c-controller-killed-lost');
+  assert.deepEqual(page.pageErrors, []);
+});
+
+test('the panel offers a cluster with a cluster id for Connect, and connects to that one', async () => {
+  startDaemonCluster(env, 1, 'ids', ['--cluster-id', 'a', '--no-supervise']);
+  const pids = clusterPids(env, 'ids', 'a')!;
+  strays.push(pids.controller, ...pids.engines);
+  const connect = page.panel.locator('.tsp-Notice button[data-action="connect"][data-profile="ids"][data-cluster-id="a"]');
+  await connect.waitFor({ timeout: 30_000 });
+  assert.match(await connect.innerText(), /Connect to ids \(cluster a\)/);
+  await connect.click();
+  await page.panel.locator('.tsp-Action[data-action="connect"][data-outcome="ok"]', { hasText: 'connected to cluster "a" of profile ids (1 engines)' }).waitFor({ timeout: 30_000 });
+  await waitForEngines(1);
+  await page.screenshot('trust-7-connected-to-cluster-id');
   assert.deepEqual(page.pageErrors, []);
 });

@@ -1,4 +1,4 @@
-import { Client, Cluster } from "tsparallel";
+import { Client, Cluster, type ClusterRef } from "tsparallel";
 import type { ClusterHolder } from "../magics/cluster-holder.js";
 
 export type Action = "start" | "connect" | "reconnect" | "add_engines" | "stop_engine" | "interrupt_engine" | "restart_engine" | "stop_cluster";
@@ -10,6 +10,8 @@ export interface ActionRequest {
   n?: number;
   engineId?: number;
   profile?: string;
+  /** With `profile`: which of the profile's clusters ("" or absent: the profile's own). */
+  clusterId?: string;
 }
 
 /** Engines one panel action may start; TSPARALLEL_PANEL_MAX_ENGINES changes it. */
@@ -36,13 +38,26 @@ function engineCount(value: unknown, fallback: number): number {
   return value;
 }
 
-/** Profiles with a running cluster, for the panel's Connect buttons; never throws. */
-export function runningProfiles(): string[] {
+/** The running clusters (profile and cluster id), for the panel's Connect buttons; never throws. */
+export function runningClusters(): ClusterRef[] {
   try {
-    return Cluster.running().sort();
+    return Cluster.runningClusters();
   } catch {
     return [];
   }
+}
+
+/** The cluster an action names: its profile ("default" if none) and cluster id ("" if none). */
+function namedCluster(request: ActionRequest, fallback: ClusterRef): ClusterRef {
+  const named = typeof request.profile === "string" && request.profile !== "";
+  return {
+    profile: named ? request.profile! : fallback.profile,
+    clusterId: named ? (typeof request.clusterId === "string" ? request.clusterId : "") : fallback.clusterId,
+  };
+}
+
+function describe({ profile, clusterId }: ClusterRef): string {
+  return clusterId ? `cluster "${clusterId}" of profile ${profile}` : `the cluster of profile ${profile}`;
 }
 
 /**
@@ -69,14 +84,14 @@ const RECONNECT_POLL_MS = 1_000;
  * client; the lost one is closed (its sockets and timers go). Tries until RECONNECT_WAIT_MS: a controller
  * restarted by its supervisor, or a cluster started again, takes a few seconds to come back.
  */
-async function reconnect(clusters: ClusterHolder, profile: string): Promise<Client> {
+async function reconnect(clusters: ClusterHolder, { profile, clusterId }: ClusterRef): Promise<Client> {
   const lost = clusters.activeClient();
   const deadline = Date.now() + RECONNECT_WAIT_MS;
-  let why = `no cluster is running in profile ${profile}`;
+  let why = clusterId ? `no cluster "${clusterId}" is running in profile ${profile}` : `no cluster is running in profile ${profile}`;
   for (;;) {
-    if (runningProfiles().includes(profile)) {
+    if (runningClusters().some((c) => c.profile === profile && c.clusterId === clusterId)) {
       try {
-        const rc = await Client.connect({ profile, timeout: Math.max(1_000, Math.min(5_000, deadline - Date.now())) });
+        const rc = await Client.connect({ profile, clusterId, timeout: Math.max(1_000, Math.min(5_000, deadline - Date.now())) });
         if (lost && lost !== rc && lost.controllerLost) lost.close();
         return rc;
       } catch (err) {
@@ -111,13 +126,13 @@ export async function perform(request: ActionRequest, clusters: ClusterHolder): 
       return `started a cluster with ${rc.ids.length} engines`;
     }
     case "connect": {
-      const profile = typeof request.profile === "string" && request.profile ? request.profile : "default";
-      const rc = await Client.connect({ profile });
-      return `connected to the cluster of profile ${rc.profile} (${rc.ids.length} engines)`;
+      const named = namedCluster(request, { profile: "default", clusterId: "" });
+      const rc = await Client.connect(named);
+      return `connected to ${describe(named)} (${rc.ids.length} engines)`;
     }
     case "reconnect": {
-      const profile = typeof request.profile === "string" && request.profile ? request.profile : (clusters.activeClient()?.profile ?? "default");
-      const rc = await reconnect(clusters, profile);
+      const active = clusters.activeClient();
+      const rc = await reconnect(clusters, namedCluster(request, { profile: active?.profile ?? "default", clusterId: active?.clusterId ?? "" }));
       const n = rc.ids.length;
       return `reconnected to the controller of profile ${rc.profile} at ${rc.url} (${n} engine${n === 1 ? "" : "s"} so far)`;
     }

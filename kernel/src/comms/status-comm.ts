@@ -2,7 +2,7 @@ import { Client, type ClusterSnapshot, type TaskStreamItem } from "tsparallel";
 import type { Logger } from "@tsparallel/protocol";
 import type { ClusterHolder } from "../magics/cluster-holder.js";
 import { engineLog, MAX_LOG_LINES } from "./engine-logs.js";
-import { perform, runningProfiles, type ActionRequest } from "./panel-actions.js";
+import { perform, runningClusters, type ActionRequest } from "./panel-actions.js";
 import type { Comm, CommManager } from "./comm-manager.js";
 import type { RecentCalls } from "./recent-calls.js";
 
@@ -64,8 +64,8 @@ function openStatusComm(comm: Comm, clusters: ClusterHolder, calls: RecentCalls,
     void sendInitial();
   };
   const profileMessage = () => {
-    const running = runningProfiles();
-    profilesSent = running.join("\n");
+    const running = runningClusters();
+    profilesSent = JSON.stringify(running);
     profilesCheckedAt = Date.now();
     return running;
   };
@@ -115,7 +115,7 @@ function openStatusComm(comm: Comm, clusters: ClusterHolder, calls: RecentCalls,
     } else if (now - profilesCheckedAt > PROFILES_POLL_MS) {
       const before = profilesSent;
       const running = profileMessage();
-      if (running.join("\n") !== before) comm.send({ type: "snapshot", snapshot: null, profile: clusters.cluster?.profile ?? "default", running });
+      if (JSON.stringify(running) !== before) comm.send({ type: "snapshot", snapshot: null, profile: clusters.cluster?.profile ?? "default", running });
     }
     if (snapshot) {
       comm.send({ type: "snapshot", snapshot });

@@ -19,15 +19,21 @@ export type ActionName =
   | 'restart_engine'
   | 'stop_cluster';
 
+/** A running cluster the panel offers for Connect: a profile and which of its clusters ("" for its own). */
+export interface RunningCluster {
+  profile: string;
+  clusterId: string;
+}
+
 /**
  * kernel -> panel: the whole picture; `snapshot` is null while the kernel has no cluster. `running`
- * (the profiles with a running cluster, offered for Connect) comes with the first and with changes.
+ * (the running clusters, offered for Connect) comes with the first and with changes.
  */
 export interface SnapshotMessage {
   type: 'snapshot';
   snapshot: ClusterSnapshot | null;
   profile: string;
-  running?: string[];
+  running?: RunningCluster[];
 }
 
 /** kernel -> panel: the active client's controller shut down or went silent; nothing it showed is live. */
@@ -35,7 +41,7 @@ export interface ControllerLostMessage {
   type: 'controller_lost';
   profile: string;
   reason: string;
-  running: string[];
+  running: RunningCluster[];
 }
 
 /** kernel -> panel: tasks finished since the last such message. */
@@ -96,6 +102,8 @@ export interface ActionMessage {
   engineId?: number;
   /** For `connect`: the profile whose running cluster to connect to. */
   profile?: string;
+  /** For `connect`: which of the profile's clusters ("" or absent: its own). */
+  clusterId?: string;
 }
 
 export type ActionRequest = Omit<ActionMessage, 'type' | 'id'>;
@@ -127,11 +135,11 @@ export function parseKernelMessage(data: unknown): KernelMessage | null {
     case 'snapshot': {
       const snapshot = data.snapshot;
       if (snapshot !== null && !(isObject(snapshot) && Array.isArray(snapshot.engines) && isObject(snapshot.tasks))) return null;
-      const running = profileList(data.running);
+      const running = runningList(data.running);
       return { type: 'snapshot', snapshot: snapshot as ClusterSnapshot | null, profile: String(data.profile ?? ''), ...(running ? { running } : {}) };
     }
     case 'controller_lost':
-      return { type: 'controller_lost', profile: String(data.profile ?? ''), reason: String(data.reason ?? ''), running: profileList(data.running) ?? [] };
+      return { type: 'controller_lost', profile: String(data.profile ?? ''), reason: String(data.reason ?? ''), running: runningList(data.running) ?? [] };
     case 'task_stream':
       return Array.isArray(data.tasks) ? { type: 'task_stream', tasks: data.tasks.filter(isTaskStreamItem) } : null;
     case 'calls':
@@ -156,8 +164,12 @@ export function parseKernelMessage(data: unknown): KernelMessage | null {
   }
 }
 
-function profileList(value: unknown): string[] | undefined {
-  return Array.isArray(value) ? value.filter((p): p is string => typeof p === 'string').slice(0, 50) : undefined;
+function runningList(value: unknown): RunningCluster[] | undefined {
+  if (!Array.isArray(value)) return undefined;
+  return value
+    .filter((c): c is RunningCluster => isObject(c) && typeof c.profile === 'string' && typeof c.clusterId === 'string')
+    .map(({ profile, clusterId }) => ({ profile, clusterId }))
+    .slice(0, 50);
 }
 
 function isCallProgress(call: unknown): call is CallProgress {

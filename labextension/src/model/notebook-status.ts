@@ -2,7 +2,7 @@ import type { ISessionContext } from '@jupyterlab/apputils';
 import { PromiseDelegate, UUID } from '@lumino/coreutils';
 import { Signal, type ISignal } from '@lumino/signaling';
 import { ActionLog, type ActionEntry } from './action-log.js';
-import type { ActionRequest, CallProgress, ClusterSnapshot, EngineLogMessage, KernelMessage } from './comm-messages.js';
+import type { ActionRequest, CallProgress, ClusterSnapshot, EngineLogMessage, KernelMessage, RunningCluster } from './comm-messages.js';
 import { ResourceHistory } from './resource-history.js';
 import { KernelStatusChannel } from './status-channel.js';
 import { TaskHistory } from './task-history.js';
@@ -13,8 +13,8 @@ export type PanelView =
   | { kind: 'no-kernel' }
   | { kind: 'connecting' }
   | { kind: 'not-tsparallel'; kernelName: string }
-  | { kind: 'no-cluster'; profile: string; running: readonly string[] }
-  | { kind: 'controller-lost'; profile: string; reason: string; running: readonly string[] }
+  | { kind: 'no-cluster'; profile: string; running: readonly RunningCluster[] }
+  | { kind: 'controller-lost'; profile: string; reason: string; running: readonly RunningCluster[] }
   | { kind: 'cluster'; snapshot: ClusterSnapshot; receivedAt: number };
 
 /** Cluster start-up can take a while (processes, registration); the rest answer quickly. */
@@ -45,7 +45,7 @@ export class NotebookStatus {
   private readonly _channel: KernelStatusChannel;
   private _snapshot: ClusterSnapshot | null = null;
   private _profile = '';
-  private _running: readonly string[] = [];
+  private _running: readonly RunningCluster[] = [];
   private _lost: { reason: string } | null = null;
   private _heardSnapshot = false;
   private _receivedAt = 0;

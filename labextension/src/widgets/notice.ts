@@ -1,4 +1,5 @@
 import { Widget } from '@lumino/widgets';
+import type { RunningCluster } from '../model/comm-messages.js';
 import type { PanelView, StatusModel } from '../model/status-model.js';
 import { h, setAttr, setText } from './dom.js';
 import { ReconnectButton } from './reconnect-button.js';
@@ -92,19 +93,19 @@ export class Notice extends Widget {
   }
 
   /** One Connect button per running cluster (rebuilt only when the list changes, so a click is never lost). */
-  private _syncConnect(profiles: readonly string[]): void {
-    const key = profiles.join('\n');
-    this._connect.hidden = profiles.length === 0;
+  private _syncConnect(running: readonly RunningCluster[]): void {
+    const key = JSON.stringify(running);
+    this._connect.hidden = running.length === 0;
     if (key === this._connectProfiles) return;
     this._connectProfiles = key;
     this._connect.replaceChildren(
-      ...profiles.map(profile => {
+      ...running.map(({ profile, clusterId }) => {
         const button = h(
           'button',
-          { type: 'button', class: 'jp-Button jp-mod-styled jp-mod-accept', 'data-action': 'connect', 'data-profile': profile },
-          `Connect to ${profile}`
+          { type: 'button', class: 'jp-Button jp-mod-styled jp-mod-accept', 'data-action': 'connect', 'data-profile': profile, 'data-cluster-id': clusterId },
+          clusterId ? `Connect to ${profile} (cluster ${clusterId})` : `Connect to ${profile}`
         );
-        button.addEventListener('click', () => void this._model.runAction({ action: 'connect', profile }));
+        button.addEventListener('click', () => void this._model.runAction({ action: 'connect', profile, ...(clusterId ? { clusterId } : {}) }));
         return button;
       })
     );

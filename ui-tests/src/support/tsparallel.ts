@@ -30,8 +30,8 @@ export function startDaemonCluster(env: Record<string, string>, n: number, profi
 }
 
 /** The pids `tspcluster` recorded for a profile's cluster, or null when no cluster state is there. */
-export function clusterPids(env: Record<string, string>, profile = 'default'): { controller: number; engines: number[] } | null {
-  const file = join(env.TSPARALLEL_DIR!, `profile_${profile}`, 'security', 'cluster.json');
+export function clusterPids(env: Record<string, string>, profile = 'default', clusterId = ''): { controller: number; engines: number[] } | null {
+  const file = join(env.TSPARALLEL_DIR!, `profile_${profile}`, 'security', clusterId ? `cluster-${clusterId}.json` : 'cluster.json');
   if (!existsSync(file)) return null;
   const state = JSON.parse(readFileSync(file, 'utf8')) as { controller: { pid: number }; engines: { pid: number }[] };
   return { controller: state.controller.pid, engines: state.engines.map(e => e.pid) };
@@ -53,9 +53,9 @@ export function isRunning(pid: number): boolean {
 }
 
 /** Stops a profile's cluster (best effort), for cleanups of clusters in other profiles than default. */
-export function stopCluster(env: Record<string, string>, profile: string): void {
+export function stopCluster(env: Record<string, string>, profile: string, clusterId = ''): void {
   try {
-    execFileSync(process.execPath, [bins.tspcluster, 'stop', '--profile', profile], { env: { ...process.env, ...env }, stdio: 'pipe', timeout: 20_000 });
+    execFileSync(process.execPath, [bins.tspcluster, 'stop', '--profile', profile, ...(clusterId ? ['--cluster-id', clusterId] : [])], { env: { ...process.env, ...env }, stdio: 'pipe', timeout: 20_000 });
   } catch {
     // Nothing was left running.
   }
