@@ -28,6 +28,7 @@ test("clusters started with ids share a profile, each with its own files, found 
       const client = await Client.connect({ profile, ...(cluster.clusterId ? { clusterId: cluster.clusterId } : {}), activate: false });
       try {
         assert.deepEqual(client.engines.map((e) => e.pid), cluster.engines.map((e) => e.pid), `the engines of cluster "${cluster.clusterId}"`);
+        assert.equal(client.clusterId, cluster.clusterId, "the client knows which of the profile's clusters it is connected to");
       } finally {
         client.close();
       }
