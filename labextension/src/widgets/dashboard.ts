@@ -1,15 +1,13 @@
-import { Panel, Widget } from '@lumino/widgets';
+import { Widget } from '@lumino/widgets';
 import type { DashboardSection } from '../dashboard-sections.js';
 import type { StatusModel } from '../model/status-model.js';
 import { h, setText } from './dom.js';
 import { enginesIcon } from './icon.js';
 import { formatDuration, formatRate } from './format.js';
+import { ModelPanel } from './model-panel.js';
 import { ReconnectButton } from './reconnect-button.js';
 
 let opened = 0;
-
-/** The clock-driven redraw of ticking sections (running task bars), only while the dashboard is on screen. */
-const TICK_MS = 500;
 
 /** The controller at a glance: address, uptime, throughput, and the state ("controller lost", with Reconnect). */
 class ControllerSummary extends Widget {
@@ -61,55 +59,33 @@ class ControllerSummary extends Widget {
  * (progress per call, task stream, CPU and memory, engine logs). Several can be open; each draws the same
  * StatusModel and redraws only when it changes (the task stream also with the clock, while on screen).
  */
-export class Dashboard extends Panel {
+export class Dashboard extends ModelPanel {
   private readonly _summary: ControllerSummary;
+  /** Sections that also redraw with the clock (the task stream's running bars), while on screen. */
   private readonly _ticking: Widget[] = [];
-  private _ticker: ReturnType<typeof setInterval> | null = null;
 
-  constructor(
-    private readonly _model: StatusModel,
-    sections: readonly DashboardSection[]
-  ) {
-    super();
+  constructor(model: StatusModel, sections: readonly DashboardSection[]) {
+    super(model);
     this.id = `tsparallel-dashboard-${++opened}`;
     this.addClass('tsp-Dashboard');
     this.title.label = 'Parallel dashboard';
     this.title.icon = enginesIcon;
     this.title.closable = true;
     const heading = new Widget({ node: h('h2', {}, 'Parallel dashboard') });
-    this._summary = new ControllerSummary(_model);
+    this._summary = new ControllerSummary(model);
     this.addWidget(heading);
     this.addWidget(this._summary);
     for (const section of sections) {
-      const widget = section.create(_model);
+      const widget = section.create(model);
       widget.addClass('tsp-Dashboard-section');
       widget.node.dataset.section = section.id;
       this.addWidget(widget);
       if (section.ticks) this._ticking.push(widget);
     }
-    _model.changed.connect(this._refresh, this);
-    this._refresh();
+    this.watchModel();
   }
 
-  override dispose(): void {
-    this._stopTicker();
-    this._model.changed.disconnect(this._refresh, this);
-    super.dispose();
-  }
-
-  protected override onAfterShow(): void {
-    this._refresh();
-  }
-
-  protected override onAfterHide(): void {
-    this._stopTicker();
-  }
-
-  protected override onBeforeDetach(): void {
-    this._stopTicker();
-  }
-
-  private _refresh(): void {
+  protected refresh(): void {
     const view = this._model.view;
     this.node.dataset.view = view.kind;
     this._summary.update();
@@ -118,18 +94,10 @@ export class Dashboard extends Panel {
       widget.setHidden(!cluster);
       if (cluster) widget.update();
     }
-    if (cluster && this.isVisible) this._startTicker();
-    else this._stopTicker();
+    this.keepTicking(cluster);
   }
 
-  private _startTicker(): void {
-    this._ticker ??= setInterval(() => {
-      for (const widget of this._ticking) widget.update();
-    }, TICK_MS);
-  }
-
-  private _stopTicker(): void {
-    if (this._ticker !== null) clearInterval(this._ticker);
-    this._ticker = null;
+  protected tick(): void {
+    for (const widget of this._ticking) widget.update();
   }
 }
