@@ -1,4 +1,4 @@
-import { describeFunction, functionExpressionSource, packValue, type TaskBody, type TaskRequirements } from "@tsparallel/protocol";
+import { describeFunction, functionExpressionSource, packArrayRange, packValue, type TaskBody, type TaskRequirements } from "@tsparallel/protocol";
 import { AsyncMapResult } from "../async-map-result.js";
 import { AsyncResult } from "../async-result.js";
 import type { Client } from "../client.js";
@@ -120,6 +120,17 @@ export function mapTask(client: Client, fn: Function, chunk: readonly unknown[],
 }
 
 /**
+ * A map body over items[start..end), packed straight from the caller's array when the items are all
+ * numbers or all strings (packed-arrays.ts: no slice, no clone per item, nothing to copy, no Refs
+ * among them), otherwise as mapTask packs the slice.
+ */
+export function mapTaskRange(client: Client, fn: Function, items: readonly unknown[], start: number, end: number, copy = true, require?: TaskRequirements): { body: TaskBody; frames: Buffer[] } {
+  const raw = packArrayRange(items, start, end);
+  if (!raw) return mapTask(client, fn, items.slice(start, end), copy, start, require);
+  return { body: { kind: "map", fn: client._functionRef(describeFunction(fn)), first: start, ...(require ? { require } : {}) }, frames: [raw] };
+}
+
+/**
  * One chunk of map items packed: its frames, and where its Refs were (undefined: none). The chunk is
  * always an array a view sliced (or refsOf copied), never the caller's own, so it may take packValue's
  * number-array form.
@@ -127,6 +138,13 @@ export function mapTask(client: Client, fn: Function, chunk: readonly unknown[],
 export function packChunk(chunk: readonly unknown[], copy = true): { frames: Buffer[]; refs: RefPlace[] | undefined } {
   const { values, refs } = refsOf(chunk);
   return { frames: packOwned(values, "an item", copy, true), refs: refs.length ? refs : undefined };
+}
+
+/** Where `parts` contiguous chunks of `length` items of near-equal size begin, and (last) where the items end. */
+export function partitionBounds(length: number, parts: number): number[] {
+  const bounds = new Array<number>(parts + 1);
+  for (let i = 0; i <= parts; i++) bounds[i] = Math.floor((i * length) / parts);
+  return bounds;
 }
 
 /** Splits items into `parts` contiguous chunks of near-equal size (the first ones larger by one). */
