@@ -23,7 +23,7 @@ const STRINGS_HEAD = HEAD + 8;
 const ENCODINGS = ["latin1", "utf8", "utf16le"] as const;
 /** Below this many items the clone stream is as cheap. */
 export const PACKED_MIN_ITEMS = 64;
-/** Strings are joined this many at a time: no rope of one node per item, no array of all of them kept alive. */
+/** Strings are concatenated this many at a time, then the blocks joined: no rope as deep as the chunk is long. */
 const JOIN_BLOCK = 1024;
 /** Longest text one payload holds (UTF-16 code units), well below V8's longest string. */
 const MAX_TEXT = 1 << 28;
@@ -68,7 +68,8 @@ export class NumberPayload {
 /** Strings added one by one, then packed as one text and their ends. */
 export class StringPayload {
   readonly #ends: Uint32Array;
-  readonly #block: string[] = [];
+  /** The current block's strings concatenated (a rope of at most JOIN_BLOCK pieces), and the blocks before it. */
+  #block = "";
   readonly #blocks: string[] = [];
   #count = 0;
   #length = 0;
@@ -85,17 +86,17 @@ export class StringPayload {
     this.#length += s.length;
     if (this.#length > MAX_TEXT) throw new SerializationError(`strings of more than ${MAX_TEXT} characters in all cannot travel in one message`);
     this.#ends[this.#count++] = this.#length;
-    this.#block.push(s);
-    if (this.#block.length === JOIN_BLOCK) {
-      this.#blocks.push(this.#block.join(""));
-      this.#block.length = 0;
+    this.#block += s;
+    if (this.#count % JOIN_BLOCK === 0) {
+      this.#blocks.push(this.#block);
+      this.#block = "";
     }
   }
 
   #text(): string {
-    if (this.#block.length) {
-      this.#blocks.push(this.#block.join(""));
-      this.#block.length = 0;
+    if (this.#block) {
+      this.#blocks.push(this.#block);
+      this.#block = "";
     }
     if (this.#blocks.length > 1) this.#blocks.splice(0, this.#blocks.length, this.#blocks.join(""));
     return this.#blocks[0] ?? "";
