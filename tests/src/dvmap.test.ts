@@ -208,6 +208,22 @@ describe("maps over raw chunks on a real cluster", () => {
     });
   });
 
+  test("a DirectView map over typed arrays gives the numbers Array.from would (floats, uint32 above int32, float32, bytes), also in short chunks", async () => {
+    const { client } = shared();
+    const dv = client.directView();
+    const f64 = Float64Array.from(withSpecials(20_000));
+    const u32 = Uint32Array.from({ length: 5000 }, (_, i) => 2 ** 32 - 1 - i * 7);
+    const f32 = Float32Array.from({ length: 5000 }, (_, i) => i / 10);
+    const u8 = Uint8Array.from({ length: 300 }, (_, i) => i);
+    const short = Int16Array.from([-3, 0, 7]);
+    for (const arr of [f64, u32, f32, u8, short]) {
+      const plain = Array.from(arr as ArrayLike<number>);
+      const mapped: unknown[] = await dv.map((x: number) => [typeof x, x], arr as unknown as number[]);
+      assert.deepEqual(mapped, plain.map((x) => ["number", x]), arr.constructor.name);
+      assertSameItems(await dv.map((x: number) => x, arr as unknown as number[]), plain);
+    }
+  });
+
   test("iterating a raw map yields every item in order; a load-balanced map with large chunks takes the raw form too", async () => {
     const { client } = shared();
     const numbers = Array.from({ length: 4000 }, (_, i) => i * 1.5);

@@ -8,7 +8,7 @@ import type { RemoteArgs, RemoteValue } from "../ref.js";
 import { wrapperOf, type AnyFunction, type ParallelFunction, type RemoteFunction } from "./wrappers.js";
 import { definerOf, reviveFunctions, splitFunctions } from "./engine-functions.js";
 import { nameForModule, taskRequirements, type Requirement } from "./requirements.js";
-import { applyTask, mapArguments, mapItems, mapTaskRange, packOwned, partition, partitionBounds, toArray, type MapItem, type Sequence, type Sequences } from "./task-builders.js";
+import { applyTask, isNumberView, mapArguments, mapItems, mapTaskRange, packOwned, partition, partitionBounds, toArray, type MapItem, type Sequence, type Sequences } from "./task-builders.js";
 
 /** One value per engine, or the bare value for a view on a single engine (`rc.directView(0)`). */
 export type PerEngine<T, Single extends boolean> = Single extends true ? T : T[];
@@ -131,7 +131,8 @@ export class DirectView<Single extends boolean = false> {
   map(fn: Function, ...args: unknown[]): AsyncMapResult<unknown> {
     const targets = this.targets;
     const { sequences, options } = mapArguments<DirectMapOptions>(args);
-    const mapped = mapItems(fn, sequences);
+    const only = sequences.length === 1 ? sequences[0] : undefined;
+    const mapped = isNumberView(only) ? { fn, items: only } : mapItems(fn, sequences);
     const bounds = partitionBounds(mapped.items.length, targets.length);
     const required = this.#required;
     const specs: TaskSpec[] = targets.map((target, i) => ({ targets: [target], ...mapTaskRange(this.client, mapped.fn, mapped.items, bounds[i]!, bounds[i + 1]!, this.#copy, required) }));

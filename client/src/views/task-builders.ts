@@ -124,9 +124,10 @@ export function mapTask(client: Client, fn: Function, chunk: readonly unknown[],
  * numbers or all strings (packed-arrays.ts: no slice, no clone per item, nothing to copy, no Refs
  * among them), otherwise as mapTask packs the slice.
  */
-export function mapTaskRange(client: Client, fn: Function, items: readonly unknown[], start: number, end: number, copy = true, require?: TaskRequirements): { body: TaskBody; frames: Buffer[] } {
-  const raw = packArrayRange(items, start, end);
-  if (!raw) return mapTask(client, fn, items.slice(start, end), copy, start, require);
+export function mapTaskRange(client: Client, fn: Function, items: readonly unknown[] | NumberView, start: number, end: number, copy = true, require?: TaskRequirements): { body: TaskBody; frames: Buffer[] } {
+  const raw = packArrayRange(items as readonly unknown[], start, end);
+  // A typed array's short chunk travels as a plain array of its numbers, as Array.from would make it.
+  if (!raw) return mapTask(client, fn, isNumberView(items) ? Array.from(items.subarray(start, end)) : items.slice(start, end), copy, start, require);
   return { body: { kind: "map", fn: client._functionRef(describeFunction(fn)), first: start, ...(require ? { require } : {}) }, frames: [raw] };
 }
 
@@ -145,6 +146,13 @@ export function partitionBounds(length: number, parts: number): number[] {
   const bounds = new Array<number>(parts + 1);
   for (let i = 0; i <= parts; i++) bounds[i] = Math.floor((i * length) / parts);
   return bounds;
+}
+
+/** A typed array of numbers (not BigInts): a DirectView map packs its chunks from it without making an array of it first. */
+export type NumberView = Float64Array | Float32Array | Int32Array | Uint32Array | Int16Array | Uint16Array | Int8Array | Uint8Array | Uint8ClampedArray;
+
+export function isNumberView(value: unknown): value is NumberView {
+  return ArrayBuffer.isView(value) && !(value instanceof DataView) && !(value instanceof BigInt64Array) && !(value instanceof BigUint64Array);
 }
 
 /** Splits items into `parts` contiguous chunks of near-equal size (the first ones larger by one). */
