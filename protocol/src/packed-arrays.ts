@@ -211,7 +211,10 @@ function unpackStrings(payload: Buffer): PackedArray {
 
 /** The raw form of a single-frame value, or undefined when the payload is not in one. */
 export function unpackArray(payload: Buffer): PackedArray | undefined {
+  // Cheap refusals first: this runs on every map result, most of them clone or primitive payloads.
   if (payload.length < HEAD || payload[0] !== 0xff || payload[4] !== 0x0f) return undefined;
+  const tag = payload[5];
+  if (tag !== FLOAT64[5] && tag !== INT32[5] && tag !== STRINGS[5]) return undefined;
   if (hasMarker(payload, FLOAT64)) return { kind: "numbers", values: viewAfterHead(payload, Float64Array) };
   if (hasMarker(payload, INT32)) return { kind: "numbers", values: viewAfterHead(payload, Int32Array) };
   if (hasMarker(payload, STRINGS)) return unpackStrings(payload);
