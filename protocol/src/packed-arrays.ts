@@ -225,6 +225,7 @@ export function packedLength(packed: PackedArray): number {
   return packed.kind === "numbers" ? packed.values.length : packed.ends.length;
 }
 
+/** Items of 13 or more characters are V8 sliced strings: one kept item keeps the chunk's text (about the chunk's size) alive. */
 function copyStrings(text: string, ends: Uint32Array, target: unknown[], at: number): void {
   let start = 0;
   for (let i = 0; i < ends.length; i++) {
