@@ -4,7 +4,10 @@
  * swing on a shared machine hits both alike. Prints median wall times and CPU per unit per process
  * (/proc for the controller and engines; the client figure is this whole process, both clients).
  *
- *   node bench/ab.mjs BEFORE_CHECKOUT AFTER_CHECKOUT [blocks=8] [roundTripsPerBlock=100] [tinyPerBlock=2000] [apply,execute,tiny]
+ *   node bench/ab.mjs BEFORE_CHECKOUT AFTER_CHECKOUT [blocks=8] [roundTripsPerBlock=100] [tinyPerBlock=2000] [apply,execute,tiny,dmap,dmapstr]
+ *
+ * dmap is the bench's DirectView map (x => x * x over 200,000 numbers on both engines, roundTripsPerBlock/10
+ * maps a block); dmapstr the same over 200,000 short strings (s => s + "!").
  */
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -17,7 +20,10 @@ const sides = { base: await load(beforeDir), wire: await load(afterDir) };
 const cpuOf = (pid) => { const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" "); return (Number(f[11]) + Number(f[12])) * 10000; }; // µs
 const blocks = Number(rest[0] ?? 8), per = Number(rest[1] ?? 100), tiny = Number(rest[2] ?? 2000);
 const what = (rest[3] ?? "apply,execute,tiny").split(",");
-const nothing = () => null; const identity = (x) => x;
+const nothing = () => null; const identity = (x) => x; const square = (x) => x * x; const bang = (s) => s + "!";
+const numbers = Array.from({ length: 200_000 }, (_, i) => i);
+const strings = numbers.map((i) => `item-${i}`);
+const maps = Math.max(1, Math.round(per / 10));
 const s = {};
 for (const [name, mod] of Object.entries(sides)) {
   process.env.TSPARALLEL_DIR = mkdtempSync(join(tmpdir(), `ab-${name}-`));
@@ -27,9 +33,11 @@ for (const [name, mod] of Object.entries(sides)) {
   const snap = await rc.status();
   // engine0 is the one the round trips go to (rc.ids[0]).
   const engines = [...snap.engines].sort((a, b) => (a.id === rc.ids[0] ? -1 : b.id === rc.ids[0] ? 1 : 0)).map((e) => e.pid);
-  s[name] = { cluster, rc, one: rc.directView(rc.ids[0]), lv: rc.loadBalancedView(), pids: { controller: cluster.controller.pid, engine0: engines[0], engine1: engines[1] }, res: {} };
+  s[name] = { cluster, rc, one: rc.directView(rc.ids[0]), all: rc.directView(rc.ids.slice(0, 2)), lv: rc.loadBalancedView(), pids: { controller: cluster.controller.pid, engine0: engines[0], engine1: engines[1] }, res: {} };
   for (let i = 0; i < 200; i++) await s[name].one.apply(nothing);
   await Promise.all(Array.from({ length: 1000 }, (_, i) => s[name].lv.apply(identity, i)));
+  if (what.includes("dmap")) for (let i = 0; i < 3; i++) await s[name].all.map(square, numbers);
+  if (what.includes("dmapstr")) for (let i = 0; i < 3; i++) await s[name].all.map(bang, strings);
 }
 const med = (a) => { const b = [...a].sort((x, y) => x - y); return b[Math.floor(b.length / 2)]; };
 for (let b = 0; b < blocks; b++) {
@@ -42,6 +50,15 @@ for (let b = 0; b < blocks; b++) {
         const t = performance.now();
         await Promise.all(Array.from({ length: tiny }, (_, i) => x.lv.apply(identity, i)));
         r.wall.push((performance.now() - t) / tiny * 1000); r.n += tiny;
+      } else if (w === "dmap" || w === "dmapstr") {
+        const [fn, items] = w === "dmap" ? [square, numbers] : [bang, strings];
+        for (let i = 0; i < maps; i++) {
+          const t = performance.now();
+          const out = await x.all.map(fn, items);
+          r.wall.push((performance.now() - t) * 1000);
+          if (out.length !== items.length || out[1234] !== fn(items[1234])) throw new Error(`${name}: ${w} returned wrong results`);
+        }
+        r.n += maps;
       } else {
         for (let i = 0; i < per; i++) {
           const t = performance.now();
@@ -56,7 +73,7 @@ for (let b = 0; b < blocks; b++) {
   }
 }
 const loadavg = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
-console.log(`load ${loadavg}; ${blocks} alternating blocks; round trips: ${per}/block, tiny: ${tiny}/block; wall µs median (per task for tiny); cpu µs per unit`);
+console.log(`load ${loadavg}; ${blocks} alternating blocks; round trips: ${per}/block, tiny: ${tiny}/block, maps: ${maps}/block; wall µs median (per task for tiny, per map for dmap); cpu µs per unit`);
 for (const w of what) for (const name of ["base", "wire"]) {
   const label = name === "base" ? "before" : "after ";
   const r = s[name].res[w]; const c = r.cpu; const all = c.client + c.controller + c.engine0 + c.engine1;

@@ -7,6 +7,14 @@ import sys
 import time
 
 QUICK = "--quick" in sys.argv
+# `npm run bench -- --only dmap,...` passes its workload names on as --only=...: the others are skipped.
+ONLY = next((set(a.split("=", 1)[1].split(",")) for a in sys.argv if a.startswith("--only=")), None)
+
+
+def wants(*workloads):
+    """Whether any of these workloads (named as bench/src/ours.ts names them) is to be measured."""
+    return ONLY is None or any(w in ONLY for w in workloads)
+
 
 ROUND_TRIPS = 50 if QUICK else 300
 TINY_TASKS = 1000 if QUICK else 5000

@@ -69,68 +69,76 @@ def main():
         results["engineRssAtStartBytes"] = [b.rss_bytes(p) for p in pids]
         time.sleep(b.SETTLE_SECONDS)
 
-        results["applyRoundTripSeconds"] = b.median_seconds(lambda: client.submit(nothing, pure=False, workers=[w0]).result(), b.ROUND_TRIPS)
+        if b.wants("apply"):
+            results["applyRoundTripSeconds"] = b.median_seconds(lambda: client.submit(nothing, pure=False, workers=[w0]).result(), b.ROUND_TRIPS)
         code = "a = 5; b = a * 2"
-        results["executeRoundTripSeconds"] = b.median_seconds(lambda: client.run(exec, code, {}, workers=[w0]), b.ROUND_TRIPS)
+        if b.wants("execute"):
+            results["executeRoundTripSeconds"] = b.median_seconds(lambda: client.run(exec, code, {}, workers=[w0]), b.ROUND_TRIPS)
         log("round trips done")
 
-        time.sleep(1.0)
-        rss = [b.rss_bytes(p) for p in pids]
-        results["engineRssBytes"] = rss
-        results["engineRssWithChildrenBytes"] = [r + b.rss_bytes(n) for r, n in zip(rss, nannies)]
-        results["idleEngineRssBytes"] = statistics.mean(rss)
+        if b.wants("rss"):
+            time.sleep(1.0)
+            rss = [b.rss_bytes(p) for p in pids]
+            results["engineRssBytes"] = rss
+            results["engineRssWithChildrenBytes"] = [r + b.rss_bytes(n) for r, n in zip(rss, nannies)]
+            results["idleEngineRssBytes"] = statistics.mean(rss)
 
         def tiny_tasks(count):
             client.gather([client.submit(identity, i, pure=False) for i in range(count)])
 
-        tiny_tasks(b.WARMUP_TASKS)
-        seconds, _ = b.best_seconds(lambda: tiny_tasks(b.TINY_TASKS), b.THROUGHPUT_REPEATS)
-        results["tinyTasksPerSecond"] = b.TINY_TASKS / seconds
+        if b.wants("tiny"):
+            tiny_tasks(b.WARMUP_TASKS)
+            seconds, _ = b.best_seconds(lambda: tiny_tasks(b.TINY_TASKS), b.THROUGHPUT_REPEATS)
+            results["tinyTasksPerSecond"] = b.TINY_TASKS / seconds
 
         def lb_map(count):
             client.gather(client.map(square, list(range(count)), pure=False))
 
-        lb_map(b.WARMUP_TASKS)
-        seconds, _ = b.best_seconds(lambda: lb_map(b.MAP_ITEMS), b.THROUGHPUT_REPEATS)
-        results["lbMapItemsPerSecond"] = b.MAP_ITEMS / seconds
+        if b.wants("lbmap"):
+            lb_map(b.WARMUP_TASKS)
+            seconds, _ = b.best_seconds(lambda: lb_map(b.MAP_ITEMS), b.THROUGHPUT_REPEATS)
+            results["lbMapItemsPerSecond"] = b.MAP_ITEMS / seconds
         log("task throughput done")
 
-        items = list(range(b.DIRECT_MAP_ITEMS))
-        half = len(items) // 2
+        if b.wants("dmap"):
+            items = list(range(b.DIRECT_MAP_ITEMS))
+            half = len(items) // 2
 
-        def direct_map():
-            # Each chunk wrapped so Dask pickles it whole: a bare 100k-item list is serialized item by
-            # item both ways (~10 s a chunk here, in submit, scatter and dask.bag alike).
-            chunks = [b.Opaque(items[:half]), b.Opaque(items[half:])]
-            parts = [client.submit(b.square_opaque, chunk, pure=False, workers=[w]) for chunk, w in zip(chunks, workers)]
-            out = []
-            for part in client.gather(parts):
-                out.extend(part.items)
-            return out
+            def direct_map():
+                # Each chunk wrapped so Dask pickles it whole: a bare 100k-item list is serialized item by
+                # item both ways (~10 s a chunk here, in submit, scatter and dask.bag alike).
+                chunks = [b.Opaque(items[:half]), b.Opaque(items[half:])]
+                parts = [client.submit(b.square_opaque, chunk, pure=False, workers=[w]) for chunk, w in zip(chunks, workers)]
+                out = []
+                for part in client.gather(parts):
+                    out.extend(part.items)
+                return out
 
-        mapped = direct_map()
-        if len(mapped) != len(items) or mapped[1234] != 1234 * 1234:
-            raise RuntimeError("the direct map returned wrong results")
-        results["directMapSeconds"] = b.median_seconds(direct_map, b.DIRECT_MAP_REPEATS, warmup=1)
+            mapped = direct_map()
+            if len(mapped) != len(items) or mapped[1234] != 1234 * 1234:
+                raise RuntimeError("the direct map returned wrong results")
+            results["directMapSeconds"] = b.median_seconds(direct_map, b.DIRECT_MAP_REPEATS, warmup=1)
 
-        big = np.random.default_rng(1).random(b.BIG_BYTES // 8)
+        if b.wants("push", "pull"):
+            big = np.random.default_rng(1).random(b.BIG_BYTES // 8)
 
-        def push():
-            return client.scatter(big, broadcast=True, hash=False)
+            def push():
+                return client.scatter(big, broadcast=True, hash=False)
 
-        pushed = []
-        results["pushSeconds"], results["pushSamples"] = b.median_of_runs(lambda: pushed.append(push()), b.DATA_REPEATS)
-        held = client.submit(make_big, b.BIG_BYTES // 8, pure=False, workers=[w0])
-        pulled = held.result()
-        if pulled.shape != big.shape or pulled[12345] != big[12345]:
-            raise RuntimeError("the pulled array differs from the pushed one")
-        del pulled
-        results["pullSeconds"], results["pullSamples"] = b.median_of_runs(lambda: held.result(), b.DATA_REPEATS)
-        del held, pushed, big
-        log("push/pull done")
+            pushed = []
+            results["pushSeconds"], results["pushSamples"] = b.median_of_runs(lambda: pushed.append(push()), b.DATA_REPEATS)
+            held = client.submit(make_big, b.BIG_BYTES // 8, pure=False, workers=[w0])
+            pulled = held.result()
+            if pulled.shape != big.shape or pulled[12345] != big[12345]:
+                raise RuntimeError("the pulled array differs from the pushed one")
+            del pulled
+            results["pullSeconds"], results["pullSamples"] = b.median_of_runs(lambda: held.result(), b.DATA_REPEATS)
+            del held, pushed, big
+            log("push/pull done")
 
-        results.update(b.cpu_bound_results(b.count_primes, lambda fn, items: client.gather(client.map(fn, items, pure=False))))
-        log("cpu-bound map done")
+        if b.wants("cpu"):
+            results.update(b.cpu_bound_results(b.count_primes, lambda fn, items: client.gather(client.map(fn, items, pure=False))))
+            log("cpu-bound map done")
     finally:
         client.close()
         cluster.close()

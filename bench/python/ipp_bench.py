@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 from bench_common import (  # noqa: E402
     BIG_BYTES, DATA_REPEATS, DIRECT_MAP_ITEMS, DIRECT_MAP_REPEATS, MAP_ITEMS, QUICK,
     ROUND_TRIPS, SETTLE_SECONDS, THROUGHPUT_REPEATS, TINY_TASKS, WARMUP_TASKS, best_seconds, child_pids,
-    cpu_bound_results, median_of_runs, median_seconds, rss_bytes,
+    cpu_bound_results, median_of_runs, median_seconds, rss_bytes, wants,
 )
 
 
@@ -86,16 +86,19 @@ def main():
         def nothing():
             return None
 
-        results["applyRoundTripSeconds"] = median_seconds(lambda: one.apply_sync(nothing), ROUND_TRIPS)
-        results["executeRoundTripSeconds"] = median_seconds(lambda: one.execute("a = 5; b = a * 2", block=True), ROUND_TRIPS)
+        if wants("apply"):
+            results["applyRoundTripSeconds"] = median_seconds(lambda: one.apply_sync(nothing), ROUND_TRIPS)
+        if wants("execute"):
+            results["executeRoundTripSeconds"] = median_seconds(lambda: one.execute("a = 5; b = a * 2", block=True), ROUND_TRIPS)
         log("round trips done")
 
-        # Idle RSS after the engines have run an apply and an execute, before any big data lands on them.
-        time.sleep(1.0)
-        rss, with_children = engine_rss(pids)
-        results["engineRssBytes"] = rss
-        results["engineRssWithChildrenBytes"] = with_children
-        results["idleEngineRssBytes"] = statistics.mean(rss)
+        if wants("rss"):
+            # Idle RSS after the engines have run an apply and an execute, before any big data lands on them.
+            time.sleep(1.0)
+            rss, with_children = engine_rss(pids)
+            results["engineRssBytes"] = rss
+            results["engineRssWithChildrenBytes"] = with_children
+            results["idleEngineRssBytes"] = statistics.mean(rss)
 
         def identity(x):
             return x
@@ -108,35 +111,40 @@ def main():
             for ar in ars:
                 ar.get()
 
-        tiny_tasks(WARMUP_TASKS)  # warm-up: function serialisation and scheduler paths
-        seconds, _ = best_seconds(lambda: tiny_tasks(TINY_TASKS), THROUGHPUT_REPEATS)
-        results["tinyTasksPerSecond"] = TINY_TASKS / seconds
+        if wants("tiny"):
+            tiny_tasks(WARMUP_TASKS)  # warm-up: function serialisation and scheduler paths
+            seconds, _ = best_seconds(lambda: tiny_tasks(TINY_TASKS), THROUGHPUT_REPEATS)
+            results["tinyTasksPerSecond"] = TINY_TASKS / seconds
 
         def lb_map(count):
             lview.map_async(square, list(range(count)), chunksize=1).get()
 
-        lb_map(WARMUP_TASKS)
-        seconds, _ = best_seconds(lambda: lb_map(MAP_ITEMS), THROUGHPUT_REPEATS)
-        results["lbMapItemsPerSecond"] = MAP_ITEMS / seconds
+        if wants("lbmap"):
+            lb_map(WARMUP_TASKS)
+            seconds, _ = best_seconds(lambda: lb_map(MAP_ITEMS), THROUGHPUT_REPEATS)
+            results["lbMapItemsPerSecond"] = MAP_ITEMS / seconds
         log("task throughput done")
 
-        # A real list, not a range: ipyparallel would ship a range slice as two integers.
-        items = list(range(DIRECT_MAP_ITEMS))
-        results["directMapSeconds"] = median_seconds(lambda: both.map_sync(square, items), DIRECT_MAP_REPEATS, warmup=1)
+        if wants("dmap"):
+            # A real list, not a range: ipyparallel would ship a range slice as two integers.
+            items = list(range(DIRECT_MAP_ITEMS))
+            results["directMapSeconds"] = median_seconds(lambda: both.map_sync(square, items), DIRECT_MAP_REPEATS, warmup=1)
 
-        big = np.random.default_rng(1).random(BIG_BYTES // 8)
-        results["pushSeconds"], results["pushSamples"] = median_of_runs(lambda: both.push({"big": big}, block=True), DATA_REPEATS)
-        pulled = one.pull("big", block=True)
-        if pulled.shape != big.shape or pulled[12345] != big[12345]:
-            raise RuntimeError("pulled array differs from the pushed one")
-        del pulled
-        results["pullSeconds"], results["pullSamples"] = median_of_runs(lambda: one.pull("big", block=True), DATA_REPEATS)
-        both.execute("del big", block=True)
-        del big
-        log("push/pull done")
+        if wants("push", "pull"):
+            big = np.random.default_rng(1).random(BIG_BYTES // 8)
+            results["pushSeconds"], results["pushSamples"] = median_of_runs(lambda: both.push({"big": big}, block=True), DATA_REPEATS)
+            pulled = one.pull("big", block=True)
+            if pulled.shape != big.shape or pulled[12345] != big[12345]:
+                raise RuntimeError("pulled array differs from the pushed one")
+            del pulled
+            results["pullSeconds"], results["pullSamples"] = median_of_runs(lambda: one.pull("big", block=True), DATA_REPEATS)
+            both.execute("del big", block=True)
+            del big
+            log("push/pull done")
 
-        results.update(cpu_bound_results(count_primes, lambda fn, items: lview.map_sync(fn, items, chunksize=1)))
-        log("cpu-bound map done")
+        if wants("cpu"):
+            results.update(cpu_bound_results(count_primes, lambda fn, items: lview.map_sync(fn, items, chunksize=1)))
+            log("cpu-bound map done")
     finally:
         rc.close()
         cluster.stop_cluster_sync()

@@ -7,7 +7,7 @@
  *   npm run bench -- --no-dask            skip Dask distributed (the second peer)
  *   npm run bench -- --theirs FILE.json   reuse an ipyparallel result saved with --json (no python run)
  *   npm run bench -- --json FILE.json     also write every raw figure
- *   npm run bench -- --only tiny,lbmap    run only these of our workloads (cluster start is always measured; `kernel`: the Jupyter kernel rows)
+ *   npm run bench -- --only tiny,lbmap    run only these workloads, ours and the peers' (cluster start is always measured; `kernel`: the Jupyter kernel rows)
  *   npm run bench -- --no-kernel          skip the Jupyter kernel rows (ours and IPython: first result after start, RSS after 1,000 cells)
  *   npm run bench -- --profile DIR        CPU-profile our controller, engines and client; print where time went
  *   npm run bench -- --controller-args="--hwm 0" [--engine-args="..."]   try our processes with other settings
@@ -117,7 +117,9 @@ async function main(): Promise<number> {
   const theirPrimeLimit = args.quick ? 800_000 : 1_600_000;
   const only = selectedWorkloads();
   const profileDir = args.profile ? resolve(args.profile) : undefined;
-  const skipPython = args["ours-only"] || profileDir !== undefined || args.only !== undefined;
+  // The peers measure the same selection (their scripts take --only=...); curve is ours only.
+  const peerOnly = args.only !== undefined ? [...only].filter((w) => w !== "curve") : undefined;
+  const skipPython = args["ours-only"] || profileDir !== undefined || peerOnly?.length === 0;
   const availability = args.theirs || skipPython ? undefined : ipyparallelAvailability();
   const notes: string[] = [];
 
@@ -163,7 +165,7 @@ async function main(): Promise<number> {
     theirName = `ipyparallel ${availability.version}`;
     const before = load();
     try {
-      theirs = await runTheirs({ quick: sz.quick, primeLimit: theirPrimeLimit, log: log("ipyparallel") });
+      theirs = await runTheirs({ quick: sz.quick, primeLimit: theirPrimeLimit, log: log("ipyparallel"), only: peerOnly });
       notes.push(`load average (1 min) before ipyparallel ${before}, after ${load()}; python ${theirs.python}`);
     } catch (err) {
       log("ipyparallel")(`FAILED: ${(err as Error).message}`);
@@ -172,7 +174,7 @@ async function main(): Promise<number> {
   } else if (availability && !availability.available) {
     notes.push(`${INSTALL_HINT} (${availability.reason})`);
   } else if (skipPython) {
-    notes.push("ipyparallel skipped (--ours-only, --only or --profile)");
+    notes.push("ipyparallel skipped (--ours-only, --profile, or --only without a workload of theirs)");
   }
 
   let dask: TheirFigures | undefined;
@@ -186,7 +188,7 @@ async function main(): Promise<number> {
       daskName = `Dask ${daskAvailable.version}`;
       const before = load();
       try {
-        dask = await runTheirs({ quick: sz.quick, primeLimit: theirPrimeLimit, log: log("dask"), peer: DASK });
+        dask = await runTheirs({ quick: sz.quick, primeLimit: theirPrimeLimit, log: log("dask"), peer: DASK, only: peerOnly });
         notes.push(`load average (1 min) before Dask ${before}, after ${load()}`);
       } catch (err) {
         log("dask")(`FAILED: ${(err as Error).message}`);

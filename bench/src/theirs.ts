@@ -47,9 +47,9 @@ export function peerAvailability(peer: Peer = IPYPARALLEL): Availability {
  */
 export const ipyparallelAvailability = (): Availability => peerAvailability(IPYPARALLEL);
 
-export function runTheirs(options: { quick: boolean; primeLimit: number; log: (line: string) => void; peer?: Peer }): Promise<TheirFigures> {
+export function runTheirs(options: { quick: boolean; primeLimit: number; log: (line: string) => void; peer?: Peer; only?: readonly string[] | undefined }): Promise<TheirFigures> {
   const peer = options.peer ?? IPYPARALLEL;
-  const args = [peer.script, ...(options.quick ? ["--quick"] : [])];
+  const args = [peer.script, ...(options.quick ? ["--quick"] : []), ...(options.only ? [`--only=${options.only.join(",")}`] : [])];
   const child = spawn(PYTHON, args, {
     cwd: tmpdir(),
     env: { ...process.env, IPP_BENCH_PRIME_LIMIT: String(options.primeLimit), PYTHONWARNINGS: "ignore" },

@@ -1,3 +1,4 @@
+import { copyPackedInto, packedLength, packedToArray, unpackArray, unpackValue, type PackedArray } from "@tsparallel/protocol";
 import { AsyncResult, type TaskOwner } from "./async-result.js";
 import type { TaskTable } from "./task-table.js";
 
@@ -15,6 +16,11 @@ export function concatChunks<R>(chunks: R[][]): R[] {
   let at = 0;
   for (const chunk of chunks) for (let i = 0; i < chunk.length; i++) flat[at++] = chunk[i]!;
   return flat;
+}
+
+/** A chunk's results as received in raw form (packed-arrays.ts), read into the flat result in place. */
+class ReceivedChunk {
+  constructor(readonly packed: PackedArray) {}
 }
 
 /** Where each chunk's items go in the flat result: chunks of one size (the last one shorter), or listed sizes. */
@@ -65,7 +71,20 @@ export class AsyncMapResult<R> extends AsyncResult<R[]> {
     return this.#starts(index + 1) - this.#starts(index);
   }
 
+  /** @internal A chunk of numbers or strings stays a view over its frame until its items are copied into place. */
+  override _unpack(frames: Buffer[]): unknown {
+    const raw = frames.length === 1 ? unpackArray(frames[0]!) : undefined;
+    return raw ? new ReceivedChunk(raw) : unpackValue(frames);
+  }
+
   protected override store(index: number, value: unknown): void {
+    if (value instanceof ReceivedChunk) {
+      if (this.#folds && packedLength(value.packed) === this.#size(index)) {
+        copyPackedInto(value.packed, (this.#flat ??= new Array<R>(this.#total)), this.#starts(index));
+        return;
+      }
+      value = packedToArray(value.packed);
+    }
     if (!this.#folds || !Array.isArray(value) || value.length !== this.#size(index)) {
       super.store(index, value);
       return;

@@ -1,5 +1,5 @@
 import { inspect, type InspectOptions } from "node:util";
-import type { TaskKind, TaskStatus } from "@tsparallel/protocol";
+import { unpackValue, type TaskKind, type TaskStatus } from "@tsparallel/protocol";
 import { CompositeError, TimeoutError } from "./errors.js";
 import { progressHooks, progressLine, type ProgressInfo } from "./progress.js";
 import type { TaskTable } from "./task-table.js";
@@ -412,6 +412,11 @@ export class AsyncResult<T> implements PromiseLike<T> {
       };
       (this.#arrivalListeners ??= new Set()).add(listener);
     });
+  }
+
+  /** @internal How the client reads a task's value frames for this result (a map reads its chunks in raw form). */
+  _unpack(frames: Buffer[]): unknown {
+    return unpackValue(frames);
   }
 
   /** @internal Called by the client as each task's result arrives (its metadata already updated). */

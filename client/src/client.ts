@@ -645,7 +645,7 @@ export class Client implements AsyncDisposable {
     }
     else if (result.bufferCount > 0) {
       try {
-        value = unpackValue(frames);
+        value = tracked.result._unpack(frames);
       } catch (err) {
         error = err as Error;
       }

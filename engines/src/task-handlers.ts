@@ -1,7 +1,8 @@
-import { PULLED_FUNCTION, functionExpressionSource, unpackValue, type PulledFunction, type TaskBody } from "@tsparallel/protocol";
+import { PULLED_FUNCTION, functionExpressionSource, unpackArray, unpackValue, type PulledFunction, type TaskBody } from "@tsparallel/protocol";
 import { CellExecutor, type CellOutcome } from "./execute-task.js";
 import { FunctionCache } from "./function-cache.js";
 import { callInterruptibly } from "./interrupt.js";
+import { runPackedChunk, type ChunkResults } from "./map-chunk.js";
 import { Requirements } from "./requirements.js";
 import type { Namespace } from "./namespace.js";
 import { TaskError } from "./task-errors.js";
@@ -15,6 +16,8 @@ export interface TaskOutcome {
   valueOptional?: boolean;
   /** `value` is an array the engine built (a map's results): see packValue's `ownArray`. */
   ownArray?: boolean;
+  /** The value already packed (a map chunk's results, written into their frame as they were computed). */
+  frames?: Buffer[];
 }
 
 export const isThenable = (value: unknown): value is PromiseLike<unknown> =>
@@ -105,7 +108,9 @@ export class TaskHandlers {
       const result = this.#apply(body, frames);
       return isThenable(result) ? Promise.resolve(result).then(valueOf) : valueOf(result);
     }
-    const results = this.#map(body, frames);
+    const ran = this.#map(body, frames);
+    if ("frames" in ran) return { hasValue: true, frames: ran.frames };
+    const results = ran.values;
     // Promise.all keeps the order and observes every rejection, so none is left unhandled.
     return results.some(isThenable) ? Promise.all(results).then(ownArrayOf) : ownArrayOf(results);
   }
@@ -122,14 +127,17 @@ export class TaskHandlers {
     return fn(...args);
   }
 
-  #map(body: Extract<TaskBody, { kind: "map" }>, frames: Buffer[]): unknown[] {
+  #map(body: Extract<TaskBody, { kind: "map" }>, frames: Buffer[]): ChunkResults {
     const fn = this.#functions.resolve(body.fn);
+    // Numbers or strings in raw form: read in place from the frame (Refs need the items as an array).
+    const raw = frames.length === 1 && !body.refs ? unpackArray(frames[0]!) : undefined;
+    if (raw) return runPackedChunk(fn as (item: unknown) => unknown, raw);
     const items = unpackFrames<unknown[]>(frames, "item");
     if (!Array.isArray(items)) throw new TaskError("TypeError", "map items must be an array");
     this.#resolveRefs(items, body.refs);
     // One argument only: Array.prototype.map would pass (item, index, array), and fn(x, radix) style
     // functions (parseInt) would then see the chunk-local index.
-    return items.map((item) => fn(item));
+    return { values: items.map((item) => fn(item)) };
   }
 
   /** Puts engine-side values where the client left references: an argument or item, or a place inside one. */

@@ -63,7 +63,8 @@ export class TaskRunner {
     try {
       if ("error" in ending) throw ending.error;
       const { outcome } = ending;
-      if (outcome.hasValue && outcome.valueOptional) {
+      if (outcome.frames) frames = outcome.frames;
+      else if (outcome.hasValue && outcome.valueOptional) {
         result.repr = inspect(outcome.value, { depth: 4, colors: false });
         frames = packIfPossible(outcome.value);
       } else if (outcome.hasValue) {

@@ -15,3 +15,4 @@ export * from "./bounded-json.js";
 export * from "./process-identity.js";
 export * from "./byte-lru.js";
 export * from "./published-data.js";
+export * from "./packed-arrays.js";

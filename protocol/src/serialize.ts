@@ -1,4 +1,8 @@
 import v8 from "node:v8";
+import { packArrayRange, packedToArray, unpackArray } from "./packed-arrays.js";
+import { SerializationError } from "./serialization-error.js";
+
+export { SerializationError };
 
 /**
  * Values travel as v8 structured clone. Typed arrays, Buffers and ArrayBuffers of at least this many
@@ -10,10 +14,6 @@ export const OUT_OF_BAND_BYTES = 32 * 1024;
 /** A serialized value: `payload` first, then the out-of-band frames it refers to. */
 export interface PackedValue {
   frames: Buffer[];
-}
-
-export class SerializationError extends TypeError {
-  override name = "SerializationError";
 }
 
 const VIEW_TYPES = [
@@ -141,47 +141,9 @@ function describeCloneFailure(err: unknown, what: string): SerializationError {
 }
 
 /**
- * An array of numbers travels as its float64s in one frame instead of one clone tag per item: the
- * payload is this marker (a transfer count of 2^32-1 in the clone encoding, which no real payload
- * has), three padding bytes, then the values. Only for arrays made by tsparallel itself (map chunks
- * and a map's results), which carry no named properties that the raw form would lose.
- */
-const NUMBERS_MARKER = Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f, 0x4e, 0x55, 0x4d]);
-/** Below this many items the clone stream is as cheap. */
-const NUMBERS_MIN_ITEMS = 64;
-
-function isNumberArray(value: unknown): value is number[] {
-  if (!Array.isArray(value) || value.length < NUMBERS_MIN_ITEMS || Object.getPrototypeOf(value) !== Array.prototype) return false;
-  for (let i = 0; i < value.length; i++) if (typeof value[i] !== "number") return false;
-  return true;
-}
-
-function packNumbers(items: number[]): Buffer {
-  const payload = Buffer.allocUnsafe(NUMBERS_MARKER.length + items.length * 8);
-  NUMBERS_MARKER.copy(payload, 0);
-  const doubles = new Float64Array(payload.buffer, payload.byteOffset + NUMBERS_MARKER.length, items.length);
-  for (let i = 0; i < items.length; i++) doubles[i] = items[i]!;
-  return payload;
-}
-
-function isNumbersPayload(payload: Buffer): boolean {
-  return payload.length >= NUMBERS_MARKER.length && (payload.length - NUMBERS_MARKER.length) % 8 === 0 && payload.compare(NUMBERS_MARKER, 0, NUMBERS_MARKER.length, 0, NUMBERS_MARKER.length) === 0;
-}
-
-function unpackNumbers(payload: Buffer): number[] {
-  const count = (payload.length - NUMBERS_MARKER.length) / 8;
-  const start = payload.byteOffset + NUMBERS_MARKER.length;
-  // A Float64Array needs 8-byte alignment; a received frame may not have it, then one copy aligns it.
-  const doubles = start % 8 === 0 ? new Float64Array(payload.buffer, start, count) : new Float64Array(new Uint8Array(payload.buffer, start, count * 8).slice().buffer);
-  const items = new Array<number>(count);
-  for (let i = 0; i < count; i++) items[i] = doubles[i]!;
-  return items;
-}
-
-/**
  * A primitive (number, boolean, null, undefined, well-formed string), or an array tsparallel built of at
  * most PRIMITIVES_MAX_ITEMS numbers, booleans, null and undefined (apply's arguments), travels without a
- * v8 serializer: this marker (a transfer count of 2^32-1, as NUMBERS_MARKER, then "PRM"), then one tag
+ * v8 serializer: this marker (a transfer count of 2^32-1, as the raw array forms of packed-arrays.ts, then "PRM"), then one tag
  * byte per value and its bytes. A tiny task's argument and result were two serializer objects each.
  */
 const PRIMITIVES_MARKER = Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f, 0x50, 0x52, 0x4d]);
@@ -275,7 +237,7 @@ function unpackPrimitives(payload: Buffer): unknown {
 }
 
 export interface PackOptions {
-  /** The value is an array tsparallel built (a map chunk or a map's results): numbers-only ones take the raw float64 form. */
+  /** The value is an array tsparallel built (a map chunk or a map's results): numbers-only and strings-only ones take a raw form (packed-arrays.ts). */
   ownArray?: boolean;
 }
 
@@ -286,7 +248,10 @@ export interface PackOptions {
  * written by the serializer itself so that a tiny value costs one allocation.
  */
 export function packValue(value: unknown, what = "value", options: PackOptions = {}): PackedValue {
-  if (options.ownArray && isNumberArray(value)) return { frames: [packNumbers(value)] };
+  if (options.ownArray && Array.isArray(value) && Object.getPrototypeOf(value) === Array.prototype) {
+    const raw = packArrayRange(value);
+    if (raw) return { frames: [raw] };
+  }
   const primitives = packPrimitives(value, options.ownArray === true);
   if (primitives) return { frames: [primitives] };
   const serializer = new FrameSerializer();
@@ -312,9 +277,10 @@ export function packValue(value: unknown, what = "value", options: PackOptions =
 export function unpackValue<T = unknown>(frames: readonly Buffer[]): T {
   const payload = frames[0];
   if (!payload || payload.length < 2) throw new SerializationError("empty value payload");
-  if (isNumbersPayload(payload)) {
-    if (frames.length > 1) throw new SerializationError("a number-array payload has no buffer frames");
-    return unpackNumbers(payload) as T;
+  const raw = unpackArray(payload);
+  if (raw) {
+    if (frames.length > 1) throw new SerializationError("an array payload in raw form has no buffer frames");
+    return packedToArray(raw) as T;
   }
   if (isPrimitivesPayload(payload)) {
     if (frames.length > 1) throw new SerializationError("a primitive payload has no buffer frames");

@@ -8,7 +8,7 @@ import type { RemoteArgs, RemoteValue } from "../ref.js";
 import { wrapperOf, type AnyFunction, type ParallelFunction, type RemoteFunction } from "./wrappers.js";
 import { definerOf, reviveFunctions, splitFunctions } from "./engine-functions.js";
 import { nameForModule, taskRequirements, type Requirement } from "./requirements.js";
-import { applyTask, mapArguments, mapItems, mapTask, packOwned, partition, toArray, type MapItem, type Sequence, type Sequences } from "./task-builders.js";
+import { applyTask, isNumberView, mapArguments, mapItems, mapTaskRange, packOwned, partition, partitionBounds, toArray, type MapItem, type Sequence, type Sequences } from "./task-builders.js";
 
 /** One value per engine, or the bare value for a view on a single engine (`rc.directView(0)`). */
 export type PerEngine<T, Single extends boolean> = Single extends true ? T : T[];
@@ -131,16 +131,12 @@ export class DirectView<Single extends boolean = false> {
   map(fn: Function, ...args: unknown[]): AsyncMapResult<unknown> {
     const targets = this.targets;
     const { sequences, options } = mapArguments<DirectMapOptions>(args);
-    const mapped = mapItems(fn, sequences);
-    const chunks = partition(mapped.items, targets.length);
+    const only = sequences.length === 1 ? sequences[0] : undefined;
+    const mapped = isNumberView(only) ? { fn, items: only } : mapItems(fn, sequences);
+    const bounds = partitionBounds(mapped.items.length, targets.length);
     const required = this.#required;
-    let first = 0;
-    const specs: TaskSpec[] = chunks.map((chunk, i) => {
-      const spec = { targets: [targets[i]!], ...mapTask(this.client, mapped.fn, chunk, this.#copy, first, required) };
-      first += chunk.length;
-      return spec;
-    });
-    const resultOptions = { returnExceptions: options.returnExceptions ?? false, layout: { chunkSizes: chunks.map((c) => c.length) } };
+    const specs: TaskSpec[] = targets.map((target, i) => ({ targets: [target], ...mapTaskRange(this.client, mapped.fn, mapped.items, bounds[i]!, bounds[i + 1]!, this.#copy, required) }));
+    const resultOptions = { returnExceptions: options.returnExceptions ?? false, layout: { chunkSizes: targets.map((_, i) => bounds[i + 1]! - bounds[i]!) } };
     return this.#submit(specs, (metadata, owner) => new AsyncMapResult<unknown>(owner, metadata, true, resultOptions));
   }
 

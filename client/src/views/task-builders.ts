@@ -1,4 +1,4 @@
-import { describeFunction, functionExpressionSource, packValue, type TaskBody, type TaskRequirements } from "@tsparallel/protocol";
+import { describeFunction, functionExpressionSource, packArrayRange, packValue, type TaskBody, type TaskRequirements } from "@tsparallel/protocol";
 import { AsyncMapResult } from "../async-map-result.js";
 import { AsyncResult } from "../async-result.js";
 import type { Client } from "../client.js";
@@ -120,6 +120,18 @@ export function mapTask(client: Client, fn: Function, chunk: readonly unknown[],
 }
 
 /**
+ * A map body over items[start..end), packed straight from the caller's array when the items are all
+ * numbers or all strings (packed-arrays.ts: no slice, no clone per item, nothing to copy, no Refs
+ * among them), otherwise as mapTask packs the slice.
+ */
+export function mapTaskRange(client: Client, fn: Function, items: readonly unknown[] | NumberView, start: number, end: number, copy = true, require?: TaskRequirements): { body: TaskBody; frames: Buffer[] } {
+  const raw = packArrayRange(items as readonly unknown[], start, end);
+  // A typed array's short chunk travels as a plain array of its numbers, as Array.from would make it.
+  if (!raw) return mapTask(client, fn, isNumberView(items) ? Array.from(items.subarray(start, end)) : items.slice(start, end), copy, start, require);
+  return { body: { kind: "map", fn: client._functionRef(describeFunction(fn)), first: start, ...(require ? { require } : {}) }, frames: [raw] };
+}
+
+/**
  * One chunk of map items packed: its frames, and where its Refs were (undefined: none). The chunk is
  * always an array a view sliced (or refsOf copied), never the caller's own, so it may take packValue's
  * number-array form.
@@ -127,6 +139,20 @@ export function mapTask(client: Client, fn: Function, chunk: readonly unknown[],
 export function packChunk(chunk: readonly unknown[], copy = true): { frames: Buffer[]; refs: RefPlace[] | undefined } {
   const { values, refs } = refsOf(chunk);
   return { frames: packOwned(values, "an item", copy, true), refs: refs.length ? refs : undefined };
+}
+
+/** Where `parts` contiguous chunks of `length` items of near-equal size begin, and (last) where the items end. */
+export function partitionBounds(length: number, parts: number): number[] {
+  const bounds = new Array<number>(parts + 1);
+  for (let i = 0; i <= parts; i++) bounds[i] = Math.floor((i * length) / parts);
+  return bounds;
+}
+
+/** A typed array of numbers (not BigInts): a DirectView map packs its chunks from it without making an array of it first. */
+export type NumberView = Float64Array | Float32Array | Int32Array | Uint32Array | Int16Array | Uint16Array | Int8Array | Uint8Array | Uint8ClampedArray;
+
+export function isNumberView(value: unknown): value is NumberView {
+  return ArrayBuffer.isView(value) && !(value instanceof DataView) && !(value instanceof BigInt64Array) && !(value instanceof BigUint64Array);
 }
 
 /** Splits items into `parts` contiguous chunks of near-equal size (the first ones larger by one). */
