@@ -215,7 +215,18 @@ export interface ClusterSnapshot {
   engines: EngineStatus[];
   tasks: { unassigned: number; queued: number; running: number; done: number; failed: number; perSecond: number };
   /** The task store: records and bytes of values it holds, and new tasks not written to it yet. */
-  store?: { kind: "sqlite" | "memory"; location?: string; records: number; bytes: number; waiting: number };
+  store?: {
+    kind: "sqlite" | "memory";
+    location?: string;
+    records: number;
+    bytes: number;
+    waiting: number;
+    /**
+     * sqlite: rows and bytes handed to the writer thread and not committed yet; whether the controller
+     * has stopped reading clients and engines until the writer catches up, and how often it did.
+     */
+    behind?: { rows: number; bytes: number; paused: boolean; pauses: number };
+  };
   /** The controller's function cache: sources held, their bytes and the bound, sources refused for a wrong hash. */
   functions?: { count: number; bytes: number; capacity: number; refused: number };
   /**
