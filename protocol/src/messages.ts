@@ -364,10 +364,12 @@ export interface MessageContents {
   result_reply: { records: TaskRecordInfo[] };
   /** With `label`, only the tasks submitted with that label. */
   history_request: { label?: string };
-  history_reply: { msgIds: string[] };
+  /** A long history comes in pieces: every reply but the last says `more` (the client joins them in order). */
+  history_reply: { msgIds: string[]; more?: boolean };
   /** The task store: records matching `filter`, with `keys` only (default: all). */
   db_query_request: { filter: TaskDbFilter; keys?: TaskDbKey[] };
-  db_query_reply: { records: Partial<TaskDbRecord>[] };
+  /** Many records come in pieces: every reply but the last says `more` (the client joins them in order). */
+  db_query_reply: { records: Partial<TaskDbRecord>[]; more?: boolean };
   /** Runs stored tasks again (load-balanced) under the new msgIds the client chose, one per old id. */
   resubmit_request: { msgIds: string[]; newMsgIds: string[] };
   resubmit_reply: { resubmitted: Record<string, string>; kinds: Record<string, TaskKind> };
