@@ -1,6 +1,7 @@
 import type { Message, MessageContents, MessageType, QueueStatus, TaskDbRecord, TaskKind } from "@tsparallel/protocol";
 import type { ControllerContext } from "./context.js";
 import { identityKey } from "./identity.js";
+import { compactFrames } from "./records/compact-frames.js";
 import { recordInfo } from "./records/record-info.js";
 import { checkKeys, compileFilter, project, QueryError } from "./store/query.js";
 import type { StoredResult } from "./store/task-store.js";
@@ -76,7 +77,7 @@ const handlers: Partial<Record<MessageType, Handler>> = {
   async submit_request(ctx, content: MessageContents["submit_request"], msg) {
     const client: ClientRef = { key: identityKey(msg.identities), identities: msg.identities };
     try {
-      await ctx.router.submit(client, content.tasks, msg.buffers);
+      await ctx.router.submit(client, content.tasks, compactFrames(msg.buffers));
     } catch (err) {
       if (err instanceof SubmitError) throw new BadRequest("SubmitError", err.message);
       throw err;

@@ -1,6 +1,7 @@
 import { chmodSync } from "node:fs";
 import Database from "better-sqlite3";
-import type { ClusterSnapshot, Logger, RemoteErrorInfo, TaskDbRecord, TaskRecordInfo, TaskRequest } from "@tsparallel/protocol";
+import type { ClusterSnapshot, Logger, RemoteErrorInfo, TaskBody, TaskDbRecord, TaskRecordInfo, TaskRequest } from "@tsparallel/protocol";
+import { isShared, withoutSource } from "../function-cache.js";
 import { dbRecord, recordInfo } from "../records/record-info.js";
 import type { TaskRecord, TaskWork } from "../records/task-record.js";
 import { Deque } from "../deque.js";
@@ -50,7 +51,8 @@ interface Entry {
   seq?: number;
   /** When it was added (performance.now()). */
   since: number;
-  request?: { json: string; frames: Buffer[] };
+  /** What it was asked to do (the body without its source); made JSON only when its row is built. */
+  request?: { body: TaskBody; lb: TaskRequest["lb"] | undefined; frames: Buffer[] };
   result?: Buffer[];
 }
 
@@ -241,7 +243,7 @@ export class SqliteTaskStore implements TaskStore {
 
   added(record: TaskRecord, work: TaskWork | undefined, lb: TaskRequest["lb"] | undefined): void {
     const entry: Entry = { record, seq: this.#nextSeq++, since: performance.now() };
-    if (work && bytesOf(work.frames) <= this.limitsValueBytes) entry.request = { json: JSON.stringify({ body: work.body, ...(lb ? { lb } : {}) }), frames: work.frames };
+    if (work && bytesOf(work.frames) <= this.limitsValueBytes) entry.request = { body: withoutSource(work.body), lb, frames: work.frames };
     this.#adds.set(record.msgId, entry);
     this.#schedule();
   }
@@ -289,7 +291,7 @@ export class SqliteTaskStore implements TaskStore {
 
   request(msgId: string): StoredRequest | null | undefined {
     const waiting = this.#adds.get(msgId) ?? (this.#postFinished(), this.#posted.get(msgId));
-    if (waiting?.request) return { ...(JSON.parse(waiting.request.json) as Pick<StoredRequest, "body" | "lb">), frames: waiting.request.frames };
+    if (waiting?.request) return { ...(JSON.parse(requestJson(waiting.request)) as Pick<StoredRequest, "body" | "lb">), frames: waiting.request.frames };
     if (waiting?.seq !== undefined) return null;
     const row = this.#requestRow.get(msgId) as { request: string | null; request_frames: Buffer | null } | undefined;
     if (!row) return undefined;
@@ -488,7 +490,7 @@ export class SqliteTaskStore implements TaskStore {
       rows[i] = [
         entry.seq ?? null, r.msgId, r.client.key, r.engineId, r.kind, r.submitted, r.started ?? null, r.completed ?? null, r.status ?? null,
         r.error ? JSON.stringify(r.error) : null, r.stdout ?? null, r.stderr ?? null, r.repr ?? null, r.executionCount ?? null,
-        entry.seq !== undefined ? (entry.request?.json ?? null) : null, requestAt, requestLength, resultAt, resultLength, r.resultBytes,
+        entry.seq !== undefined && entry.request ? requestJson(entry.request) : null, requestAt, requestLength, resultAt, resultLength, r.resultBytes,
         r.note ?? null, r.resubmitted ?? null,
       ];
     }
@@ -566,6 +568,19 @@ export class SqliteTaskStore implements TaskStore {
       return undefined;
     }
   }
+}
+
+/** A shared body's JSON, made once for all the tasks that carry it (a map's); others are made each time. */
+const bodyJson = new WeakMap<TaskBody, string>();
+
+/** The stored form of a request: `{"body":…,"lb":…}`. */
+function requestJson(request: NonNullable<Entry["request"]>): string {
+  let body = bodyJson.get(request.body);
+  if (body === undefined) {
+    body = JSON.stringify(request.body);
+    if (isShared(request.body)) bodyJson.set(request.body, body);
+  }
+  return request.lb ? `{"body":${body},"lb":${JSON.stringify(request.lb)}}` : `{"body":${body}}`;
 }
 
 function remember<K, V>(map: Map<K, V>, key: K, value: V): void {

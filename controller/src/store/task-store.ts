@@ -73,6 +73,7 @@ export interface TaskStore {
   readonly kind: StoreKind;
   /** The file, for sqlite. */
   readonly location?: string;
+  /** A new task; `work.body` may carry the function's source, which the store drops (it keeps sources once, by hash). */
   added(record: TaskRecord, work: TaskWork | undefined, lb: TaskRequest["lb"] | undefined): void;
   /** The record has its result; may set `record.note` when the value is over the cap. */
   completed(record: TaskRecord, frames: Buffer[]): void;
