@@ -95,13 +95,14 @@ export function engineScript(): string {
 export const REMOTE_ENGINE_NODE_FLAGS = ["--max-semi-space-size=1"];
 
 /**
- * The controller's young generation at 1 MB too, for its pauses: in a million-item map it holds tens
- * of thousands of queued tasks for seconds each, so what a young-generation GC copies grows with the
- * space. Measured over 400,000-item maps at load 8-12: the default (16 MB) paused 8-10 ms at the median,
- * 14-22 ms at p90 and 72-93 ms at p99; 1 MB paused 1 ms, 2.2 ms and 7-8 ms (more, shorter ones: ~8%
- * more of the controller's CPU in those maps). Every controller launcher passes it.
+ * A 4 MB young generation for the controller (V8's default is 16 MB): in a million-item map it holds
+ * tens of thousands of queued tasks for seconds each, so what a young-generation GC copies grows with
+ * the space. 1M-item maps at load 9-12, GC pauses of main (16 MB) -> 4 MB: young-generation p50
+ * 13 -> 3.3 ms, p99 128-176 -> 23 ms, their total 12.5 -> 10.5 s; the event loop's delay p99
+ * 144-209 -> 77 ms. 1 MB (as engines) made them shorter still (p99 16-39 ms) but four times as many:
+ * 23-28 s in all, and the map slower.
  */
-export const CONTROLLER_NODE_FLAGS = ["--max-semi-space-size=1"];
+export const CONTROLLER_NODE_FLAGS = ["--max-semi-space-size=4"];
 
 /** This installation's controller script (the ssh and Slurm controller launchers' default). */
 export function controllerScript(): string {
