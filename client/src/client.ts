@@ -301,8 +301,14 @@ export class Client implements AsyncDisposable {
    */
   async dbQuery<K extends TaskDbKey>(filter: TaskDbFilter, keys?: K[] | K): Promise<(Pick<TaskDbRecord, K | "msgId">)[]> {
     const list = keys === undefined ? undefined : Array.isArray(keys) ? keys : [keys];
-    const reply = await this.#request<"db_query_request", "db_query_reply">("db_query_request", { filter, ...(list ? { keys: list } : {}) });
-    return reply.content.records as Pick<TaskDbRecord, K | "msgId">[];
+    // Many records come in pieces (no one reply of everything), joined here in order.
+    const records: Partial<TaskDbRecord>[] = [];
+    const join = (part: Partial<TaskDbRecord>[]) => {
+      for (const record of part) records.push(record);
+    };
+    const reply = await this.#request<"db_query_request", "db_query_reply">("db_query_request", { filter, ...(list ? { keys: list } : {}) }, (piece) => join(piece.content.records));
+    join(reply.content.records);
+    return records as Pick<TaskDbRecord, K | "msgId">[];
   }
 
   /**
@@ -354,8 +360,13 @@ export class Client implements AsyncDisposable {
 
   /** Every task id the controller knows, oldest first; with `label`, only those submitted with it. */
   async controllerHistory({ label }: { label?: string } = {}): Promise<string[]> {
-    const reply = await this.#request<"history_request", "history_reply">("history_request", label === undefined ? {} : { label });
-    return reply.content.msgIds;
+    const msgIds: string[] = [];
+    const join = (part: string[]) => {
+      for (const id of part) msgIds.push(id);
+    };
+    const reply = await this.#request<"history_request", "history_reply">("history_request", label === undefined ? {} : { label }, (piece) => join(piece.content.msgIds));
+    join(reply.content.msgIds);
+    return msgIds;
   }
 
   async status(): Promise<ClusterSnapshot> {
@@ -574,9 +585,9 @@ export class Client implements AsyncDisposable {
   }
 
   /** Requests go after any submissions of this tick, so that they see those tasks (abort, queue status). */
-  #request<T extends MessageType, R extends MessageType>(type: T, content: MessageContents[T]): Promise<Message<MessageContents[R]>> {
+  #request<T extends MessageType, R extends MessageType>(type: T, content: MessageContents[T], onPiece?: (msg: Message<MessageContents[R]>) => void): Promise<Message<MessageContents[R]>> {
     this.#flush();
-    return this.#link.request<T, R>(type, content, this.#requestTimeout);
+    return this.#link.request<T, R>(type, content, this.#requestTimeout, {}, onPiece);
   }
 
   /**

@@ -16,6 +16,9 @@ interface PendingRequest {
   resolve(msg: Message): void;
   reject(err: Error): void;
   timer: NodeJS.Timeout;
+  /** For a reply that may come in pieces (`content.more`): each piece but the last; the timeout starts over with each. */
+  onPiece?: (msg: Message) => void;
+  restartTimer?: () => NodeJS.Timeout;
 }
 
 export interface LinkHandlers {
@@ -78,22 +81,33 @@ export class ControllerLink {
     this.#sender.send(type, content, options);
   }
 
-  /** Sends a request and resolves with the controller's reply, or fails after `timeoutMs`. */
+  /**
+   * Sends a request and resolves with the controller's reply, or fails after `timeoutMs`. With
+   * `onPiece`, a reply whose content says `more` is a piece: it goes to onPiece, and the request waits
+   * for the next (each piece starts the timeout over); the piece without `more` resolves it.
+   */
   request<T extends MessageType, R extends MessageType>(
     type: T,
     content: MessageContents[T],
     timeoutMs: number,
     options: SendOptions = {},
+    onPiece?: (msg: Message<MessageContents[R]>) => void,
   ): Promise<Message<MessageContents[R]>> {
     if (this.#closed) return Promise.reject(new Error("the client is closed"));
     if (this.#handshakeError) return Promise.reject(this.#handshakeError);
     return new Promise((resolve, reject) => {
       const header = this.#sender.send(type, content, options);
-      const timer = setTimeout(() => {
-        this.#pending.delete(header.msg_id);
-        reject(new TimeoutError(`no ${type.replace(/_request$/, "")} reply from the controller at ${this.address} within ${timeoutMs} ms: is it running?`));
-      }, timeoutMs);
-      this.#pending.set(header.msg_id, { resolve: resolve as (m: Message) => void, reject, timer });
+      const startTimer = () =>
+        setTimeout(() => {
+          this.#pending.delete(header.msg_id);
+          reject(new TimeoutError(`no ${type.replace(/_request$/, "")} reply from the controller at ${this.address} within ${timeoutMs} ms: is it running?`));
+        }, timeoutMs);
+      const pending: PendingRequest = { resolve: resolve as (m: Message) => void, reject, timer: startTimer() };
+      if (onPiece) {
+        pending.onPiece = onPiece as (m: Message) => void;
+        pending.restartTimer = startTimer;
+      }
+      this.#pending.set(header.msg_id, pending);
     });
   }
 
@@ -131,8 +145,18 @@ export class ControllerLink {
       const parentId = msg.parent_header.msg_id;
       const pending = parentId === undefined ? undefined : this.#pending.get(parentId);
       if (pending) {
-        this.#pending.delete(parentId!);
         clearTimeout(pending.timer);
+        if (pending.onPiece && (msg.content as { more?: unknown }).more === true && msg.header.msg_type !== "error_reply") {
+          pending.timer = pending.restartTimer!();
+          try {
+            pending.onPiece(msg);
+          } catch (err) {
+            this.#pending.delete(parentId!);
+            pending.reject(err as Error);
+          }
+          continue;
+        }
+        this.#pending.delete(parentId!);
         if (msg.header.msg_type === "error_reply") {
           const c = msg.content as MessageContents["error_reply"];
           pending.reject(new Error(`${c.ename}: ${c.evalue}`));

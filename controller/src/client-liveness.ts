@@ -42,6 +42,12 @@ export class ClientLiveness {
     if (client.keys.size < MAX_KEYS_PER_SESSION) client.keys.add(identityKey);
   }
 
+  /** The controller was not reading their beats (its store's writer was behind): every tolerance starts over. */
+  excuse(now = Date.now()): void {
+    this.#lastCheck = now;
+    for (const client of this.#sessions.values()) client.lastHeard = Math.max(client.lastHeard, now);
+  }
+
   /** Sessions silent past the tolerance, removed from the watch, with the identities they used. */
   gone(now = Date.now()): { session: string; silentMs: number; keys: string[] }[] {
     const late = now - this.#lastCheck > Math.max(2 * this.checkEveryMs, 1000);

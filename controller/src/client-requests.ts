@@ -1,6 +1,7 @@
-import type { Message, MessageContents, MessageType, QueueStatus, TaskKind } from "@tsparallel/protocol";
+import type { Message, MessageContents, MessageType, QueueStatus, TaskDbRecord, TaskKind } from "@tsparallel/protocol";
 import type { ControllerContext } from "./context.js";
 import { identityKey } from "./identity.js";
+import { compactFrames } from "./records/compact-frames.js";
 import { recordInfo } from "./records/record-info.js";
 import { checkKeys, compileFilter, project, QueryError } from "./store/query.js";
 import type { StoredResult } from "./store/task-store.js";
@@ -26,6 +27,24 @@ type Handler = (ctx: ControllerContext, content: never, msg: Message, reply: Rep
 
 /** Most ids one result_request may name: its reply must stay a message, not a stall. */
 export const MAX_RESULT_IDS = 100_000;
+
+/**
+ * Records per db_query_reply and ids per history_reply: a reply of 100,000 records was one
+ * JSON.stringify of ~30 MB that held the loop for hundreds of ms; a piece of 5,000 is a few ms.
+ */
+export const DB_QUERY_PIECE = 5_000;
+export const HISTORY_PIECE = 50_000;
+
+/** Sends `total` items as replies of at most `piece` each (at least one reply), the loop turning between them. */
+async function inPieces(total: number, piece: number, send: (from: number, to: number, more: boolean) => void): Promise<void> {
+  const slice = new Slice();
+  for (let from = 0; ; from += piece) {
+    const to = Math.min(total, from + piece);
+    send(from, to, to < total);
+    if (to >= total) return;
+    if (slice.dueNow()) await slice.yield();
+  }
+}
 
 /** Target ids from a request, or null for "all"; throws BadRequest for anything else. */
 function targetsOf(value: unknown, field = "targets"): number[] | null {
@@ -58,7 +77,7 @@ const handlers: Partial<Record<MessageType, Handler>> = {
   async submit_request(ctx, content: MessageContents["submit_request"], msg) {
     const client: ClientRef = { key: identityKey(msg.identities), identities: msg.identities };
     try {
-      await ctx.router.submit(client, content.tasks, msg.buffers);
+      await ctx.router.submit(client, content.tasks, compactFrames(msg.buffers));
     } catch (err) {
       if (err instanceof SubmitError) throw new BadRequest("SubmitError", err.message);
       throw err;
@@ -115,7 +134,8 @@ const handlers: Partial<Record<MessageType, Handler>> = {
   async history_request(ctx, content: MessageContents["history_request"], _msg, reply) {
     const label = typeof content?.label === "string" ? content.label : undefined;
     const msgIds = await ctx.store.history();
-    reply("history_reply", { msgIds: label === undefined ? msgIds : msgIds.filter((id) => ctx.records.get(id)?.label === label) });
+    const chosen = label === undefined ? msgIds : msgIds.filter((id) => ctx.records.get(id)?.label === label);
+    await inPieces(chosen.length, HISTORY_PIECE, (from, to, more) => reply("history_reply", { msgIds: chosen.slice(from, to), ...(more ? { more } : {}) }));
   },
 
   async db_query_request(ctx, content: MessageContents["db_query_request"], _msg, reply) {
@@ -123,7 +143,11 @@ const handlers: Partial<Record<MessageType, Handler>> = {
       const keys = checkKeys(content.keys);
       const matches = compileFilter(content.filter);
       const found = await ctx.store.find(matches);
-      reply("db_query_reply", { records: found.map((record) => project(record, keys)) });
+      await inPieces(found.length, DB_QUERY_PIECE, (from, to, more) => {
+        const records: Partial<TaskDbRecord>[] = new Array(to - from);
+        for (let i = from; i < to; i++) records[i - from] = project(found[i]!, keys);
+        reply("db_query_reply", { records, ...(more ? { more } : {}) });
+      });
     } catch (err) {
       if (err instanceof QueryError) throw new BadRequest("QueryError", err.message);
       throw err;

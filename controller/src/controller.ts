@@ -269,6 +269,11 @@ class Controller implements ControllerContext {
   }
 
   #judgeClients(): void {
+    // Their beats wait unread in the client socket while the store's writer catches up: not their silence.
+    if (this.store.stats().behind?.paused) {
+      this.clients.excuse();
+      return;
+    }
     for (const { session, silentMs, keys } of this.clients.gone()) {
       if (this.options.orphanTasks === "keep") {
         this.log.info(`client ${session} is gone (silent for ${silentMs} ms); its tasks are kept (--orphan-tasks keep)`);
@@ -299,7 +304,11 @@ class Controller implements ControllerContext {
     for await (const msg of receiveMessages(socket, this.signer, this.log, { replay: this.#replay, ...(limits ? { limits } : {}) })) {
       // Back-pressure: while the store's writer is far behind, new work waits in the socket (heartbeats do not).
       const behind = slice && this.store.caughtUp();
-      if (behind) await behind;
+      if (behind) {
+        this.events.changed();
+        await behind;
+        this.events.changed();
+      }
       try {
         // Timed: the part of a handler that runs before its first slice yields, and what it sends.
         const working = this.#loop.time(msg.header.msg_type, () => handle(msg));

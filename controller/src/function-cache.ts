@@ -21,6 +21,8 @@ export const functionCounters = { hashMismatches: 0, evicted: 0 };
  */
 export class FunctionCache {
   readonly #sources: ByteLru<string>;
+  /** Accepted functions by hash, and the plain bodies that use them (see #shared). */
+  readonly #interned = new Map<string, { fn: FunctionRef; apply?: TaskBody; map?: TaskBody }>();
 
   /**
    * `learned` hears each new source (the task store keeps them, so stored tasks can run again);
@@ -60,12 +62,12 @@ export class FunctionCache {
   accept(body: TaskBody, carried: Map<string, string> = new Map()): TaskBody | FunctionRefusal {
     if (body.kind !== "apply" && body.kind !== "map") return body;
     const { hash, name, source } = body.fn;
-    const label = `function ${name || "(anonymous)"} (${String(hash).slice(0, 16)})`;
+    const label = () => `function ${name || "(anonymous)"} (${String(hash).slice(0, 16)})`;
     let known = carried.get(hash) ?? this.#sources.get(hash);
     if (typeof source === "string" && source !== known) {
       if (functionHash(source) !== hash) {
         functionCounters.hashMismatches++;
-        return { ename: "FunctionHashMismatch", evalue: `${label}: the hash sent is not the SHA-256 of the source sent; refused` };
+        return { ename: "FunctionHashMismatch", evalue: `${label()}: the hash sent is not the SHA-256 of the source sent; refused` };
       }
       known = source;
       this.#remember(hash, source);
@@ -79,15 +81,31 @@ export class FunctionCache {
         this.#sources.set(hash, stored, functionWeight(stored));
       }
     }
-    if (known === undefined) return { ename: "FunctionNotFound", evalue: `${label} is unknown to the controller and its source was not sent` };
-    return { ...body, fn: { hash, name, source: known } };
+    if (known === undefined) return { ename: "FunctionNotFound", evalue: `${label()} is unknown to the controller and its source was not sent` };
+    return this.#shared(body, hash, name, known);
+  }
+
+  /**
+   * The accepted body, shared by every task of the same function that carries nothing else (a map's
+   * tasks: their items are frames): one body, one FunctionRef and one hash string for all of them
+   * instead of three objects per task, which a million-item map kept alive for seconds each.
+   */
+  #shared(body: Extract<TaskBody, { fn: FunctionRef }>, hash: string, name: string, source: string): TaskBody {
+    let entry = this.#interned.get(hash);
+    if (!entry || entry.fn.name !== name || entry.fn.source !== source) {
+      if (this.#interned.size >= MAX_INTERNED) this.#interned.clear();
+      entry = { fn: { hash, name, source } };
+      this.#interned.set(hash, entry);
+    }
+    if (!onlyKindAndFn(body)) return { ...body, fn: entry.fn };
+    return (entry[body.kind] ??= { kind: body.kind, fn: entry.fn } as TaskBody);
   }
 
   /** The body as one engine should get it: with the source only while the engine may not hold it. */
   bodyFor(engine: EngineRecord, body: TaskBody): TaskBody {
     if (body.kind !== "apply" && body.kind !== "map") return body;
     const { hash, name, source } = body.fn;
-    if (engine.knownFunctions.get(hash) !== undefined) return { ...body, fn: { hash, name } };
+    if (engine.knownFunctions.get(hash) !== undefined) return withoutSource(body);
     engine.knownFunctions.set(hash, true, functionWeight(source!));
     const fn: FunctionRef = { hash, name, source: source! };
     return { ...body, fn };
@@ -104,8 +122,32 @@ export class FunctionCache {
   }
 }
 
-/** The body without its source, for what is stored per task (the store keeps sources once, by hash). */
+/** Functions accepted lately whose bodies are shared; more distinct ones than this start it over. */
+const MAX_INTERNED = 1024;
+
+/** Whether a body is one of the shared ones (nothing but its kind and function), so worth remembering things about. */
+export function isShared(body: TaskBody): boolean {
+  return onlyKindAndFn(body);
+}
+
+function onlyKindAndFn(body: object): boolean {
+  let keys = 0;
+  for (const key in body) if (++keys > 2 || (key !== "kind" && key !== "fn")) return false;
+  return keys === 2;
+}
+
+/** Each shared body's form without its source, made once. */
+const sourceless = new WeakMap<TaskBody, TaskBody>();
+
+/** The body without its source, for what is stored per task (the store keeps sources once, by hash) and engines that hold it. */
 export function withoutSource(body: TaskBody): TaskBody {
   if (body.kind !== "apply" && body.kind !== "map") return body;
-  return { ...body, fn: { hash: body.fn.hash, name: body.fn.name } };
+  // Only shared bodies are remembered: an entry per task would cost the GC more than it saves.
+  if (!onlyKindAndFn(body)) return { ...body, fn: { hash: body.fn.hash, name: body.fn.name } };
+  let bare = sourceless.get(body);
+  if (!bare) {
+    bare = { ...body, fn: { hash: body.fn.hash, name: body.fn.name } };
+    sourceless.set(body, bare);
+  }
+  return bare;
 }

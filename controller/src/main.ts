@@ -5,7 +5,7 @@ import { DEFAULT_KEEP_ENDED_ENGINES } from "./engines-registry.js";
 import { DEFAULT_CONNECTION_CAPS } from "./connection-caps.js";
 import { DEFAULT_RECORD_LIMITS } from "./records/task-records.js";
 import { SCHEMES, type SchemeName } from "./schedulers/index.js";
-import { DEFAULT_STORE_LIMITS } from "./store/task-store.js";
+import { DEFAULT_MAX_BEHIND, DEFAULT_STORE_LIMITS } from "./store/task-store.js";
 
 function integer(value: string): number {
   const n = Number(value);
@@ -36,6 +36,8 @@ const program = new Command("tspcontroller")
   .option("--db-max-records <n>", "task records the store keeps (oldest finished ones are culled)", integer, DEFAULT_STORE_LIMITS.maxRecords)
   .option("--db-max-bytes <n>", "bytes of arguments and results the store keeps", integer, DEFAULT_STORE_LIMITS.maxBytes)
   .option("--db-max-value-bytes <n>", "a result or argument list larger than this is not stored (its record says so)", integer, DEFAULT_STORE_LIMITS.maxValueBytes)
+  .option("--db-max-behind-rows <n>", "rows the store's writer may have waiting before the controller stops reading new work until it catches up", integer, DEFAULT_MAX_BEHIND.rows)
+  .option("--db-max-behind-bytes <n>", "bytes of arguments and results the store's writer may have waiting before the controller stops reading new work", integer, DEFAULT_MAX_BEHIND.bytes)
   .option("--restore", "restart after a crash: same ports and key (from the connection files), same task store and engine ids")
   .option("--keep-dead-engines <n>", "dead or stopped engines kept in snapshots (the most recently ended; older ones are forgotten, and get their id back from the task store if they register again)", integer, DEFAULT_KEEP_ENDED_ENGINES)
   .option("--new-engines-per-sec <n>", "new engines that may register per second (bursts of 10 s worth); more are told to ask again", integer, DEFAULT_NEW_ENGINES_PER_SECOND)
@@ -71,6 +73,8 @@ interface CliOptions {
   dbMaxRecords: number;
   dbMaxBytes: number;
   dbMaxValueBytes: number;
+  dbMaxBehindRows: number;
+  dbMaxBehindBytes: number;
   restore?: boolean;
   logLevel?: string;
 }
@@ -97,7 +101,7 @@ try {
     engineFile: cli.engineFile,
     db: cli.db,
     dbFile: cli.dbFile,
-    storeLimits: { maxRecords: cli.dbMaxRecords, maxBytes: cli.dbMaxBytes, maxValueBytes: cli.dbMaxValueBytes },
+    storeLimits: { maxRecords: cli.dbMaxRecords, maxBytes: cli.dbMaxBytes, maxValueBytes: cli.dbMaxValueBytes, maxBehindRows: cli.dbMaxBehindRows, maxBehindBytes: cli.dbMaxBehindBytes },
     restore: cli.restore ?? false,
     keepEndedEngines: cli.keepDeadEngines,
     newEnginesPerSecond: cli.newEnginesPerSec,

@@ -126,6 +126,8 @@ function storeLimits(limits: StoreLimits): StoreLimits {
   positive("storeLimits.maxRecords", limits.maxRecords);
   positive("storeLimits.maxBytes", limits.maxBytes);
   positive("storeLimits.maxValueBytes", limits.maxValueBytes, true);
+  if (limits.maxBehindRows !== undefined) positive("storeLimits.maxBehindRows", limits.maxBehindRows);
+  if (limits.maxBehindBytes !== undefined) positive("storeLimits.maxBehindBytes", limits.maxBehindBytes);
   return limits;
 }
 

@@ -4,7 +4,7 @@ import type { EngineRegistry } from "./engines-registry.js";
 import { controllerResult, NO_ENGINE } from "./failures.js";
 import { FutureWaits, WaitingTask } from "./futures.js";
 import { Gather, type HeldResult } from "./gather.js";
-import { withoutSource, type FunctionCache } from "./function-cache.js";
+import type { FunctionCache } from "./function-cache.js";
 import { LoadBalancer } from "./load-balancer.js";
 import { durationKey, type WindowMode } from "./task-durations.js";
 import type { Outbox } from "./outbox.js";
@@ -441,8 +441,8 @@ export class TaskRouter {
 
   #add(record: TaskRecord, work?: TaskWork, lb?: TaskRequest["lb"]): boolean {
     if (this.records.add(record)) {
-      // The store keeps each source once (by hash), not in every task.
-      this.store.added(record, work && { ...work, body: withoutSource(work.body) }, lb);
+      // The store keeps each source once (by hash), not in every task: it drops the body's source itself.
+      this.store.added(record, work, lb);
       return true;
     }
     this.log.warn(`ignored a task with a msgId already in use: ${record.msgId}`);

@@ -215,7 +215,18 @@ export interface ClusterSnapshot {
   engines: EngineStatus[];
   tasks: { unassigned: number; queued: number; running: number; done: number; failed: number; perSecond: number };
   /** The task store: records and bytes of values it holds, and new tasks not written to it yet. */
-  store?: { kind: "sqlite" | "memory"; location?: string; records: number; bytes: number; waiting: number };
+  store?: {
+    kind: "sqlite" | "memory";
+    location?: string;
+    records: number;
+    bytes: number;
+    waiting: number;
+    /**
+     * sqlite: rows and bytes handed to the writer thread and not committed yet; whether the controller
+     * has stopped reading clients and engines until the writer catches up, and how often it did.
+     */
+    behind?: { rows: number; bytes: number; paused: boolean; pauses: number };
+  };
   /** The controller's function cache: sources held, their bytes and the bound, sources refused for a wrong hash. */
   functions?: { count: number; bytes: number; capacity: number; refused: number };
   /**
@@ -353,10 +364,12 @@ export interface MessageContents {
   result_reply: { records: TaskRecordInfo[] };
   /** With `label`, only the tasks submitted with that label. */
   history_request: { label?: string };
-  history_reply: { msgIds: string[] };
+  /** A long history comes in pieces: every reply but the last says `more` (the client joins them in order). */
+  history_reply: { msgIds: string[]; more?: boolean };
   /** The task store: records matching `filter`, with `keys` only (default: all). */
   db_query_request: { filter: TaskDbFilter; keys?: TaskDbKey[] };
-  db_query_reply: { records: Partial<TaskDbRecord>[] };
+  /** Many records come in pieces: every reply but the last says `more` (the client joins them in order). */
+  db_query_reply: { records: Partial<TaskDbRecord>[]; more?: boolean };
   /** Runs stored tasks again (load-balanced) under the new msgIds the client chose, one per old id. */
   resubmit_request: { msgIds: string[]; newMsgIds: string[] };
   resubmit_reply: { resubmitted: Record<string, string>; kinds: Record<string, TaskKind> };

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { profileDir } from "@tsparallel/protocol";
 import type { Client } from "tsparallel";
+import type { ClusterSnapshot } from "@tsparallel/protocol";
 import { eventually, startCluster } from "./support/cluster-fixture.js";
 
 /**
@@ -118,6 +119,55 @@ test("while another SQLite client holds the store's write lock, the controller s
     } finally {
       other.close();
     }
+    assert.deepEqual(deaths, []);
+  } finally {
+    await lock?.release();
+    await stop();
+  }
+});
+
+test("when the store's writer falls the configured number of rows behind, the controller stops reading new work until it catches up; then every task finishes and is stored once", { timeout: 120_000 }, async () => {
+  // The bound (20,000 rows or 64 MiB by default) keeps the controller's memory, and what a SIGKILL can
+  // take from the store, bounded however slow the disk or long a lock. 300 rows makes it reachable here.
+  const maxBehind = 300;
+  const { client, cluster, stop } = await startCluster({ n: 2, controllerArgs: ["--db-max-behind-rows", String(maxBehind)] });
+  let lock: { release(): Promise<void> } | undefined;
+  try {
+    const deaths = deathsSeen(client);
+    const snapshots: NonNullable<ClusterSnapshot["store"]>[] = [];
+    let pausedAt: ClusterSnapshot | undefined;
+    client.events.on("cluster_snapshot", (s) => {
+      if (s.store) snapshots.push(s.store);
+      if (s.store?.behind?.paused && !pausedAt) pausedAt = s;
+    });
+    lock = await holdWriteLock(join(profileDir(cluster.profile), "tspcontroller-tasks.sqlite"));
+    const n = 5_000;
+    const ar = client.loadBalancedView().map((x: number) => x * 7, Array.from({ length: n }, (_, i) => i), { chunkSize: 1 });
+    let settled = false;
+    void ar.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    const paused = await eventually("the controller to stop reading while the writer is behind", () => pausedAt, 60_000);
+    const done = paused.tasks.done;
+    assert.ok(paused.store!.behind!.rows > maxBehind, `the pause began past the bound (${paused.store!.behind!.rows} rows behind)`);
+    assert.ok(done < n, `the map was stopped before it finished (${done} of ${n} done)`);
+    // While paused the controller handles no message, so no result beyond those counted can reach the client.
+    await eventually("the results relayed before the pause to arrive", () => ar.progress >= done, 30_000);
+    assert.equal(ar.progress, done, `the client has ${ar.progress} results; the controller had finished ${done} when it paused`);
+    assert.equal(settled, false, "the map cannot finish while the writer is held back");
+    await lock.release();
+    lock = undefined;
+    const values = await ar;
+    assert.equal(values.length, n);
+    for (let i = 0; i < n; i++) assert.equal(values[i], i * 7);
+    await eventually("the writer to catch up", async () => (await client.status()).store?.waiting === 0, 60_000);
+    const store = (await client.status()).store!;
+    assert.ok(store.behind!.pauses >= 1 && !store.behind!.paused, `paused ${store.behind!.pauses} time(s), reading again`);
+    const stored = await client.dbQuery({ msgId: { $in: [...ar.msgIds] } }, ["msgId", "status"]);
+    assert.equal(stored.length, n, "every task of the map is in the store, once");
+    assert.equal(new Set(stored.map((r) => r.msgId)).size, n);
+    assert.ok(stored.every((r) => r.status === "ok"));
     assert.deepEqual(deaths, []);
   } finally {
     await lock?.release();

@@ -3,7 +3,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { logDir } from "@tsparallel/protocol";
-import { binPath, controllerArgs, controllerScript, logTail, parseReadyLine, spawnTool } from "./launch-tools.js";
+import { CONTROLLER_NODE_FLAGS, binPath, controllerArgs, controllerScript, logTail, parseReadyLine, spawnTool } from "./launch-tools.js";
 import { identifySpawned } from "./process-identity.js";
 import type { ControllerLaunch, ControllerLaunchOptions, ControllerLauncher, EngineLaunchOptions, EngineLauncher, LaunchedProcess } from "./launcher.js";
 
@@ -59,7 +59,7 @@ export class LocalControllerLauncher implements ControllerLauncher {
   async start(options: ControllerLaunchOptions): Promise<ControllerLaunch> {
     const logFile = join(logDir(options.profile), `controller-${Date.now()}.log`);
     // With restore: same ports, key and task store, so engines and clients of the crashed controller find this one.
-    const args = [controllerScript(), ...controllerArgs(options)];
+    const args = [...CONTROLLER_NODE_FLAGS, controllerScript(), ...controllerArgs(options)];
     const child = launch(args, logFile, options.detached, "pipe");
     const record = recordOf(child, logFile);
     const ready = await new Promise<{ clientFile: string; engineFile: string }>((resolve, reject) => {

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { logDir, readConnectionFile } from "@tsparallel/protocol";
 import { cancelJobs, jobPresent, parseJobId } from "./batch-launcher.js";
 import type { ControllerLaunch, ControllerLaunchOptions, ControllerLauncher, LaunchedJob } from "./launcher.js";
-import { controllerArgs, controllerScript, logTail, parseReadyLine, runCommand, shQuote, type ControllerReadyLine } from "./launch-tools.js";
+import { CONTROLLER_NODE_FLAGS, controllerArgs, controllerScript, logTail, parseReadyLine, runCommand, shQuote, type ControllerReadyLine } from "./launch-tools.js";
 
 export interface SlurmControllerLauncherOptions {
   partition?: string;
@@ -58,7 +58,7 @@ export class SlurmControllerLauncher implements ControllerLauncher {
     const script = join(dir, `controller-${stamp}-slurm.sh`);
     const logFile = join(dir, `controller-${stamp}-slurm.log`);
     const command = shQuote(
-      "env", "MALLOC_ARENA_MAX=2", this.#options.node ?? process.execPath, this.#options.controllerScript ?? controllerScript(),
+      "env", "MALLOC_ARENA_MAX=2", this.#options.node ?? process.execPath, ...CONTROLLER_NODE_FLAGS, this.#options.controllerScript ?? controllerScript(),
       ...controllerArgs({ ...options, ip: options.ip ?? "0.0.0.0" }),
     );
     writeFileSync(script, `#!/bin/sh\nexec ${command}\n`, { mode: 0o700 });

@@ -2,7 +2,7 @@ import { spawnSync, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { clientConnectionFile, engineConnectionFile, logDir, parseConnectionInfo, writeJsonPrivate, type ConnectionInfo } from "@tsparallel/protocol";
 import type { ControllerLaunch, ControllerLaunchOptions, ControllerLauncher, LaunchedProcess } from "./launcher.js";
-import { controllerArgs, controllerScript, logTail, parseReadyLine, runCommand, shQuote, spawnTool } from "./launch-tools.js";
+import { CONTROLLER_NODE_FLAGS, controllerArgs, controllerScript, logTail, parseReadyLine, runCommand, shQuote, spawnTool } from "./launch-tools.js";
 import { readLaunchOutput, remotePidOf } from "./launch-output.js";
 import { recordOf } from "./local-launcher.js";
 import { parseSshTarget, sshPrefix, stopSshProcesses, type SshHost } from "./ssh-launcher.js";
@@ -69,7 +69,7 @@ export class SshControllerLauncher implements ControllerLauncher {
   #remoteCommand(options: ControllerLaunchOptions): string {
     const env = ["MALLOC_ARENA_MAX=2", ...(this.#options.remoteTsparallelDir ? [`TSPARALLEL_DIR=${this.#options.remoteTsparallelDir}`] : [])];
     const controller = shQuote(
-      "env", ...env, this.#options.remoteNode ?? "node", this.#options.remoteController ?? controllerScript(),
+      "env", ...env, this.#options.remoteNode ?? "node", ...CONTROLLER_NODE_FLAGS, this.#options.remoteController ?? controllerScript(),
       ...controllerArgs({ ...options, ip: options.ip ?? "0.0.0.0", location: options.location ?? this.#host.host }),
     );
     const cd = this.#options.remoteDir ? `cd ${shQuote(this.#options.remoteDir)} && ` : "";

@@ -32,31 +32,42 @@ export interface TaskWork {
   frames: Buffer[];
 }
 
-export class TaskRecord {
-  engineId: number | null = null;
-  started?: number;
-  completed?: number;
-  status?: TaskStatus;
+/** What few tasks have (errors, output, labels, ...): one object for those, none for the rest. */
+interface RareFields {
   error?: RemoteErrorInfo;
   stdout?: string;
   stderr?: string;
   repr?: string;
   executionCount?: number;
   label?: string;
-  resultFrames: Buffer[] = [];
+  note?: string;
+  resubmitted?: string;
+  streamInfo?: { name?: string; index?: number };
+  gather?: Gather;
+}
+
+/** The frames of a record that has none: shared, never written to (a record's frames are replaced, not pushed to). */
+const NO_FRAMES: Buffer[] = [];
+
+/**
+ * One task. In a million-item map the controller holds tens of thousands of these at once (the
+ * client's in-flight window, and the finished ones kept), and each lives for seconds: long enough for
+ * every byte of it to be copied by each young-generation GC and promoted. So the common fields are all
+ * it holds; the rare ones live in one object made on first write (accessors on the prototype cost no
+ * space per record), and a record without results shares one empty frames array.
+ */
+export class TaskRecord {
+  engineId: number | null = null;
+  started?: number;
+  completed?: number;
+  status?: TaskStatus;
+  resultFrames: Buffer[] = NO_FRAMES;
   resultsEvicted = false;
   /** Size of the result value as the engine sent it, kept or not. */
   resultBytes = 0;
-  /** Why the task store does not keep the result value (over its size cap). */
-  note?: string;
-  /** The msgId this task was resubmitted as. */
-  resubmitted?: string;
   work?: TaskWork;
-  /** What the task stream shows of the work, kept after the work itself is dropped. */
-  streamInfo?: { name?: string; index?: number };
   readonly lb?: BalancedState;
-  /** The broadcast this task belongs to, until its result is handed to it. */
-  gather?: Gather;
+  #rare?: RareFields;
 
   constructor(
     readonly msgId: string,
@@ -67,6 +78,79 @@ export class TaskRecord {
     lb?: BalancedState,
   ) {
     this.lb = lb;
+  }
+
+  get error(): RemoteErrorInfo | undefined {
+    return this.#rare?.error;
+  }
+  set error(value: RemoteErrorInfo | undefined) {
+    this.#set("error", value);
+  }
+  get stdout(): string | undefined {
+    return this.#rare?.stdout;
+  }
+  set stdout(value: string | undefined) {
+    this.#set("stdout", value);
+  }
+  get stderr(): string | undefined {
+    return this.#rare?.stderr;
+  }
+  set stderr(value: string | undefined) {
+    this.#set("stderr", value);
+  }
+  get repr(): string | undefined {
+    return this.#rare?.repr;
+  }
+  set repr(value: string | undefined) {
+    this.#set("repr", value);
+  }
+  get executionCount(): number | undefined {
+    return this.#rare?.executionCount;
+  }
+  set executionCount(value: number | undefined) {
+    this.#set("executionCount", value);
+  }
+  get label(): string | undefined {
+    return this.#rare?.label;
+  }
+  set label(value: string | undefined) {
+    this.#set("label", value);
+  }
+  /** Why the task store does not keep the result value (over its size cap). */
+  get note(): string | undefined {
+    return this.#rare?.note;
+  }
+  set note(value: string | undefined) {
+    this.#set("note", value);
+  }
+  /** The msgId this task was resubmitted as. */
+  get resubmitted(): string | undefined {
+    return this.#rare?.resubmitted;
+  }
+  set resubmitted(value: string | undefined) {
+    this.#set("resubmitted", value);
+  }
+  /** What the task stream shows of the work, kept after the work itself is dropped. */
+  get streamInfo(): { name?: string; index?: number } | undefined {
+    return this.#rare?.streamInfo;
+  }
+  set streamInfo(value: { name?: string; index?: number } | undefined) {
+    this.#set("streamInfo", value);
+  }
+  /** The broadcast this task belongs to, until its result is handed to it. */
+  get gather(): Gather | undefined {
+    return this.#rare?.gather;
+  }
+  set gather(value: Gather | undefined) {
+    this.#set("gather", value);
+  }
+
+  #set<K extends keyof RareFields>(key: K, value: RareFields[K]): void {
+    if (value === undefined) {
+      if (this.#rare) delete this.#rare[key];
+      return;
+    }
+    (this.#rare ??= {})[key] = value;
   }
 
   get pending(): boolean {
@@ -83,11 +167,17 @@ export class TaskRecord {
     if (result.stderr) this.stderr = (this.stderr ?? "") + result.stderr;
     if (result.repr !== undefined) this.repr = result.repr;
     if (result.executionCount !== undefined) this.executionCount = result.executionCount;
-    this.resultFrames = frames;
+    this.resultFrames = frames.length ? frames : NO_FRAMES;
     this.resultBytes = 0;
     for (const frame of frames) this.resultBytes += frame.length;
     this.work = undefined;
     if (this.lb?.timeout) clearTimeout(this.lb.timeout);
+  }
+
+  /** Drops the result frames (memory bounds, purge). */
+  dropResults(): void {
+    this.resultFrames = NO_FRAMES;
+    this.resultsEvicted = true;
   }
 
   /** Keeps streamed output for result_request, bounded so a chatty task cannot exhaust memory. */

@@ -59,8 +59,7 @@ export class TaskRecords {
     const bytes = frameBytes(record);
     if (bytes > this.limits.keepResultMaxBytes) {
       // Holding a 100 MB pull here would cost the controller its memory and every later GC its time.
-      record.resultFrames = [];
-      record.resultsEvicted = true;
+      record.dropResults();
       this.#withoutResults.push(record);
     } else {
       this.#withResults.push(record);
@@ -74,8 +73,7 @@ export class TaskRecords {
         continue;
       }
       this.#resultBytes -= frameBytes(old);
-      old.resultFrames = [];
-      old.resultsEvicted = true;
+      old.dropResults();
       this.#withoutResults.push(old);
     }
     const keepBare = Math.max(0, this.limits.keepRecords - this.limits.keepResults);
@@ -97,8 +95,7 @@ export class TaskRecords {
       this.#resultBytes -= frameBytes(record);
       this.#purgedWithResults++;
     }
-    record.resultFrames = [];
-    record.resultsEvicted = true;
+    record.dropResults();
     return true;
   }
 

@@ -3,6 +3,7 @@ import { dbRecord, recordInfo } from "../records/record-info.js";
 import type { TaskRecord, TaskWork } from "../records/task-record.js";
 import type { TaskRecords } from "../records/task-records.js";
 import { Slice } from "../slice.js";
+import { withoutSource } from "../function-cache.js";
 import { bytesOf } from "./frames.js";
 import { DEFAULT_STORE_LIMITS, type StoredRequest, type StoredResult, type StoreLimits, type TaskStore } from "./task-store.js";
 
@@ -38,7 +39,7 @@ export class MemoryTaskStore implements TaskStore {
     if (!work) return;
     const bytes = bytesOf(work.frames);
     if (bytes > this.maxValueBytes) return;
-    this.#requests.set(record.msgId, { body: work.body, frames: work.frames, ...(lb ? { lb } : {}), bytes });
+    this.#requests.set(record.msgId, { body: withoutSource(work.body), frames: work.frames, ...(lb ? { lb } : {}), bytes });
     this.#requestBytes += bytes;
     while (this.#requests.size > KEEP_REQUESTS || this.#requestBytes > KEEP_REQUEST_BYTES) this.#forgetRequest(this.#requests.keys().next().value!);
   }

@@ -1,6 +1,7 @@
 import { chmodSync } from "node:fs";
 import Database from "better-sqlite3";
-import type { ClusterSnapshot, Logger, RemoteErrorInfo, TaskDbRecord, TaskRecordInfo, TaskRequest } from "@tsparallel/protocol";
+import type { ClusterSnapshot, Logger, RemoteErrorInfo, TaskBody, TaskDbRecord, TaskRecordInfo, TaskRequest } from "@tsparallel/protocol";
+import { isShared, withoutSource } from "../function-cache.js";
 import { dbRecord, recordInfo } from "../records/record-info.js";
 import type { TaskRecord, TaskWork } from "../records/task-record.js";
 import { Deque } from "../deque.js";
@@ -8,7 +9,7 @@ import { Slice } from "../slice.js";
 import { bytesOf, packedSize, packInto, unpackFrames } from "./frames.js";
 import { overCapNote } from "./memory-store.js";
 import { ROW_COLUMNS, SCHEMA, SCHEMA_VERSION, toDbRecord, type Row, type StoreTotals, type WriteRow } from "./sqlite-schema.js";
-import type { PendingRetry, RestoredState, StoredEngine, StoredRequest, StoredResult, StoreLimits, TaskStore } from "./task-store.js";
+import { DEFAULT_MAX_BEHIND, type PendingRetry, type RestoredState, type StoredEngine, type StoredRequest, type StoredResult, type StoreLimits, type TaskStore } from "./task-store.js";
 import { WriterThread } from "./writer-thread.js";
 
 /** Finished tasks that no message wrote (a timeout, an engine's death) wait at most this long. */
@@ -25,13 +26,6 @@ const ADD_WAIT_MS = 500;
  * 20-160 ms of wall time at load 60 (with its share of GC). A flush follows every message, so 250 keep up.
  */
 const ADDS_PER_WRITE = 250;
-/**
- * How far the writer thread may fall behind (rows and bytes handed over, not yet committed). Past
- * either, the controller stops reading clients and engines until it is back under half of both
- * (`caughtUp`): memory stays bounded, and so does what a SIGKILL can take from the store.
- */
-const BEHIND_ROWS = 20_000;
-const BEHIND_BYTES = 64 * 1024 * 1024;
 /** How long finished tasks wait to be handed to the writer (with what finishes meanwhile): the window a SIGKILL may take. */
 const HANDOVER_MS = 20;
 /**
@@ -57,7 +51,8 @@ interface Entry {
   seq?: number;
   /** When it was added (performance.now()). */
   since: number;
-  request?: { json: string; frames: Buffer[] };
+  /** What it was asked to do (the body without its source); made JSON only when its row is built. */
+  request?: { body: TaskBody; lb: TaskRequest["lb"] | undefined; frames: Buffer[] };
   result?: Buffer[];
 }
 
@@ -74,7 +69,7 @@ interface Batch {
  * finished go to it within HANDOVER_MS as one batch of rows, and the results never wait for the
  * commit, so inserts, culls and checkpoints never hold the loop. The window this leaves: a SIGKILL can
  * take from the store a result that had left but was not committed yet (handed over within
- * HANDOVER_MS, committed as soon as the writer gets it; it is never more than BEHIND_ROWS rows
+ * HANDOVER_MS, committed as soon as the writer gets it; it is never more than StoreLimits.maxBehindRows rows
  * behind, since past that the controller stops reading). New tasks
  * wait up to ADD_WAIT_MS, so that a task that finishes meanwhile is one row written once. History
  * order is the order tasks were added (`seq`), whenever they are written.
@@ -99,6 +94,14 @@ export class SqliteTaskStore implements TaskStore {
   readonly #inFlight = new Deque<Batch>();
   #behindRows = 0;
   #behindBytes = 0;
+  /**
+   * How far the writer thread may fall behind (rows and bytes handed over, not yet committed). Past
+   * either, the controller stops reading clients and engines until it is back under half of both
+   * (`caughtUp`): memory stays bounded, and so does what a SIGKILL can take from the store.
+   */
+  readonly #maxBehind: { rows: number; bytes: number };
+  /** Times reading stopped for the writer, for the snapshot. */
+  #pauses = 0;
   #nextBatch = 0;
   #caughtUp: { promise: Promise<void>; resolve: () => void } | undefined;
   #nextSeq: number;
@@ -127,6 +130,7 @@ export class SqliteTaskStore implements TaskStore {
   ) {
     this.#db = db;
     this.#lock = lock;
+    this.#maxBehind = { rows: limits.maxBehindRows ?? DEFAULT_MAX_BEHIND.rows, bytes: limits.maxBehindBytes ?? DEFAULT_MAX_BEHIND.bytes };
     this.#resultRow = db.prepare(`SELECT ${ROW_COLUMNS}, result_frames FROM tasks WHERE msg_id = ?`);
     this.#requestRow = db.prepare("SELECT request, request_frames FROM tasks WHERE msg_id = ?");
     this.#page = db.prepare(`SELECT ${ROW_COLUMNS} FROM tasks WHERE seq > ? ORDER BY seq LIMIT ${SCAN_PAGE}`);
@@ -239,7 +243,7 @@ export class SqliteTaskStore implements TaskStore {
 
   added(record: TaskRecord, work: TaskWork | undefined, lb: TaskRequest["lb"] | undefined): void {
     const entry: Entry = { record, seq: this.#nextSeq++, since: performance.now() };
-    if (work && bytesOf(work.frames) <= this.limitsValueBytes) entry.request = { json: JSON.stringify({ body: work.body, ...(lb ? { lb } : {}) }), frames: work.frames };
+    if (work && bytesOf(work.frames) <= this.limitsValueBytes) entry.request = { body: withoutSource(work.body), lb, frames: work.frames };
     this.#adds.set(record.msgId, entry);
     this.#schedule();
   }
@@ -287,7 +291,7 @@ export class SqliteTaskStore implements TaskStore {
 
   request(msgId: string): StoredRequest | null | undefined {
     const waiting = this.#adds.get(msgId) ?? (this.#postFinished(), this.#posted.get(msgId));
-    if (waiting?.request) return { ...(JSON.parse(waiting.request.json) as Pick<StoredRequest, "body" | "lb">), frames: waiting.request.frames };
+    if (waiting?.request) return { ...(JSON.parse(requestJson(waiting.request)) as Pick<StoredRequest, "body" | "lb">), frames: waiting.request.frames };
     if (waiting?.seq !== undefined) return null;
     const row = this.#requestRow.get(msgId) as { request: string | null; request_frames: Buffer | null } | undefined;
     if (!row) return undefined;
@@ -438,8 +442,9 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   caughtUp(): Promise<void> | undefined {
-    if (this.#behindRows <= BEHIND_ROWS && this.#behindBytes <= BEHIND_BYTES) return undefined;
+    if (this.#behindRows <= this.#maxBehind.rows && this.#behindBytes <= this.#maxBehind.bytes) return undefined;
     if (!this.#caughtUp) {
+      this.#pauses++;
       let resolve!: () => void;
       const promise = new Promise<void>((r) => (resolve = r));
       this.#caughtUp = { promise, resolve };
@@ -485,7 +490,7 @@ export class SqliteTaskStore implements TaskStore {
       rows[i] = [
         entry.seq ?? null, r.msgId, r.client.key, r.engineId, r.kind, r.submitted, r.started ?? null, r.completed ?? null, r.status ?? null,
         r.error ? JSON.stringify(r.error) : null, r.stdout ?? null, r.stderr ?? null, r.repr ?? null, r.executionCount ?? null,
-        entry.seq !== undefined ? (entry.request?.json ?? null) : null, requestAt, requestLength, resultAt, resultLength, r.resultBytes,
+        entry.seq !== undefined && entry.request ? requestJson(entry.request) : null, requestAt, requestLength, resultAt, resultLength, r.resultBytes,
         r.note ?? null, r.resubmitted ?? null,
       ];
     }
@@ -521,7 +526,7 @@ export class SqliteTaskStore implements TaskStore {
 
   /** Reading resumes at half the bounds, so that it does not stop and go on every batch. */
   #wake(): void {
-    if (!this.#caughtUp || this.#behindRows > BEHIND_ROWS / 2 || this.#behindBytes > BEHIND_BYTES / 2) return;
+    if (!this.#caughtUp || this.#behindRows > this.#maxBehind.rows / 2 || this.#behindBytes > this.#maxBehind.bytes / 2) return;
     this.#caughtUp.resolve();
     this.#caughtUp = undefined;
   }
@@ -541,7 +546,10 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   stats(): NonNullable<ClusterSnapshot["store"]> {
-    return { kind: "sqlite", location: this.location, records: this.#rows, bytes: this.#bytes, waiting: this.#adds.size + this.#finished.length + this.#posted.size };
+    return {
+      kind: "sqlite", location: this.location, records: this.#rows, bytes: this.#bytes, waiting: this.#adds.size + this.#finished.length + this.#posted.size,
+      behind: { rows: this.#behindRows, bytes: this.#behindBytes, paused: this.#caughtUp !== undefined, pauses: this.#pauses },
+    };
   }
 
   #schedule(): void {
@@ -560,6 +568,19 @@ export class SqliteTaskStore implements TaskStore {
       return undefined;
     }
   }
+}
+
+/** A shared body's JSON, made once for all the tasks that carry it (a map's); others are made each time. */
+const bodyJson = new WeakMap<TaskBody, string>();
+
+/** The stored form of a request: `{"body":…,"lb":…}`. */
+function requestJson(request: NonNullable<Entry["request"]>): string {
+  let body = bodyJson.get(request.body);
+  if (body === undefined) {
+    body = JSON.stringify(request.body);
+    if (isShared(request.body)) bodyJson.set(request.body, body);
+  }
+  return request.lb ? `{"body":${body},"lb":${JSON.stringify(request.lb)}}` : `{"body":${body}}`;
 }
 
 function remember<K, V>(map: Map<K, V>, key: K, value: V): void {

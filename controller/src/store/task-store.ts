@@ -10,7 +10,17 @@ export interface StoreLimits {
   maxBytes: number;
   /** A result (or argument list) larger than this is not stored: the record says so in `note`. */
   maxValueBytes: number;
+  /**
+   * How far the writer thread may fall behind (rows, and bytes of arguments and results, handed over
+   * and not committed yet) before the controller stops reading clients and engines until it is back
+   * under half of both. Defaults: 20,000 rows, 64 MiB.
+   */
+  maxBehindRows?: number;
+  maxBehindBytes?: number;
 }
+
+/** The writer's lag past which the controller stops reading new work (StoreLimits.maxBehindRows/maxBehindBytes). */
+export const DEFAULT_MAX_BEHIND = { rows: 20_000, bytes: 64 * 1024 * 1024 };
 
 export const DEFAULT_STORE_LIMITS: StoreLimits = { maxRecords: 100_000, maxBytes: 1024 * 1024 * 1024, maxValueBytes: 16 * 1024 * 1024 };
 
@@ -63,6 +73,7 @@ export interface TaskStore {
   readonly kind: StoreKind;
   /** The file, for sqlite. */
   readonly location?: string;
+  /** A new task; `work.body` may carry the function's source, which the store drops (it keeps sources once, by hash). */
   added(record: TaskRecord, work: TaskWork | undefined, lb: TaskRequest["lb"] | undefined): void;
   /** The record has its result; may set `record.note` when the value is over the cap. */
   completed(record: TaskRecord, frames: Buffer[]): void;
