@@ -587,9 +587,9 @@ export class Client implements AsyncDisposable {
     while (this.#unsent.msgIds > 0) {
       const room = MAX_IN_FLIGHT - this.#tasks.size;
       if (room <= 0) return;
-      const { tasks, frames } = this.#unsent.take(Math.min(SUBMIT_BATCH, room), ({ msgId, result, index }) => this.#tasks.set(msgId, { result, index }));
+      const { tasks, frames, fns } = this.#unsent.take(Math.min(SUBMIT_BATCH, room), ({ msgId, result, index }) => this.#tasks.set(msgId, { result, index }));
       if (tasks.length === 0) return;
-      this.#link.send("submit_request", { tasks }, { buffers: frames });
+      this.#link.send("submit_request", fns ? { tasks, fns } : { tasks }, { buffers: frames });
     }
   }
 

@@ -1,4 +1,4 @@
-import type { TaskRequest } from "@tsparallel/protocol";
+import { FunctionTable, type FunctionRef, type TaskBody, type TaskRequest } from "@tsparallel/protocol";
 import type { AsyncResult } from "./async-result.js";
 
 /** One task as it leaves: its request and its frames. */
@@ -8,18 +8,14 @@ export interface Outgoing {
 }
 
 /**
- * A function's source travels once per message, in the first task that uses it; the others name it by
- * hash. The controller's function cache is bounded, so a source sent in an earlier message may be gone
- * there: sending it with each message is what keeps every task runnable.
+ * A function travels once per message, in the message's `fns`, with its source; its tasks name it by
+ * index (shared-functions.ts). The controller's function cache is bounded, so a source sent in an
+ * earlier message may be gone there: sending it with each message is what keeps every task runnable.
  */
-function onceper(request: TaskRequest, sources: Set<string>): TaskRequest {
+function onceper(request: TaskRequest, functions: FunctionTable): TaskRequest {
   const body = request.body;
-  if ((body.kind !== "apply" && body.kind !== "map") || body.fn.source === undefined) return request;
-  if (!sources.has(body.fn.hash)) {
-    sources.add(body.fn.hash);
-    return request;
-  }
-  return { ...request, body: { ...body, fn: { hash: body.fn.hash, name: body.fn.name } } };
+  if (body.kind !== "apply" && body.kind !== "map") return request;
+  return { ...request, body: functions.body(body) as unknown as TaskBody };
 }
 
 /**
@@ -72,6 +68,13 @@ export class BuiltTasks implements TaskSource {
   }
 }
 
+/** What one submit_request carries: the tasks (their bodies name functions by index in `fns`) and their frames. */
+export interface Taken {
+  tasks: TaskRequest[];
+  frames: Buffer[];
+  fns?: FunctionRef[];
+}
+
 /** A task of this client not sent yet: its result and index there. */
 export interface Waiting {
   msgId: string;
@@ -115,10 +118,10 @@ export class SubmitQueue {
    * The oldest tasks, up to `maxMsgIds` message ids (always at least one task), and their frames in
    * order; `sent` is told of each msg id that leaves.
    */
-  take(maxMsgIds: number, sent: (task: Waiting) => void): { tasks: TaskRequest[]; frames: Buffer[] } {
+  take(maxMsgIds: number, sent: (task: Waiting) => void): Taken {
     const tasks: TaskRequest[] = [];
     const frames: Buffer[] = [];
-    const sources = new Set<string>();
+    const functions = new FunctionTable(true);
     let taken = 0;
     while (this.#entries.length) {
       const entry = this.#entries[0]!;
@@ -130,10 +133,10 @@ export class SubmitQueue {
           continue;
         }
         const ids = source.ids(j);
-        if (tasks.length > 0 && taken + ids > maxMsgIds) return this.#done(tasks, frames, taken);
+        if (tasks.length > 0 && taken + ids > maxMsgIds) return this.#done(tasks, frames, taken, functions);
         entry.next++;
         const out = source.build(j);
-        tasks.push(onceper(out.request, sources));
+        tasks.push(onceper(out.request, functions));
         for (const frame of out.frames) frames.push(frame);
         taken += ids;
         const first = source.first(j);
@@ -141,12 +144,12 @@ export class SubmitQueue {
       }
       this.#entries.shift();
     }
-    return this.#done(tasks, frames, taken);
+    return this.#done(tasks, frames, taken, functions);
   }
 
-  #done(tasks: TaskRequest[], frames: Buffer[], taken: number): { tasks: TaskRequest[]; frames: Buffer[] } {
+  #done(tasks: TaskRequest[], frames: Buffer[], taken: number, functions: FunctionTable): Taken {
     this.#msgIds -= taken;
-    return { tasks, frames };
+    return functions.size ? { tasks, frames, fns: functions.fns } : { tasks, frames };
   }
 
   /** Takes out the tasks with any of these msgIds (all tasks when undefined); returns them. */

@@ -57,9 +57,20 @@ export class FunctionCache {
    * hash unknown here that came without its source. `carried` holds the sources checked so far in
    * the same message: a later task of that message names them by hash, even if the cache let them go.
    */
-  accept(body: TaskBody, carried: Map<string, string> = new Map()): TaskBody | FunctionRefusal {
+  accept(body: TaskBody, carried: Map<string, string> = new Map(), accepted?: Map<FunctionRef, FunctionRef>): TaskBody | FunctionRefusal {
     if (body.kind !== "apply" && body.kind !== "map") return body;
-    const { hash, name, source } = body.fn;
+    // The tasks of one message share each FunctionRef object (shared-functions.ts): checked once, and
+    // their bodies then share the one accepted FunctionRef, which bodyFor and the store memoise on.
+    const known = accepted?.get(body.fn);
+    if (known) return { ...body, fn: known };
+    const fn = this.#accept(body.fn, carried);
+    if ("ename" in fn) return fn;
+    accepted?.set(body.fn, fn);
+    return { ...body, fn };
+  }
+
+  #accept(ref: FunctionRef, carried: Map<string, string>): FunctionRef | FunctionRefusal {
+    const { hash, name, source } = ref;
     const label = `function ${name || "(anonymous)"} (${String(hash).slice(0, 16)})`;
     let known = carried.get(hash) ?? this.#sources.get(hash);
     if (typeof source === "string" && source !== known) {
@@ -80,17 +91,17 @@ export class FunctionCache {
       }
     }
     if (known === undefined) return { ename: "FunctionNotFound", evalue: `${label} is unknown to the controller and its source was not sent` };
-    return { ...body, fn: { hash, name, source: known } };
+    return { hash, name, source: known };
   }
 
   /** The body as one engine should get it: with the source only while the engine may not hold it. */
   bodyFor(engine: EngineRecord, body: TaskBody): TaskBody {
     if (body.kind !== "apply" && body.kind !== "map") return body;
-    const { hash, name, source } = body.fn;
-    if (engine.knownFunctions.get(hash) !== undefined) return { ...body, fn: { hash, name } };
+    const { hash, source } = body.fn;
+    if (engine.knownFunctions.get(hash) !== undefined) return { ...body, fn: bareFunction(body.fn) };
     engine.knownFunctions.set(hash, true, functionWeight(source!));
-    const fn: FunctionRef = { hash, name, source: source! };
-    return { ...body, fn };
+    // An accepted body carries its source: it goes as it is.
+    return body;
   }
 
   #remember(hash: string, source: string): void {
@@ -107,5 +118,27 @@ export class FunctionCache {
 /** The body without its source, for what is stored per task (the store keeps sources once, by hash). */
 export function withoutSource(body: TaskBody): TaskBody {
   if (body.kind !== "apply" && body.kind !== "map") return body;
-  return { ...body, fn: { hash: body.fn.hash, name: body.fn.name } };
+  return { ...body, fn: bareFunction(body.fn) };
+}
+
+/** One source-less FunctionRef per accepted one, shared by all the bodies that name it. */
+const bareFunctions = new WeakMap<FunctionRef, FunctionRef>();
+
+function bareFunction(fn: FunctionRef): FunctionRef {
+  if (fn.source === undefined) return fn;
+  let bare = bareFunctions.get(fn);
+  if (!bare) bareFunctions.set(fn, (bare = { hash: fn.hash, name: fn.name }));
+  return bare;
+}
+
+const functionJson = new WeakMap<FunctionRef, string>();
+
+/** JSON.stringify(body), with each FunctionRef's JSON written once and reused (the store keeps every task's body). */
+export function bodyJson(body: TaskBody): string {
+  if (body.kind !== "apply" && body.kind !== "map") return JSON.stringify(body);
+  let fn = functionJson.get(body.fn);
+  if (fn === undefined) functionJson.set(body.fn, (fn = JSON.stringify(body.fn)));
+  const { fn: _, ...rest } = body;
+  // `rest` always holds `kind`: its JSON is "{...}" with at least one member.
+  return `{"fn":${fn},${JSON.stringify(rest).slice(1)}`;
 }

@@ -1,10 +1,11 @@
-import type { EngineTask, MessageSender, StreamItem, TaskResult } from "@tsparallel/protocol";
+import { FunctionTable, type EngineTask, type MessageSender, type StreamItem, type TaskBody, type TaskResult } from "@tsparallel/protocol";
 import type { EngineRecord } from "./engine-record.js";
 import type { ClientRef } from "./records/task-record.js";
 
 interface EngineBatch {
   engine: EngineRecord;
   tasks: EngineTask[];
+  functions: FunctionTable;
   frames: Buffer[];
   aborts: string[];
 }
@@ -34,9 +35,10 @@ export class Outbox {
     private readonly clientSender: MessageSender,
   ) {}
 
-  task(engine: EngineRecord, task: EngineTask, frames: readonly Buffer[]): void {
+  /** A task for the engine; its function travels once per message (shared-functions.ts). */
+  task(engine: EngineRecord, msgId: string, body: TaskBody, frames: readonly Buffer[]): void {
     const batch = this.#engine(engine);
-    batch.tasks.push(task);
+    batch.tasks.push({ msgId, body: batch.functions.body(body) as unknown as TaskBody, bufferCount: frames.length });
     append(batch.frames, frames);
   }
 
@@ -55,8 +57,8 @@ export class Outbox {
   }
 
   flush(): void {
-    for (const { engine, tasks, frames, aborts } of this.#engines.values()) {
-      if (tasks.length) this.engineSender.send("task_request", { tasks }, { identities: engine.identity, buffers: frames });
+    for (const { engine, tasks, functions, frames, aborts } of this.#engines.values()) {
+      if (tasks.length) this.engineSender.send("task_request", functions.size ? { tasks, fns: functions.fns } : { tasks }, { identities: engine.identity, buffers: frames });
       // After the tasks: an abort may name a task of this same batch.
       if (aborts.length) this.engineSender.send("abort_request", { msgIds: aborts }, { identities: engine.identity });
     }
@@ -73,7 +75,7 @@ export class Outbox {
 
   #engine(engine: EngineRecord): EngineBatch {
     let batch = this.#engines.get(engine);
-    if (!batch) this.#engines.set(engine, (batch = { engine, tasks: [], frames: [], aborts: [] }));
+    if (!batch) this.#engines.set(engine, (batch = { engine, tasks: [], functions: new FunctionTable(), frames: [], aborts: [] }));
     return batch;
   }
 

@@ -1,4 +1,4 @@
-import { RateLimitedWarnings, splitFrames, type Logger, type StreamItem, type TaskRequest, type TaskBody, type TaskResult, type TaskStatus } from "@tsparallel/protocol";
+import { RateLimitedWarnings, resolveFunctions, splitFrames, type FunctionRef, type Logger, type StreamItem, type TaskRequest, type TaskBody, type TaskResult, type TaskStatus } from "@tsparallel/protocol";
 import type { EngineRecord } from "./engine-record.js";
 import type { EngineRegistry } from "./engines-registry.js";
 import { controllerResult, NO_ENGINE } from "./failures.js";
@@ -75,12 +75,14 @@ export class TaskRouter {
    * Throws SubmitError when the request as a whole is malformed; nothing of it is then run. A big
    * submission is taken in slices: what is accepted so far is placed and sent before the loop yields.
    */
-  async submit(client: ClientRef, tasks: unknown, frames: Buffer[]): Promise<void> {
+  async submit(client: ClientRef, tasks: unknown, frames: Buffer[], fns?: unknown): Promise<void> {
     if (!Array.isArray(tasks)) throw new SubmitError("submit_request needs a tasks array");
     const counts = tasks.map((t) => (t !== null && typeof t === "object" ? (t as TaskRequest).bufferCount : NaN));
     let groups: Buffer[][];
     const now = Date.now();
     try {
+      const unresolved = resolveFunctions(tasks, fns);
+      if (unresolved) throw new SubmitError(unresolved);
       groups = splitFrames(frames, counts);
     } catch (err) {
       this.#rejectAll(client, tasks, `the submission was refused: ${(err as Error).message}`, now);
@@ -88,8 +90,9 @@ export class TaskRouter {
     }
     const slice = new Slice();
     const carried = new Map<string, string>();
+    const accepted = new Map<FunctionRef, FunctionRef>();
     for (let i = 0; i < tasks.length; i++) {
-      this.#submitOne(client, tasks[i], groups[i]!, now, carried);
+      this.#submitOne(client, tasks[i], groups[i]!, now, carried, accepted);
       if (slice.due()) {
         this.balancer.place();
         this.#flushOut();
@@ -301,7 +304,7 @@ export class TaskRouter {
     return count;
   }
 
-  #submitOne(client: ClientRef, task: unknown, frames: Buffer[], now: number, carried?: Map<string, string>): void {
+  #submitOne(client: ClientRef, task: unknown, frames: Buffer[], now: number, carried?: Map<string, string>, accepted?: Map<FunctionRef, FunctionRef>): void {
     const problem = taskProblem(task);
     const request = task as TaskRequest;
     if (problem) {
@@ -310,7 +313,7 @@ export class TaskRouter {
       for (const msgId of ids) this.#failNew(client, msgId, "execute", now, "InvalidTaskError", problem);
       return;
     }
-    const body = this.functions.accept(request.body, carried);
+    const body = this.functions.accept(request.body, carried, accepted);
     if ("ename" in body) {
       if (body.ename === "FunctionHashMismatch") {
         this.#refusals ??= new RateLimitedWarnings(this.log);
@@ -455,7 +458,7 @@ export class TaskRouter {
     record.engineId = engine.id;
     engine.assign(record, Date.now());
     const body = this.functions.bodyFor(engine, work.body);
-    this.outbox.task(engine, { msgId: record.msgId, body, bufferCount: work.frames.length }, work.frames);
+    this.outbox.task(engine, record.msgId, body, work.frames);
     // Only a task that may be retried elsewhere still needs its arguments.
     if (!record.lb || record.lb.retriesLeft === 0) record.work = undefined;
   }

@@ -10,6 +10,7 @@ import { overCapNote } from "./memory-store.js";
 import { ROW_COLUMNS, SCHEMA, SCHEMA_VERSION, toDbRecord, type Row, type StoreTotals, type WriteRow } from "./sqlite-schema.js";
 import type { PendingRetry, RestoredState, StoredEngine, StoredRequest, StoredResult, StoreLimits, TaskStore } from "./task-store.js";
 import { WriterThread } from "./writer-thread.js";
+import { bodyJson } from "../function-cache.js";
 
 /** Finished tasks that no message wrote (a timeout, an engine's death) wait at most this long. */
 const FLUSH_MS = 25;
@@ -239,7 +240,8 @@ export class SqliteTaskStore implements TaskStore {
 
   added(record: TaskRecord, work: TaskWork | undefined, lb: TaskRequest["lb"] | undefined): void {
     const entry: Entry = { record, seq: this.#nextSeq++, since: performance.now() };
-    if (work && bytesOf(work.frames) <= this.limitsValueBytes) entry.request = { json: JSON.stringify({ body: work.body, ...(lb ? { lb } : {}) }), frames: work.frames };
+    // bodyJson: a function's JSON is written once, not once per task (s5-tiny).
+    if (work && bytesOf(work.frames) <= this.limitsValueBytes) entry.request = { json: `{"body":${bodyJson(work.body)}${lb ? `,"lb":${JSON.stringify(lb)}` : ""}}`, frames: work.frames };
     this.#adds.set(record.msgId, entry);
     this.#schedule();
   }
