@@ -71,17 +71,28 @@ export class Outbox {
     }
     this.#engines.clear();
     this.#clients.clear();
+    this.#lastEngine = undefined;
+    this.#lastClient = undefined;
+    this.#lastClientKey = undefined;
   }
 
+  // The last batch used: tasks and results come in runs for one engine or client (no Map lookup each).
+  #lastEngine: EngineBatch | undefined;
+  #lastClient: ClientBatch | undefined;
+  #lastClientKey: string | undefined;
+
   #engine(engine: EngineRecord): EngineBatch {
+    if (this.#lastEngine?.engine === engine) return this.#lastEngine;
     let batch = this.#engines.get(engine);
     if (!batch) this.#engines.set(engine, (batch = { engine, tasks: [], functions: new FunctionTable(), frames: [], aborts: [] }));
-    return batch;
+    return (this.#lastEngine = batch);
   }
 
   #client(client: ClientRef): ClientBatch {
+    if (this.#lastClientKey === client.key) return this.#lastClient!;
     let batch = this.#clients.get(client.key);
     if (!batch) this.#clients.set(client.key, (batch = { identities: client.identities, results: [], frames: [], streams: [] }));
-    return batch;
+    this.#lastClientKey = client.key;
+    return (this.#lastClient = batch);
   }
 }

@@ -54,6 +54,25 @@ export class UnassignedQueue {
     }
   }
 
+  /**
+   * heads(), into arrays the caller reuses (the balancer looks once per placed task): returns how many
+   * groups have a head; `records[i]` and `seqs[i]` are the i-th.
+   */
+  headsInto(records: TaskRecord[], seqs: number[]): number {
+    let count = 0;
+    for (const [key, group] of this.#groups) {
+      while (group.length && !group.peek()!.lb!.waiting) group.shift();
+      const head = group.peek();
+      if (!head) {
+        this.#groups.delete(key);
+        continue;
+      }
+      records[count] = head;
+      seqs[count++] = this.#seq.get(head)!;
+    }
+    return count;
+  }
+
   /** Takes a head returned by heads() out of the queue. */
   take(record: TaskRecord): void {
     const group = this.#groups.get(constraintKey(record));
