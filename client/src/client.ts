@@ -494,6 +494,13 @@ export class Client implements AsyncDisposable {
     return this.#tasks.has(msgId) || this.#unsent.find(msgId) !== undefined;
   }
 
+  /** @internal As _resolveTargets("all"), without making the list: throws when no engine is alive. */
+  _checkAnyEngine(): void {
+    if (this.controllerLost !== null) return void this._resolveTargets("all");
+    for (const engine of this.#engines.values()) if (engine.state !== "dead" && engine.state !== "stopped") return;
+    this._resolveTargets("all");
+  }
+
   /** @internal Targets resolved now: throws NoEnginesError when there is nothing to run on. */
   _resolveTargets(targets: number | number[] | "all"): number[] {
     const lost = this.controllerLost;

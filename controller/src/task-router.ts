@@ -421,11 +421,12 @@ export class TaskRouter {
     if (request.label !== undefined) record.label = request.label;
     if (!this.#add(record, work, request.lb)) return;
     record.work = work;
-    const unknown = options.targets?.filter((id) => !this.registry.byId(id)) ?? [];
+    const unknown = options.targets ? options.targets.filter((id) => !this.registry.byId(id)) : NONE;
     if (unknown.length) this.#fail(record, "InvalidTargetError", `there is no engine ${unknown.join(", ")}`);
     else if (awaitEngines) this.balancer.enqueue(record, options.timeoutMs);
     else if (this.registry.alive().length === 0) this.#fail(record, "NoEnginesError", "no engines are registered");
-    else if (!this.balancer.placeable(record)) this.#fail(record, "EngineError", `none of engines ${options.targets!.join(", ")} is alive`);
+    // Without targets (a new task excludes no engine yet) any alive engine may take it.
+    else if (options.targets && !this.balancer.placeable(record)) this.#fail(record, "EngineError", `none of engines ${options.targets.join(", ")} is alive`);
     else this.balancer.enqueue(record, options.timeoutMs);
   }
 
@@ -527,6 +528,8 @@ function outcomeOf(record: TaskRecord): Outcome {
   return record.status === "ok" ? { frames: record.resultFrames } : { failure: failureText(record.status, record.error) };
 }
 
+const NONE: readonly number[] = [];
+
 const TASK_KINDS: ReadonlySet<string> = new Set(["execute", "apply", "map", "push", "pull", "clear"]);
 
 function isStrings(value: unknown): value is string[] {
@@ -539,9 +542,16 @@ function isResult(value: unknown): value is TaskResult {
   return typeof r.msgId === "string" && Number.isInteger(r.bufferCount) && r.bufferCount >= 0 && RESULT_STATUSES.has(r.status);
 }
 
+const applyLabels = new WeakMap<FunctionRef, { name?: string; index?: number }>();
+
 /** The function name (and for a map chunk its first item's index) that the task stream shows. */
 function taskLabel(body: TaskBody): { name?: string; index?: number } {
-  if (body.kind === "apply") return { name: body.fn.name || "anonymous" };
+  if (body.kind === "apply") {
+    // Shared by the tasks of one function (they share its FunctionRef): records only read it.
+    let label = applyLabels.get(body.fn);
+    if (!label) applyLabels.set(body.fn, (label = { name: body.fn.name || "anonymous" }));
+    return label;
+  }
   if (body.kind === "map") return { name: body.fn.name || "anonymous", ...(body.first !== undefined ? { index: body.first } : {}) };
   return {};
 }
