@@ -8,7 +8,7 @@ import { withoutSource, type FunctionCache } from "./function-cache.js";
 import { LoadBalancer } from "./load-balancer.js";
 import { durationKey, type WindowMode } from "./task-durations.js";
 import type { Outbox } from "./outbox.js";
-import { TaskRecord, type ClientRef, type TaskWork } from "./records/task-record.js";
+import { TaskRecord, type BalancedState, type ClientRef, type TaskWork } from "./records/task-record.js";
 import type { TaskRecords } from "./records/task-records.js";
 import type { Scheduler } from "./schedulers/index.js";
 import type { PendingRetry, TaskStore } from "./store/task-store.js";
@@ -409,15 +409,11 @@ export class TaskRouter {
   #submitBalanced(client: ClientRef, request: TaskRequest, work: TaskWork, now: number, awaitEngines = false): void {
     const options = request.lb ?? {};
     const targets = options.targets ? new Set(options.targets) : undefined;
-    const record = new TaskRecord(request.msgIds[0]!, client, work.body.kind, now, {
-      targets,
-      retriesLeft: options.retries ?? 0,
-      ...(options.retryOnError ? { retryOnError: true } : {}),
-      timeoutMs: options.timeoutMs,
-      waiting: false,
-      durationKey: durationKey(work.body),
-      ...(options.scheme ? { scheme: options.scheme } : {}),
-    });
+    // No spreads: this runs for every load-balanced task.
+    const lb: BalancedState = { targets, retriesLeft: options.retries ?? 0, timeoutMs: options.timeoutMs, waiting: false, durationKey: durationKey(work.body) };
+    if (options.retryOnError) lb.retryOnError = true;
+    if (options.scheme) lb.scheme = options.scheme;
+    const record = new TaskRecord(request.msgIds[0]!, client, work.body.kind, now, lb);
     if (request.label !== undefined) record.label = request.label;
     if (!this.#add(record, work, request.lb)) return;
     record.work = work;
