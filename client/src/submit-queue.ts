@@ -121,7 +121,7 @@ export class SubmitQueue {
   take(maxMsgIds: number, sent: (task: Waiting) => void): Taken {
     const tasks: TaskRequest[] = [];
     const frames: Buffer[] = [];
-    const functions = new FunctionTable(true);
+    const functions = new FunctionTable();
     let taken = 0;
     while (this.#entries.length) {
       const entry = this.#entries[0]!;

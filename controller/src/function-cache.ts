@@ -57,15 +57,17 @@ export class FunctionCache {
    * hash unknown here that came without its source. `carried` holds the sources checked so far in
    * the same message: a later task of that message names them by hash, even if the cache let them go.
    */
-  accept(body: TaskBody, carried: Map<string, string> = new Map(), accepted?: Map<FunctionRef, FunctionRef>): TaskBody | FunctionRefusal {
+  accept(body: TaskBody, carried: Map<string, string> = new Map(), accepted?: Map<string, FunctionRef>): TaskBody | FunctionRefusal {
     if (body.kind !== "apply" && body.kind !== "map") return body;
-    // The tasks of one message share each FunctionRef object (shared-functions.ts): checked once, and
-    // their bodies then share the one accepted FunctionRef, which bodyFor and the store memoise on.
-    const known = accepted?.get(body.fn);
-    if (known) return { ...body, fn: known };
+    // A function is checked once per message (by hash): its tasks then share the one accepted
+    // FunctionRef, which bodyFor, the outbox and the store memoise on. A task that brings a source of
+    // its own other than the one accepted is checked on its own (a mismatch is refused).
+    const { hash, name, source } = body.fn;
+    const known = accepted?.get(hash);
+    if (known && known.name === name && (source === undefined || source === known.source)) return { ...body, fn: known };
     const fn = this.#accept(body.fn, carried);
     if ("ename" in fn) return fn;
-    accepted?.set(body.fn, fn);
+    accepted?.set(hash, fn);
     return { ...body, fn };
   }
 

@@ -90,7 +90,7 @@ export class TaskRouter {
     }
     const slice = new Slice();
     const carried = new Map<string, string>();
-    const accepted = new Map<FunctionRef, FunctionRef>();
+    const accepted = new Map<string, FunctionRef>();
     for (let i = 0; i < tasks.length; i++) {
       this.#submitOne(client, tasks[i], groups[i]!, now, carried, accepted);
       if (slice.due()) {
@@ -304,7 +304,7 @@ export class TaskRouter {
     return count;
   }
 
-  #submitOne(client: ClientRef, task: unknown, frames: Buffer[], now: number, carried?: Map<string, string>, accepted?: Map<FunctionRef, FunctionRef>): void {
+  #submitOne(client: ClientRef, task: unknown, frames: Buffer[], now: number, carried?: Map<string, string>, accepted?: Map<string, FunctionRef>): void {
     const problem = taskProblem(task);
     const request = task as TaskRequest;
     if (problem) {

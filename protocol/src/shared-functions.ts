@@ -12,16 +12,16 @@ import type { FunctionRef, TaskBody } from "./messages.js";
 export type WireBody = TaskBody | (Omit<Extract<TaskBody, { kind: "apply" | "map" }>, "fn"> & { fn: number });
 
 /**
- * Collects the functions of one outgoing batch; `body(b)` is b as it travels. `byName`: references
- * with the same name and hash are one function, and the first one's source (if any) is the one sent
- * (a client sends a function's source once per message); otherwise each FunctionRef object is its own
- * entry (the controller decides per engine and task whether the source goes, on shared objects).
+ * Collects the functions of one outgoing batch; `body(b)` is b as it travels. References with the same
+ * hash and name are one function, sent with a source if any of them has one: a receiver that already
+ * holds the function only touches it on a task that brings the source again, as it does on one that
+ * names the hash (see the engine's FunctionCache.arrived), so the cache models stay in step.
  */
 export class FunctionTable {
   readonly fns: FunctionRef[] = [];
-  readonly #index = new Map<FunctionRef | string, number>();
-
-  constructor(private readonly byName = false) {}
+  /** By object first (the controller's tasks share FunctionRefs), then by hash (a client's are one per call). */
+  readonly #byRef = new Map<FunctionRef, number>();
+  readonly #byHash = new Map<string, number>();
 
   get size(): number {
     return this.fns.length;
@@ -30,12 +30,19 @@ export class FunctionTable {
   /** The body with its function named by index (a new object; `body` is not changed). */
   body(body: TaskBody): WireBody {
     if (body.kind !== "apply" && body.kind !== "map") return body;
-    const key = this.byName ? `${body.fn.hash}\0${body.fn.name}` : body.fn;
-    let i = this.#index.get(key);
+    const fn = body.fn;
+    let i = this.#byRef.get(fn);
     if (i === undefined) {
-      i = this.fns.length;
-      this.fns.push(body.fn);
-      this.#index.set(key, i);
+      const same = this.#byHash.get(fn.hash);
+      if (same !== undefined && this.fns[same]!.name === fn.name) {
+        i = same;
+        if (fn.source !== undefined && this.fns[i]!.source === undefined) this.fns[i] = fn;
+      } else {
+        i = this.fns.length;
+        this.fns.push(fn);
+        if (same === undefined) this.#byHash.set(fn.hash, i);
+      }
+      this.#byRef.set(fn, i);
     }
     return { ...body, fn: i };
   }
