@@ -62,13 +62,19 @@ export class FunctionCache {
     // A function is checked once per message (by hash): its tasks then share the one accepted
     // FunctionRef, which bodyFor, the outbox and the store memoise on. A task that brings a source of
     // its own other than the one accepted is checked on its own (a mismatch is refused).
+    // The body is the controller's own (just parsed, or read from the store): it takes the accepted
+    // FunctionRef in place rather than being copied for every task.
     const { hash, name, source } = body.fn;
     const known = accepted?.get(hash);
-    if (known && known.name === name && (source === undefined || source === known.source)) return { ...body, fn: known };
+    if (known && known.name === name && (source === undefined || source === known.source)) {
+      body.fn = known;
+      return body;
+    }
     const fn = this.#accept(body.fn, carried);
     if ("ename" in fn) return fn;
     accepted?.set(hash, fn);
-    return { ...body, fn };
+    body.fn = fn;
+    return body;
   }
 
   #accept(ref: FunctionRef, carried: Map<string, string>): FunctionRef | FunctionRefusal {
@@ -96,14 +102,17 @@ export class FunctionCache {
     return { hash, name, source: known };
   }
 
-  /** The body as one engine should get it: with the source only while the engine may not hold it. */
-  bodyFor(engine: EngineRecord, body: TaskBody): TaskBody {
-    if (body.kind !== "apply" && body.kind !== "map") return body;
+  /**
+   * The function of an accepted body as one engine should get it: with the source only while the
+   * engine may not hold it (undefined for bodies without a function).
+   */
+  functionFor(engine: EngineRecord, body: TaskBody): FunctionRef | undefined {
+    if (body.kind !== "apply" && body.kind !== "map") return undefined;
     const { hash, source } = body.fn;
-    if (engine.knownFunctions.get(hash) !== undefined) return { ...body, fn: bareFunction(body.fn) };
+    if (engine.knownFunctions.get(hash) !== undefined) return bareFunction(body.fn);
     engine.knownFunctions.set(hash, true, functionWeight(source!));
-    // An accepted body carries its source: it goes as it is.
-    return body;
+    // An accepted body's FunctionRef carries its source: it goes as it is.
+    return body.fn;
   }
 
   #remember(hash: string, source: string): void {

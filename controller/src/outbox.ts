@@ -1,4 +1,4 @@
-import { FunctionTable, type EngineTask, type MessageSender, type StreamItem, type TaskBody, type TaskResult } from "@tsparallel/protocol";
+import { FunctionTable, type EngineTask, type FunctionRef, type MessageSender, type StreamItem, type TaskBody, type TaskResult } from "@tsparallel/protocol";
 import type { EngineRecord } from "./engine-record.js";
 import type { ClientRef } from "./records/task-record.js";
 
@@ -35,10 +35,13 @@ export class Outbox {
     private readonly clientSender: MessageSender,
   ) {}
 
-  /** A task for the engine; its function travels once per message (shared-functions.ts). */
-  task(engine: EngineRecord, msgId: string, body: TaskBody, frames: readonly Buffer[]): void {
+  /**
+   * A task for the engine, its body's function as `fn` (with or without its source: see
+   * FunctionCache.functionFor). The function travels once per message (shared-functions.ts).
+   */
+  task(engine: EngineRecord, msgId: string, body: TaskBody, fn: FunctionRef | undefined, frames: readonly Buffer[]): void {
     const batch = this.#engine(engine);
-    batch.tasks.push({ msgId, body: batch.functions.body(body) as unknown as TaskBody, bufferCount: frames.length });
+    batch.tasks.push({ msgId, body: batch.functions.body(body, fn) as unknown as TaskBody, bufferCount: frames.length });
     append(batch.frames, frames);
   }
 

@@ -171,7 +171,8 @@ export class TaskRouter {
     const resubmitted: Record<string, string> = {};
     msgIds.forEach((msgId, i) => {
       const { body, frames, lb } = requests[i]!;
-      const task: TaskRequest = { msgIds: [newMsgIds[i]!], targets: null, body, bufferCount: frames.length, ...(lb ? { lb } : {}) };
+      // A copy: accepting a body sets its function in place, and this one may be the store's own.
+      const task: TaskRequest = { msgIds: [newMsgIds[i]!], targets: null, body: { ...body }, bufferCount: frames.length, ...(lb ? { lb } : {}) };
       this.#submitOne(client, task, frames, now);
       const old = this.records.get(msgId);
       if (old) old.resubmitted = newMsgIds[i]!;
@@ -454,8 +455,7 @@ export class TaskRouter {
     record.streamInfo ??= taskLabel(work.body);
     record.engineId = engine.id;
     engine.assign(record, Date.now());
-    const body = this.functions.bodyFor(engine, work.body);
-    this.outbox.task(engine, record.msgId, body, work.frames);
+    this.outbox.task(engine, record.msgId, work.body, this.functions.functionFor(engine, work.body), work.frames);
     // Only a task that may be retried elsewhere still needs its arguments.
     if (!record.lb || record.lb.retriesLeft === 0) record.work = undefined;
   }

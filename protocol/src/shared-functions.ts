@@ -27,10 +27,10 @@ export class FunctionTable {
     return this.fns.length;
   }
 
-  /** The body with its function named by index (a new object; `body` is not changed). */
-  body(body: TaskBody): WireBody {
+  /** The body with its function (`fn`, or its own) named by index: a new object; `body` is not changed. */
+  body(body: TaskBody, as?: FunctionRef): WireBody {
     if (body.kind !== "apply" && body.kind !== "map") return body;
-    const fn = body.fn;
+    const fn = as ?? body.fn;
     let i = this.#byRef.get(fn);
     if (i === undefined) {
       const same = this.#byHash.get(fn.hash);
