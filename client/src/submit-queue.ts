@@ -121,7 +121,7 @@ export class SubmitQueue {
   take(maxMsgIds: number, sent: (task: Waiting) => void): Taken {
     const tasks: TaskRequest[] = [];
     const frames: Buffer[] = [];
-    const functions = new FunctionTable();
+
     let taken = 0;
     while (this.#entries.length) {
       const entry = this.#entries[0]!;
@@ -133,10 +133,10 @@ export class SubmitQueue {
           continue;
         }
         const ids = source.ids(j);
-        if (tasks.length > 0 && taken + ids > maxMsgIds) return this.#done(tasks, frames, taken, functions);
+        if (tasks.length > 0 && taken + ids > maxMsgIds) return this.#done(tasks, frames, taken);
         entry.next++;
         const out = source.build(j);
-        tasks.push(onceper(out.request, functions));
+        tasks.push(out.request);
         for (const frame of out.frames) frames.push(frame);
         taken += ids;
         const first = source.first(j);
@@ -144,11 +144,15 @@ export class SubmitQueue {
       }
       this.#entries.shift();
     }
-    return this.#done(tasks, frames, taken, functions);
+    return this.#done(tasks, frames, taken);
   }
 
-  #done(tasks: TaskRequest[], frames: Buffer[], taken: number, functions: FunctionTable): Taken {
+  #done(tasks: TaskRequest[], frames: Buffer[], taken: number): Taken {
     this.#msgIds -= taken;
+    // One task (a single apply's round trip) names its function in its body, as it would in fns.
+    if (tasks.length < 2) return { tasks, frames };
+    const functions = new FunctionTable();
+    for (let i = 0; i < tasks.length; i++) tasks[i] = onceper(tasks[i]!, functions);
     return functions.size ? { tasks, frames, fns: functions.fns } : { tasks, frames };
   }
 

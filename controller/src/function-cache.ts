@@ -1,6 +1,9 @@
 import { ByteLru, functionHash, functionWeight, type FunctionRef, type TaskBody } from "@tsparallel/protocol";
 import type { EngineRecord } from "./engine-record.js";
 
+/** Source bytes of the accepted FunctionRefs kept for the next messages (see #canonical). */
+const CANONICAL_REF_BYTES = 4 * 1024 * 1024;
+
 /** Why a submitted function was refused: the task fails with this name and message. */
 export interface FunctionRefusal {
   ename: "FunctionHashMismatch" | "FunctionNotFound";
@@ -99,8 +102,34 @@ export class FunctionCache {
       }
     }
     if (known === undefined) return { ename: "FunctionNotFound", evalue: `${label} is unknown to the controller and its source was not sent` };
-    return { hash, name, source: known };
+    return this.#canonical(hash, name, known);
   }
+
+  /**
+   * One FunctionRef object per function across messages (while it is among the last ones made, at
+   * most CANONICAL_REF_BYTES of source): what is memoised on it (its source-less twin, its JSON, its
+   * duration key, its stream label) is then made once, not once per message.
+   */
+  #canonical(hash: string, name: string, source: string): FunctionRef {
+    const ref = this.#refs.get(hash);
+    if (ref && ref.name === name && ref.source === source) return ref;
+    const made: FunctionRef = { hash, name, source };
+    if (ref) {
+      this.#refs.delete(hash);
+      this.#refBytes -= functionWeight(ref.source!);
+    }
+    this.#refs.set(hash, made);
+    this.#refBytes += functionWeight(source);
+    for (const [old, oldRef] of this.#refs) {
+      if (this.#refBytes <= CANONICAL_REF_BYTES || old === hash) break;
+      this.#refs.delete(old);
+      this.#refBytes -= functionWeight(oldRef.source!);
+    }
+    return made;
+  }
+
+  readonly #refs = new Map<string, FunctionRef>();
+  #refBytes = 0;
 
   /**
    * The function of an accepted body as one engine should get it: with the source only while the

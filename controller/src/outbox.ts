@@ -1,11 +1,12 @@
-import { FunctionTable, type EngineTask, type FunctionRef, type MessageSender, type StreamItem, type TaskBody, type TaskResult } from "@tsparallel/protocol";
+import { FunctionTable, type EngineTask, type FunctionRef, type MessageContents, type MessageSender, type StreamItem, type TaskBody, type TaskResult } from "@tsparallel/protocol";
 import type { EngineRecord } from "./engine-record.js";
 import type { ClientRef } from "./records/task-record.js";
 
 interface EngineBatch {
   engine: EngineRecord;
   tasks: EngineTask[];
-  functions: FunctionTable;
+  /** Per task, the FunctionRef its engine gets (see task()). */
+  fns: (FunctionRef | undefined)[];
   frames: Buffer[];
   aborts: string[];
 }
@@ -15,6 +16,19 @@ interface ClientBatch {
   results: TaskResult[];
   frames: Buffer[];
   streams: StreamItem[];
+}
+
+/** A batch's tasks as they travel: bodies with their engine's FunctionRef, named once per message in fns when there are several. */
+function wireTasks(tasks: EngineTask[], fns: (FunctionRef | undefined)[]): MessageContents["task_request"] {
+  if (tasks.length === 1) {
+    const [task] = tasks;
+    const fn = fns[0];
+    if (fn !== undefined && (task!.body as { fn?: FunctionRef }).fn !== fn) task!.body = { ...task!.body, fn } as TaskBody;
+    return { tasks };
+  }
+  const functions = new FunctionTable();
+  for (let i = 0; i < tasks.length; i++) tasks[i]!.body = functions.body(tasks[i]!.body, fns[i]) as unknown as TaskBody;
+  return functions.size ? { tasks, fns: functions.fns } : { tasks };
 }
 
 function append(into: Buffer[], frames: readonly Buffer[]): void {
@@ -41,7 +55,8 @@ export class Outbox {
    */
   task(engine: EngineRecord, msgId: string, body: TaskBody, fn: FunctionRef | undefined, frames: readonly Buffer[]): void {
     const batch = this.#engine(engine);
-    batch.tasks.push({ msgId, body: batch.functions.body(body, fn) as unknown as TaskBody, bufferCount: frames.length });
+    batch.tasks.push({ msgId, body, bufferCount: frames.length });
+    batch.fns.push(fn);
     append(batch.frames, frames);
   }
 
@@ -60,8 +75,8 @@ export class Outbox {
   }
 
   flush(): void {
-    for (const { engine, tasks, functions, frames, aborts } of this.#engines.values()) {
-      if (tasks.length) this.engineSender.send("task_request", functions.size ? { tasks, fns: functions.fns } : { tasks }, { identities: engine.identity, buffers: frames });
+    for (const { engine, tasks, fns, frames, aborts } of this.#engines.values()) {
+      if (tasks.length) this.engineSender.send("task_request", wireTasks(tasks, fns), { identities: engine.identity, buffers: frames });
       // After the tasks: an abort may name a task of this same batch.
       if (aborts.length) this.engineSender.send("abort_request", { msgIds: aborts }, { identities: engine.identity });
     }
@@ -87,7 +102,7 @@ export class Outbox {
   #engine(engine: EngineRecord): EngineBatch {
     if (this.#lastEngine?.engine === engine) return this.#lastEngine;
     let batch = this.#engines.get(engine);
-    if (!batch) this.#engines.set(engine, (batch = { engine, tasks: [], functions: new FunctionTable(), frames: [], aborts: [] }));
+    if (!batch) this.#engines.set(engine, (batch = { engine, tasks: [], fns: [], frames: [], aborts: [] }));
     return (this.#lastEngine = batch);
   }
 
