@@ -123,26 +123,33 @@ export class SubmitQueue {
     const frames: Buffer[] = [];
 
     let taken = 0;
-    while (this.#entries.length) {
-      const entry = this.#entries[0]!;
-      const { source } = entry;
-      while (entry.next < source.count) {
-        const j = entry.next;
-        if (entry.removed?.has(j)) {
+    // Calls sent whole leave the queue together at the end: shifting them one by one was O(calls)
+    // each, O(n²) for n applies submitted at once (100,000 applies spent most of the client's CPU there).
+    let sentWhole = 0;
+    try {
+      while (sentWhole < this.#entries.length) {
+        const entry = this.#entries[sentWhole]!;
+        const { source } = entry;
+        while (entry.next < source.count) {
+          const j = entry.next;
+          if (entry.removed?.has(j)) {
+            entry.next++;
+            continue;
+          }
+          const ids = source.ids(j);
+          if (tasks.length > 0 && taken + ids > maxMsgIds) return this.#done(tasks, frames, taken);
           entry.next++;
-          continue;
+          const out = source.build(j);
+          tasks.push(out.request);
+          for (const frame of out.frames) frames.push(frame);
+          taken += ids;
+          const first = source.first(j);
+          for (let k = 0; k < ids; k++) sent({ msgId: out.request.msgIds[k]!, result: source.result, index: first + k });
         }
-        const ids = source.ids(j);
-        if (tasks.length > 0 && taken + ids > maxMsgIds) return this.#done(tasks, frames, taken);
-        entry.next++;
-        const out = source.build(j);
-        tasks.push(out.request);
-        for (const frame of out.frames) frames.push(frame);
-        taken += ids;
-        const first = source.first(j);
-        for (let k = 0; k < ids; k++) sent({ msgId: out.request.msgIds[k]!, result: source.result, index: first + k });
+        sentWhole++;
       }
-      this.#entries.shift();
+    } finally {
+      if (sentWhole) this.#entries.splice(0, sentWhole);
     }
     return this.#done(tasks, frames, taken);
   }
