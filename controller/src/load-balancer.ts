@@ -144,7 +144,6 @@ export class LoadBalancer {
   readonly #found: EngineRecord[] = [];
   readonly #heads: TaskRecord[] = [];
   readonly #seqs: number[] = [];
-
 }
 
 /**
