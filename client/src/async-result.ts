@@ -70,7 +70,7 @@ export class AsyncResult<T> implements PromiseLike<T> {
   /** Task indexes in the order their results arrived; kept only for whoever iterates in that order. */
   protected arrivals: number[] | undefined;
   #done = 0;
-  readonly #settledFlags: Uint8Array;
+  readonly #settledFlags: Uint8Array | number[];
   // Created only when someone waits: thousands of tiny results must not cost a promise each up front.
   #allDone: (() => void) | undefined;
   #settledPromise: Promise<void> | undefined;
@@ -97,7 +97,8 @@ export class AsyncResult<T> implements PromiseLike<T> {
   ) {
     this.returnExceptions = returnExceptions;
     this._tasks = tasks;
-    this.#settledFlags = new Uint8Array(tasks.length);
+    // A plain array for a small call: an ArrayBuffer per tiny apply was a large part of the client's garbage.
+    this.#settledFlags = tasks.length <= 16 ? new Array<number>(tasks.length).fill(0) : new Uint8Array(tasks.length);
     progressHooks()?.created?.(this);
   }
 

@@ -508,6 +508,13 @@ export class Client implements AsyncDisposable {
     return this.#tasks.has(msgId) || this.#unsent.find(msgId) !== undefined;
   }
 
+  /** @internal As _resolveTargets("all"), without making the list: throws when no engine is alive. */
+  _checkAnyEngine(): void {
+    if (this.controllerLost !== null) return void this._resolveTargets("all");
+    for (const engine of this.#engines.values()) if (engine.state !== "dead" && engine.state !== "stopped") return;
+    this._resolveTargets("all");
+  }
+
   /** @internal Targets resolved now: throws NoEnginesError when there is nothing to run on. */
   _resolveTargets(targets: number | number[] | "all"): number[] {
     const lost = this.controllerLost;
@@ -601,9 +608,9 @@ export class Client implements AsyncDisposable {
     while (this.#unsent.msgIds > 0) {
       const room = MAX_IN_FLIGHT - this.#tasks.size;
       if (room <= 0) return;
-      const { tasks, frames } = this.#unsent.take(Math.min(SUBMIT_BATCH, room), ({ msgId, result, index }) => this.#tasks.set(msgId, { result, index }));
+      const { tasks, frames, fns } = this.#unsent.take(Math.min(SUBMIT_BATCH, room), ({ msgId, result, index }) => this.#tasks.set(msgId, { result, index }));
       if (tasks.length === 0) return;
-      this.#link.send("submit_request", { tasks }, { buffers: frames });
+      this.#link.send("submit_request", fns ? { tasks, fns } : { tasks }, { buffers: frames });
     }
   }
 

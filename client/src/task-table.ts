@@ -4,6 +4,9 @@ import type { TaskMetadata } from "./async-result.js";
 const STATUSES: readonly (TaskStatus | undefined)[] = [undefined, "ok", "error", "aborted"];
 const statusCode = (status: TaskStatus | undefined): number => Math.max(0, STATUSES.indexOf(status));
 
+/** Calls of at most this many tasks keep their columns in plain arrays (see the constructor). */
+const SMALL_TABLE = 16;
+
 /** The number columns of a TaskTable, side by side per task. */
 const COLUMNS = 4;
 const ENGINE = 0;
@@ -45,8 +48,8 @@ export class TaskTable {
    * Per task, COLUMNS numbers side by side (engine id, started, completed, received; NaN: unknown): one
    * typed array for all four, so a one-task call (a tiny apply) allocates one instead of four.
    */
-  readonly #numbers: Float64Array;
-  readonly #status: Uint8Array;
+  readonly #numbers: Float64Array | number[];
+  readonly #status: Uint8Array | number[];
   /** Made on the first rare field: most calls have none. */
   #rare: Map<number, Rare> | undefined;
   #objects: TaskMetadata[] | undefined;
@@ -58,17 +61,24 @@ export class TaskTable {
     this.#kind = kind;
     this.submitted = submitted;
     this.label = label;
-    this.#numbers = new Float64Array(this.length * COLUMNS).fill(NaN);
+    // A small call (a tiny apply) gets plain arrays: a typed array costs an ArrayBuffer each, and a
+    // thousand applies in flight made the client's young generation churn through them.
+    const small = this.length <= SMALL_TABLE;
+    this.#numbers = small ? new Array<number>(this.length * COLUMNS).fill(NaN) : new Float64Array(this.length * COLUMNS).fill(NaN);
     if (engineIds) for (let i = 0; i < engineIds.length; i++) this.#numbers[i * COLUMNS + ENGINE] = engineIds[i] ?? NaN;
-    this.#status = new Uint8Array(this.length);
+    this.#status = small ? new Array<number>(this.length).fill(0) : new Uint8Array(this.length);
   }
 
   /** A table with one kind per task given (calls whose tasks differ in kind; small ones). */
   static of(tasks: { msgId: string; kind: TaskKind; engineId: number | null }[], submitted: number, label?: string): TaskTable {
-    const table = new TaskTable({ msgIds: tasks.map((t) => t.msgId), kind: tasks[0]?.kind ?? "apply", submitted, label, engineIds: tasks.map((t) => t.engineId) });
-    tasks.forEach((t, i) => {
-      if (t.kind !== table.#kind) table.#rareOf(i).kind = t.kind;
-    });
+    const msgIds = new Array<string>(tasks.length);
+    const engineIds = new Array<number | null>(tasks.length);
+    for (let i = 0; i < tasks.length; i++) {
+      msgIds[i] = tasks[i]!.msgId;
+      engineIds[i] = tasks[i]!.engineId;
+    }
+    const table = new TaskTable({ msgIds, kind: tasks[0]?.kind ?? "apply", submitted, label, engineIds });
+    for (let i = 0; i < tasks.length; i++) if (tasks[i]!.kind !== table.#kind) table.#rareOf(i).kind = tasks[i]!.kind;
     return table;
   }
 

@@ -77,7 +77,7 @@ const handlers: Partial<Record<MessageType, Handler>> = {
   async submit_request(ctx, content: MessageContents["submit_request"], msg) {
     const client: ClientRef = { key: identityKey(msg.identities), identities: msg.identities };
     try {
-      await ctx.router.submit(client, content.tasks, compactFrames(msg.buffers));
+      await ctx.router.submit(client, content.tasks, compactFrames(msg.buffers), content.fns);
     } catch (err) {
       if (err instanceof SubmitError) throw new BadRequest("SubmitError", err.message);
       throw err;

@@ -70,18 +70,16 @@ export class EventPublisher implements TaskEvents {
 
   taskCompleted(record: TaskRecord): void {
     if (record.engineId === null) return;
-    const error = record.error ? `${record.error.ename}: ${record.error.evalue}`.split("\n", 1)[0]!.slice(0, MAX_STREAM_ERROR) : undefined;
-    this.#completed.push({
-      msgId: record.msgId,
-      engineId: record.engineId,
-      kind: record.kind,
-      status: record.status!,
-      started: record.started!,
-      completed: record.completed!,
-      ...(record.streamInfo?.name !== undefined ? { name: record.streamInfo.name } : {}),
-      ...(record.streamInfo?.index !== undefined ? { index: record.streamInfo.index } : {}),
-      ...(error ? { error } : {}),
-    });
+    // One object per task, no spreads: this runs for every finished task.
+    const item: TaskStreamItem = { msgId: record.msgId, engineId: record.engineId, kind: record.kind, status: record.status!, started: record.started!, completed: record.completed! };
+    const info = record.streamInfo;
+    if (info?.name !== undefined) item.name = info.name;
+    if (info?.index !== undefined) item.index = info.index;
+    if (record.error) {
+      const error = `${record.error.ename}: ${record.error.evalue}`.split("\n", 1)[0]!.slice(0, MAX_STREAM_ERROR);
+      if (error) item.error = error;
+    }
+    this.#completed.push(item);
     const cap = this.timings.maxStreamTasks;
     if (this.#completed.length >= 2 * cap) this.#completed = this.#completed.slice(-cap);
     this.#dirty = true;

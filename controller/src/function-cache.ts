@@ -1,6 +1,9 @@
 import { ByteLru, functionHash, functionWeight, type FunctionRef, type TaskBody } from "@tsparallel/protocol";
 import type { EngineRecord } from "./engine-record.js";
 
+/** Source bytes of the accepted FunctionRefs kept for the next messages (see #canonical). */
+const CANONICAL_REF_BYTES = 4 * 1024 * 1024;
+
 /** Why a submitted function was refused: the task fails with this name and message. */
 export interface FunctionRefusal {
   ename: "FunctionHashMismatch" | "FunctionNotFound";
@@ -21,8 +24,6 @@ export const functionCounters = { hashMismatches: 0, evicted: 0 };
  */
 export class FunctionCache {
   readonly #sources: ByteLru<string>;
-  /** Accepted functions by hash, and the plain bodies that use them (see #shared). */
-  readonly #interned = new Map<string, { fn: FunctionRef; apply?: TaskBody; map?: TaskBody }>();
 
   /**
    * `learned` hears each new source (the task store keeps them, so stored tasks can run again);
@@ -59,15 +60,30 @@ export class FunctionCache {
    * hash unknown here that came without its source. `carried` holds the sources checked so far in
    * the same message: a later task of that message names them by hash, even if the cache let them go.
    */
-  accept(body: TaskBody, carried: Map<string, string> = new Map()): TaskBody | FunctionRefusal {
+  accept(body: TaskBody, carried: Map<string, string> = new Map(), accepted?: Map<string, FunctionRef>): TaskBody | FunctionRefusal {
     if (body.kind !== "apply" && body.kind !== "map") return body;
+    // A function is checked once per message (by hash): its tasks then share the one accepted
+    // FunctionRef, which bodyFor, the outbox and the store memoise on. A task that brings a source of
+    // its own other than the one accepted is checked on its own (a mismatch is refused).
+    // The body is the controller's own (just parsed, or read from the store): it takes the accepted
+    // FunctionRef in place rather than being copied for every task.
     const { hash, name, source } = body.fn;
-    const label = () => `function ${name || "(anonymous)"} (${String(hash).slice(0, 16)})`;
+    const known = accepted?.get(hash);
+    if (known && known.name === name && (source === undefined || source === known.source)) return shareOrTake(body, known);
+    const fn = this.#accept(body.fn, carried);
+    if ("ename" in fn) return fn;
+    accepted?.set(hash, fn);
+    return shareOrTake(body, fn);
+  }
+
+  #accept(ref: FunctionRef, carried: Map<string, string>): FunctionRef | FunctionRefusal {
+    const { hash, name, source } = ref;
+    const label = `function ${name || "(anonymous)"} (${String(hash).slice(0, 16)})`;
     let known = carried.get(hash) ?? this.#sources.get(hash);
     if (typeof source === "string" && source !== known) {
       if (functionHash(source) !== hash) {
         functionCounters.hashMismatches++;
-        return { ename: "FunctionHashMismatch", evalue: `${label()}: the hash sent is not the SHA-256 of the source sent; refused` };
+        return { ename: "FunctionHashMismatch", evalue: `${label}: the hash sent is not the SHA-256 of the source sent; refused` };
       }
       known = source;
       this.#remember(hash, source);
@@ -81,34 +97,47 @@ export class FunctionCache {
         this.#sources.set(hash, stored, functionWeight(stored));
       }
     }
-    if (known === undefined) return { ename: "FunctionNotFound", evalue: `${label()} is unknown to the controller and its source was not sent` };
-    return this.#shared(body, hash, name, known);
+    if (known === undefined) return { ename: "FunctionNotFound", evalue: `${label} is unknown to the controller and its source was not sent` };
+    return this.#canonical(hash, name, known);
   }
 
   /**
-   * The accepted body, shared by every task of the same function that carries nothing else (a map's
-   * tasks: their items are frames): one body, one FunctionRef and one hash string for all of them
-   * instead of three objects per task, which a million-item map kept alive for seconds each.
+   * One FunctionRef object per function across messages (while it is among the last ones made, at
+   * most CANONICAL_REF_BYTES of source): what is memoised on it (its source-less twin, its JSON, its
+   * duration key, its stream label) is then made once, not once per message.
    */
-  #shared(body: Extract<TaskBody, { fn: FunctionRef }>, hash: string, name: string, source: string): TaskBody {
-    let entry = this.#interned.get(hash);
-    if (!entry || entry.fn.name !== name || entry.fn.source !== source) {
-      if (this.#interned.size >= MAX_INTERNED) this.#interned.clear();
-      entry = { fn: { hash, name, source } };
-      this.#interned.set(hash, entry);
+  #canonical(hash: string, name: string, source: string): FunctionRef {
+    const ref = this.#refs.get(hash);
+    if (ref && ref.name === name && ref.source === source) return ref;
+    const made: FunctionRef = { hash, name, source };
+    if (ref) {
+      this.#refs.delete(hash);
+      this.#refBytes -= functionWeight(ref.source!);
     }
-    if (!onlyKindAndFn(body)) return { ...body, fn: entry.fn };
-    return (entry[body.kind] ??= { kind: body.kind, fn: entry.fn } as TaskBody);
+    this.#refs.set(hash, made);
+    this.#refBytes += functionWeight(source);
+    for (const [old, oldRef] of this.#refs) {
+      if (this.#refBytes <= CANONICAL_REF_BYTES || old === hash) break;
+      this.#refs.delete(old);
+      this.#refBytes -= functionWeight(oldRef.source!);
+    }
+    return made;
   }
 
-  /** The body as one engine should get it: with the source only while the engine may not hold it. */
-  bodyFor(engine: EngineRecord, body: TaskBody): TaskBody {
-    if (body.kind !== "apply" && body.kind !== "map") return body;
-    const { hash, name, source } = body.fn;
-    if (engine.knownFunctions.get(hash) !== undefined) return withoutSource(body);
+  readonly #refs = new Map<string, FunctionRef>();
+  #refBytes = 0;
+
+  /**
+   * The function of an accepted body as one engine should get it: with the source only while the
+   * engine may not hold it (undefined for bodies without a function).
+   */
+  functionFor(engine: EngineRecord, body: TaskBody): FunctionRef | undefined {
+    if (body.kind !== "apply" && body.kind !== "map") return undefined;
+    const { hash, source } = body.fn;
+    if (engine.knownFunctions.get(hash) !== undefined) return bareFunction(body.fn);
     engine.knownFunctions.set(hash, true, functionWeight(source!));
-    const fn: FunctionRef = { hash, name, source: source! };
-    return { ...body, fn };
+    // An accepted body's FunctionRef carries its source: it goes as it is.
+    return body.fn;
   }
 
   #remember(hash: string, source: string): void {
@@ -122,8 +151,23 @@ export class FunctionCache {
   }
 }
 
-/** Functions accepted lately whose bodies are shared; more distinct ones than this start it over. */
-const MAX_INTERNED = 1024;
+/**
+ * The body a task keeps: one body per function shared by every task that carries nothing else (a map's
+ * tasks: their items are frames), instead of an object per task that a million-item map kept alive for
+ * seconds each; any other body (the controller's own, just parsed) takes the accepted FunctionRef in place.
+ */
+function shareOrTake(body: Extract<TaskBody, { fn: FunctionRef }>, fn: FunctionRef): TaskBody {
+  if (!onlyKindAndFn(body)) {
+    body.fn = fn;
+    return body;
+  }
+  let plain = plainBodies.get(fn);
+  if (!plain) plainBodies.set(fn, (plain = {}));
+  return (plain[body.kind] ??= { kind: body.kind, fn } as TaskBody);
+}
+
+/** The shared plain bodies of each accepted FunctionRef (they go when it does). */
+const plainBodies = new WeakMap<FunctionRef, { apply?: TaskBody; map?: TaskBody }>();
 
 /** Whether a body is one of the shared ones (nothing but its kind and function), so worth remembering things about. */
 export function isShared(body: TaskBody): boolean {
@@ -139,15 +183,34 @@ function onlyKindAndFn(body: object): boolean {
 /** Each shared body's form without its source, made once. */
 const sourceless = new WeakMap<TaskBody, TaskBody>();
 
-/** The body without its source, for what is stored per task (the store keeps sources once, by hash) and engines that hold it. */
+/** The body without its source, for what is stored per task (the store keeps sources once, by hash). */
 export function withoutSource(body: TaskBody): TaskBody {
   if (body.kind !== "apply" && body.kind !== "map") return body;
   // Only shared bodies are remembered: an entry per task would cost the GC more than it saves.
-  if (!onlyKindAndFn(body)) return { ...body, fn: { hash: body.fn.hash, name: body.fn.name } };
+  if (!onlyKindAndFn(body)) return { ...body, fn: bareFunction(body.fn) };
   let bare = sourceless.get(body);
-  if (!bare) {
-    bare = { ...body, fn: { hash: body.fn.hash, name: body.fn.name } };
-    sourceless.set(body, bare);
-  }
+  if (!bare) sourceless.set(body, (bare = { ...body, fn: bareFunction(body.fn) }));
   return bare;
+}
+
+/** One source-less FunctionRef per accepted one, shared by all the bodies that name it. */
+const bareFunctions = new WeakMap<FunctionRef, FunctionRef>();
+
+function bareFunction(fn: FunctionRef): FunctionRef {
+  if (fn.source === undefined) return fn;
+  let bare = bareFunctions.get(fn);
+  if (!bare) bareFunctions.set(fn, (bare = { hash: fn.hash, name: fn.name }));
+  return bare;
+}
+
+const functionJson = new WeakMap<FunctionRef, string>();
+
+/** JSON.stringify(body), with each FunctionRef's JSON written once and reused (the store keeps every task's body). */
+export function bodyJson(body: TaskBody): string {
+  if (body.kind !== "apply" && body.kind !== "map") return JSON.stringify(body);
+  let fn = functionJson.get(body.fn);
+  if (fn === undefined) functionJson.set(body.fn, (fn = JSON.stringify(body.fn)));
+  const { fn: _, ...rest } = body;
+  // `rest` always holds `kind`: its JSON is "{...}" with at least one member.
+  return `{"fn":${fn},${JSON.stringify(rest).slice(1)}`;
 }

@@ -90,50 +90,68 @@ export class LoadBalancer {
     return this.#queue.filter((record) => record.client.key === clientKey);
   }
 
-  /** Assigns as many waiting tasks as engines will take now. */
+  /**
+   * Assigns as many waiting tasks as engines will take now. Runs once per placed task, so it makes no
+   * objects of its own: two candidate arrays are reused, and the best head is kept in locals.
+   */
   place(): void {
+    const candidates = this.#candidates;
+    const found = this.#found;
     for (;;) {
-      const free = this.#free();
-      if (free.length === 0) return;
-      let best: { record: TaskRecord; seq: number; candidates: readonly EngineRecord[] } | undefined;
-      const share = this.#guidedShare();
-      for (const head of this.#queue.heads()) {
-        if (best && head.seq > best.seq) continue;
-        const window = Math.min(share, this.#durations.window(head.record.lb!.durationKey, this.hwm));
-        const candidates = free.filter((engine) => engine.outstanding < window && (!constrained(head.record) || allowed(head.record, engine)));
-        if (candidates.length) best = { ...head, candidates };
+      const alive = this.registry.alive();
+      let held = 0;
+      let anyFree = false;
+      for (const engine of alive) {
+        held += engine.outstanding;
+        if (this.hwm <= 0 || engine.outstanding < this.hwm) anyFree = true;
       }
+      if (!anyFree) return;
+      let best: TaskRecord | undefined;
+      let bestSeq = 0;
+      let bestCount = 0;
+      const share = this.#guided ? Math.max(1, Math.ceil((this.#queue.length + held) / (GUIDED_FRACTION * Math.max(1, alive.length)))) : Number.POSITIVE_INFINITY;
+      const heads = this.#queue.headsInto(this.#heads, this.#seqs);
+      for (let h = 0; h < heads; h++) {
+        const record = this.#heads[h]!;
+        const seq = this.#seqs[h]!;
+        if (best && seq > bestSeq) continue;
+        const window = Math.min(share, this.#durations.window(record.lb!.durationKey, this.hwm));
+        const limit = this.hwm <= 0 ? window : Math.min(window, this.hwm);
+        const limited = constrained(record);
+        let count = 0;
+        for (const engine of alive) if (engine.outstanding < limit && (!limited || allowed(record, engine))) found[count++] = engine;
+        if (count === 0) continue;
+        best = record;
+        bestSeq = seq;
+        bestCount = count;
+        for (let i = 0; i < count; i++) candidates[i] = found[i]!;
+      }
+      this.#heads.fill(undefined as unknown as TaskRecord, 0, heads);
       if (!best) return;
-      this.#queue.take(best.record);
-      clearTimeout(best.record.lb!.timeout);
-      const scheme = best.record.lb!.scheme;
-      const engine = (scheme && scheme !== this.scheduler.scheme ? this.#schedulerFor(scheme) : this.scheduler).pick(best.candidates);
+      const record: TaskRecord = best;
+      candidates.length = bestCount;
+      this.#queue.take(record);
+      if (record.lb!.timeout !== undefined) clearTimeout(record.lb!.timeout);
+      const scheme = record.lb!.scheme;
+      const engine = (scheme && scheme !== this.scheduler.scheme ? this.#schedulerFor(scheme) : this.scheduler).pick(candidates);
       engine.lastAssigned = ++this.#assignments;
-      this.hooks.assign(best.record, engine);
+      this.hooks.assign(record, engine);
     }
   }
 
-  /**
-   * Guided self-scheduling: an engine holds at most a quarter of its even share of the work left. A
-   * run-time estimate can mislead (a function first tried on small inputs); this bound still leaves each
-   * engine at most one task queued once the work left is small, so the tail of a map balances.
-   */
-  #guidedShare(): number {
-    if (!this.#guided) return Number.POSITIVE_INFINITY;
-    const alive = this.registry.alive();
-    let held = 0;
-    for (const engine of alive) held += engine.outstanding;
-    return Math.max(1, Math.ceil((this.#queue.length + held) / (GUIDED_FRACTION * Math.max(1, alive.length))));
-  }
-
-  #free(): readonly EngineRecord[] {
-    const alive = this.registry.alive();
-    if (this.hwm <= 0) return alive;
-    return alive.filter((engine) => engine.outstanding < this.hwm);
-  }
+  /** The chosen head's candidate engines, and the ones of the head being looked at (reused: see place). */
+  readonly #candidates: EngineRecord[] = [];
+  readonly #found: EngineRecord[] = [];
+  readonly #heads: TaskRecord[] = [];
+  readonly #seqs: number[] = [];
 }
 
-/** The share of an engine's even part of the remaining work it may hold (1/4: see #guidedShare). */
+/**
+ * Guided self-scheduling: an engine holds at most a quarter of its even share of the work left (the
+ * `share` in place). A run-time estimate can mislead (a function first tried on small inputs); this
+ * bound still leaves each engine at most one task queued once the work left is small, so the tail of
+ * a map balances.
+ */
 const GUIDED_FRACTION = 4;
 
 function constrained(record: TaskRecord): boolean {

@@ -1,10 +1,12 @@
-import type { EngineTask, MessageSender, StreamItem, TaskResult } from "@tsparallel/protocol";
+import { FunctionTable, type EngineTask, type FunctionRef, type MessageContents, type MessageSender, type StreamItem, type TaskBody, type TaskResult } from "@tsparallel/protocol";
 import type { EngineRecord } from "./engine-record.js";
 import type { ClientRef } from "./records/task-record.js";
 
 interface EngineBatch {
   engine: EngineRecord;
   tasks: EngineTask[];
+  /** Per task, the FunctionRef its engine gets (see task()). */
+  fns: (FunctionRef | undefined)[];
   frames: Buffer[];
   aborts: string[];
 }
@@ -14,6 +16,19 @@ interface ClientBatch {
   results: TaskResult[];
   frames: Buffer[];
   streams: StreamItem[];
+}
+
+/** A batch's tasks as they travel: bodies with their engine's FunctionRef, named once per message in fns when there are several. */
+function wireTasks(tasks: EngineTask[], fns: (FunctionRef | undefined)[]): MessageContents["task_request"] {
+  if (tasks.length === 1) {
+    const [task] = tasks;
+    const fn = fns[0];
+    if (fn !== undefined && (task!.body as { fn?: FunctionRef }).fn !== fn) task!.body = { ...task!.body, fn } as TaskBody;
+    return { tasks };
+  }
+  const functions = new FunctionTable();
+  for (let i = 0; i < tasks.length; i++) tasks[i]!.body = functions.body(tasks[i]!.body, fns[i]) as unknown as TaskBody;
+  return functions.size ? { tasks, fns: functions.fns } : { tasks };
 }
 
 function append(into: Buffer[], frames: readonly Buffer[]): void {
@@ -34,9 +49,14 @@ export class Outbox {
     private readonly clientSender: MessageSender,
   ) {}
 
-  task(engine: EngineRecord, task: EngineTask, frames: readonly Buffer[]): void {
+  /**
+   * A task for the engine, its body's function as `fn` (with or without its source: see
+   * FunctionCache.functionFor). The function travels once per message (shared-functions.ts).
+   */
+  task(engine: EngineRecord, msgId: string, body: TaskBody, fn: FunctionRef | undefined, frames: readonly Buffer[]): void {
     const batch = this.#engine(engine);
-    batch.tasks.push(task);
+    batch.tasks.push({ msgId, body, bufferCount: frames.length });
+    batch.fns.push(fn);
     append(batch.frames, frames);
   }
 
@@ -55,8 +75,8 @@ export class Outbox {
   }
 
   flush(): void {
-    for (const { engine, tasks, frames, aborts } of this.#engines.values()) {
-      if (tasks.length) this.engineSender.send("task_request", { tasks }, { identities: engine.identity, buffers: frames });
+    for (const { engine, tasks, fns, frames, aborts } of this.#engines.values()) {
+      if (tasks.length) this.engineSender.send("task_request", wireTasks(tasks, fns), { identities: engine.identity, buffers: frames });
       // After the tasks: an abort may name a task of this same batch.
       if (aborts.length) this.engineSender.send("abort_request", { msgIds: aborts }, { identities: engine.identity });
     }
@@ -69,17 +89,28 @@ export class Outbox {
     }
     this.#engines.clear();
     this.#clients.clear();
+    this.#lastEngine = undefined;
+    this.#lastClient = undefined;
+    this.#lastClientKey = undefined;
   }
 
+  // The last batch used: tasks and results come in runs for one engine or client (no Map lookup each).
+  #lastEngine: EngineBatch | undefined;
+  #lastClient: ClientBatch | undefined;
+  #lastClientKey: string | undefined;
+
   #engine(engine: EngineRecord): EngineBatch {
+    if (this.#lastEngine?.engine === engine) return this.#lastEngine;
     let batch = this.#engines.get(engine);
-    if (!batch) this.#engines.set(engine, (batch = { engine, tasks: [], frames: [], aborts: [] }));
-    return batch;
+    if (!batch) this.#engines.set(engine, (batch = { engine, tasks: [], fns: [], frames: [], aborts: [] }));
+    return (this.#lastEngine = batch);
   }
 
   #client(client: ClientRef): ClientBatch {
+    if (this.#lastClientKey === client.key) return this.#lastClient!;
     let batch = this.#clients.get(client.key);
     if (!batch) this.#clients.set(client.key, (batch = { identities: client.identities, results: [], frames: [], streams: [] }));
-    return batch;
+    this.#lastClientKey = client.key;
+    return (this.#lastClient = batch);
   }
 }

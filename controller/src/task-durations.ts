@@ -1,4 +1,4 @@
-import type { TaskBody } from "@tsparallel/protocol";
+import type { FunctionRef, TaskBody } from "@tsparallel/protocol";
 
 /** Work an engine should hold ahead of what it runs: enough to hide a round trip, no more. */
 const PIPELINE_MS = 2;
@@ -9,8 +9,14 @@ const SMOOTHING = 0.3;
 /** What tasks are alike for duration: the same function, or all executes. */
 export type WindowMode = "adaptive" | "hwm";
 
+/** One key string per FunctionRef object: the tasks of a submission share it, and a Map finds a string it has hashed before faster. */
+const keys = new WeakMap<FunctionRef, string>();
+
 export function durationKey(body: TaskBody): string {
-  return body.kind === "apply" || body.kind === "map" ? `fn:${body.fn.hash}` : body.kind;
+  if (body.kind !== "apply" && body.kind !== "map") return body.kind;
+  let key = keys.get(body.fn);
+  if (key === undefined) keys.set(body.fn, (key = `fn:${body.fn.hash}`));
+  return key;
 }
 
 /**

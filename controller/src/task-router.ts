@@ -1,4 +1,4 @@
-import { RateLimitedWarnings, splitFrames, type Logger, type StreamItem, type TaskRequest, type TaskBody, type TaskResult, type TaskStatus } from "@tsparallel/protocol";
+import { RateLimitedWarnings, resolveFunctions, splitFrames, type FunctionRef, type Logger, type StreamItem, type TaskRequest, type TaskBody, type TaskResult, type TaskStatus } from "@tsparallel/protocol";
 import type { EngineRecord } from "./engine-record.js";
 import type { EngineRegistry } from "./engines-registry.js";
 import { controllerResult, NO_ENGINE } from "./failures.js";
@@ -8,7 +8,7 @@ import type { FunctionCache } from "./function-cache.js";
 import { LoadBalancer } from "./load-balancer.js";
 import { durationKey, type WindowMode } from "./task-durations.js";
 import type { Outbox } from "./outbox.js";
-import { TaskRecord, type ClientRef, type TaskWork } from "./records/task-record.js";
+import { TaskRecord, type BalancedState, type ClientRef, type TaskWork } from "./records/task-record.js";
 import type { TaskRecords } from "./records/task-records.js";
 import type { Scheduler } from "./schedulers/index.js";
 import type { PendingRetry, TaskStore } from "./store/task-store.js";
@@ -75,12 +75,14 @@ export class TaskRouter {
    * Throws SubmitError when the request as a whole is malformed; nothing of it is then run. A big
    * submission is taken in slices: what is accepted so far is placed and sent before the loop yields.
    */
-  async submit(client: ClientRef, tasks: unknown, frames: Buffer[]): Promise<void> {
+  async submit(client: ClientRef, tasks: unknown, frames: Buffer[], fns?: unknown): Promise<void> {
     if (!Array.isArray(tasks)) throw new SubmitError("submit_request needs a tasks array");
     const counts = tasks.map((t) => (t !== null && typeof t === "object" ? (t as TaskRequest).bufferCount : NaN));
     let groups: Buffer[][];
     const now = Date.now();
     try {
+      const unresolved = resolveFunctions(tasks, fns);
+      if (unresolved) throw new SubmitError(unresolved);
       groups = splitFrames(frames, counts);
     } catch (err) {
       this.#rejectAll(client, tasks, `the submission was refused: ${(err as Error).message}`, now);
@@ -88,8 +90,9 @@ export class TaskRouter {
     }
     const slice = new Slice();
     const carried = new Map<string, string>();
+    const accepted = new Map<string, FunctionRef>();
     for (let i = 0; i < tasks.length; i++) {
-      this.#submitOne(client, tasks[i], groups[i]!, now, carried);
+      this.#submitOne(client, tasks[i], groups[i]!, now, carried, accepted);
       if (slice.due()) {
         this.balancer.place();
         this.#flushOut();
@@ -168,7 +171,8 @@ export class TaskRouter {
     const resubmitted: Record<string, string> = {};
     msgIds.forEach((msgId, i) => {
       const { body, frames, lb } = requests[i]!;
-      const task: TaskRequest = { msgIds: [newMsgIds[i]!], targets: null, body, bufferCount: frames.length, ...(lb ? { lb } : {}) };
+      // A copy: accepting a body sets its function in place, and this one may be the store's own.
+      const task: TaskRequest = { msgIds: [newMsgIds[i]!], targets: null, body: { ...body }, bufferCount: frames.length, ...(lb ? { lb } : {}) };
       this.#submitOne(client, task, frames, now);
       const old = this.records.get(msgId);
       if (old) old.resubmitted = newMsgIds[i]!;
@@ -301,7 +305,7 @@ export class TaskRouter {
     return count;
   }
 
-  #submitOne(client: ClientRef, task: unknown, frames: Buffer[], now: number, carried?: Map<string, string>): void {
+  #submitOne(client: ClientRef, task: unknown, frames: Buffer[], now: number, carried?: Map<string, string>, accepted?: Map<string, FunctionRef>): void {
     const problem = taskProblem(task);
     const request = task as TaskRequest;
     if (problem) {
@@ -310,7 +314,7 @@ export class TaskRouter {
       for (const msgId of ids) this.#failNew(client, msgId, "execute", now, "InvalidTaskError", problem);
       return;
     }
-    const body = this.functions.accept(request.body, carried);
+    const body = this.functions.accept(request.body, carried, accepted);
     if ("ename" in body) {
       if (body.ename === "FunctionHashMismatch") {
         this.#refusals ??= new RateLimitedWarnings(this.log);
@@ -406,23 +410,20 @@ export class TaskRouter {
   #submitBalanced(client: ClientRef, request: TaskRequest, work: TaskWork, now: number, awaitEngines = false): void {
     const options = request.lb ?? {};
     const targets = options.targets ? new Set(options.targets) : undefined;
-    const record = new TaskRecord(request.msgIds[0]!, client, work.body.kind, now, {
-      targets,
-      retriesLeft: options.retries ?? 0,
-      ...(options.retryOnError ? { retryOnError: true } : {}),
-      timeoutMs: options.timeoutMs,
-      waiting: false,
-      durationKey: durationKey(work.body),
-      ...(options.scheme ? { scheme: options.scheme } : {}),
-    });
+    // No spreads: this runs for every load-balanced task.
+    const lb: BalancedState = { targets, retriesLeft: options.retries ?? 0, timeoutMs: options.timeoutMs, waiting: false, durationKey: durationKey(work.body) };
+    if (options.retryOnError) lb.retryOnError = true;
+    if (options.scheme) lb.scheme = options.scheme;
+    const record = new TaskRecord(request.msgIds[0]!, client, work.body.kind, now, lb);
     if (request.label !== undefined) record.label = request.label;
     if (!this.#add(record, work, request.lb)) return;
     record.work = work;
-    const unknown = options.targets?.filter((id) => !this.registry.byId(id)) ?? [];
+    const unknown = options.targets ? options.targets.filter((id) => !this.registry.byId(id)) : NONE;
     if (unknown.length) this.#fail(record, "InvalidTargetError", `there is no engine ${unknown.join(", ")}`);
     else if (awaitEngines) this.balancer.enqueue(record, options.timeoutMs);
     else if (this.registry.alive().length === 0) this.#fail(record, "NoEnginesError", "no engines are registered");
-    else if (!this.balancer.placeable(record)) this.#fail(record, "EngineError", `none of engines ${options.targets!.join(", ")} is alive`);
+    // Without targets (a new task excludes no engine yet) any alive engine may take it.
+    else if (options.targets && !this.balancer.placeable(record)) this.#fail(record, "EngineError", `none of engines ${options.targets.join(", ")} is alive`);
     else this.balancer.enqueue(record, options.timeoutMs);
   }
 
@@ -454,8 +455,7 @@ export class TaskRouter {
     record.streamInfo ??= taskLabel(work.body);
     record.engineId = engine.id;
     engine.assign(record, Date.now());
-    const body = this.functions.bodyFor(engine, work.body);
-    this.outbox.task(engine, { msgId: record.msgId, body, bufferCount: work.frames.length }, work.frames);
+    this.outbox.task(engine, record.msgId, work.body, this.functions.functionFor(engine, work.body), work.frames);
     // Only a task that may be retried elsewhere still needs its arguments.
     if (!record.lb || record.lb.retriesLeft === 0) record.work = undefined;
   }
@@ -524,6 +524,8 @@ function outcomeOf(record: TaskRecord): Outcome {
   return record.status === "ok" ? { frames: record.resultFrames } : { failure: failureText(record.status, record.error) };
 }
 
+const NONE: readonly number[] = [];
+
 const TASK_KINDS: ReadonlySet<string> = new Set(["execute", "apply", "map", "push", "pull", "clear"]);
 
 function isStrings(value: unknown): value is string[] {
@@ -536,9 +538,16 @@ function isResult(value: unknown): value is TaskResult {
   return typeof r.msgId === "string" && Number.isInteger(r.bufferCount) && r.bufferCount >= 0 && RESULT_STATUSES.has(r.status);
 }
 
+const applyLabels = new WeakMap<FunctionRef, { name?: string; index?: number }>();
+
 /** The function name (and for a map chunk its first item's index) that the task stream shows. */
 function taskLabel(body: TaskBody): { name?: string; index?: number } {
-  if (body.kind === "apply") return { name: body.fn.name || "anonymous" };
+  if (body.kind === "apply") {
+    // Shared by the tasks of one function (they share its FunctionRef): records only read it.
+    let label = applyLabels.get(body.fn);
+    if (!label) applyLabels.set(body.fn, (label = { name: body.fn.name || "anonymous" }));
+    return label;
+  }
   if (body.kind === "map") return { name: body.fn.name || "anonymous", ...(body.first !== undefined ? { index: body.first } : {}) };
   return {};
 }

@@ -9,35 +9,40 @@ import type { TaskRecord } from "./records/task-record.js";
  */
 export class UnassignedQueue {
   readonly #groups = new Map<string, Deque<TaskRecord>>();
-  readonly #seq = new Map<TaskRecord, number>();
+  /** Waiting tasks (removed ones stay in their deque until they reach its head). Their places are on them (lb.seq): no Map per task. */
+  #waiting = 0;
   #nextSeq = 0;
   /** Retried tasks go before everything queued, so they count down from -1. */
   #frontSeq = -1;
 
   get length(): number {
-    return this.#seq.size;
+    return this.#waiting;
   }
 
   push(record: TaskRecord): void {
-    this.#seq.set(record, this.#nextSeq++);
+    if (record.lb!.waiting) return;
+    record.lb!.seq = this.#nextSeq++;
     this.#group(record).push(record);
     record.lb!.waiting = true;
+    this.#waiting++;
   }
 
   /** Puts tasks back at the front (retries of a lost engine's tasks), keeping their order. */
   pushFront(records: readonly TaskRecord[]): void {
     for (let i = records.length - 1; i >= 0; i--) {
       const record = records[i]!;
-      this.#seq.set(record, this.#frontSeq--);
+      if (record.lb!.waiting) continue;
+      record.lb!.seq = this.#frontSeq--;
       this.#group(record).unshift(record);
       record.lb!.waiting = true;
+      this.#waiting++;
     }
   }
 
   remove(record: TaskRecord): boolean {
     if (!record.lb?.waiting) return false;
     record.lb.waiting = false;
-    this.#seq.delete(record);
+    this.#waiting--;
     return true;
   }
 
@@ -50,8 +55,27 @@ export class UnassignedQueue {
         this.#groups.delete(key);
         continue;
       }
-      yield { record: head, seq: this.#seq.get(head)! };
+      yield { record: head, seq: head.lb!.seq! };
     }
+  }
+
+  /**
+   * heads(), into arrays the caller reuses (the balancer looks once per placed task): returns how many
+   * groups have a head; `records[i]` and `seqs[i]` are the i-th.
+   */
+  headsInto(records: TaskRecord[], seqs: number[]): number {
+    let count = 0;
+    for (const [key, group] of this.#groups) {
+      while (group.length && !group.peek()!.lb!.waiting) group.shift();
+      const head = group.peek();
+      if (!head) {
+        this.#groups.delete(key);
+        continue;
+      }
+      records[count] = head;
+      seqs[count++] = head.lb!.seq!;
+    }
+    return count;
   }
 
   /** Takes a head returned by heads() out of the queue. */

@@ -25,6 +25,9 @@ function chunkText(chunk: unknown, encoding: unknown): string {
   return String(chunk);
 }
 
+/** What take() gives for a task that printed nothing (shared: callers only copy from it). */
+const NOTHING_PENDING: { stdout?: string; stderr?: string } = Object.freeze({});
+
 /**
  * Attributes everything written to process.stdout/stderr (console.* writes through them too) to the
  * task that is running, or to the most recent one between tasks. Output is streamed every
@@ -117,6 +120,11 @@ export class OutputCapture {
 
   /** Removes and returns the unsent output of one task, for its result. */
   take(msgId: string): { stdout?: string; stderr?: string } {
+    // Most tasks print nothing: no arrays or objects for them (this runs once per task).
+    if (this.#pending.length === 0) {
+      this.#clearTimer();
+      return NOTHING_PENDING;
+    }
     let stdout = "";
     let stderr = "";
     const rest: Chunk[] = [];

@@ -1,4 +1,4 @@
-import { splitFrames, type EngineTask, type MessageContents } from "@tsparallel/protocol";
+import { resolveFunctions, splitFrames, type EngineTask, type MessageContents } from "@tsparallel/protocol";
 import type { QueuedTask } from "./task-queue.js";
 
 export class MalformedBatchError extends Error {
@@ -23,6 +23,9 @@ function checkTask(task: unknown, index: number): asserts task is EngineTask {
 export function tasksOf(content: MessageContents["task_request"], buffers: Buffer[]): QueuedTask[] {
   const tasks = (content as { tasks?: unknown }).tasks;
   if (!Array.isArray(tasks)) throw new MalformedBatchError("content.tasks is not an array");
+  // Bodies name their function by index in `fns` (shared-functions.ts): the tasks then share its object.
+  const unresolved = resolveFunctions(tasks, (content as { fns?: unknown }).fns);
+  if (unresolved) throw new MalformedBatchError(unresolved);
   tasks.forEach(checkTask);
   let groups: Buffer[][];
   try {

@@ -15,7 +15,9 @@ type Ending = { outcome: TaskOutcome } | { error: unknown };
  * finished synchronously; one that awaits is raced against SIGINT.
  */
 export class TaskRunner {
-  #current: { task: EngineTask; started: number } | null = null;
+  /** The task running now and when it started (two fields, not an object per task). */
+  #current: EngineTask | null = null;
+  #currentStarted = 0;
 
   constructor(
     private readonly engineIdNow: () => number,
@@ -26,7 +28,8 @@ export class TaskRunner {
 
   run = ({ task, frames }: QueuedTask): FinishedTask | Promise<FinishedTask> => {
     const started = now();
-    this.#current = { task, started };
+    this.#current = task;
+    this.#currentStarted = started;
     this.capture.attributeTo(task.msgId);
     let outcome: TaskOutcome | Promise<TaskOutcome>;
     try {
@@ -41,7 +44,7 @@ export class TaskRunner {
   /** Ends the task that was running synchronously when `error` (an interruption) cut it short. */
   cutShort = (error: unknown): FinishedTask | null => {
     const current = this.#current;
-    return current ? this.#finish(current.task, current.started, { error }) : null;
+    return current ? this.#finish(current, this.#currentStarted, { error }) : null;
   };
 
   aborted = (task: EngineTask): FinishedTask => {

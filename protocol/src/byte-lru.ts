@@ -7,6 +7,8 @@
 export class ByteLru<V> {
   readonly #entries = new Map<string, { value: V; bytes: number }>();
   #bytes = 0;
+  /** The most recently used key: touching it again changes nothing (a batch of tasks names one function over and over). */
+  #newest: string | undefined;
 
   constructor(readonly capacity: number) {
     if (!Number.isSafeInteger(capacity) || capacity <= 0) throw new RangeError(`a cache capacity must be a positive integer, not ${capacity}`);
@@ -33,8 +35,11 @@ export class ByteLru<V> {
   get(key: string): V | undefined {
     const entry = this.#entries.get(key);
     if (!entry) return undefined;
-    this.#entries.delete(key);
-    this.#entries.set(key, entry);
+    if (key !== this.#newest) {
+      this.#entries.delete(key);
+      this.#entries.set(key, entry);
+      this.#newest = key;
+    }
     return entry.value;
   }
 
@@ -46,6 +51,7 @@ export class ByteLru<V> {
       this.#entries.delete(key);
     }
     this.#entries.set(key, { value, bytes });
+    this.#newest = key;
     this.#bytes += bytes;
     this.#evict(key);
   }

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { jsonDepthWithin } from "./bounded-json.js";
+import { joinable, joinFrames, splitJoined } from "./joined-frames.js";
 import { messageLimits, type MessageLimits } from "./limits.js";
 import type { ReplayGuard } from "./replay.js";
 import { Signer } from "./signer.js";
@@ -125,10 +126,15 @@ export type OutgoingFrame = Buffer | string;
  * and released later through a wake-up of this process's event loop (one per message).
  */
 export function encodeCompact(signer: Signer, msg: OutgoingMessage): OutgoingFrame[] {
-  const json = JSON.stringify([msg.header, msg.parent_header ?? {}, msg.metadata ?? {}, msg.content ?? {}]);
+  let buffers = msg.buffers ?? [];
+  // Several small value frames go as one (joined-frames.ts); the signed part says how many it holds.
+  const joined = joinable(buffers);
+  const json = joined
+    ? JSON.stringify([msg.header, msg.parent_header ?? {}, msg.metadata ?? {}, msg.content ?? {}, buffers.length])
+    : JSON.stringify([msg.header, msg.parent_header ?? {}, msg.metadata ?? {}, msg.content ?? {}]);
+  if (joined) buffers = [joinFrames(buffers)];
   const signed = COMPACT_MAGIC + signer.sign([json]) + json;
   const identities = msg.identities ?? [];
-  const buffers = msg.buffers ?? [];
   if (identities.length === 0 && buffers.length === 0) return [signed];
   const frames: OutgoingFrame[] = [];
   for (const identity of identities) frames.push(identity);
@@ -238,15 +244,24 @@ function decodeCompact<Content>(signer: Signer, frames: Buffer[], at: number, li
   } catch (err) {
     throw new MessageError(`invalid JSON frame: ${(err as Error).message}`, "json");
   }
-  if (!Array.isArray(parts) || parts.length !== 4) throw new MessageError("compact frame is not [header, parent_header, metadata, content]");
-  const [header, parent, metadata, content] = parts as [unknown, unknown, unknown, unknown];
+  if (!Array.isArray(parts) || (parts.length !== 4 && parts.length !== 5)) throw new MessageError("compact frame is not [header, parent_header, metadata, content] (and a joined frame's count)");
+  const [header, parent, metadata, content, joined] = parts as [unknown, unknown, unknown, unknown, unknown];
   if (!isObject(header) || !isObject(parent) || !isObject(metadata)) throw new MessageError("compact frame's header, parent_header or metadata is not an object");
+  let buffers = frames.slice(at + 1);
+  if (parts.length === 5) {
+    if (buffers.length !== 1) throw new MessageError(`a joined frame's message has ${buffers.length} value frames, not 1`);
+    try {
+      buffers = splitJoined(buffers[0]!, joined as number);
+    } catch (err) {
+      throw new MessageError((err as Error).message);
+    }
+  }
   return {
     identities: frames.slice(0, at),
     header: header as unknown as Header,
     parent_header: parent as Partial<Header>,
     metadata,
     content: content as Content,
-    buffers: frames.slice(at + 1),
+    buffers,
   };
 }

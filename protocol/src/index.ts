@@ -1,4 +1,6 @@
 export * from "./envelope.js";
+export * from "./joined-frames.js";
+export * from "./shared-functions.js";
 export * from "./signer.js";
 export * from "./messages.js";
 export * from "./serialize.js";

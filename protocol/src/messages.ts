@@ -330,7 +330,8 @@ export interface MessageContents {
     /** `retryAfterMs`: a refusal for now (too many new engines at once); the engine asks again after it. */
     | { status: "error"; message: string; retryAfterMs?: number };
   unregistration_request: { reason?: string };
-  task_request: { tasks: EngineTask[] };
+  /** `fns`: the functions the tasks name by index (shared-functions.ts). */
+  task_request: { tasks: EngineTask[]; fns?: FunctionRef[] };
   task_reply: { results: TaskResult[] };
   stream: { items: StreamItem[] };
   abort_request: { msgIds?: string[]; targets?: number[] };
@@ -357,7 +358,8 @@ export interface MessageContents {
    */
   client_heartbeat: { time: number };
   connect_reply: { engines: EngineInfo[]; snapshot: ClusterSnapshot };
-  submit_request: { tasks: TaskRequest[] };
+  /** `fns`: the functions the tasks name by index (shared-functions.ts). */
+  submit_request: { tasks: TaskRequest[]; fns?: FunctionRef[] };
   queue_status_request: { targets?: number[]; verbose?: boolean };
   queue_status_reply: { engines: Record<string, QueueStatus>; unassigned: number };
   result_request: { msgIds: string[] };

@@ -186,3 +186,29 @@ test("malformed and unknown requests get an error_reply and run nothing", { time
     await scene.close();
   }
 });
+
+test("a batch names each function once: the task_request's fns holds it and its tasks name it by index; a submission naming a function it lacks is refused", { timeout: 30_000 }, async () => {
+  const scene = await Scene.start();
+  try {
+    const client = await scene.client();
+    const engine = await scene.engine();
+    const source = "(x) => x + 1";
+    const fn = { hash: functionHash(source), name: "inc", source };
+    const bare = { hash: fn.hash, name: fn.name };
+    // As a client sends a function: its source in the first task of the message, the hash in the others.
+    const ids = client.submit(Array.from({ length: 6 }, (_, i) => ({ targets: [0], body: { kind: "apply" as const, fn: i === 0 ? fn : bare }, frames: packValue([i]).frames })));
+    const sent = await engine.inbox.next("task_request", () => true);
+    assert.deepEqual(sent.content.tasks.map((t) => t.msgId), ids.flat(), "one task_request for the one submission");
+    assert.deepEqual(sent.content.fns, [fn], "the function once, with its source (the engine has not met it)");
+    assert.deepEqual(sent.content.tasks.map((t) => (t.body as unknown as { fn: unknown }).fn), [0, 0, 0, 0, 0, 0]);
+    assert.deepEqual(sent.buffers.map((b) => unpackValue([b])), [0, 1, 2, 3, 4, 5].map((i) => [i]));
+
+    await assert.rejects(
+      client.request("submit_request", { tasks: [{ msgIds: ["ghost"], targets: [0], body: { kind: "apply", fn: 1 } as unknown as TaskBody, bufferCount: 0 }], fns: [fn] }),
+      /SubmitError/,
+    );
+    assert.equal((await client.results(["ghost"])).get("ghost")!.result.error?.ename, "SubmitError");
+  } finally {
+    await scene.close();
+  }
+});

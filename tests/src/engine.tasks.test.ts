@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { functionHash, newMessageId, packValue, type TaskBody } from "@tsparallel/protocol";
 import { FakeController } from "./support/fake-controller.js";
 
 describe("engine task flow: output, batching, abort, interrupt", () => {
@@ -73,6 +74,21 @@ describe("engine task flow: output, batching, abort, interrupt", () => {
     assert.ok(replies < 250, `500 tiny tasks took ${replies} replies`);
     const started = results.map((r) => r.started);
     assert.deepEqual([...started].sort((a, b) => a - b), started, "tasks ran in arrival order");
+  });
+
+  test("a task_request naming its function once (fns) runs every task with it; an index it lacks drops the batch", async () => {
+    const source = "(x) => x * 3";
+    const fn = { hash: functionHash(source), name: "triple", source };
+    const tasks = Array.from({ length: 5 }, (_, i) => ({ msgId: newMessageId(), body: { kind: "apply", fn: 0 } as unknown as TaskBody, bufferCount: 1 }));
+    controller.sendToEngine("task_request", { tasks, fns: [fn] }, tasks.map((_, i) => packValue([i]).frames[0]!));
+    const results = await controller.results(tasks.map((t) => t.msgId));
+    assert.deepEqual(results.map((r) => [r.status, r.value]), [0, 1, 2, 3, 4].map((i) => ["ok", i * 3]));
+    const stray = { msgId: newMessageId(), body: { kind: "apply", fn: 1 } as unknown as TaskBody, bufferCount: 0 };
+    controller.sendToEngine("task_request", { tasks: [stray], fns: [fn] });
+    // The engine drops the batch (and says so in its log); it keeps answering the next one.
+    const [next] = await controller.results(controller.submit([{ body: { kind: "execute", code: "7 * 6" } }]));
+    assert.equal(next!.value, 42);
+    assert.equal(controller.engineInbox.all.some((m) => m.header.msg_type === "task_reply" && JSON.stringify(m.content).includes(stray.msgId)), false);
   });
 
   test("abort answers queued tasks as aborted and leaves the running one alone", async () => {

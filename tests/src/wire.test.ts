@@ -12,7 +12,7 @@ import type { ChildProcess } from "node:child_process";
 import { after, describe, test } from "node:test";
 import * as zmq from "zeromq";
 import {
-  COMPACT_MAGIC, DELIMITER, MessageError, ReplayGuard, Signer, clientConnectionFile, decodeMessage, encodeCompact, encodeMessage,
+  COMPACT_MAGIC, DELIMITER, JOIN_MAX_FRAME_BYTES, MessageError, ReplayGuard, Signer, clientConnectionFile, decodeMessage, encodeCompact, encodeMessage,
   SerializationError, messageLimits, newHeader, packValue, unpackValue, type Header,
 } from "@tsparallel/protocol";
 import { eventually } from "./support/cluster-fixture.js";
@@ -83,6 +83,50 @@ describe("the compact form, decoded", () => {
     assert.equal(reasonOf(() => decodeMessage(signer, sign(`[${JSON.stringify(newHeader("a", "b"))},{},{},[]]`), { replay })), "malformed", "array content");
     assert.equal(reasonOf(() => decodeMessage(signer, sign(`[${JSON.stringify(newHeader("a", "b"))},{},{},{}`), { replay })), "json");
     assert.equal(reasonOf(() => decodeMessage(signer, [Buffer.from(`${COMPACT_MAGIC}${"a".repeat(200)}[]`)], { replay })), "malformed", "no JSON after a bounded signature");
+  });
+});
+
+describe("several small value frames travel as one (issue 13: a batch of tiny tasks)", () => {
+  const header = newHeader("task_reply", "wire");
+
+  test("a message's small value frames go as one joined frame and decode to the same frames, in order", () => {
+    const values = Array.from({ length: 64 }, (_, i) => packValue(i).frames[0]!);
+    values.push(Buffer.alloc(0), Buffer.from("last"));
+    const frames = encodeCompact(signer, { identities: [Buffer.from("peer")], header, content: { n: 66 }, buffers: values });
+    assert.equal(frames.length, 3, "identity, signed frame, one joined frame");
+    const json = Buffer.from(frames[1] as string).subarray(COMPACT_MAGIC.length + 64);
+    assert.equal(JSON.parse(json.toString("utf8"))[4], 66, "the signed part says how many frames the joined one holds");
+    const msg = decodeMessage(signer, asBuffers(frames), { replay: new ReplayGuard(16) });
+    assert.deepEqual(msg.buffers, values);
+    assert.deepEqual(msg.buffers.slice(0, 64).map((b) => unpackValue([b])), Array.from({ length: 64 }, (_, i) => i));
+  });
+
+  test("a lone frame, and any message with a large frame, keep their own frames", () => {
+    const one = encodeCompact(signer, { header, content: {}, buffers: [Buffer.from("only")] });
+    assert.equal(one.length, 2);
+    const large = Buffer.alloc(JOIN_MAX_FRAME_BYTES + 1, 7);
+    const mixed = encodeCompact(signer, { header, content: {}, buffers: [Buffer.from("a"), large, Buffer.from("b")] });
+    assert.equal(mixed.length, 4);
+    assert.strictEqual(mixed[2], large, "a large frame is sent from its own memory");
+    assert.deepEqual(decodeMessage(signer, asBuffers(mixed)).buffers, [Buffer.from("a"), large, Buffer.from("b")]);
+  });
+
+  test("a joined frame that does not hold what the signed part says is refused as malformed", () => {
+    const replay = new ReplayGuard(16);
+    const joined = (count: number, buffers: Buffer[]) => {
+      const json = JSON.stringify([newHeader("task_reply", "wire"), {}, {}, {}, count]);
+      return [Buffer.from(COMPACT_MAGIC + signer.sign([json]) + json), ...buffers];
+    };
+    const lengths = (...ns: number[]) => Buffer.concat(ns.map((n) => { const b = Buffer.alloc(4); b.writeUInt32LE(n); return b; }));
+    const good = Buffer.concat([lengths(1, 2), Buffer.from("abc")]);
+    assert.deepEqual(decodeMessage(signer, joined(2, [good]), { replay }).buffers, [Buffer.from("a"), Buffer.from("bc")]);
+    assert.equal(reasonOf(() => decodeMessage(signer, joined(2, [Buffer.concat([lengths(1, 5), Buffer.from("abc")])]), { replay })), "malformed", "a length past the end");
+    assert.equal(reasonOf(() => decodeMessage(signer, joined(2, [Buffer.concat([lengths(1, 1), Buffer.from("abc")])]), { replay })), "malformed", "bytes left over");
+    assert.equal(reasonOf(() => decodeMessage(signer, joined(3, [good]), { replay })), "malformed", "fewer frames than said");
+    assert.equal(reasonOf(() => decodeMessage(signer, joined(1, [good]), { replay })), "malformed", "a count under two");
+    assert.equal(reasonOf(() => decodeMessage(signer, joined(2.5, [good]), { replay })), "malformed", "a count that is not an integer");
+    assert.equal(reasonOf(() => decodeMessage(signer, joined(2, [good, good]), { replay })), "malformed", "two value frames");
+    assert.equal(reasonOf(() => decodeMessage(signer, joined(2, []), { replay })), "malformed", "no value frame");
   });
 });
 

@@ -206,10 +206,20 @@ export class LoadBalancedView {
   }
 
   #checkEngines(): void {
-    this.client._resolveTargets(this.options.targets ?? "all");
+    // Every apply checks: "all" needs only one live engine, not the sorted list of them.
+    if (this.options.targets === undefined) this.client._checkAnyEngine();
+    else this.client._resolveTargets(this.options.targets);
   }
 
+  /** This view's own options as they travel, made once (every apply sends them). */
+  #ownLb: TaskSpec["lb"] | undefined;
+
   #lb(options: LoadBalancedOptions): TaskSpec["lb"] {
+    if (options === this.options) return (this.#ownLb ??= this.#lbOf(options));
+    return this.#lbOf(options);
+  }
+
+  #lbOf(options: LoadBalancedOptions): TaskSpec["lb"] {
     return {
       ...(options.targets ? { targets: options.targets } : {}),
       ...(options.retries ? { retries: options.retries } : {}),

@@ -10,12 +10,17 @@ export const SMALL_FRAME = 256;
 export function compactFrames(frames: Buffer[]): Buffer[] {
   let small = 0;
   let bytes = 0;
+  // Small frames that came joined in one frame (joined-frames.ts) are views into one memory already.
+  let memory: ArrayBufferLike | undefined;
+  let shared = true;
   for (const frame of frames) {
     if (frame.length > SMALL_FRAME) continue;
     small++;
     bytes += frame.length;
+    if (memory === undefined) memory = frame.buffer;
+    else if (frame.buffer !== memory) shared = false;
   }
-  if (small < 2) return frames;
+  if (small < 2 || shared) return frames;
   const slab = Buffer.allocUnsafeSlow(bytes);
   const compacted = new Array<Buffer>(frames.length);
   let at = 0;

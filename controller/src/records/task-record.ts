@@ -20,6 +20,8 @@ export interface BalancedState {
   timeout?: NodeJS.Timeout;
   /** True while it sits in the unassigned queue. */
   waiting: boolean;
+  /** Its place in the unassigned queue while waiting (lower = older; see UnassignedQueue). */
+  seq?: number;
   /** Which tasks it is alike for run time (see TaskDurations). */
   durationKey: string;
   /** The submitter's scheme for this task, when it overrides the controller's. */

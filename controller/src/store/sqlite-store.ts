@@ -1,7 +1,7 @@
 import { chmodSync } from "node:fs";
 import Database from "better-sqlite3";
 import type { ClusterSnapshot, Logger, RemoteErrorInfo, TaskBody, TaskDbRecord, TaskRecordInfo, TaskRequest } from "@tsparallel/protocol";
-import { isShared, withoutSource } from "../function-cache.js";
+import { bodyJson, isShared, withoutSource } from "../function-cache.js";
 import { dbRecord, recordInfo } from "../records/record-info.js";
 import type { TaskRecord, TaskWork } from "../records/task-record.js";
 import { Deque } from "../deque.js";
@@ -570,15 +570,15 @@ export class SqliteTaskStore implements TaskStore {
   }
 }
 
-/** A shared body's JSON, made once for all the tasks that carry it (a map's); others are made each time. */
-const bodyJson = new WeakMap<TaskBody, string>();
+/** A shared body's JSON, made once for all the tasks that carry it (a map's); others are made each time, their function's JSON once. */
+const sharedBodyJson = new WeakMap<TaskBody, string>();
 
 /** The stored form of a request: `{"body":…,"lb":…}`. */
 function requestJson(request: NonNullable<Entry["request"]>): string {
-  let body = bodyJson.get(request.body);
+  let body = sharedBodyJson.get(request.body);
   if (body === undefined) {
-    body = JSON.stringify(request.body);
-    if (isShared(request.body)) bodyJson.set(request.body, body);
+    body = bodyJson(request.body);
+    if (isShared(request.body)) sharedBodyJson.set(request.body, body);
   }
   return request.lb ? `{"body":${body},"lb":${JSON.stringify(request.lb)}}` : `{"body":${body}}`;
 }

@@ -28,6 +28,7 @@ import {
   type StreamItem,
   type TaskRequest,
   type TaskResult,
+  resolveFunctions,
   splitFrames,
 } from "@tsparallel/protocol";
 import { bins, tempProfileRoot } from "./paths.js";
@@ -256,6 +257,9 @@ export class FakeEngine {
   }
 
   #collect(msg: Typed<"task_request">): void {
+    // As an engine does: bodies name their function by index in the message's fns.
+    const unresolved = resolveFunctions(msg.content.tasks, msg.content.fns);
+    if (unresolved) throw new Error(unresolved);
     const groups = splitFrames(msg.buffers, msg.content.tasks.map((t) => t.bufferCount));
     msg.content.tasks.forEach((task, i) => this.tasks.push({ task, frames: groups[i]! }));
   }
