@@ -51,8 +51,9 @@ const handlers: Partial<Record<MessageType, Handler>> = {
   // Counted as heard before dispatch, like every message of the client; it needs no reply.
   client_heartbeat() {},
 
-  connect_request(ctx, _content, _msg, reply) {
-    reply("connect_reply", { engines: [...ctx.registry.all()].map((e) => e.info()), snapshot: ctx.snapshot() });
+  connect_request(ctx, _content, msg, reply) {
+    // The client names itself with its identity in direct requests, so the records of its direct tasks point back at it.
+    reply("connect_reply", { engines: [...ctx.registry.all()].map((e) => e.info()), snapshot: ctx.snapshot(), client: identityKey(msg.identities) });
   },
 
   async submit_request(ctx, content: MessageContents["submit_request"], msg) {

@@ -32,7 +32,7 @@ import { LoopWatch, loopCpuFromEnv } from "./loop-watch.js";
 import { clientSocketLimits } from "./request-limits.js";
 import { Slice } from "./slice.js";
 import { Throughput } from "./throughput.js";
-import { registerZapDomains } from "./zap.js";
+import { registerZapDomains } from "@tsparallel/protocol";
 import { ProcessUsage } from "./process-usage.js";
 
 /** The shared replay history holds as many signatures as the three receiving sockets had each. */

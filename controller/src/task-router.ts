@@ -1,4 +1,4 @@
-import { RateLimitedWarnings, splitFrames, type Logger, type StreamItem, type TaskRequest, type TaskBody, type TaskResult, type TaskStatus } from "@tsparallel/protocol";
+import { RateLimitedWarnings, splitFrames, type DirectAccepted, type Logger, type StreamItem, type TaskRequest, type TaskBody, type TaskResult, type TaskStatus } from "@tsparallel/protocol";
 import type { EngineRecord } from "./engine-record.js";
 import type { EngineRegistry } from "./engines-registry.js";
 import { controllerResult, NO_ENGINE } from "./failures.js";
@@ -133,6 +133,60 @@ export class TaskRouter {
     this.events.changed();
   }
 
+  /**
+   * What an engine reports of the direct tasks clients sent it (DirectView's direct path): each becomes
+   * a record held by that engine, so history, result requests, the store, the task stream, queue status,
+   * abort and the engine's death see it as a routed task; each result finishes its record as a routed
+   * one would, but is not sent to the client (the engine did that first).
+   */
+  directReport(engine: EngineRecord, content: unknown, frames: Buffer[]): void {
+    const { accepted, results } = (content ?? {}) as { accepted?: unknown; results?: unknown };
+    if (!Array.isArray(accepted) || !Array.isArray(results) || !accepted.every(isAccepted) || !results.every(isResult)) {
+      this.log.warn(`engine ${engine.id} sent a malformed direct_report; dropped`);
+      return;
+    }
+    let groups: Buffer[][];
+    try {
+      groups = splitFrames(frames, [...accepted.map((a) => a.bufferCount), ...results.map((r) => r.bufferCount)]);
+    } catch (err) {
+      this.log.warn(`engine ${engine.id} sent a direct_report whose frames do not match (${(err as Error).message}); dropped`);
+      return;
+    }
+    const now = Date.now();
+    accepted.forEach((entry, i) => this.#acceptDirect(engine, entry, groups[i]!, now));
+    results.forEach((result, i) => {
+      const record = this.records.get(result.msgId);
+      if (!record?.direct || !engine.release(record, now)) return;
+      engine.completed++;
+      if (result.status !== "ok") engine.failed++;
+      this.#complete(record, result.engineId === engine.id ? result : { ...result, engineId: engine.id }, groups[accepted.length + i]!, false);
+    });
+    this.events.changed();
+  }
+
+  #acceptDirect(engine: EngineRecord, entry: DirectAccepted, frames: Buffer[], now: number): void {
+    if (this.records.get(entry.msgId)) return;
+    const client: ClientRef = CLIENT_ID.test(entry.client) ? { key: entry.client, identities: [Buffer.from(entry.client, "hex")] } : { key: `direct:${engine.id}`, identities: [] };
+    const request = { msgIds: [entry.msgId], targets: [engine.id], body: entry.body, bufferCount: frames.length, ...(entry.label !== undefined ? { label: entry.label } : {}) };
+    const problem = taskProblem(request);
+    const kind = problem === undefined ? entry.body.kind : "execute";
+    const record = new TaskRecord(entry.msgId, client, kind, Number.isFinite(entry.submitted) ? entry.submitted : now);
+    record.direct = true;
+    if (problem === undefined && entry.label !== undefined) record.label = entry.label;
+    const body = problem === undefined ? this.functions.accept(entry.body) : undefined;
+    // Kept for resubmit as a routed task's are, unless the engine left big arguments out or the function is unknown here.
+    const work: TaskWork | undefined = body && !("ename" in body) && !entry.argsDropped ? { body, frames } : undefined;
+    if (problem === undefined) record.streamInfo = taskLabel(entry.body);
+    if (!this.#add(record, work)) return;
+    if (!engine.alive) {
+      // Reported by an engine declared dead meanwhile: its client failed the task when it heard.
+      this.#complete(record, controllerResult(record.msgId, engine.id, "EngineError", `engine ${engine.id} was declared dead while running this task`, "error"), [], false);
+      return;
+    }
+    record.engineId = engine.id;
+    engine.assign(record, now);
+  }
+
   streams(engine: EngineRecord, items: unknown): void {
     if (!Array.isArray(items)) return;
     for (const item of items as StreamItem[]) {
@@ -141,7 +195,8 @@ export class TaskRouter {
       if (!record || !engine.alive || !engine.holds(record)) continue;
       // Rich outputs and published data are relayed to the client only; the record keeps the text streams.
       if (item.name === "stdout" || item.name === "stderr") record.appendOutput(item.name, item.text);
-      this.outbox.stream(record.client, { msgId: item.msgId, engineId: engine.id, name: item.name, text: item.text });
+      // A direct task's engine streamed to its client itself.
+      if (!record.direct) this.outbox.stream(record.client, { msgId: item.msgId, engineId: engine.id, name: item.name, text: item.text });
     }
   }
 
@@ -460,7 +515,8 @@ export class TaskRouter {
     if (!record.lb || record.lb.retriesLeft === 0) record.work = undefined;
   }
 
-  #complete(record: TaskRecord, result: TaskResult, frames: Buffer[]): void {
+  /** `toClient` false: the client has the result already (a direct task's, from its engine). */
+  #complete(record: TaskRecord, result: TaskResult, frames: Buffer[], toClient = true): void {
     record.finish(result, frames);
     const gather = record.gather;
     if (gather) {
@@ -468,7 +524,7 @@ export class TaskRouter {
       gather.hold({ record, result, frames });
       return;
     }
-    this.#deliver(record, result, frames);
+    this.#deliver(record, result, frames, toClient);
   }
 
   /** A broadcast's results, together: one store transaction and one message to the client. */
@@ -480,7 +536,7 @@ export class TaskRouter {
     }
   }
 
-  #deliver(record: TaskRecord, result: TaskResult, frames: Buffer[]): void {
+  #deliver(record: TaskRecord, result: TaskResult, frames: Buffer[], sendIt = true): void {
     const waiters = this.#waits.take(record.msgId);
     let toClient = result;
     if (waiters) {
@@ -491,7 +547,7 @@ export class TaskRouter {
     }
     this.store.completed(record, frames);
     this.records.completed(record);
-    this.outbox.result(record.client, toClient, toClient.held ? [] : frames);
+    if (sendIt) this.outbox.result(record.client, toClient, toClient.held ? [] : frames);
     this.events.taskCompleted(record);
   }
 
@@ -525,6 +581,14 @@ function outcomeOf(record: TaskRecord): Outcome {
 }
 
 const TASK_KINDS: ReadonlySet<string> = new Set(["execute", "apply", "map", "push", "pull", "clear"]);
+/** A client's routing identity in hex, as connect_reply told it. */
+const CLIENT_ID = /^[0-9a-f]{2,512}$/;
+
+function isAccepted(value: unknown): value is DirectAccepted {
+  if (value === null || typeof value !== "object") return false;
+  const a = value as DirectAccepted;
+  return typeof a.msgId === "string" && a.msgId.length > 0 && typeof a.client === "string" && Number.isInteger(a.bufferCount) && a.bufferCount >= 0 && a.body !== null && typeof a.body === "object";
+}
 
 function isStrings(value: unknown): value is string[] {
   return Array.isArray(value) && value.every((v) => typeof v === "string");

@@ -1,7 +1,9 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { inspect } from "node:util";
 import type * as zmq from "zeromq";
-import { createLogger, curveClientOptions, url, type EngineConnectionInfo, type EngineMetadata, type Logger, type Message, type MessageContents, type MessageSender } from "@tsparallel/protocol";
+import { createLogger, curveClientOptions, url, type DirectAddress, type EngineConnectionInfo, type EngineMetadata, type Logger, type Message, type MessageContents, type MessageSender } from "@tsparallel/protocol";
+import { DirectRoutes } from "./direct-routes.js";
+import type { DirectSocket } from "./direct-socket.js";
 import type { RunningEngine } from "./engine.js";
 import { uncaptured } from "./engine-log.js";
 import { Heartbeat, rejoinAfterMs, type HeartbeatEvent } from "./heartbeat.js";
@@ -26,7 +28,12 @@ export interface SessionIdentity {
   readonly lostControllerMs: number;
   /** Launch metadata (launcher, host, MPI rank...), told again with every registration. */
   readonly metadata?: EngineMetadata;
+  /** The direct socket's address, told again with every registration. */
+  direct?: DirectAddress;
 }
+
+/** Longest client identity a direct_request may name (hex of a ROUTER routing id: 5 bytes from libzmq, 255 at most). */
+const MAX_CLIENT_ID_LENGTH = 512;
 
 /** Waits between registration attempts while rejoining: doubling from the first, up to the last. */
 const REJOIN_FIRST_WAIT_MS = 500;
@@ -45,6 +52,7 @@ export class EngineSession implements RunningEngine {
   readonly #handlers: TaskHandlers;
   readonly #batch: ResultBatch;
   readonly #interrupter: Interrupter;
+  readonly #routes: DirectRoutes | undefined;
   readonly #heartbeat = new Heartbeat();
   #stopping: Promise<number> | null = null;
   #settle: (code: number) => void = () => {};
@@ -65,13 +73,22 @@ export class EngineSession implements RunningEngine {
     private readonly sender: MessageSender,
     namespace: Namespace,
     interrupter: Interrupter,
+    private readonly direct?: DirectSocket,
   ) {
     identity.id = registration.id;
     this.exited = new Promise((resolve) => (this.#settle = resolve));
-    this.capture = new OutputCapture(() => this.id, (items) => sender.send("stream", { items }));
+    const routes = (this.#routes = direct && new DirectRoutes(direct, (content, frames) => sender.send("direct_report", content, { buffers: frames })));
+    this.capture = new OutputCapture(() => this.id, (items) => {
+      routes?.streams(items);
+      sender.send("stream", { items });
+    });
     this.#log = this.#logger();
     this.#interrupter = interrupter;
-    this.#batch = new ResultBatch((results, frames) => sender.send("task_reply", { results }, { buffers: frames }));
+    this.#batch = new ResultBatch((results, frames) => {
+      // Results of direct tasks go to their clients here; the rest to the controller.
+      if (routes) ({ results, frames } = routes.results(results, frames));
+      if (results.length) sender.send("task_reply", { results }, { buffers: frames });
+    });
     this.#handlers = new TaskHandlers(namespace);
     const runner = new TaskRunner(() => this.id, this.#handlers, this.capture, this.#interrupter);
     this.#queue = new TaskQueue(runner, this.#batch, new IdleCollector());
@@ -105,8 +122,9 @@ export class EngineSession implements RunningEngine {
       (event) => this.#onHeartbeatEvent(event),
       (err) => void this.#stop(1, `the heartbeat thread failed: ${err.message}`, true),
     );
-    this.#log.info(`registered as engine ${this.id} (pid ${process.pid}, heartbeat every ${heartbeatMs} ms)`);
+    this.#log.info(`registered as engine ${this.id} (pid ${process.pid}, heartbeat every ${heartbeatMs} ms${this.direct ? `, direct socket ${this.direct.address.url}` : ""})`);
     void this.#listen(messages);
+    if (this.direct) void this.#listenDirect(this.direct);
   }
 
   shutdown(reason = "shutdown requested"): Promise<number> {
@@ -148,7 +166,7 @@ export class EngineSession implements RunningEngine {
       }
       attempts++;
       const answered = new Promise<MessageContents["registration_reply"]>((resolve) => (this.#onRegistrationReply = resolve));
-      this.sender.send("registration_request", registrationRequest(this.uuid, this.identity.version, this.id, this.identity.metadata));
+      this.sender.send("registration_request", registrationRequest(this.uuid, this.identity.version, this.id, this.identity.metadata, this.identity.direct));
       // Jitter keeps many engines of a restarted controller from registering in lockstep.
       const reply = await Promise.race([answered, sleep(wait * (0.8 + 0.4 * Math.random()))]);
       this.#onRegistrationReply = null;
@@ -196,6 +214,60 @@ export class EngineSession implements RunningEngine {
     if (!this.#stopping) void this.#stop(1, "the engine socket closed", false);
   }
 
+  async #listenDirect(direct: DirectSocket): Promise<void> {
+    for await (const msg of direct.messages(this.#log)) {
+      if (this.#stopping) break;
+      try {
+        this.#handleDirect(direct, msg);
+      } catch (err) {
+        this.#log.error(`failed to handle a direct ${msg.header.msg_type}: ${(err as Error).stack ?? String(err)}`);
+      }
+    }
+  }
+
+  /** A verified message from a client on the direct socket. */
+  #handleDirect(direct: DirectSocket, msg: Message): void {
+    const identity = msg.identities.length === 1 ? msg.identities[0]! : undefined;
+    if (!identity) return;
+    const type = msg.header.msg_type;
+    switch (type) {
+      case "direct_hello":
+        direct.send(identity, "direct_welcome", { id: this.id, uuid: this.uuid, dropped: direct.dropped });
+        break;
+      case "direct_request": {
+        const { client } = msg.content as Partial<MessageContents["direct_request"]>;
+        try {
+          if (typeof client !== "string" || client.length > MAX_CLIENT_ID_LENGTH || !/^[0-9a-f]*$/.test(client)) throw new Error("client is not a routing identity");
+          const tasks = tasksOf(msg.content as MessageContents["task_request"], msg.buffers);
+          for (const task of tasks) task.direct = true;
+          this.#routes!.accepted(identity, client, tasks);
+          this.#handlers.arrived(tasks, true);
+          this.#queue.enqueue(tasks);
+        } catch (err) {
+          direct.dropped++;
+          this.#log.warn(`dropped a malformed direct_request ${msg.header.msg_id}: ${(err as Error).message}`);
+        }
+        break;
+      }
+      case "abort_request":
+        this.#abort(msg);
+        break;
+      default:
+        direct.dropped++;
+        this.#log.debug(`ignored a direct ${type} message`);
+    }
+  }
+
+  #abort(msg: Message): void {
+    const { msgIds } = msg.content as MessageContents["abort_request"];
+    if (msgIds !== undefined && !(Array.isArray(msgIds) && msgIds.every((id) => typeof id === "string"))) {
+      this.#log.warn(`dropped a malformed abort_request ${msg.header.msg_id}`);
+      return;
+    }
+    const aborted = this.#queue.abort(msgIds);
+    this.#log.debug(`aborted ${aborted.length} queued task(s)`);
+  }
+
   #handle(msg: Message): void {
     const type = msg.header.msg_type;
     switch (type) {
@@ -208,16 +280,9 @@ export class EngineSession implements RunningEngine {
           this.#log.warn(`dropped a malformed task_request ${msg.header.msg_id}: ${(err as Error).message}`);
         }
         break;
-      case "abort_request": {
-        const { msgIds } = msg.content as MessageContents["abort_request"];
-        if (msgIds !== undefined && !(Array.isArray(msgIds) && msgIds.every((id) => typeof id === "string"))) {
-          this.#log.warn(`dropped a malformed abort_request ${msg.header.msg_id}`);
-          break;
-        }
-        const aborted = this.#queue.abort(msgIds);
-        this.#log.debug(`aborted ${aborted.length} queued task(s)`);
+      case "abort_request":
+        this.#abort(msg);
         break;
-      }
       case "registration_reply":
         // Only a rejoin waits for one; a late duplicate (an earlier attempt's) is of no use.
         if (this.#onRegistrationReply) this.#onRegistrationReply(msg.content as MessageContents["registration_reply"]);
@@ -239,8 +304,10 @@ export class EngineSession implements RunningEngine {
       this.#queue.stop();
       this.#batch.flush();
       this.capture.flush();
+      this.#routes?.flush();
       if (unregister) this.sender.send("unregistration_request", { reason });
-      await Promise.race([this.sender.flushed(), sleep(2000)]);
+      await Promise.race([Promise.all([this.sender.flushed(), this.direct?.flushed()]), sleep(2000)]);
+      this.direct?.close();
       await this.#heartbeat.stop();
       this.sender.close();
       this.socket.linger = unregister ? 1000 : 0;

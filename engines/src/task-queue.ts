@@ -6,6 +6,8 @@ import { isThenable } from "./task-handlers.js";
 export interface QueuedTask {
   task: EngineTask;
   frames: Buffer[];
+  /** Sent by a client on the direct socket (not by the controller). */
+  direct?: boolean;
 }
 
 export interface TaskQueueRunner {

@@ -15,3 +15,5 @@ export * from "./bounded-json.js";
 export * from "./process-identity.js";
 export * from "./byte-lru.js";
 export * from "./published-data.js";
+export * from "./zap.js";
+export * from "./direct.js";

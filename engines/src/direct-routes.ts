@@ -1,0 +1,146 @@
+import type { DirectAccepted, DirectTask, StreamItem, TaskResult } from "@tsparallel/protocol";
+import type { DirectSocket } from "./direct-socket.js";
+import type { QueuedTask } from "./task-queue.js";
+
+/** Who sent a direct task: its routing identity on the direct socket, and its identity at the controller (hex). */
+interface Origin {
+  identity: Buffer;
+  client: string;
+}
+
+/** Argument frames up to this size go to the controller with the report (kept for resubmit); bigger ones do not. */
+const FORWARD_ARGS_BYTES = 1 << 20;
+/** A report this big leaves at once instead of at the end of the turn. */
+const REPORT_MAX_ENTRIES = 4096;
+
+/**
+ * Where each result and stream of a direct task goes: straight to the client that sent it, at once;
+ * and to the controller, which keeps the records, in one `direct_report` per turn of the event loop
+ * (after the replies have left), so its bookkeeping is never on the round trip. Tasks that came from the
+ * controller go back to it as before.
+ */
+export class DirectRoutes {
+  readonly #origins = new Map<string, Origin>();
+  #accepted: DirectAccepted[] = [];
+  #acceptedFrames: Buffer[] = [];
+  #results: TaskResult[] = [];
+  #resultFrames: Buffer[] = [];
+  #scheduled = false;
+
+  constructor(
+    private readonly socket: DirectSocket,
+    private readonly report: (content: { accepted: DirectAccepted[]; results: TaskResult[] }, frames: Buffer[]) => void,
+  ) {}
+
+  get size(): number {
+    return this.#origins.size;
+  }
+
+  /** Tasks of one direct_request: remembered with their sender, reported to the controller. */
+  accepted(identity: Buffer, client: string, tasks: QueuedTask[]): void {
+    const origin = { identity, client };
+    const submitted = Date.now();
+    const sources = new Set<string>();
+    for (const { task, frames } of tasks) {
+      this.#origins.set(task.msgId, origin);
+      let bytes = 0;
+      for (const frame of frames) bytes += frame.length;
+      const forward = bytes <= FORWARD_ARGS_BYTES;
+      const entry: DirectAccepted = { msgId: task.msgId, client, body: bodyForReport(task, sources), bufferCount: forward ? frames.length : 0, submitted };
+      const label = (task as DirectTask).label;
+      if (typeof label === "string") entry.label = label;
+      if (!forward) entry.argsDropped = true;
+      this.#accepted.push(entry);
+      if (forward) for (const frame of frames) this.#acceptedFrames.push(frame);
+    }
+    this.#schedule();
+  }
+
+  isDirect(msgId: string): boolean {
+    return this.#origins.has(msgId);
+  }
+
+  /**
+   * Sends the results of direct tasks to their clients and queues them for the report; returns the
+   * rest (tasks from the controller) for the controller.
+   */
+  results(results: TaskResult[], frames: Buffer[]): { results: TaskResult[]; frames: Buffer[] } {
+    if (this.#origins.size === 0) return { results, frames };
+    const rest: TaskResult[] = [];
+    const restFrames: Buffer[] = [];
+    const toClients = new Map<Buffer, { results: TaskResult[]; frames: Buffer[] }>();
+    let at = 0;
+    for (const result of results) {
+      const own = frames.slice(at, at + result.bufferCount);
+      at += result.bufferCount;
+      const origin = this.#origins.get(result.msgId);
+      if (!origin) {
+        rest.push(result);
+        for (const frame of own) restFrames.push(frame);
+        continue;
+      }
+      this.#origins.delete(result.msgId);
+      let batch = toClients.get(origin.identity);
+      if (!batch) toClients.set(origin.identity, (batch = { results: [], frames: [] }));
+      batch.results.push(result);
+      for (const frame of own) batch.frames.push(frame);
+      this.#results.push(result);
+      for (const frame of own) this.#resultFrames.push(frame);
+    }
+    for (const [identity, batch] of toClients) this.socket.send(identity, "task_reply", { results: batch.results }, batch.frames);
+    if (toClients.size) this.#schedule();
+    return { results: rest, frames: restFrames };
+  }
+
+  /**
+   * Output of direct tasks goes to their clients at once. The controller gets every item (its records
+   * keep the text), after the report of the tasks they belong to.
+   */
+  streams(items: StreamItem[]): void {
+    if (this.#origins.size === 0) return;
+    let toClients: Map<Buffer, StreamItem[]> | undefined;
+    for (const item of items) {
+      const origin = this.#origins.get(item.msgId);
+      if (!origin) continue;
+      toClients ??= new Map();
+      let list = toClients.get(origin.identity);
+      if (!list) toClients.set(origin.identity, (list = []));
+      list.push(item);
+    }
+    if (!toClients) return;
+    for (const [identity, list] of toClients) this.socket.send(identity, "stream", { items: list });
+    // The controller must know the tasks before it reads their output.
+    this.flush();
+  }
+
+  /** Sends what the controller has not been told yet. */
+  readonly flush = (): void => {
+    this.#scheduled = false;
+    if (this.#accepted.length === 0 && this.#results.length === 0) return;
+    const content = { accepted: this.#accepted, results: this.#results };
+    const frames = this.#acceptedFrames.length ? this.#acceptedFrames.concat(this.#resultFrames) : this.#resultFrames;
+    this.#accepted = [];
+    this.#acceptedFrames = [];
+    this.#results = [];
+    this.#resultFrames = [];
+    this.report(content, frames);
+  };
+
+  #schedule(): void {
+    if (this.#accepted.length + this.#results.length >= REPORT_MAX_ENTRIES) return this.flush();
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(this.flush);
+  }
+}
+
+/** The task's body for the controller's record: a function's source once per report (the controller keeps sources by hash). */
+function bodyForReport(task: QueuedTask["task"], sources: Set<string>): DirectAccepted["body"] {
+  const body = task.body;
+  if ((body.kind !== "apply" && body.kind !== "map") || typeof body.fn?.source !== "string") return body;
+  if (!sources.has(body.fn.hash)) {
+    sources.add(body.fn.hash);
+    return body;
+  }
+  return { ...body, fn: { hash: body.fn.hash, name: body.fn.name } };
+}
