@@ -193,6 +193,11 @@ export class Client implements AsyncDisposable {
     return [...this.#engines.values()];
   }
 
+  /** Ids of the engines this client sends DirectView work to straight (their direct link is ready), ascending. */
+  get directEngines(): number[] {
+    return [...this.#links.values()].filter((l) => l.state === "ready").map((l) => l.engineId).sort((a, b) => a - b);
+  }
+
   /** The controller's client address. */
   get url(): string {
     return this.#link.address;

@@ -42,8 +42,8 @@ export class DirectRoutes {
     return this.#origins.size;
   }
 
-  /** Tasks of one direct_request: remembered with their sender, reported to the controller. */
-  accepted(identity: Buffer, client: string, tasks: QueuedTask[]): void {
+  /** Tasks of one direct_request: remembered with their sender, reported to the controller (`now`: at once). */
+  accepted(identity: Buffer, client: string, tasks: QueuedTask[], now = false): void {
     const origin = { identity, client };
     const submitted = Date.now();
     const sources = new Set<string>();
@@ -59,7 +59,8 @@ export class DirectRoutes {
       this.#accepted.push(entry);
       if (forward) for (const frame of frames) this.#acceptedFrames.push(frame);
     }
-    this.#schedule();
+    if (now) this.flush();
+    else this.#schedule();
   }
 
   isDirect(msgId: string): boolean {

@@ -240,7 +240,10 @@ export class EngineSession implements RunningEngine {
           if (typeof client !== "string" || client.length > MAX_CLIENT_ID_LENGTH || !/^[0-9a-f]*$/.test(client)) throw new Error("client is not a routing identity");
           const tasks = tasksOf(msg.content as MessageContents["task_request"], msg.buffers);
           for (const task of tasks) task.direct = true;
-          this.#routes!.accepted(identity, client, tasks);
+          // Tasks that will wait in the queue are reported at once (abort and queue status by msg id need
+          // the controller to know them, and a long task ahead may hold the loop); a lone task on an idle
+          // engine runs now and is reported after its reply.
+          this.#routes!.accepted(identity, client, tasks, this.#queue.busy || tasks.length > 1);
           this.#handlers.arrived(tasks, true);
           this.#queue.enqueue(tasks);
         } catch (err) {

@@ -46,6 +46,11 @@ export class TaskQueue {
     return this.#items.length - this.#head;
   }
 
+  /** Running a task now, or holding some: a task enqueued now waits. */
+  get busy(): boolean {
+    return this.#running || this.length > 0;
+  }
+
   enqueue(items: QueuedTask[]): void {
     if (this.#stopped) return;
     for (const item of items) this.#items.push(item);
