@@ -592,6 +592,8 @@ export class Client implements AsyncDisposable {
           msgIds, targets, body: spec.body, bufferCount: spec.frames.length,
           ...(spec.lb ? { lb: spec.lb } : {}), ...(label !== undefined ? { label } : {}), ...(spec.broadcast && run.length > 1 ? { broadcast: true } : {}),
         };
+        const directInputs = this.#directInputs(spec.body);
+        if (directInputs) request.directInputs = directInputs;
         firsts.push(start + run[0]!);
         outgoing.push({ request, frames: spec.frames });
         if (targets && this.#directWanted) for (let k = 0; k < targets.length; k++) this.#routed(targets[k]!, msgIds[k]!);
@@ -640,6 +642,17 @@ export class Client implements AsyncDisposable {
       this.#routedTo.delete(engineId);
     }
     return link;
+  }
+
+  /** The futures of an apply that are direct tasks in flight: the controller waits for their engines' report. */
+  #directInputs(body: TaskBody): [string, number][] | undefined {
+    if (body.kind !== "apply" || !body.futures || this.#directTasks.size === 0) return undefined;
+    const found: [string, number][] = [];
+    for (const [, msgId] of body.futures) {
+      const engine = this.#directTasks.get(msgId);
+      if (engine !== undefined) found.push([msgId, engine]);
+    }
+    return found.length ? found : undefined;
   }
 
   #routed(engineId: number, msgId: string): void {

@@ -66,8 +66,9 @@ const handlers: Partial<Record<MessageType, Handler>> = {
     }
   },
 
-  queue_status_request(ctx, content: MessageContents["queue_status_request"], _msg, reply) {
+  async queue_status_request(ctx, content: MessageContents["queue_status_request"], _msg, reply) {
     const ids = targetsOf(content.targets);
+    await ctx.directReported(undefined, ids);
     const engines = ids === null ? [...ctx.registry.alive()] : ids.map((id) => ctx.registry.byId(id));
     const status: Record<string, QueueStatus> = {};
     for (const [i, engine] of engines.entries()) {
@@ -78,10 +79,12 @@ const handlers: Partial<Record<MessageType, Handler>> = {
     reply("queue_status_reply", { engines: status, unassigned: ctx.router.balancer.waiting });
   },
 
-  abort_request(ctx, content: MessageContents["abort_request"], msg, reply) {
+  async abort_request(ctx, content: MessageContents["abort_request"], msg, reply) {
     if (content.msgIds !== undefined && !isStringList(content.msgIds)) throw new BadRequest("BadRequest", "msgIds must be strings");
     const targets = targetsOf(content.targets) ?? undefined;
     const client: ClientRef = { key: identityKey(msg.identities), identities: msg.identities };
+    // Direct tasks of other clients are aborted by msg id only once their engine has reported them.
+    await ctx.directReported(content.msgIds, targets);
     reply("abort_reply", { aborted: ctx.router.abort(client, content.msgIds, targets) });
   },
 
@@ -91,6 +94,7 @@ const handlers: Partial<Record<MessageType, Handler>> = {
       throw new BadRequest("BadRequest", `a result_request may name at most ${MAX_RESULT_IDS} msgIds, this one names ${content.msgIds.length}: ask in parts`);
     }
     if (!isStringList(content.msgIds)) throw new BadRequest("BadRequest", "msgIds must be strings");
+    await ctx.directReported(content.msgIds);
     const records = [];
     const buffers: Buffer[] = [];
     const unknown: string[] = [];
@@ -115,6 +119,7 @@ const handlers: Partial<Record<MessageType, Handler>> = {
 
   async history_request(ctx, content: MessageContents["history_request"], _msg, reply) {
     const label = typeof content?.label === "string" ? content.label : undefined;
+    await ctx.directReported();
     const msgIds = await ctx.store.history();
     reply("history_reply", { msgIds: label === undefined ? msgIds : msgIds.filter((id) => ctx.records.get(id)?.label === label) });
   },
@@ -123,6 +128,7 @@ const handlers: Partial<Record<MessageType, Handler>> = {
     try {
       const keys = checkKeys(content.keys);
       const matches = compileFilter(content.filter);
+      await ctx.directReported();
       const found = await ctx.store.find(matches);
       reply("db_query_reply", { records: found.map((record) => project(record, keys)) });
     } catch (err) {
@@ -131,8 +137,9 @@ const handlers: Partial<Record<MessageType, Handler>> = {
     }
   },
 
-  resubmit_request(ctx, content: MessageContents["resubmit_request"], msg, reply) {
+  async resubmit_request(ctx, content: MessageContents["resubmit_request"], msg, reply) {
     const client: ClientRef = { key: identityKey(msg.identities), identities: msg.identities };
+    if (isStringList(content.msgIds)) await ctx.directReported(content.msgIds);
     try {
       const resubmitted = ctx.router.resubmit(client, content.msgIds, content.newMsgIds);
       const kinds: Record<string, TaskKind> = {};
@@ -150,6 +157,7 @@ const handlers: Partial<Record<MessageType, Handler>> = {
   async purge_request(ctx, content: MessageContents["purge_request"], _msg, reply) {
     const { msgIds } = content;
     if (msgIds !== "all" && !isStringList(msgIds)) throw new BadRequest("BadRequest", 'msgIds must be strings or "all"');
+    await ctx.directReported(msgIds === "all" ? undefined : msgIds);
     if (msgIds !== "all") {
       const pending = msgIds.filter((id) => ctx.records.get(id)?.pending);
       if (pending.length) throw new BadRequest("PendingTaskError", `task(s) ${pending.join(", ")} are pending: only finished tasks can be purged`);
@@ -177,7 +185,8 @@ const handlers: Partial<Record<MessageType, Handler>> = {
     reply("shutdown_reply", { engines: ctx.control.stop(aliveTargets(ctx, targets)) });
   },
 
-  status_request(ctx, _content, _msg, reply) {
+  async status_request(ctx, _content, _msg, reply) {
+    await ctx.directReported();
     reply("status_reply", ctx.snapshot());
   },
 };

@@ -34,6 +34,8 @@ export class EngineRecord {
   localStartTime?: number;
   /** The engine's direct socket, as it told at registration: clients send DirectView work there. */
   direct?: DirectAddress;
+  /** It has reported direct tasks: queries ask it to report again before they answer (see DirectBarrier). */
+  directUsed = false;
   readonly #outstanding = new Set<TaskRecord>();
   readonly #order = new Deque<TaskRecord>();
   #head?: TaskRecord;

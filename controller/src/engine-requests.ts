@@ -36,7 +36,10 @@ export function handleEngineMessage(ctx: ControllerContext, msg: Message): void 
     return;
   }
   if (isMessage(msg, "task_reply")) ctx.router.results(engine, msg.content.results, msg.buffers);
-  else if (isMessage(msg, "direct_report")) ctx.router.directReport(engine, msg.content, msg.buffers);
+  else if (isMessage(msg, "direct_report")) {
+    ctx.router.directReport(engine, msg.content, msg.buffers);
+    if (msg.content?.flushed !== undefined) ctx.directReportAnswered(engine.id, msg.content.flushed);
+  }
   else if (isMessage(msg, "stream")) ctx.router.streams(engine, msg.content.items);
   else if (isMessage(msg, "unregistration_request")) {
     if (engine.alive) ctx.engineLost(engine, "stopped", msg.content.reason ?? "unregistered");

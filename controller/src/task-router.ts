@@ -40,6 +40,8 @@ type Outcome = { frames: Buffer[] } | { failure: string };
 export class TaskRouter {
   readonly balancer: LoadBalancer;
   readonly #waits = new FutureWaits();
+  /** Direct tasks that held tasks wait for and no engine has reported yet: msgId -> the engine it was sent to. */
+  readonly #unreported = new Map<string, number>();
 
   /** One line per client per interval about refused functions, however many it sends. */
   #refusals?: RateLimitedWarnings;
@@ -153,6 +155,7 @@ export class TaskRouter {
       return;
     }
     const now = Date.now();
+    if (accepted.length) engine.directUsed = true;
     accepted.forEach((entry, i) => this.#acceptDirect(engine, entry, groups[i]!, now));
     results.forEach((result, i) => {
       const record = this.records.get(result.msgId);
@@ -161,11 +164,14 @@ export class TaskRouter {
       if (result.status !== "ok") engine.failed++;
       this.#complete(record, result.engineId === engine.id ? result : { ...result, engineId: engine.id }, groups[accepted.length + i]!, false);
     });
+    // Tasks that took these results may be ready now.
+    this.balancer.place();
     this.events.changed();
   }
 
   #acceptDirect(engine: EngineRecord, entry: DirectAccepted, frames: Buffer[], now: number): void {
     if (this.records.get(entry.msgId)) return;
+    if (this.#unreported.size) this.#unreported.delete(entry.msgId);
     const client: ClientRef = CLIENT_ID.test(entry.client) ? { key: entry.client, identities: [Buffer.from(entry.client, "hex")] } : { key: `direct:${engine.id}`, identities: [] };
     const request = { msgIds: [entry.msgId], targets: [engine.id], body: entry.body, bufferCount: frames.length, ...(entry.label !== undefined ? { label: entry.label } : {}) };
     const problem = taskProblem(request);
@@ -266,6 +272,13 @@ export class TaskRouter {
   /** The engine died or stopped (its lifecycle is already set): retry or fail what it held. */
   engineLost(engine: EngineRecord, verb: "died" | "stopped"): void {
     this.registry.changed();
+    for (const [msgId, engineId] of this.#unreported) {
+      if (engineId !== engine.id) continue;
+      this.#unreported.delete(msgId);
+      const waiters = this.#waits.take(msgId);
+      if (!waiters || this.records.get(msgId)) continue;
+      for (const [task, i] of waiters) this.#feed(task, i, msgId, { failure: `was sent straight to engine ${engine.id}, which ${verb} before it reported the task` });
+    }
     const retries: TaskRecord[] = [];
     for (const record of engine.releaseAll()) {
       const lb = record.lb;
@@ -387,10 +400,17 @@ export class TaskRouter {
   /** A task taking other tasks' results: placed once they all succeeded, failed as soon as one failed. */
   #awaitInputs(task: WaitingTask): void {
     this.#waits.holding(task);
+    const direct = directInputsOf(task.request);
     task.futures.forEach(([, msgId], i) => {
       if (task.failed) return;
       const source = this.records.get(msgId);
+      const engineId = source ? undefined : direct?.get(msgId);
       if (source?.pending || (!source && this.#waits.isHeld(msgId))) this.#waits.add(msgId, task, i);
+      else if (engineId !== undefined && this.registry.byId(engineId)?.alive) {
+        // Sent straight to that engine, not reported yet: its report (or its death) settles the wait.
+        this.#waits.add(msgId, task, i);
+        this.#unreported.set(msgId, engineId);
+      }
       else this.#feed(task, i, msgId, source && !source.resultsEvicted ? outcomeOf(source) : this.#storedOutcome(msgId));
     });
   }
@@ -581,6 +601,15 @@ function outcomeOf(record: TaskRecord): Outcome {
 }
 
 const TASK_KINDS: ReadonlySet<string> = new Set(["execute", "apply", "map", "push", "pull", "clear"]);
+/** A submission's directInputs, when well formed. */
+function directInputsOf(request: TaskRequest): Map<string, number> | undefined {
+  const given = request.directInputs;
+  if (!Array.isArray(given) || given.length === 0) return undefined;
+  const found = new Map<string, number>();
+  for (const entry of given) if (Array.isArray(entry) && typeof entry[0] === "string" && Number.isInteger(entry[1])) found.set(entry[0], entry[1]);
+  return found;
+}
+
 /** A client's routing identity in hex, as connect_reply told it. */
 const CLIENT_ID = /^[0-9a-f]{2,512}$/;
 

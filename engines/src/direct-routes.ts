@@ -35,7 +35,7 @@ export class DirectRoutes {
 
   constructor(
     private readonly socket: DirectSocket,
-    private readonly report: (content: { accepted: DirectAccepted[]; results: TaskResult[] }, frames: Buffer[]) => void,
+    private readonly report: (content: { accepted: DirectAccepted[]; results: TaskResult[]; flushed?: number }, frames: Buffer[]) => void,
   ) {}
 
   get size(): number {
@@ -120,11 +120,11 @@ export class DirectRoutes {
     this.flush();
   }
 
-  /** Sends what the controller has not been told yet. */
-  readonly flush = (): void => {
+  /** Sends what the controller has not been told yet; with `token` (its report_request), even if nothing. */
+  readonly flush = (token?: number): void => {
     this.#scheduled = false;
-    if (this.#accepted.length === 0 && this.#results.length === 0) return;
-    const content = { accepted: this.#accepted, results: this.#results };
+    if (this.#accepted.length === 0 && this.#results.length === 0 && typeof token !== "number") return;
+    const content = { accepted: this.#accepted, results: this.#results, ...(typeof token === "number" ? { flushed: token } : {}) };
     const frames = this.#acceptedFrames.length ? this.#acceptedFrames.concat(this.#resultFrames) : this.#resultFrames;
     this.#accepted = [];
     this.#acceptedFrames = [];
@@ -139,7 +139,7 @@ export class DirectRoutes {
     this.#scheduled = true;
     // One timer, re-armed (none made per report).
     if (this.#timer) this.#timer.refresh();
-    else this.#timer = setTimeout(this.flush, REPORT_DELAY_MS);
+    else this.#timer = setTimeout(() => this.flush(), REPORT_DELAY_MS);
   }
 }
 

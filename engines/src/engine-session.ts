@@ -32,6 +32,9 @@ export interface SessionIdentity {
   direct?: DirectAddress;
 }
 
+/** The answer of an engine without a direct socket to a report_request: nothing to report. */
+const emptyReports = (sender: MessageSender) => ({ flush: (token?: number) => sender.send("direct_report", { accepted: [], results: [], flushed: token }) });
+
 /** Longest client identity a direct_request may name (hex of a ROUTER routing id: 5 bytes from libzmq, 255 at most). */
 const MAX_CLIENT_ID_LENGTH = 512;
 
@@ -286,6 +289,11 @@ export class EngineSession implements RunningEngine {
       case "abort_request":
         this.#abort(msg);
         break;
+      case "report_request": {
+        const { token } = msg.content as Partial<MessageContents["report_request"]>;
+        if (Number.isSafeInteger(token)) (this.#routes ?? emptyReports(this.sender)).flush(token);
+        break;
+      }
       case "registration_reply":
         // Only a rejoin waits for one; a late duplicate (an earlier attempt's) is of no use.
         if (this.#onRegistrationReply) this.#onRegistrationReply(msg.content as MessageContents["registration_reply"]);

@@ -132,6 +132,12 @@ export interface TaskRequest {
    * engine delays no one's progress for long), instead of one reply per engine.
    */
   broadcast?: boolean;
+  /**
+   * Of the `futures` of an apply body, those whose task the client sent straight to an engine, as
+   * [msgId, engine id]: the controller may not have heard of them yet (engines report direct tasks
+   * after the fact), so it waits for their report, while that engine lives, instead of failing at once.
+   */
+  directInputs?: [string, number][];
 }
 
 /** A task as the controller hands it to one engine. */
@@ -364,7 +370,13 @@ export interface MessageContents {
    * first, in order) and results of direct tasks (their frames after). The controller records them as
    * if it had routed them, but sends no result to the client (the engine did).
    */
-  direct_report: { accepted: DirectAccepted[]; results: TaskResult[] };
+  direct_report: { accepted: DirectAccepted[]; results: TaskResult[]; flushed?: number };
+  /**
+   * Controller -> engine: send your direct_report now (with `flushed: token`, even if empty). The
+   * controller asks before it answers a query that may name direct tasks (result_request, history,
+   * db_query), so a client that has a direct result sees it in the controller's records at once.
+   */
+  report_request: { token: number };
   abort_request: { msgIds?: string[]; targets?: number[] };
   abort_reply: { aborted: string[] };
   shutdown_request: { targets?: number[] | null; hub?: boolean };

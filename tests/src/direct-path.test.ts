@@ -110,6 +110,18 @@ describe("the direct path", () => {
     }
   });
 
+  test("a direct task's result taken as an argument by a load-balanced task reaches it through the controller", async () => {
+    const { client, ids } = shared();
+    await directTo(client, ids[0]!);
+    const lv = client.loadBalancedView();
+    for (let i = 0; i < 5; i++) {
+      const source = client.directView(ids[0]!).apply((x: number) => x * 10, i);
+      const taker = lv.apply((x: number) => x + 1, source);
+      assert.equal(await taker.get(20_000), i * 10 + 1);
+      assert.equal(await source, i * 10);
+    }
+  });
+
   test("abort reaches a queued direct task (from its client, and by msg id from another client); interrupt stops a running one", async () => {
     const { client, ids, cluster } = shared();
     const id = ids[0]!;
