@@ -612,7 +612,12 @@ export class Client implements AsyncDisposable {
       endRun();
     }
     const result = make(TaskTable.of(tasks, Date.now(), label), this);
+    // The controller orders its history by submission time; a routed task's is when the controller got it.
+    // A microsecond apart (what a double holds at epoch ms), so the tasks of one call keep their order there too.
+    let submitted = direct.length ? performance.timeOrigin + performance.now() : 0;
     for (const { link, task, frames, index } of direct) {
+      task.submitted = submitted;
+      submitted += 0.001;
       this.#tasks.set(task.msgId, { result: result as AsyncResult<unknown>, index });
       this.#directTasks.set(task.msgId, link.engineId);
       let out = this.#directOut.get(link);

@@ -47,6 +47,20 @@ function findResult(ctx: ControllerContext, msgId: string): StoredResult | undef
   return ctx.store.result(msgId) ?? (record && { info: recordInfo(record), frames: [], evicted: true });
 }
 
+/**
+ * Records are kept in the order the controller heard of them; engines report direct tasks after the
+ * fact, so the newest ones (the live records) are put in submission order, as ipyparallel's history is.
+ */
+function inSubmissionOrder(ctx: ControllerContext, msgIds: string[]): string[] {
+  let from = msgIds.length;
+  while (from > 0 && ctx.records.get(msgIds[from - 1]!)) from--;
+  if (msgIds.length - from < 2) return msgIds;
+  const recent = msgIds.slice(from).map((id, i) => ({ id, i, at: ctx.records.get(id)!.submitted }));
+  recent.sort((a, b) => a.at - b.at || a.i - b.i);
+  for (let k = 0; k < recent.length; k++) msgIds[from + k] = recent[k]!.id;
+  return msgIds;
+}
+
 const handlers: Partial<Record<MessageType, Handler>> = {
   // Counted as heard before dispatch, like every message of the client; it needs no reply.
   client_heartbeat() {},
@@ -120,7 +134,7 @@ const handlers: Partial<Record<MessageType, Handler>> = {
   async history_request(ctx, content: MessageContents["history_request"], _msg, reply) {
     const label = typeof content?.label === "string" ? content.label : undefined;
     await ctx.directReported();
-    const msgIds = await ctx.store.history();
+    const msgIds = inSubmissionOrder(ctx, await ctx.store.history());
     reply("history_reply", { msgIds: label === undefined ? msgIds : msgIds.filter((id) => ctx.records.get(id)?.label === label) });
   },
 

@@ -81,7 +81,8 @@ export class TaskRouter {
     if (!Array.isArray(tasks)) throw new SubmitError("submit_request needs a tasks array");
     const counts = tasks.map((t) => (t !== null && typeof t === "object" ? (t as TaskRequest).bufferCount : NaN));
     let groups: Buffer[][];
-    const now = Date.now();
+    // Fractional: history is in submission order, and direct tasks (stamped by their clients, see directReport) interleave with these.
+    const now = performance.timeOrigin + performance.now();
     try {
       groups = splitFrames(frames, counts);
     } catch (err) {

@@ -52,7 +52,8 @@ export class DirectRoutes {
       let bytes = 0;
       for (const frame of frames) bytes += frame.length;
       const forward = bytes <= FORWARD_ARGS_BYTES;
-      const entry: DirectAccepted = { msgId: task.msgId, client, body: bodyForReport(task, sources), bufferCount: forward ? frames.length : 0, submitted };
+      const told = (task as DirectTask).submitted;
+      const entry: DirectAccepted = { msgId: task.msgId, client, body: bodyForReport(task, sources), bufferCount: forward ? frames.length : 0, submitted: typeof told === "number" && Number.isFinite(told) ? told : submitted };
       const label = (task as DirectTask).label;
       if (typeof label === "string") entry.label = label;
       if (!forward) entry.argsDropped = true;

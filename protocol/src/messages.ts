@@ -150,6 +150,8 @@ export interface EngineTask {
 /** A task a client sends straight to an engine (direct_request). */
 export interface DirectTask extends EngineTask {
   label?: string;
+  /** When the client submitted it (epoch ms, fractional): the record's `submitted`, as ipyparallel takes it from the client. */
+  submitted?: number;
 }
 
 /**
@@ -163,7 +165,7 @@ export interface DirectAccepted {
   client: string;
   body: TaskBody;
   bufferCount: number;
-  /** Epoch ms when the engine got it. */
+  /** Epoch ms (fractional) when the client submitted it (when the engine got it, if the client did not say). */
   submitted: number;
   label?: string;
   argsDropped?: boolean;
