@@ -15,8 +15,9 @@ const FORWARD_ARGS_BYTES = 1 << 20;
  * wakes once for many round trips instead of once per task, off the 2 cores the round trips need.
  */
 export const REPORT_DELAY_MS = 10;
-/** A report this big leaves at once. */
-const REPORT_MAX_ENTRIES = 4096;
+/** A report this big (entries, or bytes of text and frames, well under the controller's JSON and message limits) leaves at once. */
+const REPORT_MAX_ENTRIES = 1024;
+const REPORT_MAX_BYTES = 8 << 20;
 
 /**
  * Where each result and stream of a direct task goes: straight to the client that sent it, at once;
@@ -31,6 +32,8 @@ export class DirectRoutes {
   #results: TaskResult[] = [];
   #resultFrames: Buffer[] = [];
   #scheduled = false;
+  /** About how big the report is so far (see REPORT_MAX_BYTES). */
+  #bytes = 0;
   #timer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -59,6 +62,7 @@ export class DirectRoutes {
       if (!forward) entry.argsDropped = true;
       this.#accepted.push(entry);
       if (forward) for (const frame of frames) this.#acceptedFrames.push(frame);
+      this.#bytes += ENTRY_BYTES + (forward ? bytes : 0) + textBytes(entry.body);
     }
     if (now) this.flush();
     else this.#schedule();
@@ -92,8 +96,13 @@ export class DirectRoutes {
       if (!batch) toClients.set(origin.identity, (batch = { results: [], frames: [] }));
       batch.results.push(result);
       for (const frame of own) batch.frames.push(frame);
+      if (this.#bytes >= REPORT_MAX_BYTES) this.flush();
       this.#results.push(result);
-      for (const frame of own) this.#resultFrames.push(frame);
+      for (const frame of own) {
+        this.#resultFrames.push(frame);
+        this.#bytes += frame.length;
+      }
+      this.#bytes += ENTRY_BYTES + (result.stdout?.length ?? 0) + (result.stderr?.length ?? 0) + (result.repr?.length ?? 0) + (result.error ? result.error.evalue.length + result.error.traceback.join("").length : 0);
     }
     for (const [identity, batch] of toClients) this.socket.send(identity, "task_reply", { results: batch.results }, batch.frames);
     if (toClients.size) this.#schedule();
@@ -127,6 +136,7 @@ export class DirectRoutes {
     if (this.#accepted.length === 0 && this.#results.length === 0 && typeof token !== "number") return;
     const content = { accepted: this.#accepted, results: this.#results, ...(typeof token === "number" ? { flushed: token } : {}) };
     const frames = this.#acceptedFrames.length ? this.#acceptedFrames.concat(this.#resultFrames) : this.#resultFrames;
+    this.#bytes = 0;
     this.#accepted = [];
     this.#acceptedFrames = [];
     this.#results = [];
@@ -135,13 +145,22 @@ export class DirectRoutes {
   };
 
   #schedule(): void {
-    if (this.#accepted.length + this.#results.length >= REPORT_MAX_ENTRIES) return this.flush();
+    if (this.#accepted.length + this.#results.length >= REPORT_MAX_ENTRIES || this.#bytes >= REPORT_MAX_BYTES) return this.flush();
     if (this.#scheduled) return;
     this.#scheduled = true;
     // One timer, re-armed (none made per report).
     if (this.#timer) this.#timer.refresh();
     else this.#timer = setTimeout(() => this.flush(), REPORT_DELAY_MS);
   }
+}
+
+/** What an entry's JSON costs beyond its text fields, about. */
+const ENTRY_BYTES = 200;
+
+function textBytes(body: DirectAccepted["body"]): number {
+  if (body.kind === "execute") return body.code.length;
+  if (body.kind === "apply" || body.kind === "map") return body.fn.source?.length ?? 0;
+  return 0;
 }
 
 /** The task's body for the controller's record: a function's source once per report (the controller keeps sources by hash). */
