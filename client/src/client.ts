@@ -834,8 +834,9 @@ export class Client implements AsyncDisposable {
    * finished ones and the tasks it failed at restart; ones it never heard of fail here.
    */
   async #recoverAfterRestart(): Promise<void> {
-    // Direct tasks are between this client and their engines: the restart changed nothing for them.
-    const ids = [...this.#tasks.keys()].filter((id) => !this.#directTasks.has(id));
+    // Direct tasks too: their records failed with the controller (ControllerRestarted) as routed ones did,
+    // and an engine that went down with it would never say so.
+    const ids = [...this.#tasks.keys()];
     for (let at = 0; at < ids.length && !this.#closed; at += RECOVER_BATCH) {
       const batch = ids.slice(at, at + RECOVER_BATCH);
       let reply: Message<MessageContents["result_reply"]>;
