@@ -120,6 +120,8 @@ export class Client implements AsyncDisposable {
   readonly #links = new Map<number, DirectLink>();
   /** Direct tasks in flight: msg id -> engine id. */
   readonly #directTasks = new Map<string, number>();
+  /** Direct tasks in flight per engine. */
+  readonly #directCount = new Map<number, number>();
   /** Targeted tasks sent through the controller, per engine: that engine's next task goes direct only once they are answered. */
   readonly #routedTo = new Map<number, Set<string>>();
   /** Direct tasks of this tick, per link: sent together at the end of it. */
@@ -569,7 +571,7 @@ export class Client implements AsyncDisposable {
    * an engine this client has a ready direct link to goes straight there (see #goesDirect); the others
    * go to the controller, in runs of consecutive targets.
    */
-  _submit<R extends AsyncResult<unknown>>(specs: TaskSpec[], make: (tasks: TaskTable, owner: TaskOwner) => R, label?: string): R {
+  _submit<R extends AsyncResult<unknown>>(specs: TaskSpec[], make: (tasks: TaskTable, owner: TaskOwner) => R, label?: string, route: { gather?: boolean } = {}): R {
     this.#checkSubmit(label);
     const tasks: { msgId: string; kind: TaskSpec["body"]["kind"]; engineId: number | null }[] = [];
     const outgoing: { request: TaskRequest; frames: Buffer[] }[] = [];
@@ -599,8 +601,11 @@ export class Client implements AsyncDisposable {
         if (targets && this.#directWanted) for (let k = 0; k < targets.length; k++) this.#routed(targets[k]!, msgIds[k]!);
         run = [];
       };
+      // A broadcast the controller should gather goes there, unless this client has direct tasks on one of its
+      // engines still out (then each engine's part goes the way its earlier tasks went, to keep their order).
+      const gathered = route.gather === true && spec.broadcast === true && count > 1 && !spec.targets!.some((t) => this.#directCount.has(t));
       for (let i = 0; i < count; i++) {
-        const link = spec.targets === null ? undefined : this.#goesDirect(spec.targets[i]!, spec.body);
+        const link = spec.targets === null || gathered ? undefined : this.#goesDirect(spec.targets[i]!, spec.body);
         if (!link) {
           run.push(i);
           continue;
@@ -620,6 +625,7 @@ export class Client implements AsyncDisposable {
       submitted += 0.001;
       this.#tasks.set(task.msgId, { result: result as AsyncResult<unknown>, index });
       this.#directTasks.set(task.msgId, link.engineId);
+      this.#directCount.set(link.engineId, (this.#directCount.get(link.engineId) ?? 0) + 1);
       let out = this.#directOut.get(link);
       if (!out) this.#directOut.set(link, (out = { tasks: [], frames: [] }));
       out.tasks.push(task);
@@ -647,6 +653,15 @@ export class Client implements AsyncDisposable {
       this.#routedTo.delete(engineId);
     }
     return link;
+  }
+
+  #directDone(msgId: string): void {
+    const engine = this.#directTasks.get(msgId);
+    if (engine === undefined) return;
+    this.#directTasks.delete(msgId);
+    const left = (this.#directCount.get(engine) ?? 1) - 1;
+    if (left > 0) this.#directCount.set(engine, left);
+    else this.#directCount.delete(engine);
   }
 
   /** The futures of an apply that are direct tasks in flight: the controller waits for their engines' report. */
@@ -797,7 +812,7 @@ export class Client implements AsyncDisposable {
     const tracked = this.#tasks.get(result.msgId);
     if (!tracked) return;
     this.#tasks.delete(result.msgId);
-    if (this.#directTasks.size) this.#directTasks.delete(result.msgId);
+    if (this.#directTasks.size) this.#directDone(result.msgId);
     const table = tracked.result._tasks;
     const index = tracked.index;
     table.update(index, { engineId: result.engineId, started: result.started, completed: result.completed, received, status: result.status });
@@ -858,6 +873,7 @@ export class Client implements AsyncDisposable {
           if (typeof msgId !== "string" || !this.#tasks.has(msgId)) continue;
           const tracked = this.#tasks.get(msgId)!;
           this.#tasks.delete(msgId);
+          this.#directDone(msgId);
           const error = new ControllerError(`the controller at ${this.url} was restarted and has no record of task ${msgId}`);
           tracked.result._tasks.update(tracked.index, { error });
           tracked.result._settle(tracked.index, undefined, error);
@@ -989,6 +1005,8 @@ export class Client implements AsyncDisposable {
       this.#tasks.delete(msgId);
       fail(tracked, makeError());
     }
+    this.#directTasks.clear();
+    this.#directCount.clear();
   }
 }
 

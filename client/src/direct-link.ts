@@ -39,17 +39,17 @@ export class DirectLink {
     const curve = keys && address.curveKey ? { curveServerKey: address.curveKey, curvePublicKey: keys.client_public, curveSecretKey: keys.client_secret } : {};
     this.#socket = new zmq.Dealer({ linger: 0, receiveHighWaterMark: 0, sendHighWaterMark: 0, sendTimeout: 0, ...dataSocketLimits(), ...curve });
     this.#sender = new MessageSender(this.#socket, signer, session, log, "compact");
-    this.#timer = setTimeout(() => this.#give_up(`no answer from ${address.url} within ${handshakeMs} ms`), handshakeMs);
+    this.#timer = setTimeout(() => this.#giveUp(`no answer from ${address.url} within ${handshakeMs} ms`), handshakeMs);
     this.#timer.unref();
     if (info.curve && !address.curveKey) {
       // A CURVE cluster's engine without a key of its own: nothing to connect to safely.
-      queueMicrotask(() => this.#give_up("the engine announced no CURVE key"));
+      queueMicrotask(() => this.#giveUp("the engine announced no CURVE key"));
       return;
     }
     try {
       this.#socket.connect(address.url);
     } catch (err) {
-      queueMicrotask(() => this.#give_up((err as Error).message));
+      queueMicrotask(() => this.#giveUp((err as Error).message));
       return;
     }
     this.#sender.send("direct_hello", {});
@@ -68,7 +68,7 @@ export class DirectLink {
     this.#socket.close();
   }
 
-  #give_up(why: string): void {
+  #giveUp(why: string): void {
     if (this.state !== "connecting") return;
     this.state = "failed";
     log.debug(`engine ${this.engineId}: no direct link (${why}); its DirectView work goes through the controller`);
@@ -82,7 +82,7 @@ export class DirectLink {
         const { id, uuid } = msg.content as MessageContents["direct_welcome"];
         if (this.state !== "connecting") continue;
         if (id !== this.engineId || uuid !== this.engineUuid) {
-          this.#give_up(`${this.address.url} answers as engine ${String(id)}, not ${this.engineId}`);
+          this.#giveUp(`${this.address.url} answers as engine ${String(id)}, not ${this.engineId}`);
           return;
         }
         clearTimeout(this.#timer);

@@ -228,7 +228,8 @@ export class DirectView<Single extends boolean = false> {
   }
 
   #submit<R extends AsyncResult<unknown>>(specs: TaskSpec[], make: (tasks: TaskTable, owner: TaskOwner) => R): R {
-    return this.client._submit(specs, make, this.options.label);
+    // A BroadcastView (broadcast asked for) keeps the controller's fan-out and gather; other DirectViews go straight to engines they reach.
+    return this.client._submit(specs, make, this.options.label, { gather: this.options.broadcast === true });
   }
 
   #each<T>(spec: TaskSpec): AsyncResult<T> {
