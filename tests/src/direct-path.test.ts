@@ -122,6 +122,27 @@ describe("the direct path", () => {
     }
   });
 
+  test("a BroadcastView keeps the controller's gather, and order with direct work on its engines holds", async () => {
+    const { client, ids, cluster } = shared();
+    for (const id of ids) await directTo(client, id);
+    const dv = client.directView(ids);
+    const bv = client.broadcastView(ids);
+    for (let i = 0; i < 20; i++) {
+      // Not awaited: the broadcast follows the direct push on each engine.
+      const pushed = dv.push({ orderMark: i });
+      assert.deepEqual(await bv.pull("orderMark"), ids.map(() => i));
+      await pushed;
+    }
+    // With nothing direct out, it goes through the controller: paused, it does not come back.
+    let pending!: AsyncResult<string[]>;
+    const whilePaused = await withControllerPaused(cluster.controller.pid, async () => {
+      pending = bv.apply(() => "gathered");
+      return settledWithin(pending, 500);
+    });
+    assert.equal(whilePaused, "still pending");
+    assert.deepEqual(await pending, ids.map(() => "gathered"));
+  });
+
   test("abort reaches a queued direct task (from its client, and by msg id from another client); interrupt stops a running one", async () => {
     const { client, ids, cluster } = shared();
     const id = ids[0]!;
