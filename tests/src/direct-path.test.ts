@@ -235,6 +235,29 @@ describe("the direct path", () => {
     }
   });
 
+  test("an engine whose direct socket does not answer the handshake in time is served through the controller", async () => {
+    const { cluster, ids } = shared();
+    const id = ids[0]!;
+    const fresh = await cluster.connect({ activate: false });
+    const engine = fresh.engines.find((e) => e.id === id)!;
+    try {
+      // A stopped engine's kernel takes the TCP connection, but nothing answers the hello.
+      process.kill(engine.pid, "SIGSTOP");
+      let routed!: AsyncResult<string>;
+      try {
+        routed = fresh.directView(id).apply(() => "through the controller");
+        await new Promise((resolve) => setTimeout(resolve, 3000));
+      } finally {
+        process.kill(engine.pid, "SIGCONT");
+      }
+      assert.equal(await routed.get(20_000), "through the controller");
+      assert.equal(await fresh.directView(id).apply(() => "still routed"), "still routed");
+      assert.deepEqual(fresh.directEngines, []);
+    } finally {
+      fresh.close();
+    }
+  });
+
   test("an engine killed while it runs a direct task fails that task with EngineError, here and in the controller's record", async () => {
     const { client, ids } = shared();
     const id = ids[1]!;
