@@ -256,7 +256,9 @@ export class EngineSession implements RunningEngine {
         break;
       }
       case "abort_request":
-        this.#abort(msg);
+        // By msg id only: a client on the direct socket never aborts every task queued here.
+        if (Array.isArray((msg.content as MessageContents["abort_request"]).msgIds)) this.#abort(msg);
+        else direct.dropped++;
         break;
       default:
         direct.dropped++;
