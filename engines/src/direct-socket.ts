@@ -43,6 +43,33 @@ async function bindAddress(info: EngineConnectionInfo): Promise<string | undefin
 }
 
 /**
+ * How many connections the direct socket holds, judged at each handshake (ZAP) from the socket's
+ * events, since libzmq never says whose connection closed: admitted handshakes less the closes that
+ * were not failed handshakes (a refused peer is closed, and not retried). As on the controller, the
+ * cap counts handshaken connections; one that never finishes its handshake is closed after the
+ * handshake interval. A burst past the cap lets the first `cap` in.
+ */
+class ConnectionCap {
+  #closed = 0;
+  #failed = 0;
+  #admitted = 0;
+
+  constructor(private readonly cap: number) {}
+
+  watch(socket: zmq.Router): void {
+    socket.events.on("disconnect", () => this.#closed++);
+    for (const failure of ["handshake:error:auth", "handshake:error:protocol", "handshake:error:other"] as const) socket.events.on(failure, () => this.#failed++);
+  }
+
+  admit(): boolean {
+    const held = this.#admitted - Math.max(0, this.#closed - this.#failed);
+    if (held >= this.cap) return false;
+    this.#admitted++;
+    return true;
+  }
+}
+
+/**
  * The engine's direct ROUTER: DirectView work from clients, straight, without the controller. It gets
  * the protections of the controller's sockets: every message HMAC-verified with the cluster key, with
  * its own replay history, the size limits and handshake timeout, CURVE (the engine's own server key,
@@ -76,10 +103,8 @@ export class DirectSocket {
         log.info("no direct socket: no interface toward the controller was found (DirectView work goes through the controller)");
         return undefined;
       }
-      const cap = directMaxConnections();
-      // Connections accepted and not closed yet (the one in its handshake among them).
-      const held = { open: 0 };
-      zap = await registerZapDomains({ direct: { ...(info.curve && info.curve_keys ? { curve: info.curve_keys } : {}), admit: () => held.open <= cap } }, log);
+      const caps = new ConnectionCap(directMaxConnections());
+      zap = await registerZapDomains({ direct: { ...(info.curve && info.curve_keys ? { curve: info.curve_keys } : {}), admit: () => caps.admit() } }, log);
       const keys = info.curve ? zmq.curveKeyPair() : undefined;
       socket = new zmq.Router({
         sendHighWaterMark: 0, receiveHighWaterMark: 0, sendTimeout: 0, linger: 0, ...dataSocketLimits(),
@@ -90,8 +115,7 @@ export class DirectSocket {
       const endpoint = socket.lastEndpoint ?? "";
       const signer = new Signer(info.key);
       const direct = new DirectSocket(socket, new MessageSender(socket, signer, session, log, "compact"), signer, zap, { url: endpoint, ...(keys ? { curveKey: keys.publicKey } : {}) });
-      socket.events.on("accept", () => held.open++);
-      socket.events.on("disconnect", () => (held.open = Math.max(0, held.open - 1)));
+      caps.watch(socket);
       return direct;
     } catch (err) {
       log.warn(`no direct socket (DirectView work goes through the controller): ${(err as Error).message}`);

@@ -298,3 +298,50 @@ describe("the direct path with CURVE", () => {
     }
   });
 });
+
+describe("the direct socket's connection cap", () => {
+  test("an engine's direct socket holds at most TSPARALLEL_DIRECT_MAX_CONNECTIONS connections; one that closes makes room", async () => {
+    const before = process.env.TSPARALLEL_DIRECT_MAX_CONNECTIONS;
+    process.env.TSPARALLEL_DIRECT_MAX_CONNECTIONS = "4";
+    let capped: Awaited<ReturnType<typeof startCluster>>;
+    try {
+      capped = await startCluster({ n: 1 });
+    } finally {
+      if (before === undefined) delete process.env.TSPARALLEL_DIRECT_MAX_CONNECTIONS;
+      else process.env.TSPARALLEL_DIRECT_MAX_CONNECTIONS = before;
+    }
+    const peers: zmq.Dealer[] = [];
+    try {
+      const { client, ids } = capped;
+      const engine = client.engines.find((e) => e.id === ids[0])!;
+      const info = readConnectionFile(client.connectionFile, "client");
+      const keys = info.curve ? info.curve_keys! : undefined;
+      const signer = new Signer(info.key);
+      /** A peer that says hello; resolves true once welcomed. */
+      const hello = (): { dealer: zmq.Dealer; welcomed: Promise<boolean> } => {
+        const dealer = new zmq.Dealer({ linger: 0, ...(keys ? { curveServerKey: engine.direct!.curveKey!, curvePublicKey: keys.client_public, curveSecretKey: keys.client_secret } : {}) });
+        dealer.connect(engine.direct!.url);
+        peers.push(dealer);
+        new MessageSender(dealer, signer, "peer", quiet, "compact").send("direct_hello", {});
+        const welcomed = receiveMessages(dealer, signer, quiet).next().then(({ value }) => value?.header.msg_type === "direct_welcome");
+        return { dealer, welcomed };
+      };
+      const first = Array.from({ length: 10 }, hello);
+      await eventually("four peers welcomed", async () => {
+        const settled = await Promise.all(first.map((p) => settledWithin(p.welcomed, 10)));
+        return settled.filter((v) => v === true).length >= 4;
+      });
+      // Time for any more to get in, if the cap did not hold.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const welcomed = (await Promise.all(first.map((p) => settledWithin(p.welcomed, 10)))).filter((v) => v === true).length;
+      assert.equal(welcomed, 4);
+      // Everyone goes; a new peer gets in (once the engine has seen the closes: a peer refused meanwhile is not retried).
+      for (const peer of first) peer.dealer.close();
+      await eventually("a new peer to get in", async () => (await settledWithin(hello().welcomed, 1000)) === true);
+    } finally {
+      for (const peer of peers) if (!peer.closed) peer.close();
+      await capped.stop();
+    }
+  });
+});
+
