@@ -170,7 +170,7 @@ describe("the direct path", () => {
     assert.ok(client.directEngines.includes(id));
   });
 
-  test("an unsigned message at an engine's direct port is dropped and counted, and never run", async () => {
+  test("unsigned, wrongly signed and malformed messages at an engine's direct port are dropped and counted, and never run", async () => {
     const { client, ids } = shared();
     const id = ids[1]!;
     const engine = client.engines.find((e) => e.id === id)!;
@@ -184,18 +184,23 @@ describe("the direct path", () => {
       // Unsigned, and signed with another key: both must be dropped.
       await dealer.send([Buffer.from(`${COMPACT_MAGIC}[${JSON.stringify(newHeader("direct_request", "rogue"))},{},{},${JSON.stringify(request)}]`)]);
       await dealer.send(rawCompactFrames(new Signer("not-the-cluster-key"), newHeader("direct_request", "rogue"), JSON.stringify(request)));
-      // A signed hello tells how many this socket dropped.
+      // Junk, and signed requests that are malformed (no tasks, a task without a body, an abort of everything).
+      await dealer.send([Buffer.from([0xff, 0x00, 0x13]), Buffer.from("junk")]);
       const signer = new Signer(info.key);
+      await dealer.send(rawCompactFrames(signer, newHeader("direct_request", "rogue"), JSON.stringify({ client: "00", tasks: "all of them" })));
+      await dealer.send(rawCompactFrames(signer, newHeader("direct_request", "rogue"), JSON.stringify({ client: "00", tasks: [{ msgId: "x", bufferCount: 0 }] })));
+      await dealer.send(rawCompactFrames(signer, newHeader("abort_request", "rogue"), JSON.stringify({})));
+      // A signed hello tells how many this socket dropped.
       const sender = new MessageSender(dealer, signer, "test", quiet, "compact");
       const replies = receiveMessages(dealer, signer, quiet);
-      const dropped = await eventually("the engine to count both bad messages", async () => {
+      const dropped = await eventually("the engine to count the bad messages", async () => {
         sender.send("direct_hello", {});
         const { value } = await replies.next();
         const welcome = value!.content as MessageContents["direct_welcome"];
         assert.equal(welcome.id, id);
-        return welcome.dropped >= 2 ? welcome.dropped : undefined;
+        return welcome.dropped >= 6 ? welcome.dropped : undefined;
       });
-      assert.ok(dropped >= 2);
+      assert.ok(dropped >= 6);
       assert.equal(await client.directView(id).execute("typeof (globalThis as any).rogueWasHere"), "undefined");
     } finally {
       dealer.close();
