@@ -143,7 +143,7 @@ export class TaskRouter {
    * one would, but is not sent to the client (the engine did that first).
    */
   directReport(engine: EngineRecord, content: unknown, frames: Buffer[]): void {
-    const { accepted, results } = (content ?? {}) as { accepted?: unknown; results?: unknown };
+    const { accepted, results, valueBytes } = (content ?? {}) as { accepted?: unknown; results?: unknown; valueBytes?: Record<string, unknown> };
     if (!Array.isArray(accepted) || !Array.isArray(results) || !accepted.every(isAccepted) || !results.every(isResult)) {
       this.log.warn(`engine ${engine.id} sent a malformed direct_report; dropped`);
       return;
@@ -163,7 +163,8 @@ export class TaskRouter {
       if (!record?.direct || !engine.release(record, now)) return;
       engine.completed++;
       if (result.status !== "ok") engine.failed++;
-      this.#complete(record, result.engineId === engine.id ? result : { ...result, engineId: engine.id }, groups[accepted.length + i]!, false);
+      const left = valueBytes && typeof valueBytes === "object" && Object.hasOwn(valueBytes, result.msgId) ? valueBytes[result.msgId] : undefined;
+      this.#complete(record, result.engineId === engine.id ? result : { ...result, engineId: engine.id }, groups[accepted.length + i]!, false, typeof left === "number" ? left : undefined);
     });
     // Tasks that took these results may be ready now.
     this.balancer.place();
@@ -536,9 +537,16 @@ export class TaskRouter {
     if (!record.lb || record.lb.retriesLeft === 0) record.work = undefined;
   }
 
-  /** `toClient` false: the client has the result already (a direct task's, from its engine). */
-  #complete(record: TaskRecord, result: TaskResult, frames: Buffer[], toClient = true): void {
+  /**
+   * `toClient` false: the client has the result already (a direct task's, from its engine).
+   * `valueBytes`: the size of a value its engine did not send here (too big to keep: the store notes so).
+   */
+  #complete(record: TaskRecord, result: TaskResult, frames: Buffer[], toClient = true, valueBytes?: number): void {
     record.finish(result, frames);
+    if (valueBytes !== undefined && frames.length === 0) {
+      record.resultBytes = valueBytes;
+      record.resultsEvicted = true;
+    }
     const gather = record.gather;
     if (gather) {
       record.gather = undefined;
@@ -598,7 +606,10 @@ function failureText(status: TaskStatus | undefined, error: { ename: string; eva
 }
 
 function outcomeOf(record: TaskRecord): Outcome {
-  return record.status === "ok" ? { frames: record.resultFrames } : { failure: failureText(record.status, record.error) };
+  if (record.status !== "ok") return { failure: failureText(record.status, record.error) };
+  // A direct task's value too big for its engine to report stayed with its client.
+  if (record.resultsEvicted && record.resultFrames.length === 0 && record.resultBytes > 0) return { failure: "succeeded, but its value was not kept (over the controller's size caps): pass the value itself" };
+  return { frames: record.resultFrames };
 }
 
 const TASK_KINDS: ReadonlySet<string> = new Set(["execute", "apply", "map", "push", "pull", "clear"]);

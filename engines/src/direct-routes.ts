@@ -10,6 +10,8 @@ interface Origin {
 
 /** Argument frames up to this size go to the controller with the report (kept for resubmit); bigger ones do not. */
 const FORWARD_ARGS_BYTES = 1 << 20;
+/** Result frames up to this size go too (the task store keeps values up to 16 MiB by default); of bigger ones, the size. */
+const FORWARD_RESULT_BYTES = 16 << 20;
 /**
  * How long direct tasks and results wait for company before they are reported: the controller then
  * wakes once for many round trips instead of once per task, off the 2 cores the round trips need.
@@ -22,8 +24,8 @@ const REPORT_MAX_BYTES = 8 << 20;
 /**
  * Where each result and stream of a direct task goes: straight to the client that sent it, at once;
  * and to the controller, which keeps the records, in one `direct_report` at most every
- * REPORT_DELAY_MS (after the replies have left), so its bookkeeping is never on the round trip. Tasks that came from the
- * controller go back to it as before.
+ * REPORT_DELAY_MS (after the replies have left), so its bookkeeping is never on the round trip.
+ * Tasks that came from the controller go back to it as before.
  */
 export class DirectRoutes {
   readonly #origins = new Map<string, Origin>();
@@ -34,16 +36,14 @@ export class DirectRoutes {
   #scheduled = false;
   /** About how big the report is so far (see REPORT_MAX_BYTES). */
   #bytes = 0;
+  /** Sizes of result values left out of the report, by msgId. */
+  #valueBytes: Record<string, number> | undefined;
   #timer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly socket: DirectSocket,
-    private readonly report: (content: { accepted: DirectAccepted[]; results: TaskResult[]; flushed?: number }, frames: Buffer[]) => void,
+    private readonly report: (content: { accepted: DirectAccepted[]; results: TaskResult[]; flushed?: number; valueBytes?: Record<string, number> }, frames: Buffer[]) => void,
   ) {}
-
-  get size(): number {
-    return this.#origins.size;
-  }
 
   /** Tasks of one direct_request: remembered with their sender, reported to the controller (`now`: at once). */
   accepted(identity: Buffer, client: string, tasks: QueuedTask[], now = false): void {
@@ -66,10 +66,6 @@ export class DirectRoutes {
     }
     if (now) this.flush();
     else this.#schedule();
-  }
-
-  isDirect(msgId: string): boolean {
-    return this.#origins.has(msgId);
   }
 
   /**
@@ -97,10 +93,15 @@ export class DirectRoutes {
       batch.results.push(result);
       for (const frame of own) batch.frames.push(frame);
       if (this.#bytes >= REPORT_MAX_BYTES) this.flush();
-      this.#results.push(result);
-      for (const frame of own) {
-        this.#resultFrames.push(frame);
-        this.#bytes += frame.length;
+      let valueBytes = 0;
+      for (const frame of own) valueBytes += frame.length;
+      if (valueBytes > FORWARD_RESULT_BYTES) {
+        this.#results.push({ ...result, bufferCount: 0 });
+        (this.#valueBytes ??= {})[result.msgId] = valueBytes;
+      } else {
+        this.#results.push(result);
+        for (const frame of own) this.#resultFrames.push(frame);
+        this.#bytes += valueBytes;
       }
       this.#bytes += ENTRY_BYTES + (result.stdout?.length ?? 0) + (result.stderr?.length ?? 0) + (result.repr?.length ?? 0) + (result.error ? result.error.evalue.length + result.error.traceback.join("").length : 0);
     }
@@ -134,7 +135,8 @@ export class DirectRoutes {
   readonly flush = (token?: number): void => {
     this.#scheduled = false;
     if (this.#accepted.length === 0 && this.#results.length === 0 && typeof token !== "number") return;
-    const content = { accepted: this.#accepted, results: this.#results, ...(typeof token === "number" ? { flushed: token } : {}) };
+    const content = { accepted: this.#accepted, results: this.#results, ...(typeof token === "number" ? { flushed: token } : {}), ...(this.#valueBytes ? { valueBytes: this.#valueBytes } : {}) };
+    this.#valueBytes = undefined;
     const frames = this.#acceptedFrames.length ? this.#acceptedFrames.concat(this.#resultFrames) : this.#resultFrames;
     this.#bytes = 0;
     this.#accepted = [];
@@ -157,10 +159,10 @@ export class DirectRoutes {
 /** What an entry's JSON costs beyond its text fields, about. */
 const ENTRY_BYTES = 200;
 
+/** Checked loosely: a malformed body fails its task when it runs, not the report. */
 function textBytes(body: DirectAccepted["body"]): number {
-  if (body.kind === "execute") return body.code.length;
-  if (body.kind === "apply" || body.kind === "map") return body.fn.source?.length ?? 0;
-  return 0;
+  const { code, fn } = body as { code?: unknown; fn?: { source?: unknown } };
+  return (typeof code === "string" ? code.length : 0) + (typeof fn?.source === "string" ? fn.source.length : 0);
 }
 
 /** The task's body for the controller's record: a function's source once per report (the controller keeps sources by hash). */

@@ -370,9 +370,10 @@ export interface MessageContents {
   /**
    * Engine -> controller, after the replies left: direct tasks it accepted (their argument frames
    * first, in order) and results of direct tasks (their frames after). The controller records them as
-   * if it had routed them, but sends no result to the client (the engine did).
+   * if it had routed them, but sends no result to the client (the engine did). A result value over 16 MiB
+   * (what the task store keeps at most by default) is not sent: `valueBytes` gives its size by msgId.
    */
-  direct_report: { accepted: DirectAccepted[]; results: TaskResult[]; flushed?: number };
+  direct_report: { accepted: DirectAccepted[]; results: TaskResult[]; flushed?: number; valueBytes?: Record<string, number> };
   /**
    * Controller -> engine: send your direct_report now (with `flushed: token`, even if empty). The
    * controller asks before it answers a query that may name direct tasks (result_request, history,
