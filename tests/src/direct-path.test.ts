@@ -258,6 +258,11 @@ describe("the direct path", () => {
       assert.equal(await routed.get(20_000), "through the controller");
       assert.equal(await fresh.directView(id).apply(() => "still routed"), "still routed");
       assert.deepEqual(fresh.directEngines, []);
+      // One engine direct, the other routed: one call's tasks split between the paths, results in target order.
+      await directTo(fresh, ids[1]!);
+      const both = fresh.directView([ids[1]!, id, ids[1]!]);
+      assert.deepEqual(await both.apply(() => (globalThis as unknown as { tspengine: { id: number } }).tspengine.id), [ids[1], id, ids[1]]);
+      assert.deepEqual(await fresh.directView([id, ids[1]!]).map((x: number) => x + 1, [1, 2, 3, 4, 5]), [2, 3, 4, 5, 6]);
     } finally {
       fresh.close();
     }
