@@ -124,6 +124,8 @@ export class Client implements AsyncDisposable {
   readonly #directCount = new Map<number, number>();
   /** Targeted tasks sent through the controller, per engine: that engine's next task goes direct only once they are answered. */
   readonly #routedTo = new Map<number, Set<string>>();
+  /** The size at which an engine's #routedTo set is next pruned of answered tasks. */
+  readonly #routedPruneAt = new Map<number, number>();
   /** Direct tasks of this tick, per link: sent together at the end of it. */
   readonly #directOut = new Map<DirectLink, { tasks: DirectTask[]; frames: Buffer[] }>();
 
@@ -675,9 +677,17 @@ export class Client implements AsyncDisposable {
     return found.length ? found : undefined;
   }
 
+  /** Only for engines this client has a link to (or had): the others never take direct work. Bounded by the tasks in flight. */
   #routed(engineId: number, msgId: string): void {
+    if (!this.#links.has(engineId)) return;
     let set = this.#routedTo.get(engineId);
     if (!set) this.#routedTo.set(engineId, (set = new Set()));
+    if (set.size >= (this.#routedPruneAt.get(engineId) ?? 256)) {
+      const waiting = new Set(this.#unsent.ids());
+      for (const id of set) if (!this.#tasks.has(id) && !waiting.has(id)) set.delete(id);
+      // What is still out after a prune sets the next one further off: never a scan per task.
+      this.#routedPruneAt.set(engineId, Math.max(256, 2 * set.size));
+    }
     set.add(msgId);
   }
 
@@ -704,6 +714,7 @@ export class Client implements AsyncDisposable {
       this.#links.delete(engineId);
     }
     this.#routedTo.delete(engineId);
+    this.#routedPruneAt.delete(engineId);
     if (this.#directTasks.size === 0) return;
     const now = Date.now();
     for (const [msgId, engine] of this.#directTasks) {
