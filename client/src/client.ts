@@ -677,9 +677,9 @@ export class Client implements AsyncDisposable {
     return found.length ? found : undefined;
   }
 
-  /** Only for engines this client has a link to (or had): the others never take direct work. Bounded by the tasks in flight. */
+  /** Only for engines with a direct socket: the others never take direct work. Bounded by the tasks in flight. */
   #routed(engineId: number, msgId: string): void {
-    if (!this.#links.has(engineId)) return;
+    if (!this.#engines.get(engineId)?.direct) return;
     let set = this.#routedTo.get(engineId);
     if (!set) this.#routedTo.set(engineId, (set = new Set()));
     if (set.size >= (this.#routedPruneAt.get(engineId) ?? 256)) {
