@@ -87,6 +87,8 @@ const RESTARTED_AFTER_MS = 2_000;
 const SUBMIT_BATCH = 4096;
 /** Most tasks sent and not yet answered; the rest wait in this client (see SubmitQueue). */
 const MAX_IN_FLIGHT = 65_536;
+/** Most engines one client links to directly (a socket each); DirectView work for the others goes through the controller. */
+const MAX_DIRECT_LINKS = 64;
 
 /** A connection to a tsparallel controller: the entry point for views, results and cluster queries. */
 export class Client implements AsyncDisposable {
@@ -696,6 +698,8 @@ export class Client implements AsyncDisposable {
     if (!this.#directWanted || this.#closed) return undefined;
     const existing = this.#links.get(engineId);
     if (existing) return existing;
+    // Each link is a socket (and its descriptors): past this many, engines are served through the controller.
+    if (this.#links.size >= MAX_DIRECT_LINKS) return undefined;
     const engine = this.#engines.get(engineId);
     if (!engine?.direct || !engine.uuid || engine.state === "dead" || engine.state === "stopped") return undefined;
     const link = new DirectLink(engineId, engine.uuid, engine.direct, this.#link.info, this.#link.signer, this.#link.session, {
