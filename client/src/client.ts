@@ -699,7 +699,7 @@ export class Client implements AsyncDisposable {
     const existing = this.#links.get(engineId);
     if (existing) return existing;
     // Each link is a socket (and its descriptors): past this many, engines are served through the controller.
-    if (this.#links.size >= MAX_DIRECT_LINKS) return undefined;
+    if (this.#links.size >= MAX_DIRECT_LINKS && [...this.#links.values()].filter((l) => l.state !== "failed").length >= MAX_DIRECT_LINKS) return undefined;
     const engine = this.#engines.get(engineId);
     if (!engine?.direct || !engine.uuid || engine.state === "dead" || engine.state === "stopped") return undefined;
     const link = new DirectLink(engineId, engine.uuid, engine.direct, this.#link.info, this.#link.signer, this.#link.session, {
