@@ -3,6 +3,7 @@ import { inspect } from "node:util";
 import type * as zmq from "zeromq";
 import { createLogger, curveClientOptions, url, type DirectAddress, type EngineConnectionInfo, type EngineMetadata, type Logger, type Message, type MessageContents, type MessageSender } from "@tsparallel/protocol";
 import { DirectRoutes } from "./direct-routes.js";
+import { serveDirect } from "./direct-requests.js";
 import type { DirectSocket } from "./direct-socket.js";
 import type { RunningEngine } from "./engine.js";
 import { uncaptured } from "./engine-log.js";
@@ -34,9 +35,6 @@ export interface SessionIdentity {
 
 /** The answer of an engine without a direct socket to a report_request: nothing to report. */
 const emptyReports = (sender: MessageSender) => ({ flush: (token?: number) => sender.send("direct_report", { accepted: [], results: [], flushed: token }) });
-
-/** Longest client identity a direct_request may name (hex of a ROUTER routing id: 5 bytes from libzmq, 255 at most). */
-const MAX_CLIENT_ID_LENGTH = 512;
 
 /** Waits between registration attempts while rejoining: doubling from the first, up to the last. */
 const REJOIN_FIRST_WAIT_MS = 500;
@@ -127,7 +125,20 @@ export class EngineSession implements RunningEngine {
     );
     this.#log.info(`registered as engine ${this.id} (pid ${process.pid}, heartbeat every ${heartbeatMs} ms${this.direct ? `, direct socket ${this.direct.address.url}` : ""})`);
     void this.#listen(messages);
-    if (this.direct) void this.#listenDirect(this.direct);
+    if (this.direct) {
+      void serveDirect(this.direct, this.#routes!, {
+        uuid: this.uuid,
+        id: () => this.id,
+        busy: () => this.#queue.busy,
+        stopping: () => this.#stopping !== null,
+        log: () => this.#log,
+        run: (tasks) => {
+          this.#handlers.arrived(tasks, true);
+          this.#queue.enqueue(tasks);
+        },
+        abort: (msg) => this.#abort(msg),
+      });
+    }
   }
 
   shutdown(reason = "shutdown requested"): Promise<number> {
@@ -215,55 +226,6 @@ export class EngineSession implements RunningEngine {
       }
     }
     if (!this.#stopping) void this.#stop(1, "the engine socket closed", false);
-  }
-
-  async #listenDirect(direct: DirectSocket): Promise<void> {
-    for await (const msg of direct.messages(this.#log)) {
-      if (this.#stopping) break;
-      try {
-        this.#handleDirect(direct, msg);
-      } catch (err) {
-        this.#log.error(`failed to handle a direct ${msg.header.msg_type}: ${(err as Error).stack ?? String(err)}`);
-      }
-    }
-  }
-
-  /** A verified message from a client on the direct socket. */
-  #handleDirect(direct: DirectSocket, msg: Message): void {
-    const identity = msg.identities.length === 1 ? msg.identities[0]! : undefined;
-    if (!identity) return;
-    const type = msg.header.msg_type;
-    switch (type) {
-      case "direct_hello":
-        direct.send(identity, "direct_welcome", { id: this.id, uuid: this.uuid, dropped: direct.dropped });
-        break;
-      case "direct_request": {
-        const { client } = msg.content as Partial<MessageContents["direct_request"]>;
-        try {
-          if (typeof client !== "string" || client.length > MAX_CLIENT_ID_LENGTH || !/^[0-9a-f]*$/.test(client)) throw new Error("client is not a routing identity");
-          const tasks = tasksOf(msg.content as MessageContents["task_request"], msg.buffers);
-          for (const task of tasks) task.direct = true;
-          // Tasks that will wait in the queue are reported at once (abort and queue status by msg id need
-          // the controller to know them, and a long task ahead may hold the loop); a lone task on an idle
-          // engine runs now and is reported after its reply.
-          this.#routes!.accepted(identity, client, tasks, this.#queue.busy || tasks.length > 1);
-          this.#handlers.arrived(tasks, true);
-          this.#queue.enqueue(tasks);
-        } catch (err) {
-          direct.dropped++;
-          this.#log.warn(`dropped a malformed direct_request ${msg.header.msg_id}: ${(err as Error).message}`);
-        }
-        break;
-      }
-      case "abort_request":
-        // By msg id only: a client on the direct socket never aborts every task queued here.
-        if (Array.isArray((msg.content as MessageContents["abort_request"]).msgIds)) this.#abort(msg);
-        else direct.dropped++;
-        break;
-      default:
-        direct.dropped++;
-        this.#log.debug(`ignored a direct ${type} message`);
-    }
   }
 
   #abort(msg: Message): void {
