@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 const dist = join(dirname(fileURLToPath(import.meta.url)), 'dist');
 const SERIAL = new Set([
-  'client', 'cluster-supervisor', 'cluster.rejoin', 'connection-cap', 'connection-flood', 'controller.restore', 'curve',
+  'client', 'cluster-supervisor', 'cluster.rejoin', 'connection-cap', 'connection-flood', 'controller.restore', 'curve', 'direct-path',
   'engine.tasks', 'function-cache', 'fuzz', 'kernel.warmup', 'launcher.controller-slurm',
   'launcher.controller-ssh', 'launcher.mpi', 'launcher.slurm', 'launcher.ssh', 'liveness', 'scale',
 ].map((name) => `${name}.test.js`));

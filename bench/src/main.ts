@@ -218,7 +218,7 @@ async function main(): Promise<number> {
   if (ours?.applyBreakdown) {
     const b = ours.applyBreakdown;
     const ms = (x: number) => `${(x * 1000).toFixed(3)} ms`;
-    console.log(`apply round trip, median parts: client→controller→engine start ${ms(b.outSeconds)}, on the engine ${ms(b.engineSeconds)}, engine done→client ${ms(b.backSeconds)}`);
+    console.log(`apply round trip, median parts: client→engine start (direct, or through the controller) ${ms(b.outSeconds)}, on the engine ${ms(b.engineSeconds)}, engine done→client ${ms(b.backSeconds)}`);
   }
   if (curve) console.log("\n" + renderCurveTable(curve));
   if (args.json) {

@@ -1,12 +1,13 @@
 import { EventEmitter } from "node:events";
 import { inspect, type InspectOptions } from "node:util";
 import {
-  clientConnectionFile, clusterIdOfConnectionFile, decodePublishedData, messageIdAt, newMessageId, reserveMessageIds, type MessageIdBlock, readConnectionFile, splitFrames, unpackValue,
-  type ClusterSnapshot, type EngineInfo, type FunctionRef, type Message, type MessageContents, type MessageType,
+  clientConnectionFile, clusterIdOfConnectionFile, decodePublishedData, directFromEnv, messageIdAt, newMessageId, reserveMessageIds, type MessageIdBlock, readConnectionFile, splitFrames, unpackValue,
+  type ClusterSnapshot, type DirectTask, type EngineInfo, type FunctionRef, type Message, type MessageContents, type MessageType,
   type QueueStatus, type ShippedFunction, type TaskBody, type TaskDbFilter, type TaskDbKey, type TaskDbRecord,
   type TaskRecordInfo, type TaskRequest, type TaskResult,
 } from "@tsparallel/protocol";
 import { AsyncResult, type TaskOwner } from "./async-result.js";
+import { DirectLink } from "./direct-link.js";
 import { warnIfControllerElsewhere } from "./location-check.js";
 import { ControllerError, EngineError, NoEnginesError, TaskAbortedError, TimeoutError, remoteErrorFrom } from "./errors.js";
 import { ControllerLink } from "./link.js";
@@ -31,6 +32,12 @@ export interface ConnectOptions {
   controllerTimeout?: number;
   /** Make it the active client (default true). */
   activate?: boolean;
+  /**
+   * Send DirectView work straight to each engine that this client can reach (default: true, unless
+   * `TSPARALLEL_DIRECT=0`); engines it cannot reach, and all of them with `false`, are served through
+   * the controller. The controller keeps the records of direct tasks either way.
+   */
+  direct?: boolean;
 }
 
 /** One task as a view hands it to the client; it becomes one message id per target. */
@@ -80,6 +87,8 @@ const RESTARTED_AFTER_MS = 2_000;
 const SUBMIT_BATCH = 4096;
 /** Most tasks sent and not yet answered; the rest wait in this client (see SubmitQueue). */
 const MAX_IN_FLIGHT = 65_536;
+/** Most engines one client links to directly (a socket each); DirectView work for the others goes through the controller. */
+const MAX_DIRECT_LINKS = 64;
 
 /** A connection to a tsparallel controller: the entry point for views, results and cluster queries. */
 export class Client implements AsyncDisposable {
@@ -107,9 +116,26 @@ export class Client implements AsyncDisposable {
   #closed = false;
   /** The controller's pid as its heartbeats say: a new one means it was restarted. */
   #controllerPid: number | undefined;
+  /** Whether DirectView work may go straight to engines (ConnectOptions.direct). */
+  readonly #directWanted: boolean;
+  /** This client's routing identity at the controller (connect_reply), named in direct requests. */
+  #clientId: string | undefined;
+  /** Direct links by engine id (ready, connecting, or failed: then that engine is served through the controller). */
+  readonly #links = new Map<number, DirectLink>();
+  /** Direct tasks in flight: msg id -> engine id. */
+  readonly #directTasks = new Map<string, number>();
+  /** Direct tasks in flight per engine. */
+  readonly #directCount = new Map<number, number>();
+  /** Targeted tasks sent through the controller, per engine: that engine's next task goes direct only once they are answered. */
+  readonly #routedTo = new Map<number, Set<string>>();
+  /** The size at which an engine's #routedTo set is next pruned of answered tasks. */
+  readonly #routedPruneAt = new Map<number, number>();
+  /** Direct tasks of this tick, per link: sent together at the end of it. */
+  readonly #directOut = new Map<DirectLink, { tasks: DirectTask[]; frames: Buffer[] }>();
 
-  private constructor(link: ControllerLink, profile: string, connectionFile: string, controllerTimeout: number, requestTimeout: number) {
+  private constructor(link: ControllerLink, profile: string, connectionFile: string, controllerTimeout: number, requestTimeout: number, direct: boolean) {
     this.#link = link;
+    this.#directWanted = direct;
     this.#requestTimeout = requestTimeout;
     this.#controllerTimeout = controllerTimeout;
     this.profile = profile;
@@ -149,13 +175,14 @@ export class Client implements AsyncDisposable {
         if (client) client.#onEvent(msg);
       },
     });
-    client = new Client(link, info.profile ?? profile, file, options.controllerTimeout ?? 60_000, options.timeout ?? REQUEST_TIMEOUT_MS);
+    client = new Client(link, info.profile ?? profile, file, options.controllerTimeout ?? 60_000, options.timeout ?? REQUEST_TIMEOUT_MS, options.direct ?? directFromEnv());
     try {
       const [reply] = await Promise.all([
         link.request<"connect_request", "connect_reply">("connect_request", {}, options.timeout ?? REQUEST_TIMEOUT_MS),
         warnIfControllerElsewhere(info, file),
       ]);
       client.#setEngines(reply.content.engines);
+      client.#clientId = reply.content.client;
       client.#controllerPid = reply.content.snapshot.controller.pid;
     } catch (err) {
       client.close();
@@ -173,6 +200,11 @@ export class Client implements AsyncDisposable {
 
   get engines(): EngineInfo[] {
     return [...this.#engines.values()];
+  }
+
+  /** Ids of the engines this client sends DirectView work to straight (their direct link is ready), ascending. */
+  get directEngines(): number[] {
+    return [...this.#links.values()].filter((l) => l.state === "ready").map((l) => l.engineId).sort((a, b) => a - b);
   }
 
   /** The controller's client address. */
@@ -235,7 +267,10 @@ export class Client implements AsyncDisposable {
   directView(target: number, options?: DirectViewOptions): DirectView<true>;
   directView(targets: number[] | "all", options?: DirectViewOptions): DirectView<false>;
   directView(targets: number | number[] | "all" = "all", options: DirectViewOptions = {}): DirectView<boolean> {
-    return new DirectView(this, targets, options);
+    const view = new DirectView(this, targets, options);
+    // Links open now, so the view's first call may already go straight to its engines.
+    if (this.#directWanted) for (const id of targets === "all" ? this.ids : typeof targets === "number" ? [targets] : targets) this.#linkTo(id);
+    return view;
   }
 
   /**
@@ -272,11 +307,29 @@ export class Client implements AsyncDisposable {
     }
     const abortedHere = new Set(here);
     const ids = named ? named.filter((id) => !abortedHere.has(id)) : Array.from(this.#tasks.keys());
+    // Direct tasks are queued on their engines without the controller's hand: asked there at once (the controller asks too, once it knows them).
+    this.#abortDirect(ids);
     for (const part of inParts(ids)) {
       const reply = await this.#request<"abort_request", "abort_reply">("abort_request", { msgIds: part });
       for (const id of reply.content.aborted) here.push(id);
     }
     return here;
+  }
+
+  #abortDirect(ids: readonly string[]): void {
+    if (this.#directTasks.size === 0) return;
+    const perEngine = new Map<number, string[]>();
+    for (const id of ids) {
+      const engine = this.#directTasks.get(id);
+      if (engine === undefined) continue;
+      let list = perEngine.get(engine);
+      if (!list) perEngine.set(engine, (list = []));
+      list.push(id);
+    }
+    for (const [engine, msgIds] of perEngine) {
+      const link = this.#links.get(engine);
+      if (link?.state === "ready") link.send("abort_request", { msgIds });
+    }
   }
 
   #settleAborted({ msgId, result, index }: Waiting): void {
@@ -398,6 +451,8 @@ export class Client implements AsyncDisposable {
     this.#closed = true;
     clearInterval(this.#watchdog);
     this.#link.close();
+    for (const link of this.#links.values()) link.close();
+    this.#links.clear();
     this.#failOutstanding(() => new ControllerError("the client was closed before the task finished"));
     if (Client.#active === this) Client.#active = undefined;
   }
@@ -536,27 +591,162 @@ export class Client implements AsyncDisposable {
     return { hash: fn.hash, name: fn.name, source: fn.source };
   }
 
-  /** @internal Queues tasks (sent together at the end of this tick) and tracks their result. */
-  _submit<R extends AsyncResult<unknown>>(specs: TaskSpec[], make: (tasks: TaskTable, owner: TaskOwner) => R, label?: string): R {
+  /**
+   * @internal Queues tasks (sent together at the end of this tick) and tracks their result. A task for
+   * an engine this client has a ready direct link to goes straight there (see #goesDirect); the others
+   * go to the controller, in runs of consecutive targets.
+   */
+  _submit<R extends AsyncResult<unknown>>(specs: TaskSpec[], make: (tasks: TaskTable, owner: TaskOwner) => R, label?: string, route: { gather?: boolean } = {}): R {
     this.#checkSubmit(label);
     const tasks: { msgId: string; kind: TaskSpec["body"]["kind"]; engineId: number | null }[] = [];
     const outgoing: { request: TaskRequest; frames: Buffer[] }[] = [];
+    const firsts: number[] = [];
+    const direct: { link: DirectLink; task: DirectTask; frames: Buffer[]; index: number }[] = [];
     for (const spec of specs) {
       const count = spec.targets === null ? 1 : spec.targets.length;
-      const msgIds: string[] = [];
+      const start = tasks.length;
       for (let i = 0; i < count; i++) {
         const msgId = spec.msgIds?.[i] ?? newMessageId();
-        msgIds.push(msgId);
         tasks.push({ msgId, kind: spec.body.kind, engineId: spec.targets?.[i] ?? null });
       }
-      const request: TaskRequest = {
-        msgIds, targets: spec.targets, body: spec.body, bufferCount: spec.frames.length,
-        ...(spec.lb ? { lb: spec.lb } : {}), ...(label !== undefined ? { label } : {}), ...(spec.broadcast && count > 1 ? { broadcast: true } : {}),
+      // A run of consecutive targets that go through the controller: one request.
+      let run: number[] = [];
+      const endRun = () => {
+        if (run.length === 0) return;
+        const msgIds = run.map((i) => tasks[start + i]!.msgId);
+        const targets = spec.targets === null ? null : run.map((i) => spec.targets![i]!);
+        const request: TaskRequest = {
+          msgIds, targets, body: spec.body, bufferCount: spec.frames.length,
+          ...(spec.lb ? { lb: spec.lb } : {}), ...(label !== undefined ? { label } : {}), ...(spec.broadcast && run.length > 1 ? { broadcast: true } : {}),
+        };
+        const directInputs = this.#directInputs(spec.body);
+        if (directInputs) request.directInputs = directInputs;
+        firsts.push(start + run[0]!);
+        outgoing.push({ request, frames: spec.frames });
+        if (targets && this.#directWanted) for (let k = 0; k < targets.length; k++) this.#routed(targets[k]!, msgIds[k]!);
+        run = [];
       };
-      outgoing.push({ request, frames: spec.frames });
+      // A broadcast the controller should gather goes there, unless this client has direct tasks on one of its
+      // engines still out (then each engine's part goes the way its earlier tasks went, to keep their order).
+      const gathered = route.gather === true && spec.broadcast === true && count > 1 && !spec.targets!.some((t) => this.#directCount.has(t));
+      for (let i = 0; i < count; i++) {
+        const link = spec.targets === null || gathered ? undefined : this.#goesDirect(spec.targets[i]!, spec.body);
+        if (!link) {
+          run.push(i);
+          continue;
+        }
+        endRun();
+        const task: DirectTask = { msgId: tasks[start + i]!.msgId, body: spec.body, bufferCount: spec.frames.length, ...(label !== undefined ? { label } : {}) };
+        direct.push({ link, task, frames: spec.frames, index: start + i });
+      }
+      endRun();
     }
     const result = make(TaskTable.of(tasks, Date.now(), label), this);
-    return this.#enqueue(result, new BuiltTasks(result as AsyncResult<unknown>, outgoing));
+    // The controller orders its history by submission time; a routed task's is when the controller got it.
+    // A microsecond apart (what a double holds at epoch ms), so the tasks of one call keep their order there too.
+    let submitted = direct.length ? performance.timeOrigin + performance.now() : 0;
+    for (const { link, task, frames, index } of direct) {
+      task.submitted = submitted;
+      submitted += 0.001;
+      this.#tasks.set(task.msgId, { result: result as AsyncResult<unknown>, index });
+      this.#directTasks.set(task.msgId, link.engineId);
+      this.#directCount.set(link.engineId, (this.#directCount.get(link.engineId) ?? 0) + 1);
+      let out = this.#directOut.get(link);
+      if (!out) this.#directOut.set(link, (out = { tasks: [], frames: [] }));
+      out.tasks.push(task);
+      for (const frame of frames) out.frames.push(frame);
+    }
+    return this.#enqueue(result, new BuiltTasks(result as AsyncResult<unknown>, outgoing, firsts));
+  }
+
+  /**
+   * The ready direct link a task for `engineId` takes, or undefined for the controller's route. A
+   * client's messages to one engine stay in order: a task goes direct only once every targeted task
+   * sent to that engine through the controller is answered, and nothing waits unsent here. Tasks that
+   * take other tasks' results (futures) need the controller, which holds them until those are done.
+   */
+  #goesDirect(engineId: number, body: TaskBody): DirectLink | undefined {
+    if (!this.#directWanted || this.#clientId === undefined) return undefined;
+    const link = this.#linkTo(engineId);
+    if (link?.state !== "ready") return undefined;
+    if (body.kind === "apply" && body.futures) return undefined;
+    if (this.#unsent.msgIds > 0) return undefined;
+    const routed = this.#routedTo.get(engineId);
+    if (routed) {
+      for (const id of routed) if (!this.#tasks.has(id)) routed.delete(id);
+      if (routed.size > 0) return undefined;
+      this.#routedTo.delete(engineId);
+    }
+    return link;
+  }
+
+  #directDone(msgId: string): void {
+    const engine = this.#directTasks.get(msgId);
+    if (engine === undefined) return;
+    this.#directTasks.delete(msgId);
+    const left = (this.#directCount.get(engine) ?? 1) - 1;
+    if (left > 0) this.#directCount.set(engine, left);
+    else this.#directCount.delete(engine);
+  }
+
+  /** The futures of an apply that are direct tasks in flight: the controller waits for their engines' report. */
+  #directInputs(body: TaskBody): [string, number][] | undefined {
+    if (body.kind !== "apply" || !body.futures || this.#directTasks.size === 0) return undefined;
+    const found: [string, number][] = [];
+    for (const [, msgId] of body.futures) {
+      const engine = this.#directTasks.get(msgId);
+      if (engine !== undefined) found.push([msgId, engine]);
+    }
+    return found.length ? found : undefined;
+  }
+
+  /** Only for engines with a direct socket: the others never take direct work. Bounded by the tasks in flight. */
+  #routed(engineId: number, msgId: string): void {
+    if (!this.#engines.get(engineId)?.direct) return;
+    let set = this.#routedTo.get(engineId);
+    if (!set) this.#routedTo.set(engineId, (set = new Set()));
+    if (set.size >= (this.#routedPruneAt.get(engineId) ?? 256)) {
+      const waiting = new Set(this.#unsent.ids());
+      for (const id of set) if (!this.#tasks.has(id) && !waiting.has(id)) set.delete(id);
+      // What is still out after a prune sets the next one further off: never a scan per task.
+      this.#routedPruneAt.set(engineId, Math.max(256, 2 * set.size));
+    }
+    set.add(msgId);
+  }
+
+  /** This client's direct link to an engine, opened on first use; undefined when the engine has no direct socket. */
+  #linkTo(engineId: number): DirectLink | undefined {
+    if (!this.#directWanted || this.#closed) return undefined;
+    const existing = this.#links.get(engineId);
+    if (existing) return existing;
+    // Each link is a socket (and its descriptors): past this many, engines are served through the controller.
+    if (this.#links.size >= MAX_DIRECT_LINKS && [...this.#links.values()].filter((l) => l.state !== "failed").length >= MAX_DIRECT_LINKS) return undefined;
+    const engine = this.#engines.get(engineId);
+    if (!engine?.direct || !engine.uuid || engine.state === "dead" || engine.state === "stopped") return undefined;
+    const link = new DirectLink(engineId, engine.uuid, engine.direct, this.#link.info, this.#link.signer, this.#link.session, {
+      onMessage: (msg) => this.#onMessage(msg),
+      onStateChange: () => {},
+    });
+    this.#links.set(engineId, link);
+    return link;
+  }
+
+  /** The engine died or stopped: its direct link goes, and its direct tasks fail as the controller fails routed ones. */
+  #engineGone(engineId: number, verb: "died" | "stopped"): void {
+    const link = this.#links.get(engineId);
+    if (link) {
+      link.close();
+      this.#links.delete(engineId);
+    }
+    this.#routedTo.delete(engineId);
+    this.#routedPruneAt.delete(engineId);
+    if (this.#directTasks.size === 0) return;
+    const now = Date.now();
+    for (const [msgId, engine] of this.#directTasks) {
+      if (engine !== engineId) continue;
+      const error = { ename: "EngineError", evalue: `engine ${engineId} ${verb} while running this task`, traceback: [] };
+      this.#settle({ msgId, engineId, status: "error", started: now, completed: now, bufferCount: 0, error }, [], now);
+    }
   }
 
   /**
@@ -605,6 +795,7 @@ export class Client implements AsyncDisposable {
   #flush(): void {
     this.#flushQueued = false;
     if (this.#closed) return;
+    if (this.#directOut.size) this.#flushDirect();
     while (this.#unsent.msgIds > 0) {
       const room = MAX_IN_FLIGHT - this.#tasks.size;
       if (room <= 0) return;
@@ -612,6 +803,21 @@ export class Client implements AsyncDisposable {
       if (tasks.length === 0) return;
       this.#link.send("submit_request", fns ? { tasks, fns } : { tasks }, { buffers: frames });
     }
+  }
+
+  /** One direct_request per link: a function's source once in each (the engine keeps a cache of its own for them). */
+  #flushDirect(): void {
+    for (const [link, { tasks, frames }] of this.#directOut) {
+      const sources = new Set<string>();
+      for (let i = 0; i < tasks.length; i++) {
+        const body = tasks[i]!.body;
+        if ((body.kind !== "apply" && body.kind !== "map") || body.fn.source === undefined) continue;
+        if (!sources.has(body.fn.hash)) sources.add(body.fn.hash);
+        else tasks[i] = { ...tasks[i]!, body: { ...body, fn: { hash: body.fn.hash, name: body.fn.name } } };
+      }
+      link.send("direct_request", { client: this.#clientId!, tasks }, { buffers: frames });
+    }
+    this.#directOut.clear();
   }
 
   #onMessage(msg: Message): void {
@@ -642,6 +848,7 @@ export class Client implements AsyncDisposable {
     const tracked = this.#tasks.get(result.msgId);
     if (!tracked) return;
     this.#tasks.delete(result.msgId);
+    if (this.#directTasks.size) this.#directDone(result.msgId);
     const table = tracked.result._tasks;
     const index = tracked.index;
     table.update(index, { engineId: result.engineId, started: result.started, completed: result.completed, received, status: result.status });
@@ -678,6 +885,8 @@ export class Client implements AsyncDisposable {
    * finished ones and the tasks it failed at restart; ones it never heard of fail here.
    */
   async #recoverAfterRestart(): Promise<void> {
+    // Direct tasks too: their records failed with the controller (ControllerRestarted) as routed ones did,
+    // and an engine that went down with it would never say so.
     const ids = [...this.#tasks.keys()];
     for (let at = 0; at < ids.length && !this.#closed; at += RECOVER_BATCH) {
       const batch = ids.slice(at, at + RECOVER_BATCH);
@@ -700,6 +909,7 @@ export class Client implements AsyncDisposable {
           if (typeof msgId !== "string" || !this.#tasks.has(msgId)) continue;
           const tracked = this.#tasks.get(msgId)!;
           this.#tasks.delete(msgId);
+          this.#directDone(msgId);
           const error = new ControllerError(`the controller at ${this.url} was restarted and has no record of task ${msgId}`);
           tracked.result._tasks.update(tracked.index, { error });
           tracked.result._settle(tracked.index, undefined, error);
@@ -736,20 +946,36 @@ export class Client implements AsyncDisposable {
       case "engine_registered": {
         const { engine } = msg.content as MessageContents["engine_registered"];
         this.#engines.set(engine.id, engine);
+        const link = this.#links.get(engine.id);
+        // Another process, or a new address: the next use links again.
+        if (link && (link.engineUuid !== engine.uuid || link.address.url !== engine.direct?.url || link.state === "failed")) {
+          link.close();
+          this.#links.delete(engine.id);
+        }
         break;
       }
-      case "engine_dead":
-        this.#markGone((msg.content as MessageContents["engine_dead"]).id, "dead");
+      case "engine_dead": {
+        const { id } = msg.content as MessageContents["engine_dead"];
+        this.#markGone(id, "dead");
+        this.#engineGone(id, "died");
         break;
-      case "engine_unregistered":
-        this.#markGone((msg.content as MessageContents["engine_unregistered"]).id, "stopped");
+      }
+      case "engine_unregistered": {
+        const { id } = msg.content as MessageContents["engine_unregistered"];
+        this.#markGone(id, "stopped");
+        this.#engineGone(id, "stopped");
         break;
+      }
       case "cluster_snapshot":
         this.#mergeSnapshot(msg.content as ClusterSnapshot);
         break;
       case "controller_heartbeat": {
         const { pid } = msg.content as MessageContents["controller_heartbeat"];
-        if (this.#controllerPid !== undefined && pid !== this.#controllerPid && this.#tasks.size > 0) void this.#recoverAfterRestart();
+        if (this.#controllerPid !== undefined && pid !== this.#controllerPid) {
+          if (this.#tasks.size > 0) void this.#recoverAfterRestart();
+          // A new controller knows this client by a new identity: asked again for direct requests to name.
+          if (this.#directWanted) void this.#refreshEngines().catch(() => undefined);
+        }
         this.#controllerPid = pid;
         // Heartbeats queued before the shutdown arrive with it; one seconds later is a controller back on its ports.
         if (this.#shutdownAt && Date.now() - this.#shutdownAt > RESTARTED_AFTER_MS) this.#shutdownAt = 0;
@@ -771,6 +997,7 @@ export class Client implements AsyncDisposable {
       const info: EngineInfo = { id: e.id, uuid: known?.uuid ?? "", hostname: e.hostname, pid: e.pid, state: e.state, registered: known?.registered ?? snapshot.time };
       const metadata = e.metadata ?? known?.metadata;
       if (metadata) info.metadata = metadata;
+      if (known?.direct) info.direct = known.direct;
       this.#engines.set(e.id, info);
     }
   }
@@ -782,6 +1009,7 @@ export class Client implements AsyncDisposable {
   async #refreshEngines(): Promise<void> {
     const reply = await this.#request<"connect_request", "connect_reply">("connect_request", {});
     this.#setEngines(reply.content.engines);
+    if (reply.content.client !== undefined) this.#clientId = reply.content.client;
   }
 
   #markGone(id: number, state: "dead" | "stopped"): void {
@@ -813,6 +1041,8 @@ export class Client implements AsyncDisposable {
       this.#tasks.delete(msgId);
       fail(tracked, makeError());
     }
+    this.#directTasks.clear();
+    this.#directCount.clear();
   }
 }
 

@@ -77,6 +77,11 @@ export class ControllerLink {
     return url(this.info, this.info.ports.client);
   }
 
+  /** The cluster key's signer, shared with this client's direct links to engines. */
+  get signer(): Signer {
+    return this.#signer;
+  }
+
   send<T extends MessageType>(type: T, content: MessageContents[T], options?: SendOptions): void {
     this.#sender.send(type, content, options);
   }

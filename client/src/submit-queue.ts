@@ -32,6 +32,8 @@ export interface TaskSource {
   ids(j: number): number;
   /** Task j's request and frames; called once per task, in order. */
   build(j: number): Outgoing;
+  /** How many msg ids in all, when not `first(count - 1) + ids(count - 1)` (some of the call's tasks went direct). */
+  readonly msgIdCount?: number;
 }
 
 /** Tasks built already (an apply, a direct call): handed out once, then forgotten. */
@@ -39,22 +41,32 @@ export class BuiltTasks implements TaskSource {
   readonly #tasks: (Outgoing | undefined)[];
   readonly #firsts: number[];
 
+  /** `firsts`: the index in the result of each task's first msg id, when they do not simply follow each other (some went direct). */
   constructor(
     readonly result: AsyncResult<unknown>,
     tasks: Outgoing[],
+    firsts?: readonly number[],
   ) {
     this.#tasks = tasks;
     this.#firsts = new Array<number>(tasks.length + 1);
     this.#firsts[0] = 0;
     for (let j = 0; j < tasks.length; j++) this.#firsts[j + 1] = this.#firsts[j]! + tasks[j]!.request.msgIds.length;
+    if (firsts) {
+      this.#starts = firsts;
+      this.msgIdCount = this.#firsts[tasks.length]!;
+    }
   }
+
+  readonly msgIdCount?: number;
+
+  #starts?: readonly number[];
 
   get count(): number {
     return this.#tasks.length;
   }
 
   first(j: number): number {
-    return this.#firsts[j]!;
+    return this.#starts ? this.#starts[j]! : this.#firsts[j]!;
   }
 
   ids(j: number): number {
@@ -111,7 +123,7 @@ export class SubmitQueue {
   push(source: TaskSource): void {
     if (source.count === 0) return;
     this.#entries.push({ source, next: 0 });
-    this.#msgIds += source.first(source.count - 1) + source.ids(source.count - 1);
+    this.#msgIds += source.msgIdCount ?? source.first(source.count - 1) + source.ids(source.count - 1);
   }
 
   /**

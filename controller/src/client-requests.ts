@@ -66,12 +66,27 @@ function findResult(ctx: ControllerContext, msgId: string): StoredResult | undef
   return ctx.store.result(msgId) ?? (record && { info: recordInfo(record), frames: [], evicted: true });
 }
 
+/**
+ * Records are kept in the order the controller heard of them; engines report direct tasks after the
+ * fact, so the newest ones (the live records) are put in submission order, as ipyparallel's history is.
+ */
+function inSubmissionOrder(ctx: ControllerContext, msgIds: string[]): string[] {
+  let from = msgIds.length;
+  while (from > 0 && ctx.records.get(msgIds[from - 1]!)) from--;
+  if (msgIds.length - from < 2) return msgIds;
+  const recent = msgIds.slice(from).map((id, i) => ({ id, i, at: ctx.records.get(id)!.submitted }));
+  recent.sort((a, b) => a.at - b.at || a.i - b.i);
+  for (let k = 0; k < recent.length; k++) msgIds[from + k] = recent[k]!.id;
+  return msgIds;
+}
+
 const handlers: Partial<Record<MessageType, Handler>> = {
   // Counted as heard before dispatch, like every message of the client; it needs no reply.
   client_heartbeat() {},
 
-  connect_request(ctx, _content, _msg, reply) {
-    reply("connect_reply", { engines: [...ctx.registry.all()].map((e) => e.info()), snapshot: ctx.snapshot() });
+  connect_request(ctx, _content, msg, reply) {
+    // The client names itself with its identity in direct requests, so the records of its direct tasks point back at it.
+    reply("connect_reply", { engines: [...ctx.registry.all()].map((e) => e.info()), snapshot: ctx.snapshot(), client: identityKey(msg.identities) });
   },
 
   async submit_request(ctx, content: MessageContents["submit_request"], msg) {
@@ -84,8 +99,9 @@ const handlers: Partial<Record<MessageType, Handler>> = {
     }
   },
 
-  queue_status_request(ctx, content: MessageContents["queue_status_request"], _msg, reply) {
+  async queue_status_request(ctx, content: MessageContents["queue_status_request"], _msg, reply) {
     const ids = targetsOf(content.targets);
+    await ctx.directReported(undefined, ids);
     const engines = ids === null ? [...ctx.registry.alive()] : ids.map((id) => ctx.registry.byId(id));
     const status: Record<string, QueueStatus> = {};
     for (const [i, engine] of engines.entries()) {
@@ -96,10 +112,12 @@ const handlers: Partial<Record<MessageType, Handler>> = {
     reply("queue_status_reply", { engines: status, unassigned: ctx.router.balancer.waiting });
   },
 
-  abort_request(ctx, content: MessageContents["abort_request"], msg, reply) {
+  async abort_request(ctx, content: MessageContents["abort_request"], msg, reply) {
     if (content.msgIds !== undefined && !isStringList(content.msgIds)) throw new BadRequest("BadRequest", "msgIds must be strings");
     const targets = targetsOf(content.targets) ?? undefined;
     const client: ClientRef = { key: identityKey(msg.identities), identities: msg.identities };
+    // Direct tasks of other clients are aborted by msg id only once their engine has reported them.
+    await ctx.directReported(content.msgIds, targets);
     reply("abort_reply", { aborted: ctx.router.abort(client, content.msgIds, targets) });
   },
 
@@ -109,6 +127,7 @@ const handlers: Partial<Record<MessageType, Handler>> = {
       throw new BadRequest("BadRequest", `a result_request may name at most ${MAX_RESULT_IDS} msgIds, this one names ${content.msgIds.length}: ask in parts`);
     }
     if (!isStringList(content.msgIds)) throw new BadRequest("BadRequest", "msgIds must be strings");
+    await ctx.directReported(content.msgIds);
     const records = [];
     const buffers: Buffer[] = [];
     const unknown: string[] = [];
@@ -133,7 +152,8 @@ const handlers: Partial<Record<MessageType, Handler>> = {
 
   async history_request(ctx, content: MessageContents["history_request"], _msg, reply) {
     const label = typeof content?.label === "string" ? content.label : undefined;
-    const msgIds = await ctx.store.history();
+    await ctx.directReported();
+    const msgIds = inSubmissionOrder(ctx, await ctx.store.history());
     const chosen = label === undefined ? msgIds : msgIds.filter((id) => ctx.records.get(id)?.label === label);
     await inPieces(chosen.length, HISTORY_PIECE, (from, to, more) => reply("history_reply", { msgIds: chosen.slice(from, to), ...(more ? { more } : {}) }));
   },
@@ -142,6 +162,7 @@ const handlers: Partial<Record<MessageType, Handler>> = {
     try {
       const keys = checkKeys(content.keys);
       const matches = compileFilter(content.filter);
+      await ctx.directReported();
       const found = await ctx.store.find(matches);
       await inPieces(found.length, DB_QUERY_PIECE, (from, to, more) => {
         const records: Partial<TaskDbRecord>[] = new Array(to - from);
@@ -154,8 +175,9 @@ const handlers: Partial<Record<MessageType, Handler>> = {
     }
   },
 
-  resubmit_request(ctx, content: MessageContents["resubmit_request"], msg, reply) {
+  async resubmit_request(ctx, content: MessageContents["resubmit_request"], msg, reply) {
     const client: ClientRef = { key: identityKey(msg.identities), identities: msg.identities };
+    if (isStringList(content.msgIds)) await ctx.directReported(content.msgIds);
     try {
       const resubmitted = ctx.router.resubmit(client, content.msgIds, content.newMsgIds);
       const kinds: Record<string, TaskKind> = {};
@@ -173,6 +195,7 @@ const handlers: Partial<Record<MessageType, Handler>> = {
   async purge_request(ctx, content: MessageContents["purge_request"], _msg, reply) {
     const { msgIds } = content;
     if (msgIds !== "all" && !isStringList(msgIds)) throw new BadRequest("BadRequest", 'msgIds must be strings or "all"');
+    await ctx.directReported(msgIds === "all" ? undefined : msgIds);
     if (msgIds !== "all") {
       const pending = msgIds.filter((id) => ctx.records.get(id)?.pending);
       if (pending.length) throw new BadRequest("PendingTaskError", `task(s) ${pending.join(", ")} are pending: only finished tasks can be purged`);
@@ -200,7 +223,8 @@ const handlers: Partial<Record<MessageType, Handler>> = {
     reply("shutdown_reply", { engines: ctx.control.stop(aliveTargets(ctx, targets)) });
   },
 
-  status_request(ctx, _content, _msg, reply) {
+  async status_request(ctx, _content, _msg, reply) {
+    await ctx.directReported();
     reply("status_reply", ctx.snapshot());
   },
 };

@@ -30,6 +30,13 @@ export interface ControllerContext {
   /** New engines per second (fake registrations by the thousand are refused for now). */
   readonly registrations: RegistrationBudget;
   snapshot(): ClusterSnapshot;
+  /**
+   * Resolves once the engines that may hold unreported direct tasks among `msgIds` (when absent: any,
+   * on `targets` when given) have reported them, or after a bounded wait (see DirectBarrier).
+   */
+  directReported(msgIds?: readonly string[], targets?: readonly number[] | null): Promise<void>;
+  /** An engine's direct_report that answers a report_request (its token) has been handled. */
+  directReportAnswered(engineId: number, token: unknown): void;
   /** An engine left: unregistered ("stopped") or silent too long ("dead"). */
   engineLost(engine: EngineRecord, lifecycle: "dead" | "stopped", reason: string): void;
   /** Stops the targets (all engines for null) and then the controller; `reply` runs just before exit. */

@@ -28,11 +28,12 @@ import { openStore } from "./store/open-store.js";
 import { SqliteTaskStore } from "./store/sqlite-store.js";
 import type { PendingRetry, TaskStore } from "./store/task-store.js";
 import { TaskRouter } from "./task-router.js";
+import { DirectBarrier } from "./direct-barrier.js";
 import { LoopWatch, loopCpuFromEnv } from "./loop-watch.js";
 import { clientSocketLimits } from "./request-limits.js";
 import { Slice } from "./slice.js";
 import { Throughput } from "./throughput.js";
-import { registerZapDomains } from "./zap.js";
+import { registerZapDomains } from "@tsparallel/protocol";
 import { ProcessUsage } from "./process-usage.js";
 
 /** The shared replay history holds as many signatures as the three receiving sockets had each. */
@@ -85,6 +86,7 @@ class Controller implements ControllerContext {
   /** One history for all the controller's sockets: a message captured on one port is refused on every other. */
   readonly #replay: ReplayGuard;
   readonly #loop = new LoopWatch(loopCpuFromEnv());
+  readonly #directBarrier = new DirectBarrier((engine, token) => this.engineSender.send("report_request", { token }, { identities: engine.identity }));
   readonly #controllerInfo: ClusterSnapshot["controller"];
   #stopping?: Promise<void>;
   #clientWatch?: NodeJS.Timeout;
@@ -221,6 +223,31 @@ class Controller implements ControllerContext {
       connections: this.#connections,
       caps: this.caps,
     });
+  }
+
+  directReported(msgIds?: readonly string[], targets?: readonly number[] | null): Promise<void> {
+    const withDirect = () => this.registry.alive().filter((e) => e.direct !== undefined);
+    if (!msgIds) {
+      const wanted = targets ? new Set(targets) : undefined;
+      return this.#directBarrier.wait(this.registry.alive().filter((e) => e.directUsed && (!wanted || wanted.has(e.id))));
+    }
+    const engines = new Set<EngineRecord>();
+    for (const msgId of msgIds) {
+      const record = this.records.get(msgId);
+      if (!record) {
+        // Unknown here: perhaps a direct task no engine has reported yet.
+        if (msgIds.length <= 100_000) return this.#directBarrier.wait(withDirect());
+        continue;
+      }
+      if (!record.direct || !record.pending || record.engineId === null) continue;
+      const engine = this.registry.byId(record.engineId);
+      if (engine?.alive) engines.add(engine);
+    }
+    return this.#directBarrier.wait([...engines]);
+  }
+
+  directReportAnswered(engineId: number, token: unknown): void {
+    this.#directBarrier.answered(engineId, token);
   }
 
   engineLost(engine: EngineRecord, lifecycle: "dead" | "stopped", reason: string): void {

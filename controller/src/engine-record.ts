@@ -1,4 +1,4 @@
-import { ByteLru, DEFAULT_LIMITS, type EngineInfo, type EngineMetadata, type EngineState } from "@tsparallel/protocol";
+import { ByteLru, DEFAULT_LIMITS, type DirectAddress, type EngineInfo, type EngineMetadata, type EngineState } from "@tsparallel/protocol";
 import { Deque } from "./deque.js";
 import type { TaskRecord } from "./records/task-record.js";
 
@@ -32,6 +32,10 @@ export class EngineRecord {
   metadata?: EngineMetadata;
   /** The process's start time, when it runs in the controller's pid space (so /proc can say it has gone). */
   localStartTime?: number;
+  /** The engine's direct socket, as it told at registration: clients send DirectView work there. */
+  direct?: DirectAddress;
+  /** It has reported direct tasks: queries ask it to report again before they answer (see DirectBarrier). */
+  directUsed = false;
   readonly #outstanding = new Set<TaskRecord>();
   readonly #order = new Deque<TaskRecord>();
   #head?: TaskRecord;
@@ -107,6 +111,7 @@ export class EngineRecord {
   info(): EngineInfo {
     const info: EngineInfo = { id: this.id, uuid: this.uuid, hostname: this.hostname, pid: this.pid, state: this.state, registered: this.registered };
     if (this.metadata) info.metadata = this.metadata;
+    if (this.direct) info.direct = this.direct;
     return info;
   }
 

@@ -1,4 +1,4 @@
-import { ByteLru, DEFAULT_LIMITS, isMessage, pidSpace, type Message, type MessageContents } from "@tsparallel/protocol";
+import { ByteLru, DEFAULT_LIMITS, isMessage, pidSpace, type DirectAddress, type Message, type MessageContents } from "@tsparallel/protocol";
 import type { ControllerContext } from "./context.js";
 import { sanitizeMetadata } from "./engine-metadata.js";
 
@@ -16,6 +16,17 @@ function functionCacheCapacity(told: unknown): number {
   return Number.isSafeInteger(told) && (told as number) > 0 ? (told as number) : DEFAULT_LIMITS.functionCacheBytes;
 }
 
+const Z85_KEY = /^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/;
+
+/** An engine's direct socket as it told it; anything malformed is left out (clients then go through the controller). */
+function directAddress(told: unknown): DirectAddress | undefined {
+  if (told === null || typeof told !== "object") return undefined;
+  const { url, curveKey } = told as Record<string, unknown>;
+  if (typeof url !== "string" || url.length > 256 || !/^tcp:\/\/\S+:\d+$/.test(url)) return undefined;
+  if (curveKey !== undefined && (typeof curveKey !== "string" || !Z85_KEY.test(curveKey))) return undefined;
+  return curveKey === undefined ? { url } : { url, curveKey };
+}
+
 /** Handles one message from the engine ROUTER. */
 export function handleEngineMessage(ctx: ControllerContext, msg: Message): void {
   if (isMessage(msg, "registration_request")) return register(ctx, msg);
@@ -25,6 +36,10 @@ export function handleEngineMessage(ctx: ControllerContext, msg: Message): void 
     return;
   }
   if (isMessage(msg, "task_reply")) ctx.router.results(engine, msg.content.results, msg.buffers);
+  else if (isMessage(msg, "direct_report")) {
+    ctx.router.directReport(engine, msg.content, msg.buffers);
+    if (msg.content?.flushed !== undefined) ctx.directReportAnswered(engine.id, msg.content.flushed);
+  }
   else if (isMessage(msg, "stream")) ctx.router.streams(engine, msg.content.items);
   else if (isMessage(msg, "unregistration_request")) {
     if (engine.alive) ctx.engineLost(engine, "stopped", msg.content.reason ?? "unregistered");
@@ -55,6 +70,7 @@ function register(ctx: ControllerContext, msg: Message<MessageContents["registra
   const { engine, outcome } = ctx.registry.register(uuid, hostname, pid, msg.identities, Date.now());
   engine.metadata ??= sanitizeMetadata(msg.content.metadata);
   engine.localStartTime = localStartTime(msg.content.process);
+  engine.direct = directAddress(msg.content.direct);
   // A new or rejoining engine may hold sources the model has forgotten, never the reverse: start the model afresh.
   if (outcome !== "same") engine.knownFunctions = new ByteLru(functionCacheCapacity(msg.content.functionCacheBytes));
   reply({ status: "ok", id: engine.id, heartbeatMs: ctx.timings.heartbeatMs, heartbeatTimeoutMs: ctx.timings.heartbeatTimeoutMs });

@@ -1,4 +1,4 @@
-import { RateLimitedWarnings, resolveFunctions, splitFrames, type FunctionRef, type Logger, type StreamItem, type TaskRequest, type TaskBody, type TaskResult, type TaskStatus } from "@tsparallel/protocol";
+import { RateLimitedWarnings, resolveFunctions, splitFrames, type DirectAccepted, type FunctionRef, type Logger, type StreamItem, type TaskRequest, type TaskBody, type TaskResult, type TaskStatus } from "@tsparallel/protocol";
 import type { EngineRecord } from "./engine-record.js";
 import type { EngineRegistry } from "./engines-registry.js";
 import { controllerResult, NO_ENGINE } from "./failures.js";
@@ -40,6 +40,8 @@ type Outcome = { frames: Buffer[] } | { failure: string };
 export class TaskRouter {
   readonly balancer: LoadBalancer;
   readonly #waits = new FutureWaits();
+  /** Direct tasks that held tasks wait for and no engine has reported yet: msgId -> the engine it was sent to. */
+  readonly #unreported = new Map<string, number>();
 
   /** One line per client per interval about refused functions, however many it sends. */
   #refusals?: RateLimitedWarnings;
@@ -79,7 +81,8 @@ export class TaskRouter {
     if (!Array.isArray(tasks)) throw new SubmitError("submit_request needs a tasks array");
     const counts = tasks.map((t) => (t !== null && typeof t === "object" ? (t as TaskRequest).bufferCount : NaN));
     let groups: Buffer[][];
-    const now = Date.now();
+    // Fractional: history is in submission order, and direct tasks (stamped by their clients, see directReport) interleave with these.
+    const now = performance.timeOrigin + performance.now();
     try {
       const unresolved = resolveFunctions(tasks, fns);
       if (unresolved) throw new SubmitError(unresolved);
@@ -136,6 +139,65 @@ export class TaskRouter {
     this.events.changed();
   }
 
+  /**
+   * What an engine reports of the direct tasks clients sent it (DirectView's direct path): each becomes
+   * a record held by that engine, so history, result requests, the store, the task stream, queue status,
+   * abort and the engine's death see it as a routed task; each result finishes its record as a routed
+   * one would, but is not sent to the client (the engine did that first).
+   */
+  directReport(engine: EngineRecord, content: unknown, frames: Buffer[]): void {
+    const { accepted, results, valueBytes } = (content ?? {}) as { accepted?: unknown; results?: unknown; valueBytes?: Record<string, unknown> };
+    if (!Array.isArray(accepted) || !Array.isArray(results) || !accepted.every(isAccepted) || !results.every(isResult)) {
+      this.log.warn(`engine ${engine.id} sent a malformed direct_report; dropped`);
+      return;
+    }
+    let groups: Buffer[][];
+    try {
+      groups = splitFrames(frames, [...accepted.map((a) => a.bufferCount), ...results.map((r) => r.bufferCount)]);
+    } catch (err) {
+      this.log.warn(`engine ${engine.id} sent a direct_report whose frames do not match (${(err as Error).message}); dropped`);
+      return;
+    }
+    const now = Date.now();
+    if (accepted.length) engine.directUsed = true;
+    accepted.forEach((entry, i) => this.#acceptDirect(engine, entry, groups[i]!, now));
+    results.forEach((result, i) => {
+      const record = this.records.get(result.msgId);
+      if (!record?.direct || !engine.release(record, now)) return;
+      engine.completed++;
+      if (result.status !== "ok") engine.failed++;
+      const left = valueBytes && typeof valueBytes === "object" && Object.hasOwn(valueBytes, result.msgId) ? valueBytes[result.msgId] : undefined;
+      this.#complete(record, result.engineId === engine.id ? result : { ...result, engineId: engine.id }, groups[accepted.length + i]!, false, typeof left === "number" ? left : undefined);
+    });
+    // Tasks that took these results may be ready now.
+    this.balancer.place();
+    this.events.changed();
+  }
+
+  #acceptDirect(engine: EngineRecord, entry: DirectAccepted, frames: Buffer[], now: number): void {
+    if (this.records.get(entry.msgId)) return;
+    if (this.#unreported.size) this.#unreported.delete(entry.msgId);
+    const client: ClientRef = CLIENT_ID.test(entry.client) ? { key: entry.client, identities: [Buffer.from(entry.client, "hex")] } : { key: `direct:${engine.id}`, identities: [] };
+    const request = { msgIds: [entry.msgId], targets: [engine.id], body: entry.body, bufferCount: frames.length, ...(entry.label !== undefined ? { label: entry.label } : {}) };
+    const problem = taskProblem(request);
+    const kind = problem === undefined ? entry.body.kind : "execute";
+    const record = new TaskRecord(entry.msgId, client, kind, Number.isFinite(entry.submitted) ? entry.submitted : now);
+    record.direct = true;
+    if (problem === undefined && entry.label !== undefined) record.label = entry.label;
+    const body = problem === undefined ? this.functions.accept(entry.body) : undefined;
+    // Kept for resubmit as a routed task's are, unless the engine left big arguments out or the function is unknown here.
+    const work: TaskWork | undefined = body && !("ename" in body) && !entry.argsDropped ? { body, frames } : undefined;
+    if (problem === undefined) record.streamInfo = taskLabel(entry.body);
+    if (!this.#add(record, work)) return;
+    if (!engine.alive) {
+      // Reported by an engine declared dead meanwhile: its client failed the task when it heard.
+      this.#complete(record, controllerResult(record.msgId, engine.id, "EngineError", `engine ${engine.id} was declared dead while running this task`, "error"), [], false);
+      return;
+    }
+    record.engineId = engine.id;
+    engine.assign(record, now);
+  }
+
   streams(engine: EngineRecord, items: unknown): void {
     if (!Array.isArray(items)) return;
     for (const item of items as StreamItem[]) {
@@ -144,7 +206,8 @@ export class TaskRouter {
       if (!record || !engine.alive || !engine.holds(record)) continue;
       // Rich outputs and published data are relayed to the client only; the record keeps the text streams.
       if (item.name === "stdout" || item.name === "stderr") record.appendOutput(item.name, item.text);
-      this.outbox.stream(record.client, { msgId: item.msgId, engineId: engine.id, name: item.name, text: item.text });
+      // A direct task's engine streamed to its client itself.
+      if (!record.direct) this.outbox.stream(record.client, { msgId: item.msgId, engineId: engine.id, name: item.name, text: item.text });
     }
   }
 
@@ -215,6 +278,13 @@ export class TaskRouter {
   /** The engine died or stopped (its lifecycle is already set): retry or fail what it held. */
   engineLost(engine: EngineRecord, verb: "died" | "stopped"): void {
     this.registry.changed();
+    for (const [msgId, engineId] of this.#unreported) {
+      if (engineId !== engine.id) continue;
+      this.#unreported.delete(msgId);
+      const waiters = this.#waits.take(msgId);
+      if (!waiters || this.records.get(msgId)) continue;
+      for (const [task, i] of waiters) this.#feed(task, i, msgId, { failure: `was sent straight to engine ${engine.id}, which ${verb} before it reported the task` });
+    }
     const retries: TaskRecord[] = [];
     for (const record of engine.releaseAll()) {
       const lb = record.lb;
@@ -336,10 +406,17 @@ export class TaskRouter {
   /** A task taking other tasks' results: placed once they all succeeded, failed as soon as one failed. */
   #awaitInputs(task: WaitingTask): void {
     this.#waits.holding(task);
+    const direct = directInputsOf(task.request);
     task.futures.forEach(([, msgId], i) => {
       if (task.failed) return;
       const source = this.records.get(msgId);
+      const engineId = source ? undefined : direct?.get(msgId);
       if (source?.pending || (!source && this.#waits.isHeld(msgId))) this.#waits.add(msgId, task, i);
+      else if (engineId !== undefined && this.registry.byId(engineId)?.alive) {
+        // Sent straight to that engine, not reported yet: its report (or its death) settles the wait.
+        this.#waits.add(msgId, task, i);
+        this.#unreported.set(msgId, engineId);
+      }
       else this.#feed(task, i, msgId, source && !source.resultsEvicted ? outcomeOf(source) : this.#storedOutcome(msgId));
     });
   }
@@ -460,15 +537,23 @@ export class TaskRouter {
     if (!record.lb || record.lb.retriesLeft === 0) record.work = undefined;
   }
 
-  #complete(record: TaskRecord, result: TaskResult, frames: Buffer[]): void {
+  /**
+   * `toClient` false: the client has the result already (a direct task's, from its engine).
+   * `valueBytes`: the size of a value its engine did not send here (too big to keep: the store notes so).
+   */
+  #complete(record: TaskRecord, result: TaskResult, frames: Buffer[], toClient = true, valueBytes?: number): void {
     record.finish(result, frames);
+    if (valueBytes !== undefined && frames.length === 0) {
+      record.resultBytes = valueBytes;
+      record.resultsEvicted = true;
+    }
     const gather = record.gather;
     if (gather) {
       record.gather = undefined;
       gather.hold({ record, result, frames });
       return;
     }
-    this.#deliver(record, result, frames);
+    this.#deliver(record, result, frames, toClient);
   }
 
   /** A broadcast's results, together: one store transaction and one message to the client. */
@@ -480,7 +565,7 @@ export class TaskRouter {
     }
   }
 
-  #deliver(record: TaskRecord, result: TaskResult, frames: Buffer[]): void {
+  #deliver(record: TaskRecord, result: TaskResult, frames: Buffer[], sendIt = true): void {
     const waiters = this.#waits.take(record.msgId);
     let toClient = result;
     if (waiters) {
@@ -491,7 +576,7 @@ export class TaskRouter {
     }
     this.store.completed(record, frames);
     this.records.completed(record);
-    this.outbox.result(record.client, toClient, toClient.held ? [] : frames);
+    if (sendIt) this.outbox.result(record.client, toClient, toClient.held ? [] : frames);
     this.events.taskCompleted(record);
   }
 
@@ -521,12 +606,32 @@ function failureText(status: TaskStatus | undefined, error: { ename: string; eva
 }
 
 function outcomeOf(record: TaskRecord): Outcome {
-  return record.status === "ok" ? { frames: record.resultFrames } : { failure: failureText(record.status, record.error) };
+  if (record.status !== "ok") return { failure: failureText(record.status, record.error) };
+  // A direct task's value too big for its engine to report stayed with its client.
+  if (record.resultsEvicted && record.resultFrames.length === 0 && record.resultBytes > 0) return { failure: "succeeded, but its value was not kept (over the controller's size caps): pass the value itself" };
+  return { frames: record.resultFrames };
 }
 
 const NONE: readonly number[] = [];
 
 const TASK_KINDS: ReadonlySet<string> = new Set(["execute", "apply", "map", "push", "pull", "clear"]);
+/** A submission's directInputs, when well formed. */
+function directInputsOf(request: TaskRequest): Map<string, number> | undefined {
+  const given = request.directInputs;
+  if (!Array.isArray(given) || given.length === 0) return undefined;
+  const found = new Map<string, number>();
+  for (const entry of given) if (Array.isArray(entry) && typeof entry[0] === "string" && Number.isInteger(entry[1])) found.set(entry[0], entry[1]);
+  return found;
+}
+
+/** A client's routing identity in hex, as connect_reply told it. */
+const CLIENT_ID = /^[0-9a-f]{2,512}$/;
+
+function isAccepted(value: unknown): value is DirectAccepted {
+  if (value === null || typeof value !== "object") return false;
+  const a = value as DirectAccepted;
+  return typeof a.msgId === "string" && a.msgId.length > 0 && typeof a.client === "string" && Number.isInteger(a.bufferCount) && a.bufferCount >= 0 && a.body !== null && typeof a.body === "object";
+}
 
 function isStrings(value: unknown): value is string[] {
   return Array.isArray(value) && value.every((v) => typeof v === "string");

@@ -1,7 +1,10 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { inspect } from "node:util";
 import type * as zmq from "zeromq";
-import { createLogger, curveClientOptions, url, type EngineConnectionInfo, type EngineMetadata, type Logger, type Message, type MessageContents, type MessageSender } from "@tsparallel/protocol";
+import { createLogger, curveClientOptions, url, type DirectAddress, type EngineConnectionInfo, type EngineMetadata, type Logger, type Message, type MessageContents, type MessageSender } from "@tsparallel/protocol";
+import { DirectRoutes } from "./direct-routes.js";
+import { serveDirect } from "./direct-requests.js";
+import type { DirectSocket } from "./direct-socket.js";
 import type { RunningEngine } from "./engine.js";
 import { uncaptured } from "./engine-log.js";
 import { Heartbeat, rejoinAfterMs, type HeartbeatEvent } from "./heartbeat.js";
@@ -26,7 +29,12 @@ export interface SessionIdentity {
   readonly lostControllerMs: number;
   /** Launch metadata (launcher, host, MPI rank...), told again with every registration. */
   readonly metadata?: EngineMetadata;
+  /** The direct socket's address, told again with every registration. */
+  direct?: DirectAddress;
 }
+
+/** The answer of an engine without a direct socket to a report_request: nothing to report. */
+const emptyReports = (sender: MessageSender) => ({ flush: (token?: number) => sender.send("direct_report", { accepted: [], results: [], flushed: token }) });
 
 /** Waits between registration attempts while rejoining: doubling from the first, up to the last. */
 const REJOIN_FIRST_WAIT_MS = 500;
@@ -45,6 +53,7 @@ export class EngineSession implements RunningEngine {
   readonly #handlers: TaskHandlers;
   readonly #batch: ResultBatch;
   readonly #interrupter: Interrupter;
+  readonly #routes: DirectRoutes | undefined;
   readonly #heartbeat = new Heartbeat();
   #stopping: Promise<number> | null = null;
   #settle: (code: number) => void = () => {};
@@ -65,13 +74,22 @@ export class EngineSession implements RunningEngine {
     private readonly sender: MessageSender,
     namespace: Namespace,
     interrupter: Interrupter,
+    private readonly direct?: DirectSocket,
   ) {
     identity.id = registration.id;
     this.exited = new Promise((resolve) => (this.#settle = resolve));
-    this.capture = new OutputCapture(() => this.id, (items) => sender.send("stream", { items }));
+    const routes = (this.#routes = direct && new DirectRoutes(direct, (content, frames) => sender.send("direct_report", content, { buffers: frames })));
+    this.capture = new OutputCapture(() => this.id, (items) => {
+      routes?.streams(items);
+      sender.send("stream", { items });
+    });
     this.#log = this.#logger();
     this.#interrupter = interrupter;
-    this.#batch = new ResultBatch((results, frames) => sender.send("task_reply", { results }, { buffers: frames }));
+    this.#batch = new ResultBatch((results, frames) => {
+      // Results of direct tasks go to their clients here; the rest to the controller.
+      if (routes) ({ results, frames } = routes.results(results, frames));
+      if (results.length) sender.send("task_reply", { results }, { buffers: frames });
+    });
     this.#handlers = new TaskHandlers(namespace);
     const runner = new TaskRunner(() => this.id, this.#handlers, this.capture, this.#interrupter);
     this.#queue = new TaskQueue(runner, this.#batch, new IdleCollector());
@@ -105,8 +123,22 @@ export class EngineSession implements RunningEngine {
       (event) => this.#onHeartbeatEvent(event),
       (err) => void this.#stop(1, `the heartbeat thread failed: ${err.message}`, true),
     );
-    this.#log.info(`registered as engine ${this.id} (pid ${process.pid}, heartbeat every ${heartbeatMs} ms)`);
+    this.#log.info(`registered as engine ${this.id} (pid ${process.pid}, heartbeat every ${heartbeatMs} ms${this.direct ? `, direct socket ${this.direct.address.url}` : ""})`);
     void this.#listen(messages);
+    if (this.direct) {
+      void serveDirect(this.direct, this.#routes!, {
+        uuid: this.uuid,
+        id: () => this.id,
+        busy: () => this.#queue.busy,
+        stopping: () => this.#stopping !== null,
+        log: () => this.#log,
+        run: (tasks) => {
+          this.#handlers.arrived(tasks, true);
+          this.#queue.enqueue(tasks);
+        },
+        abort: (msg) => this.#abort(msg),
+      });
+    }
   }
 
   shutdown(reason = "shutdown requested"): Promise<number> {
@@ -148,7 +180,7 @@ export class EngineSession implements RunningEngine {
       }
       attempts++;
       const answered = new Promise<MessageContents["registration_reply"]>((resolve) => (this.#onRegistrationReply = resolve));
-      this.sender.send("registration_request", registrationRequest(this.uuid, this.identity.version, this.id, this.identity.metadata));
+      this.sender.send("registration_request", registrationRequest(this.uuid, this.identity.version, this.id, this.identity.metadata, this.identity.direct));
       // Jitter keeps many engines of a restarted controller from registering in lockstep.
       const reply = await Promise.race([answered, sleep(wait * (0.8 + 0.4 * Math.random()))]);
       this.#onRegistrationReply = null;
@@ -196,6 +228,16 @@ export class EngineSession implements RunningEngine {
     if (!this.#stopping) void this.#stop(1, "the engine socket closed", false);
   }
 
+  #abort(msg: Message): void {
+    const { msgIds } = msg.content as MessageContents["abort_request"];
+    if (msgIds !== undefined && !(Array.isArray(msgIds) && msgIds.every((id) => typeof id === "string"))) {
+      this.#log.warn(`dropped a malformed abort_request ${msg.header.msg_id}`);
+      return;
+    }
+    const aborted = this.#queue.abort(msgIds);
+    this.#log.debug(`aborted ${aborted.length} queued task(s)`);
+  }
+
   #handle(msg: Message): void {
     const type = msg.header.msg_type;
     switch (type) {
@@ -208,14 +250,12 @@ export class EngineSession implements RunningEngine {
           this.#log.warn(`dropped a malformed task_request ${msg.header.msg_id}: ${(err as Error).message}`);
         }
         break;
-      case "abort_request": {
-        const { msgIds } = msg.content as MessageContents["abort_request"];
-        if (msgIds !== undefined && !(Array.isArray(msgIds) && msgIds.every((id) => typeof id === "string"))) {
-          this.#log.warn(`dropped a malformed abort_request ${msg.header.msg_id}`);
-          break;
-        }
-        const aborted = this.#queue.abort(msgIds);
-        this.#log.debug(`aborted ${aborted.length} queued task(s)`);
+      case "abort_request":
+        this.#abort(msg);
+        break;
+      case "report_request": {
+        const { token } = msg.content as Partial<MessageContents["report_request"]>;
+        if (Number.isSafeInteger(token)) (this.#routes ?? emptyReports(this.sender)).flush(token);
         break;
       }
       case "registration_reply":
@@ -239,8 +279,10 @@ export class EngineSession implements RunningEngine {
       this.#queue.stop();
       this.#batch.flush();
       this.capture.flush();
+      this.#routes?.flush();
       if (unregister) this.sender.send("unregistration_request", { reason });
-      await Promise.race([this.sender.flushed(), sleep(2000)]);
+      await Promise.race([Promise.all([this.sender.flushed(), this.direct?.flushed()]), sleep(2000)]);
+      this.direct?.close();
       await this.#heartbeat.stop();
       this.sender.close();
       this.socket.linger = unregister ? 1000 : 0;

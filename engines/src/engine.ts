@@ -1,8 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { createRequire } from "node:module";
 import * as zmq from "zeromq";
-import { MessageSender, Signer, createLogger, curveClientOptions, dataSocketLimits, engineConnectionFile, receiveMessages, url, type EngineConnectionInfo, type EngineMetadata } from "@tsparallel/protocol";
+import { MessageSender, Signer, createLogger, curveClientOptions, dataSocketLimits, directFromEnv, engineConnectionFile, receiveMessages, url, type EngineConnectionInfo, type EngineMetadata } from "@tsparallel/protocol";
 import { waitForConnectionFile } from "./connection.js";
+import { DirectSocket } from "./direct-socket.js";
 import { uncaptured } from "./engine-log.js";
 import { defineEngineGlobal } from "./engine-globals.js";
 import { EngineSession, type SessionIdentity } from "./engine-session.js";
@@ -30,6 +31,11 @@ export interface EngineOptions {
   lostControllerMs?: number;
   /** Told to the controller at registration (launcher, host, MPI rank...) and readable as `tspengine.metadata`. */
   metadata?: EngineMetadata;
+  /**
+   * Bind a direct socket that clients send DirectView work to without the controller (default: true,
+   * unless `TSPARALLEL_DIRECT=0`). Without it every task comes through the controller.
+   */
+  direct?: boolean;
 }
 
 export interface RunningEngine {
@@ -67,17 +73,20 @@ export async function startEngine(options: EngineOptions = {}): Promise<RunningE
   const signer = new Signer(info.key);
   const sender = new MessageSender(socket, signer, uuid, log, "compact");
   const messages = receiveMessages(socket, signer, log);
+  const direct = (options.direct ?? directFromEnv()) ? await DirectSocket.open(info, uuid, log) : undefined;
+  identity.direct = direct?.address;
   let registration: Registration;
   try {
-    registration = await register(messages, sender, { uuid, version, url: engineUrl, timeoutMs: options.registrationTimeoutMs, giveUpMs: lostControllerMs, metadata }, log);
+    registration = await register(messages, sender, { uuid, version, url: engineUrl, timeoutMs: options.registrationTimeoutMs, giveUpMs: lostControllerMs, metadata, direct: direct?.address }, log);
   } catch (err) {
+    direct?.close();
     interrupter.uninstall();
     sender.close();
     socket.linger = 0;
     socket.close();
     throw err;
   }
-  const session = new EngineSession(info, identity, registration, socket, sender, namespace, interrupter);
+  const session = new EngineSession(info, identity, registration, socket, sender, namespace, interrupter, direct);
   capture = session.capture;
   session.start(messages);
   return session;

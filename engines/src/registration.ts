@@ -1,5 +1,5 @@
 import { hostname } from "node:os";
-import { identify, isMessage, messageLimits, pidSpace, type EngineMetadata, type EngineProcess, type Logger, type Message, type MessageContents, type MessageSender } from "@tsparallel/protocol";
+import { identify, isMessage, messageLimits, pidSpace, type DirectAddress, type EngineMetadata, type EngineProcess, type Logger, type Message, type MessageContents, type MessageSender } from "@tsparallel/protocol";
 
 export interface Registration {
   id: number;
@@ -26,7 +26,7 @@ export function retryAfter(reply: MessageContents["registration_reply"]): number
 export const REGISTRATION_TIMEOUT_MS = 10_000;
 
 /** What a registration_request says about this engine process (`id`: the id it had, when registering again). */
-export function registrationRequest(uuid: string, version: string, id?: number, metadata?: EngineMetadata): MessageContents["registration_request"] {
+export function registrationRequest(uuid: string, version: string, id?: number, metadata?: EngineMetadata, direct?: DirectAddress): MessageContents["registration_request"] {
   const request: MessageContents["registration_request"] = {
     uuid,
     hostname: hostname(),
@@ -37,6 +37,7 @@ export function registrationRequest(uuid: string, version: string, id?: number, 
     functionCacheBytes: messageLimits().functionCacheBytes,
   };
   if (metadata && Object.keys(metadata).length) request.metadata = metadata;
+  if (direct) request.direct = direct;
   const running = thisProcess();
   if (running) request.process = running;
   return request;
@@ -70,7 +71,7 @@ export function registrationOf(reply: MessageContents["registration_reply"]): Re
 export async function register(
   messages: AsyncIterator<Message>,
   sender: MessageSender,
-  details: { uuid: string; version: string; url: string; timeoutMs?: number; giveUpMs?: number; metadata?: EngineMetadata },
+  details: { uuid: string; version: string; url: string; timeoutMs?: number; giveUpMs?: number; metadata?: EngineMetadata; direct?: DirectAddress },
   log: Logger,
 ): Promise<Registration> {
   const attemptMs = details.timeoutMs ?? REGISTRATION_TIMEOUT_MS;
@@ -78,7 +79,7 @@ export async function register(
   let giveUpAt = Date.now() + patienceMs;
   // A controller that asks to be asked again later (its rate of new registrations) is heard until then.
   const retryUntil = Date.now() + Math.max(attemptMs, REGISTRATION_RETRY_MS);
-  const request = registrationRequest(details.uuid, details.version, undefined, details.metadata);
+  const request = registrationRequest(details.uuid, details.version, undefined, details.metadata, details.direct);
   let next: Promise<IteratorResult<Message>> | undefined;
   for (;;) {
     sender.send("registration_request", request);

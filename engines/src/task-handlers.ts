@@ -59,6 +59,12 @@ const cellOutcome = (cell: CellOutcome): TaskOutcome => ({ hasValue: cell.hasVal
  */
 export class TaskHandlers {
   readonly #functions = new FunctionCache();
+  /**
+   * Functions of direct tasks (from clients, not through the controller): a cache of their own, so the
+   * controller's model of the one above (touched in the order it sends) stays exact. A direct message
+   * carries each function's source once, so this one never needs a resend.
+   */
+  readonly #directFunctions = new FunctionCache();
   readonly #cells = new CellExecutor();
   readonly #requirements: Requirements;
 
@@ -67,8 +73,8 @@ export class TaskHandlers {
   }
 
   /** Tasks as they arrive, before they queue: the function cache follows arrivals (see FunctionCache). */
-  arrived(tasks: readonly { task: { body: TaskBody } }[]): void {
-    this.#functions.arrived(tasks.map((t) => t.task.body));
+  arrived(tasks: readonly { task: { body: TaskBody } }[], direct = false): void {
+    (direct ? this.#directFunctions : this.#functions).arrived(tasks.map((t) => t.task.body));
   }
 
   /** The number of the most recent non-silent execute. */
@@ -76,7 +82,7 @@ export class TaskHandlers {
     return this.#cells.executionCount;
   }
 
-  run(body: TaskBody, frames: Buffer[]): TaskOutcome | Promise<TaskOutcome> {
+  run(body: TaskBody, frames: Buffer[], direct = false): TaskOutcome | Promise<TaskOutcome> {
     switch (body.kind) {
       case "execute": {
         if (typeof body.code !== "string") throw new TaskError("TypeError", "execute needs code as a string");
@@ -88,7 +94,8 @@ export class TaskHandlers {
         // What the function requires (modules, functions) is set up first, on this engine; after an
         // import the call runs where SIGINT can stop it, as a cell does after its compiler loads.
         const ready = this.#requirements.prepare(body.require, body.fn?.name);
-        return ready ? ready.then(() => callInterruptibly(() => this.#call(body, frames))) : this.#call(body, frames);
+        const functions = direct ? this.#directFunctions : this.#functions;
+        return ready ? ready.then(() => callInterruptibly(() => this.#call(body, frames, functions))) : this.#call(body, frames, functions);
       }
       case "push":
         this.#push(frames);
@@ -103,20 +110,20 @@ export class TaskHandlers {
     }
   }
 
-  #call(body: Extract<TaskBody, { kind: "apply" | "map" }>, frames: Buffer[]): TaskOutcome | Promise<TaskOutcome> {
+  #call(body: Extract<TaskBody, { kind: "apply" | "map" }>, frames: Buffer[], functions: FunctionCache): TaskOutcome | Promise<TaskOutcome> {
     if (body.kind === "apply") {
-      const result = this.#apply(body, frames);
+      const result = this.#apply(body, frames, functions);
       return isThenable(result) ? Promise.resolve(result).then(valueOf) : valueOf(result);
     }
-    const ran = this.#map(body, frames);
+    const ran = this.#map(body, frames, functions);
     if ("frames" in ran) return { hasValue: true, frames: ran.frames };
     const results = ran.values;
     // Promise.all keeps the order and observes every rejection, so none is left unhandled.
     return results.some(isThenable) ? Promise.all(results).then(ownArrayOf) : ownArrayOf(results);
   }
 
-  #apply(body: Extract<TaskBody, { kind: "apply" }>, frames: Buffer[]): unknown {
-    const fn = this.#functions.resolve(body.fn);
+  #apply(body: Extract<TaskBody, { kind: "apply" }>, frames: Buffer[], functions: FunctionCache): unknown {
+    const fn = functions.resolve(body.fn);
     const inputFrames = body.inputs?.reduce((sum, [, count]) => sum + count, 0) ?? 0;
     if (inputFrames > frames.length) throw new TaskError("ValueError", "the frames of the task's inputs are missing");
     const argFrames = inputFrames ? frames.slice(0, frames.length - inputFrames) : frames;
@@ -127,8 +134,8 @@ export class TaskHandlers {
     return fn(...args);
   }
 
-  #map(body: Extract<TaskBody, { kind: "map" }>, frames: Buffer[]): ChunkResults {
-    const fn = this.#functions.resolve(body.fn);
+  #map(body: Extract<TaskBody, { kind: "map" }>, frames: Buffer[], functions: FunctionCache): ChunkResults {
+    const fn = functions.resolve(body.fn);
     // Numbers or strings in raw form: read in place from the frame (Refs need the items as an array).
     const raw = frames.length === 1 && !body.refs ? unpackArray(frames[0]!) : undefined;
     if (raw) return runPackedChunk(fn as (item: unknown) => unknown, raw);

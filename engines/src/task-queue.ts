@@ -6,6 +6,8 @@ import { isThenable } from "./task-handlers.js";
 export interface QueuedTask {
   task: EngineTask;
   frames: Buffer[];
+  /** Sent by a client on the direct socket (not by the controller). */
+  direct?: boolean;
 }
 
 export interface TaskQueueRunner {
@@ -42,6 +44,11 @@ export class TaskQueue {
 
   get length(): number {
     return this.#items.length - this.#head;
+  }
+
+  /** Running a task now, or holding some: a task enqueued now waits. */
+  get busy(): boolean {
+    return this.#running || this.length > 0;
   }
 
   enqueue(items: QueuedTask[]): void {

@@ -26,14 +26,14 @@ export class TaskRunner {
     private readonly interrupter: Interrupter,
   ) {}
 
-  run = ({ task, frames }: QueuedTask): FinishedTask | Promise<FinishedTask> => {
+  run = ({ task, frames, direct }: QueuedTask): FinishedTask | Promise<FinishedTask> => {
     const started = now();
     this.#current = task;
     this.#currentStarted = started;
     this.capture.attributeTo(task.msgId);
     let outcome: TaskOutcome | Promise<TaskOutcome>;
     try {
-      outcome = this.handlers.run(task.body, frames);
+      outcome = this.handlers.run(task.body, frames, direct === true);
     } catch (error) {
       return this.#finish(task, started, { error });
     }

@@ -18,3 +18,5 @@ export * from "./process-identity.js";
 export * from "./byte-lru.js";
 export * from "./published-data.js";
 export * from "./packed-arrays.js";
+export * from "./zap.js";
+export * from "./direct.js";

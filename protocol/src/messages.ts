@@ -8,6 +8,8 @@
  *   client  DEALER  -> controller ROUTER "events"     signed events_subscribe (renewed); engine/task events and snapshots back
  *   engine  DEALER  -> controller ROUTER "engine"     registration, tasks, results, streams
  *   engine  DEALER  -> controller ROUTER "heartbeat"  heartbeats (from an engine thread); signals back
+ *   client  DEALER  -> engine ROUTER "direct"         a DirectView's tasks straight to one engine; results, streams back
+ *                                                     (the engine reports them to the controller: direct_report)
  */
 
 export type EngineState = "idle" | "busy" | "dead" | "stopped";
@@ -27,6 +29,16 @@ export interface EngineProcess {
   startTime: number;
 }
 
+/**
+ * Where a client reaches an engine without the controller: the engine's direct ROUTER, bound on the
+ * interface it reaches the controller by, on a random port. `curveKey`: the engine's own CURVE public
+ * key (Z85), made at start, when the cluster uses CURVE.
+ */
+export interface DirectAddress {
+  url: string;
+  curveKey?: string;
+}
+
 export interface EngineInfo {
   id: number;
   uuid: string;
@@ -36,6 +48,8 @@ export interface EngineInfo {
   /** Epoch milliseconds. */
   registered: number;
   metadata?: EngineMetadata;
+  /** The engine's direct socket, when it has one (see DirectAddress). */
+  direct?: DirectAddress;
 }
 
 export interface RemoteErrorInfo {
@@ -118,6 +132,12 @@ export interface TaskRequest {
    * engine delays no one's progress for long), instead of one reply per engine.
    */
   broadcast?: boolean;
+  /**
+   * Of the `futures` of an apply body, those whose task the client sent straight to an engine, as
+   * [msgId, engine id]: the controller may not have heard of them yet (engines report direct tasks
+   * after the fact), so it waits for their report, while that engine lives, instead of failing at once.
+   */
+  directInputs?: [string, number][];
 }
 
 /** A task as the controller hands it to one engine. */
@@ -125,6 +145,30 @@ export interface EngineTask {
   msgId: string;
   body: TaskBody;
   bufferCount: number;
+}
+
+/** A task a client sends straight to an engine (direct_request). */
+export interface DirectTask extends EngineTask {
+  label?: string;
+  /** When the client submitted it (epoch ms, fractional): the record's `submitted`, as ipyparallel takes it from the client. */
+  submitted?: number;
+}
+
+/**
+ * A direct task as the engine reports it to the controller, which keeps its record as if it had
+ * routed it. `bufferCount`: its argument frames that follow (0 when they were over the size the
+ * engine forwards; then `argsDropped`).
+ */
+export interface DirectAccepted {
+  msgId: string;
+  /** The submitting client's routing identity at the controller (hex), as the client said. */
+  client: string;
+  body: TaskBody;
+  bufferCount: number;
+  /** Epoch ms (fractional) when the client submitted it (when the engine got it, if the client did not say). */
+  submitted: number;
+  label?: string;
+  argsDropped?: boolean;
 }
 
 export type TaskStatus = "ok" | "error" | "aborted";
@@ -324,7 +368,8 @@ export interface MessageContents {
    * controller in the same pid space sees at once that the process has gone.
    */
   /** `functionCacheBytes`: the engine's function-cache capacity; the controller models that cache with it to know when to resend a source. */
-  registration_request: { uuid: string; hostname: string; pid: number; version: string; id?: number; metadata?: EngineMetadata; process?: EngineProcess; functionCacheBytes?: number };
+  /** `direct`: the engine's direct socket, for clients to send DirectView work to (see DirectAddress). */
+  registration_request: { uuid: string; hostname: string; pid: number; version: string; id?: number; metadata?: EngineMetadata; process?: EngineProcess; functionCacheBytes?: number; direct?: DirectAddress };
   registration_reply:
     | { status: "ok"; id: number; heartbeatMs: number; heartbeatTimeoutMs: number }
     /** `retryAfterMs`: a refusal for now (too many new engines at once); the engine asks again after it. */
@@ -334,6 +379,19 @@ export interface MessageContents {
   task_request: { tasks: EngineTask[]; fns?: FunctionRef[] };
   task_reply: { results: TaskResult[] };
   stream: { items: StreamItem[] };
+  /**
+   * Engine -> controller, after the replies left: direct tasks it accepted (their argument frames
+   * first, in order) and results of direct tasks (their frames after). The controller records them as
+   * if it had routed them, but sends no result to the client (the engine did). A result value over 16 MiB
+   * (what the task store keeps at most by default) is not sent: `valueBytes` gives its size by msgId.
+   */
+  direct_report: { accepted: DirectAccepted[]; results: TaskResult[]; flushed?: number; valueBytes?: Record<string, number> };
+  /**
+   * Controller -> engine: send your direct_report now (with `flushed: token`, even if empty). The
+   * controller asks before it answers a query that may name direct tasks (result_request, history,
+   * db_query), so a client that has a direct result sees it in the controller's records at once.
+   */
+  report_request: { token: number };
   abort_request: { msgIds?: string[]; targets?: number[] };
   abort_reply: { aborted: string[] };
   shutdown_request: { targets?: number[] | null; hub?: boolean };
@@ -357,7 +415,8 @@ export interface MessageContents {
    * else. No reply. A client silent past the controller's tolerance is gone (`--orphan-tasks`).
    */
   client_heartbeat: { time: number };
-  connect_reply: { engines: EngineInfo[]; snapshot: ClusterSnapshot };
+  /** `client`: the requesting client's routing identity here (hex); a client names itself with it in direct_request. */
+  connect_reply: { engines: EngineInfo[]; snapshot: ClusterSnapshot; client?: string };
   /** `fns`: the functions the tasks name by index (shared-functions.ts). */
   submit_request: { tasks: TaskRequest[]; fns?: FunctionRef[] };
   queue_status_request: { targets?: number[]; verbose?: boolean };
@@ -385,6 +444,13 @@ export interface MessageContents {
   status_request: Record<string, never>;
   status_reply: ClusterSnapshot;
   error_reply: { ename: string; evalue: string };
+
+  // client <-> engine ("direct" socket); task_reply, stream and abort_request as on the other sockets
+  /** Opens a direct link; the welcome says which engine answers and how many bad messages its direct socket dropped. */
+  direct_hello: Record<string, never>;
+  direct_welcome: { id: number; uuid: string; dropped: number };
+  /** `client`: the client's routing identity at the controller (connect_reply.client), for the controller's records. */
+  direct_request: { client: string; tasks: DirectTask[] };
 
   // client -> controller on the "events" socket: send me events (renewed every EVENTS_RENEW_MS), or stop
   events_subscribe: Record<string, never>;

@@ -114,6 +114,8 @@ export interface ReceiveOptions {
   replay?: ReplayGuard;
   /** Interval of the per-peer, per-reason warning about dropped messages. */
   warnIntervalMs?: number;
+  /** Told of each message this loop dropped (besides the process-wide `droppedMessages`). */
+  onDrop?: (reason: DropReason) => void;
 }
 
 /** A short, bounded name for the peer a ROUTER saw (its first identity frame), for warnings. */
@@ -139,6 +141,7 @@ export async function* receiveMessages(socket: AsyncIterable<Buffer[]>, signer: 
       } catch (err) {
         if (err instanceof MessageError) {
           droppedMessages[err.reason]++;
+          options.onDrop?.(err.reason);
           const peer = peerOf(frames);
           warnings.warn(`${peer}/${err.reason}`, `dropped a bad message from ${peer} (${err.message}); ${droppedMessages[err.reason]} dropped for ${err.reason} so far`);
           continue;

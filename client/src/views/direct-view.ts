@@ -24,7 +24,9 @@ export interface DirectViewOptions {
   label?: string;
   /**
    * Send each do-on-all call (execute, apply, push, pull, clear, import) as one broadcast task whose
-   * results come back together (default: true for a view on "all" engines). See `rc.broadcastView()`.
+   * results come back together (default: true for a view on "all" engines, for the engines it reaches
+   * through the controller; those reached directly answer each on their own). `true` given here keeps
+   * the controller's fan-out and gather for every engine. See `rc.broadcastView()`.
    */
   broadcast?: boolean;
   /** What apply and map need on each engine before their function runs (ipyparallel's `@require`): see `view.require()`. */
@@ -224,7 +226,8 @@ export class DirectView<Single extends boolean = false> {
   }
 
   #submit<R extends AsyncResult<unknown>>(specs: TaskSpec[], make: (tasks: TaskTable, owner: TaskOwner) => R): R {
-    return this.client._submit(specs, make, this.options.label);
+    // A BroadcastView (broadcast asked for) keeps the controller's fan-out and gather; other DirectViews go straight to engines they reach.
+    return this.client._submit(specs, make, this.options.label, { gather: this.options.broadcast === true });
   }
 
   #each<T>(spec: TaskSpec): AsyncResult<T> {

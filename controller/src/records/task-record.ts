@@ -70,6 +70,12 @@ export class TaskRecord {
   work?: TaskWork;
   readonly lb?: BalancedState;
   #rare?: RareFields;
+  /**
+   * Sent by its client straight to the engine (DirectView's direct path): the engine reported it, and
+   * sends its result and output to the client itself. The controller tells the client only what it
+   * decides itself (an EngineError when the engine dies).
+   */
+  direct?: boolean;
 
   constructor(
     readonly msgId: string,

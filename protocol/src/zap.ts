@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import * as zmq from "zeromq";
-import { z85Decode, type CurveKeys, type Logger } from "@tsparallel/protocol";
+import { z85Decode, type CurveKeys } from "./curve.js";
+import type { Logger } from "./log.js";
 
 /** ZAP (ZeroMQ RFC 27): libzmq asks this endpoint, in the same context, about every handshake on a socket with a ZAP domain. */
 const ZAP_ENDPOINT = "inproc://zeromq.zap.01";

@@ -1,0 +1,177 @@
+import type { DirectAccepted, DirectTask, StreamItem, TaskResult } from "@tsparallel/protocol";
+import type { DirectSocket } from "./direct-socket.js";
+import type { QueuedTask } from "./task-queue.js";
+
+/** Who sent a direct task: its routing identity on the direct socket, and its identity at the controller (hex). */
+interface Origin {
+  identity: Buffer;
+  client: string;
+}
+
+/** Argument frames up to this size go to the controller with the report (kept for resubmit); bigger ones do not. */
+const FORWARD_ARGS_BYTES = 1 << 20;
+/** Result frames up to this size go too (the task store keeps values up to 16 MiB by default); of bigger ones, the size. */
+const FORWARD_RESULT_BYTES = 16 << 20;
+/**
+ * How long direct tasks and results wait for company before they are reported: the controller then
+ * wakes once for many round trips instead of once per task, off the 2 cores the round trips need.
+ */
+export const REPORT_DELAY_MS = 10;
+/** A report this big (entries, or bytes of text and frames, well under the controller's JSON and message limits) leaves at once. */
+const REPORT_MAX_ENTRIES = 1024;
+const REPORT_MAX_BYTES = 8 << 20;
+
+/**
+ * Where each result and stream of a direct task goes: straight to the client that sent it, at once;
+ * and to the controller, which keeps the records, in one `direct_report` at most every
+ * REPORT_DELAY_MS (after the replies have left), so its bookkeeping is never on the round trip.
+ * Tasks that came from the controller go back to it as before.
+ */
+export class DirectRoutes {
+  readonly #origins = new Map<string, Origin>();
+  #accepted: DirectAccepted[] = [];
+  #acceptedFrames: Buffer[] = [];
+  #results: TaskResult[] = [];
+  #resultFrames: Buffer[] = [];
+  #scheduled = false;
+  /** About how big the report is so far (see REPORT_MAX_BYTES). */
+  #bytes = 0;
+  /** Sizes of result values left out of the report, by msgId. */
+  #valueBytes: Record<string, number> | undefined;
+  #timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly socket: DirectSocket,
+    private readonly report: (content: { accepted: DirectAccepted[]; results: TaskResult[]; flushed?: number; valueBytes?: Record<string, number> }, frames: Buffer[]) => void,
+  ) {}
+
+  /** Tasks of one direct_request: remembered with their sender, reported to the controller (`now`: at once). */
+  accepted(identity: Buffer, client: string, tasks: QueuedTask[], now = false): void {
+    const origin = { identity, client };
+    const submitted = Date.now();
+    const sources = new Set<string>();
+    for (const { task, frames } of tasks) {
+      this.#origins.set(task.msgId, origin);
+      let bytes = 0;
+      for (const frame of frames) bytes += frame.length;
+      const forward = bytes <= FORWARD_ARGS_BYTES;
+      const told = (task as DirectTask).submitted;
+      const entry: DirectAccepted = { msgId: task.msgId, client, body: bodyForReport(task, sources), bufferCount: forward ? frames.length : 0, submitted: typeof told === "number" && Number.isFinite(told) ? told : submitted };
+      const label = (task as DirectTask).label;
+      if (typeof label === "string") entry.label = label;
+      if (!forward) entry.argsDropped = true;
+      this.#accepted.push(entry);
+      if (forward) for (const frame of frames) this.#acceptedFrames.push(frame);
+      this.#bytes += ENTRY_BYTES + (forward ? bytes : 0) + textBytes(entry.body);
+    }
+    if (now) this.flush();
+    else this.#schedule();
+  }
+
+  /**
+   * Sends the results of direct tasks to their clients and queues them for the report; returns the
+   * rest (tasks from the controller) for the controller.
+   */
+  results(results: TaskResult[], frames: Buffer[]): { results: TaskResult[]; frames: Buffer[] } {
+    if (this.#origins.size === 0) return { results, frames };
+    const rest: TaskResult[] = [];
+    const restFrames: Buffer[] = [];
+    const toClients = new Map<Buffer, { results: TaskResult[]; frames: Buffer[] }>();
+    let at = 0;
+    for (const result of results) {
+      const own = frames.slice(at, at + result.bufferCount);
+      at += result.bufferCount;
+      const origin = this.#origins.get(result.msgId);
+      if (!origin) {
+        rest.push(result);
+        for (const frame of own) restFrames.push(frame);
+        continue;
+      }
+      this.#origins.delete(result.msgId);
+      let batch = toClients.get(origin.identity);
+      if (!batch) toClients.set(origin.identity, (batch = { results: [], frames: [] }));
+      batch.results.push(result);
+      for (const frame of own) batch.frames.push(frame);
+      if (this.#bytes >= REPORT_MAX_BYTES) this.flush();
+      let valueBytes = 0;
+      for (const frame of own) valueBytes += frame.length;
+      if (valueBytes > FORWARD_RESULT_BYTES) {
+        this.#results.push({ ...result, bufferCount: 0 });
+        (this.#valueBytes ??= {})[result.msgId] = valueBytes;
+      } else {
+        this.#results.push(result);
+        for (const frame of own) this.#resultFrames.push(frame);
+        this.#bytes += valueBytes;
+      }
+      this.#bytes += ENTRY_BYTES + (result.stdout?.length ?? 0) + (result.stderr?.length ?? 0) + (result.repr?.length ?? 0) + (result.error ? result.error.evalue.length + result.error.traceback.join("").length : 0);
+    }
+    for (const [identity, batch] of toClients) this.socket.send(identity, "task_reply", { results: batch.results }, batch.frames);
+    if (toClients.size) this.#schedule();
+    return { results: rest, frames: restFrames };
+  }
+
+  /**
+   * Output of direct tasks goes to their clients at once. The controller gets every item (its records
+   * keep the text), after the report of the tasks they belong to.
+   */
+  streams(items: StreamItem[]): void {
+    if (this.#origins.size === 0) return;
+    let toClients: Map<Buffer, StreamItem[]> | undefined;
+    for (const item of items) {
+      const origin = this.#origins.get(item.msgId);
+      if (!origin) continue;
+      toClients ??= new Map();
+      let list = toClients.get(origin.identity);
+      if (!list) toClients.set(origin.identity, (list = []));
+      list.push(item);
+    }
+    if (!toClients) return;
+    for (const [identity, list] of toClients) this.socket.send(identity, "stream", { items: list });
+    // The controller must know the tasks before it reads their output.
+    this.flush();
+  }
+
+  /** Sends what the controller has not been told yet; with `token` (its report_request), even if nothing. */
+  readonly flush = (token?: number): void => {
+    this.#scheduled = false;
+    if (this.#accepted.length === 0 && this.#results.length === 0 && typeof token !== "number") return;
+    const content = { accepted: this.#accepted, results: this.#results, ...(typeof token === "number" ? { flushed: token } : {}), ...(this.#valueBytes ? { valueBytes: this.#valueBytes } : {}) };
+    this.#valueBytes = undefined;
+    const frames = this.#acceptedFrames.length ? this.#acceptedFrames.concat(this.#resultFrames) : this.#resultFrames;
+    this.#bytes = 0;
+    this.#accepted = [];
+    this.#acceptedFrames = [];
+    this.#results = [];
+    this.#resultFrames = [];
+    this.report(content, frames);
+  };
+
+  #schedule(): void {
+    if (this.#accepted.length + this.#results.length >= REPORT_MAX_ENTRIES || this.#bytes >= REPORT_MAX_BYTES) return this.flush();
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    // One timer, re-armed (none made per report).
+    if (this.#timer) this.#timer.refresh();
+    else this.#timer = setTimeout(() => this.flush(), REPORT_DELAY_MS);
+  }
+}
+
+/** What an entry's JSON costs beyond its text fields, about. */
+const ENTRY_BYTES = 200;
+
+/** Checked loosely: a malformed body fails its task when it runs, not the report. */
+function textBytes(body: DirectAccepted["body"]): number {
+  const { code, fn } = body as { code?: unknown; fn?: { source?: unknown } };
+  return (typeof code === "string" ? code.length : 0) + (typeof fn?.source === "string" ? fn.source.length : 0);
+}
+
+/** The task's body for the controller's record: a function's source once per report (the controller keeps sources by hash). */
+function bodyForReport(task: QueuedTask["task"], sources: Set<string>): DirectAccepted["body"] {
+  const body = task.body;
+  if ((body.kind !== "apply" && body.kind !== "map") || typeof body.fn?.source !== "string") return body;
+  if (!sources.has(body.fn.hash)) {
+    sources.add(body.fn.hash);
+    return body;
+  }
+  return { ...body, fn: { hash: body.fn.hash, name: body.fn.name } };
+}

@@ -1,0 +1,17 @@
+/**
+ * The direct client-engine path of DirectView work: on by default; `TSPARALLEL_DIRECT=0` (or "off",
+ * "false") turns it off, in a client (every DirectView message goes through the controller) and in an
+ * engine (it binds no direct socket).
+ */
+export const DIRECT_ENV = "TSPARALLEL_DIRECT";
+
+export function directFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
+  const value = env[DIRECT_ENV]?.trim().toLowerCase();
+  return !(value === "0" || value === "off" || value === "false" || value === "no");
+}
+
+/** Connections an engine's direct socket holds at once (`TSPARALLEL_DIRECT_MAX_CONNECTIONS`); a handshake past it is refused. */
+export function directMaxConnections(env: NodeJS.ProcessEnv = process.env): number {
+  const told = Number(env.TSPARALLEL_DIRECT_MAX_CONNECTIONS);
+  return Number.isInteger(told) && told > 0 ? told : 256;
+}
