@@ -46,22 +46,10 @@ export class UnassignedQueue {
     return true;
   }
 
-  /** The oldest waiting task of each constraint group, with its queue position (lower = older). */
-  *heads(): IterableIterator<{ record: TaskRecord; seq: number }> {
-    for (const [key, group] of this.#groups) {
-      while (group.length && !group.peek()!.lb!.waiting) group.shift();
-      const head = group.peek();
-      if (!head) {
-        this.#groups.delete(key);
-        continue;
-      }
-      yield { record: head, seq: head.lb!.seq! };
-    }
-  }
-
   /**
-   * heads(), into arrays the caller reuses (the balancer looks once per placed task): returns how many
-   * groups have a head; `records[i]` and `seqs[i]` are the i-th.
+   * The oldest waiting task of each constraint group and its queue position (lower = older), into arrays
+   * the caller reuses (the balancer looks once per placed task): returns how many groups have a head;
+   * `records[i]` and `seqs[i]` are the i-th.
    */
   headsInto(records: TaskRecord[], seqs: number[]): number {
     let count = 0;
@@ -78,7 +66,7 @@ export class UnassignedQueue {
     return count;
   }
 
-  /** Takes a head returned by heads() out of the queue. */
+  /** Takes a head returned by headsInto() out of the queue. */
   take(record: TaskRecord): void {
     const group = this.#groups.get(constraintKey(record));
     if (group?.peek() === record) group.shift();
@@ -91,7 +79,10 @@ export class UnassignedQueue {
    */
   takeGroupsWhere(stuck: (head: TaskRecord) => boolean): TaskRecord[] {
     const taken: TaskRecord[] = [];
-    for (const { record } of this.heads()) {
+    const heads: TaskRecord[] = [];
+    const count = this.headsInto(heads, []);
+    for (let i = 0; i < count; i++) {
+      const record = heads[i]!;
       if (!stuck(record)) continue;
       const key = constraintKey(record);
       const group = this.#groups.get(key)!;
