@@ -63,10 +63,9 @@ export class FunctionCache {
   accept(body: TaskBody, carried: Map<string, string> = new Map(), accepted?: Map<string, FunctionRef>): TaskBody | FunctionRefusal {
     if (body.kind !== "apply" && body.kind !== "map") return body;
     // A function is checked once per message (by hash): its tasks then share the one accepted
-    // FunctionRef, which bodyFor, the outbox and the store memoise on. A task that brings a source of
-    // its own other than the one accepted is checked on its own (a mismatch is refused).
-    // The body is the controller's own (just parsed, or read from the store): it takes the accepted
-    // FunctionRef in place rather than being copied for every task.
+    // FunctionRef, which functionFor, the outbox and the store memoise on. A task that brings a source
+    // of its own other than the one accepted is checked on its own (a mismatch is refused).
+    // What the task keeps is shareOrTake's: the shared plain body, or its own body with the FunctionRef.
     const { hash, name, source } = body.fn;
     const known = accepted?.get(hash);
     if (known && known.name === name && (source === undefined || source === known.source)) return shareOrTake(body, known);
