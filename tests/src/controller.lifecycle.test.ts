@@ -7,6 +7,14 @@ import { FakeEngine, Scene, waitFor } from "./support/controller-harness.js";
 
 const mode = (path: string) => statSync(path).mode & 0o777;
 
+/** A graceful stop: exit code 0 and both connection files gone. */
+async function exitedCleanly(scene: Scene): Promise<void> {
+  const { code } = await scene.controller.exited;
+  assert.equal(code, 0);
+  assert.equal(existsSync(scene.controller.ready.clientFile), false);
+  assert.equal(existsSync(scene.controller.ready.engineFile), false);
+}
+
 test("the controller writes both connection files 0600 in a 0700 directory and prints one ready line", { timeout: 30_000 }, async () => {
   const scene = await Scene.start();
   try {
@@ -92,10 +100,7 @@ test("shutdown_request with hub stops the engines, replies, exits 0 and removes 
     assert.deepEqual(reply.content.engines, [0]);
     await client.events.next("controller_shutdown");
     await client.events.next("engine_unregistered", (m) => m.content.id === 0);
-    const { code } = await scene.controller.exited;
-    assert.equal(code, 0);
-    assert.equal(existsSync(scene.controller.ready.clientFile), false);
-    assert.equal(existsSync(scene.controller.ready.engineFile), false);
+    await exitedCleanly(scene);
   } finally {
     await scene.close();
   }
@@ -107,10 +112,7 @@ test("SIGTERM shuts the controller down gracefully: engines are asked to stop, e
     const engine = await scene.engine();
     scene.controller.child.kill("SIGTERM");
     await engine.inbox.next("shutdown_request");
-    const { code } = await scene.controller.exited;
-    assert.equal(code, 0);
-    assert.equal(existsSync(scene.controller.ready.clientFile), false);
-    assert.equal(existsSync(scene.controller.ready.engineFile), false);
+    await exitedCleanly(scene);
   } finally {
     await scene.close();
   }

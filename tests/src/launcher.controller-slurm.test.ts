@@ -7,34 +7,19 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { promisify } from "node:util";
 import { Client, Cluster } from "tsparallel";
 import { privateRoot } from "./support/cluster-fixture.js";
 import { repoRoot } from "./support/paths.js";
-import { runTspcluster, type Outcome } from "./support/tspcluster.js";
-import { slurmUnavailable, startSlurm, type SlurmCluster } from "./support/slurm-cluster.js";
+import { slurmUnavailable } from "./support/slurm-cluster.js";
+import { useSlurm } from "./support/slurm-suite.js";
+import { processesOfProfile } from "./support/proc-scan.js";
 
-/** Running processes of our scripts (`<program>.js`) that belong to the profile (`--profile P` or a file in its directory). */
-function processesOf(program: "tspcontroller" | "tspengine", profile: string): number[] {
-  const found: number[] = [];
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    let args: string[];
-    try {
-      args = readFileSync(`/proc/${name}/cmdline`, "utf8").split("\0");
-    } catch {
-      continue;
-    }
-    const at = args.indexOf("--profile");
-    const ofProfile = (at >= 0 && args[at + 1] === profile) || args.some((a) => a.includes(`/profile_${profile}/`));
-    if (args.some((a) => a.endsWith(`/${program}.js`)) && ofProfile) found.push(Number(name));
-  }
-  return found;
-}
+const processesOf = processesOfProfile;
 
 /** What the process was started with in its environment (read from /proc: everything runs on this one node). */
 function environOf(pid: number, name: string): string | undefined {
@@ -46,40 +31,21 @@ const execFileP = promisify(execFile);
 const skip = slurmUnavailable();
 
 describe("controller in a Slurm job, on a real single-node Slurm", { skip }, () => {
-  let slurm: SlurmCluster;
-  let savedConf: string | undefined;
-
-  function tspcluster(...args: string[]): Promise<Outcome> {
-    return runTspcluster(slurm.env, args);
-  }
-
-  before(async () => {
-    privateRoot();
-    slurm = await startSlurm();
-    // Cluster.start in this process submits with sbatch, which finds this Slurm through SLURM_CONF.
-    savedConf = process.env.SLURM_CONF;
-    process.env.SLURM_CONF = slurm.env.SLURM_CONF;
-  });
-
-  after(async () => {
-    if (slurm) for (const profile of ["ctlslurm", "ctlslurmcode", "ctlslurmexit"]) await tspcluster("stop", "--profile", profile);
-    if (savedConf === undefined) delete process.env.SLURM_CONF;
-    else process.env.SLURM_CONF = savedConf;
-    slurm?.teardown();
-  });
+  const suite = useSlurm(["ctlslurm", "ctlslurmcode", "ctlslurmexit"]);
+  const tspcluster = suite.tspcluster;
 
   test("tspcluster start --controller slurm --engines slurm: two jobs; list says where the controller runs; stop leaves squeue empty", { timeout: 180_000 }, async (t) => {
     t.after(() => tspcluster("stop", "--profile", "ctlslurm"));
     const start = await tspcluster(
       "start", "--profile", "ctlslurm", "--daemonize", "--controller", "slurm", "--engines", "slurm", "-n", "2",
-      "--partition", slurm.partition, "--time", "10", "--slurm-args", "--overcommit", "--controller-slurm-args", "--job-name=tsp-test-controller",
+      "--partition", suite.slurm.partition, "--time", "10", "--slurm-args", "--overcommit", "--controller-slurm-args", "--job-name=tsp-test-controller",
     );
     assert.equal(start.code, 0, start.stderr + start.stdout);
     const m = new RegExp(`controller pid (\\d+) on ${hostname()} \\(slurm job (\\d+)\\), 2 engines \\(slurm job (\\d+)\\)`).exec(start.stdout);
     assert.ok(m, start.stdout);
     const [, pidText, controllerJob, enginesJob] = m;
     const pid = Number(pidText);
-    assert.deepEqual(slurm.queue().sort(), [controllerJob, enginesJob].sort());
+    assert.deepEqual(suite.slurm.queue().sort(), [controllerJob, enginesJob].sort());
     // The controller process is the job's (Slurm set its job id in its environment), not a child of ours.
     assert.deepEqual(processesOf("tspcontroller", "ctlslurm"), [pid]);
     assert.equal(environOf(pid, "SLURM_JOB_ID"), controllerJob);
@@ -99,18 +65,18 @@ describe("controller in a Slurm job, on a real single-node Slurm", { skip }, () 
 
     const stop = await tspcluster("stop", "--profile", "ctlslurm");
     assert.equal(stop.code, 0, stop.stderr);
-    assert.deepEqual(slurm.queue(), []);
+    assert.deepEqual(suite.slurm.queue(), []);
     assert.deepEqual(processesOf("tspcontroller", "ctlslurm"), []);
     assert.deepEqual(processesOf("tspengine", "ctlslurm"), []);
   });
 
   test("Cluster.start({ controller: { launcher: 'slurm' } }) with local engines; stop ends the job even when the controller ignores its shutdown", { timeout: 120_000 }, async () => {
-    const cluster = await Cluster.start({ profile: "ctlslurmcode", n: 2, timeout: 60_000, controller: { launcher: "slurm", partition: slurm.partition, time: "5" } });
+    const cluster = await Cluster.start({ profile: "ctlslurmcode", n: 2, timeout: 60_000, controller: { launcher: "slurm", partition: suite.slurm.partition, time: "5" } });
     let pid: number;
     try {
       const job = cluster.controller.job!;
       assert.equal(job.launcher, "slurm");
-      assert.deepEqual(slurm.queue(), [job.jobId]);
+      assert.deepEqual(suite.slurm.queue(), [job.jobId]);
       pid = cluster.controller.pid;
       assert.equal(environOf(pid, "SLURM_JOB_ID"), job.jobId);
       const client = await cluster.connect({ activate: false });
@@ -125,7 +91,7 @@ describe("controller in a Slurm job, on a real single-node Slurm", { skip }, () 
     } finally {
       await cluster.stop();
     }
-    assert.deepEqual(slurm.queue(), []);
+    assert.deepEqual(suite.slurm.queue(), []);
     assert.deepEqual(processesOf("tspcontroller", "ctlslurmcode"), []);
     assert.deepEqual(processesOf("tspengine", "ctlslurmcode"), []);
   });
@@ -133,13 +99,13 @@ describe("controller in a Slurm job, on a real single-node Slurm", { skip }, () 
   test("a script that ends without stop(): its controller's job is cancelled", { timeout: 120_000 }, async () => {
     const script = [
       `import { Cluster } from ${JSON.stringify(join(repoRoot, "client/dist/index.js"))};`,
-      `const cluster = await Cluster.start({ profile: "ctlslurmexit", n: 1, timeout: 60_000, controller: { launcher: "slurm", partition: ${JSON.stringify(slurm.partition)} } });`,
+      `const cluster = await Cluster.start({ profile: "ctlslurmexit", n: 1, timeout: 60_000, controller: { launcher: "slurm", partition: ${JSON.stringify(suite.slurm.partition)} } });`,
       `console.log(cluster.controller.job.jobId);`,
       `process.exit(0);`,
     ].join("\n");
-    const { stdout } = await execFileP(process.execPath, ["--input-type=module", "-e", script], { env: { ...slurm.env, TSPARALLEL_DIR: privateRoot() }, timeout: 90_000 });
+    const { stdout } = await execFileP(process.execPath, ["--input-type=module", "-e", script], { env: { ...suite.slurm.env, TSPARALLEL_DIR: privateRoot() }, timeout: 90_000 });
     assert.match(stdout.trim(), /^\d+$/);
-    assert.deepEqual(slurm.queue(), []);
+    assert.deepEqual(suite.slurm.queue(), []);
     assert.deepEqual(processesOf("tspcontroller", "ctlslurmexit"), []);
     // Its local engine got SIGTERM as the script exited (a launcher's children die with the process): give it a moment.
     for (let i = 0; i < 50 && processesOf("tspengine", "ctlslurmexit").length; i++) await new Promise((r) => setTimeout(r, 100));
@@ -151,7 +117,7 @@ describe("controller in a Slurm job, on a real single-node Slurm", { skip }, () 
       Cluster.start({ profile: "ctlslurmbad", n: 1, controller: { launcher: "slurm", partition: "no-such-partition" } }),
       /submitting the controller's job failed \(`sbatch --parsable --job-name=tspcontroller-ctlslurmbad .*--partition=no-such-partition .*`, exit 1\): [\s\S]*[Ii]nvalid partition/,
     );
-    assert.deepEqual(slurm.queue(), []);
+    assert.deepEqual(suite.slurm.queue(), []);
     assert.deepEqual(processesOf("tspcontroller", "ctlslurmbad"), []);
     const listed = await tspcluster("list");
     assert.doesNotMatch(listed.stdout, /ctlslurmbad/);

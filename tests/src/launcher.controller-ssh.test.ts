@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -16,6 +16,7 @@ import { Client, Cluster, parseSshTarget } from "tsparallel";
 import { isRunning, privateRoot } from "./support/cluster-fixture.js";
 import { createNetnsHosts, netnsOf, netnsUnavailable, type NetnsHosts } from "./support/netns-hosts.js";
 import { repoRoot } from "./support/paths.js";
+import { processesOfProfile } from "./support/proc-scan.js";
 import { tspcluster } from "./support/tspcluster.js";
 
 const execFileP = promisify(execFile);
@@ -32,21 +33,8 @@ const addresses = () => {
  * (`--profile P`, or a file in its directory). /proc shows every namespace's processes: those of the
  * "hosts" are told apart by their network namespace.
  */
-function localProcesses(program: string, profile: string): number[] {
-  const found: number[] = [];
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    let args: string[];
-    try {
-      args = readFileSync(`/proc/${name}/cmdline`, "utf8").split("\0");
-    } catch {
-      continue;
-    }
-    const at = args.indexOf("--profile");
-    const ofProfile = (at >= 0 && args[at + 1] === profile) || args.some((a) => a.includes(`/profile_${profile}/`));
-    if (args.some((a) => a.endsWith(`/${program}.js`)) && ofProfile && netnsOf(Number(name)) === netnsOf(process.pid)) found.push(Number(name));
-  }
-  return found;
+function localProcesses(program: "tspcontroller" | "tspengine", profile: string): number[] {
+  return processesOfProfile(program, profile, (pid) => netnsOf(pid) === netnsOf(process.pid));
 }
 
 describe("--controller-host parsing", () => {

@@ -4,32 +4,16 @@
  * on the engine), and `stop` leaving neither engines nor mpiexec behind.
  */
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { Client, Cluster } from "tsparallel";
 import { isRunning, privateRoot } from "./support/cluster-fixture.js";
-import { repoRoot } from "./support/paths.js";
+import { leftoverEngines } from "./support/proc-scan.js";
 import { tspcluster } from "./support/tspcluster.js";
 
-
-
 /** mpiexec and engine processes this checkout's MPI launcher started that are still running. */
-function leftovers(): string[] {
-  const engine = join(repoRoot, "engines/bin/tspengine.js");
-  const found: string[] = [];
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    let cmd: string;
-    try {
-      cmd = readFileSync(`/proc/${name}/cmdline`, "utf8").replaceAll("\0", " ");
-    } catch {
-      continue;
-    }
-    if (cmd.includes(engine) && cmd.includes("launcher=mpi")) found.push(`${name}: ${cmd}`);
-  }
-  return found;
-}
+const leftovers = () => leftoverEngines(/launcher=mpi/);
 
 // Open MPI refuses root unless told; more ranks than this machine's 2 cores need --oversubscribe.
 const MPI_ARGS = process.getuid?.() === 0 ? ["--allow-run-as-root", "--oversubscribe"] : ["--oversubscribe"];

@@ -4,32 +4,18 @@
  * `stop` cancels the job and leaves squeue empty. Skipped (with the reason) unless root.
  */
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { BatchEngineLauncher, Client, Cluster, createEngineLauncher, renderBatchTemplate } from "tsparallel";
 import { privateRoot } from "./support/cluster-fixture.js";
 import { repoRoot } from "./support/paths.js";
-import { runTspcluster, type Outcome } from "./support/tspcluster.js";
-import { slurmUnavailable, startSlurm, type SlurmCluster } from "./support/slurm-cluster.js";
-
+import { slurmUnavailable } from "./support/slurm-cluster.js";
+import { useSlurm } from "./support/slurm-suite.js";
+import { leftoverEngines } from "./support/proc-scan.js";
 
 /** Engines of this checkout started by a batch job that are still running. */
-function leftovers(): string[] {
-  const engine = join(repoRoot, "engines/bin/tspengine.js");
-  const found: string[] = [];
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    let cmd: string;
-    try {
-      cmd = readFileSync(`/proc/${name}/cmdline`, "utf8").replaceAll("\0", " ");
-    } catch {
-      continue;
-    }
-    if (cmd.includes(engine) && /launcher=(slurm|batch)/.test(cmd)) found.push(`${name}: ${cmd}`);
-  }
-  return found;
-}
+const leftovers = () => leftoverEngines(/launcher=(slurm|batch)/);
 
 describe("batch templates shipped in examples/batch", () => {
   test("the PBS, LSF and Slurm-array examples render and name their scheduler", () => {
@@ -47,39 +33,20 @@ describe("batch templates shipped in examples/batch", () => {
 const skip = slurmUnavailable();
 
 describe("slurm and batch launchers on a real single-node Slurm", { skip }, () => {
-  let slurm: SlurmCluster;
-  let savedConf: string | undefined;
-
-  function tspcluster(...args: string[]): Promise<Outcome> {
-    return runTspcluster(slurm.env, args);
-  }
-
-  before(async () => {
-    privateRoot();
-    slurm = await startSlurm();
-    // Cluster.start in this process submits with sbatch, which finds this Slurm through SLURM_CONF.
-    savedConf = process.env.SLURM_CONF;
-    process.env.SLURM_CONF = slurm.env.SLURM_CONF;
-  });
-
-  after(async () => {
-    if (slurm) await tspcluster("stop", "--profile", "slurmcli");
-    if (savedConf === undefined) delete process.env.SLURM_CONF;
-    else process.env.SLURM_CONF = savedConf;
-    slurm?.teardown();
-  });
+  const suite = useSlurm(["slurmcli"]);
+  const tspcluster = suite.tspcluster;
 
   test("tspcluster start --engines slurm -n 3: one job, ranks 0..2, stop runs scancel and leaves squeue empty", { timeout: 180_000 }, async (t) => {
     t.after(() => tspcluster("stop", "--profile", "slurmcli"));
     // Three tasks on a 2-CPU node: --overcommit lets one job hold more tasks than CPUs.
     const start = await tspcluster(
       "start", "--profile", "slurmcli", "--daemonize", "--engines", "slurm", "-n", "3",
-      "--partition", slurm.partition, "--time", "10", "--slurm-args", "--overcommit --job-name=tsp-test-engines",
+      "--partition", suite.slurm.partition, "--time", "10", "--slurm-args", "--overcommit --job-name=tsp-test-engines",
     );
     assert.equal(start.code, 0, start.stderr + start.stdout);
     const jobId = /3 engines \(slurm job (\d+)\)/.exec(start.stdout)?.[1];
     assert.ok(jobId, start.stdout);
-    assert.deepEqual(slurm.queue(), [jobId]);
+    assert.deepEqual(suite.slurm.queue(), [jobId]);
 
     const listed = await tspcluster("list");
     const line = listed.stdout.split("\n").find((l) => /^\t\thost .* \(slurm\): /.test(l));
@@ -100,7 +67,7 @@ describe("slurm and batch launchers on a real single-node Slurm", { skip }, () =
 
     const stop = await tspcluster("stop", "--profile", "slurmcli");
     assert.equal(stop.code, 0, stop.stderr);
-    assert.deepEqual(slurm.queue(), []);
+    assert.deepEqual(suite.slurm.queue(), []);
     assert.deepEqual(leftovers(), []);
   });
 
@@ -120,14 +87,14 @@ describe("slurm and batch launchers on a real single-node Slurm", { skip }, () =
     ].join("\n"));
     const cluster = await Cluster.start({
       profile: "batchcode", n: 2, timeout: 60_000,
-      engines: { launcher: "batch", templateFile: template, queue: slurm.partition, time: "5" },
+      engines: { launcher: "batch", templateFile: template, queue: suite.slurm.partition, time: "5" },
     });
     let jobId: string;
     try {
       assert.equal(cluster.jobs.length, 1);
       jobId = cluster.jobs[0]!.jobId;
       assert.equal(cluster.jobs[0]!.launcher, "slurm");
-      assert.deepEqual(slurm.queue(), [jobId]);
+      assert.deepEqual(suite.slurm.queue(), [jobId]);
       const client = await cluster.connect({ activate: false });
       const engines = client.engines;
       client.close();
@@ -135,7 +102,7 @@ describe("slurm and batch launchers on a real single-node Slurm", { skip }, () =
     } finally {
       await cluster.stop();
     }
-    assert.deepEqual(slurm.queue(), []);
+    assert.deepEqual(suite.slurm.queue(), []);
     assert.deepEqual(leftovers(), []);
   });
 
@@ -150,7 +117,7 @@ describe("slurm and batch launchers on a real single-node Slurm", { skip }, () =
       Cluster.start({ profile: "batchbad", n: 1, engines: { launcher: "slurm", partition: "no-such-partition" } }),
       /submitting the engines' job failed \(`sbatch --parsable --partition=no-such-partition .*`, exit 1\): [\s\S]*[Ii]nvalid partition/,
     );
-    assert.deepEqual(slurm.queue(), []);
+    assert.deepEqual(suite.slurm.queue(), []);
     const listed = await tspcluster("list");
     assert.doesNotMatch(listed.stdout, /batchbad/);
   });

@@ -1,25 +1,15 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as zmq from "zeromq";
 import { decodeMessage, encodeMessage, newHeader, Signer, type Message } from "@tsparallel/protocol";
 import { repoRoot } from "./paths.js";
+import { freePort } from "./free-port.js";
 
 export const kernelBin = join(repoRoot, "kernel/bin/tsparallel.js");
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export interface Executed {
   reply: Message<Record<string, unknown>>;
