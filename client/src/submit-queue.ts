@@ -15,7 +15,9 @@ export interface Outgoing {
 function onceper(request: TaskRequest, functions: FunctionTable): TaskRequest {
   const body = request.body;
   if (body.kind !== "apply" && body.kind !== "map") return request;
-  return { ...request, body: functions.body(body) as unknown as TaskBody };
+  // In place: a request is built for the one send (TaskSource.build), while its body may be shared.
+  request.body = functions.body(body) as unknown as TaskBody;
+  return request;
 }
 
 /**
