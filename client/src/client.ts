@@ -11,7 +11,7 @@ import { DirectLink } from "./direct-link.js";
 import { warnIfControllerElsewhere } from "./location-check.js";
 import { ControllerError, EngineError, NoEnginesError, TaskAbortedError, TimeoutError, remoteErrorFrom } from "./errors.js";
 import { ControllerLink } from "./link.js";
-import { BuiltTasks, SubmitQueue, type TaskSource, type Waiting } from "./submit-queue.js";
+import { BuiltTasks, OneTask, SubmitQueue, type TaskSource, type Waiting } from "./submit-queue.js";
 import { isBlock, TaskTable } from "./task-table.js";
 import { BroadcastView, DirectView, type DirectViewOptions } from "./views/direct-view.js";
 import { LoadBalancedView, type LoadBalancedOptions } from "./views/load-balanced-view.js";
@@ -680,7 +680,7 @@ export class Client implements AsyncDisposable {
     const directInputs = this.#directInputs(spec.body);
     if (directInputs) request.directInputs = directInputs;
     const result = make(new TaskTable({ msgIds: [msgId], kind: spec.body.kind, submitted: Date.now(), label }), this);
-    return this.#enqueue(result, new BuiltTasks(result as AsyncResult<unknown>, [{ request, frames: spec.frames }]));
+    return this.#enqueue(result, new OneTask(result as AsyncResult<unknown>, { request, frames: spec.frames }));
   }
 
   /**

@@ -82,6 +82,33 @@ export class BuiltTasks implements TaskSource {
   }
 }
 
+/** One task with one msg id, built already (a load-balanced apply): BuiltTasks without its arrays. */
+export class OneTask implements TaskSource {
+  readonly count = 1;
+  #task: Outgoing | undefined;
+
+  constructor(
+    readonly result: AsyncResult<unknown>,
+    task: Outgoing,
+  ) {
+    this.#task = task;
+  }
+
+  first(): number {
+    return 0;
+  }
+
+  ids(): number {
+    return 1;
+  }
+
+  build(): Outgoing {
+    const task = this.#task!;
+    this.#task = undefined;
+    return task;
+  }
+}
+
 /** What one submit_request carries: the tasks (their bodies name functions by index in `fns`) and their frames. */
 export interface Taken {
   tasks: TaskRequest[];
