@@ -94,8 +94,9 @@ export class OneTask implements TaskSource {
     this.#task = task;
   }
 
-  first(): number {
-    return 0;
+  /** As BuiltTasks: 0 for the task, 1 (the end) past it. */
+  first(j: number): number {
+    return j;
   }
 
   ids(): number {
