@@ -4,7 +4,9 @@
  * swing on a shared machine hits both alike. Prints median wall times and CPU per unit per process
  * (/proc for the controller and engines; the client figure is this whole process, both clients).
  *
- *   node bench/ab.mjs BEFORE_CHECKOUT AFTER_CHECKOUT [blocks=8] [roundTripsPerBlock=100] [tinyPerBlock=2000] [apply,execute,tiny,dmap,dmapstr]
+ *   node bench/ab.mjs BEFORE_CHECKOUT AFTER_CHECKOUT [blocks=8] [roundTripsPerBlock=100] [tinyPerBlock=2000] [apply,execute,tiny,lbmap,dmap,dmapstr]
+ *
+ * lbmap is a load-balanced map of tinyPerBlock numbers, chunkSize 1 (x => x * x).
  *
  * dmap is the bench's DirectView map (x => x * x over 200,000 numbers on both engines, roundTripsPerBlock/10
  * maps a block); dmapstr the same over 200,000 short strings (s => s + "!").
@@ -36,6 +38,7 @@ for (const [name, mod] of Object.entries(sides)) {
   s[name] = { cluster, rc, one: rc.directView(rc.ids[0]), all: rc.directView(rc.ids.slice(0, 2)), lv: rc.loadBalancedView(), pids: { controller: cluster.controller.pid, engine0: engines[0], engine1: engines[1] }, res: {} };
   for (let i = 0; i < 200; i++) await s[name].one.apply(nothing);
   await Promise.all(Array.from({ length: 1000 }, (_, i) => s[name].lv.apply(identity, i)));
+  if (what.includes("lbmap")) await s[name].lv.map(square, numbers.slice(0, 1000), { chunkSize: 1 });
   if (what.includes("dmap")) for (let i = 0; i < 3; i++) await s[name].all.map(square, numbers);
   if (what.includes("dmapstr")) for (let i = 0; i < 3; i++) await s[name].all.map(bang, strings);
 }
@@ -50,6 +53,11 @@ for (let b = 0; b < blocks; b++) {
         const t = performance.now();
         await Promise.all(Array.from({ length: tiny }, (_, i) => x.lv.apply(identity, i)));
         r.wall.push((performance.now() - t) / tiny * 1000); r.n += tiny;
+      } else if (w === "lbmap") {
+        const t = performance.now();
+        const out = await x.lv.map(square, numbers.slice(0, tiny), { chunkSize: 1 });
+        r.wall.push((performance.now() - t) / tiny * 1000); r.n += tiny;
+        if (out.length !== tiny || out[tiny - 1] !== (tiny - 1) ** 2) throw new Error(`${name}: lbmap returned wrong results`);
       } else if (w === "dmap" || w === "dmapstr") {
         const [fn, items] = w === "dmap" ? [square, numbers] : [bang, strings];
         for (let i = 0; i < maps; i++) {
@@ -73,7 +81,7 @@ for (let b = 0; b < blocks; b++) {
   }
 }
 const loadavg = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
-console.log(`load ${loadavg}; ${blocks} alternating blocks; round trips: ${per}/block, tiny: ${tiny}/block, maps: ${maps}/block; wall µs median (per task for tiny, per map for dmap); cpu µs per unit`);
+console.log(`load ${loadavg}; ${blocks} alternating blocks; round trips: ${per}/block, tiny: ${tiny}/block, maps: ${maps}/block; wall µs median (per task for tiny and lbmap, per map for dmap); cpu µs per unit`);
 for (const w of what) for (const name of ["base", "wire"]) {
   const label = name === "base" ? "before" : "after ";
   const r = s[name].res[w]; const c = r.cpu; const all = c.client + c.controller + c.engine0 + c.engine1;

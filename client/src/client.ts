@@ -11,7 +11,7 @@ import { DirectLink } from "./direct-link.js";
 import { warnIfControllerElsewhere } from "./location-check.js";
 import { ControllerError, EngineError, NoEnginesError, TaskAbortedError, TimeoutError, remoteErrorFrom } from "./errors.js";
 import { ControllerLink } from "./link.js";
-import { BuiltTasks, SubmitQueue, type TaskSource, type Waiting } from "./submit-queue.js";
+import { BuiltTasks, OneTask, SubmitQueue, type TaskSource, type Waiting } from "./submit-queue.js";
 import { isBlock, TaskTable } from "./task-table.js";
 import { BroadcastView, DirectView, type DirectViewOptions } from "./views/direct-view.js";
 import { LoadBalancedView, type LoadBalancedOptions } from "./views/load-balanced-view.js";
@@ -85,6 +85,8 @@ export type Job = AsyncResult<unknown> | string | number;
 const RESTARTED_AFTER_MS = 2_000;
 /** Most tasks in one submit_request (see #flush). */
 const SUBMIT_BATCH = 4096;
+/** What _functionRef made for each shipped function (a packaged one is shipped anew per call, so it gets its own). */
+const functionRefs = new WeakMap<ShippedFunction, FunctionRef>();
 /** Most tasks sent and not yet answered; the rest wait in this client (see SubmitQueue). */
 const MAX_IN_FLIGHT = 65_536;
 /** Most engines one client links to directly (a socket each); DirectView work for the others goes through the controller. */
@@ -586,9 +588,15 @@ export class Client implements AsyncDisposable {
     return list;
   }
 
-  /** @internal The wire reference for a function; its source travels once per message (see SubmitQueue). */
+  /**
+   * @internal The wire reference for a function; its source travels once per message (see SubmitQueue).
+   * One object per shipped function: the tasks of a batch then share it, and the batch's FunctionTable
+   * finds it by identity instead of adding a Map entry per task.
+   */
   _functionRef(fn: ShippedFunction): FunctionRef {
-    return { hash: fn.hash, name: fn.name, source: fn.source };
+    let ref = functionRefs.get(fn);
+    if (!ref) functionRefs.set(fn, (ref = { hash: fn.hash, name: fn.name, source: fn.source }));
+    return ref;
   }
 
   /**
@@ -598,6 +606,7 @@ export class Client implements AsyncDisposable {
    */
   _submit<R extends AsyncResult<unknown>>(specs: TaskSpec[], make: (tasks: TaskTable, owner: TaskOwner) => R, label?: string, route: { gather?: boolean } = {}): R {
     this.#checkSubmit(label);
+    if (specs.length === 1 && specs[0]!.targets === null) return this.#submitBalancedOne(specs[0]!, make, label);
     const tasks: { msgId: string; kind: TaskSpec["body"]["kind"]; engineId: number | null }[] = [];
     const outgoing: { request: TaskRequest; frames: Buffer[] }[] = [];
     const firsts: number[] = [];
@@ -657,6 +666,21 @@ export class Client implements AsyncDisposable {
       for (const frame of frames) out.frames.push(frame);
     }
     return this.#enqueue(result, new BuiltTasks(result as AsyncResult<unknown>, outgoing, firsts));
+  }
+
+  /**
+   * One load-balanced task (an apply, an execute): what _submit does for it, without the per-call
+   * machinery of runs and direct links it never needs (thousands of tiny applies a second come here).
+   */
+  #submitBalancedOne<R extends AsyncResult<unknown>>(spec: TaskSpec, make: (tasks: TaskTable, owner: TaskOwner) => R, label: string | undefined): R {
+    const msgId = spec.msgIds?.[0] ?? newMessageId();
+    const request: TaskRequest = { msgIds: [msgId], targets: null, body: spec.body, bufferCount: spec.frames.length };
+    if (spec.lb) request.lb = spec.lb;
+    if (label !== undefined) request.label = label;
+    const directInputs = this.#directInputs(spec.body);
+    if (directInputs) request.directInputs = directInputs;
+    const result = make(new TaskTable({ msgIds: [msgId], kind: spec.body.kind, submitted: Date.now(), label }), this);
+    return this.#enqueue(result, new OneTask(result as AsyncResult<unknown>, { request, frames: spec.frames }));
   }
 
   /**
@@ -799,7 +823,7 @@ export class Client implements AsyncDisposable {
     while (this.#unsent.msgIds > 0) {
       const room = MAX_IN_FLIGHT - this.#tasks.size;
       if (room <= 0) return;
-      const { tasks, frames, fns } = this.#unsent.take(Math.min(SUBMIT_BATCH, room), ({ msgId, result, index }) => this.#tasks.set(msgId, { result, index }));
+      const { tasks, frames, fns } = this.#unsent.take(Math.min(SUBMIT_BATCH, room), (waiting) => this.#tasks.set(waiting.msgId, waiting));
       if (tasks.length === 0) return;
       this.#link.send("submit_request", fns ? { tasks, fns } : { tasks }, { buffers: frames });
     }
@@ -851,7 +875,7 @@ export class Client implements AsyncDisposable {
     if (this.#directTasks.size) this.#directDone(result.msgId);
     const table = tracked.result._tasks;
     const index = tracked.index;
-    table.update(index, { engineId: result.engineId, started: result.started, completed: result.completed, received, status: result.status });
+    table.finish(index, result.engineId, result.started, result.completed, received, result.status);
     if (result.stdout) table.appendOutput(index, "stdout", result.stdout);
     if (result.stderr) table.appendOutput(index, "stderr", result.stderr);
     if (result.executionCount !== undefined) table.update(index, { executionCount: result.executionCount });

@@ -15,7 +15,9 @@ export interface Outgoing {
 function onceper(request: TaskRequest, functions: FunctionTable): TaskRequest {
   const body = request.body;
   if (body.kind !== "apply" && body.kind !== "map") return request;
-  return { ...request, body: functions.body(body) as unknown as TaskBody };
+  // In place: a request is built for the one send (TaskSource.build), while its body may be shared.
+  request.body = functions.body(body) as unknown as TaskBody;
+  return request;
 }
 
 /**
@@ -76,6 +78,34 @@ export class BuiltTasks implements TaskSource {
   build(j: number): Outgoing {
     const task = this.#tasks[j]!;
     this.#tasks[j] = undefined;
+    return task;
+  }
+}
+
+/** One task with one msg id, built already (a load-balanced apply): BuiltTasks without its arrays. */
+export class OneTask implements TaskSource {
+  readonly count = 1;
+  #task: Outgoing | undefined;
+
+  constructor(
+    readonly result: AsyncResult<unknown>,
+    task: Outgoing,
+  ) {
+    this.#task = task;
+  }
+
+  /** As BuiltTasks: 0 for the task, 1 (the end) past it. */
+  first(j: number): number {
+    return j;
+  }
+
+  ids(): number {
+    return 1;
+  }
+
+  build(): Outgoing {
+    const task = this.#task!;
+    this.#task = undefined;
     return task;
   }
 }

@@ -180,6 +180,18 @@ export class TaskTable {
     if (object) Object.assign(object, fields);
   }
 
+  /** A result's fields (update() without an object per result: every tiny task comes here). */
+  finish(i: number, engineId: number, started: number, completed: number, received: number, status: TaskStatus): void {
+    const row = i * COLUMNS;
+    this.#numbers[row + ENGINE] = engineId ?? NaN;
+    this.#numbers[row + STARTED] = started ?? NaN;
+    this.#numbers[row + COMPLETED] = completed ?? NaN;
+    this.#numbers[row + RECEIVED] = received;
+    this.#status[i] = statusCode(status);
+    const object = this.#objects?.[i];
+    if (object) Object.assign(object, { engineId, started, completed, received, status });
+  }
+
   appendOutput(i: number, name: "stdout" | "stderr", text: string): void {
     const rare = this.#rareOf(i);
     rare[name] = (rare[name] ?? "") + text;

@@ -36,7 +36,8 @@ export const DEFAULT_EVENT_TIMINGS: EventTimings = { snapshotMs: 250, snapshotMa
 export class EventPublisher implements TaskEvents {
   #dirty = true;
   #lastSnapshot = 0;
-  #completed: TaskStreamItem[] = [];
+  /** Finished tasks since the last tick: their items are made at the tick, only for the ones that go out. */
+  #completed: TaskRecord[] = [];
   readonly #timers: NodeJS.Timeout[] = [];
 
   constructor(
@@ -70,16 +71,9 @@ export class EventPublisher implements TaskEvents {
 
   taskCompleted(record: TaskRecord): void {
     if (record.engineId === null) return;
-    // One object per task, no spreads: this runs for every finished task.
-    const item: TaskStreamItem = { msgId: record.msgId, engineId: record.engineId, kind: record.kind, status: record.status!, started: record.started!, completed: record.completed! };
-    const info = record.streamInfo;
-    if (info?.name !== undefined) item.name = info.name;
-    if (info?.index !== undefined) item.index = info.index;
-    if (record.error) {
-      const error = `${record.error.ename}: ${record.error.evalue}`.split("\n", 1)[0]!.slice(0, MAX_STREAM_ERROR);
-      if (error) item.error = error;
-    }
-    this.#completed.push(item);
+    // The record itself, not an item: past maxStreamTasks a tick sends only the newest, so at tens of
+    // thousands of tasks a second most would be made for nothing (a finished record no longer changes).
+    this.#completed.push(record);
     const cap = this.timings.maxStreamTasks;
     if (this.#completed.length >= 2 * cap) this.#completed = this.#completed.slice(-cap);
     this.#dirty = true;
@@ -101,9 +95,9 @@ export class EventPublisher implements TaskEvents {
     this.onTick();
     this.subscribers.expire();
     if (this.#completed.length) {
-      const tasks = this.#completed.slice(-this.timings.maxStreamTasks);
+      const records = this.#completed.slice(-this.timings.maxStreamTasks);
       this.#completed = [];
-      this.publish("task_stream", { tasks });
+      if (this.subscribers.size) this.publish("task_stream", { tasks: records.map(streamItem) });
     }
     const now = Date.now();
     if (this.#dirty || now - this.#lastSnapshot >= this.timings.snapshotMaxMs) {
@@ -112,4 +106,17 @@ export class EventPublisher implements TaskEvents {
       this.publish("cluster_snapshot", this.snapshot());
     }
   }
+}
+
+/** A finished task as the task stream shows it (one object, no spreads). */
+function streamItem(record: TaskRecord): TaskStreamItem {
+  const item: TaskStreamItem = { msgId: record.msgId, engineId: record.engineId!, kind: record.kind, status: record.status!, started: record.started!, completed: record.completed! };
+  const info = record.streamInfo;
+  if (info?.name !== undefined) item.name = info.name;
+  if (info?.index !== undefined) item.index = info.index;
+  if (record.error) {
+    const error = `${record.error.ename}: ${record.error.evalue}`.split("\n", 1)[0]!.slice(0, MAX_STREAM_ERROR);
+    if (error) item.error = error;
+  }
+  return item;
 }

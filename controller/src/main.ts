@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { startController } from "./controller.js";
-import { DEFAULT_HEARTBEAT, DEFAULT_NEW_ENGINES_PER_SECOND } from "./options.js";
+import { DEFAULT_HEARTBEAT, DEFAULT_HWM, DEFAULT_NEW_ENGINES_PER_SECOND } from "./options.js";
 import { DEFAULT_KEEP_ENDED_ENGINES } from "./engines-registry.js";
 import { DEFAULT_CONNECTION_CAPS } from "./connection-caps.js";
 import { DEFAULT_RECORD_LIMITS } from "./records/task-records.js";
@@ -22,7 +22,7 @@ const program = new Command("tspcontroller")
   .option("--no-curve", "plaintext on the client, engine and heartbeat sockets even on a non-loopback address")
   .option("--location <host>", "address peers connect to (default: ip, or this host's name when ip is 0.0.0.0)")
   .addOption(new Option("--scheme <scheme>", "load-balancing scheme").choices(SCHEMES).default("leastload"))
-  .option("--hwm <n>", "max outstanding tasks per engine for the load balancer (0 = unlimited)", integer, 64)
+  .option("--hwm <n>", "max outstanding tasks per engine for the load balancer (0 = unlimited)", integer, DEFAULT_HWM)
   .addOption(new Option("--lb-window <mode>", "tasks an engine may hold: adaptive (from measured run times, up to hwm) or hwm").choices(["adaptive", "hwm"]).default("adaptive"))
   .option("--heartbeat-period <ms>", `how often engines beat (default ${DEFAULT_HEARTBEAT.periodMs})`, integer)
   .option("--heartbeat-misses <n>", `beats in a row an engine may miss, counted from its last beat, before it is declared dead (default ${DEFAULT_HEARTBEAT.misses})`, integer)

@@ -653,6 +653,11 @@ function taskLabel(body: TaskBody): { name?: string; index?: number } {
     if (!label) applyLabels.set(body.fn, (label = { name: body.fn.name || "anonymous" }));
     return label;
   }
-  if (body.kind === "map") return { name: body.fn.name || "anonymous", ...(body.first !== undefined ? { index: body.first } : {}) };
+  if (body.kind === "map") {
+    // One object per chunk (every item of a chunkSize-1 map), so no spread.
+    const label: { name?: string; index?: number } = { name: body.fn.name || "anonymous" };
+    if (body.first !== undefined) label.index = body.first;
+    return label;
+  }
   return {};
 }

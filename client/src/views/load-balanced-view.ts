@@ -213,13 +213,22 @@ export class LoadBalancedView {
 
   /** This view's own options as they travel, made once (every apply sends them). */
   #ownLb: TaskSpec["lb"] | undefined;
+  #ownLbMade = false;
 
   #lb(options: LoadBalancedOptions): TaskSpec["lb"] {
-    if (options === this.options) return (this.#ownLb ??= this.#lbOf(options));
+    if (options === this.options) {
+      if (!this.#ownLbMade) {
+        this.#ownLb = this.#lbOf(options);
+        this.#ownLbMade = true;
+      }
+      return this.#ownLb;
+    }
     return this.#lbOf(options);
   }
 
+  /** Undefined without any option: no `"lb":{}` to write, parse and store for every task. */
   #lbOf(options: LoadBalancedOptions): TaskSpec["lb"] {
+    if (!options.targets && !options.retries && !options.timeout && !options.scheme && !options.retryOnError) return undefined;
     return {
       ...(options.targets ? { targets: options.targets } : {}),
       ...(options.retries ? { retries: options.retries } : {}),

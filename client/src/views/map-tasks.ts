@@ -104,8 +104,12 @@ export class MapTasks implements TaskSource {
     if (special) this.#special.delete(j);
     const frames = special?.frames ?? [this.#packed.get(j)];
     if (!this.#fn) throw new Error("the map's function is not set");
-    const body: TaskBody = { kind: "map", fn: this.#fn, first: j * this.chunkSize, ...(special?.refs ? { refs: special.refs } : {}) };
-    const request: TaskRequest = { msgIds: [this.result._tasks.msgId(j)], targets: null, body, bufferCount: frames.length, ...(this.common.lb ? { lb: this.common.lb } : {}), ...(this.common.label !== undefined ? { label: this.common.label } : {}) };
+    // No spreads: this runs for every item of a chunkSize-1 map.
+    const body: TaskBody = { kind: "map", fn: this.#fn, first: j * this.chunkSize };
+    if (special?.refs) body.refs = special.refs;
+    const request: TaskRequest = { msgIds: [this.result._tasks.msgId(j)], targets: null, body, bufferCount: frames.length };
+    if (this.common.lb) request.lb = this.common.lb;
+    if (this.common.label !== undefined) request.label = this.common.label;
     return { request, frames };
   }
 }
