@@ -1,10 +1,10 @@
 import type { DirectAccepted, DirectTask, StreamItem, TaskResult } from "@tsparallel/protocol";
-import type { DirectSocket } from "./direct-socket.js";
+import type { DirectPeer } from "./direct-stream.js";
 import type { QueuedTask } from "./task-queue.js";
 
-/** Who sent a direct task: its routing identity on the direct socket, and its identity at the controller (hex). */
+/** Who sent a direct task: whom to answer (a ROUTER identity or a stream connection), and its identity at the controller (hex). */
 interface Origin {
-  identity: Buffer;
+  peer: DirectPeer;
   client: string;
 }
 
@@ -41,13 +41,12 @@ export class DirectRoutes {
   #timer: NodeJS.Timeout | null = null;
 
   constructor(
-    private readonly socket: DirectSocket,
     private readonly report: (content: { accepted: DirectAccepted[]; results: TaskResult[]; flushed?: number; valueBytes?: Record<string, number> }, frames: Buffer[]) => void,
   ) {}
 
   /** Tasks of one direct_request: remembered with their sender, reported to the controller (`now`: at once). */
-  accepted(identity: Buffer, client: string, tasks: QueuedTask[], now = false): void {
-    const origin = { identity, client };
+  accepted(peer: DirectPeer, client: string, tasks: QueuedTask[], now = false): void {
+    const origin = { peer, client };
     const submitted = Date.now();
     const sources = new Set<string>();
     for (const { task, frames } of tasks) {
@@ -76,7 +75,7 @@ export class DirectRoutes {
     if (this.#origins.size === 0) return { results, frames };
     const rest: TaskResult[] = [];
     const restFrames: Buffer[] = [];
-    const toClients = new Map<Buffer, { results: TaskResult[]; frames: Buffer[] }>();
+    const toClients = new Map<DirectPeer, { results: TaskResult[]; frames: Buffer[] }>();
     let at = 0;
     for (const result of results) {
       const own = frames.slice(at, at + result.bufferCount);
@@ -88,8 +87,8 @@ export class DirectRoutes {
         continue;
       }
       this.#origins.delete(result.msgId);
-      let batch = toClients.get(origin.identity);
-      if (!batch) toClients.set(origin.identity, (batch = { results: [], frames: [] }));
+      let batch = toClients.get(origin.peer);
+      if (!batch) toClients.set(origin.peer, (batch = { results: [], frames: [] }));
       batch.results.push(result);
       for (const frame of own) batch.frames.push(frame);
       if (this.#bytes >= REPORT_MAX_BYTES) this.flush();
@@ -105,7 +104,7 @@ export class DirectRoutes {
       }
       this.#bytes += ENTRY_BYTES + (result.stdout?.length ?? 0) + (result.stderr?.length ?? 0) + (result.repr?.length ?? 0) + (result.error ? result.error.evalue.length + result.error.traceback.join("").length : 0);
     }
-    for (const [identity, batch] of toClients) this.socket.send(identity, "task_reply", { results: batch.results }, batch.frames);
+    for (const [peer, batch] of toClients) peer.send("task_reply", { results: batch.results }, batch.frames);
     if (toClients.size) this.#schedule();
     return { results: rest, frames: restFrames };
   }
@@ -116,17 +115,17 @@ export class DirectRoutes {
    */
   streams(items: StreamItem[]): void {
     if (this.#origins.size === 0) return;
-    let toClients: Map<Buffer, StreamItem[]> | undefined;
+    let toClients: Map<DirectPeer, StreamItem[]> | undefined;
     for (const item of items) {
       const origin = this.#origins.get(item.msgId);
       if (!origin) continue;
       toClients ??= new Map();
-      let list = toClients.get(origin.identity);
-      if (!list) toClients.set(origin.identity, (list = []));
+      let list = toClients.get(origin.peer);
+      if (!list) toClients.set(origin.peer, (list = []));
       list.push(item);
     }
     if (!toClients) return;
-    for (const [identity, list] of toClients) this.socket.send(identity, "stream", { items: list });
+    for (const [peer, list] of toClients) peer.send("stream", { items: list });
     // The controller must know the tasks before it reads their output.
     this.flush();
   }
