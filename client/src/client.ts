@@ -207,6 +207,12 @@ export class Client implements AsyncDisposable {
     return [...this.#links.values()].filter((l) => l.state === "ready").map((l) => l.engineId).sort((a, b) => a - b);
   }
 
+  /** @internal Which socket of an engine's direct port this client's ready link to it uses. */
+  _directTransport(engineId: number): "stream" | "zmq" | undefined {
+    const link = this.#links.get(engineId);
+    return link?.state === "ready" ? link.transport : undefined;
+  }
+
   /** The controller's client address. */
   get url(): string {
     return this.#link.address;
