@@ -108,8 +108,7 @@ export class DirectStream {
         try {
           msg = decodeMessage(signer, frames, { limits, replay });
         } catch (err) {
-          if (!(err instanceof MessageError)) throw err;
-          drop(err.reason, err.message);
+          drop(err instanceof MessageError ? err.reason : "malformed", (err as Error).message);
           continue;
         }
         if (!greeted) {
