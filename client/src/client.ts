@@ -821,7 +821,9 @@ export class Client implements AsyncDisposable {
         if (!sources.has(body.fn.hash)) sources.add(body.fn.hash);
         else tasks[i] = { ...tasks[i]!, body: { ...body, fn: { hash: body.fn.hash, name: body.fn.name } } };
       }
-      link.send("direct_request", { client: this.#clientId!, tasks }, { buffers: frames });
+      // Idle: none of this client's direct tasks besides these is out on that engine (the link may change connection).
+      const idle = (this.#directCount.get(link.engineId) ?? 0) === tasks.length;
+      link.send("direct_request", { client: this.#clientId!, tasks }, { buffers: frames }, idle);
     }
     this.#directOut.clear();
   }

@@ -7,6 +7,8 @@ import type { QueuedTask } from "./task-queue.js";
 
 /** Longest client identity a direct_request may name (hex of a ROUTER routing id: 5 bytes from libzmq, 255 at most). */
 const MAX_CLIENT_ID_LENGTH = 512;
+/** A link token of direct_hello (see DirectLink). */
+const LINK_TOKEN = /^[0-9a-f]{1,32}$/;
 
 /** What serving the direct socket needs of the engine session. */
 export interface DirectHost {
@@ -46,9 +48,12 @@ export async function serveDirect(direct: DirectSocket, routes: DirectRoutes, ho
 function handle(direct: DirectSocket, routes: DirectRoutes, host: DirectHost, peer: DirectPeer, msg: Message): void {
   const type = msg.header.msg_type;
   switch (type) {
-    case "direct_hello":
+    case "direct_hello": {
+      const { link } = msg.content as Partial<MessageContents["direct_hello"]>;
+      if (typeof link === "string" && LINK_TOKEN.test(link)) peer.linked(link);
       peer.send("direct_welcome", { id: host.id(), uuid: host.uuid, dropped: direct.dropped });
       break;
+    }
     case "direct_request": {
       const { client } = msg.content as Partial<MessageContents["direct_request"]>;
       try {

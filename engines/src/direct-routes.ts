@@ -1,4 +1,4 @@
-import type { DirectAccepted, DirectTask, StreamItem, TaskResult } from "@tsparallel/protocol";
+import { STREAM_MAX_BYTES, type DirectAccepted, type DirectTask, type StreamItem, type TaskResult } from "@tsparallel/protocol";
 import type { DirectPeer } from "./direct-stream.js";
 import type { QueuedTask } from "./task-queue.js";
 
@@ -29,6 +29,8 @@ const REPORT_MAX_BYTES = 8 << 20;
  */
 export class DirectRoutes {
   readonly #origins = new Map<string, Origin>();
+  /** Direct tasks whose output went to a stream connection: their results follow it there (order). */
+  readonly #streamed = new Set<string>();
   #accepted: DirectAccepted[] = [];
   #acceptedFrames: Buffer[] = [];
   #results: TaskResult[] = [];
@@ -104,9 +106,25 @@ export class DirectRoutes {
       }
       this.#bytes += ENTRY_BYTES + (result.stdout?.length ?? 0) + (result.stderr?.length ?? 0) + (result.repr?.length ?? 0) + (result.error ? result.error.evalue.length + result.error.traceback.join("").length : 0);
     }
-    for (const [peer, batch] of toClients) peer.send("task_reply", { results: batch.results }, batch.frames);
+    for (const [peer, batch] of toClients) this.#reply(peer, batch);
     if (toClients.size) this.#schedule();
     return { results: rest, frames: restFrames };
+  }
+
+  /**
+   * A big answer to tasks that came by a stream goes over the link's ROUTER side when the client has one
+   * (ZeroMQ's I/O thread copies it out, not this loop), unless one of them sent output by the stream.
+   */
+  #reply(peer: DirectPeer, batch: { results: TaskResult[]; frames: Buffer[] }): void {
+    let to = peer;
+    if (peer.bulk) {
+      let bytes = 0;
+      for (const frame of batch.frames) bytes += frame.length;
+      let streamed = false;
+      if (this.#streamed.size) for (const result of batch.results) if (this.#streamed.delete(result.msgId)) streamed = true;
+      if (bytes > STREAM_MAX_BYTES && !streamed) to = peer.bulk() ?? peer;
+    }
+    to.send("task_reply", { results: batch.results }, batch.frames);
   }
 
   /**
@@ -120,6 +138,7 @@ export class DirectRoutes {
       const origin = this.#origins.get(item.msgId);
       if (!origin) continue;
       toClients ??= new Map();
+      if (origin.peer.bulk) this.#streamed.add(item.msgId);
       let list = toClients.get(origin.peer);
       if (!list) toClients.set(origin.peer, (list = []));
       list.push(item);

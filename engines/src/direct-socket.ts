@@ -90,6 +90,8 @@ export class DirectSocket {
   readonly #zap: ZapRegistration;
   /** One replay history for both sides of the port. */
   readonly #replay: ReplayGuard;
+  /** Routing identities of links' DEALERs by link token (direct_hello), newest last; bounded. */
+  readonly #links = new Map<string, Buffer>();
 
   private constructor(socket: zmq.Router, sender: MessageSender, signer: Signer, zap: ZapRegistration, address: DirectAddress, replay: ReplayGuard, stream: DirectStream | undefined) {
     this.#socket = socket;
@@ -125,9 +127,10 @@ export class DirectSocket {
       const signer = new Signer(info.key);
       const replay = new ReplayGuard(messageLimits().replayHistory);
       let dropped = (): void => {};
+      let routerOf = (_link: string): DirectPeer | undefined => undefined;
       // CURVE's encryption is ZeroMQ's: an encrypted cluster's direct work stays on the ROUTER.
       if (!keys && directStreamFromEnv()) {
-        stream = await DirectStream.open(ip, { signer, session, replay, log, maxConnections: directMaxConnections(), onDrop: () => dropped() }).catch((err: Error) => {
+        stream = await DirectStream.open(ip, { signer, session, replay, log, maxConnections: directMaxConnections(), onDrop: () => dropped(), routerOf: (link) => routerOf(link) }).catch((err: Error) => {
           log.warn(`no direct stream (direct work uses the ZeroMQ socket): ${err.message}`);
           return undefined;
         });
@@ -135,6 +138,7 @@ export class DirectSocket {
       const address: DirectAddress = { url: endpoint, ...(keys ? { curveKey: keys.publicKey } : {}), ...(stream ? { stream: stream.url } : {}) };
       const direct = new DirectSocket(socket, new MessageSender(socket, signer, session, log, "compact"), signer, zap, address, replay, stream);
       dropped = () => void direct.dropped++;
+      routerOf = (link) => direct.#routerOf(link);
       caps.watch(socket);
       return direct;
     } catch (err) {
@@ -153,7 +157,19 @@ export class DirectSocket {
 
   /** Who answers to a routing identity of the ROUTER. */
   peer(identity: Buffer): DirectPeer {
-    return { send: (type, content, buffers) => this.send(identity, type, content, buffers) };
+    return { send: (type, content, buffers) => this.send(identity, type, content, buffers), linked: (link) => this.#remember(link, identity) };
+  }
+
+  #remember(link: string, identity: Buffer): void {
+    this.#links.delete(link);
+    this.#links.set(link, identity);
+    // A link per client connection: twice the connections the port admits is plenty.
+    if (this.#links.size > 2 * directMaxConnections()) this.#links.delete(this.#links.keys().next().value!);
+  }
+
+  #routerOf(link: string): DirectPeer | undefined {
+    const identity = this.#links.get(link);
+    return identity && this.peer(identity);
   }
 
   send<T extends MessageType>(identity: Buffer, type: T, content: MessageContents[T], buffers?: readonly Buffer[]): void {

@@ -7,6 +7,10 @@ import {
 /** Where a direct message came from, and how to answer it: a ZeroMQ routing identity or a stream connection. */
 export interface DirectPeer {
   send<T extends MessageType>(type: T, content: MessageContents[T], buffers?: readonly Buffer[]): void;
+  /** The client named its link (direct_hello's `link`). */
+  linked(token: string): void;
+  /** A stream connection's: the same link's ROUTER side, for big answers (see DirectLink), when known. */
+  bulk?(): DirectPeer | undefined;
 }
 
 export type DirectHandler = (peer: DirectPeer, msg: Message) => void;
@@ -83,7 +87,12 @@ export class DirectStream {
     const reader = new StreamFrameReader(limits.maxMessageBytes);
     const peerName = socket.remoteAddress ?? "?";
     const sender = new MessageSender({ sendTimeout: 0, send: (frames: OutgoingFrame[]) => this.#write(socket, frames) }, signer, session, log, "compact");
-    const peer: DirectPeer = { send: (type, content, buffers) => void sender.send(type, content, buffers && buffers.length ? { buffers } : {}) };
+    let link: string | undefined;
+    const peer: DirectPeer = {
+      send: (type, content, buffers) => void sender.send(type, content, buffers && buffers.length ? { buffers } : {}),
+      linked: (token) => void (link = token),
+      bulk: () => (link === undefined ? undefined : this.opts.routerOf(link)),
+    };
     let greeted = false;
     const handshake = setTimeout(() => {
       if (!greeted) socket.destroy();
@@ -146,4 +155,6 @@ export interface StreamOptions {
   log: Logger;
   onDrop: (reason: DropReason) => void;
   maxConnections: number;
+  /** The ROUTER peer of a link, once its DEALER said hello. */
+  routerOf: (link: string) => DirectPeer | undefined;
 }

@@ -10,6 +10,14 @@ import { MessageError } from "./envelope.js";
 const HEADER_BYTES = 8;
 /** Frames of one message at most (a joined-frames message has a handful; a big push a few per value). */
 export const MAX_STREAM_FRAMES = 4096;
+/**
+ * Messages with more value bytes than this go over a direct link's ZeroMQ socket even when it has a
+ * stream (in both directions, see DirectLink): ZeroMQ's I/O thread copies them into the kernel while
+ * the main thread goes on, where a stream write makes the main thread do it (a 400 KB map chunk costs
+ * the sender's loop about a millisecond, a 32 MiB pull three times ZeroMQ's time).
+ */
+export const STREAM_MAX_BYTES = 64 * 1024;
+
 /** Messages under this size go to the socket as one buffer (one write, no writev bookkeeping). */
 const JOIN_BELOW_BYTES = 64 * 1024;
 

@@ -164,6 +164,36 @@ describe("the direct stream", () => {
   });
 });
 
+describe("the direct stream beside ZeroMQ", () => {
+  const shared = sharedCluster({ n: 1 });
+
+  test("big messages take ZeroMQ and small ones the stream, and a client's work keeps its order: big and small pushes with applies reading them, none awaited between; big results and output come back whole", async () => {
+    const { client, ids } = shared();
+    const id = ids[0]!;
+    const one = client.directView(id);
+    await eventually("a direct link", () => client.directEngines.includes(id));
+    const calls: PromiseLike<unknown>[] = [];
+    for (let i = 0; i < 24; i++) {
+      // 160 KB (over STREAM_MAX_BYTES: ZeroMQ) or 80 bytes (the stream), alternating irregularly.
+      calls.push(one.push({ orderProbe: new Float64Array(i % 3 === 0 ? 20_000 : 10).fill(i) }));
+      calls.push(one.apply(() => (globalThis as unknown as { orderProbe: Float64Array }).orderProbe[0]));
+    }
+    const values = await Promise.all(calls);
+    assert.deepEqual(values.filter((_, k) => k % 2 === 1), Array.from({ length: 24 }, (_, i) => i));
+    // A small request with a big answer, and output streamed before a big result.
+    const pulled = await one.pull<Float64Array>("orderProbe");
+    assert.equal(pulled.length, 10);
+    await one.push({ bigProbe: new Float64Array(100_000).fill(7) });
+    const back = await one.pull<Float64Array>("bigProbe");
+    assert.equal(back.length, 100_000);
+    assert.equal(back[99_999], 7);
+    const printed = one.execute("console.log('streamed first'); new Float64Array(100_000).fill(3)");
+    const value = (await printed) as Float64Array;
+    assert.equal(value.length, 100_000);
+    assert.match(printed.stdout.join(""), /streamed first/);
+  });
+});
+
 describe("the direct stream's limits", () => {
   test("at most TSPARALLEL_DIRECT_MAX_CONNECTIONS connections at once, and a connection silent past the handshake deadline is closed", async (t) => {
     const saved = { cap: process.env.TSPARALLEL_DIRECT_MAX_CONNECTIONS, handshake: process.env.TSPARALLEL_HANDSHAKE_MS };
