@@ -78,9 +78,11 @@ export class DirectRoutes {
     const rest: TaskResult[] = [];
     const restFrames: Buffer[] = [];
     const toClients = new Map<DirectPeer, { results: TaskResult[]; frames: Buffer[] }>();
+    const direct: TaskResult[] = [];
+    const directFrames: Buffer[][] = [];
     let at = 0;
     for (const result of results) {
-      const own = frames.slice(at, at + result.bufferCount);
+      const own = result.bufferCount === 0 ? NO_FRAMES : frames.slice(at, at + result.bufferCount);
       at += result.bufferCount;
       const origin = this.#origins.get(result.msgId);
       if (!origin) {
@@ -93,6 +95,14 @@ export class DirectRoutes {
       if (!batch) toClients.set(origin.peer, (batch = { results: [], frames: [] }));
       batch.results.push(result);
       for (const frame of own) batch.frames.push(frame);
+      direct.push(result);
+      directFrames.push(own);
+    }
+    // The clients first: the report's bookkeeping is not on the round trip.
+    for (const [peer, batch] of toClients) this.#reply(peer, batch);
+    for (let i = 0; i < direct.length; i++) {
+      const result = direct[i]!;
+      const own = directFrames[i]!;
       if (this.#bytes >= REPORT_MAX_BYTES) this.flush();
       let valueBytes = 0;
       for (const frame of own) valueBytes += frame.length;
@@ -106,7 +116,6 @@ export class DirectRoutes {
       }
       this.#bytes += ENTRY_BYTES + (result.stdout?.length ?? 0) + (result.stderr?.length ?? 0) + (result.repr?.length ?? 0) + (result.error ? result.error.evalue.length + result.error.traceback.join("").length : 0);
     }
-    for (const [peer, batch] of toClients) this.#reply(peer, batch);
     if (toClients.size) this.#schedule();
     return { results: rest, frames: restFrames };
   }
@@ -173,6 +182,8 @@ export class DirectRoutes {
     else this.#timer = setTimeout(() => this.flush(), REPORT_DELAY_MS);
   }
 }
+
+const NO_FRAMES: Buffer[] = [];
 
 /** What an entry's JSON costs beyond its text fields, about. */
 const ENTRY_BYTES = 200;
