@@ -195,7 +195,7 @@ describe("the direct stream beside ZeroMQ", () => {
 });
 
 describe("the direct stream's limits", () => {
-  test("at most TSPARALLEL_DIRECT_MAX_CONNECTIONS connections at once, and a connection silent past the handshake deadline is closed", async (t) => {
+  test("at most TSPARALLEL_DIRECT_MAX_CONNECTIONS connections at once, a connection silent past the handshake deadline is closed, and a link the stream refuses goes on over ZeroMQ", async (t) => {
     const saved = { cap: process.env.TSPARALLEL_DIRECT_MAX_CONNECTIONS, handshake: process.env.TSPARALLEL_HANDSHAKE_MS };
     process.env.TSPARALLEL_DIRECT_MAX_CONNECTIONS = "3";
     process.env.TSPARALLEL_HANDSHAKE_MS = "1500";
@@ -237,6 +237,21 @@ describe("the direct stream's limits", () => {
         await new Promise((resolve) => setTimeout(resolve, 200));
         return raw.messages.length > 0;
       });
+      // With the stream full, a client's link goes on over ZeroMQ alone.
+      await eventually("the stream full again", async () => {
+        const more = [hello(), hello(), hello()];
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        return raws.filter((r) => !r.socket.destroyed && r.messages.length > 0).length >= 3 && more.some((r) => r.socket.destroyed);
+      });
+      const late = await capped.cluster.connect({ activate: false });
+      try {
+        late.directView(ids[0]!);
+        await eventually("a direct link without the stream", () => late.directEngines.includes(ids[0]!));
+        assert.equal(late._directTransport(ids[0]!), "zmq");
+        assert.equal(await late.directView(ids[0]!).apply(() => "over ZeroMQ"), "over ZeroMQ");
+      } finally {
+        late.close();
+      }
     } finally {
       for (const raw of raws) raw.socket.destroy();
       await capped.stop();
