@@ -16,6 +16,9 @@ import { isBlock, TaskTable } from "./task-table.js";
 import { BroadcastView, DirectView, type DirectViewOptions } from "./views/direct-view.js";
 import { LoadBalancedView, type LoadBalancedOptions } from "./views/load-balanced-view.js";
 
+/** Read once: the getter crosses into C++ on every access (microseconds each while the process is young). */
+const TIME_ORIGIN = performance.timeOrigin;
+
 export interface ConnectOptions {
   /** Profile whose connection file to use (default "default"). */
   profile?: string;
@@ -650,7 +653,7 @@ export class Client implements AsyncDisposable {
     const result = make(TaskTable.of(tasks, Date.now(), label), this);
     // The controller orders its history by submission time; a routed task's is when the controller got it.
     // A microsecond apart (what a double holds at epoch ms), so the tasks of one call keep their order there too.
-    let submitted = direct.length ? performance.timeOrigin + performance.now() : 0;
+    let submitted = direct.length ? TIME_ORIGIN + performance.now() : 0;
     for (const { link, task, frames, index } of direct) {
       task.submitted = submitted;
       submitted += 0.001;
