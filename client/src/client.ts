@@ -16,6 +16,9 @@ import { isBlock, TaskTable } from "./task-table.js";
 import { BroadcastView, DirectView, type DirectViewOptions } from "./views/direct-view.js";
 import { LoadBalancedView, type LoadBalancedOptions } from "./views/load-balanced-view.js";
 
+/** Read once: the getter crosses into C++ on every access (microseconds each while the process is young). */
+const TIME_ORIGIN = performance.timeOrigin;
+
 export interface ConnectOptions {
   /** Profile whose connection file to use (default "default"). */
   profile?: string;
@@ -207,6 +210,12 @@ export class Client implements AsyncDisposable {
   /** Ids of the engines this client sends DirectView work to straight (their direct link is ready), ascending. */
   get directEngines(): number[] {
     return [...this.#links.values()].filter((l) => l.state === "ready").map((l) => l.engineId).sort((a, b) => a - b);
+  }
+
+  /** @internal Which socket of an engine's direct port this client's ready link to it uses. */
+  _directTransport(engineId: number): "stream" | "zmq" | undefined {
+    const link = this.#links.get(engineId);
+    return link?.state === "ready" ? link.transport : undefined;
   }
 
   /** The controller's client address. */
@@ -653,7 +662,7 @@ export class Client implements AsyncDisposable {
     const result = make(TaskTable.of(tasks, Date.now(), label), this);
     // The controller orders its history by submission time; a routed task's is when the controller got it.
     // A microsecond apart (what a double holds at epoch ms), so the tasks of one call keep their order there too.
-    let submitted = direct.length ? performance.timeOrigin + performance.now() : 0;
+    let submitted = direct.length ? TIME_ORIGIN + performance.now() : 0;
     for (const { link, task, frames, index } of direct) {
       task.submitted = submitted;
       submitted += 0.001;
@@ -839,7 +848,9 @@ export class Client implements AsyncDisposable {
         if (!sources.has(body.fn.hash)) sources.add(body.fn.hash);
         else tasks[i] = { ...tasks[i]!, body: { ...body, fn: { hash: body.fn.hash, name: body.fn.name } } };
       }
-      link.send("direct_request", { client: this.#clientId!, tasks }, { buffers: frames });
+      // Idle: none of this client's direct tasks besides these is out on that engine (the link may change connection).
+      const idle = (this.#directCount.get(link.engineId) ?? 0) === tasks.length;
+      link.send("direct_request", { client: this.#clientId!, tasks }, { buffers: frames }, idle);
     }
     this.#directOut.clear();
   }

@@ -1,7 +1,9 @@
+import { randomBytes } from "node:crypto";
+import net from "node:net";
 import * as zmq from "zeromq";
 import {
-  MessageSender, Signer, createLogger, dataSocketLimits, receiveMessages,
-  type ClientConnectionInfo, type DirectAddress, type Message, type MessageContents, type MessageType, type SendOptions,
+  MessageSender, ReplayGuard, STREAM_MAX_BYTES, Signer, StreamFrameReader, createLogger, dataSocketLimits, decodeMessage, directStreamFromEnv, messageLimits, receiveMessages, streamChunks,
+  type ClientConnectionInfo, type DirectAddress, type Message, type MessageContents, type MessageType, type OutgoingFrame, type SendOptions,
 } from "@tsparallel/protocol";
 
 const log = createLogger("client");
@@ -11,18 +13,38 @@ export const DIRECT_HANDSHAKE_MS = 2_000;
 
 export type LinkState = "connecting" | "ready" | "failed";
 
+type Channel = "stream" | "zmq";
+
 /**
- * A client's own socket to one engine's direct ROUTER (DirectView's direct path): a signed
- * `direct_hello` must be answered by a `direct_welcome` from that very engine (id and uuid) within
- * DIRECT_HANDSHAKE_MS, or the link is given up (an address this client cannot reach, a handshake refused)
- * and its engine served through the controller. With CURVE, the engine's own public key (from its
- * registration) and the cluster's client keypair.
+ * A client's own connection to one engine's direct port (DirectView's direct path): a signed
+ * `direct_hello` on its ROUTER must be answered by a `direct_welcome` from that very engine (id and
+ * uuid) within DIRECT_HANDSHAKE_MS, or the link is given up (an address this client cannot reach, a
+ * handshake refused) and its engine served through the controller. With CURVE, the engine's own public
+ * key (from its registration) and the cluster's client keypair.
+ *
+ * Without CURVE the engine also offers a plain TCP stream (DirectAddress.stream), and the link opens
+ * it beside the DEALER: small messages (every round trip) go over the stream, where a hop wakes one
+ * thread instead of ZeroMQ's three; messages with more than STREAM_MAX_BYTES of values go over the
+ * DEALER. The engine answers each task on the connection it came by, but for a big answer (more than
+ * STREAM_MAX_BYTES of values) to a task that came by the stream and sent no output before it, which
+ * takes the DEALER (both hellos carry the same `link` token). The two connections do not keep
+ * order between them, so a message changes connection only when the client has no direct task out on
+ * this engine (`send`'s `idle`); otherwise it takes the one the last message took. A stream that fails
+ * or closes leaves the DEALER doing everything.
  */
 export class DirectLink {
   state: LinkState = "connecting";
-  readonly #socket: zmq.Dealer;
-  readonly #sender: MessageSender;
+  readonly #dealer: zmq.Dealer;
+  readonly #dealerSender: MessageSender;
+  #stream: { socket: net.Socket; sender: MessageSender; welcomed: boolean } | undefined;
+  #dealerWelcomed = false;
+  /** The connection the last message took. */
+  #last: Channel = "zmq";
+  /** One replay history for both connections. */
+  readonly #replay = new ReplayGuard(messageLimits().replayHistory);
   readonly #timer: NodeJS.Timeout;
+  /** Names this link in both hellos: the engine then knows the stream and the DEALER are one client's. */
+  readonly #token = randomBytes(8).toString("hex");
   #closed = false;
 
   constructor(
@@ -35,37 +57,56 @@ export class DirectLink {
     private readonly handlers: { onMessage(msg: Message): void; onStateChange(link: DirectLink): void },
     handshakeMs = DIRECT_HANDSHAKE_MS,
   ) {
+    this.#timer = setTimeout(() => this.#deadline(handshakeMs), handshakeMs);
+    this.#timer.unref();
     const keys = info.curve ? info.curve_keys : undefined;
     const curve = keys && address.curveKey ? { curveServerKey: address.curveKey, curvePublicKey: keys.client_public, curveSecretKey: keys.client_secret } : {};
-    this.#socket = new zmq.Dealer({ linger: 0, receiveHighWaterMark: 0, sendHighWaterMark: 0, sendTimeout: 0, ...dataSocketLimits(), ...curve });
-    this.#sender = new MessageSender(this.#socket, signer, session, log, "compact");
-    this.#timer = setTimeout(() => this.#giveUp(`no answer from ${address.url} within ${handshakeMs} ms`), handshakeMs);
-    this.#timer.unref();
+    const dealer = (this.#dealer = new zmq.Dealer({ linger: 0, receiveHighWaterMark: 0, sendHighWaterMark: 0, sendTimeout: 0, ...dataSocketLimits(), ...curve }));
+    this.#dealerSender = new MessageSender(dealer, signer, session, log, "compact");
     if (info.curve && !address.curveKey) {
       // A CURVE cluster's engine without a key of its own: nothing to connect to safely.
       queueMicrotask(() => this.#giveUp("the engine announced no CURVE key"));
       return;
     }
     try {
-      this.#socket.connect(address.url);
+      dealer.connect(address.url);
     } catch (err) {
       queueMicrotask(() => this.#giveUp((err as Error).message));
       return;
     }
-    this.#sender.send("direct_hello", {});
-    void this.#receive(signer);
+    this.#dealerSender.send("direct_hello", { link: this.#token });
+    void this.#receive(dealer, signer);
+    if (!info.curve && address.stream && directStreamFromEnv()) this.#openStream(address.stream, signer, session);
   }
 
-  send<T extends MessageType>(type: T, content: MessageContents[T], options?: SendOptions): void {
-    this.#sender.send(type, content, options);
+  /** Which connection small messages take now: the stream while it is up. */
+  get transport(): Channel {
+    return this.#stream?.welcomed ? "stream" : "zmq";
+  }
+
+  /**
+   * Sends on the connection the message's size asks for when `idle` (no direct task of this client is
+   * out on this engine besides the ones this message carries), else on the one the last message took.
+   */
+  send<T extends MessageType>(type: T, content: MessageContents[T], options?: SendOptions, idle = false): void {
+    const stream = this.#stream?.welcomed ? this.#stream : undefined;
+    let channel: Channel = stream ? this.#last : "zmq";
+    if (stream && idle) {
+      let bytes = 0;
+      for (const buffer of options?.buffers ?? []) bytes += buffer.length;
+      channel = bytes > STREAM_MAX_BYTES ? "zmq" : "stream";
+    }
+    this.#last = channel;
+    (channel === "stream" ? stream!.sender : this.#dealerSender).send(type, content, options);
   }
 
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#timer);
-    this.#sender.close();
-    this.#socket.close();
+    this.#dealerSender.close();
+    this.#dealer.close();
+    this.#dropStream();
   }
 
   #giveUp(why: string): void {
@@ -76,25 +117,106 @@ export class DirectLink {
     this.handlers.onStateChange(this);
   }
 
-  async #receive(signer: Signer): Promise<void> {
-    for await (const msg of receiveMessages(this.#socket, signer, log)) {
-      if (msg.header.msg_type === "direct_welcome") {
-        const { id, uuid } = msg.content as MessageContents["direct_welcome"];
-        if (this.state !== "connecting") continue;
-        if (id !== this.engineId || uuid !== this.engineUuid) {
-          this.#giveUp(`${this.address.url} answers as engine ${String(id)}, not ${this.engineId}`);
-          return;
-        }
-        clearTimeout(this.#timer);
-        this.state = "ready";
-        this.handlers.onStateChange(this);
-        continue;
-      }
+  /** The handshake deadline: without the ROUTER's welcome the link is given up; a stream not welcomed yet is left out. */
+  #deadline(handshakeMs: number): void {
+    if (this.state !== "connecting") return;
+    if (!this.#dealerWelcomed) return this.#giveUp(`no answer from ${this.address.url} within ${handshakeMs} ms`);
+    this.#dropStream();
+    this.#readyIfDone();
+  }
+
+  #readyIfDone(): void {
+    if (this.state !== "connecting" || !this.#dealerWelcomed || (this.#stream && !this.#stream.welcomed)) return;
+    clearTimeout(this.#timer);
+    this.state = "ready";
+    this.handlers.onStateChange(this);
+  }
+
+  #dropStream(): void {
+    const stream = this.#stream;
+    if (!stream) return;
+    this.#stream = undefined;
+    stream.sender.close();
+    stream.socket.destroy();
+  }
+
+  async #receive(dealer: zmq.Dealer, signer: Signer): Promise<void> {
+    for await (const msg of receiveMessages(dealer, signer, log, { replay: this.#replay })) if (!this.#handle(msg, "zmq")) return;
+  }
+
+  /** The stream: frames as Node reads them, each message verified as the DEALER's are. */
+  #openStream(url: string, signer: Signer, session: string): void {
+    const match = /^tcp:\/\/\[?([^\]]+?)\]?:(\d+)$/.exec(url);
+    if (!match) return;
+    const socket = new net.Socket();
+    const sender = new MessageSender({ sendTimeout: 0, send: (frames: OutgoingFrame[]) => write(socket, frames) }, signer, session, log, "compact");
+    const stream = (this.#stream = { socket, sender, welcomed: false });
+    const limits = messageLimits();
+    const reader = new StreamFrameReader(limits.maxMessageBytes);
+    const lost = (why: string): void => {
+      if (this.#stream !== stream) return;
+      log.debug(`engine ${this.engineId}: its direct stream is gone (${why}); its direct work goes over ZeroMQ`);
+      this.#dropStream();
+      this.#readyIfDone();
+    };
+    socket.setNoDelay(true);
+    socket.on("data", (chunk: Buffer) => {
+      let messages: Buffer[][];
       try {
-        this.handlers.onMessage(msg);
+        messages = reader.push(chunk);
       } catch (err) {
-        log.error(`handling a direct ${msg.header.msg_type} failed: ${(err as Error).stack}`);
+        return lost((err as Error).message);
       }
+      for (const frames of messages) {
+        let msg: Message;
+        try {
+          msg = decodeMessage(signer, frames, { limits, replay: this.#replay });
+        } catch (err) {
+          log.warn(`engine ${this.engineId}: dropped a bad message on its direct stream (${(err as Error).message})`);
+          continue;
+        }
+        if (!this.#handle(msg, "stream")) return;
+      }
+    });
+    socket.on("error", (err) => lost(err.message));
+    socket.on("close", () => lost("closed"));
+    socket.connect(Number(match[2]), match[1]!, () => sender.send("direct_hello", { link: this.#token }));
+  }
+
+  /** One verified message from the engine; false once the link is given up. */
+  #handle(msg: Message, channel: Channel): boolean {
+    if (msg.header.msg_type === "direct_welcome") {
+      const { id, uuid } = msg.content as MessageContents["direct_welcome"];
+      if (this.state !== "connecting") return true;
+      if (id !== this.engineId || uuid !== this.engineUuid) {
+        this.#giveUp(`${channel === "stream" ? this.address.stream : this.address.url} answers as engine ${String(id)}, not ${this.engineId}`);
+        return false;
+      }
+      if (channel === "zmq") this.#dealerWelcomed = true;
+      else if (this.#stream) this.#stream.welcomed = true;
+      this.#readyIfDone();
+      return true;
+    }
+    try {
+      this.handlers.onMessage(msg);
+    } catch (err) {
+      log.error(`handling a direct ${msg.header.msg_type} failed: ${(err as Error).stack}`);
+    }
+    return true;
+  }
+}
+
+const RESOLVED = Promise.resolve();
+
+function write(socket: net.Socket, frames: OutgoingFrame[]): Promise<void> {
+  if (socket.writable) {
+    const chunks = streamChunks(frames);
+    if (chunks.length === 1) socket.write(chunks[0]!);
+    else {
+      socket.cork();
+      for (const chunk of chunks) socket.write(chunk);
+      socket.uncork();
     }
   }
+  return RESOLVED;
 }

@@ -21,10 +21,14 @@ const Z85_KEY = /^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/;
 /** An engine's direct socket as it told it; anything malformed is left out (clients then go through the controller). */
 function directAddress(told: unknown): DirectAddress | undefined {
   if (told === null || typeof told !== "object") return undefined;
-  const { url, curveKey } = told as Record<string, unknown>;
-  if (typeof url !== "string" || url.length > 256 || !/^tcp:\/\/\S+:\d+$/.test(url)) return undefined;
+  const { url, curveKey, stream } = told as Record<string, unknown>;
+  const isUrl = (value: unknown): value is string => typeof value === "string" && value.length <= 256 && /^tcp:\/\/\S+:\d+$/.test(value);
+  if (!isUrl(url)) return undefined;
   if (curveKey !== undefined && (typeof curveKey !== "string" || !Z85_KEY.test(curveKey))) return undefined;
-  return curveKey === undefined ? { url } : { url, curveKey };
+  const address: DirectAddress = curveKey === undefined ? { url } : { url, curveKey };
+  // A plain stream only beside a socket without CURVE; a malformed one is left out (clients use ZeroMQ).
+  if (curveKey === undefined && isUrl(stream)) address.stream = stream;
+  return address;
 }
 
 /** Handles one message from the engine ROUTER. */

@@ -1,11 +1,14 @@
 import type { Logger, Message, MessageContents } from "@tsparallel/protocol";
 import type { DirectRoutes } from "./direct-routes.js";
 import type { DirectSocket } from "./direct-socket.js";
+import type { DirectPeer } from "./direct-stream.js";
 import { tasksOf } from "./task-batch.js";
 import type { QueuedTask } from "./task-queue.js";
 
 /** Longest client identity a direct_request may name (hex of a ROUTER routing id: 5 bytes from libzmq, 255 at most). */
 const MAX_CLIENT_ID_LENGTH = 512;
+/** A link token of direct_hello (see DirectLink). */
+const LINK_TOKEN = /^[0-9a-f]{1,32}$/;
 
 /** What serving the direct socket needs of the engine session. */
 export interface DirectHost {
@@ -21,27 +24,36 @@ export interface DirectHost {
   abort(msg: Message): void;
 }
 
-/** Serves the engine's direct socket until the session stops or the socket closes. */
+/** Serves the engine's direct port (its ROUTER, and its stream when it has one) until the session stops or the socket closes. */
 export async function serveDirect(direct: DirectSocket, routes: DirectRoutes, host: DirectHost): Promise<void> {
-  for await (const msg of direct.messages(host.log())) {
-    if (host.stopping()) break;
+  const serve = (peer: DirectPeer, msg: Message): void => {
     try {
-      handle(direct, routes, host, msg);
+      handle(direct, routes, host, peer, msg);
     } catch (err) {
       host.log().error(`failed to handle a direct ${msg.header.msg_type}: ${(err as Error).stack ?? String(err)}`);
     }
+  };
+  direct.stream?.serve((peer, msg) => {
+    if (!host.stopping()) serve(peer, msg);
+  });
+  for await (const msg of direct.messages(host.log())) {
+    if (host.stopping()) break;
+    // A ROUTER message has the sender's routing identity first; anything else is not a client's.
+    if (msg.identities.length !== 1) continue;
+    serve(direct.peer(msg.identities[0]!), msg);
   }
 }
 
 /** A verified message from a client. Anything it should not send is dropped and counted. */
-function handle(direct: DirectSocket, routes: DirectRoutes, host: DirectHost, msg: Message): void {
-  const identity = msg.identities.length === 1 ? msg.identities[0]! : undefined;
-  if (!identity) return;
+function handle(direct: DirectSocket, routes: DirectRoutes, host: DirectHost, peer: DirectPeer, msg: Message): void {
   const type = msg.header.msg_type;
   switch (type) {
-    case "direct_hello":
-      direct.send(identity, "direct_welcome", { id: host.id(), uuid: host.uuid, dropped: direct.dropped });
+    case "direct_hello": {
+      const { link } = msg.content as Partial<MessageContents["direct_hello"]>;
+      if (typeof link === "string" && LINK_TOKEN.test(link)) peer.linked(link);
+      peer.send("direct_welcome", { id: host.id(), uuid: host.uuid, dropped: direct.dropped });
       break;
+    }
     case "direct_request": {
       const { client } = msg.content as Partial<MessageContents["direct_request"]>;
       try {
@@ -51,7 +63,7 @@ function handle(direct: DirectSocket, routes: DirectRoutes, host: DirectHost, ms
         // Tasks that will wait in the queue are reported at once (abort and queue status by msg id need
         // the controller to know them, and a long task ahead may hold the loop); a lone task on an idle
         // engine runs now and is reported after its reply.
-        routes.accepted(identity, client, tasks, host.busy() || tasks.length > 1);
+        routes.accepted(peer, client, tasks, host.busy() || tasks.length > 1);
         host.run(tasks);
       } catch (err) {
         direct.dropped++;

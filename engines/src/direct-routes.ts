@@ -1,10 +1,10 @@
-import type { DirectAccepted, DirectTask, StreamItem, TaskResult } from "@tsparallel/protocol";
-import type { DirectSocket } from "./direct-socket.js";
+import { STREAM_MAX_BYTES, type DirectAccepted, type DirectTask, type StreamItem, type TaskResult } from "@tsparallel/protocol";
+import type { DirectPeer } from "./direct-stream.js";
 import type { QueuedTask } from "./task-queue.js";
 
-/** Who sent a direct task: its routing identity on the direct socket, and its identity at the controller (hex). */
+/** Who sent a direct task: whom to answer (a ROUTER identity or a stream connection), and its identity at the controller (hex). */
 interface Origin {
-  identity: Buffer;
+  peer: DirectPeer;
   client: string;
 }
 
@@ -29,6 +29,8 @@ const REPORT_MAX_BYTES = 8 << 20;
  */
 export class DirectRoutes {
   readonly #origins = new Map<string, Origin>();
+  /** Direct tasks whose output went to a stream connection: their results follow it there (order). */
+  readonly #streamed = new Set<string>();
   #accepted: DirectAccepted[] = [];
   #acceptedFrames: Buffer[] = [];
   #results: TaskResult[] = [];
@@ -41,13 +43,12 @@ export class DirectRoutes {
   #timer: NodeJS.Timeout | null = null;
 
   constructor(
-    private readonly socket: DirectSocket,
     private readonly report: (content: { accepted: DirectAccepted[]; results: TaskResult[]; flushed?: number; valueBytes?: Record<string, number> }, frames: Buffer[]) => void,
   ) {}
 
   /** Tasks of one direct_request: remembered with their sender, reported to the controller (`now`: at once). */
-  accepted(identity: Buffer, client: string, tasks: QueuedTask[], now = false): void {
-    const origin = { identity, client };
+  accepted(peer: DirectPeer, client: string, tasks: QueuedTask[], now = false): void {
+    const origin = { peer, client };
     const submitted = Date.now();
     const sources = new Set<string>();
     for (const { task, frames } of tasks) {
@@ -76,10 +77,12 @@ export class DirectRoutes {
     if (this.#origins.size === 0) return { results, frames };
     const rest: TaskResult[] = [];
     const restFrames: Buffer[] = [];
-    const toClients = new Map<Buffer, { results: TaskResult[]; frames: Buffer[] }>();
+    const toClients = new Map<DirectPeer, { results: TaskResult[]; frames: Buffer[] }>();
+    const direct: TaskResult[] = [];
+    const directFrames: Buffer[][] = [];
     let at = 0;
     for (const result of results) {
-      const own = frames.slice(at, at + result.bufferCount);
+      const own = result.bufferCount === 0 ? NO_FRAMES : frames.slice(at, at + result.bufferCount);
       at += result.bufferCount;
       const origin = this.#origins.get(result.msgId);
       if (!origin) {
@@ -88,10 +91,18 @@ export class DirectRoutes {
         continue;
       }
       this.#origins.delete(result.msgId);
-      let batch = toClients.get(origin.identity);
-      if (!batch) toClients.set(origin.identity, (batch = { results: [], frames: [] }));
+      let batch = toClients.get(origin.peer);
+      if (!batch) toClients.set(origin.peer, (batch = { results: [], frames: [] }));
       batch.results.push(result);
       for (const frame of own) batch.frames.push(frame);
+      direct.push(result);
+      directFrames.push(own);
+    }
+    // The clients first: the report's bookkeeping is not on the round trip.
+    for (const [peer, batch] of toClients) this.#reply(peer, batch);
+    for (let i = 0; i < direct.length; i++) {
+      const result = direct[i]!;
+      const own = directFrames[i]!;
       if (this.#bytes >= REPORT_MAX_BYTES) this.flush();
       let valueBytes = 0;
       for (const frame of own) valueBytes += frame.length;
@@ -105,9 +116,24 @@ export class DirectRoutes {
       }
       this.#bytes += ENTRY_BYTES + (result.stdout?.length ?? 0) + (result.stderr?.length ?? 0) + (result.repr?.length ?? 0) + (result.error ? result.error.evalue.length + result.error.traceback.join("").length : 0);
     }
-    for (const [identity, batch] of toClients) this.socket.send(identity, "task_reply", { results: batch.results }, batch.frames);
     if (toClients.size) this.#schedule();
     return { results: rest, frames: restFrames };
+  }
+
+  /**
+   * A big answer to tasks that came by a stream goes over the link's ROUTER side when the client has one
+   * (ZeroMQ's I/O thread copies it out, not this loop), unless one of them sent output by the stream.
+   */
+  #reply(peer: DirectPeer, batch: { results: TaskResult[]; frames: Buffer[] }): void {
+    let to = peer;
+    if (peer.bulk) {
+      let bytes = 0;
+      for (const frame of batch.frames) bytes += frame.length;
+      let streamed = false;
+      if (this.#streamed.size) for (const result of batch.results) if (this.#streamed.delete(result.msgId)) streamed = true;
+      if (bytes > STREAM_MAX_BYTES && !streamed) to = peer.bulk() ?? peer;
+    }
+    to.send("task_reply", { results: batch.results }, batch.frames);
   }
 
   /**
@@ -116,17 +142,18 @@ export class DirectRoutes {
    */
   streams(items: StreamItem[]): void {
     if (this.#origins.size === 0) return;
-    let toClients: Map<Buffer, StreamItem[]> | undefined;
+    let toClients: Map<DirectPeer, StreamItem[]> | undefined;
     for (const item of items) {
       const origin = this.#origins.get(item.msgId);
       if (!origin) continue;
       toClients ??= new Map();
-      let list = toClients.get(origin.identity);
-      if (!list) toClients.set(origin.identity, (list = []));
+      if (origin.peer.bulk) this.#streamed.add(item.msgId);
+      let list = toClients.get(origin.peer);
+      if (!list) toClients.set(origin.peer, (list = []));
       list.push(item);
     }
     if (!toClients) return;
-    for (const [identity, list] of toClients) this.socket.send(identity, "stream", { items: list });
+    for (const [peer, list] of toClients) peer.send("stream", { items: list });
     // The controller must know the tasks before it reads their output.
     this.flush();
   }
@@ -155,6 +182,8 @@ export class DirectRoutes {
     else this.#timer = setTimeout(() => this.flush(), REPORT_DELAY_MS);
   }
 }
+
+const NO_FRAMES: Buffer[] = [];
 
 /** What an entry's JSON costs beyond its text fields, about. */
 const ENTRY_BYTES = 200;

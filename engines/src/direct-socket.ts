@@ -1,9 +1,10 @@
 import { createSocket } from "node:dgram";
 import * as zmq from "zeromq";
 import {
-  MessageSender, Signer, dataSocketLimits, directMaxConnections, receiveMessages, registerZapDomains,
+  MessageSender, ReplayGuard, Signer, dataSocketLimits, directMaxConnections, directStreamFromEnv, messageLimits, receiveMessages, registerZapDomains,
   type DirectAddress, type EngineConnectionInfo, type Logger, type Message, type MessageContents, type MessageType, type ZapRegistration,
 } from "@tsparallel/protocol";
+import { DirectStream, type DirectPeer } from "./direct-stream.js";
 
 const LOOPBACK = /^(127\.|localhost$|::1$|\[::1\]$)/i;
 
@@ -79,24 +80,34 @@ class ConnectionCap {
  */
 export class DirectSocket {
   readonly address: DirectAddress;
+  /** Bad messages dropped on the ROUTER and on the stream together. */
   dropped = 0;
+  /** The plain TCP stream beside the ROUTER (clusters without CURVE; see DirectStream). */
+  readonly stream: DirectStream | undefined;
   readonly #socket: zmq.Router;
   readonly #sender: MessageSender;
   readonly #signer: Signer;
   readonly #zap: ZapRegistration;
+  /** One replay history for both sides of the port. */
+  readonly #replay: ReplayGuard;
+  /** Routing identities of links' DEALERs by link token (direct_hello), newest last; bounded. */
+  readonly #links = new Map<string, Buffer>();
 
-  private constructor(socket: zmq.Router, sender: MessageSender, signer: Signer, zap: ZapRegistration, address: DirectAddress) {
+  private constructor(socket: zmq.Router, sender: MessageSender, signer: Signer, zap: ZapRegistration, address: DirectAddress, replay: ReplayGuard, stream: DirectStream | undefined) {
     this.#socket = socket;
     this.#sender = sender;
     this.#signer = signer;
     this.#zap = zap;
     this.address = address;
+    this.#replay = replay;
+    this.stream = stream;
   }
 
   /** Binds the socket; undefined (and a log line) when it cannot: the engine then serves through the controller only. */
   static async open(info: EngineConnectionInfo, session: string, log: Logger): Promise<DirectSocket | undefined> {
     let zap: ZapRegistration | undefined;
     let socket: zmq.Router | undefined;
+    let stream: DirectStream | undefined;
     try {
       const ip = await bindAddress(info);
       if (!ip) {
@@ -114,20 +125,51 @@ export class DirectSocket {
       await socket.bind(`tcp://${ip.includes(":") ? `[${ip}]` : ip}:*`);
       const endpoint = socket.lastEndpoint ?? "";
       const signer = new Signer(info.key);
-      const direct = new DirectSocket(socket, new MessageSender(socket, signer, session, log, "compact"), signer, zap, { url: endpoint, ...(keys ? { curveKey: keys.publicKey } : {}) });
+      const replay = new ReplayGuard(messageLimits().replayHistory);
+      let dropped = (): void => {};
+      let routerOf = (_link: string): DirectPeer | undefined => undefined;
+      // CURVE's encryption is ZeroMQ's: an encrypted cluster's direct work stays on the ROUTER.
+      if (!keys && directStreamFromEnv()) {
+        stream = await DirectStream.open(ip, { signer, session, replay, log, maxConnections: directMaxConnections(), onDrop: () => dropped(), routerOf: (link) => routerOf(link) }).catch((err: Error) => {
+          log.warn(`no direct stream (direct work uses the ZeroMQ socket): ${err.message}`);
+          return undefined;
+        });
+      }
+      const address: DirectAddress = { url: endpoint, ...(keys ? { curveKey: keys.publicKey } : {}), ...(stream ? { stream: stream.url } : {}) };
+      const direct = new DirectSocket(socket, new MessageSender(socket, signer, session, log, "compact"), signer, zap, address, replay, stream);
+      dropped = () => void direct.dropped++;
+      routerOf = (link) => direct.#routerOf(link);
       caps.watch(socket);
       return direct;
     } catch (err) {
       log.warn(`no direct socket (DirectView work goes through the controller): ${(err as Error).message}`);
       if (socket && !socket.closed) socket.close();
+      stream?.close();
       zap?.close();
       return undefined;
     }
   }
 
-  /** Verified messages, each with the routing identity of the client that sent it. */
+  /** Verified messages of the ROUTER, each with the routing identity of the client that sent it. */
   messages(log: Logger): AsyncGenerator<Message> {
-    return receiveMessages(this.#socket, this.#signer, log, { onDrop: () => this.dropped++ });
+    return receiveMessages(this.#socket, this.#signer, log, { onDrop: () => this.dropped++, replay: this.#replay });
+  }
+
+  /** Who answers to a routing identity of the ROUTER. */
+  peer(identity: Buffer): DirectPeer {
+    return { send: (type, content, buffers) => this.send(identity, type, content, buffers), linked: (link) => this.#remember(link, identity) };
+  }
+
+  #remember(link: string, identity: Buffer): void {
+    this.#links.delete(link);
+    this.#links.set(link, identity);
+    // A link per client connection: twice the connections the port admits is plenty.
+    if (this.#links.size > 2 * directMaxConnections()) this.#links.delete(this.#links.keys().next().value!);
+  }
+
+  #routerOf(link: string): DirectPeer | undefined {
+    const identity = this.#links.get(link);
+    return identity && this.peer(identity);
   }
 
   send<T extends MessageType>(identity: Buffer, type: T, content: MessageContents[T], buffers?: readonly Buffer[]): void {
@@ -139,6 +181,7 @@ export class DirectSocket {
   }
 
   close(): void {
+    this.stream?.close();
     this.#sender.close();
     // Replies handed over just before the stop still get out.
     this.#socket.linger = 500;

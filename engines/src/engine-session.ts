@@ -78,7 +78,7 @@ export class EngineSession implements RunningEngine {
   ) {
     identity.id = registration.id;
     this.exited = new Promise((resolve) => (this.#settle = resolve));
-    const routes = (this.#routes = direct && new DirectRoutes(direct, (content, frames) => sender.send("direct_report", content, { buffers: frames })));
+    const routes = (this.#routes = direct && new DirectRoutes((content, frames) => sender.send("direct_report", content, { buffers: frames })));
     this.capture = new OutputCapture(() => this.id, (items) => {
       routes?.streams(items);
       sender.send("stream", { items });

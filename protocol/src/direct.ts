@@ -15,3 +15,11 @@ export function directMaxConnections(env: NodeJS.ProcessEnv = process.env): numb
   const told = Number(env.TSPARALLEL_DIRECT_MAX_CONNECTIONS);
   return Number.isInteger(told) && told > 0 ? told : 256;
 }
+
+/** `TSPARALLEL_DIRECT_STREAM=0` (or "off", "false", "no"): the direct path keeps to ZeroMQ (an engine offers no plain TCP stream; a client, read as it opens a link, uses none). */
+export const DIRECT_STREAM_ENV = "TSPARALLEL_DIRECT_STREAM";
+
+export function directStreamFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
+  const value = env[DIRECT_STREAM_ENV]?.trim().toLowerCase();
+  return !(value === "0" || value === "off" || value === "false" || value === "no");
+}

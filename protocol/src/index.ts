@@ -20,3 +20,4 @@ export * from "./published-data.js";
 export * from "./packed-arrays.js";
 export * from "./zap.js";
 export * from "./direct.js";
+export * from "./stream-frames.js";

@@ -32,11 +32,14 @@ export interface EngineProcess {
 /**
  * Where a client reaches an engine without the controller: the engine's direct ROUTER, bound on the
  * interface it reaches the controller by, on a random port. `curveKey`: the engine's own CURVE public
- * key (Z85), made at start, when the cluster uses CURVE.
+ * key (Z85), made at start, when the cluster uses CURVE. `stream`: the same engine's plain TCP listener
+ * (`tcp://ip:port`, stream-frames.ts framing, the same signed messages), offered only without CURVE: a
+ * round trip over it wakes one thread per hop instead of three (no ZeroMQ I/O threads).
  */
 export interface DirectAddress {
   url: string;
   curveKey?: string;
+  stream?: string;
 }
 
 export interface EngineInfo {
@@ -446,8 +449,12 @@ export interface MessageContents {
   error_reply: { ename: string; evalue: string };
 
   // client <-> engine ("direct" socket); task_reply, stream and abort_request as on the other sockets
-  /** Opens a direct link; the welcome says which engine answers and how many bad messages its direct socket dropped. */
-  direct_hello: Record<string, never>;
+  /**
+   * Opens a direct link; the welcome says which engine answers and how many bad messages its direct socket
+   * dropped. `link` (hex, at most 32 characters): the same on a link's DEALER and stream, so the engine can
+   * send a big reply to a task that came by the stream over the DEALER (see DirectLink).
+   */
+  direct_hello: { link?: string };
   direct_welcome: { id: number; uuid: string; dropped: number };
   /** `client`: the client's routing identity at the controller (connect_reply.client), for the controller's records. */
   direct_request: { client: string; tasks: DirectTask[] };
