@@ -1,5 +1,6 @@
 import ts = require("typescript");
 import { statSync } from "node:fs";
+import { isBuiltin } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { cellCompilerOptions } from "./compiler-options.js";
@@ -26,6 +27,16 @@ const JSDOC_PARSING = ts.JSDocParsingMode.ParseForTypeInfo;
 /** Modules the kernel itself provides are resolved from the kernel's folder, so a notebook always gets the kernel's copy. */
 const KERNEL_PROVIDED = /^tsparallel(\/|$)/;
 const kernelDir = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+/** A declaration file of an installed package (@types/node, undici-types...). */
+const PACKAGE_DECLARATIONS = /\/node_modules\/.*\.d\.[cm]?ts$/;
+/**
+ * Installed declaration files (@types/node's own ambient modules most of all) import Node's modules
+ * by builtin name ("node:fs", "buffer"...). The checker looks such a name up among @types/node's
+ * ambient modules before any file a resolution found, so resolving them only walked node_modules
+ * folders in vain and added packages that happen to share a builtin's name (the npm `buffer`) to
+ * no effect. A cell's own imports are still resolved as before.
+ */
+const UNRESOLVED: ts.ResolvedModuleWithFailedLookupLocations = { resolvedModule: undefined };
 
 /**
  * The TypeScript program cells are checked in: one virtual cell file (its text changes per
@@ -87,6 +98,7 @@ export class NotebookProgram {
   }
 
   #resolve(name: string, containingFile: string, host: ts.ModuleResolutionHost): ts.ResolvedModuleWithFailedLookupLocations {
+    if (isBuiltin(name) && PACKAGE_DECLARATIONS.test(containingFile)) return UNRESOLVED;
     if (KERNEL_PROVIDED.test(name)) return ts.resolveModuleName(name, this.#kernelAnchor, this.options, host, this.#resolutionCache);
     const found = ts.resolveModuleName(name, containingFile, this.options, host, this.#resolutionCache);
     if (found.resolvedModule) return found;
