@@ -87,7 +87,7 @@ export class Kernel {
       this.log,
       () => this.#iopub.parent,
     );
-    this.#cells = new LazyCells(process.cwd(), this.#interrupts, this.log);
+    this.#cells = new LazyCells(process.cwd(), this.#interrupts, this.log, () => this.#serving);
     const px = new ParallelMagics({
       iopub: this.#iopub,
       cells: this.#cells.get,

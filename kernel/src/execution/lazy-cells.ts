@@ -11,12 +11,16 @@ const BETWEEN_STEPS_MS = 15;
 const pause = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, BETWEEN_STEPS_MS));
 /** The compiler's code cache is written a little after the warm-up, out of the first cell's way. */
 const SAVE_CODE_CACHE_AFTER_MS = 2000;
+/** The rest of @types/node is parsed once the kernel is idle this long after the warm-up (a first cell sent at once comes first). */
+const COMPLETE_WHEN_IDLE_MS = 100;
 
 /**
  * Loads the TypeScript compiler and builds the notebook's program once. The kernel starts this
  * right after it binds its sockets, in three blocking steps with pauses between them (loading
  * TypeScript through V8's code cache, parsing the libraries, creating the type checker), so a
  * kernel_info request waits at most one step; a cell that arrives earlier simply waits for the whole.
+ * The libraries leave out the quarter of @types/node a first cell rarely needs (NotebookProgram);
+ * a fourth step parses it once the kernel is idle, after the first cell if one was waiting.
  */
 export class LazyCells {
   #loading: Promise<TypeScriptCells> | null = null;
@@ -25,6 +29,8 @@ export class LazyCells {
     private readonly cwd: string,
     private readonly interrupts: Interrupts,
     private readonly log?: Logger,
+    /** Whether the kernel is serving a request (the fourth step waits until it is not). */
+    private readonly isBusy: () => boolean = () => false,
   ) {}
 
   get started(): boolean {
@@ -56,9 +62,18 @@ export class LazyCells {
     started = performance.now();
     cells.warmUp();
     took("type checker ready");
+    this.#completeWhenIdle(cells);
     setTimeout(() => {
       if (codeCache.save()) this.log?.info(`warm-up: wrote the code cache ${codeCache.file}`);
     }, SAVE_CODE_CACHE_AFTER_MS).unref();
     return cells;
+  }
+
+  #completeWhenIdle(cells: TypeScriptCells): void {
+    setTimeout(() => {
+      if (this.isBusy()) return this.#completeWhenIdle(cells);
+      const started = performance.now();
+      if (cells.completeNodeTypes()) this.log?.info(`warm-up: rest of @types/node parsed in ${Math.round(performance.now() - started)} ms`);
+    }, COMPLETE_WHEN_IDLE_MS).unref();
   }
 }
