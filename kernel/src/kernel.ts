@@ -142,7 +142,7 @@ export class Kernel {
   /** Loads TypeScript and builds the program once, so the first cell is not the one to wait. */
   #warmUp(): void {
     if (this.#cells.started || this.#stopping) return;
-    this.#cells.get().catch((err: Error) => this.log.error(`cannot load the TypeScript service: ${err.stack ?? err.message}`));
+    this.#cells.warmUp().catch((err: Error) => this.log.error(`cannot load the TypeScript service: ${err.stack ?? err.message}`));
   }
 
   async #receiveShell(): Promise<void> {

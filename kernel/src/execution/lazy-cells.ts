@@ -8,7 +8,6 @@ export type CellsProvider = () => Promise<TypeScriptCells>;
 
 /** Long enough for requests that came during a step (kernel_info) to be read, answered and sent. */
 const BETWEEN_STEPS_MS = 15;
-const pause = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, BETWEEN_STEPS_MS));
 /** The compiler's code cache is written a little after the warm-up, out of the first cell's way. */
 const SAVE_CODE_CACHE_AFTER_MS = 2000;
 /** The rest of @types/node is parsed once the kernel is idle this long after the warm-up (a first cell sent at once comes first). */
@@ -24,6 +23,11 @@ const COMPLETE_WHEN_IDLE_MS = 100;
  */
 export class LazyCells {
   #loading: Promise<TypeScriptCells> | null = null;
+  /**
+   * A request waits for the cells: the shell queue serves one request at a time, so nothing could
+   * be answered in a pause between steps (kernel_info on control has its own thread); go straight on.
+   */
+  #awaited = false;
 
   constructor(
     private readonly cwd: string,
@@ -38,9 +42,20 @@ export class LazyCells {
   }
 
   get = (): Promise<TypeScriptCells> => {
+    this.#awaited = true;
+    return this.warmUp();
+  };
+
+  /** Starts loading, as get() does, but nothing waits for it yet: the steps pause for requests. */
+  warmUp(): Promise<TypeScriptCells> {
     this.#loading ??= this.#load();
     return this.#loading;
-  };
+  }
+
+  #pause(): Promise<void> {
+    if (this.#awaited) return Promise.resolve();
+    return new Promise((resolve) => setTimeout(resolve, BETWEEN_STEPS_MS));
+  }
 
   async #load(): Promise<TypeScriptCells> {
     let started = performance.now();
@@ -53,12 +68,12 @@ export class LazyCells {
     codeCache.load();
     const { TypeScriptCells } = await import("./typescript-cells.js");
     took(`TypeScript loaded ${codeCache.outcome}`);
-    await pause();
+    await this.#pause();
     started = performance.now();
     const cells = new TypeScriptCells(this.cwd, this.interrupts);
     cells.parseLibraries();
     took("libraries parsed");
-    await pause();
+    await this.#pause();
     started = performance.now();
     cells.warmUp();
     took("type checker ready");
