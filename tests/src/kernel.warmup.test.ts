@@ -133,6 +133,24 @@ describe("kernel: first cells while part of @types/node is deferred", () => {
     assert.match(errorOf(reply), /not assignable to type 'string'/);
   });
 
+  test("a notebook file that reaches a deferred module types a first cell as the whole @types/node does", async () => {
+    const folder = mkdtempSync(join(tmpdir(), "tsp-deferred-"));
+    try {
+      writeFileSync(join(folder, "helper.js"), 'import { constants } from "node:zlib";\nexport const level = constants.Z_BEST_SPEED;\n');
+      writeFileSync(join(folder, "helper.d.ts"), 'import { constants } from "node:zlib";\nexport declare const level: typeof constants.Z_BEST_SPEED;\n');
+      const kernel = await KernelClient.start({ cwd: folder, env: { TSPARALLEL_LOG_LEVEL: "info" } });
+      kernels.push(kernel);
+      const { reply } = await kernel.execute('import { level } from "./helper.js";\nconst name: string = level;');
+      assert.equal(reply.content.status, "error", "the file's level is a number, not any");
+      assert.match(errorOf(reply), /not assignable to type 'string'/);
+      const { reply: ok, outputs } = await kernel.execute('import { level } from "./helper.js";\nconst n: number = level;\nn');
+      assert.equal(ok.content.status, "ok", JSON.stringify(ok.content));
+      assert.equal(plainOutputs(outputs).at(-1), "1");
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
   test("a first completion request lists the deferred modules' names", async () => {
     const kernel = await fresh();
     const code = 'import * as compression from "zl';
