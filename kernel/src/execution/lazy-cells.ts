@@ -28,6 +28,8 @@ export class LazyCells {
    * be answered in a pause between steps (kernel_info on control has its own thread); go straight on.
    */
   #awaited = false;
+  /** Ends the pause under way, for a request that came in it. */
+  #endPause: (() => void) | null = null;
 
   constructor(
     private readonly cwd: string,
@@ -43,6 +45,7 @@ export class LazyCells {
 
   get = (): Promise<TypeScriptCells> => {
     this.#awaited = true;
+    this.#endPause?.();
     return this.warmUp();
   };
 
@@ -54,7 +57,14 @@ export class LazyCells {
 
   #pause(): Promise<void> {
     if (this.#awaited) return Promise.resolve();
-    return new Promise((resolve) => setTimeout(resolve, BETWEEN_STEPS_MS));
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.#endPause?.(), BETWEEN_STEPS_MS);
+      this.#endPause = () => {
+        clearTimeout(timer);
+        this.#endPause = null;
+        resolve();
+      };
+    });
   }
 
   async #load(): Promise<TypeScriptCells> {
