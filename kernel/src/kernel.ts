@@ -142,7 +142,9 @@ export class Kernel {
   /** Loads TypeScript and builds the program once, so the first cell is not the one to wait. */
   #warmUp(): void {
     if (this.#cells.started || this.#stopping) return;
-    this.#cells.warmUp().catch((err: Error) => this.log.error(`cannot load the TypeScript service: ${err.stack ?? err.message}`));
+    const warm = this.#cells.warmUp();
+    this.#heap.holdDuring(warm);
+    warm.catch((err: Error) => this.log.error(`cannot load the TypeScript service: ${err.stack ?? err.message}`));
   }
 
   async #receiveShell(): Promise<void> {
