@@ -199,6 +199,9 @@ describe("kernel: first cells while part of @types/node is deferred", () => {
       for (const name of declared.get(file)!) {
         const outside = [...(importers.get(name) ?? [])].filter((user) => !deferred.has(user));
         assert.deepEqual(outside, [], `module ${name} (${file}) is imported only by deferred files`);
+        // Else that file's declaration would stand alone for the module while this one is left out.
+        const alsoDeclaring = files.filter((other) => other !== file && declared.get(other)!.includes(name));
+        assert.deepEqual(alsoDeclaring, [], `module ${name} is declared by ${file} alone`);
       }
     }
   });

@@ -38,6 +38,7 @@ const PACKAGE_DECLARATIONS = /\/node_modules\/.*\.d\.[cm]?ts$/;
  * no effect. A cell's own imports are still resolved as before.
  */
 const UNRESOLVED: ts.ResolvedModuleWithFailedLookupLocations = { resolvedModule: undefined };
+/** What a deferred @types/node file holds until completeNodeTypes(). */
 const EMPTY = ts.ScriptSnapshot.fromString("");
 
 /**
