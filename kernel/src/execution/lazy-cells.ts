@@ -83,10 +83,13 @@ export class LazyCells {
     const cells = new TypeScriptCells(this.cwd, this.interrupts);
     cells.parseLibraries();
     took("libraries parsed");
-    await this.#pause();
-    started = performance.now();
-    cells.warmUp();
-    took("type checker ready");
+    // A cell already waiting builds the checker itself; compiling an empty cell first would only delay it.
+    if (!this.#awaited) {
+      await this.#pause();
+      started = performance.now();
+      cells.warmUp();
+      took("type checker ready");
+    }
     this.#completeWhenIdle(cells);
     setTimeout(() => {
       if (codeCache.save()) this.log?.info(`warm-up: wrote the code cache ${codeCache.file}`);
