@@ -24,6 +24,8 @@ export interface KernelFigures {
   startToFirstResultSeconds: number;
   /** CPU time (user + system) the kernel process used from its start to its first result: what a loaded machine does not inflate. */
   cpuToFirstResultSeconds: number;
+  /** The kernel's CPU time from ready to its first result: the wait after ready, without the machine's load. */
+  cpuAfterReadySeconds: number;
   starts: number;
   /** VmRSS after `cells` tiny cells sent back to back. */
   rssAfterCellsBytes: number;
@@ -183,17 +185,20 @@ export async function measureKernel(command: KernelCommand, options: { starts: n
   const firstAfterReady: number[] = [];
   const firstAfterStart: number[] = [];
   const cpu: number[] = [];
+  const cpuAfterReady: number[] = [];
   for (let i = 0; i < options.starts; i++) {
     const kernel = await Frontend.start(command);
     try {
       const readyAt = await kernel.ready();
+      const cpuAtReady = cpuSeconds(kernel.child.pid!);
       await kernel.execute("1 + 1");
       const doneAt = performance.now();
       cpu.push(cpuSeconds(kernel.child.pid!));
+      cpuAfterReady.push(cpu.at(-1)! - cpuAtReady);
       ready.push((readyAt - kernel.startedAt) / 1000);
       firstAfterReady.push((doneAt - readyAt) / 1000);
       firstAfterStart.push((doneAt - kernel.startedAt) / 1000);
-      options.log(`${command.name} start ${i + 1}: ready ${ready.at(-1)!.toFixed(2)} s, first result ${firstAfterReady.at(-1)!.toFixed(2)} s after ready, ${cpu.at(-1)!.toFixed(2)} s of CPU`);
+      options.log(`${command.name} start ${i + 1}: ready ${ready.at(-1)!.toFixed(2)} s, first result ${firstAfterReady.at(-1)!.toFixed(2)} s after ready, ${cpu.at(-1)!.toFixed(2)} s of CPU (${cpuAfterReady.at(-1)!.toFixed(2)} s after ready)`);
     } finally {
       await kernel.close();
     }
@@ -215,6 +220,7 @@ export async function measureKernel(command: KernelCommand, options: { starts: n
     firstResultAfterReadySeconds: median(firstAfterReady),
     startToFirstResultSeconds: median(firstAfterStart),
     cpuToFirstResultSeconds: median(cpu),
+    cpuAfterReadySeconds: median(cpuAfterReady),
     starts: options.starts,
     rssAfterCellsBytes: rss,
     cells: options.cells,

@@ -116,6 +116,7 @@ export function kernelRows(ours: KernelFigures | undefined, ipython: KernelFigur
     { ...faster("kernel: start to first result (`1 + 1`), IPython beside", ours?.startToFirstResultSeconds, ipython?.startToFirstResultSeconds, sec, 0), target: "", met: undefined },
     info("kernel: start to ready (kernel_info answered)", show(ours?.startToReadySeconds, sec), show(ipython?.startToReadySeconds, sec)),
     info("kernel: its CPU time from start to first result (load-proof)", show(ours?.cpuToFirstResultSeconds, sec), show(ipython?.cpuToFirstResultSeconds, sec)),
+    info("kernel: its CPU time from ready to first result (load-proof)", show(ours?.cpuAfterReadySeconds, sec), show(ipython?.cpuAfterReadySeconds, sec)),
     {
       workload: `kernel RSS after ${cells.toLocaleString("en-US")} tiny cells, IPython beside`,
       ours: show(rssOurs, mib),

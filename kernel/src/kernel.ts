@@ -87,7 +87,7 @@ export class Kernel {
       this.log,
       () => this.#iopub.parent,
     );
-    this.#cells = new LazyCells(process.cwd(), this.#interrupts, this.log);
+    this.#cells = new LazyCells(process.cwd(), this.#interrupts, this.log, () => this.#serving);
     const px = new ParallelMagics({
       iopub: this.#iopub,
       cells: this.#cells.get,
@@ -142,7 +142,9 @@ export class Kernel {
   /** Loads TypeScript and builds the program once, so the first cell is not the one to wait. */
   #warmUp(): void {
     if (this.#cells.started || this.#stopping) return;
-    this.#cells.get().catch((err: Error) => this.log.error(`cannot load the TypeScript service: ${err.stack ?? err.message}`));
+    const warm = this.#cells.warmUp();
+    this.#heap.holdDuring(warm);
+    warm.catch((err: Error) => this.log.error(`cannot load the TypeScript service: ${err.stack ?? err.message}`));
   }
 
   async #receiveShell(): Promise<void> {

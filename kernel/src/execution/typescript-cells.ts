@@ -72,6 +72,14 @@ export class TypeScriptCells {
     this.#compiler.compile("export {};");
   }
 
+  /** Parses the part of @types/node the first cells could do without (see NotebookProgram), unless a cell already needed it. */
+  completeNodeTypes(): boolean {
+    if (!this.notebook.partial) return false;
+    this.notebook.completeNodeTypes();
+    this.notebook.program();
+    return true;
+  }
+
   async run(code: string, cellNumber: number): Promise<CellOutcome> {
     let compiled;
     try {
@@ -97,11 +105,14 @@ export class TypeScriptCells {
     return { status: "ok", value: outcome.value, hasValue: outcome.hasValue && isShownAsResult(outcome.value) };
   }
 
+  // Completions and docs come from the whole program (module names, getBuiltinModule's types...).
   complete(code: string, position: number): CompletionResult {
+    this.notebook.completeNodeTypes();
     return completions(this.notebook, code, position);
   }
 
   inspect(code: string, position: number): MimeBundle | null {
+    this.notebook.completeNodeTypes();
     return inspection(this.notebook, code, position);
   }
 

@@ -23,11 +23,28 @@ export class HeapKeeper {
   #requests = 0;
   #urgent = false;
   #baseline = process.memoryUsage().heapUsed;
+  /** Set while the compiler warms up (see holdDuring). */
+  #held = false;
 
   constructor() {
     v8.setFlagsFromString("--expose-gc");
     // A new context sees the flag and exposes gc(); ours was created before it.
     this.#gc = vm.runInNewContext("gc") as () => void;
+  }
+
+  /**
+   * No collection while `work` runs: the compiler's warm-up grows the heap by what it keeps (the
+   * parsed libraries), not by garbage, and a full collection of it in a pause between its steps
+   * only delayed the first cell. Growth counts from where the heap stands after it.
+   */
+  holdDuring(work: Promise<unknown>): void {
+    this.#held = true;
+    this.busy();
+    const release = (): void => {
+      this.#held = false;
+      this.#baseline = process.memoryUsage().heapUsed;
+    };
+    work.then(release, release);
   }
 
   busy(): void {
@@ -36,6 +53,7 @@ export class HeapKeeper {
   }
 
   idle(): void {
+    if (this.#held) return;
     this.#requests++;
     const growth = process.memoryUsage().heapUsed - this.#baseline;
     if (this.#requests >= EVERY_REQUESTS || growth >= URGENT_GROWTH_BYTES) {

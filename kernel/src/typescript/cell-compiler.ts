@@ -1,5 +1,6 @@
 import ts = require("typescript");
 import { cellTransformer, hasTopLevelAwait, type CellShape } from "./cell-transform.js";
+import { mayReachDeferredModules } from "./deferred-node-types.js";
 import { toCellDiagnostics, type CellDiagnostic } from "./diagnostics.js";
 import type { NotebookProgram } from "./notebook-program.js";
 import { importStatements } from "./cell-imports.js";
@@ -50,7 +51,23 @@ function classifyNames(file: ts.SourceFile): { valueNames: string[]; typeNames: 
 export class CellCompiler {
   constructor(private readonly notebook: NotebookProgram) {}
 
+  /**
+   * While part of @types/node is deferred, a cell is compiled against the partial program and
+   * kept only when that is sure to give what the whole would: no errors (a missing deferred module
+   * is one), no other files than the first program's, no getBuiltinModule. Otherwise the rest of
+   * @types/node is parsed now and the cell compiled again.
+   */
   compile(code: string): CompileResult {
+    if (!this.notebook.partial) return this.#compile(code);
+    if (!mayReachDeferredModules(code)) {
+      const result = this.#compile(code);
+      if (result.ok && this.notebook.holdsOnlyPartialFiles(this.notebook.program())) return result;
+    }
+    this.notebook.completeNodeTypes();
+    return this.#compile(code);
+  }
+
+  #compile(code: string): CompileResult {
     const parsed = ts.createSourceFile("cell.ts", code, ts.ScriptTarget.ES2022, true);
     const { valueNames, typeNames } = classifyNames(parsed);
     const exported = [...valueNames, ...typeNames];
