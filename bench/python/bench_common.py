@@ -30,6 +30,9 @@ DATA_REPEATS = 2 if QUICK else 3
 SETTLE_SECONDS = 2.0
 THROUGHPUT_REPEATS = 1 if QUICK else 2
 WARMUP_TASKS = 200 if QUICK else 500
+# Run before the warm medians and rate, as on our side (bench/src/figures.ts: steadyRoundTrips, steadyTasks).
+STEADY_ROUND_TRIPS = 500 if QUICK else 3000
+STEADY_TASKS = 4000 if QUICK else 20_000
 
 
 def median_seconds(action, repeats, warmup=5):

@@ -74,6 +74,14 @@ def main():
         code = "a = 5; b = a * 2"
         if b.wants("execute"):
             results["executeRoundTripSeconds"] = b.median_seconds(lambda: client.run(exec, code, {}, workers=[w0]), b.ROUND_TRIPS)
+        if b.wants("apply"):
+            for _ in range(b.STEADY_ROUND_TRIPS):
+                client.submit(nothing, pure=False, workers=[w0]).result()
+            results["applySteadySeconds"] = b.median_seconds(lambda: client.submit(nothing, pure=False, workers=[w0]).result(), b.ROUND_TRIPS, warmup=0)
+        if b.wants("execute"):
+            for _ in range(b.STEADY_ROUND_TRIPS):
+                client.run(exec, code, {}, workers=[w0])
+            results["executeSteadySeconds"] = b.median_seconds(lambda: client.run(exec, code, {}, workers=[w0]), b.ROUND_TRIPS, warmup=0)
         log("round trips done")
 
         if b.wants("rss"):
@@ -90,6 +98,10 @@ def main():
             tiny_tasks(b.WARMUP_TASKS)
             seconds, _ = b.best_seconds(lambda: tiny_tasks(b.TINY_TASKS), b.THROUGHPUT_REPEATS)
             results["tinyTasksPerSecond"] = b.TINY_TASKS / seconds
+            for _ in range(0, b.STEADY_TASKS, b.TINY_TASKS):
+                tiny_tasks(b.TINY_TASKS)
+            seconds, _ = b.best_seconds(lambda: tiny_tasks(b.TINY_TASKS), b.THROUGHPUT_REPEATS)
+            results["tinySteadyPerSecond"] = b.TINY_TASKS / seconds
 
         def lb_map(count):
             client.gather(client.map(square, list(range(count)), pure=False))

@@ -24,7 +24,7 @@ import numpy as np  # noqa: E402
 
 from bench_common import (  # noqa: E402
     BIG_BYTES, DATA_REPEATS, DIRECT_MAP_ITEMS, DIRECT_MAP_REPEATS, MAP_ITEMS, QUICK,
-    ROUND_TRIPS, SETTLE_SECONDS, THROUGHPUT_REPEATS, TINY_TASKS, WARMUP_TASKS, best_seconds, child_pids,
+    ROUND_TRIPS, SETTLE_SECONDS, STEADY_ROUND_TRIPS, STEADY_TASKS, THROUGHPUT_REPEATS, TINY_TASKS, WARMUP_TASKS, best_seconds, child_pids,
     cpu_bound_results, median_of_runs, median_seconds, rss_bytes, wants,
 )
 
@@ -90,6 +90,14 @@ def main():
             results["applyRoundTripSeconds"] = median_seconds(lambda: one.apply_sync(nothing), ROUND_TRIPS)
         if wants("execute"):
             results["executeRoundTripSeconds"] = median_seconds(lambda: one.execute("a = 5; b = a * 2", block=True), ROUND_TRIPS)
+        if wants("apply"):
+            for _ in range(STEADY_ROUND_TRIPS):
+                one.apply_sync(nothing)
+            results["applySteadySeconds"] = median_seconds(lambda: one.apply_sync(nothing), ROUND_TRIPS, warmup=0)
+        if wants("execute"):
+            for _ in range(STEADY_ROUND_TRIPS):
+                one.execute("a = 5; b = a * 2", block=True)
+            results["executeSteadySeconds"] = median_seconds(lambda: one.execute("a = 5; b = a * 2", block=True), ROUND_TRIPS, warmup=0)
         log("round trips done")
 
         if wants("rss"):
@@ -115,6 +123,10 @@ def main():
             tiny_tasks(WARMUP_TASKS)  # warm-up: function serialisation and scheduler paths
             seconds, _ = best_seconds(lambda: tiny_tasks(TINY_TASKS), THROUGHPUT_REPEATS)
             results["tinyTasksPerSecond"] = TINY_TASKS / seconds
+            for _ in range(0, STEADY_TASKS, TINY_TASKS):
+                tiny_tasks(TINY_TASKS)
+            seconds, _ = best_seconds(lambda: tiny_tasks(TINY_TASKS), THROUGHPUT_REPEATS)
+            results["tinySteadyPerSecond"] = TINY_TASKS / seconds
 
         def lb_map(count):
             lview.map_async(square, list(range(count)), chunksize=1).get()

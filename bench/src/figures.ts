@@ -16,6 +16,9 @@ export interface Figures {
   clusterStartSeconds: number;
   applyRoundTripSeconds: number;
   executeRoundTripSeconds: number;
+  /** The same round trips once the path is warm: after Sizes.steadyRoundTrips more of them (V8 has optimized ours by then). */
+  applySteadySeconds: number;
+  executeSteadySeconds: number;
   /** Mean VmRSS of the engine processes once they are idle after a few round trips. */
   idleEngineRssBytes: number;
   engineRssBytes: number[];
@@ -23,6 +26,8 @@ export interface Figures {
   engineRssWithChildrenBytes: number[];
   engineRssAtStartBytes: number[];
   tinyTasksPerSecond: number;
+  /** Tiny tasks again after Sizes.steadyTasks more of them. */
+  tinySteadyPerSecond: number;
   lbMapItemsPerSecond: number;
   directMapSeconds: number;
   pushSeconds: number;
@@ -66,6 +71,10 @@ export interface Sizes {
   tinyTasks: number;
   mapItems: number;
   warmupTasks: number;
+  /** Round trips (of each kind) run before the steady-state medians, on both sides alike. */
+  steadyRoundTrips: number;
+  /** Tiny tasks run before the steady-state rate, on both sides alike. */
+  steadyTasks: number;
   throughputRepeats: number;
   directMapItems: number;
   directMapRepeats: number;
@@ -83,6 +92,8 @@ export function sizes(quick: boolean): Sizes {
     tinyTasks: quick ? 1000 : 5000,
     mapItems: quick ? 1000 : 5000,
     warmupTasks: quick ? 200 : 500,
+    steadyRoundTrips: quick ? 500 : 3000,
+    steadyTasks: quick ? 4000 : 20_000,
     throughputRepeats: quick ? 1 : 2,
     directMapItems: 200_000,
     directMapRepeats: quick ? 3 : 9,

@@ -59,6 +59,8 @@ export function buildRows(ours: Side, theirs: Side, sizes: Sizes, floors?: Floor
     faster("cluster start to 2 ready engines", o.clusterStartSeconds, t.clusterStartSeconds, sec, 10),
     faster(`apply round trip, 1 engine (median of ${sizes.roundTrips})`, o.applyRoundTripSeconds, t.applyRoundTripSeconds, ms, 8),
     faster(`execute round trip, 1 engine (median of ${sizes.roundTrips})`, o.executeRoundTripSeconds, t.executeRoundTripSeconds, ms, 8),
+    faster(`apply round trip, warm: the same after ${sizes.steadyRoundTrips.toLocaleString("en-US")} more`, o.applySteadySeconds, t.applySteadySeconds, ms, 8),
+    faster(`execute round trip, warm: the same after ${sizes.steadyRoundTrips.toLocaleString("en-US")} more`, o.executeSteadySeconds, t.executeSteadySeconds, ms, 8),
     ...(floors
       ? [
           info("raw ZeroMQ DEALER↔ROUTER round trip, 2 processes", ms(floors.rawRoundTripSeconds)),
@@ -66,6 +68,7 @@ export function buildRows(ours: Side, theirs: Side, sizes: Sizes, floors?: Floor
         ]
       : []),
     higher(`${sizes.tinyTasks.toLocaleString("en-US")} tiny lb applies, awaited together`, o.tinyTasksPerSecond, t.tinyTasksPerSecond, perSec, 30),
+    higher(`the same, warm: after ${sizes.steadyTasks.toLocaleString("en-US")} more tiny tasks`, o.tinySteadyPerSecond, t.tinySteadyPerSecond, perSec, 30),
     higher(`lb map of ${sizes.mapItems.toLocaleString("en-US")} items, chunkSize 1`, o.lbMapItemsPerSecond, t.lbMapItemsPerSecond, perSec, 30),
     faster(`DirectView map of ${sizes.directMapItems / 1000}k items (median of ${sizes.directMapRepeats})`, o.directMapSeconds, t.directMapSeconds, sec, 2),
     faster(`push ${sizes.bigBytes / 2 ** 20} MiB Float64Array to 2 engines (median of ${sizes.dataRepeats})`, o.pushSeconds, t.pushSeconds, sec, 2),
