@@ -58,6 +58,8 @@ export interface MapFigures {
   slowestCpu?: "process" | "thread";
   /** The controller's longest GC pause. */
   longestGcMs?: number;
+  /** What filled the longest hold (the loop thread's CPU, GC, timed handlers): see ClusterSnapshot's loop.hold. */
+  hold?: NonNullable<NonNullable<Awaited<ReturnType<Client["status"]>>["controller"]["loop"]>["hold"]>;
 }
 
 export async function bigMap(items: number, log: (m: string) => void): Promise<MapFigures> {
@@ -80,7 +82,7 @@ export async function bigMap(items: number, log: (m: string) => void): Promise<M
     const loop = (await client.status()).controller.loop;
     return {
       items, seconds, wrong, runs, clientPeakRss: peakRssBytes("self"), controllerPeakRss: peakRssBytes(cluster.controller.pid),
-      ...(loop ? { longestHoldMs: loop.longestHoldMs, ...(loop.longestGcMs !== undefined ? { longestGcMs: loop.longestGcMs } : {}), ...(loop.slowest ? { slowest: loop.slowest, slowestCpu: loop.cpu ?? "process" } : {}) } : {}),
+      ...(loop ? { longestHoldMs: loop.longestHoldMs, ...(loop.longestGcMs !== undefined ? { longestGcMs: loop.longestGcMs } : {}), ...(loop.slowest ? { slowest: loop.slowest, slowestCpu: loop.cpu ?? "process" } : {}), ...(loop.hold ? { hold: loop.hold } : {}) } : {}),
     };
   });
 }
@@ -172,6 +174,14 @@ export async function runScaleBench(options: { map: boolean; soak: boolean; quic
         `controller: the handler that used the most CPU in one go was ${ours.slowest.what}: ${ours.slowest.cpuMs} ms CPU of ${ours.slowestCpu === "thread" ? "its loop thread" : "the process"} (${ours.slowest.ms} ms wall` +
           `${ours.slowest.gcMs ? `, ${ours.slowest.gcMs} ms of it GC pauses` : ""}); longest GC pause ${ours.longestGcMs ?? "-"} ms; ` +
           `target ~50 ms. The longest loop hold is wall time (GC and a busy machine's scheduling count too); load average now ${loadavg()[0]!.toFixed(1)}.`,
+      );
+    }
+    if (ours.hold) {
+      const h = ours.hold;
+      const spans = h.spans.map((s) => `${s.what} x${s.count} ${s.ms} ms (${s.cpuMs} CPU)`).join(", ");
+      console.log(
+        `controller: in the longest hold (${h.ms} ms late) the loop thread used ${h.cpuMs} ms CPU and waited ${h.waitMs ?? "-"} ms for a core${h.gcMs ? `, GC pauses ${h.gcMs} ms (longest ${h.gcKind})` : ""}; ` +
+          `timed handlers: ${spans || "none"}; untimed ${h.untimedMs} ms.`,
       );
     }
   }

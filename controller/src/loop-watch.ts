@@ -3,6 +3,18 @@ import { readFileSync } from "node:fs";
 import { monitorEventLoopDelay, PerformanceObserver, type IntervalHistogram } from "node:perf_hooks";
 
 type LoopFigures = NonNullable<ClusterSnapshot["controller"]["loop"]>;
+type HoldFigures = NonNullable<LoopFigures["hold"]>;
+
+/** How often the hold tracer's timer is due (ms): its lateness is the hold it measures. */
+const TRACE_TICK_MS = 10;
+/** Handlers named in a hold's figures: the ones with the most wall time in it. */
+const HOLD_SPANS = 6;
+
+interface SpanTotals {
+  count: number;
+  ms: number;
+  cpuMs: number;
+}
 
 /**
  * Watches the controller's own loop: the issue's target is that no handler holds it for more than
@@ -28,6 +40,18 @@ export class LoopWatch {
   #longestGcMs = 0;
   readonly #cpuMsNow: () => number;
   readonly #cpu: LoopCpu;
+  /**
+   * With thread CPU only (its /proc reads are paid anyway): the timed spans since the tracer's last
+   * tick, by what, so the longest hold can say what ran in it; the delay histogram only says how long.
+   */
+  #turn?: Map<string, SpanTotals>;
+  #tracer?: NodeJS.Timeout;
+  #lastTick = 0;
+  #lastTickCpu = 0;
+  #lastTickWait = 0;
+  #holdGcLongest = 0;
+  #hold?: HoldFigures;
+  #holdSpan: [number, number] = [0, 0];
 
   constructor(cpu: LoopCpu = "process") {
     this.#cpu = cpu === "thread" && threadCpuMsNow() !== undefined ? "thread" : "process";
@@ -40,9 +64,48 @@ export class LoopWatch {
         this.#longestGcMs = Math.max(this.#longestGcMs, entry.duration);
         const [from, to] = this.#slowestSpan;
         if (this.#slowest && entry.startTime < to && entry.startTime + entry.duration > from) this.#slowest.gcMs = round((this.#slowest.gcMs ?? 0) + entry.duration);
+        const [holdFrom, holdTo] = this.#holdSpan;
+        if (this.#hold && entry.startTime < holdTo && entry.startTime + entry.duration > holdFrom) {
+          this.#hold.gcMs = round((this.#hold.gcMs ?? 0) + entry.duration);
+          if (entry.duration > this.#holdGcLongest) {
+            this.#holdGcLongest = entry.duration;
+            this.#hold.gcKind = gcKindName((entry as unknown as { detail?: { kind?: number } }).detail?.kind);
+          }
+        }
       }
     });
     this.#gc.observe({ entryTypes: ["gc"] });
+    if (this.#cpu === "thread") this.#startTracer();
+  }
+
+  #startTracer(): void {
+    this.#turn = new Map();
+    this.#lastTick = performance.now();
+    this.#lastTickCpu = this.#cpuMsNow();
+    this.#lastTickWait = threadWaitMsNow();
+    this.#tracer = setInterval(() => this.#tick(), TRACE_TICK_MS);
+    this.#tracer.unref();
+  }
+
+  /** A late tick ends a hold: keeps it, with what ran in it, when it is the longest so far. */
+  #tick(): void {
+    const now = performance.now();
+    const cpu = this.#cpuMsNow();
+    const wait = threadWaitMsNow();
+    const heldMs = now - this.#lastTick - TRACE_TICK_MS;
+    if (heldMs > (this.#hold?.ms ?? 0)) {
+      const spans = [...this.#turn!].map(([what, t]) => ({ what, count: t.count, ms: round(t.ms), cpuMs: round(t.cpuMs) }));
+      let timedMs = 0;
+      for (const span of spans) timedMs += span.ms;
+      spans.sort((a, b) => b.ms - a.ms);
+      this.#hold = { ms: round(heldMs), cpuMs: round(cpu - this.#lastTickCpu), waitMs: round(wait - this.#lastTickWait), untimedMs: round(Math.max(0, now - this.#lastTick - timedMs)), spans: spans.slice(0, HOLD_SPANS) };
+      this.#holdSpan = [this.#lastTick, now];
+      this.#holdGcLongest = 0;
+    }
+    this.#turn!.clear();
+    this.#lastTick = now;
+    this.#lastTickCpu = cpu;
+    this.#lastTickWait = wait;
   }
 
   /** Runs `work` (synchronously) and keeps it if it used the most CPU so far. */
@@ -57,6 +120,14 @@ export class LoopWatch {
       // One thread cannot use more CPU than the wall time: the kernel updates schedstat at its ticks, so a
       // short span can read CPU used just before it (46.6 ms in a 0 ms span, seen at load 19).
       const cpuMs = this.#cpu === "thread" ? Math.min(this.#cpuMsNow() - cpu, ended - started) : this.#cpuMsNow() - cpu;
+      if (this.#turn) {
+        const totals = this.#turn.get(what);
+        if (totals) {
+          totals.count++;
+          totals.ms += ended - started;
+          totals.cpuMs += cpuMs;
+        } else this.#turn.set(what, { count: 1, ms: ended - started, cpuMs });
+      }
       if (cpuMs > (this.#slowest?.cpuMs ?? -1)) {
         this.#slowest = { what, ms: round(ended - started), cpuMs: round(cpuMs) };
         this.#slowestSpan = [started, ended];
@@ -67,12 +138,14 @@ export class LoopWatch {
   figures(): LoopFigures {
     const figures: LoopFigures = { longestHoldMs: round(this.#delay.max / 1e6), longestGcMs: round(this.#longestGcMs), cpu: this.#cpu };
     if (this.#slowest) figures.slowest = { ...this.#slowest };
+    if (this.#hold) figures.hold = { ...this.#hold, spans: this.#hold.spans.map((s) => ({ ...s })) };
     return figures;
   }
 
   stop(): void {
     this.#delay.disable();
     this.#gc.disconnect();
+    clearInterval(this.#tracer);
   }
 }
 
@@ -90,6 +163,31 @@ function threadCpuMsNow(): number | undefined {
     return Number(readFileSync("/proc/thread-self/schedstat", "latin1").split(" ", 1)[0]) / 1e6;
   } catch {
     return undefined;
+  }
+}
+
+/** How long this thread has waited, runnable, for a core (ms; schedstat's second field); 0 where there is none. */
+function threadWaitMsNow(): number {
+  try {
+    return Number(readFileSync("/proc/thread-self/schedstat", "latin1").split(" ", 2)[1]) / 1e6;
+  } catch {
+    return 0;
+  }
+}
+
+/** node:perf_hooks' GC kinds (constants.NODE_PERFORMANCE_GC_*). */
+function gcKindName(kind: number | undefined): string {
+  switch (kind) {
+    case 1:
+      return "minor";
+    case 2:
+      return "major";
+    case 4:
+      return "incremental";
+    case 8:
+      return "weakcb";
+    default:
+      return String(kind);
   }
 }
 

@@ -12,7 +12,7 @@ import { eventually, startCluster } from "./support/cluster-fixture.js";
 
 interface LoopWatchLike {
   time<T>(what: string, work: () => T): T;
-  figures(): { slowest?: { what: string }; cpu?: string };
+  figures(): { slowest?: { what: string }; cpu?: string; hold?: { ms: number; cpuMs: number; spans: { what: string; count: number }[] } };
   stop(): void;
 }
 // The controller's own module (not part of its public API), loaded from its build.
@@ -47,6 +47,36 @@ test("judged by the loop thread's CPU, a span that computes is the slowest, not 
     Atomics.store(stopFlag, 0, 1);
     watch.stop();
     await busy.terminate();
+  }
+});
+
+test("judged by the loop thread's CPU, the longest hold says what ran in it: the handler that held the loop, and the thread's CPU in it", async () => {
+  const watch = new LoopWatch(loopCpuFromEnv({ TSPARALLEL_LOOP_CPU: "thread" }));
+  try {
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    await sleep(50);
+    // Two handlers in one turn: a short one, then one that holds the loop for 1.5 s of computing.
+    watch.time("a short one", () => 1);
+    watch.time("holding the loop", () => {
+      const until = performance.now() + 1_500;
+      let x = 0;
+      while (performance.now() < until) x = (x + 7) % 1_000_003;
+      return x;
+    });
+    await sleep(50);
+    const hold = watch.figures().hold;
+    assert.ok(hold, "the longest hold is described");
+    assert.equal(hold.spans[0]?.what, "holding the loop");
+    assert.ok(hold.spans.some((s) => s.what === "a short one" && s.count === 1), "every handler of that turn is named");
+    assert.ok(hold.cpuMs > 0, "the loop thread's CPU in it is counted");
+  } finally {
+    watch.stop();
+  }
+  const byProcess = new LoopWatch();
+  try {
+    assert.equal(byProcess.figures().hold, undefined, "the process-CPU default does not trace");
+  } finally {
+    byProcess.stop();
   }
 });
 
