@@ -1,6 +1,6 @@
 import type { ClusterSnapshot } from "@tsparallel/protocol";
 import { readFileSync } from "node:fs";
-import { monitorEventLoopDelay, PerformanceObserver, type IntervalHistogram } from "node:perf_hooks";
+import { constants, monitorEventLoopDelay, PerformanceObserver, type IntervalHistogram } from "node:perf_hooks";
 
 type LoopFigures = NonNullable<ClusterSnapshot["controller"]["loop"]>;
 type HoldFigures = NonNullable<LoopFigures["hold"]>;
@@ -175,16 +175,16 @@ function threadWaitMsNow(): number {
   }
 }
 
-/** node:perf_hooks' GC kinds (constants.NODE_PERFORMANCE_GC_*). */
+/** A GC entry's kind (node:perf_hooks' constants.NODE_PERFORMANCE_GC_*) by name. */
 function gcKindName(kind: number | undefined): string {
   switch (kind) {
-    case 1:
+    case constants.NODE_PERFORMANCE_GC_MINOR:
       return "minor";
-    case 2:
+    case constants.NODE_PERFORMANCE_GC_MAJOR:
       return "major";
-    case 4:
+    case constants.NODE_PERFORMANCE_GC_INCREMENTAL:
       return "incremental";
-    case 8:
+    case constants.NODE_PERFORMANCE_GC_WEAKCB:
       return "weakcb";
     default:
       return String(kind);
