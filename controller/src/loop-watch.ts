@@ -1,6 +1,6 @@
 import type { ClusterSnapshot } from "@tsparallel/protocol";
 import { readFileSync } from "node:fs";
-import { constants, monitorEventLoopDelay, PerformanceObserver, type IntervalHistogram } from "node:perf_hooks";
+import { constants, monitorEventLoopDelay, PerformanceObserver, type IntervalHistogram, type PerformanceEntry } from "node:perf_hooks";
 
 type LoopFigures = NonNullable<ClusterSnapshot["controller"]["loop"]>;
 type HoldFigures = NonNullable<LoopFigures["hold"]>;
@@ -49,9 +49,8 @@ export class LoopWatch {
   #lastTick = 0;
   #lastTickCpu = 0;
   #lastTickWait = 0;
-  #holdGcLongest = 0;
-  #hold?: HoldFigures;
-  #holdSpan: [number, number] = [0, 0];
+  /** The longest hold by wall time, and by wall time less the wait for a core (what the controller itself did: work, GC). */
+  readonly #holds = { wall: new LongestHold(), own: new LongestHold() };
 
   constructor(cpu: LoopCpu = "process") {
     this.#cpu = cpu === "thread" && threadCpuMsNow() !== undefined ? "thread" : "process";
@@ -64,14 +63,7 @@ export class LoopWatch {
         this.#longestGcMs = Math.max(this.#longestGcMs, entry.duration);
         const [from, to] = this.#slowestSpan;
         if (this.#slowest && entry.startTime < to && entry.startTime + entry.duration > from) this.#slowest.gcMs = round((this.#slowest.gcMs ?? 0) + entry.duration);
-        const [holdFrom, holdTo] = this.#holdSpan;
-        if (this.#hold && entry.startTime < holdTo && entry.startTime + entry.duration > holdFrom) {
-          this.#hold.gcMs = round((this.#hold.gcMs ?? 0) + entry.duration);
-          if (entry.duration > this.#holdGcLongest) {
-            this.#holdGcLongest = entry.duration;
-            this.#hold.gcKind = gcKindName((entry as unknown as { detail?: { kind?: number } }).detail?.kind);
-          }
-        }
+        for (const hold of [this.#holds.wall, this.#holds.own]) hold.gc(entry);
       }
     });
     this.#gc.observe({ entryTypes: ["gc"] });
@@ -93,15 +85,17 @@ export class LoopWatch {
     const cpu = this.#cpuMsNow();
     const wait = threadWaitMsNow();
     const heldMs = now - this.#lastTick - TRACE_TICK_MS;
-    if (heldMs > (this.#hold?.ms ?? 0)) {
+    const waitMs = wait - this.#lastTickWait;
+    const candidate = () => {
       const spans = [...this.#turn!].map(([what, t]) => ({ what, count: t.count, ms: round(t.ms), cpuMs: round(t.cpuMs) }));
       let timedMs = 0;
       for (const span of spans) timedMs += span.ms;
       spans.sort((a, b) => b.ms - a.ms);
-      this.#hold = { ms: round(heldMs), cpuMs: round(cpu - this.#lastTickCpu), waitMs: round(wait - this.#lastTickWait), untimedMs: round(Math.max(0, now - this.#lastTick - timedMs)), spans: spans.slice(0, HOLD_SPANS) };
-      this.#holdSpan = [this.#lastTick, now];
-      this.#holdGcLongest = 0;
-    }
+      const figures: HoldFigures = { ms: round(heldMs), cpuMs: round(cpu - this.#lastTickCpu), waitMs: round(waitMs), untimedMs: round(Math.max(0, now - this.#lastTick - timedMs)), spans: spans.slice(0, HOLD_SPANS) };
+      return figures;
+    };
+    this.#holds.wall.offer(heldMs, this.#lastTick, now, candidate);
+    this.#holds.own.offer(heldMs - waitMs, this.#lastTick, now, candidate);
     this.#turn!.clear();
     this.#lastTick = now;
     this.#lastTickCpu = cpu;
@@ -138,7 +132,10 @@ export class LoopWatch {
   figures(): LoopFigures {
     const figures: LoopFigures = { longestHoldMs: round(this.#delay.max / 1e6), longestGcMs: round(this.#longestGcMs), cpu: this.#cpu };
     if (this.#slowest) figures.slowest = { ...this.#slowest };
-    if (this.#hold) figures.hold = { ...this.#hold, spans: this.#hold.spans.map((s) => ({ ...s })) };
+    const hold = this.#holds.wall.figures();
+    if (hold) figures.hold = hold;
+    const ownHold = this.#holds.own.figures();
+    if (ownHold) figures.ownHold = ownHold;
     return figures;
   }
 
@@ -146,6 +143,36 @@ export class LoopWatch {
     this.#delay.disable();
     this.#gc.disconnect();
     clearInterval(this.#tracer);
+  }
+}
+
+/** The longest hold by one measure, with what filled it (the GC pauses in it arrive later, from the observer). */
+class LongestHold {
+  #by = 0;
+  #figures?: HoldFigures;
+  #span: [number, number] = [0, 0];
+  #longestGc = 0;
+
+  offer(by: number, from: number, to: number, figures: () => HoldFigures): void {
+    if (by <= this.#by) return;
+    this.#by = by;
+    this.#figures = figures();
+    this.#span = [from, to];
+    this.#longestGc = 0;
+  }
+
+  gc(entry: PerformanceEntry): void {
+    const [from, to] = this.#span;
+    if (!this.#figures || entry.startTime >= to || entry.startTime + entry.duration <= from) return;
+    this.#figures.gcMs = round((this.#figures.gcMs ?? 0) + entry.duration);
+    if (entry.duration > this.#longestGc) {
+      this.#longestGc = entry.duration;
+      this.#figures.gcKind = gcKindName((entry as unknown as { detail?: { kind?: number } }).detail?.kind);
+    }
+  }
+
+  figures(): HoldFigures | undefined {
+    return this.#figures && { ...this.#figures, spans: this.#figures.spans.map((s) => ({ ...s })) };
   }
 }
 

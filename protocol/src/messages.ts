@@ -266,7 +266,9 @@ export interface ClusterSnapshot {
        * handlers that ran in it (by what, with how many, their wall and CPU ms); `untimedMs` is the wall
        * time no timed handler covers (receiving and decoding, timers, GC between handlers).
        */
-      hold?: { ms: number; cpuMs: number; waitMs?: number; gcMs?: number; gcKind?: string; untimedMs: number; spans: { what: string; count: number; ms: number; cpuMs: number }[] };
+      hold?: LoopHold;
+      /** The same for the hold longest once the wait for a core is taken off: what the controller itself held (its work, GC). */
+      ownHold?: LoopHold;
     };
   };
   engines: EngineStatus[];
@@ -368,6 +370,17 @@ export interface TaskDbOperators {
 
 /** Every condition must hold; a plain value (or null) means equality. */
 export type TaskDbFilter = { [K in TaskDbKey]?: TaskDbRecord[K] | null | TaskDbOperators };
+
+/** One hold of the controller's loop and what filled it (ClusterSnapshot's controller.loop.hold). */
+export interface LoopHold {
+  ms: number;
+  cpuMs: number;
+  waitMs?: number;
+  gcMs?: number;
+  gcKind?: string;
+  untimedMs: number;
+  spans: { what: string; count: number; ms: number; cpuMs: number }[];
+}
 
 /** Content of each message type, by msg_type. */
 export interface MessageContents {

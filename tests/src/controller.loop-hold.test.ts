@@ -10,9 +10,14 @@ import { test } from "node:test";
 import { Worker } from "node:worker_threads";
 import { eventually, startCluster } from "./support/cluster-fixture.js";
 
+interface HoldLike {
+  ms: number;
+  cpuMs: number;
+  spans: { what: string; count: number }[];
+}
 interface LoopWatchLike {
   time<T>(what: string, work: () => T): T;
-  figures(): { slowest?: { what: string }; cpu?: string; hold?: { ms: number; cpuMs: number; spans: { what: string; count: number }[] } };
+  figures(): { slowest?: { what: string }; cpu?: string; hold?: HoldLike; ownHold?: HoldLike };
   stop(): void;
 }
 // The controller's own module (not part of its public API), loaded from its build.
@@ -69,6 +74,7 @@ test("judged by the loop thread's CPU, the longest hold says what ran in it: the
     assert.equal(hold.spans[0]?.what, "holding the loop");
     assert.ok(hold.spans.some((s) => s.what === "a short one" && s.count === 1), "every handler of that turn is named");
     assert.ok(hold.cpuMs > 0, "the loop thread's CPU in it is counted");
+    assert.equal(watch.figures().ownHold?.spans[0]?.what, "holding the loop", "the longest hold less its wait for a core is the computing one too");
   } finally {
     watch.stop();
   }
