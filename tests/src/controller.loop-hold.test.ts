@@ -86,6 +86,37 @@ test("judged by the loop thread's CPU, the longest hold says what ran in it: the
   }
 });
 
+interface SliceLike {
+  dueNow(): boolean;
+  yield(): Promise<void>;
+}
+const { Slice, SLICE_MS } = (await import(new URL("../../controller/dist/slice.js", import.meta.url).href)) as { Slice: new () => SliceLike; SLICE_MS: number };
+
+/** Computes for `ms` of wall time: a loop's work between two of its yields. */
+function workFor(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until);
+}
+
+test("two loops that share a slice share one budget per turn: the second to resume does not start a fresh slice after the first used it up", async () => {
+  const shared = new Slice();
+  workFor(SLICE_MS + 5);
+  assert.equal(shared.dueNow(), true);
+  const seen: boolean[] = [];
+  // Both are due and yield in the same turn; the first to resume works a whole slice before the second resumes.
+  const first = shared.yield().then(() => {
+    seen.push(shared.dueNow());
+    workFor(SLICE_MS + 5);
+  });
+  const second = shared.yield().then(() => seen.push(shared.dueNow()));
+  await Promise.all([first, second]);
+  assert.deepEqual(seen, [false, true], "the first starts a new slice; the second finds it used up, so it yields again after one message");
+  const alone = new Slice();
+  workFor(SLICE_MS + 5);
+  await alone.yield();
+  assert.equal(alone.dueNow(), false, "a slice of its own starts afresh after each yield");
+});
+
 test("the default judges by the process's CPU, and the environment switch is only TSPARALLEL_LOOP_CPU=thread", () => {
   const watch = new LoopWatch();
   try {
