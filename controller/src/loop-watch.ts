@@ -26,6 +26,11 @@ interface SpanTotals {
  * collection lands in whichever handler allocates when it is due, so the GC pauses that overlapped
  * the slowest handler are said beside it, and the longest pause apart.
  *
+ * With thread CPU it also traces what fills the longest hold (a 10 ms timer's lateness marks it): the
+ * loop thread's CPU and its wait for a core in it (schedstat), the GC pauses, the timed handlers by
+ * name; and the same for the hold longest once that wait is taken off, which is what the controller
+ * itself held (on a loaded machine the longest hold by wall time is mostly waiting for a core).
+ *
  * `cpu: "thread"` judges by this thread's own CPU instead (two /proc reads a timed span: for the
  * bench and diagnosis, not the default). Process CPU blamed "sending after task_reply", a flush of at
  * most one engine's window of tasks and results, for 50-100 ms that the writer thread and ZeroMQ's
