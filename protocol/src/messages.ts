@@ -262,9 +262,9 @@ export interface ClusterSnapshot {
       /**
        * What filled the longest hold (with `cpu: "thread"` only): its wall ms, the loop thread's CPU ms
        * in it and the time it waited, runnable, for a core (schedstat), the GC pauses in it (and the kind
-       * of the longest), and the timed
-       * handlers that ran in it (by what, with how many, their wall and CPU ms); `untimedMs` is the wall
-       * time no timed handler covers (receiving and decoding, timers, GC between handlers).
+       * of the longest), and the timed handlers that ran in it (by what, with how many, their wall and
+       * CPU ms); `untimedMs` is the wall time no timed handler covers (receiving and decoding, timers,
+       * GC between handlers).
        */
       hold?: LoopHold;
       /** The same for the hold longest once the wait for a core is taken off: what the controller itself held (its work, GC). */
