@@ -192,7 +192,7 @@ export async function runScaleBench(options: { map: boolean; soak: boolean; quic
     const describe = (name: string, h: LoopHold) => {
       const spans = h.spans.map((s) => `${s.what} x${s.count} ${s.ms} ms (${s.cpuMs} CPU)`).join(", ");
       console.log(
-        `controller: ${name} (${h.ms} ms late): the loop thread used ${h.cpuMs} ms CPU and waited ${h.waitMs ?? "-"} ms for a core${h.gcMs ? `, GC pauses ${h.gcMs} ms (longest ${h.gcKind})` : ""}; ` +
+        `controller: ${name} (${h.ms} ms late): the loop thread used ${h.cpuMs} ms CPU, waited ${h.waitMs ?? "-"} ms for a core and was blocked ~${Math.max(0, Math.round(h.ms + 10 - h.cpuMs - (h.waitMs ?? 0)))} ms${h.gcMs ? `, GC pauses ${h.gcMs} ms (longest ${h.gcKind})` : ""}; ` +
           `timed handlers: ${spans || "none"}; untimed ${h.untimedMs} ms.`,
       );
     };
