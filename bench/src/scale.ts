@@ -65,6 +65,8 @@ export interface MapFigures {
   ownHold?: LoopHold;
   /** CPU seconds the controller process used during the map (all its threads). */
   controllerCpuSeconds?: number;
+  /** Times the controller stopped reading new work because the store's writer was too far behind. */
+  storePauses?: number;
 }
 
 /** A process's CPU time so far (user + system, all threads), seconds. */
@@ -92,9 +94,11 @@ export async function bigMap(items: number, log: (m: string) => void): Promise<M
     let wrong = out.length === items ? 0 : Math.abs(out.length - items);
     for (let i = 0; i < out.length; i++) if (out[i] !== i + 1) wrong++;
     const runs = (await client.directView().apply(() => globalThis.runs ?? 0)).reduce((a, b) => a + b, 0);
-    const loop = (await client.status()).controller.loop;
+    const status = await client.status();
+    const loop = status.controller.loop;
+    const storePauses = status.store?.behind?.pauses;
     return {
-      items, seconds, wrong, runs, controllerCpuSeconds, clientPeakRss: peakRssBytes("self"), controllerPeakRss: peakRssBytes(cluster.controller.pid),
+      items, seconds, wrong, runs, controllerCpuSeconds, ...(storePauses !== undefined ? { storePauses } : {}), clientPeakRss: peakRssBytes("self"), controllerPeakRss: peakRssBytes(cluster.controller.pid),
       ...(loop ? { longestHoldMs: loop.longestHoldMs, ...(loop.longestGcMs !== undefined ? { longestGcMs: loop.longestGcMs } : {}), ...(loop.slowest ? { slowest: loop.slowest, slowestCpu: loop.cpu ?? "process" } : {}), ...(loop.hold ? { hold: loop.hold } : {}), ...(loop.ownHold ? { ownHold: loop.ownHold } : {}) } : {}),
     };
   });
@@ -198,7 +202,7 @@ export async function runScaleBench(options: { map: boolean; soak: boolean; quic
     };
     if (ours.hold) describe("the longest hold", ours.hold);
     if (ours.ownHold) describe(`the longest hold less its wait for a core (${Math.round(ours.ownHold.ms - (ours.ownHold.waitMs ?? 0))} ms)`, ours.ownHold);
-    if (ours.controllerCpuSeconds !== undefined) console.log(`controller: ${ours.controllerCpuSeconds.toFixed(1)} s of CPU (all threads) during the map, ${Math.round((ours.controllerCpuSeconds * 1e6) / ours.items)} us per item.`);
+    if (ours.controllerCpuSeconds !== undefined) console.log(`controller: ${ours.controllerCpuSeconds.toFixed(1)} s of CPU (all threads) during the map, ${Math.round((ours.controllerCpuSeconds * 1e6) / ours.items)} us per item; reading paused for the store's writer ${ours.storePauses ?? "-"} times.`);
   }
   if (options.soak) {
     const s = await soak(64, options.quick ? 30 : 120, options.log("soak"));
