@@ -6,7 +6,6 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
 import { once } from "node:events";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -172,31 +171,6 @@ test("when the store's writer falls the configured number of rows behind, the co
     assert.deepEqual(deaths, []);
   } finally {
     await lock?.release();
-    await stop();
-  }
-});
-
-/** Each thread of a process with its nice value (/proc/<pid>/task/<tid>/stat, field 19). */
-function threadNices(pid: number): { tid: number; nice: number }[] {
-  return readdirSync(`/proc/${pid}/task`).map((tid) => {
-    const fields = readFileSync(`/proc/${pid}/task/${tid}/stat`, "latin1").split(") ")[1]!.split(" ");
-    return { tid: Number(tid), nice: Number(fields[16]) };
-  });
-}
-
-test("the store's writer thread runs nicer than the controller's loop thread, so a busy machine gives the loop a core first", { timeout: 60_000 }, async () => {
-  const { client, cluster, stop } = await startCluster({ n: 1 });
-  try {
-    // The store is open and written to once tasks have run.
-    assert.deepEqual(await client.loadBalancedView().map((x: number) => x + 1, [1, 2, 3]), [2, 3, 4]);
-    assert.equal((await client.status()).store?.kind, "sqlite");
-    const pid = cluster.controller.pid;
-    const threads = threadNices(pid);
-    const loop = threads.find((t) => t.tid === pid)!;
-    const nicer = threads.filter((t) => t.nice > loop.nice);
-    assert.equal(nicer.length, 1, `one thread (the writer) is nicer than the loop thread: ${JSON.stringify(threads)}`);
-    assert.equal(nicer[0]!.nice, Math.min(19, loop.nice + 5));
-  } finally {
     await stop();
   }
 });

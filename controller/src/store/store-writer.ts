@@ -5,8 +5,6 @@
  * it read while this one writes). Messages are applied in the order they came; all those that
  * arrived together go in one transaction.
  */
-import { readlinkSync } from "node:fs";
-import { getPriority, setPriority } from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
 import { STORED_BYTES, type FromWriter, type StoreTotals, type ToWriter, type WriteRow } from "./sqlite-schema.js";
@@ -26,34 +24,6 @@ const KEEP_FUNCTIONS = 10_000;
 const CULL_FRACTION = 0.1;
 /** Most finished records one cull transaction removes (then the queue is served again). */
 const CULL_ROWS_AT_ONCE = 5_000;
-
-/**
- * How much nicer than the controller's loop thread this thread is. On a busy machine the loop thread
- * waited for a core for most of its longest holds (hundreds of ms at load 10, schedstat); this thread
- * is one of those it waits behind, and its work can wait (rows are committed within the lag bound, and
- * past it reading pauses, so nothing is lost). 1M maps at load 7-13, alternating: longest hold 629 and
- * 568 ms at the same priority, 291 and 275 ms 5 nicer; the map 94 and 79 s, 83 and 71 s.
- */
-const NICER_BY = 5;
-
-/** Linux: this thread's id, which setpriority takes for one thread (Node has no API for it). */
-function threadId(): number | undefined {
-  try {
-    const tid = Number(readlinkSync("/proc/thread-self").split("/").pop());
-    return Number.isInteger(tid) && tid > 0 ? tid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-const tid = threadId();
-if (tid !== undefined) {
-  try {
-    setPriority(tid, Math.min(19, getPriority(tid) + NICER_BY));
-  } catch {
-    // Not allowed or not supported: the writer runs at the loop's priority, as before.
-  }
-}
 
 const { location, limits, closed } = workerData as WriterData;
 const port = parentPort!;
