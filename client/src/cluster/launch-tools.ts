@@ -104,13 +104,14 @@ export const REMOTE_ENGINE_NODE_FLAGS = ["--max-semi-space-size=1"];
  *
  * Those queued tasks are promoted and die in the old generation, which grew to 3-4x its live set
  * between full GCs (63-100 -> 275 MiB, and the malloc heap with it: a buffer is freed when its holder
- * is collected): peak RSS 560-650 MiB. `--heap-growing-percent=50` starts the next full GC at 1.5x the
- * live set: 320-360 MiB over five 1M maps at load 8-13. `--single-threaded-gc` keeps GC work off V8's
+ * is collected): peak RSS 560-650 MiB. `--heap-growing-percent=100` starts the next full GC at 2x the
+ * live set: 390 / 437 MiB in 1M maps at load 6-7.5 (51.7 / 67.4 s). At 1.5x (50) it was 334 / 343 MiB
+ * but the map took 85 s: full GCs that often cost the loop thread the time. `--single-threaded-gc` keeps GC work off V8's
  * helper threads, for which GC pauses waited on a busy machine (a young-generation pause of 118 ms in
  * which the loop thread ran 20 ms and waited 22 ms for a core; the rest it waited for helpers that had
  * none); on 2 cores shared with the engines and the client they bought no speed.
  */
-export const CONTROLLER_NODE_FLAGS = ["--max-semi-space-size=4", "--heap-growing-percent=50", "--single-threaded-gc"];
+export const CONTROLLER_NODE_FLAGS = ["--max-semi-space-size=4", "--heap-growing-percent=100", "--single-threaded-gc"];
 
 /** This installation's controller script (the ssh and Slurm controller launchers' default). */
 export function controllerScript(): string {
