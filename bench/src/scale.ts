@@ -10,6 +10,7 @@ import { loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Cluster, type Client } from "tsparallel";
+import type { LoopHold } from "@tsparallel/protocol";
 import { PYTHON } from "./theirs.js";
 
 declare const globalThis: { runs?: number };
@@ -58,6 +59,20 @@ export interface MapFigures {
   slowestCpu?: "process" | "thread";
   /** The controller's longest GC pause. */
   longestGcMs?: number;
+  /** What filled the longest hold (the loop thread's CPU, GC, timed handlers): see ClusterSnapshot's loop.hold. */
+  hold?: LoopHold;
+  /** The hold longest once the controller's wait for a core is taken off: its own work and GC. */
+  ownHold?: LoopHold;
+  /** CPU seconds the controller process used during the map (all its threads). */
+  controllerCpuSeconds?: number;
+  /** Times the controller stopped reading new work because the store's writer was too far behind. */
+  storePauses?: number;
+}
+
+/** A process's CPU time so far (user + system, all threads), seconds. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "latin1").split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 export async function bigMap(items: number, log: (m: string) => void): Promise<MapFigures> {
@@ -65,6 +80,7 @@ export async function bigMap(items: number, log: (m: string) => void): Promise<M
     const input = Array.from({ length: items }, (_, i) => i);
     log(`mapping ${items.toLocaleString("en-US")} items, chunkSize 1, 2 engines`);
     const started = performance.now();
+    const cpuBefore = cpuSeconds(cluster.controller.pid);
     const out = await client.loadBalancedView().map(
       (x: number) => {
         globalThis.runs = (globalThis.runs ?? 0) + 1;
@@ -74,13 +90,16 @@ export async function bigMap(items: number, log: (m: string) => void): Promise<M
       { chunkSize: 1 },
     );
     const seconds = (performance.now() - started) / 1000;
+    const controllerCpuSeconds = cpuSeconds(cluster.controller.pid) - cpuBefore;
     let wrong = out.length === items ? 0 : Math.abs(out.length - items);
     for (let i = 0; i < out.length; i++) if (out[i] !== i + 1) wrong++;
     const runs = (await client.directView().apply(() => globalThis.runs ?? 0)).reduce((a, b) => a + b, 0);
-    const loop = (await client.status()).controller.loop;
+    const status = await client.status();
+    const loop = status.controller.loop;
+    const storePauses = status.store?.behind?.pauses;
     return {
-      items, seconds, wrong, runs, clientPeakRss: peakRssBytes("self"), controllerPeakRss: peakRssBytes(cluster.controller.pid),
-      ...(loop ? { longestHoldMs: loop.longestHoldMs, ...(loop.longestGcMs !== undefined ? { longestGcMs: loop.longestGcMs } : {}), ...(loop.slowest ? { slowest: loop.slowest, slowestCpu: loop.cpu ?? "process" } : {}) } : {}),
+      items, seconds, wrong, runs, controllerCpuSeconds, ...(storePauses !== undefined ? { storePauses } : {}), clientPeakRss: peakRssBytes("self"), controllerPeakRss: peakRssBytes(cluster.controller.pid),
+      ...(loop ? { longestHoldMs: loop.longestHoldMs, ...(loop.longestGcMs !== undefined ? { longestGcMs: loop.longestGcMs } : {}), ...(loop.slowest ? { slowest: loop.slowest, slowestCpu: loop.cpu ?? "process" } : {}), ...(loop.hold ? { hold: loop.hold } : {}), ...(loop.ownHold ? { ownHold: loop.ownHold } : {}) } : {}),
     };
   });
 }
@@ -174,6 +193,16 @@ export async function runScaleBench(options: { map: boolean; soak: boolean; quic
           `target ~50 ms. The longest loop hold is wall time (GC and a busy machine's scheduling count too); load average now ${loadavg()[0]!.toFixed(1)}.`,
       );
     }
+    const describe = (name: string, h: LoopHold) => {
+      const spans = h.spans.map((s) => `${s.what} x${s.count} ${s.ms} ms (${s.cpuMs} CPU)`).join(", ");
+      console.log(
+        `controller: ${name} (${h.ms} ms late): the loop thread used ${h.cpuMs} ms CPU, waited ${h.waitMs ?? "-"} ms for a core and was blocked ~${Math.max(0, Math.round(h.ms + 10 - h.cpuMs - (h.waitMs ?? 0)))} ms${h.gcMs ? `, GC pauses ${h.gcMs} ms (longest ${h.gcKind})` : ""}; ` +
+          `timed handlers: ${spans || "none"}; untimed ${h.untimedMs} ms.`,
+      );
+    };
+    if (ours.hold) describe("the longest hold", ours.hold);
+    if (ours.ownHold) describe(`the longest hold less its wait for a core (${Math.round(ours.ownHold.ms - (ours.ownHold.waitMs ?? 0))} ms)`, ours.ownHold);
+    if (ours.controllerCpuSeconds !== undefined) console.log(`controller: ${ours.controllerCpuSeconds.toFixed(1)} s of CPU (all threads) during the map, ${Math.round((ours.controllerCpuSeconds * 1e6) / ours.items)} us per item; reading paused for the store's writer ${ours.storePauses ?? "-"} times.`);
   }
   if (options.soak) {
     const s = await soak(64, options.quick ? 30 : 120, options.log("soak"));

@@ -71,9 +71,22 @@ function findResult(ctx: ControllerContext, msgId: string): StoredResult | undef
  * fact, so the newest ones (the live records) are put in submission order, as ipyparallel's history is.
  */
 function inSubmissionOrder(ctx: ControllerContext, msgIds: string[]): string[] {
-  let from = msgIds.length;
-  while (from > 0 && ctx.records.get(msgIds[from - 1]!)) from--;
-  if (msgIds.length - from < 2) return msgIds;
+  let live = msgIds.length;
+  while (live > 0 && ctx.records.get(msgIds[live - 1]!)) live--;
+  // Only the part out of order is sorted: in a big map the live records (tens of thousands) are nearly
+  // all in order already, and sorting them all held the loop for every history request.
+  const at = (k: number) => ctx.records.get(msgIds[k]!)!.submitted;
+  let firstDrop = -1;
+  let lowestAfter = Infinity;
+  for (let k = live + 1, before = live < msgIds.length ? at(live) : 0; k < msgIds.length; k++) {
+    const t = at(k);
+    if (firstDrop < 0 && t < before) firstDrop = k;
+    if (firstDrop >= 0 && t < lowestAfter) lowestAfter = t;
+    before = t;
+  }
+  if (firstDrop < 0) return msgIds;
+  let from = firstDrop - 1;
+  while (from > live && at(from - 1) > lowestAfter) from--;
   const recent = msgIds.slice(from).map((id, i) => ({ id, i, at: ctx.records.get(id)!.submitted }));
   recent.sort((a, b) => a.at - b.at || a.i - b.i);
   for (let k = 0; k < recent.length; k++) msgIds[from + k] = recent[k]!.id;

@@ -29,9 +29,14 @@ export class Slice {
     return performance.now() - this.#since >= SLICE_MS;
   }
 
-  /** Lets the loop run, then starts a new slice. */
+  /**
+   * Lets the loop run, then starts a new slice, unless another loop sharing this slice started one
+   * since this one asked: loops that share a slice (the client and engine sockets') share one budget
+   * per turn, rather than each running a slice's worth in the same turn after the other.
+   */
   async yield(): Promise<void> {
+    const asked = performance.now();
     await yieldToLoop();
-    this.#since = performance.now();
+    if (this.#since <= asked) this.#since = performance.now();
   }
 }

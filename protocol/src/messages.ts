@@ -257,7 +257,22 @@ export interface ClusterSnapshot {
      * whose CPU judged the slowest: the process's (every thread's, the default) or the loop thread's own
      * (TSPARALLEL_LOOP_CPU=thread in the controller's environment, as `npm run bench -- --scale` sets).
      */
-    loop?: { longestHoldMs: number; longestGcMs?: number; slowest?: { what: string; ms: number; cpuMs: number; gcMs?: number }; cpu?: "process" | "thread" };
+    loop?: {
+      longestHoldMs: number;
+      longestGcMs?: number;
+      slowest?: { what: string; ms: number; cpuMs: number; gcMs?: number };
+      cpu?: "process" | "thread";
+      /**
+       * What filled the longest hold (with `cpu: "thread"` only): its wall ms, the loop thread's CPU ms
+       * in it and the time it waited, runnable, for a core (schedstat), the GC pauses in it (and the kind
+       * of the longest), and the timed handlers that ran in it (by what, with how many, their wall and
+       * CPU ms); `untimedMs` is the wall time no timed handler covers (receiving and decoding, timers,
+       * GC between handlers).
+       */
+      hold?: LoopHold;
+      /** The same for the hold longest once the wait for a core is taken off: what the controller itself held (its work, GC). */
+      ownHold?: LoopHold;
+    };
   };
   engines: EngineStatus[];
   tasks: { unassigned: number; queued: number; running: number; done: number; failed: number; perSecond: number };
@@ -358,6 +373,17 @@ export interface TaskDbOperators {
 
 /** Every condition must hold; a plain value (or null) means equality. */
 export type TaskDbFilter = { [K in TaskDbKey]?: TaskDbRecord[K] | null | TaskDbOperators };
+
+/** One hold of the controller's loop and what filled it (ClusterSnapshot's controller.loop.hold). */
+export interface LoopHold {
+  ms: number;
+  cpuMs: number;
+  waitMs?: number;
+  gcMs?: number;
+  gcKind?: string;
+  untimedMs: number;
+  spans: { what: string; count: number; ms: number; cpuMs: number }[];
+}
 
 /** Content of each message type, by msg_type. */
 export interface MessageContents {

@@ -10,9 +10,14 @@ import { test } from "node:test";
 import { Worker } from "node:worker_threads";
 import { eventually, startCluster } from "./support/cluster-fixture.js";
 
+interface HoldLike {
+  ms: number;
+  cpuMs: number;
+  spans: { what: string; count: number }[];
+}
 interface LoopWatchLike {
   time<T>(what: string, work: () => T): T;
-  figures(): { slowest?: { what: string }; cpu?: string };
+  figures(): { slowest?: { what: string }; cpu?: string; hold?: HoldLike; ownHold?: HoldLike };
   stop(): void;
 }
 // The controller's own module (not part of its public API), loaded from its build.
@@ -48,6 +53,68 @@ test("judged by the loop thread's CPU, a span that computes is the slowest, not 
     watch.stop();
     await busy.terminate();
   }
+});
+
+test("judged by the loop thread's CPU, the longest hold says what ran in it: the handler that held the loop, and the thread's CPU in it", async () => {
+  const watch = new LoopWatch(loopCpuFromEnv({ TSPARALLEL_LOOP_CPU: "thread" }));
+  try {
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    await sleep(50);
+    // Two handlers in one turn: a short one, then one that holds the loop for 1.5 s of computing.
+    watch.time("a short one", () => 1);
+    watch.time("holding the loop", () => {
+      const until = performance.now() + 1_500;
+      let x = 0;
+      while (performance.now() < until) x = (x + 7) % 1_000_003;
+      return x;
+    });
+    await sleep(50);
+    const hold = watch.figures().hold;
+    assert.ok(hold, "the longest hold is described");
+    assert.equal(hold.spans[0]?.what, "holding the loop");
+    assert.ok(hold.spans.some((s) => s.what === "a short one" && s.count === 1), "every handler of that turn is named");
+    assert.ok(hold.cpuMs > 0, "the loop thread's CPU in it is counted");
+    assert.equal(watch.figures().ownHold?.spans[0]?.what, "holding the loop", "the longest hold less its wait for a core is the computing one too");
+  } finally {
+    watch.stop();
+  }
+  const byProcess = new LoopWatch();
+  try {
+    assert.equal(byProcess.figures().hold, undefined, "the process-CPU default does not trace");
+  } finally {
+    byProcess.stop();
+  }
+});
+
+interface SliceLike {
+  dueNow(): boolean;
+  yield(): Promise<void>;
+}
+const { Slice, SLICE_MS } = (await import(new URL("../../controller/dist/slice.js", import.meta.url).href)) as { Slice: new () => SliceLike; SLICE_MS: number };
+
+/** Computes for `ms` of wall time: a loop's work between two of its yields. */
+function workFor(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until);
+}
+
+test("two loops that share a slice share one budget per turn: the second to resume does not start a fresh slice after the first used it up", async () => {
+  const shared = new Slice();
+  workFor(SLICE_MS + 5);
+  assert.equal(shared.dueNow(), true);
+  const seen: boolean[] = [];
+  // Both are due and yield in the same turn; the first to resume works a whole slice before the second resumes.
+  const first = shared.yield().then(() => {
+    seen.push(shared.dueNow());
+    workFor(SLICE_MS + 5);
+  });
+  const second = shared.yield().then(() => seen.push(shared.dueNow()));
+  await Promise.all([first, second]);
+  assert.deepEqual(seen, [false, true], "the first starts a new slice; the second finds it used up, so it yields again after one message");
+  const alone = new Slice();
+  workFor(SLICE_MS + 5);
+  await alone.yield();
+  assert.equal(alone.dueNow(), false, "a slice of its own starts afresh after each yield");
 });
 
 test("the default judges by the process's CPU, and the environment switch is only TSPARALLEL_LOOP_CPU=thread", () => {

@@ -101,8 +101,18 @@ export const REMOTE_ENGINE_NODE_FLAGS = ["--max-semi-space-size=1"];
  * 13 -> 3.3 ms, p99 128-176 -> 23 ms, their total 12.5 -> 10.5 s; the event loop's delay p99
  * 144-209 -> 77 ms. 1 MB (as engines) made them shorter still (p99 16-39 ms) but four times as many:
  * 23-28 s in all, and the map slower.
+ *
+ * Those queued tasks are promoted and die in the old generation, which grew to 3-4x its live set
+ * between full GCs (63-100 -> 275 MiB, and the malloc heap with it: a buffer is freed when its holder
+ * is collected): peak RSS 560-650 MiB. `--heap-growing-percent=100` starts the next full GC at 2x the
+ * live set: 390 / 437 MiB in 1M maps at load 6-7.5 (51.7 / 67.4 s). At 1.5x (50) it was 334 / 343 MiB
+ * but the map took 85 s: full GCs that often cost the loop thread the time. `--single-threaded-gc`
+ * keeps GC work off V8's helper threads, for which GC pauses waited on a busy machine (a
+ * young-generation pause of 118 ms in which the loop thread ran 20 ms and waited 22 ms for a core; the
+ * rest it waited for helpers that had none); on 2 cores shared with the engines and the client they
+ * bought no speed.
  */
-export const CONTROLLER_NODE_FLAGS = ["--max-semi-space-size=4"];
+export const CONTROLLER_NODE_FLAGS = ["--max-semi-space-size=4", "--heap-growing-percent=100", "--single-threaded-gc"];
 
 /** This installation's controller script (the ssh and Slurm controller launchers' default). */
 export function controllerScript(): string {
