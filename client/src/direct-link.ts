@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import net from "node:net";
 import * as zmq from "zeromq";
 import {
-  MessageSender, ReplayGuard, STREAM_MAX_BYTES, Signer, StreamFrameReader, createLogger, dataSocketLimits, decodeMessage, directStreamFromEnv, messageLimits, receiveMessages, streamChunks,
+  MessageSender, ReplayGuard, STREAM_MAX_BYTES, Signer, StreamFrameReader, createLogger, dataSocketLimits, decodeMessage, directStreamFromEnv, messageLimits, receiveMessages, writeStreamMessage,
   type ClientConnectionInfo, type DirectAddress, type Message, type MessageContents, type MessageType, type OutgoingFrame, type SendOptions,
 } from "@tsparallel/protocol";
 
@@ -209,14 +209,6 @@ export class DirectLink {
 const RESOLVED = Promise.resolve();
 
 function write(socket: net.Socket, frames: OutgoingFrame[]): Promise<void> {
-  if (socket.writable) {
-    const chunks = streamChunks(frames);
-    if (chunks.length === 1) socket.write(chunks[0]!);
-    else {
-      socket.cork();
-      for (const chunk of chunks) socket.write(chunk);
-      socket.uncork();
-    }
-  }
+  writeStreamMessage(socket, frames);
   return RESOLVED;
 }

@@ -1,6 +1,6 @@
 import net from "node:net";
 import {
-  MessageError, MessageSender, RateLimitedWarnings, StreamFrameReader, decodeMessage, droppedMessages, messageLimits, streamChunks,
+  MessageError, MessageSender, RateLimitedWarnings, StreamFrameReader, decodeMessage, droppedMessages, messageLimits, writeStreamMessage,
   type DropReason, type Logger, type Message, type MessageContents, type MessageType, type OutgoingFrame, type ReplayGuard, type Signer,
 } from "@tsparallel/protocol";
 
@@ -135,14 +135,7 @@ export class DirectStream {
   }
 
   #write(socket: net.Socket, frames: OutgoingFrame[]): Promise<void> {
-    if (socket.destroyed || !socket.writable) return RESOLVED;
-    const chunks = streamChunks(frames);
-    if (chunks.length === 1) socket.write(chunks[0]!);
-    else {
-      socket.cork();
-      for (const chunk of chunks) socket.write(chunk);
-      socket.uncork();
-    }
+    writeStreamMessage(socket, frames);
     return RESOLVED;
   }
 }

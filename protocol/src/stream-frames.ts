@@ -1,3 +1,4 @@
+import type { Socket } from "node:net";
 import type { OutgoingFrame } from "./envelope.js";
 import { MessageError } from "./envelope.js";
 
@@ -44,6 +45,18 @@ export function streamChunks(frames: readonly OutgoingFrame[]): Buffer[] {
   const header = Buffer.allocUnsafe(headerBytes);
   writeHeader(header, bytes, bodies);
   return [header, ...bodies];
+}
+
+/** Writes one message's frames to a stream socket (nothing once it cannot be written to). */
+export function writeStreamMessage(socket: Socket, frames: readonly OutgoingFrame[]): void {
+  if (socket.destroyed || !socket.writable) return;
+  const chunks = streamChunks(frames);
+  if (chunks.length === 1) socket.write(chunks[0]!);
+  else {
+    socket.cork();
+    for (const chunk of chunks) socket.write(chunk);
+    socket.uncork();
+  }
 }
 
 function writeHeader(out: Buffer, bytes: number, bodies: Buffer[]): void {
