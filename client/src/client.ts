@@ -633,12 +633,7 @@ export class Client implements AsyncDisposable {
         if (run.length === 0) return;
         const msgIds = run.map((i) => tasks[start + i]!.msgId);
         const targets = spec.targets === null ? null : run.map((i) => spec.targets![i]!);
-        const request: TaskRequest = {
-          msgIds, targets, body: spec.body, bufferCount: spec.frames.length,
-          ...(spec.lb ? { lb: spec.lb } : {}), ...(label !== undefined ? { label } : {}), ...(spec.broadcast && run.length > 1 ? { broadcast: true } : {}),
-        };
-        const directInputs = this.#directInputs(spec.body);
-        if (directInputs) request.directInputs = directInputs;
+        const request = this.#taskRequest(spec, msgIds, targets, label, spec.broadcast === true && run.length > 1);
         firsts.push(start + run[0]!);
         outgoing.push({ request, frames: spec.frames });
         if (targets && this.#directWanted) for (let k = 0; k < targets.length; k++) this.#routed(targets[k]!, msgIds[k]!);
@@ -683,13 +678,20 @@ export class Client implements AsyncDisposable {
    */
   #submitBalancedOne<R extends AsyncResult<unknown>>(spec: TaskSpec, make: (tasks: TaskTable, owner: TaskOwner) => R, label: string | undefined): R {
     const msgId = spec.msgIds?.[0] ?? newMessageId();
-    const request: TaskRequest = { msgIds: [msgId], targets: null, body: spec.body, bufferCount: spec.frames.length };
-    if (spec.lb) request.lb = spec.lb;
-    if (label !== undefined) request.label = label;
-    const directInputs = this.#directInputs(spec.body);
-    if (directInputs) request.directInputs = directInputs;
+    const request = this.#taskRequest(spec, [msgId], null, label, false);
     const result = make(new TaskTable({ msgIds: [msgId], kind: spec.body.kind, submitted: Date.now(), label }), this);
     return this.#enqueue(result, new OneTask(result as AsyncResult<unknown>, { request, frames: spec.frames }));
+  }
+
+  /** The submit_request entry for one spec's tasks (msgIds and targets in the same order). */
+  #taskRequest(spec: TaskSpec, msgIds: string[], targets: number[] | null, label: string | undefined, broadcast: boolean): TaskRequest {
+    const request: TaskRequest = { msgIds, targets, body: spec.body, bufferCount: spec.frames.length };
+    if (spec.lb) request.lb = spec.lb;
+    if (label !== undefined) request.label = label;
+    if (broadcast) request.broadcast = true;
+    const directInputs = this.#directInputs(spec.body);
+    if (directInputs) request.directInputs = directInputs;
+    return request;
   }
 
   /**
