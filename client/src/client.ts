@@ -218,6 +218,11 @@ export class Client implements AsyncDisposable {
     return link?.state === "ready" ? link.transport : undefined;
   }
 
+  /** @internal The direct stream to an engine has completed its trust exchange (stream-trust.ts): its messages go unsigned. */
+  _directStreamTrusted(engineId: number): boolean {
+    return this.#links.get(engineId)?.streamTrusted ?? false;
+  }
+
   /** The controller's client address. */
   get url(): string {
     return this.#link.address;

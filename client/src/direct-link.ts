@@ -2,7 +2,8 @@ import { randomBytes } from "node:crypto";
 import net from "node:net";
 import * as zmq from "zeromq";
 import {
-  MessageSender, ReplayGuard, STREAM_MAX_BYTES, Signer, StreamFrameReader, createLogger, dataSocketLimits, decodeMessage, directStreamFromEnv, messageLimits, receiveMessages, writeStreamMessage,
+  MessageSender, NO_SIGNATURE, ReplayGuard, STREAM_MAX_BYTES, Signer, StreamFrameReader, createLogger, dataSocketLimits, decodeMessage, directStreamFromEnv, isLoopbackConnection,
+  isTrustNonce, messageLimits, newTrustNonce, receiveMessages, writeStreamMessage,
   type ClientConnectionInfo, type DirectAddress, type Message, type MessageContents, type MessageType, type OutgoingFrame, type SendOptions,
 } from "@tsparallel/protocol";
 
@@ -14,6 +15,16 @@ export const DIRECT_HANDSHAKE_MS = 2_000;
 export type LinkState = "connecting" | "ready" | "failed";
 
 type Channel = "stream" | "zmq";
+
+interface StreamConnection {
+  socket: net.Socket;
+  sender: MessageSender;
+  welcomed: boolean;
+  /** The nonce this link's hello asked the engine to echo (stream-trust.ts), until it does. */
+  trust?: string;
+  /** The trust exchange is done: messages go and come unsigned. */
+  trusted: boolean;
+}
 
 /**
  * A client's own connection to one engine's direct port (DirectView's direct path): a signed
@@ -30,13 +41,14 @@ type Channel = "stream" | "zmq";
  * takes the DEALER (both hellos carry the same `link` token). The two connections do not keep
  * order between them, so a message changes connection only when the client has no direct task out on
  * this engine (`send`'s `idle`); otherwise it takes the one the last message took. A stream that fails
- * or closes leaves the DEALER doing everything.
+ * or closes leaves the DEALER doing everything. On a loopback connection the stream's hello asks for
+ * the trust exchange (protocol/src/stream-trust.ts), after which its messages go and come unsigned.
  */
 export class DirectLink {
   state: LinkState = "connecting";
   readonly #dealer: zmq.Dealer;
   readonly #dealerSender: MessageSender;
-  #stream: { socket: net.Socket; sender: MessageSender; welcomed: boolean } | undefined;
+  #stream: StreamConnection | undefined;
   #dealerWelcomed = false;
   /** The connection the last message took. */
   #last: Channel = "zmq";
@@ -82,6 +94,10 @@ export class DirectLink {
   /** Which connection small messages take now: the stream while it is up. */
   get transport(): Channel {
     return this.#stream?.welcomed ? "stream" : "zmq";
+  }
+
+  get streamTrusted(): boolean {
+    return this.#stream?.trusted ?? false;
   }
 
   /**
@@ -149,8 +165,9 @@ export class DirectLink {
     const match = /^tcp:\/\/\[?([^\]]+?)\]?:(\d+)$/.exec(url);
     if (!match) return;
     const socket = new net.Socket();
-    const sender = new MessageSender({ sendTimeout: 0, send: (frames: OutgoingFrame[]) => write(socket, frames) }, signer, session, log, "compact");
-    const stream = (this.#stream = { socket, sender, welcomed: false });
+    const output = { sendTimeout: 0, send: (frames: OutgoingFrame[]) => write(socket, frames) };
+    const sender = new MessageSender(output, signer, session, log, "compact");
+    const stream: StreamConnection = (this.#stream = { socket, sender, welcomed: false, trusted: false });
     const limits = messageLimits();
     const reader = new StreamFrameReader(limits.maxMessageBytes);
     const lost = (why: string): void => {
@@ -170,9 +187,13 @@ export class DirectLink {
       for (const frames of messages) {
         let msg: Message;
         try {
-          msg = decodeMessage(signer, frames, { limits, replay: this.#replay });
+          msg = stream.trusted ? decodeMessage(NO_SIGNATURE, frames, { limits }) : decodeMessage(signer, frames, { limits, replay: this.#replay });
         } catch (err) {
           log.warn(`engine ${this.engineId}: dropped a bad message on its direct stream (${(err as Error).message})`);
+          continue;
+        }
+        if (msg.header.msg_type === "direct_challenge") {
+          this.#answerChallenge(stream, msg.content as Partial<MessageContents["direct_challenge"]>, output, session);
           continue;
         }
         if (!this.#handle(msg, "stream")) return;
@@ -180,7 +201,22 @@ export class DirectLink {
     });
     socket.on("error", (err) => lost(err.message));
     socket.on("close", () => lost("closed"));
-    socket.connect(Number(match[2]), match[1]!, () => sender.send("direct_hello", { link: this.#token }));
+    socket.connect(Number(match[2]), match[1]!, () => {
+      if (signer.enabled && isLoopbackConnection(socket)) stream.trust = newTrustNonce();
+      sender.send("direct_hello", stream.trust ? { link: this.#token, trust: stream.trust } : { link: this.#token });
+    });
+  }
+
+  /** The engine echoed this link's nonce (it holds the key and is live): answer its nonce, then go unsigned (stream-trust.ts). */
+  #answerChallenge(stream: StreamConnection, challenge: Partial<MessageContents["direct_challenge"]>, output: ConstructorParameters<typeof MessageSender>[0], session: string): void {
+    if (stream.trusted || stream.trust === undefined || challenge.echo !== stream.trust || !isTrustNonce(challenge.nonce)) {
+      log.warn(`engine ${this.engineId}: ignored a direct_challenge that does not answer this link's hello`);
+      return;
+    }
+    stream.trust = undefined;
+    stream.sender.send("direct_trust", { nonce: challenge.nonce });
+    stream.trusted = true;
+    stream.sender = new MessageSender(output, NO_SIGNATURE, session, log, "compact");
   }
 
   /** One verified message from the engine; false once the link is given up. */

@@ -1,6 +1,7 @@
 import net from "node:net";
 import {
-  MessageError, MessageSender, RateLimitedWarnings, StreamFrameReader, decodeMessage, droppedMessages, messageLimits, writeStreamMessage,
+  MessageError, MessageSender, NO_SIGNATURE, RateLimitedWarnings, StreamFrameReader, decodeMessage, droppedMessages, isLoopbackConnection, isTrustNonce, messageLimits,
+  newTrustNonce, writeStreamMessage,
   type DropReason, type Logger, type Message, type MessageContents, type MessageType, type OutgoingFrame, type ReplayGuard, type Signer,
 } from "@tsparallel/protocol";
 
@@ -23,7 +24,8 @@ const RESOLVED = Promise.resolve();
  * so a direct round trip wakes one thread per hop, where ZeroMQ wakes three (the sender's I/O thread,
  * the receiver's I/O thread, the receiver's main thread). The messages are the same signed compact
  * messages with the same checks (HMAC, the replay guard the ROUTER uses, size and depth limits, the
- * date window); what ZeroMQ did for the ROUTER is done here: frames (stream-frames.ts, sizes checked
+ * date window; on a loopback connection, once its trust exchange is done, unsigned: see
+ * protocol/src/stream-trust.ts); what ZeroMQ did for the ROUTER is done here: frames (stream-frames.ts, sizes checked
  * before anything is buffered), the handshake deadline (a connection that has sent no valid message
  * within TSPARALLEL_HANDSHAKE_MS is closed), the connection cap (TSPARALLEL_DIRECT_MAX_CONNECTIONS).
  * A bad message is dropped and counted; a stream whose framing breaks is closed (it cannot be resynced).
@@ -86,8 +88,13 @@ export class DirectStream {
     const limits = messageLimits();
     const reader = new StreamFrameReader(limits.maxMessageBytes);
     const peerName = socket.remoteAddress ?? "?";
-    const sender = new MessageSender({ sendTimeout: 0, send: (frames: OutgoingFrame[]) => this.#write(socket, frames) }, signer, session, log, "compact");
+    const output = { sendTimeout: 0, send: (frames: OutgoingFrame[]) => this.#write(socket, frames) };
+    let sender = new MessageSender(output, signer, session, log, "compact");
     let link: string | undefined;
+    // The trust exchange (stream-trust.ts): the nonce this engine asked the client to answer, then trusted.
+    const loopback = signer.enabled && isLoopbackConnection(socket);
+    let challenge: string | undefined;
+    let trusted = false;
     const peer: DirectPeer = {
       send: (type, content, buffers) => void sender.send(type, content, buffers && buffers.length ? { buffers } : {}),
       linked: (token) => void (link = token),
@@ -115,7 +122,7 @@ export class DirectStream {
       for (const frames of messages) {
         let msg: Message;
         try {
-          msg = decodeMessage(signer, frames, { limits, replay });
+          msg = trusted ? decodeMessage(NO_SIGNATURE, frames, { limits }) : decodeMessage(signer, frames, { limits, replay });
         } catch (err) {
           drop(err instanceof MessageError ? err.reason : "malformed", (err as Error).message);
           continue;
@@ -123,6 +130,25 @@ export class DirectStream {
         if (!greeted) {
           greeted = true;
           clearTimeout(handshake);
+        }
+        const type = msg.header.msg_type;
+        if (type === "direct_trust") {
+          const { nonce } = msg.content as Partial<MessageContents["direct_trust"]>;
+          if (challenge === undefined || nonce !== challenge) {
+            drop("signature", "a direct_trust that answers no challenge of this connection");
+            continue;
+          }
+          challenge = undefined;
+          trusted = true;
+          sender = new MessageSender(output, NO_SIGNATURE, session, log, "compact");
+          continue;
+        }
+        if (type === "direct_hello" && loopback && !trusted) {
+          const { trust } = msg.content as Partial<MessageContents["direct_hello"]>;
+          if (isTrustNonce(trust)) {
+            challenge = newTrustNonce();
+            sender.send("direct_challenge", { echo: trust, nonce: challenge });
+          }
         }
         this.#handler?.(peer, msg);
       }

@@ -21,3 +21,4 @@ export * from "./packed-arrays.js";
 export * from "./zap.js";
 export * from "./direct.js";
 export * from "./stream-frames.js";
+export * from "./stream-trust.js";

@@ -480,8 +480,14 @@ export interface MessageContents {
    * dropped. `link` (hex, at most 32 characters): the same on a link's DEALER and stream, so the engine can
    * send a big reply to a task that came by the stream over the DEALER (see DirectLink).
    */
-  direct_hello: { link?: string };
+  direct_hello: { link?: string; trust?: string };
   direct_welcome: { id: number; uuid: string; dropped: number };
+  /**
+   * A direct stream's trust exchange (stream-trust.ts): the engine's answer to a hello's `trust` nonce on a
+   * loopback connection, and the client's answer to the engine's nonce; after it, messages go unsigned.
+   */
+  direct_challenge: { echo: string; nonce: string };
+  direct_trust: { nonce: string };
   /** `client`: the client's routing identity at the controller (connect_reply.client), for the controller's records. */
   direct_request: { client: string; tasks: DirectTask[] };
 
