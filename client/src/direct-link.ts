@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import net from "node:net";
 import * as zmq from "zeromq";
 import {
-  MessageSender, NO_SIGNATURE, ReplayGuard, STREAM_MAX_BYTES, Signer, StreamFrameReader, createLogger, dataSocketLimits, decodeMessage, directStreamFromEnv, isLoopbackConnection,
+  MessageSender, NO_SIGNATURE, ReplayGuard, STREAM_MAX_BYTES, Signer, StreamFrameReader, createLogger, dataSocketLimits, decodeMessage, directStreamFromEnv, directStreamTrustFromEnv, isLoopbackConnection,
   isTrustNonce, messageLimits, newTrustNonce, receiveMessages, writeStreamMessage,
   type ClientConnectionInfo, type DirectAddress, type Message, type MessageContents, type MessageType, type OutgoingFrame, type SendOptions,
 } from "@tsparallel/protocol";
@@ -202,7 +202,7 @@ export class DirectLink {
     socket.on("error", (err) => lost(err.message));
     socket.on("close", () => lost("closed"));
     socket.connect(Number(match[2]), match[1]!, () => {
-      if (signer.enabled && isLoopbackConnection(socket)) stream.trust = newTrustNonce();
+      if (signer.enabled && isLoopbackConnection(socket) && directStreamTrustFromEnv()) stream.trust = newTrustNonce();
       sender.send("direct_hello", stream.trust ? { link: this.#token, trust: stream.trust } : { link: this.#token });
     });
   }

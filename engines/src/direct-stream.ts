@@ -1,6 +1,6 @@
 import net from "node:net";
 import {
-  MessageError, MessageSender, NO_SIGNATURE, RateLimitedWarnings, StreamFrameReader, decodeMessage, droppedMessages, isLoopbackConnection, isTrustNonce, messageLimits,
+  MessageError, MessageSender, NO_SIGNATURE, RateLimitedWarnings, StreamFrameReader, decodeMessage, directStreamTrustFromEnv, droppedMessages, isLoopbackConnection, isTrustNonce, messageLimits,
   newTrustNonce, writeStreamMessage,
   type DropReason, type Logger, type Message, type MessageContents, type MessageType, type OutgoingFrame, type ReplayGuard, type Signer,
 } from "@tsparallel/protocol";
@@ -92,7 +92,7 @@ export class DirectStream {
     let sender = new MessageSender(output, signer, session, log, "compact");
     let link: string | undefined;
     // The trust exchange (stream-trust.ts): the nonce this engine asked the client to answer, then trusted.
-    const loopback = signer.enabled && isLoopbackConnection(socket);
+    const loopback = signer.enabled && isLoopbackConnection(socket) && directStreamTrustFromEnv();
     let challenge: string | undefined;
     let trusted = false;
     const peer: DirectPeer = {

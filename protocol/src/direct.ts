@@ -20,6 +20,21 @@ export function directMaxConnections(env: NodeJS.ProcessEnv = process.env): numb
 export const DIRECT_STREAM_ENV = "TSPARALLEL_DIRECT_STREAM";
 
 export function directStreamFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
-  const value = env[DIRECT_STREAM_ENV]?.trim().toLowerCase();
-  return !(value === "0" || value === "off" || value === "false" || value === "no");
+  return !switchedOff(env[DIRECT_STREAM_ENV]);
+}
+
+/**
+ * `TSPARALLEL_DIRECT_STREAM_TRUST=0` (or "off", "false", "no"): every message on a direct stream is signed,
+ * loopback or not (stream-trust.ts): in a client, its links do not ask; in an engine, it does not grant.
+ * For a loopback end that is only one end of a plaintext relay across a network.
+ */
+export const DIRECT_STREAM_TRUST_ENV = "TSPARALLEL_DIRECT_STREAM_TRUST";
+
+export function directStreamTrustFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
+  return !switchedOff(env[DIRECT_STREAM_TRUST_ENV]);
+}
+
+function switchedOff(setting: string | undefined): boolean {
+  const value = setting?.trim().toLowerCase();
+  return value === "0" || value === "off" || value === "false" || value === "no";
 }

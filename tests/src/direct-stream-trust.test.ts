@@ -119,6 +119,29 @@ describe("the direct stream's trust exchange on loopback", () => {
       raw.socket.destroy();
     }
   });
+
+  test("TSPARALLEL_DIRECT_STREAM_TRUST=0 in a client keeps its loopback stream signed", async (t) => {
+    const { cluster, client, ids } = shared();
+    const id = ids[0]!;
+    if (readConnectionFile(client.connectionFile, "client").curve) return t.skip("no plain stream on a CURVE cluster");
+    const before = process.env.TSPARALLEL_DIRECT_STREAM_TRUST;
+    process.env.TSPARALLEL_DIRECT_STREAM_TRUST = "0";
+    const signedClient = await cluster.connect({ activate: false });
+    try {
+      try {
+        // Read as a link opens its stream.
+        signedClient.directView(id);
+        await eventually("a direct link over the stream", () => signedClient._directTransport(id) === "stream");
+      } finally {
+        if (before === undefined) delete process.env.TSPARALLEL_DIRECT_STREAM_TRUST;
+        else process.env.TSPARALLEL_DIRECT_STREAM_TRUST = before;
+      }
+      assert.equal(await signedClient.directView(id).apply((x: number) => x + 2, 40), 42);
+      assert.equal(signedClient._directStreamTrusted(id), false);
+    } finally {
+      signedClient.close();
+    }
+  });
 });
 
 /** This host's first IPv4 address that is not loopback, if it has one. */
