@@ -2,9 +2,9 @@ import { randomBytes } from "node:crypto";
 import net from "node:net";
 import * as zmq from "zeromq";
 import {
-  MessageSender, NO_SIGNATURE, ReplayGuard, STREAM_MAX_BYTES, Signer, StreamFrameReader, createLogger, dataSocketLimits, decodeMessage, directStreamFromEnv, directStreamTrustFromEnv, isLoopbackConnection,
-  isTrustNonce, messageLimits, newTrustNonce, receiveMessages, writeStreamMessage,
-  type ClientConnectionInfo, type DirectAddress, type Message, type MessageContents, type MessageType, type OutgoingFrame, type SendOptions,
+  MessageSender, ReplayGuard, STREAM_MAX_BYTES, Signer, StreamConnection, createLogger, dataSocketLimits, directStreamFromEnv, directStreamTrustFromEnv, isLoopbackConnection,
+  isTrustNonce, messageLimits, newTrustNonce, receiveMessages,
+  type ClientConnectionInfo, type DirectAddress, type Message, type MessageContents, type MessageType, type SendOptions,
 } from "@tsparallel/protocol";
 
 const log = createLogger("client");
@@ -16,14 +16,11 @@ export type LinkState = "connecting" | "ready" | "failed";
 
 type Channel = "stream" | "zmq";
 
-interface StreamConnection {
-  socket: net.Socket;
-  sender: MessageSender;
+interface LinkStream {
+  connection: StreamConnection;
   welcomed: boolean;
   /** The nonce this link's hello asked the engine to echo (stream-trust.ts), until it does. */
   trust?: string;
-  /** The trust exchange is done: messages go and come unsigned. */
-  trusted: boolean;
 }
 
 /**
@@ -48,7 +45,7 @@ export class DirectLink {
   state: LinkState = "connecting";
   readonly #dealer: zmq.Dealer;
   readonly #dealerSender: MessageSender;
-  #stream: StreamConnection | undefined;
+  #stream: LinkStream | undefined;
   #dealerWelcomed = false;
   /** The connection the last message took. */
   #last: Channel = "zmq";
@@ -97,7 +94,7 @@ export class DirectLink {
   }
 
   get streamTrusted(): boolean {
-    return this.#stream?.trusted ?? false;
+    return this.#stream?.connection.trusted ?? false;
   }
 
   /**
@@ -113,7 +110,8 @@ export class DirectLink {
       channel = bytes > STREAM_MAX_BYTES ? "zmq" : "stream";
     }
     this.#last = channel;
-    (channel === "stream" ? stream!.sender : this.#dealerSender).send(type, content, options);
+    if (channel === "stream") stream!.connection.send(type, content, options);
+    else this.#dealerSender.send(type, content, options);
   }
 
   close(): void {
@@ -152,8 +150,7 @@ export class DirectLink {
     const stream = this.#stream;
     if (!stream) return;
     this.#stream = undefined;
-    stream.sender.close();
-    stream.socket.destroy();
+    stream.connection.close();
   }
 
   async #receive(dealer: zmq.Dealer, signer: Signer): Promise<void> {
@@ -165,58 +162,39 @@ export class DirectLink {
     const match = /^tcp:\/\/\[?([^\]]+?)\]?:(\d+)$/.exec(url);
     if (!match) return;
     const socket = new net.Socket();
-    const output = { sendTimeout: 0, send: (frames: OutgoingFrame[]) => write(socket, frames) };
-    const sender = new MessageSender(output, signer, session, log, "compact");
-    const stream: StreamConnection = (this.#stream = { socket, sender, welcomed: false, trusted: false });
-    const limits = messageLimits();
-    const reader = new StreamFrameReader(limits.maxMessageBytes);
     const lost = (why: string): void => {
       if (this.#stream !== stream) return;
       log.debug(`engine ${this.engineId}: its direct stream is gone (${why}); its direct work goes over ZeroMQ`);
       this.#dropStream();
       this.#readyIfDone();
     };
-    socket.setNoDelay(true);
-    socket.on("data", (chunk: Buffer) => {
-      let messages: Buffer[][];
-      try {
-        messages = reader.push(chunk);
-      } catch (err) {
-        return lost((err as Error).message);
-      }
-      for (const frames of messages) {
-        let msg: Message;
-        try {
-          msg = stream.trusted ? decodeMessage(NO_SIGNATURE, frames, { limits }) : decodeMessage(signer, frames, { limits, replay: this.#replay });
-        } catch (err) {
-          log.warn(`engine ${this.engineId}: dropped a bad message on its direct stream (${(err as Error).message})`);
-          continue;
-        }
-        if (msg.header.msg_type === "direct_challenge") {
-          this.#answerChallenge(stream, msg.content as Partial<MessageContents["direct_challenge"]>, output, session);
-          continue;
-        }
-        if (!this.#handle(msg, "stream")) return;
-      }
+    const connection = new StreamConnection(socket, {
+      signer, session, log, replay: this.#replay,
+      onBadMessage: (_reason, why) => log.warn(`engine ${this.engineId}: dropped a bad message on its direct stream (${why})`),
+      onBrokenFraming: (_reason, why) => lost(why),
+      onMessage: (msg) => {
+        if (msg.header.msg_type === "direct_challenge") this.#answerChallenge(stream, msg.content as Partial<MessageContents["direct_challenge"]>);
+        else this.#handle(msg, "stream");
+      },
     });
+    const stream: LinkStream = (this.#stream = { connection, welcomed: false });
     socket.on("error", (err) => lost(err.message));
     socket.on("close", () => lost("closed"));
     socket.connect(Number(match[2]), match[1]!, () => {
       if (signer.enabled && isLoopbackConnection(socket) && directStreamTrustFromEnv()) stream.trust = newTrustNonce();
-      sender.send("direct_hello", stream.trust ? { link: this.#token, trust: stream.trust } : { link: this.#token });
+      connection.send("direct_hello", stream.trust ? { link: this.#token, trust: stream.trust } : { link: this.#token });
     });
   }
 
   /** The engine echoed this link's nonce (it holds the key and is live): answer its nonce, then go unsigned (stream-trust.ts). */
-  #answerChallenge(stream: StreamConnection, challenge: Partial<MessageContents["direct_challenge"]>, output: ConstructorParameters<typeof MessageSender>[0], session: string): void {
-    if (stream.trusted || stream.trust === undefined || challenge.echo !== stream.trust || !isTrustNonce(challenge.nonce)) {
+  #answerChallenge(stream: LinkStream, challenge: Partial<MessageContents["direct_challenge"]>): void {
+    if (stream.connection.trusted || stream.trust === undefined || challenge.echo !== stream.trust || !isTrustNonce(challenge.nonce)) {
       log.warn(`engine ${this.engineId}: ignored a direct_challenge that does not answer this link's hello`);
       return;
     }
     stream.trust = undefined;
-    stream.sender.send("direct_trust", { nonce: challenge.nonce });
-    stream.trusted = true;
-    stream.sender = new MessageSender(output, NO_SIGNATURE, session, log, "compact");
+    stream.connection.send("direct_trust", { nonce: challenge.nonce });
+    stream.connection.trust();
   }
 
   /** One verified message from the engine; false once the link is given up. */
@@ -242,9 +220,3 @@ export class DirectLink {
   }
 }
 
-const RESOLVED = Promise.resolve();
-
-function write(socket: net.Socket, frames: OutgoingFrame[]): Promise<void> {
-  writeStreamMessage(socket, frames);
-  return RESOLVED;
-}

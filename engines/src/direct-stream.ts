@@ -1,8 +1,7 @@
 import net from "node:net";
 import {
-  MessageError, MessageSender, NO_SIGNATURE, RateLimitedWarnings, StreamFrameReader, decodeMessage, directStreamTrustFromEnv, droppedMessages, isLoopbackConnection, isTrustNonce, messageLimits,
-  newTrustNonce, writeStreamMessage,
-  type DropReason, type Logger, type Message, type MessageContents, type MessageType, type OutgoingFrame, type ReplayGuard, type Signer,
+  RateLimitedWarnings, StreamConnection, directStreamTrustFromEnv, droppedMessages, isLoopbackConnection, isTrustNonce, messageLimits, newTrustNonce,
+  type DropReason, type Logger, type Message, type MessageContents, type MessageType, type ReplayGuard, type Signer,
 } from "@tsparallel/protocol";
 
 /** Where a direct message came from, and how to answer it: a ZeroMQ routing identity or a stream connection. */
@@ -16,7 +15,6 @@ export interface DirectPeer {
 
 export type DirectHandler = (peer: DirectPeer, msg: Message) => void;
 
-const RESOLVED = Promise.resolve();
 
 /**
  * The plain TCP side of an engine's direct port (DirectAddress.stream), beside its ZeroMQ ROUTER on
@@ -84,75 +82,50 @@ export class DirectStream {
     }
     const { signer, session, replay, log, onDrop } = this.opts;
     this.#connections.add(socket);
-    socket.setNoDelay(true);
-    const limits = messageLimits();
-    const reader = new StreamFrameReader(limits.maxMessageBytes);
     const peerName = socket.remoteAddress ?? "?";
-    const output = { sendTimeout: 0, send: (frames: OutgoingFrame[]) => this.#write(socket, frames) };
-    let sender = new MessageSender(output, signer, session, log, "compact");
     let link: string | undefined;
-    // The trust exchange (stream-trust.ts): the nonce this engine asked the client to answer, then trusted.
+    // The trust exchange (stream-trust.ts): the nonce this engine asked the client to answer.
     const loopback = signer.enabled && isLoopbackConnection(socket) && directStreamTrustFromEnv();
     let challenge: string | undefined;
-    let trusted = false;
-    const peer: DirectPeer = {
-      send: (type, content, buffers) => void sender.send(type, content, buffers && buffers.length ? { buffers } : {}),
-      linked: (token) => void (link = token),
-      bulk: () => (link === undefined ? undefined : this.opts.routerOf(link)),
-    };
     let greeted = false;
     const handshake = setTimeout(() => {
       if (!greeted) socket.destroy();
-    }, limits.handshakeMs);
+    }, messageLimits().handshakeMs);
     handshake.unref();
     const drop = (reason: DropReason, why: string): void => {
       droppedMessages[reason]++;
       onDrop(reason);
       this.#warnings.warn(`${peerName}/${reason}`, `dropped a bad message on the direct stream from ${peerName} (${why})`);
     };
-    socket.on("data", (chunk: Buffer) => {
-      let messages: Buffer[][];
-      try {
-        messages = reader.push(chunk);
-      } catch (err) {
-        drop(err instanceof MessageError ? err.reason : "malformed", (err as Error).message);
-        socket.destroy();
-        return;
-      }
-      for (const frames of messages) {
-        let msg: Message;
-        try {
-          msg = trusted ? decodeMessage(NO_SIGNATURE, frames, { limits }) : decodeMessage(signer, frames, { limits, replay });
-        } catch (err) {
-          drop(err instanceof MessageError ? err.reason : "malformed", (err as Error).message);
-          continue;
-        }
+    const connection: StreamConnection = new StreamConnection(socket, {
+      signer, session, log, replay,
+      onBadMessage: drop,
+      onBrokenFraming: drop,
+      onMessage: (msg) => {
         if (!greeted) {
           greeted = true;
           clearTimeout(handshake);
         }
         const type = msg.header.msg_type;
         if (type === "direct_trust") {
-          const { nonce } = msg.content as Partial<MessageContents["direct_trust"]>;
-          if (challenge === undefined || nonce !== challenge) {
-            drop("signature", "a direct_trust that answers no challenge of this connection");
-            continue;
+          if (challenge === undefined || (msg.content as Partial<MessageContents["direct_trust"]>).nonce !== challenge) {
+            return drop("signature", "a direct_trust that answers no challenge of this connection");
           }
           challenge = undefined;
-          trusted = true;
-          sender = new MessageSender(output, NO_SIGNATURE, session, log, "compact");
-          continue;
+          return connection.trust();
         }
-        if (type === "direct_hello" && loopback && !trusted) {
+        if (type === "direct_hello" && loopback && !connection.trusted) {
           const { trust } = msg.content as Partial<MessageContents["direct_hello"]>;
-          if (isTrustNonce(trust)) {
-            challenge = newTrustNonce();
-            sender.send("direct_challenge", { echo: trust, nonce: challenge });
-          }
+          if (isTrustNonce(trust)) connection.send("direct_challenge", { echo: trust, nonce: (challenge = newTrustNonce()) });
         }
         this.#handler?.(peer, msg);
-      }
+      },
     });
+    const peer: DirectPeer = {
+      send: (type, content, buffers) => connection.send(type, content, buffers && buffers.length ? { buffers } : {}),
+      linked: (token) => void (link = token),
+      bulk: () => (link === undefined ? undefined : this.opts.routerOf(link)),
+    };
     socket.on("error", () => socket.destroy());
     socket.on("close", () => {
       clearTimeout(handshake);
@@ -160,10 +133,6 @@ export class DirectStream {
     });
   }
 
-  #write(socket: net.Socket, frames: OutgoingFrame[]): Promise<void> {
-    writeStreamMessage(socket, frames);
-    return RESOLVED;
-  }
 }
 
 export interface StreamOptions {

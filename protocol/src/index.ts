@@ -22,3 +22,4 @@ export * from "./zap.js";
 export * from "./direct.js";
 export * from "./stream-frames.js";
 export * from "./stream-trust.js";
+export * from "./stream-connection.js";

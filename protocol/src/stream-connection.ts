@@ -1,0 +1,93 @@
+import type { Socket } from "node:net";
+import { MessageError, decodeMessage, type DropReason, type Message } from "./envelope.js";
+import { messageLimits } from "./limits.js";
+import type { Logger } from "./log.js";
+import type { MessageContents, MessageType } from "./messages.js";
+import type { ReplayGuard } from "./replay.js";
+import type { Signer } from "./signer.js";
+import { MessageSender, type SendOptions } from "./socket.js";
+import { StreamFrameReader, writeStreamMessage } from "./stream-frames.js";
+import { NO_SIGNATURE } from "./stream-trust.js";
+
+export interface StreamConnectionOptions {
+  signer: Signer;
+  session: string;
+  log: Logger;
+  /** Checks signed messages before the connection is trusted (shared with the ROUTER beside it). */
+  replay: ReplayGuard;
+  /** Every message that passed the checks, in order. */
+  onMessage(msg: Message): void;
+  /** A message that failed them: dropped. */
+  onBadMessage(reason: DropReason, why: string): void;
+  /** Framing that cannot be a message: the stream cannot be resynced, so it is closed after this. */
+  onBrokenFraming(reason: DropReason, why: string): void;
+}
+
+const RESOLVED = Promise.resolve();
+
+/**
+ * One direct-stream connection as both ends see it (an engine's DirectStream, a client's DirectLink):
+ * frames read as they arrive (stream-frames.ts), each message decoded with the envelope's checks and
+ * handed on, or dropped; messages sent in the compact form. Signed and checked message by message until
+ * `trust()` (stream-trust.ts: each end calls it when its side of the exchange is done), then unsigned
+ * both ways, with the size, frame, depth and JSON checks still on every message.
+ */
+export class StreamConnection {
+  readonly #socket: Socket;
+  readonly #opts: StreamConnectionOptions;
+  readonly #output = { sendTimeout: 0, send: (frames: Parameters<MessageSender["sendFrames"]>[0]) => (writeStreamMessage(this.#socket, frames), RESOLVED) };
+  #sender: MessageSender;
+  #trusted = false;
+
+  constructor(socket: Socket, opts: StreamConnectionOptions) {
+    this.#socket = socket;
+    this.#opts = opts;
+    this.#sender = new MessageSender(this.#output, opts.signer, opts.session, opts.log, "compact");
+    const limits = messageLimits();
+    const reader = new StreamFrameReader(limits.maxMessageBytes);
+    socket.setNoDelay(true);
+    socket.on("data", (chunk: Buffer) => {
+      let messages: Buffer[][];
+      try {
+        messages = reader.push(chunk);
+      } catch (err) {
+        opts.onBrokenFraming(err instanceof MessageError ? err.reason : "malformed", (err as Error).message);
+        socket.destroy();
+        return;
+      }
+      for (const frames of messages) {
+        let msg: Message;
+        try {
+          msg = this.#trusted ? decodeMessage(NO_SIGNATURE, frames, { limits }) : decodeMessage(opts.signer, frames, { limits, replay: opts.replay });
+        } catch (err) {
+          opts.onBadMessage(err instanceof MessageError ? err.reason : "malformed", (err as Error).message);
+          continue;
+        }
+        // A handler may have closed the connection: what is left of the chunk is not for anybody.
+        if (socket.destroyed) return;
+        opts.onMessage(msg);
+      }
+    });
+  }
+
+  get trusted(): boolean {
+    return this.#trusted;
+  }
+
+  send<T extends MessageType>(type: T, content: MessageContents[T], options?: SendOptions): void {
+    this.#sender.send(type, content, options);
+  }
+
+  /** From now on, send unsigned and take unsigned messages (only after this end's side of the exchange). */
+  trust(): void {
+    if (this.#trusted) return;
+    this.#trusted = true;
+    this.#sender.close();
+    this.#sender = new MessageSender(this.#output, NO_SIGNATURE, this.#opts.session, this.#opts.log, "compact");
+  }
+
+  close(): void {
+    this.#sender.close();
+    this.#socket.destroy();
+  }
+}
