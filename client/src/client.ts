@@ -1,7 +1,7 @@
 import { EventEmitter } from "node:events";
 import { inspect, type InspectOptions } from "node:util";
 import {
-  clientConnectionFile, clusterIdOfConnectionFile, decodePublishedData, directFromEnv, messageIdAt, newMessageId, reserveMessageIds, type MessageIdBlock, readConnectionFile, splitFrames, unpackValue,
+  clientConnectionFile, clusterIdOfConnectionFile, decodePublishedData, directFromEnv, messageIdAt, newMessageId, reserveMessageIds, type MessageIdBlock, readConnectionFile, SerializationError, splitFrames, unpackValue,
   type ClusterSnapshot, type DirectTask, type EngineInfo, type FunctionRef, type Message, type MessageContents, type MessageType,
   type QueueStatus, type ShippedFunction, type TaskBody, type TaskDbFilter, type TaskDbKey, type TaskDbRecord,
   type TaskRecordInfo, type TaskRequest, type TaskResult,
@@ -86,6 +86,8 @@ function inParts<T>(ids: readonly T[], size = IDS_PER_REQUEST): T[][] {
 export type Job = AsyncResult<unknown> | string | number;
 /** A controller heartbeat this long after a controller_shutdown comes from a restarted controller. */
 const RESTARTED_AFTER_MS = 2_000;
+/** The frames of a result without any (never written to). */
+const NO_FRAMES: Buffer[] = [];
 /** Most tasks in one submit_request (see #flush). */
 const SUBMIT_BATCH = 4096;
 /** What _functionRef made for each shipped function (a packaged one is shipped anew per call, so it gets its own). */
@@ -872,11 +874,23 @@ export class Client implements AsyncDisposable {
 
   #onResults(msg: Message<MessageContents["task_reply"]>): void {
     const { results } = msg.content;
-    const groups = splitFrames(msg.buffers, results.map((r) => r.bufferCount));
+    const buffers = msg.buffers;
+    // Checked whole before any result settles, as splitFrames would (a bad count drops the message).
+    let total = 0;
+    for (let i = 0; i < results.length; i++) {
+      const count = results[i]!.bufferCount;
+      if (!Number.isInteger(count) || count < 0) throw new SerializationError("message buffer counts do not match its frames");
+      total += count;
+    }
+    if (total > buffers.length) throw new SerializationError("message buffer counts do not match its frames");
     const received = Date.now();
     this.#received.results += results.length;
-    for (const frame of msg.buffers) this.#received.resultBytes += frame.length;
-    results.forEach((result, i) => this.#settle(result, groups[i]!, received));
+    for (const frame of buffers) this.#received.resultBytes += frame.length;
+    for (let i = 0, at = 0; i < results.length; i++) {
+      const count = results[i]!.bufferCount;
+      this.#settle(results[i]!, count === 0 ? NO_FRAMES : buffers.slice(at, at + count), received);
+      at += count;
+    }
     // Answers make room in the in-flight window for tasks still waiting here.
     if (this.#unsent.msgIds) this.#flush();
   }
