@@ -30,7 +30,11 @@ export class FunctionTable {
   /** The body with its function (`fn`, or its own) named by index: a new object; `body` is not changed. */
   body(body: TaskBody, as?: FunctionRef): WireBody {
     if (body.kind !== "apply" && body.kind !== "map") return body;
-    const fn = as ?? body.fn;
+    return { ...body, fn: this.indexOf(as ?? body.fn) };
+  }
+
+  /** The index `fn` travels under in this batch (added to `fns` on first use). */
+  indexOf(fn: FunctionRef): number {
     let i = this.#byRef.get(fn);
     if (i === undefined) {
       const same = this.#byHash.get(fn.hash);
@@ -44,7 +48,7 @@ export class FunctionTable {
       }
       this.#byRef.set(fn, i);
     }
-    return { ...body, fn: i };
+    return i;
   }
 }
 
