@@ -91,7 +91,7 @@ const NO_FRAMES: Buffer[] = [];
 /** Most tasks in one submit_request (see #flush). */
 const SUBMIT_BATCH = 4096;
 /** Most tasks in the first submit_request of a flush; each next one may hold twice as many, up to SUBMIT_BATCH. */
-const FIRST_SUBMIT_BATCH = 256;
+const FIRST_SUBMIT_BATCH = Number(process.env.TSP_FIRST_BATCH ?? 256); // EXPERIMENT
 /** What _functionRef made for each shipped function (a packaged one is shipped anew per call, so it gets its own). */
 const functionRefs = new WeakMap<ShippedFunction, FunctionRef>();
 /** Most tasks sent and not yet answered; the rest wait in this client (see SubmitQueue). */
@@ -684,9 +684,7 @@ export class Client implements AsyncDisposable {
     const msgId = spec.msgIds?.[0] ?? newMessageId();
     const request = this.#taskRequest(spec, [msgId], null, label, false);
     const result = make(new TaskTable({ msgIds: [msgId], kind: spec.body.kind, submitted: Date.now(), label }), this);
-    // Its body is its own: every caller (a view's apply, execute or one-chunk parallel; a task released by
-    // its dependencies) builds a spec per call and sends it once.
-    return this.#enqueue(result, new OneTask(result as AsyncResult<unknown>, { request, frames: spec.frames }, true));
+    return this.#enqueue(result, new OneTask(result as AsyncResult<unknown>, { request, frames: spec.frames }));
   }
 
   /** The submit_request entry for one spec's tasks (msgIds and targets in the same order). */

@@ -12,13 +12,11 @@ export interface Outgoing {
  * index (shared-functions.ts). The controller's function cache is bounded, so a source sent in an
  * earlier message may be gone there: sending it with each message is what keeps every task runnable.
  */
-function onceper(request: TaskRequest, functions: FunctionTable, ownBody: boolean): TaskRequest {
+function onceper(request: TaskRequest, functions: FunctionTable): TaskRequest {
   const body = request.body;
   if (body.kind !== "apply" && body.kind !== "map") return request;
-  // In place: a request is built for the one send (TaskSource.build), while its body may be shared,
-  // unless its source made it for this send alone (a copy per task was a tenth of a map's sending).
-  if (ownBody) (body as { fn: FunctionRef | number }).fn = functions.indexOf(body.fn);
-  else request.body = functions.body(body) as unknown as TaskBody;
+  // In place: a request is built for the one send (TaskSource.build), while its body may be shared.
+  request.body = functions.body(body) as unknown as TaskBody;
   return request;
 }
 
@@ -38,8 +36,6 @@ export interface TaskSource {
   build(j: number): Outgoing;
   /** How many msg ids in all, when not `first(count - 1) + ids(count - 1)` (some of the call's tasks went direct). */
   readonly msgIdCount?: number;
-  /** build() makes each task's body for that send alone (nothing else holds it): it may be changed in place. */
-  readonly ownBodies?: boolean;
 }
 
 /** Tasks built already (an apply, a direct call): handed out once, then forgotten. */
@@ -89,17 +85,13 @@ export class BuiltTasks implements TaskSource {
 /** One task with one msg id, built already (a load-balanced apply): BuiltTasks without its arrays. */
 export class OneTask implements TaskSource {
   readonly count = 1;
-  readonly ownBodies: boolean;
   #task: Outgoing | undefined;
 
-  /** `ownBody`: nothing but this task holds its body (a load-balanced apply's, made for the call). */
   constructor(
     readonly result: AsyncResult<unknown>,
     task: Outgoing,
-    ownBody = false,
   ) {
     this.#task = task;
-    this.ownBodies = ownBody;
   }
 
   /** As BuiltTasks: 0 for the task, 1 (the end) past it. */
@@ -171,7 +163,6 @@ export class SubmitQueue {
   take(maxMsgIds: number, sent: (task: Waiting) => void): Taken {
     const tasks: TaskRequest[] = [];
     const frames: Buffer[] = [];
-    const ownBodies: boolean[] = [];
 
     let taken = 0;
     // Calls sent whole leave the queue together at the end: shifting them one by one was O(calls)
@@ -188,11 +179,10 @@ export class SubmitQueue {
             continue;
           }
           const ids = source.ids(j);
-          if (tasks.length > 0 && taken + ids > maxMsgIds) return this.#done(tasks, frames, taken, ownBodies);
+          if (tasks.length > 0 && taken + ids > maxMsgIds) return this.#done(tasks, frames, taken);
           entry.next++;
           const out = source.build(j);
           tasks.push(out.request);
-          ownBodies.push(source.ownBodies === true);
           for (const frame of out.frames) frames.push(frame);
           taken += ids;
           const first = source.first(j);
@@ -203,15 +193,15 @@ export class SubmitQueue {
     } finally {
       if (sentWhole) this.#entries.splice(0, sentWhole);
     }
-    return this.#done(tasks, frames, taken, ownBodies);
+    return this.#done(tasks, frames, taken);
   }
 
-  #done(tasks: TaskRequest[], frames: Buffer[], taken: number, ownBodies: readonly boolean[]): Taken {
+  #done(tasks: TaskRequest[], frames: Buffer[], taken: number): Taken {
     this.#msgIds -= taken;
     // One task (a single apply's round trip) names its function in its body, as it would in fns.
     if (tasks.length < 2) return { tasks, frames };
     const functions = new FunctionTable();
-    for (let i = 0; i < tasks.length; i++) tasks[i] = onceper(tasks[i]!, functions, ownBodies[i]!);
+    for (let i = 0; i < tasks.length; i++) tasks[i] = onceper(tasks[i]!, functions);
     return functions.size ? { tasks, frames, fns: functions.fns } : { tasks, frames };
   }
 

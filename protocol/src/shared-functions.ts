@@ -30,11 +30,7 @@ export class FunctionTable {
   /** The body with its function (`fn`, or its own) named by index: a new object; `body` is not changed. */
   body(body: TaskBody, as?: FunctionRef): WireBody {
     if (body.kind !== "apply" && body.kind !== "map") return body;
-    return { ...body, fn: this.indexOf(as ?? body.fn) };
-  }
-
-  /** The index `fn` travels under in this batch (added to `fns` on first use). */
-  indexOf(fn: FunctionRef): number {
+    const fn = as ?? body.fn;
     let i = this.#byRef.get(fn);
     if (i === undefined) {
       const same = this.#byHash.get(fn.hash);
@@ -48,7 +44,7 @@ export class FunctionTable {
       }
       this.#byRef.set(fn, i);
     }
-    return i;
+    return { ...body, fn: i };
   }
 }
 

@@ -68,8 +68,6 @@ export interface PackedChunk {
  * payload without Refs (nearly always) live in PackedItems; others keep their own frames.
  */
 export class MapTasks implements TaskSource {
-  /** build() makes a body per send. */
-  readonly ownBodies = true;
   readonly #packed: PackedItems;
   readonly #special = new Map<number, PackedChunk>();
   #result: AsyncResult<unknown> | undefined;
