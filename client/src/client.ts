@@ -91,7 +91,7 @@ const NO_FRAMES: Buffer[] = [];
 /** Most tasks in one submit_request (see #flush). */
 const SUBMIT_BATCH = 4096;
 /** Most tasks in the first submit_request of a flush; each next one may hold twice as many, up to SUBMIT_BATCH. */
-const FIRST_SUBMIT_BATCH = Number(process.env.TSP_FIRST_BATCH ?? 256); // EXPERIMENT
+const FIRST_SUBMIT_BATCH = 256;
 /** What _functionRef made for each shipped function (a packaged one is shipped anew per call, so it gets its own). */
 const functionRefs = new WeakMap<ShippedFunction, FunctionRef>();
 /** Most tasks sent and not yet answered; the rest wait in this client (see SubmitQueue). */

@@ -94,7 +94,7 @@ export class LocalControllerLauncher implements ControllerLauncher {
  * A 1 MB young generation: an engine's live data is small between tasks, and the default lets every
  * engine keep several more megabytes of new space after a burst of work (measured: 3-7 MiB per engine).
  */
-const ENGINE_NODE_FLAGS = ["--max-semi-space-size=1", ...(process.env.TSP_ENGINE_FLAGS ?? "").split(" ").filter(Boolean)]; // EXPERIMENT
+const ENGINE_NODE_FLAGS = ["--max-semi-space-size=1"];
 
 export class LocalEngineLauncher implements EngineLauncher {
   async start(count: number, options: EngineLaunchOptions): Promise<LaunchedProcess[]> {
