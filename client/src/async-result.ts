@@ -101,12 +101,13 @@ export class AsyncResult<T> implements PromiseLike<T> {
     protected readonly owner: TaskOwner,
     tasks: TaskTable,
     private readonly finish: Finish<T>,
-    { returnExceptions = false }: { returnExceptions?: boolean } = {},
+    options?: { returnExceptions?: boolean },
   ) {
-    this.returnExceptions = returnExceptions;
+    // No destructuring default: it made an empty object per tiny apply.
+    this.returnExceptions = options?.returnExceptions ?? false;
     this._tasks = tasks;
-    // A plain array for a small call: an ArrayBuffer per tiny apply was a large part of the client's garbage.
-    this.#settledFlags = tasks.length <= 16 ? new Array<number>(tasks.length).fill(0) : new Uint8Array(tasks.length);
+    // A plain array for a small call (a literal for one task): an ArrayBuffer per tiny apply was a large part of the client's garbage.
+    this.#settledFlags = tasks.length === 1 ? [0] : tasks.length <= 16 ? new Array<number>(tasks.length).fill(0) : new Uint8Array(tasks.length);
     progressHooks()?.created?.(this);
   }
 

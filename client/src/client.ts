@@ -679,9 +679,10 @@ export class Client implements AsyncDisposable {
    * machinery of runs and direct links it never needs (thousands of tiny applies a second come here).
    */
   #submitBalancedOne<R extends AsyncResult<unknown>>(spec: TaskSpec, make: (tasks: TaskTable, owner: TaskOwner) => R, label: string | undefined): R {
-    const msgId = spec.msgIds?.[0] ?? newMessageId();
-    const request = this.#taskRequest(spec, [msgId], null, label, false);
-    const result = make(new TaskTable({ msgIds: [msgId], kind: spec.body.kind, submitted: Date.now(), label }), this);
+    const msgIds = [spec.msgIds?.[0] ?? newMessageId()];
+    // One array for the request and the table: neither changes it.
+    const request = this.#taskRequest(spec, msgIds, null, label, false);
+    const result = make(new TaskTable({ msgIds, kind: spec.body.kind, submitted: Date.now(), label }), this);
     return this.#enqueue(result, new OneTask(result as AsyncResult<unknown>, { request, frames: spec.frames }));
   }
 
