@@ -55,6 +55,12 @@ export interface TaskOwner {
 
 type Finish<T> = (values: unknown[]) => T;
 
+/** What settles an awaited result's final promise (its value's type is the result's own). */
+interface FinalSettlers {
+  resolve(value: unknown): void;
+  reject(reason: unknown): void;
+}
+
 /** A result's value with errors allowed in place of values: per item of an array, or the value itself. */
 export type WithErrors<T> = T extends (infer E)[] ? (E | Error)[] : T | Error;
 
@@ -75,6 +81,8 @@ export class AsyncResult<T> implements PromiseLike<T> {
   #allDone: (() => void) | undefined;
   #settledPromise: Promise<void> | undefined;
   #final: Promise<T> | undefined;
+  /** Settle #final when the last task settles (set while someone awaits a result not ready yet). */
+  #finalSettlers: FinalSettlers | undefined;
   #outputListeners: Set<(event: OutputEvent) => void> | undefined;
   #arrivalListeners: Set<() => void> | undefined;
   #progressListeners: Set<() => void> | undefined;
@@ -93,12 +101,13 @@ export class AsyncResult<T> implements PromiseLike<T> {
     protected readonly owner: TaskOwner,
     tasks: TaskTable,
     private readonly finish: Finish<T>,
-    { returnExceptions = false }: { returnExceptions?: boolean } = {},
+    options?: { returnExceptions?: boolean },
   ) {
-    this.returnExceptions = returnExceptions;
+    // No destructuring default: it made an empty object per tiny apply.
+    this.returnExceptions = options?.returnExceptions ?? false;
     this._tasks = tasks;
-    // A plain array for a small call: an ArrayBuffer per tiny apply was a large part of the client's garbage.
-    this.#settledFlags = tasks.length <= 16 ? new Array<number>(tasks.length).fill(0) : new Uint8Array(tasks.length);
+    // A plain array for a small call (a literal for one task): an ArrayBuffer per tiny apply was a large part of the client's garbage.
+    this.#settledFlags = tasks.length === 1 ? [0] : tasks.length <= 16 ? new Array<number>(tasks.length).fill(0) : new Uint8Array(tasks.length);
     progressHooks()?.created?.(this);
   }
 
@@ -221,10 +230,36 @@ export class AsyncResult<T> implements PromiseLike<T> {
     return this.#result().catch(onRejected);
   }
 
-  /** The final value (or error), computed once. */
+  /**
+   * The final value (or error), computed once. Awaited before it is ready, it is one promise settled
+   * by the last result (see #finishFinal): a chain of three per call was most of a tiny apply's promises.
+   */
   #result(): Promise<T> {
-    this.#final ??= this.#settled().then(() => this.#fetchHeld()).then(() => this.#collect());
+    if (this.#final) return this.#final;
+    if (this.ready()) this.#final = this.#fetchHeld().then(() => this.#collect());
+    else {
+      this.#final = new Promise<T>((resolve, reject) => {
+        this.#finalSettlers = { resolve: resolve as (value: unknown) => void, reject };
+      });
+    }
     return this.#final;
+  }
+
+  /** Every task settled: the awaited final value, unless values left at the controller must be fetched first. */
+  #finishFinal(): void {
+    const settlers = this.#finalSettlers;
+    if (!settlers) return;
+    this.#finalSettlers = undefined;
+    const { resolve, reject } = settlers;
+    if (this.#held?.size) {
+      this.#fetchHeld().then(() => this.#collect()).then(resolve, reject);
+      return;
+    }
+    try {
+      resolve(this.#collect());
+    } catch (err) {
+      reject(err);
+    }
   }
 
   /** Aborts the tasks that have not started yet; they fail with TaskAbortedError. */
@@ -440,7 +475,10 @@ export class AsyncResult<T> implements PromiseLike<T> {
       }
     }
     if (this.#arrivalListeners?.size) for (const listener of [...this.#arrivalListeners]) listener();
-    if (this.ready()) this.#allDone?.();
+    if (this.ready()) {
+      this.#allDone?.();
+      this.#finishFinal();
+    }
   }
 
   /** @internal The task succeeded; its value stayed at the controller, as other tasks took it as an argument. */

@@ -64,9 +64,11 @@ export class TaskTable {
     // A small call (a tiny apply) gets plain arrays: a typed array costs an ArrayBuffer each, and a
     // thousand applies in flight made the client's young generation churn through them.
     const small = this.length <= SMALL_TABLE;
-    this.#numbers = small ? new Array<number>(this.length * COLUMNS).fill(NaN) : new Float64Array(this.length * COLUMNS).fill(NaN);
+    // One task (an apply): literals, which V8 copies from a template (no fill() call per apply).
+    if (this.length === 1) this.#numbers = [NaN, NaN, NaN, NaN];
+    else this.#numbers = small ? new Array<number>(this.length * COLUMNS).fill(NaN) : new Float64Array(this.length * COLUMNS).fill(NaN);
     if (engineIds) for (let i = 0; i < engineIds.length; i++) this.#numbers[i * COLUMNS + ENGINE] = engineIds[i] ?? NaN;
-    this.#status = small ? new Array<number>(this.length).fill(0) : new Uint8Array(this.length);
+    this.#status = this.length === 1 ? [0] : small ? new Array<number>(this.length).fill(0) : new Uint8Array(this.length);
   }
 
   /** A table with one kind per task given (calls whose tasks differ in kind; small ones). */

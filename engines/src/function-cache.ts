@@ -30,20 +30,23 @@ export class FunctionCache {
    * the cache runs all the same.
    */
   arrived(bodies: Iterable<TaskBody>): void {
-    for (const body of bodies) {
-      if (body.kind !== "apply" && body.kind !== "map") continue;
-      const ref = body.fn as Partial<FunctionRef>;
-      if (typeof ref.hash !== "string") continue;
-      if (typeof ref.source !== "string") {
-        const known = this.#byHash.get(ref.hash);
-        if (known) ref.source = known.source;
-        continue;
-      }
-      const known = this.#byHash.peek(ref.hash);
-      if (known?.source === ref.source) this.#byHash.get(ref.hash);
-      // A mismatch is not learned; the task itself fails when it runs (resolve checks again).
-      else if (functionHash(ref.source) === ref.hash) this.#byHash.set(ref.hash, { source: ref.source }, functionWeight(ref.source));
+    for (const body of bodies) this.arrivedOne(body);
+  }
+
+  /** One task's body as it arrives (see arrived). */
+  arrivedOne(body: TaskBody): void {
+    if (body.kind !== "apply" && body.kind !== "map") return;
+    const ref = body.fn as Partial<FunctionRef>;
+    if (typeof ref.hash !== "string") return;
+    if (typeof ref.source !== "string") {
+      const known = this.#byHash.get(ref.hash);
+      if (known) ref.source = known.source;
+      return;
     }
+    const known = this.#byHash.peek(ref.hash);
+    if (known?.source === ref.source) this.#byHash.get(ref.hash);
+    // A mismatch is not learned; the task itself fails when it runs (resolve checks again).
+    else if (functionHash(ref.source) === ref.hash) this.#byHash.set(ref.hash, { source: ref.source }, functionWeight(ref.source));
   }
 
   /**

@@ -1,4 +1,4 @@
-import { resolveFunctions, splitFrames, type EngineTask, type MessageContents } from "@tsparallel/protocol";
+import { resolveFunctions, type EngineTask, type MessageContents } from "@tsparallel/protocol";
 import type { QueuedTask } from "./task-queue.js";
 
 export class MalformedBatchError extends Error {
@@ -27,13 +27,16 @@ export function tasksOf(content: MessageContents["task_request"], buffers: Buffe
   const unresolved = resolveFunctions(tasks, (content as { fns?: unknown }).fns);
   if (unresolved) throw new MalformedBatchError(unresolved);
   tasks.forEach(checkTask);
-  let groups: Buffer[][];
-  try {
-    groups = splitFrames(buffers, (tasks as EngineTask[]).map((t) => t.bufferCount));
-  } catch (err) {
-    throw new MalformedBatchError((err as Error).message);
+  // One pass, as splitFrames would check it, without its counts and groups arrays (a batch holds up to 256 tiny tasks).
+  const queued = new Array<QueuedTask>(tasks.length);
+  let at = 0;
+  for (let i = 0; i < tasks.length; i++) {
+    const task = tasks[i] as EngineTask;
+    const count = task.bufferCount;
+    if (at + count > buffers.length) throw new MalformedBatchError("message buffer counts do not match its frames");
+    queued[i] = { task, frames: buffers.slice(at, at + count) };
+    at += count;
   }
-  const used = groups.reduce((sum, g) => sum + g.length, 0);
-  if (used !== buffers.length) throw new MalformedBatchError(`${buffers.length - used} frames belong to no task`);
-  return (tasks as EngineTask[]).map((task, i) => ({ task, frames: groups[i]! }));
+  if (at !== buffers.length) throw new MalformedBatchError(`${buffers.length - at} frames belong to no task`);
+  return queued;
 }

@@ -74,7 +74,8 @@ export class TaskHandlers {
 
   /** Tasks as they arrive, before they queue: the function cache follows arrivals (see FunctionCache). */
   arrived(tasks: readonly { task: { body: TaskBody } }[], direct = false): void {
-    (direct ? this.#directFunctions : this.#functions).arrived(tasks.map((t) => t.task.body));
+    const functions = direct ? this.#directFunctions : this.#functions;
+    for (let i = 0; i < tasks.length; i++) functions.arrivedOne(tasks[i]!.task.body);
   }
 
   /** The number of the most recent non-silent execute. */

@@ -80,7 +80,10 @@ export class TaskRunner {
     }
     // A cell that failed still used up its number, as in IPython.
     if (task.body.kind === "execute" && task.body.silent !== true) result.executionCount = this.handlers.executionCount;
-    Object.assign(result, this.capture.take(task.msgId));
+    // Field by field, not Object.assign: most tasks print nothing, and the generic copy ran per task.
+    const output = this.capture.take(task.msgId);
+    if (output.stdout !== undefined) result.stdout = output.stdout;
+    if (output.stderr !== undefined) result.stderr = output.stderr;
     result.completed = now();
     // Only now: SIGINT during packing still has a task to answer for.
     this.#current = null;

@@ -52,6 +52,25 @@ describe("map", () => {
     assert.deepEqual(await client.loadBalancedView().map((x: number) => x ** 2, sixteen()), Array.from(sixteen(), (x) => x ** 2));
   });
 
+  test("a chunkSize-1 map of numbers, booleans, null and undefined gives each item back as it was, holes and array subclasses too", async () => {
+    const { client } = shared();
+    const lv = client.loadBalancedView();
+    const items: unknown[] = [0, -0, NaN, 1.5, -(2 ** 40), Infinity, true, false, null, undefined, , 7];
+    for (const chunkSize of [1, 2, 5]) {
+      const back = await lv.map((x: unknown) => x, items, { chunkSize });
+      assert.equal(back.length, items.length);
+      for (let i = 0; i < items.length; i++) assert.ok(Object.is(back[i], items[i]), `chunkSize ${chunkSize}, item ${i}: ${String(back[i])}`);
+      assert.ok(Object.is(back[1], -0));
+    }
+    class Items extends Array<number> {}
+    assert.deepEqual(await lv.map((x: number) => x * 2, Items.from([1, 2, 3]), { chunkSize: 1 }), [2, 4, 6]);
+    // Mutating the items after the call changes nothing sent: they were packed at the call.
+    const numbers = [1, 2, 3, 4];
+    const pending = lv.map((x: number) => x + 1, numbers, { chunkSize: 1 });
+    numbers.fill(100);
+    assert.deepEqual(await pending, [2, 3, 4, 5]);
+  });
+
   test("map over 101 items, in chunks of any size [test_map_iterable]", async () => {
     const { client } = shared();
     const lv = client.loadBalancedView();

@@ -13,7 +13,7 @@ import { after, describe, test } from "node:test";
 import * as zmq from "zeromq";
 import {
   COMPACT_MAGIC, DELIMITER, JOIN_MAX_FRAME_BYTES, MessageError, ReplayGuard, Signer, clientConnectionFile, decodeMessage, encodeCompact, encodeMessage,
-  SerializationError, messageLimits, newHeader, packValue, unpackValue, type Header,
+  SerializationError, messageLimits, newHeader, packValue, primitivesRangeSize, unpackValue, writePrimitivesRange, type Header,
 } from "@tsparallel/protocol";
 import { eventually } from "./support/cluster-fixture.js";
 import { kill9, startController } from "./support/controller-process.js";
@@ -163,6 +163,26 @@ describe("small values without a v8 serializer", () => {
     const many = Array.from({ length: 40 }, (_, i) => (i % 2 ? i : null));
     assert.deepEqual(roundTrip(many, true).back, many);
     assert.deepEqual(roundTrip([{ a: 1 }], true).back, [{ a: 1 }]);
+  });
+
+  test("a map chunk packed in place from the caller's array is the payload packValue gives its slice", () => {
+    class Items extends Array<unknown> {}
+    const items: unknown[] = [1, -0, NaN, 2 ** 40, -1.5, true, false, null, undefined, , "s", { a: 1 }, ...Array.from({ length: 20 }, (_, i) => i)];
+    for (let start = 0; start < items.length; start++) {
+      for (let end = start + 1; end <= Math.min(items.length, start + 18); end++) {
+        const expected = packValue(items.slice(start, end), "an item", { ownArray: true }).frames;
+        const size = primitivesRangeSize(items, start, end);
+        const primitiveForm = expected.length === 1 && expected[0]!.subarray(0, 8).equals(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f, 0x50, 0x52, 0x4d]));
+        assert.equal(size >= 0, primitiveForm, `items ${start}..${end}`);
+        if (size < 0) continue;
+        const block = Buffer.alloc(size + 10, 0xee);
+        writePrimitivesRange(items, start, end, block, 5);
+        assert.deepEqual(block.subarray(5, 5 + size), expected[0], `items ${start}..${end}`);
+        assert.equal(block[4], 0xee);
+        assert.equal(block[5 + size], 0xee, "nothing written past the size");
+      }
+    }
+    assert.equal(primitivesRangeSize(Items.from([1, 2]), 0, 2) >= 0, true, "the view checks the array's prototype, not this helper");
   });
 
   test("a malformed primitive payload is a SerializationError", () => {

@@ -57,6 +57,11 @@ export interface ImapOptions extends LoadBalancedOptions {
   returnExceptions?: boolean;
 }
 
+/** One task's value is the call's value. */
+const firstValue = (values: unknown[]): unknown => values[0];
+/** The result of one apply or execute: module-level, so a call makes no closures for it. */
+const makeOne = (tasks: TaskTable, owner: TaskOwner): AsyncResult<unknown> => new AsyncResult<unknown>(owner, tasks, firstValue);
+
 /** Hands each task to whichever engine the controller's scheduler picks (ipyparallel's LoadBalancedView). */
 export class LoadBalancedView {
   constructor(
@@ -87,8 +92,9 @@ export class LoadBalancedView {
 
   apply<A extends unknown[], R>(fn: (...args: A) => R, ...args: NoInfer<RemoteArgs<A>>): AsyncResult<Awaited<R>> {
     this.#checkEngines();
-    const spec: TaskSpec = { targets: null, ...applyTask(this.client, fn, args, this.options.copy ?? true, taskRequirements(this.options.require)), lb: this.#lb(this.options) };
-    return this.#submit([spec], (metadata, owner) => new AsyncResult<Awaited<R>>(owner, metadata, (values) => values[0] as Awaited<R>));
+    const { body, frames } = applyTask(this.client, fn, args, this.options.copy ?? true, taskRequirements(this.options.require));
+    const spec: TaskSpec = { targets: null, body, frames, lb: this.#lb(this.options) };
+    return this.#submit([spec], makeOne as (tasks: TaskTable, owner: TaskOwner) => AsyncResult<Awaited<R>>);
   }
 
   /** `lv.remote(fn)(...args)` is `lv.apply(fn, ...args)`, with fn's name (ipyparallel's `@remote`). */
@@ -120,7 +126,7 @@ export class LoadBalancedView {
   execute(code: string): AsyncResult<unknown> {
     this.#checkEngines();
     const spec: TaskSpec = { targets: null, body: { kind: "execute", code }, frames: [], lb: this.#lb(this.options) };
-    return this.#submit([spec], (metadata, owner) => new AsyncResult<unknown>(owner, metadata, (values) => values[0]));
+    return this.#submit([spec], makeOne);
   }
 
   /**
@@ -151,7 +157,13 @@ export class LoadBalancedView {
     const count = Math.ceil(items.length / size);
     const copy = merged.copy ?? true;
     const tasks = new MapTasks(count, size, { lb, ...(merged.label !== undefined ? { label: merged.label } : {}) });
-    for (let j = 0; j < count; j++) tasks.add(j, packChunk(items.slice(j * size, (j + 1) * size), copy));
+    // A plain array's small chunks of numbers, booleans, null and undefined (a chunkSize-1 map of numbers) pack in place.
+    const plain = Object.getPrototypeOf(items) === Array.prototype;
+    for (let j = 0; j < count; j++) {
+      const start = j * size;
+      const end = Math.min(start + size, items.length);
+      if (!plain || !tasks.addPrimitives(j, items, start, end)) tasks.add(j, packChunk(items.slice(start, end), copy));
+    }
     // Only once every item packed: a map that throws here has sent nothing, its function's source included.
     tasks.setFunction(this.client._functionRef(describeFunction(mapped.fn)));
     return this.client._submitLazy(count, "map", tasks, make, merged.label);

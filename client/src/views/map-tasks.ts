@@ -1,4 +1,4 @@
-import type { FunctionRef, TaskBody, TaskRequest } from "@tsparallel/protocol";
+import { primitivesRangeSize, writePrimitivesRange, type FunctionRef, type TaskBody, type TaskRequest } from "@tsparallel/protocol";
 import type { AsyncResult } from "../async-result.js";
 import type { Outgoing, TaskSource } from "../submit-queue.js";
 
@@ -27,16 +27,26 @@ export class PackedItems {
   }
 
   set(j: number, payload: Buffer): void {
-    if (this.#used + payload.length > BLOCK_BYTES || this.#blocks.length === 0) {
-      this.#blocks.push(Buffer.allocUnsafeSlow(Math.max(BLOCK_BYTES, payload.length)));
+    const block = this.reserve(j, payload.length);
+    payload.copy(block, this.#offset[j]!);
+  }
+
+  /** Room for task j's payload of `size` bytes: the block to write it into, at `offsetOf(j)`. */
+  reserve(j: number, size: number): Buffer {
+    if (this.#used + size > BLOCK_BYTES || this.#blocks.length === 0) {
+      this.#blocks.push(Buffer.allocUnsafeSlow(Math.max(BLOCK_BYTES, size)));
       this.#used = 0;
     }
     const b = this.#blocks.length - 1;
-    payload.copy(this.#blocks[b]!, this.#used);
     this.#block[j] = b;
     this.#offset[j] = this.#used;
-    this.#length[j] = payload.length;
-    this.#used += payload.length;
+    this.#length[j] = size;
+    this.#used += size;
+    return this.#blocks[b]!;
+  }
+
+  offsetOf(j: number): number {
+    return this.#offset[j]!;
   }
 
   /** Task j's payload (a view into its block); asked for in task order, so earlier blocks are let go. */
@@ -89,6 +99,18 @@ export class MapTasks implements TaskSource {
   add(j: number, chunk: PackedChunk): void {
     if (chunk.frames.length === 1 && !chunk.refs) this.#packed.set(j, chunk.frames[0]!);
     else this.#special.set(j, chunk);
+  }
+
+  /**
+   * Task j's chunk, items[start..end) of a plain array, packed in place when its items take the
+   * primitive form (a chunkSize-1 map of numbers: no slice, no Refs to look for, no Buffer per
+   * item); false when they do not, and nothing is added.
+   */
+  addPrimitives(j: number, items: readonly unknown[], start: number, end: number): boolean {
+    const size = primitivesRangeSize(items, start, end);
+    if (size < 0) return false;
+    writePrimitivesRange(items, start, end, this.#packed.reserve(j, size), this.#packed.offsetOf(j));
+    return true;
   }
 
   first(j: number): number {

@@ -106,10 +106,22 @@ function localValue(result: AsyncResult<unknown>): { has: boolean; value?: unkno
 /** An apply body and its frames: Ref arguments (also inside array and object arguments) become names resolved on the engine. */
 export function applyTask(client: Client, fn: Function, args: readonly unknown[], copy = true, require?: TaskRequirements): { body: TaskBody; frames: Buffer[] } {
   const shipped = describeFunction(fn);
-  const { values, refs, futures } = refsOf(args, true);
+  // No spreads, and refsOf only when an argument could hold a Ref: thousands of tiny applies a second come here.
+  const body: Extract<TaskBody, { kind: "apply" }> = { kind: "apply", fn: client._functionRef(shipped) };
+  let values = args;
+  if (args.some(isObjectLike)) {
+    const found = refsOf(args, true);
+    values = found.values;
+    if (found.refs.length) body.refs = found.refs;
+    if (found.futures.length) body.futures = found.futures;
+  }
+  if (require) body.require = require;
   // `args` is the array the view's rest parameter made (or refsOf's copy): never the caller's own.
-  const frames = packOwned(values, "an argument of " + (fn.name || "the function"), copy, true);
-  return { body: { kind: "apply", fn: client._functionRef(shipped), ...(refs.length ? { refs } : {}), ...(futures.length ? { futures } : {}), ...(require ? { require } : {}) }, frames };
+  return { body, frames: packOwned(values, fn.name ? `an argument of ${fn.name}` : "an argument of the function", copy, true) };
+}
+
+function isObjectLike(value: unknown): boolean {
+  return typeof value === "object" && value !== null;
 }
 
 /** A map body over one chunk of items. `first`: the index of the chunk's first item in the whole map (the task stream shows it). */
