@@ -79,7 +79,11 @@ export class TaskRouter {
    */
   async submit(client: ClientRef, tasks: unknown, frames: Buffer[], fns?: unknown): Promise<void> {
     if (!Array.isArray(tasks)) throw new SubmitError("submit_request needs a tasks array");
-    const counts = tasks.map((t) => (t !== null && typeof t === "object" ? (t as TaskRequest).bufferCount : NaN));
+    const counts = new Array<number>(tasks.length);
+    for (let i = 0; i < tasks.length; i++) {
+      const t: unknown = tasks[i];
+      counts[i] = t !== null && typeof t === "object" ? (t as TaskRequest).bufferCount : NaN;
+    }
     let groups: Buffer[][];
     // Fractional: history is in submission order, and direct tasks (stamped by their clients, see directReport) interleave with these.
     const now = performance.timeOrigin + performance.now();
@@ -108,32 +112,44 @@ export class TaskRouter {
 
   /** Results from an engine: forwarded to their clients unless the engine no longer holds the task. */
   results(engine: EngineRecord, results: unknown, frames: Buffer[]): void {
-    if (!Array.isArray(results) || !results.every(isResult)) {
+    // Checked and counted in one pass, and handled in a plain loop: this runs for every result of every
+    // task, and a fresh controller runs it unoptimized for its first thousands (closures cost there).
+    if (!Array.isArray(results)) {
       this.log.warn(`engine ${engine.id} sent a malformed task_reply; dropped`);
       return;
     }
+    const counts = new Array<number>(results.length);
+    for (let i = 0; i < results.length; i++) {
+      const result: unknown = results[i];
+      if (!isResult(result)) {
+        this.log.warn(`engine ${engine.id} sent a malformed task_reply; dropped`);
+        return;
+      }
+      counts[i] = result.bufferCount;
+    }
     let groups: Buffer[][];
     try {
-      groups = splitFrames(frames, results.map((r) => r.bufferCount));
+      groups = splitFrames(frames, counts);
     } catch (err) {
       this.log.warn(`engine ${engine.id} sent a task_reply whose frames do not match (${(err as Error).message}); dropped`);
       return;
     }
     const now = Date.now();
     let dropped = 0;
-    results.forEach((result, i) => {
+    for (let i = 0; i < results.length; i++) {
+      const result = results[i] as TaskResult;
       const record = this.records.get(result.msgId);
       // A dead engine's late result, or one for a task handed elsewhere: delivering it would duplicate.
       if (!record || !engine.alive || !engine.release(record, now)) {
         dropped++;
-        return;
+        continue;
       }
       engine.completed++;
       if (result.status !== "ok") engine.failed++;
       if (record.lb) this.balancer.observe(record, result.completed - result.started);
-      if (result.status === "error" && this.#retryAfterError(record, engine.id)) return;
+      if (result.status === "error" && this.#retryAfterError(record, engine.id)) continue;
       this.#complete(record, result.engineId === engine.id ? result : { ...result, engineId: engine.id }, groups[i]!);
-    });
+    }
     if (dropped) this.log.info(`dropped ${dropped} result(s) from engine ${engine.id} for tasks it no longer holds`);
     this.balancer.place();
     this.events.changed();

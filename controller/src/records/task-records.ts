@@ -65,8 +65,8 @@ export class TaskRecords {
       this.#withResults.push(record);
       this.#resultBytes += bytes;
     }
-    const withResults = () => this.#withResults.length - this.#purgedWithResults;
-    while (withResults() > this.limits.keepResults || (this.#resultBytes > this.limits.keepResultBytes && withResults() > 0)) {
+    // No closure for the count: this runs once per finished task.
+    while (this.#withResults.length - this.#purgedWithResults > this.limits.keepResults || (this.#resultBytes > this.limits.keepResultBytes && this.#withResults.length - this.#purgedWithResults > 0)) {
       const old = this.#withResults.shift()!;
       if (this.#records.get(old.msgId) !== old) {
         this.#purgedWithResults--;
