@@ -204,11 +204,14 @@ function bareFunction(fn: FunctionRef): FunctionRef {
 
 const functionJson = new WeakMap<FunctionRef, string>();
 
-/** JSON.stringify(body), with each FunctionRef's JSON written once and reused (the store keeps every task's body). */
+/**
+ * JSON.stringify(withoutSource(body)), with each FunctionRef's source-less JSON written once and reused
+ * (the store keeps every task's body). It takes the accepted body itself: no source-less copy per task.
+ */
 export function bodyJson(body: TaskBody): string {
   if (body.kind !== "apply" && body.kind !== "map") return JSON.stringify(body);
   let fn = functionJson.get(body.fn);
-  if (fn === undefined) functionJson.set(body.fn, (fn = JSON.stringify(body.fn)));
+  if (fn === undefined) functionJson.set(body.fn, (fn = JSON.stringify(bareFunction(body.fn))));
   const { fn: _, ...rest } = body;
   // `rest` always holds `kind`: its JSON is "{...}" with at least one member.
   return `{"fn":${fn},${JSON.stringify(rest).slice(1)}`;

@@ -8,7 +8,7 @@ import type { TaskRecord } from "./records/task-record.js";
  * timeout) is lazy: the record stops `waiting` and is skipped when it reaches a head.
  */
 export class UnassignedQueue {
-  readonly #groups = new Map<string, Deque<TaskRecord>>();
+  readonly #groups = new Map<string, Group>();
   /** Waiting tasks (removed ones stay in their deque until they reach its head). Their places are on them (lb.seq): no Map per task. */
   #waiting = 0;
   #nextSeq = 0;
@@ -53,11 +53,12 @@ export class UnassignedQueue {
    */
   headsInto(records: TaskRecord[], seqs: number[]): number {
     let count = 0;
-    for (const [key, group] of this.#groups) {
+    // By value (each group knows its key): no [key, group] pair per group per placed task.
+    for (const group of this.#groups.values()) {
       while (group.length && !group.peek()!.lb!.waiting) group.shift();
       const head = group.peek();
       if (!head) {
-        this.#groups.delete(key);
+        this.#groups.delete(group.key);
         continue;
       }
       records[count] = head;
@@ -99,11 +100,18 @@ export class UnassignedQueue {
     return picked;
   }
 
-  #group(record: TaskRecord): Deque<TaskRecord> {
+  #group(record: TaskRecord): Group {
     const key = constraintKey(record);
     let group = this.#groups.get(key);
-    if (!group) this.#groups.set(key, (group = new Deque()));
+    if (!group) this.#groups.set(key, (group = new Group(key)));
     return group;
+  }
+}
+
+/** The waiting tasks of one constraint key. */
+class Group extends Deque<TaskRecord> {
+  constructor(readonly key: string) {
+    super();
   }
 }
 

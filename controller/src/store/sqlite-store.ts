@@ -1,7 +1,7 @@
 import { chmodSync } from "node:fs";
 import Database from "better-sqlite3";
 import type { ClusterSnapshot, Logger, RemoteErrorInfo, TaskBody, TaskDbRecord, TaskRecordInfo, TaskRequest } from "@tsparallel/protocol";
-import { bodyJson, isShared, withoutSource } from "../function-cache.js";
+import { bodyJson, isShared } from "../function-cache.js";
 import { dbRecord, recordInfo } from "../records/record-info.js";
 import type { TaskRecord, TaskWork } from "../records/task-record.js";
 import { Deque } from "../deque.js";
@@ -51,7 +51,7 @@ interface Entry {
   seq?: number;
   /** When it was added (performance.now()). */
   since: number;
-  /** What it was asked to do (the body without its source); made JSON only when its row is built. */
+  /** What it was asked to do (the accepted body: bodyJson leaves its source out); made JSON only when its row is built. */
   request?: { body: TaskBody; lb: TaskRequest["lb"] | undefined; frames: Buffer[] };
   result?: Buffer[];
 }
@@ -243,7 +243,8 @@ export class SqliteTaskStore implements TaskStore {
 
   added(record: TaskRecord, work: TaskWork | undefined, lb: TaskRequest["lb"] | undefined): void {
     const entry: Entry = { record, seq: this.#nextSeq++, since: performance.now() };
-    if (work && bytesOf(work.frames) <= this.limitsValueBytes) entry.request = { body: withoutSource(work.body), lb, frames: work.frames };
+    // The body as accepted (sources and all): its stored JSON leaves the source out (bodyJson), so no copy per task.
+    if (work && bytesOf(work.frames) <= this.limitsValueBytes) entry.request = { body: work.body, lb, frames: work.frames };
     this.#adds.set(record.msgId, entry);
     this.#schedule();
   }
