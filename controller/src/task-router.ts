@@ -501,12 +501,15 @@ export class TaskRouter {
   }
 
   #submitBalanced(client: ClientRef, request: TaskRequest, work: TaskWork, now: number, awaitEngines = false): void {
-    const options = request.lb ?? {};
+    const options = request.lb ?? NO_OPTIONS;
     const targets = options.targets ? new Set(options.targets) : undefined;
-    // No spreads: this runs for every load-balanced task.
-    const lb: BalancedState = { targets, retriesLeft: options.retries ?? 0, timeoutMs: options.timeoutMs, waiting: false, durationKey: durationKey(work.body) };
-    if (options.retryOnError) lb.retryOnError = true;
-    if (options.scheme) lb.scheme = options.scheme;
+    // No spreads: this runs for every load-balanced task. Every member is there from the start (the
+    // queue sets seq, a timeout sets timeout): one added later gave each task's state a second shape
+    // and an out-of-object property store.
+    const lb: BalancedState = {
+      targets, retriesLeft: options.retries ?? 0, timeoutMs: options.timeoutMs, waiting: false, durationKey: durationKey(work.body),
+      seq: undefined, timeout: undefined, excluded: undefined, retryOnError: options.retryOnError ? true : undefined, scheme: options.scheme || undefined,
+    };
     const record = new TaskRecord(request.msgIds[0]!, client, work.body.kind, now, lb);
     if (request.label !== undefined) record.label = request.label;
     if (!this.#add(record, work, request.lb)) return;
@@ -629,6 +632,8 @@ function outcomeOf(record: TaskRecord): Outcome {
 }
 
 const NONE: readonly number[] = [];
+/** A task without load-balancing options (most): one shared empty set of them, not an object per task. */
+const NO_OPTIONS: NonNullable<TaskRequest["lb"]> = Object.freeze({});
 
 const TASK_KINDS: ReadonlySet<string> = new Set(["execute", "apply", "map", "push", "pull", "clear"]);
 /** A submission's directInputs, when well formed. */

@@ -254,7 +254,8 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   added(record: TaskRecord, work: TaskWork | undefined, lb: TaskRequest["lb"] | undefined): void {
-    const entry: Entry = { record, seq: this.#nextSeq++, since: performance.now() };
+    // Every member from the start (see Entry): one shape for all entries, no property store added later.
+    const entry: Entry = { record, seq: this.#nextSeq++, since: performance.now(), request: undefined, result: undefined };
     // The body as accepted (sources and all): its stored JSON leaves the source out (bodyJson), so no copy per task.
     if (work && bytesOf(work.frames) <= this.limitsValueBytes) entry.request = { body: work.body, lb, frames: work.frames };
     this.#adds.set(record.msgId, entry);
@@ -265,7 +266,7 @@ export class SqliteTaskStore implements TaskStore {
     let entry = this.#adds.get(record.msgId);
     if (entry) this.#adds.delete(record.msgId);
     // Written pending already: this row updates it (a read before both are committed finds the arguments in the earlier one: #postedEntries).
-    else entry = { record, since: performance.now() };
+    else entry = { record, seq: undefined, since: performance.now(), request: undefined, result: undefined };
     this.#finished.push(entry);
     if (record.resultBytes > this.limitsValueBytes) record.note = overCapNote(record.resultBytes, this.limitsValueBytes, "sqlite");
     else entry.result = frames;
