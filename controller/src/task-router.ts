@@ -203,7 +203,10 @@ export class TaskRouter {
     const body = problem === undefined ? this.functions.accept(entry.body) : undefined;
     // Kept for resubmit as a routed task's are, unless the engine left big arguments out or the function is unknown here.
     const work: TaskWork | undefined = body && !("ename" in body) && !entry.argsDropped ? { body, frames } : undefined;
-    if (problem === undefined) record.streamInfo = taskLabel(entry.body);
+    if (problem === undefined) {
+      record.streamInfo = taskLabel(entry.body);
+      record.streamIndex = streamIndexOf(entry.body);
+    }
     if (!this.#add(record, work)) return;
     if (!engine.alive) {
       // Reported by an engine declared dead meanwhile: its client failed the task when it heard.
@@ -548,7 +551,10 @@ export class TaskRouter {
 
   #send(record: TaskRecord, engine: EngineRecord): void {
     const work = record.work!;
-    record.streamInfo ??= taskLabel(work.body);
+    if (record.streamInfo === undefined) {
+      record.streamInfo = taskLabel(work.body);
+      record.streamIndex = streamIndexOf(work.body);
+    }
     record.engineId = engine.id;
     engine.assign(record, Date.now());
     this.outbox.task(engine, record.msgId, work.body, this.functions.functionFor(engine, work.body), work.frames);
@@ -664,21 +670,21 @@ function isResult(value: unknown): value is TaskResult {
   return typeof r.msgId === "string" && Number.isInteger(r.bufferCount) && r.bufferCount >= 0 && RESULT_STATUSES.has(r.status);
 }
 
-const applyLabels = new WeakMap<FunctionRef, { name?: string; index?: number }>();
+const functionLabels = new WeakMap<FunctionRef, { name?: string }>();
+const NO_LABEL: { name?: string } = Object.freeze({});
 
-/** The function name (and for a map chunk its first item's index) that the task stream shows. */
-function taskLabel(body: TaskBody): { name?: string; index?: number } {
-  if (body.kind === "apply") {
-    // Shared by the tasks of one function (they share its FunctionRef): records only read it.
-    let label = applyLabels.get(body.fn);
-    if (!label) applyLabels.set(body.fn, (label = { name: body.fn.name || "anonymous" }));
-    return label;
-  }
-  if (body.kind === "map") {
-    // One object per chunk (every item of a chunkSize-1 map), so no spread.
-    const label: { name?: string; index?: number } = { name: body.fn.name || "anonymous" };
-    if (body.first !== undefined) label.index = body.first;
-    return label;
-  }
-  return {};
+/**
+ * The function name the task stream shows, shared by the tasks of one function (they share its
+ * FunctionRef): records only read it. A map chunk's first index is the record's streamIndex: an object
+ * per chunk (every item of a chunkSize-1 map) lived as long as its record, 10,000 finished ones included.
+ */
+function taskLabel(body: TaskBody): { name?: string } {
+  if (body.kind !== "apply" && body.kind !== "map") return NO_LABEL;
+  let label = functionLabels.get(body.fn);
+  if (!label) functionLabels.set(body.fn, (label = { name: body.fn.name || "anonymous" }));
+  return label;
+}
+
+function streamIndexOf(body: TaskBody): number | undefined {
+  return body.kind === "map" ? body.first : undefined;
 }

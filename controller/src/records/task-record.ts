@@ -71,7 +71,9 @@ export class TaskRecord {
    * What the task stream shows of the work, kept after the work itself is dropped. Every task sent to an
    * engine has it, so it is a field: among the rare ones it made a rare-fields object for every task.
    */
-  streamInfo?: { name?: string; index?: number } = undefined;
+  streamInfo?: { name?: string } = undefined;
+  /** A map chunk's first item's index, which the task stream shows beside the name. */
+  streamIndex?: number = undefined;
   readonly lb?: BalancedState;
   #rare?: RareFields;
   /**
