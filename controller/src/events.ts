@@ -113,7 +113,7 @@ function streamItem(record: TaskRecord): TaskStreamItem {
   const item: TaskStreamItem = { msgId: record.msgId, engineId: record.engineId!, kind: record.kind, status: record.status!, started: record.started!, completed: record.completed! };
   const info = record.streamInfo;
   if (info?.name !== undefined) item.name = info.name;
-  if (info?.index !== undefined) item.index = info.index;
+  if (record.streamIndex !== undefined) item.index = record.streamIndex;
   if (record.error) {
     const error = `${record.error.ename}: ${record.error.evalue}`.split("\n", 1)[0]!.slice(0, MAX_STREAM_ERROR);
     if (error) item.error = error;

@@ -204,12 +204,26 @@ function bareFunction(fn: FunctionRef): FunctionRef {
 
 const functionJson = new WeakMap<FunctionRef, string>();
 
-/** JSON.stringify(body), with each FunctionRef's JSON written once and reused (the store keeps every task's body). */
+/**
+ * JSON.stringify(withoutSource(body)), with each FunctionRef's source-less JSON written once and reused
+ * (the store keeps every task's body). It takes the accepted body itself: no source-less copy per task.
+ */
 export function bodyJson(body: TaskBody): string {
   if (body.kind !== "apply" && body.kind !== "map") return JSON.stringify(body);
   let fn = functionJson.get(body.fn);
-  if (fn === undefined) functionJson.set(body.fn, (fn = JSON.stringify(body.fn)));
-  const { fn: _, ...rest } = body;
-  // `rest` always holds `kind`: its JSON is "{...}" with at least one member.
-  return `{"fn":${fn},${JSON.stringify(rest).slice(1)}`;
+  if (fn === undefined) functionJson.set(body.fn, (fn = JSON.stringify(bareFunction(body.fn))));
+  // Member by member, as JSON.stringify would write them: a map task's body is its own (its `first`),
+  // and a rest copy of it plus one stringify per task cost the store's handover twice this.
+  let json = `{"fn":${fn}`;
+  for (const key in body) {
+    if (key === "fn" || !Object.hasOwn(body, key)) continue;
+    const value = (body as Record<string, unknown>)[key];
+    const text = typeof value === "number" ? (Number.isFinite(value) ? String(value) : "null") : JSON.stringify(value);
+    if (text === undefined) continue;
+    json += `,${PLAIN_KEYS.has(key) ? `"${key}"` : JSON.stringify(key)}:${text}`;
+  }
+  return `${json}}`;
 }
+
+/** Body members whose names need no escaping in JSON. */
+const PLAIN_KEYS: ReadonlySet<string> = new Set(["kind", "first", "refs", "require", "inputs", "futures", "code", "silent", "names", "block"]);

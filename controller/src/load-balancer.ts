@@ -97,26 +97,39 @@ export class LoadBalancer {
   place(): void {
     const candidates = this.#candidates;
     const found = this.#found;
+    // Fixed for this call: the engines, the guided share (each placement moves one task from waiting
+    // to held, so their sum stays) and the window of a kind of task (durations change only as results
+    // come back). Worked out once, not once per placed task.
+    const alive = this.registry.alive();
+    let held = 0;
+    for (const engine of alive) held += engine.outstanding;
+    const share = this.#guided ? Math.max(1, Math.ceil((this.#queue.length + held) / (GUIDED_FRACTION * Math.max(1, alive.length)))) : Number.POSITIVE_INFINITY;
+    let limitKey: string | undefined;
+    let keyLimit = 0;
     for (;;) {
-      const alive = this.registry.alive();
-      let held = 0;
       let anyFree = false;
       for (const engine of alive) {
-        held += engine.outstanding;
-        if (this.hwm <= 0 || engine.outstanding < this.hwm) anyFree = true;
+        if (this.hwm <= 0 || engine.outstanding < this.hwm) {
+          anyFree = true;
+          break;
+        }
       }
       if (!anyFree) return;
       let best: TaskRecord | undefined;
       let bestSeq = 0;
       let bestCount = 0;
-      const share = this.#guided ? Math.max(1, Math.ceil((this.#queue.length + held) / (GUIDED_FRACTION * Math.max(1, alive.length)))) : Number.POSITIVE_INFINITY;
       const heads = this.#queue.headsInto(this.#heads, this.#seqs);
       for (let h = 0; h < heads; h++) {
         const record = this.#heads[h]!;
         const seq = this.#seqs[h]!;
         if (best && seq > bestSeq) continue;
-        const window = Math.min(share, this.#durations.window(record.lb!.durationKey, this.hwm));
-        const limit = this.hwm <= 0 ? window : Math.min(window, this.hwm);
+        const key = record.lb!.durationKey;
+        if (key !== limitKey) {
+          const window = Math.min(share, this.#durations.window(key, this.hwm));
+          limitKey = key;
+          keyLimit = this.hwm <= 0 ? window : Math.min(window, this.hwm);
+        }
+        const limit = keyLimit;
         const limited = constrained(record);
         let count = 0;
         for (const engine of alive) if (engine.outstanding < limit && (!limited || allowed(record, engine))) found[count++] = engine;

@@ -1,5 +1,5 @@
 import type { ClusterSnapshot } from "@tsparallel/protocol";
-import { readFileSync } from "node:fs";
+import { closeSync, openSync, readSync } from "node:fs";
 import { constants, monitorEventLoopDelay, PerformanceObserver, type IntervalHistogram, type PerformanceEntry } from "node:perf_hooks";
 
 type LoopFigures = NonNullable<ClusterSnapshot["controller"]["loop"]>;
@@ -57,9 +57,17 @@ export class LoopWatch {
   /** The longest hold by wall time, and by wall time less the wait for a core (what the controller itself did: work, GC). */
   readonly #holds = { wall: new LongestHold(), own: new LongestHold() };
 
+  /** This thread's schedstat, with thread CPU. */
+  readonly #schedstat?: ThreadSchedstat;
+  /** Where the last span ended (performance.now(), CPU ms): a span that adjoins it starts there (timeNext). */
+  #lastEnded = 0;
+  #lastEndedCpu = 0;
+
   constructor(cpu: LoopCpu = "process") {
-    this.#cpu = cpu === "thread" && threadCpuMsNow() !== undefined ? "thread" : "process";
-    this.#cpuMsNow = this.#cpu === "thread" ? () => threadCpuMsNow() ?? 0 : processCpuMsNow;
+    this.#schedstat = cpu === "thread" ? ThreadSchedstat.open() : undefined;
+    this.#cpu = this.#schedstat ? "thread" : "process";
+    const schedstat = this.#schedstat;
+    this.#cpuMsNow = schedstat ? () => schedstat.read().runMs : processCpuMsNow;
     this.#delay = monitorEventLoopDelay({ resolution: 10 });
     this.#delay.enable();
     // GC entries arrive after the fact (the next turn), with their start on the same clock.
@@ -78,8 +86,9 @@ export class LoopWatch {
   #startTracer(): void {
     this.#turn = new Map();
     this.#lastTick = performance.now();
-    this.#lastTickCpu = this.#cpuMsNow();
-    this.#lastTickWait = threadWaitMsNow();
+    const { runMs, waitMs } = this.#schedstat!.read();
+    this.#lastTickCpu = runMs;
+    this.#lastTickWait = waitMs;
     this.#tracer = setInterval(() => this.#tick(), TRACE_TICK_MS);
     this.#tracer.unref();
   }
@@ -87,8 +96,7 @@ export class LoopWatch {
   /** A late tick ends a hold: keeps it, with what ran in it, when it is the longest so far. */
   #tick(): void {
     const now = performance.now();
-    const cpu = this.#cpuMsNow();
-    const wait = threadWaitMsNow();
+    const { runMs: cpu, waitMs: wait } = this.#schedstat!.read();
     const heldMs = now - this.#lastTick - TRACE_TICK_MS;
     const waitMs = wait - this.#lastTickWait;
     const candidate = () => {
@@ -109,16 +117,29 @@ export class LoopWatch {
 
   /** Runs `work` (synchronously) and keeps it if it used the most CPU so far. */
   time<T>(what: string, work: () => T): T {
-    const started = performance.now();
-    const cpu = this.#cpuMsNow();
+    return this.#span(what, work, performance.now(), this.#cpuMsNow());
+  }
+
+  /**
+   * time() for a span that starts where the last one ended, nothing having run between them: the clock
+   * and the CPU are read once for both (two reads less per handled message).
+   */
+  timeNext<T>(what: string, work: () => T): T {
+    return this.#span(what, work, this.#lastEnded, this.#lastEndedCpu);
+  }
+
+  #span<T>(what: string, work: () => T, started: number, cpu: number): T {
     try {
       return work();
     } finally {
       const ended = performance.now();
+      const cpuEnded = this.#cpuMsNow();
+      this.#lastEnded = ended;
+      this.#lastEndedCpu = cpuEnded;
       // Judged by CPU time: on a loaded machine a cheap handler's wall time is mostly waiting for a core.
       // One thread cannot use more CPU than the wall time: the kernel updates schedstat at its ticks, so a
       // short span can read CPU used just before it (46.6 ms in a 0 ms span, seen at load 19).
-      const cpuMs = this.#cpu === "thread" ? Math.min(this.#cpuMsNow() - cpu, ended - started) : this.#cpuMsNow() - cpu;
+      const cpuMs = this.#cpu === "thread" ? Math.min(cpuEnded - cpu, ended - started) : cpuEnded - cpu;
       if (this.#turn) {
         const totals = this.#turn.get(what);
         if (totals) {
@@ -148,6 +169,7 @@ export class LoopWatch {
     this.#delay.disable();
     this.#gc.disconnect();
     clearInterval(this.#tracer);
+    this.#schedstat?.close();
   }
 }
 
@@ -189,21 +211,62 @@ export function loopCpuFromEnv(env: NodeJS.ProcessEnv = process.env): LoopCpu {
   return env.TSPARALLEL_LOOP_CPU === "thread" ? "thread" : "process";
 }
 
-/** This thread's CPU time (ms) from Linux's schedstat; undefined where there is none. */
-function threadCpuMsNow(): number | undefined {
-  try {
-    return Number(readFileSync("/proc/thread-self/schedstat", "latin1").split(" ", 1)[0]) / 1e6;
-  } catch {
-    return undefined;
-  }
-}
+/**
+ * This thread's Linux schedstat: its CPU time and how long it waited, runnable, for a core (ms). The
+ * file stays open and each read is one pread into a reused buffer: readFileSync opened, read and closed
+ * it (~9 µs against ~1 µs), and thread CPU reads it at both ends of every timed span.
+ */
+class ThreadSchedstat {
+  readonly #buffer = Buffer.alloc(128);
+  readonly #figures = { runMs: 0, waitMs: 0 };
+  #fd: number | undefined;
 
-/** How long this thread has waited, runnable, for a core (ms; schedstat's second field); 0 where there is none. */
-function threadWaitMsNow(): number {
-  try {
-    return Number(readFileSync("/proc/thread-self/schedstat", "latin1").split(" ", 2)[1]) / 1e6;
-  } catch {
-    return 0;
+  private constructor(fd: number) {
+    this.#fd = fd;
+  }
+
+  /** Undefined where there is no such file (not Linux, no schedstats). */
+  static open(): ThreadSchedstat | undefined {
+    let fd: number | undefined;
+    try {
+      // /proc/thread-self is this (the loop) thread's: the descriptor stays bound to it.
+      fd = openSync("/proc/thread-self/schedstat", "r");
+      const length = readSync(fd, Buffer.alloc(128), 0, 128, 0);
+      if (length === 0) throw new Error("empty schedstat");
+      return new ThreadSchedstat(fd);
+    } catch {
+      if (fd !== undefined) closeSync(fd);
+      return undefined;
+    }
+  }
+
+  /** The figures now (one object, overwritten by the next read); the last ones if this read fails. */
+  read(): { runMs: number; waitMs: number } {
+    if (this.#fd === undefined) return this.#figures;
+    const buffer = this.#buffer;
+    let length: number;
+    try {
+      length = readSync(this.#fd, buffer, 0, buffer.length, 0);
+    } catch {
+      return this.#figures;
+    }
+    // "<run ns> <wait ns> <timeslices>\n", digits only: parsed in place, no strings.
+    let at = 0;
+    let run = 0;
+    while (at < length && buffer[at]! >= 0x30 && buffer[at]! <= 0x39) run = run * 10 + (buffer[at++]! - 0x30);
+    if (at === 0 || buffer[at] !== 0x20) return this.#figures;
+    at++;
+    let wait = 0;
+    while (at < length && buffer[at]! >= 0x30 && buffer[at]! <= 0x39) wait = wait * 10 + (buffer[at++]! - 0x30);
+    this.#figures.runMs = run / 1e6;
+    this.#figures.waitMs = wait / 1e6;
+    return this.#figures;
+  }
+
+  close(): void {
+    if (this.#fd === undefined) return;
+    closeSync(this.#fd);
+    this.#fd = undefined;
   }
 }
 

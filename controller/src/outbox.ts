@@ -27,7 +27,19 @@ function wireTasks(tasks: EngineTask[], fns: (FunctionRef | undefined)[]): Messa
     return { tasks };
   }
   const functions = new FunctionTable();
-  for (let i = 0; i < tasks.length; i++) tasks[i]!.body = functions.body(tasks[i]!.body, fns[i]) as unknown as TaskBody;
+  // Tasks of one call share their body (a tiny apply's arguments are frames): one wire body for a run of them, not a copy each.
+  let body: TaskBody | undefined;
+  let fn: FunctionRef | undefined;
+  let wire: TaskBody | undefined;
+  for (let i = 0; i < tasks.length; i++) {
+    const task = tasks[i]!;
+    if (task.body !== body || fns[i] !== fn || wire === undefined) {
+      body = task.body;
+      fn = fns[i];
+      wire = functions.body(body, fn) as unknown as TaskBody;
+    }
+    task.body = wire;
+  }
   return functions.size ? { tasks, fns: functions.fns } : { tasks };
 }
 

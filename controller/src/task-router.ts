@@ -79,7 +79,11 @@ export class TaskRouter {
    */
   async submit(client: ClientRef, tasks: unknown, frames: Buffer[], fns?: unknown): Promise<void> {
     if (!Array.isArray(tasks)) throw new SubmitError("submit_request needs a tasks array");
-    const counts = tasks.map((t) => (t !== null && typeof t === "object" ? (t as TaskRequest).bufferCount : NaN));
+    const counts = new Array<number>(tasks.length);
+    for (let i = 0; i < tasks.length; i++) {
+      const t: unknown = tasks[i];
+      counts[i] = t !== null && typeof t === "object" ? (t as TaskRequest).bufferCount : NaN;
+    }
     let groups: Buffer[][];
     // Fractional: history is in submission order, and direct tasks (stamped by their clients, see directReport) interleave with these.
     const now = performance.timeOrigin + performance.now();
@@ -108,32 +112,44 @@ export class TaskRouter {
 
   /** Results from an engine: forwarded to their clients unless the engine no longer holds the task. */
   results(engine: EngineRecord, results: unknown, frames: Buffer[]): void {
-    if (!Array.isArray(results) || !results.every(isResult)) {
+    // Checked and counted in one pass, and handled in a plain loop: this runs for every result of every
+    // task, and a fresh controller runs it unoptimized for its first thousands (closures cost there).
+    if (!Array.isArray(results)) {
       this.log.warn(`engine ${engine.id} sent a malformed task_reply; dropped`);
       return;
     }
+    const counts = new Array<number>(results.length);
+    for (let i = 0; i < results.length; i++) {
+      const result: unknown = results[i];
+      if (!isResult(result)) {
+        this.log.warn(`engine ${engine.id} sent a malformed task_reply; dropped`);
+        return;
+      }
+      counts[i] = result.bufferCount;
+    }
     let groups: Buffer[][];
     try {
-      groups = splitFrames(frames, results.map((r) => r.bufferCount));
+      groups = splitFrames(frames, counts);
     } catch (err) {
       this.log.warn(`engine ${engine.id} sent a task_reply whose frames do not match (${(err as Error).message}); dropped`);
       return;
     }
     const now = Date.now();
     let dropped = 0;
-    results.forEach((result, i) => {
+    for (let i = 0; i < results.length; i++) {
+      const result = results[i] as TaskResult;
       const record = this.records.get(result.msgId);
       // A dead engine's late result, or one for a task handed elsewhere: delivering it would duplicate.
       if (!record || !engine.alive || !engine.release(record, now)) {
         dropped++;
-        return;
+        continue;
       }
       engine.completed++;
       if (result.status !== "ok") engine.failed++;
       if (record.lb) this.balancer.observe(record, result.completed - result.started);
-      if (result.status === "error" && this.#retryAfterError(record, engine.id)) return;
+      if (result.status === "error" && this.#retryAfterError(record, engine.id)) continue;
       this.#complete(record, result.engineId === engine.id ? result : { ...result, engineId: engine.id }, groups[i]!);
-    });
+    }
     if (dropped) this.log.info(`dropped ${dropped} result(s) from engine ${engine.id} for tasks it no longer holds`);
     this.balancer.place();
     this.events.changed();
@@ -187,7 +203,10 @@ export class TaskRouter {
     const body = problem === undefined ? this.functions.accept(entry.body) : undefined;
     // Kept for resubmit as a routed task's are, unless the engine left big arguments out or the function is unknown here.
     const work: TaskWork | undefined = body && !("ename" in body) && !entry.argsDropped ? { body, frames } : undefined;
-    if (problem === undefined) record.streamInfo = taskLabel(entry.body);
+    if (problem === undefined) {
+      record.streamInfo = taskLabel(entry.body);
+      record.streamIndex = streamIndexOf(entry.body);
+    }
     if (!this.#add(record, work)) return;
     if (!engine.alive) {
       // Reported by an engine declared dead meanwhile: its client failed the task when it heard.
@@ -485,12 +504,15 @@ export class TaskRouter {
   }
 
   #submitBalanced(client: ClientRef, request: TaskRequest, work: TaskWork, now: number, awaitEngines = false): void {
-    const options = request.lb ?? {};
+    const options = request.lb ?? NO_OPTIONS;
     const targets = options.targets ? new Set(options.targets) : undefined;
-    // No spreads: this runs for every load-balanced task.
-    const lb: BalancedState = { targets, retriesLeft: options.retries ?? 0, timeoutMs: options.timeoutMs, waiting: false, durationKey: durationKey(work.body) };
-    if (options.retryOnError) lb.retryOnError = true;
-    if (options.scheme) lb.scheme = options.scheme;
+    // No spreads: this runs for every load-balanced task. Every member is there from the start (the
+    // queue sets seq, a timeout sets timeout): one added later gave each task's state a second shape
+    // and an out-of-object property store.
+    const lb: BalancedState = {
+      targets, retriesLeft: options.retries ?? 0, timeoutMs: options.timeoutMs, waiting: false, durationKey: durationKey(work.body),
+      seq: undefined, timeout: undefined, excluded: undefined, retryOnError: options.retryOnError ? true : undefined, scheme: options.scheme || undefined,
+    };
     const record = new TaskRecord(request.msgIds[0]!, client, work.body.kind, now, lb);
     if (request.label !== undefined) record.label = request.label;
     if (!this.#add(record, work, request.lb)) return;
@@ -529,7 +551,10 @@ export class TaskRouter {
 
   #send(record: TaskRecord, engine: EngineRecord): void {
     const work = record.work!;
-    record.streamInfo ??= taskLabel(work.body);
+    if (record.streamInfo === undefined) {
+      record.streamInfo = taskLabel(work.body);
+      record.streamIndex = streamIndexOf(work.body);
+    }
     record.engineId = engine.id;
     engine.assign(record, Date.now());
     this.outbox.task(engine, record.msgId, work.body, this.functions.functionFor(engine, work.body), work.frames);
@@ -613,6 +638,8 @@ function outcomeOf(record: TaskRecord): Outcome {
 }
 
 const NONE: readonly number[] = [];
+/** A task without load-balancing options (most): one shared empty set of them, not an object per task. */
+const NO_OPTIONS: NonNullable<TaskRequest["lb"]> = Object.freeze({});
 
 const TASK_KINDS: ReadonlySet<string> = new Set(["execute", "apply", "map", "push", "pull", "clear"]);
 /** A submission's directInputs, when well formed. */
@@ -643,21 +670,21 @@ function isResult(value: unknown): value is TaskResult {
   return typeof r.msgId === "string" && Number.isInteger(r.bufferCount) && r.bufferCount >= 0 && RESULT_STATUSES.has(r.status);
 }
 
-const applyLabels = new WeakMap<FunctionRef, { name?: string; index?: number }>();
+const functionLabels = new WeakMap<FunctionRef, { name?: string }>();
+const NO_LABEL: { name?: string } = Object.freeze({});
 
-/** The function name (and for a map chunk its first item's index) that the task stream shows. */
-function taskLabel(body: TaskBody): { name?: string; index?: number } {
-  if (body.kind === "apply") {
-    // Shared by the tasks of one function (they share its FunctionRef): records only read it.
-    let label = applyLabels.get(body.fn);
-    if (!label) applyLabels.set(body.fn, (label = { name: body.fn.name || "anonymous" }));
-    return label;
-  }
-  if (body.kind === "map") {
-    // One object per chunk (every item of a chunkSize-1 map), so no spread.
-    const label: { name?: string; index?: number } = { name: body.fn.name || "anonymous" };
-    if (body.first !== undefined) label.index = body.first;
-    return label;
-  }
-  return {};
+/**
+ * The function name the task stream shows, shared by the tasks of one function (they share its
+ * FunctionRef): records only read it. A map chunk's first index is the record's streamIndex: an object
+ * per chunk (every item of a chunkSize-1 map) lived as long as its record, 10,000 finished ones included.
+ */
+function taskLabel(body: TaskBody): { name?: string } {
+  if (body.kind !== "apply" && body.kind !== "map") return NO_LABEL;
+  let label = functionLabels.get(body.fn);
+  if (!label) functionLabels.set(body.fn, (label = { name: body.fn.name || "anonymous" }));
+  return label;
+}
+
+function streamIndexOf(body: TaskBody): number | undefined {
+  return body.kind === "map" ? body.first : undefined;
 }

@@ -8,7 +8,10 @@ import type { TaskRecord } from "./records/task-record.js";
  * timeout) is lazy: the record stops `waiting` and is skipped when it reaches a head.
  */
 export class UnassignedQueue {
-  readonly #groups = new Map<string, Deque<TaskRecord>>();
+  /** The tasks any engine may take (most): a field of its own, so a placement needs no Map iteration. */
+  readonly #free = new Group("");
+  /** The tasks with targets or exclusions, by constraint key. */
+  readonly #groups = new Map<string, Group>();
   /** Waiting tasks (removed ones stay in their deque until they reach its head). Their places are on them (lb.seq): no Map per task. */
   #waiting = 0;
   #nextSeq = 0;
@@ -53,11 +56,20 @@ export class UnassignedQueue {
    */
   headsInto(records: TaskRecord[], seqs: number[]): number {
     let count = 0;
-    for (const [key, group] of this.#groups) {
+    const free = this.#free;
+    while (free.length && !free.peek()!.lb!.waiting) free.shift();
+    const freeHead = free.peek();
+    if (freeHead) {
+      records[count] = freeHead;
+      seqs[count++] = freeHead.lb!.seq!;
+    }
+    if (this.#groups.size === 0) return count;
+    // By value (each group knows its key): no [key, group] pair per group.
+    for (const group of this.#groups.values()) {
       while (group.length && !group.peek()!.lb!.waiting) group.shift();
       const head = group.peek();
       if (!head) {
-        this.#groups.delete(key);
+        this.#groups.delete(group.key);
         continue;
       }
       records[count] = head;
@@ -68,7 +80,8 @@ export class UnassignedQueue {
 
   /** Takes a head returned by headsInto() out of the queue. */
   take(record: TaskRecord): void {
-    const group = this.#groups.get(constraintKey(record));
+    const key = constraintKey(record);
+    const group = key === "" ? this.#free : this.#groups.get(key);
     if (group?.peek() === record) group.shift();
     this.remove(record);
   }
@@ -85,9 +98,10 @@ export class UnassignedQueue {
       const record = heads[i]!;
       if (!stuck(record)) continue;
       const key = constraintKey(record);
-      const group = this.#groups.get(key)!;
-      this.#groups.delete(key);
+      const group = key === "" ? this.#free : this.#groups.get(key)!;
       for (const member of group) if (this.remove(member)) taken.push(member);
+      if (key === "") while (this.#free.length) this.#free.shift();
+      else this.#groups.delete(key);
     }
     return taken;
   }
@@ -95,15 +109,24 @@ export class UnassignedQueue {
   /** Waiting tasks a predicate picks, in queue order within each group (one pass, no sort: the queue may hold a million). */
   filter(pick: (record: TaskRecord) => boolean): TaskRecord[] {
     const picked: TaskRecord[] = [];
+    for (const record of this.#free) if (record.lb!.waiting && pick(record)) picked.push(record);
     for (const group of this.#groups.values()) for (const record of group) if (record.lb!.waiting && pick(record)) picked.push(record);
     return picked;
   }
 
-  #group(record: TaskRecord): Deque<TaskRecord> {
+  #group(record: TaskRecord): Group {
     const key = constraintKey(record);
+    if (key === "") return this.#free;
     let group = this.#groups.get(key);
-    if (!group) this.#groups.set(key, (group = new Deque()));
+    if (!group) this.#groups.set(key, (group = new Group(key)));
     return group;
+  }
+}
+
+/** The waiting tasks of one constraint key. */
+class Group extends Deque<TaskRecord> {
+  constructor(readonly key: string) {
+    super();
   }
 }
 

@@ -44,7 +44,6 @@ interface RareFields {
   label?: string;
   note?: string;
   resubmitted?: string;
-  streamInfo?: { name?: string; index?: number };
   gather?: Gather;
 }
 
@@ -68,6 +67,13 @@ export class TaskRecord {
   /** Size of the result value as the engine sent it, kept or not. */
   resultBytes = 0;
   work?: TaskWork;
+  /**
+   * What the task stream shows of the work, kept after the work itself is dropped. Every task sent to an
+   * engine has it, so it is a field: among the rare ones it made a rare-fields object for every task.
+   */
+  streamInfo?: { name?: string } = undefined;
+  /** A map chunk's first item's index, which the task stream shows beside the name. */
+  streamIndex?: number = undefined;
   readonly lb?: BalancedState;
   #rare?: RareFields;
   /**
@@ -137,13 +143,6 @@ export class TaskRecord {
   }
   set resubmitted(value: string | undefined) {
     this.#set("resubmitted", value);
-  }
-  /** What the task stream shows of the work, kept after the work itself is dropped. */
-  get streamInfo(): { name?: string; index?: number } | undefined {
-    return this.#rare?.streamInfo;
-  }
-  set streamInfo(value: { name?: string; index?: number } | undefined) {
-    this.#set("streamInfo", value);
   }
   /** The broadcast this task belongs to, until its result is handed to it. */
   get gather(): Gather | undefined {

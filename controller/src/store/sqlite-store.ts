@@ -1,7 +1,7 @@
 import { chmodSync } from "node:fs";
 import Database from "better-sqlite3";
 import type { ClusterSnapshot, Logger, RemoteErrorInfo, TaskBody, TaskDbRecord, TaskRecordInfo, TaskRequest } from "@tsparallel/protocol";
-import { bodyJson, isShared, withoutSource } from "../function-cache.js";
+import { bodyJson, isShared } from "../function-cache.js";
 import { dbRecord, recordInfo } from "../records/record-info.js";
 import type { TaskRecord, TaskWork } from "../records/task-record.js";
 import { Deque } from "../deque.js";
@@ -51,10 +51,18 @@ interface Entry {
   seq?: number;
   /** When it was added (performance.now()). */
   since: number;
-  /** What it was asked to do (the body without its source); made JSON only when its row is built. */
+  /** What it was asked to do (the accepted body: bodyJson leaves its source out); made JSON only when its row is built. */
   request?: { body: TaskBody; lb: TaskRequest["lb"] | undefined; frames: Buffer[] };
   result?: Buffer[];
 }
+
+/** A task's rows handed to the writer, not committed yet: the newest, and the one that added it (with its arguments). */
+interface PostedRows {
+  latest?: Entry;
+  added?: Entry;
+}
+
+const NONE_POSTED: PostedRows = {};
 
 /** Rows handed to the writer in one message, until it says they are committed. */
 interface Batch {
@@ -89,9 +97,13 @@ export class SqliteTaskStore implements TaskStore {
   readonly #adds = new Map<string, Entry>();
   /** Finished tasks to hand over. */
   #finished: Entry[] = [];
-  /** Handed to the writer, not known to be committed: read from here until they are. */
-  readonly #posted = new Map<string, Entry>();
+  /** Handed to the writer, not known to be committed: read from here until they are (#postedEntries). */
   readonly #inFlight = new Deque<Batch>();
+  /**
+   * The rows of #inFlight by msgId, made by the first read after they changed. A Map kept up as rows
+   * went and came cost a set, a get and a delete per row on the hot path; reads by msgId are rare.
+   */
+  #postedIndex?: Map<string, PostedRows>;
   #behindRows = 0;
   #behindBytes = 0;
   /**
@@ -242,8 +254,10 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   added(record: TaskRecord, work: TaskWork | undefined, lb: TaskRequest["lb"] | undefined): void {
-    const entry: Entry = { record, seq: this.#nextSeq++, since: performance.now() };
-    if (work && bytesOf(work.frames) <= this.limitsValueBytes) entry.request = { body: withoutSource(work.body), lb, frames: work.frames };
+    // Every member from the start (see Entry): one shape for all entries, no property store added later.
+    const entry: Entry = { record, seq: this.#nextSeq++, since: performance.now(), request: undefined, result: undefined };
+    // The body as accepted (sources and all): its stored JSON leaves the source out (bodyJson), so no copy per task.
+    if (work && bytesOf(work.frames) <= this.limitsValueBytes) entry.request = { body: work.body, lb, frames: work.frames };
     this.#adds.set(record.msgId, entry);
     this.#schedule();
   }
@@ -251,12 +265,8 @@ export class SqliteTaskStore implements TaskStore {
   completed(record: TaskRecord, frames: Buffer[]): void {
     let entry = this.#adds.get(record.msgId);
     if (entry) this.#adds.delete(record.msgId);
-    else {
-      entry = { record, since: performance.now() };
-      // Its row may still be on its way to the writer: until then its arguments are read from here.
-      const earlier = this.#posted.get(record.msgId);
-      if (earlier?.request) entry.request = earlier.request;
-    }
+    // Written pending already: this row updates it (a read before both are committed finds the arguments in the earlier one: #postedEntries).
+    else entry = { record, seq: undefined, since: performance.now(), request: undefined, result: undefined };
     this.#finished.push(entry);
     if (record.resultBytes > this.limitsValueBytes) record.note = overCapNote(record.resultBytes, this.limitsValueBytes, "sqlite");
     else entry.result = frames;
@@ -267,7 +277,7 @@ export class SqliteTaskStore implements TaskStore {
     const waiting = this.#adds.get(msgId);
     if (waiting) return { info: recordInfo(waiting.record), frames: [], evicted: false };
     this.#postFinished();
-    const posted = this.#posted.get(msgId);
+    const posted = this.#postedEntries(msgId).latest;
     if (posted) {
       const frames = posted.result ?? [];
       return { info: { ...recordInfo(posted.record), bufferCount: frames.length }, frames, evicted: posted.record.resultBytes > 0 && frames.length === 0 };
@@ -290,7 +300,8 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   request(msgId: string): StoredRequest | null | undefined {
-    const waiting = this.#adds.get(msgId) ?? (this.#postFinished(), this.#posted.get(msgId));
+    const adding = this.#adds.get(msgId);
+    const waiting = adding ?? (this.#postFinished(), this.#postedEntries(msgId).added);
     if (waiting?.request) return { ...(JSON.parse(requestJson(waiting.request)) as Pick<StoredRequest, "body" | "lb">), frames: waiting.request.frames };
     if (waiting?.seq !== undefined) return null;
     const row = this.#requestRow.get(msgId) as { request: string | null; request_frames: Buffer | null } | undefined;
@@ -330,7 +341,7 @@ export class SqliteTaskStore implements TaskStore {
    */
   async #inOrder(visit: (record: TaskDbRecord) => void): Promise<void> {
     this.#postFinished();
-    if (this.#posted.size > 0) await this.#writer.request({ op: "sync" });
+    if (this.#inFlight.length > 0) await this.#writer.request({ op: "sync" });
     const slice = new Slice();
     const waiting = Array.from(this.#adds.values());
     const waitingIds = new Set<string>();
@@ -498,17 +509,40 @@ export class SqliteTaskStore implements TaskStore {
     if (!this.#writer.write(n, rows, blobs.buffer as ArrayBuffer)) return;
     this.#batches++;
     this.#written += entries.length;
-    for (const entry of entries) this.#posted.set(entry.record.msgId, entry);
     this.#inFlight.push({ n, entries, bytes: size });
+    this.#postedIndex = undefined;
     this.#behindRows += entries.length;
     this.#behindBytes += size;
+  }
+
+  /**
+   * A task's rows handed to the writer and not committed yet: the newest (what a result read sees) and
+   * the one that added it (its arguments), if they are among them. At most the writer's bound of rows
+   * behind (`--db-max-behind-rows`) is scanned, and only for reads of tasks that are not live records.
+   */
+  #postedEntries(msgId: string): PostedRows {
+    if (this.#inFlight.length === 0) return NONE_POSTED;
+    if (!this.#postedIndex) {
+      const index = new Map<string, PostedRows>();
+      // Oldest first, so the newest row of a task is the one that stays `latest`.
+      for (const batch of this.#inFlight) {
+        for (const entry of batch.entries) {
+          let rows = index.get(entry.record.msgId);
+          if (!rows) index.set(entry.record.msgId, (rows = {}));
+          rows.latest = entry;
+          if (entry.seq !== undefined) rows.added = entry;
+        }
+      }
+      this.#postedIndex = index;
+    }
+    return this.#postedIndex.get(msgId) ?? NONE_POSTED;
   }
 
   /** The writer committed every batch up to `batch`: they are read from the file now. */
   #committed(batch: number, totals: StoreTotals): void {
     for (let head = this.#inFlight.peek(); head && head.n <= batch; head = this.#inFlight.peek()) {
       this.#inFlight.shift();
-      for (const entry of head.entries) if (this.#posted.get(entry.record.msgId) === entry) this.#posted.delete(entry.record.msgId);
+      this.#postedIndex = undefined;
       this.#behindRows -= head.entries.length;
       this.#behindBytes -= head.bytes;
     }
@@ -518,7 +552,7 @@ export class SqliteTaskStore implements TaskStore {
 
   #forgetInFlight(): void {
     while (this.#inFlight.shift());
-    this.#posted.clear();
+    this.#postedIndex = undefined;
     this.#behindRows = 0;
     this.#behindBytes = 0;
     this.#wake();
@@ -547,7 +581,7 @@ export class SqliteTaskStore implements TaskStore {
 
   stats(): NonNullable<ClusterSnapshot["store"]> {
     return {
-      kind: "sqlite", location: this.location, records: this.#rows, bytes: this.#bytes, waiting: this.#adds.size + this.#finished.length + this.#posted.size,
+      kind: "sqlite", location: this.location, records: this.#rows, bytes: this.#bytes, waiting: this.#adds.size + this.#finished.length + this.#behindRows,
       behind: { rows: this.#behindRows, bytes: this.#behindBytes, paused: this.#caughtUp !== undefined, pauses: this.#pauses },
     };
   }
