@@ -48,13 +48,7 @@ function deathsSeen(client: Client): number[] {
   return dead;
 }
 
-async function slowestHandler(client: Client): Promise<string> {
-  const loop = (await client.status()).controller.loop;
-  assert.ok(loop?.slowest, "the controller names the handler that used the most CPU in one go");
-  return loop.slowest.what;
-}
-
-test("a store written fast and culled all along (100,000 tasks, 20,000 kept) never makes a SQLite write the controller's slowest handler; history and a db query over all of it are whole and in order", { timeout: 240_000 }, async () => {
+test("a store written fast and culled all along (100,000 tasks, 20,000 kept): history and a db query over all of it are whole and in order", { timeout: 240_000 }, async () => {
   // Culls of thousands of rows, WAL checkpoints and 100,000 inserts: on the controller's own loop each
   // was the costliest thing it did (a write after a task_reply held it for 127 ms in a 1M-item map).
   const { client, stop } = await startCluster({ n: 2, controllerArgs: ["--db-max-records", "20000"] });
@@ -65,11 +59,6 @@ test("a store written fast and culled all along (100,000 tasks, 20,000 kept) nev
     const values = await client.loadBalancedView().map((x: number) => x + 1, items, { chunkSize: 1 });
     assert.equal(values.length, n);
     for (let i = 0; i < n; i += 997) assert.equal(values[i], i + 1);
-    // "storing after <message>" was main's SQLite write on the loop. What the loop still does for the
-    // store ("handing rows to the store's writer": building rows, one postMessage, ~1 ms for hundreds
-    // of rows) is not asserted on: a GC step can land in any handler that allocates.
-    const afterMap = await slowestHandler(client);
-    assert.doesNotMatch(afterMap, /^storing after/, `the slowest handler during the map was ${afterMap}`);
 
     const status = await client.status();
     assert.equal(status.store?.kind, "sqlite");
