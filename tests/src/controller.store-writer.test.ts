@@ -1,8 +1,8 @@
 /**
  * The task store never holds the controller's loop (issue 7, item 2): its writes are the writer
  * thread's, and reading the whole store (history, db queries) goes in slices. Real controller and
- * engine processes, the real SQLite file of the profile. No timings are asserted: which handler used
- * the most CPU in one go is (`status().controller.loop.slowest`), and that the sliced answers are whole.
+ * engine processes, the real SQLite file of the profile. No timings are asserted: that the loop goes on
+ * while another SQLite client holds the write lock is, and that the sliced answers are whole.
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
