@@ -2,8 +2,8 @@ import { randomBytes } from "node:crypto";
 import net from "node:net";
 import * as zmq from "zeromq";
 import {
-  MessageSender, ReplayGuard, STREAM_MAX_BYTES, Signer, StreamConnection, createLogger, dataSocketLimits, directStreamFromEnv, directStreamTrustFromEnv, isLoopbackConnection,
-  isTrustNonce, messageLimits, newTrustNonce, receiveMessages,
+  MessageSender, ReplayGuard, STREAM_MAX_BYTES, Signer, StreamConnection, createLogger, dataSocketLimits, directStreamFromEnv,
+  isTrustNonce, mayTrustStream, messageLimits, newTrustNonce, receiveMessages,
   type ClientConnectionInfo, type DirectAddress, type Message, type MessageContents, type MessageType, type SendOptions,
 } from "@tsparallel/protocol";
 
@@ -181,7 +181,7 @@ export class DirectLink {
     socket.on("error", (err) => lost(err.message));
     socket.on("close", () => lost("closed"));
     socket.connect(Number(match[2]), match[1]!, () => {
-      if (signer.enabled && isLoopbackConnection(socket) && directStreamTrustFromEnv()) stream.trust = newTrustNonce();
+      if (mayTrustStream(socket, signer)) stream.trust = newTrustNonce();
       connection.send("direct_hello", stream.trust ? { link: this.#token, trust: stream.trust } : { link: this.#token });
     });
   }

@@ -1,6 +1,6 @@
 import net from "node:net";
 import {
-  RateLimitedWarnings, StreamConnection, directStreamTrustFromEnv, droppedMessages, isLoopbackConnection, isTrustNonce, messageLimits, newTrustNonce,
+  RateLimitedWarnings, StreamConnection, droppedMessages, isTrustNonce, mayTrustStream, messageLimits, newTrustNonce,
   type DropReason, type Logger, type Message, type MessageContents, type MessageType, type ReplayGuard, type Signer,
 } from "@tsparallel/protocol";
 
@@ -14,7 +14,6 @@ export interface DirectPeer {
 }
 
 export type DirectHandler = (peer: DirectPeer, msg: Message) => void;
-
 
 /**
  * The plain TCP side of an engine's direct port (DirectAddress.stream), beside its ZeroMQ ROUTER on
@@ -85,7 +84,7 @@ export class DirectStream {
     const peerName = socket.remoteAddress ?? "?";
     let link: string | undefined;
     // The trust exchange (stream-trust.ts): the nonce this engine asked the client to answer.
-    const loopback = signer.enabled && isLoopbackConnection(socket) && directStreamTrustFromEnv();
+    const mayTrust = mayTrustStream(socket, signer);
     let challenge: string | undefined;
     let greeted = false;
     const handshake = setTimeout(() => {
@@ -114,7 +113,7 @@ export class DirectStream {
           challenge = undefined;
           return connection.trust();
         }
-        if (type === "direct_hello" && loopback && !connection.trusted) {
+        if (type === "direct_hello" && mayTrust && !connection.trusted) {
           const { trust } = msg.content as Partial<MessageContents["direct_hello"]>;
           if (isTrustNonce(trust)) connection.send("direct_challenge", { echo: trust, nonce: (challenge = newTrustNonce()) });
         }
@@ -132,7 +131,6 @@ export class DirectStream {
       this.#connections.delete(socket);
     });
   }
-
 }
 
 export interface StreamOptions {

@@ -6,8 +6,7 @@
 export const DIRECT_ENV = "TSPARALLEL_DIRECT";
 
 export function directFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
-  const value = env[DIRECT_ENV]?.trim().toLowerCase();
-  return !(value === "0" || value === "off" || value === "false" || value === "no");
+  return !switchedOff(env[DIRECT_ENV]);
 }
 
 /** Connections an engine's direct socket holds at once (`TSPARALLEL_DIRECT_MAX_CONNECTIONS`); a handshake past it is refused. */

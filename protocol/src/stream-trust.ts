@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { isIP } from "node:net";
+import { directStreamTrustFromEnv } from "./direct.js";
 import { Signer } from "./signer.js";
 
 /**
@@ -36,6 +37,14 @@ export function isLoopbackAddress(address: string | undefined): boolean {
   const v4 = address.startsWith("::ffff:") ? address.slice(7) : address;
   if (isIP(v4) === 4) return v4.startsWith("127.");
   return address === "::1";
+}
+
+/**
+ * Whether this end takes part in the trust exchange on a connected socket: the cluster signs (has a
+ * key), both ends are on loopback, and TSPARALLEL_DIRECT_STREAM_TRUST does not switch it off.
+ */
+export function mayTrustStream(socket: { localAddress?: string; remoteAddress?: string }, signer: Signer): boolean {
+  return signer.enabled && isLoopbackConnection(socket) && directStreamTrustFromEnv();
 }
 
 /** Both ends of a connected socket are on the loopback interface. */
