@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import { Cluster, type Client } from "tsparallel";
 import type { LoopHold } from "@tsparallel/protocol";
 import { PYTHON } from "./theirs.js";
+import { TINY_TASK_TARGET } from "./table.js";
 
 declare const globalThis: { runs?: number };
 
@@ -185,7 +186,11 @@ export async function runScaleBench(options: { map: boolean; soak: boolean; quic
           `${String(f.wrong ?? "-").padStart(7)} ${String(f.runs ?? "-").padStart(6)}`,
       );
     row("tsparallel", ours);
-    if (theirs) row("ipyparallel", theirs);
+    if (theirs) {
+      row("ipyparallel", theirs);
+      const ratio = theirs.items && theirs.seconds ? ours.items / ours.seconds / (theirs.items / theirs.seconds) : undefined;
+      if (ratio !== undefined) console.log(`items/s, ours over ipyparallel's: ${ratio.toFixed(1)}x (target >= ${TINY_TASK_TARGET}x: ${ratio >= TINY_TASK_TARGET ? "met" : "not met"})`);
+    }
     if (ours.slowest) {
       console.log(
         `controller: the handler that used the most CPU in one go was ${ours.slowest.what}: ${ours.slowest.cpuMs} ms CPU of ${ours.slowestCpu === "thread" ? "its loop thread" : "the process"} (${ours.slowest.ms} ms wall` +
