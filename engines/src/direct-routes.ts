@@ -50,7 +50,8 @@ export class DirectRoutes {
   accepted(peer: DirectPeer, client: string, tasks: QueuedTask[], now = false): void {
     const origin = { peer, client };
     const submitted = Date.now();
-    const sources = new Set<string>();
+    // A lone task (every direct round trip) always keeps its source: no set for it.
+    const sources = tasks.length > 1 ? new Set<string>() : undefined;
     for (const { task, frames } of tasks) {
       this.#origins.set(task.msgId, origin);
       let bytes = 0;
@@ -75,6 +76,18 @@ export class DirectRoutes {
    */
   results(results: TaskResult[], frames: Buffer[]): { results: TaskResult[]; frames: Buffer[] } {
     if (this.#origins.size === 0) return { results, frames };
+    if (results.length === 1) {
+      // A lone direct result (every direct round trip): no maps or lists of the general case.
+      const result = results[0]!;
+      const origin = this.#origins.get(result.msgId);
+      if (origin) {
+        this.#origins.delete(result.msgId);
+        this.#reply(origin.peer, { results, frames });
+        this.#forReport(result, frames);
+        this.#schedule();
+        return NOTHING_LEFT;
+      }
+    }
     const rest: TaskResult[] = [];
     const restFrames: Buffer[] = [];
     const toClients = new Map<DirectPeer, { results: TaskResult[]; frames: Buffer[] }>();
@@ -100,24 +113,25 @@ export class DirectRoutes {
     }
     // The clients first: the report's bookkeeping is not on the round trip.
     for (const [peer, batch] of toClients) this.#reply(peer, batch);
-    for (let i = 0; i < direct.length; i++) {
-      const result = direct[i]!;
-      const own = directFrames[i]!;
-      if (this.#bytes >= REPORT_MAX_BYTES) this.flush();
-      let valueBytes = 0;
-      for (const frame of own) valueBytes += frame.length;
-      if (valueBytes > FORWARD_RESULT_BYTES) {
-        this.#results.push({ ...result, bufferCount: 0 });
-        (this.#valueBytes ??= {})[result.msgId] = valueBytes;
-      } else {
-        this.#results.push(result);
-        for (const frame of own) this.#resultFrames.push(frame);
-        this.#bytes += valueBytes;
-      }
-      this.#bytes += ENTRY_BYTES + (result.stdout?.length ?? 0) + (result.stderr?.length ?? 0) + (result.repr?.length ?? 0) + (result.error ? result.error.evalue.length + result.error.traceback.join("").length : 0);
-    }
+    for (let i = 0; i < direct.length; i++) this.#forReport(direct[i]!, directFrames[i]!);
     if (toClients.size) this.#schedule();
     return { results: rest, frames: restFrames };
+  }
+
+  /** Queues a direct result (answered already) for the controller's report. */
+  #forReport(result: TaskResult, own: Buffer[]): void {
+    if (this.#bytes >= REPORT_MAX_BYTES) this.flush();
+    let valueBytes = 0;
+    for (const frame of own) valueBytes += frame.length;
+    if (valueBytes > FORWARD_RESULT_BYTES) {
+      this.#results.push({ ...result, bufferCount: 0 });
+      (this.#valueBytes ??= {})[result.msgId] = valueBytes;
+    } else {
+      this.#results.push(result);
+      for (const frame of own) this.#resultFrames.push(frame);
+      this.#bytes += valueBytes;
+    }
+    this.#bytes += ENTRY_BYTES + (result.stdout?.length ?? 0) + (result.stderr?.length ?? 0) + (result.repr?.length ?? 0) + (result.error ? result.error.evalue.length + result.error.traceback.join("").length : 0);
   }
 
   /**
@@ -184,6 +198,8 @@ export class DirectRoutes {
 }
 
 const NO_FRAMES: Buffer[] = [];
+/** What results() leaves for the controller when every result was a direct one: nobody adds to it. */
+const NOTHING_LEFT: { results: TaskResult[]; frames: Buffer[] } = Object.freeze({ results: Object.freeze([]) as unknown as TaskResult[], frames: Object.freeze([]) as unknown as Buffer[] });
 
 /** What an entry's JSON costs beyond its text fields, about. */
 const ENTRY_BYTES = 200;
@@ -195,9 +211,9 @@ function textBytes(body: DirectAccepted["body"]): number {
 }
 
 /** The task's body for the controller's record: a function's source once per report (the controller keeps sources by hash). */
-function bodyForReport(task: QueuedTask["task"], sources: Set<string>): DirectAccepted["body"] {
+function bodyForReport(task: QueuedTask["task"], sources: Set<string> | undefined): DirectAccepted["body"] {
   const body = task.body;
-  if ((body.kind !== "apply" && body.kind !== "map") || typeof body.fn?.source !== "string") return body;
+  if (!sources || (body.kind !== "apply" && body.kind !== "map") || typeof body.fn?.source !== "string") return body;
   if (!sources.has(body.fn.hash)) {
     sources.add(body.fn.hash);
     return body;
