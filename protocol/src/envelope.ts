@@ -240,7 +240,8 @@ function decodeCompact<Content>(signer: Signer, frames: Buffer[], at: number, li
   if (!jsonDepthFits(json, limits.maxJsonDepth + 1)) throw new MessageError(`JSON nested deeper than ${limits.maxJsonDepth}`, "too-deep");
   let parts: unknown;
   try {
-    parts = JSON.parse(json.toString("utf8"));
+    // toString() without an encoding is UTF-8 without Buffer's encoding lookup.
+    parts = JSON.parse(json.toString());
   } catch (err) {
     throw new MessageError(`invalid JSON frame: ${(err as Error).message}`, "json");
   }
