@@ -695,7 +695,7 @@ export class Client implements AsyncDisposable {
    */
   #submitDirectOne<R extends AsyncResult<unknown>>(spec: TaskSpec, link: DirectLink, make: (tasks: TaskTable, owner: TaskOwner) => R, label: string | undefined): R {
     const msgId = spec.msgIds?.[0] ?? newMessageId();
-    const result = make(TaskTable.of([{ msgId, kind: spec.body.kind, engineId: link.engineId }], Date.now(), label), this);
+    const result = make(new TaskTable({ msgIds: [msgId], kind: spec.body.kind, submitted: Date.now(), label, engineIds: [link.engineId] }), this);
     const task: DirectTask = { msgId, body: spec.body, bufferCount: spec.frames.length };
     if (label !== undefined) task.label = label;
     task.submitted = TIME_ORIGIN + performance.now();

@@ -21,6 +21,11 @@ export interface StreamConnectionOptions {
   onBadMessage(reason: DropReason, why: string): void;
   /** Framing that cannot be a message: the stream cannot be resynced, so it is closed after this. */
   onBrokenFraming(reason: DropReason, why: string): void;
+  /**
+   * The owner hands the bytes in itself (`take`), as a socket connected with `onread` delivers them,
+   * instead of the connection listening for "data".
+   */
+  manualRead?: boolean;
 }
 
 const RESOLVED = Promise.resolve();
@@ -43,32 +48,40 @@ export class StreamConnection {
     this.#socket = socket;
     this.#opts = opts;
     this.#sender = new MessageSender(this.#output, opts.signer, opts.session, opts.log, "compact");
-    const limits = messageLimits();
-    const reader = new StreamFrameReader(limits.maxMessageBytes);
+    this.#reader = new StreamFrameReader(this.#limits.maxMessageBytes);
     socket.setNoDelay(true);
-    socket.on("data", (chunk: Buffer) => {
-      let messages: Buffer[][];
-      try {
-        messages = reader.push(chunk);
-      } catch (err) {
-        opts.onBrokenFraming(err instanceof MessageError ? err.reason : "malformed", (err as Error).message);
-        socket.destroy();
-        return;
-      }
-      for (const frames of messages) {
-        let msg: Message;
-        try {
-          msg = this.#trusted ? decodeMessage(NO_SIGNATURE, frames, { limits }) : decodeMessage(opts.signer, frames, { limits, replay: opts.replay });
-        } catch (err) {
-          opts.onBadMessage(err instanceof MessageError ? err.reason : "malformed", (err as Error).message);
-          continue;
-        }
-        // A handler may have closed the connection: what is left of the chunk is not for anybody.
-        if (socket.destroyed) return;
-        opts.onMessage(msg);
-      }
-    });
+    if (!opts.manualRead) socket.on("data", this.take);
   }
+
+  readonly #limits = messageLimits();
+  readonly #reader: StreamFrameReader;
+
+  /** The next bytes of the stream (a chunk this connection may keep: frames are views into it). */
+  readonly take = (chunk: Buffer): void => {
+    const socket = this.#socket;
+    const opts = this.#opts;
+    let messages: Buffer[][];
+    try {
+      messages = this.#reader.push(chunk);
+    } catch (err) {
+      opts.onBrokenFraming(err instanceof MessageError ? err.reason : "malformed", (err as Error).message);
+      socket.destroy();
+      return;
+    }
+    const limits = this.#limits;
+    for (const frames of messages) {
+      let msg: Message;
+      try {
+        msg = this.#trusted ? decodeMessage(NO_SIGNATURE, frames, { limits }) : decodeMessage(opts.signer, frames, { limits, replay: opts.replay });
+      } catch (err) {
+        opts.onBadMessage(err instanceof MessageError ? err.reason : "malformed", (err as Error).message);
+        continue;
+      }
+      // A handler may have closed the connection: what is left of the chunk is not for anybody.
+      if (socket.destroyed) return;
+      opts.onMessage(msg);
+    }
+  };
 
   get trusted(): boolean {
     return this.#trusted;
