@@ -1,11 +1,11 @@
 import type { Socket } from "node:net";
-import { MessageError, decodeMessage, type DropReason, type Message } from "./envelope.js";
+import { MessageError, decodeMessage, encodeCompact, newHeader, type DropReason, type Message } from "./envelope.js";
 import { messageLimits } from "./limits.js";
 import type { Logger } from "./log.js";
 import type { MessageContents, MessageType } from "./messages.js";
 import type { ReplayGuard } from "./replay.js";
 import type { Signer } from "./signer.js";
-import { MessageSender, type SendOptions } from "./socket.js";
+import type { SendOptions } from "./socket.js";
 import { StreamFrameReader, writeStreamMessage } from "./stream-frames.js";
 import { NO_SIGNATURE } from "./stream-trust.js";
 
@@ -28,8 +28,6 @@ export interface StreamConnectionOptions {
   manualRead?: boolean;
 }
 
-const RESOLVED = Promise.resolve();
-
 /**
  * One direct-stream connection as both ends see it (an engine's DirectStream, a client's DirectLink):
  * frames read as they arrive (stream-frames.ts), each message decoded with the envelope's checks and
@@ -40,14 +38,15 @@ const RESOLVED = Promise.resolve();
 export class StreamConnection {
   readonly #socket: Socket;
   readonly #opts: StreamConnectionOptions;
-  readonly #output = { sendTimeout: 0, send: (frames: Parameters<MessageSender["sendFrames"]>[0]) => (writeStreamMessage(this.#socket, frames), RESOLVED) };
-  #sender: MessageSender;
+  /** What signs this connection's messages: the cluster's key, then none once trusted. */
+  #signer: Signer;
   #trusted = false;
+  #closed = false;
 
   constructor(socket: Socket, opts: StreamConnectionOptions) {
     this.#socket = socket;
     this.#opts = opts;
-    this.#sender = new MessageSender(this.#output, opts.signer, opts.session, opts.log, "compact");
+    this.#signer = opts.signer;
     this.#reader = new StreamFrameReader(this.#limits.maxMessageBytes);
     socket.setNoDelay(true);
     if (!opts.manualRead) socket.on("data", this.take);
@@ -87,20 +86,26 @@ export class StreamConnection {
     return this.#trusted;
   }
 
+  /**
+   * Encodes and writes one message at once (a socket write is synchronous): no MessageSender, whose
+   * send-promise handling cost a promise, a closure and a microtask per message here.
+   */
   send<T extends MessageType>(type: T, content: MessageContents[T], options?: SendOptions): void {
-    this.#sender.send(type, content, options);
+    if (this.#closed) return;
+    const header = newHeader(type, this.#opts.session, "tsparallel", options?.msgId);
+    const msg = { identities: options?.identities, header, parent_header: options?.parent, metadata: options?.metadata, content, buffers: options?.buffers };
+    writeStreamMessage(this.#socket, encodeCompact(this.#signer, msg));
   }
 
   /** From now on, send unsigned and take unsigned messages (only after this end's side of the exchange). */
   trust(): void {
     if (this.#trusted) return;
     this.#trusted = true;
-    this.#sender.close();
-    this.#sender = new MessageSender(this.#output, NO_SIGNATURE, this.#opts.session, this.#opts.log, "compact");
+    this.#signer = NO_SIGNATURE;
   }
 
   close(): void {
-    this.#sender.close();
+    this.#closed = true;
     this.#socket.destroy();
   }
 }
