@@ -42,6 +42,8 @@ export class StreamConnection {
   #signer: Signer;
   #trusted = false;
   #closed = false;
+  readonly #limits = messageLimits();
+  readonly #reader: StreamFrameReader;
 
   constructor(socket: Socket, opts: StreamConnectionOptions) {
     this.#socket = socket;
@@ -51,9 +53,6 @@ export class StreamConnection {
     socket.setNoDelay(true);
     if (!opts.manualRead) socket.on("data", this.take);
   }
-
-  readonly #limits = messageLimits();
-  readonly #reader: StreamFrameReader;
 
   /** The next bytes of the stream (a chunk this connection may keep: frames are views into it). */
   readonly take = (chunk: Buffer): void => {
