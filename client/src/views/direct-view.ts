@@ -89,7 +89,7 @@ export class DirectView<Single extends boolean = false> {
 
   /** Runs TypeScript source in each engine's persistent namespace; gives each last expression's value. */
   execute(code: string, { silent = false }: { silent?: boolean } = {}): AsyncResult<PerEngine<unknown, Single>> {
-    return this.#each({ targets: this.targets, body: { kind: "execute", code, ...(silent ? { silent } : {}) }, frames: [] });
+    return this.#each({ targets: this.targets, body: silent ? { kind: "execute", code, silent } : { kind: "execute", code }, frames: [] });
   }
 
   /**
