@@ -41,6 +41,8 @@ export class DirectRoutes {
   /** Sizes of result values left out of the report, by msgId. */
   #valueBytes: Record<string, number> | undefined;
   #timer: NodeJS.Timeout | null = null;
+  /** Functions whose source the report being gathered carries already (by hash): each goes once per report. */
+  #sources = new Set<string>();
 
   constructor(
     private readonly report: (content: { accepted: DirectAccepted[]; results: TaskResult[]; flushed?: number; valueBytes?: Record<string, number> }, frames: Buffer[]) => void,
@@ -50,8 +52,7 @@ export class DirectRoutes {
   accepted(peer: DirectPeer, client: string, tasks: QueuedTask[], now = false): void {
     const origin = { peer, client };
     const submitted = Date.now();
-    // A lone task (every direct round trip) always keeps its source: no set for it.
-    const sources = tasks.length > 1 ? new Set<string>() : undefined;
+    const sources = this.#sources;
     for (const { task, frames } of tasks) {
       this.#origins.set(task.msgId, origin);
       let bytes = 0;
@@ -176,7 +177,9 @@ export class DirectRoutes {
   readonly flush = (token?: number): void => {
     this.#scheduled = false;
     if (this.#accepted.length === 0 && this.#results.length === 0 && typeof token !== "number") return;
-    const content = { accepted: this.#accepted, results: this.#results, ...(typeof token === "number" ? { flushed: token } : {}), ...(this.#valueBytes ? { valueBytes: this.#valueBytes } : {}) };
+    const content: Parameters<DirectRoutes["report"]>[0] = { accepted: this.#accepted, results: this.#results };
+    if (typeof token === "number") content.flushed = token;
+    if (this.#valueBytes) content.valueBytes = this.#valueBytes;
     this.#valueBytes = undefined;
     const frames = this.#acceptedFrames.length ? this.#acceptedFrames.concat(this.#resultFrames) : this.#resultFrames;
     this.#bytes = 0;
@@ -184,6 +187,7 @@ export class DirectRoutes {
     this.#acceptedFrames = [];
     this.#results = [];
     this.#resultFrames = [];
+    if (this.#sources.size) this.#sources.clear();
     this.report(content, frames);
   };
 
@@ -211,9 +215,9 @@ function textBytes(body: DirectAccepted["body"]): number {
 }
 
 /** The task's body for the controller's record: a function's source once per report (the controller keeps sources by hash). */
-function bodyForReport(task: QueuedTask["task"], sources: Set<string> | undefined): DirectAccepted["body"] {
+function bodyForReport(task: QueuedTask["task"], sources: Set<string>): DirectAccepted["body"] {
   const body = task.body;
-  if (!sources || (body.kind !== "apply" && body.kind !== "map") || typeof body.fn?.source !== "string") return body;
+  if ((body.kind !== "apply" && body.kind !== "map") || typeof body.fn?.source !== "string") return body;
   if (!sources.has(body.fn.hash)) {
     sources.add(body.fn.hash);
     return body;
