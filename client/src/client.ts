@@ -592,6 +592,11 @@ export class Client implements AsyncDisposable {
   _resolveTargets(targets: number | number[] | "all"): number[] {
     const lost = this.controllerLost;
     if (lost) throw new ControllerError(`${lost} (profile ${this.profile}); connect again once a cluster runs`);
+    // One live engine (a DirectView on one engine, every call): no list of the live ones made.
+    if (typeof targets === "number") {
+      const engine = this.#engines.get(targets);
+      if (engine && engine.state !== "dead" && engine.state !== "stopped") return [targets];
+    }
     const live = this.ids;
     if (targets === "all") {
       if (live.length === 0) throw new NoEnginesError("no engines are registered: start some with `tspcluster start -n 2` or cluster.addEngines(n)");
@@ -622,7 +627,12 @@ export class Client implements AsyncDisposable {
    */
   _submit<R extends AsyncResult<unknown>>(specs: TaskSpec[], make: (tasks: TaskTable, owner: TaskOwner) => R, label?: string, route: { gather?: boolean } = {}): R {
     this.#checkSubmit(label);
-    if (specs.length === 1 && specs[0]!.targets === null) return this.#submitBalancedOne(specs[0]!, make, label);
+    if (specs.length === 1) {
+      const spec = specs[0]!;
+      if (spec.targets === null) return this.#submitBalancedOne(spec, make, label);
+      const link = spec.targets.length === 1 ? this.#goesDirect(spec.targets[0]!, spec.body) : undefined;
+      if (link) return this.#submitDirectOne(spec, link, make, label);
+    }
     const tasks: { msgId: string; kind: TaskSpec["body"]["kind"]; engineId: number | null }[] = [];
     const outgoing: { request: TaskRequest; frames: Buffer[] }[] = [];
     const firsts: number[] = [];
@@ -677,6 +687,31 @@ export class Client implements AsyncDisposable {
       for (const frame of frames) out.frames.push(frame);
     }
     return this.#enqueue(result, new BuiltTasks(result as AsyncResult<unknown>, outgoing, firsts));
+  }
+
+  /**
+   * One task for one engine this client reaches directly (a DirectView apply or execute on one engine):
+   * what _submit does for it, without the runs, closures and arrays of the general case.
+   */
+  #submitDirectOne<R extends AsyncResult<unknown>>(spec: TaskSpec, link: DirectLink, make: (tasks: TaskTable, owner: TaskOwner) => R, label: string | undefined): R {
+    const msgId = spec.msgIds?.[0] ?? newMessageId();
+    const result = make(new TaskTable({ msgIds: [msgId], kind: spec.body.kind, submitted: Date.now(), label, engineIds: [link.engineId] }), this);
+    const task: DirectTask = { msgId, body: spec.body, bufferCount: spec.frames.length };
+    if (label !== undefined) task.label = label;
+    task.submitted = TIME_ORIGIN + performance.now();
+    this.#tasks.set(msgId, { result: result as AsyncResult<unknown>, index: 0 });
+    this.#directTasks.set(msgId, link.engineId);
+    this.#directCount.set(link.engineId, (this.#directCount.get(link.engineId) ?? 0) + 1);
+    const out = this.#directOut.get(link);
+    if (!out) this.#directOut.set(link, { tasks: [task], frames: spec.frames.slice() });
+    else {
+      out.tasks.push(task);
+      for (const frame of spec.frames) out.frames.push(frame);
+    }
+    // Nothing for the controller: only the history and the flush at the end of this tick.
+    this.#historyLater.push(result._tasks.idSource);
+    this.#queueFlush();
+    return result;
   }
 
   /**
@@ -817,12 +852,17 @@ export class Client implements AsyncDisposable {
   #enqueue<R extends AsyncResult<unknown>>(result: R, source: TaskSource): R {
     this.#historyLater.push(result._tasks.idSource);
     this.#unsent.push(source);
-    if (!this.#flushQueued) {
-      this.#flushQueued = true;
-      queueMicrotask(() => this.#flush());
-    }
+    this.#queueFlush();
     return result;
   }
+
+  #queueFlush(): void {
+    if (this.#flushQueued) return;
+    this.#flushQueued = true;
+    queueMicrotask(this.#flushLater);
+  }
+
+  readonly #flushLater = (): void => this.#flush();
 
   /** Requests go after any submissions of this tick, so that they see those tasks (abort, queue status). */
   #request<T extends MessageType, R extends MessageType>(type: T, content: MessageContents[T], onPiece?: (msg: Message<MessageContents[R]>) => void): Promise<Message<MessageContents[R]>> {
@@ -854,8 +894,8 @@ export class Client implements AsyncDisposable {
   /** One direct_request per link: a function's source once in each (the engine keeps a cache of its own for them). */
   #flushDirect(): void {
     for (const [link, { tasks, frames }] of this.#directOut) {
-      const sources = new Set<string>();
-      for (let i = 0; i < tasks.length; i++) {
+      const sources = tasks.length > 1 ? new Set<string>() : undefined;
+      if (sources) for (let i = 0; i < tasks.length; i++) {
         const body = tasks[i]!.body;
         if ((body.kind !== "apply" && body.kind !== "map") || body.fn.source === undefined) continue;
         if (!sources.has(body.fn.hash)) sources.add(body.fn.hash);

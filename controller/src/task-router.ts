@@ -163,37 +163,47 @@ export class TaskRouter {
    */
   directReport(engine: EngineRecord, content: unknown, frames: Buffer[]): void {
     const { accepted, results, valueBytes } = (content ?? {}) as { accepted?: unknown; results?: unknown; valueBytes?: Record<string, unknown> };
-    if (!Array.isArray(accepted) || !Array.isArray(results) || !accepted.every(isAccepted) || !results.every(isResult)) {
+    if (!Array.isArray(accepted) || !Array.isArray(results) || !allOf(accepted, isAccepted) || !allOf(results, isResult)) {
       this.log.warn(`engine ${engine.id} sent a malformed direct_report; dropped`);
       return;
     }
+    // Plain loops, no closures per report: a fresh controller runs this path unoptimized for its first reports.
+    const counts = new Array<number>(accepted.length + results.length);
+    for (let i = 0; i < accepted.length; i++) counts[i] = accepted[i]!.bufferCount;
+    for (let i = 0; i < results.length; i++) counts[accepted.length + i] = results[i]!.bufferCount;
     let groups: Buffer[][];
     try {
-      groups = splitFrames(frames, [...accepted.map((a) => a.bufferCount), ...results.map((r) => r.bufferCount)]);
+      groups = splitFrames(frames, counts);
     } catch (err) {
       this.log.warn(`engine ${engine.id} sent a direct_report whose frames do not match (${(err as Error).message}); dropped`);
       return;
     }
     const now = Date.now();
     if (accepted.length) engine.directUsed = true;
-    accepted.forEach((entry, i) => this.#acceptDirect(engine, entry, groups[i]!, now));
-    results.forEach((result, i) => {
+    // One ClientRef per client a report names (its tasks share it, as a routed message's tasks do).
+    let client: ClientRef | undefined;
+    for (let i = 0; i < accepted.length; i++) {
+      const entry = accepted[i]!;
+      if (client?.key !== entry.client) client = directClient(entry.client, engine.id);
+      this.#acceptDirect(engine, entry, client, groups[i]!, now);
+    }
+    for (let i = 0; i < results.length; i++) {
+      const result = results[i]!;
       const record = this.records.get(result.msgId);
-      if (!record?.direct || !engine.release(record, now)) return;
+      if (!record?.direct || !engine.release(record, now)) continue;
       engine.completed++;
       if (result.status !== "ok") engine.failed++;
       const left = valueBytes && typeof valueBytes === "object" && Object.hasOwn(valueBytes, result.msgId) ? valueBytes[result.msgId] : undefined;
       this.#complete(record, result.engineId === engine.id ? result : { ...result, engineId: engine.id }, groups[accepted.length + i]!, false, typeof left === "number" ? left : undefined);
-    });
+    }
     // Tasks that took these results may be ready now.
     this.balancer.place();
     this.events.changed();
   }
 
-  #acceptDirect(engine: EngineRecord, entry: DirectAccepted, frames: Buffer[], now: number): void {
+  #acceptDirect(engine: EngineRecord, entry: DirectAccepted, client: ClientRef, frames: Buffer[], now: number): void {
     if (this.records.get(entry.msgId)) return;
     if (this.#unreported.size) this.#unreported.delete(entry.msgId);
-    const client: ClientRef = CLIENT_ID.test(entry.client) ? { key: entry.client, identities: [Buffer.from(entry.client, "hex")] } : { key: `direct:${engine.id}`, identities: [] };
     const request = { msgIds: [entry.msgId], targets: [engine.id], body: entry.body, bufferCount: frames.length, ...(entry.label !== undefined ? { label: entry.label } : {}) };
     const problem = taskProblem(request);
     const kind = problem === undefined ? entry.body.kind : "execute";
@@ -653,6 +663,16 @@ function directInputsOf(request: TaskRequest): Map<string, number> | undefined {
 
 /** A client's routing identity in hex, as connect_reply told it. */
 const CLIENT_ID = /^[0-9a-f]{2,512}$/;
+
+/** The ClientRef of a direct task: the client's routing identity when it names one, else the engine's own key. */
+function directClient(client: string, engineId: number): ClientRef {
+  return CLIENT_ID.test(client) ? { key: client, identities: [Buffer.from(client, "hex")] } : { key: `direct:${engineId}`, identities: [] };
+}
+
+function allOf<T>(values: unknown[], check: (value: unknown) => value is T): values is T[] {
+  for (let i = 0; i < values.length; i++) if (!check(values[i])) return false;
+  return true;
+}
 
 function isAccepted(value: unknown): value is DirectAccepted {
   if (value === null || typeof value !== "object") return false;

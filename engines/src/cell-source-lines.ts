@@ -37,6 +37,9 @@ export function typescriptColumn(javascript: string, typescript: string, column:
   return null;
 }
 
+/** Each compiled cell's lines, made once (the compiler caches a cell by its source). */
+const linesOf = new WeakMap<CompiledCell, CellLines>();
+
 /**
  * The TypeScript of each cell an engine ran, by the file name its frames show, so a traceback names
  * the TypeScript line and column and shows the line with a marker, as the kernel does for its own cells.
@@ -45,13 +48,18 @@ export class CellSourceLines {
   readonly #cells = new Map<string, CellLines>();
 
   register(filename: string, source: string, compiled: CompiledCell): void {
-    // The cell body starts on the wrapper's second line; hoisted functions sit at their own lines.
-    const javascript = compiled.functionBody.split("\n").slice(1);
-    for (const fn of compiled.functions) {
-      fn.text.split("\n").forEach((text, k) => (javascript[fn.line - 1 + k] = k === 0 ? " ".repeat(fn.column) + text : text));
+    // A cell run again (the compiler's cache gave the same compiled object) shares its lines: none read or changes them.
+    let lines = linesOf.get(compiled);
+    if (!lines) {
+      // The cell body starts on the wrapper's second line; hoisted functions sit at their own lines.
+      const javascript = compiled.functionBody.split("\n").slice(1);
+      for (const fn of compiled.functions) {
+        fn.text.split("\n").forEach((text, k) => (javascript[fn.line - 1 + k] = k === 0 ? " ".repeat(fn.column) + text : text));
+      }
+      linesOf.set(compiled, (lines = { typescript: source.split("\n"), javascript }));
     }
     this.#cells.delete(filename);
-    this.#cells.set(filename, { typescript: source.split("\n"), javascript });
+    this.#cells.set(filename, lines);
     if (this.#cells.size > KEPT_CELLS) this.#cells.delete(this.#cells.keys().next().value!);
   }
 

@@ -7,6 +7,8 @@ import type { QueuedTask } from "./task-queue.js";
 
 /** Longest client identity a direct_request may name (hex of a ROUTER routing id: 5 bytes from libzmq, 255 at most). */
 const MAX_CLIENT_ID_LENGTH = 512;
+/** A client identity in hex (one RegExp, not one per request). */
+const HEX = /^[0-9a-f]*$/;
 /** A link token of direct_hello (see DirectLink). */
 const LINK_TOKEN = /^[0-9a-f]{1,32}$/;
 
@@ -57,7 +59,7 @@ function handle(direct: DirectSocket, routes: DirectRoutes, host: DirectHost, pe
     case "direct_request": {
       const { client } = msg.content as Partial<MessageContents["direct_request"]>;
       try {
-        if (typeof client !== "string" || client.length > MAX_CLIENT_ID_LENGTH || !/^[0-9a-f]*$/.test(client)) throw new Error("client is not a routing identity");
+        if (typeof client !== "string" || client.length > MAX_CLIENT_ID_LENGTH || !HEX.test(client)) throw new Error("client is not a routing identity");
         const tasks = tasksOf(msg.content as MessageContents["task_request"], msg.buffers);
         for (const task of tasks) task.direct = true;
         // Tasks that will wait in the queue are reported at once (abort and queue status by msg id need

@@ -41,6 +41,8 @@ export class DirectRoutes {
   /** Sizes of result values left out of the report, by msgId. */
   #valueBytes: Record<string, number> | undefined;
   #timer: NodeJS.Timeout | null = null;
+  /** Functions whose source the report being gathered carries already (by hash): each goes once per report. */
+  #sources = new Set<string>();
 
   constructor(
     private readonly report: (content: { accepted: DirectAccepted[]; results: TaskResult[]; flushed?: number; valueBytes?: Record<string, number> }, frames: Buffer[]) => void,
@@ -50,7 +52,7 @@ export class DirectRoutes {
   accepted(peer: DirectPeer, client: string, tasks: QueuedTask[], now = false): void {
     const origin = { peer, client };
     const submitted = Date.now();
-    const sources = new Set<string>();
+    const sources = this.#sources;
     for (const { task, frames } of tasks) {
       this.#origins.set(task.msgId, origin);
       let bytes = 0;
@@ -75,6 +77,18 @@ export class DirectRoutes {
    */
   results(results: TaskResult[], frames: Buffer[]): { results: TaskResult[]; frames: Buffer[] } {
     if (this.#origins.size === 0) return { results, frames };
+    if (results.length === 1) {
+      // A lone direct result (every direct round trip): no maps or lists of the general case.
+      const result = results[0]!;
+      const origin = this.#origins.get(result.msgId);
+      if (origin) {
+        this.#origins.delete(result.msgId);
+        this.#reply(origin.peer, { results, frames });
+        this.#forReport(result, frames);
+        this.#schedule();
+        return NOTHING_LEFT;
+      }
+    }
     const rest: TaskResult[] = [];
     const restFrames: Buffer[] = [];
     const toClients = new Map<DirectPeer, { results: TaskResult[]; frames: Buffer[] }>();
@@ -100,24 +114,25 @@ export class DirectRoutes {
     }
     // The clients first: the report's bookkeeping is not on the round trip.
     for (const [peer, batch] of toClients) this.#reply(peer, batch);
-    for (let i = 0; i < direct.length; i++) {
-      const result = direct[i]!;
-      const own = directFrames[i]!;
-      if (this.#bytes >= REPORT_MAX_BYTES) this.flush();
-      let valueBytes = 0;
-      for (const frame of own) valueBytes += frame.length;
-      if (valueBytes > FORWARD_RESULT_BYTES) {
-        this.#results.push({ ...result, bufferCount: 0 });
-        (this.#valueBytes ??= {})[result.msgId] = valueBytes;
-      } else {
-        this.#results.push(result);
-        for (const frame of own) this.#resultFrames.push(frame);
-        this.#bytes += valueBytes;
-      }
-      this.#bytes += ENTRY_BYTES + (result.stdout?.length ?? 0) + (result.stderr?.length ?? 0) + (result.repr?.length ?? 0) + (result.error ? result.error.evalue.length + result.error.traceback.join("").length : 0);
-    }
+    for (let i = 0; i < direct.length; i++) this.#forReport(direct[i]!, directFrames[i]!);
     if (toClients.size) this.#schedule();
     return { results: rest, frames: restFrames };
+  }
+
+  /** Queues a direct result (answered already) for the controller's report. */
+  #forReport(result: TaskResult, own: Buffer[]): void {
+    if (this.#bytes >= REPORT_MAX_BYTES) this.flush();
+    let valueBytes = 0;
+    for (const frame of own) valueBytes += frame.length;
+    if (valueBytes > FORWARD_RESULT_BYTES) {
+      this.#results.push({ ...result, bufferCount: 0 });
+      (this.#valueBytes ??= {})[result.msgId] = valueBytes;
+    } else {
+      this.#results.push(result);
+      for (const frame of own) this.#resultFrames.push(frame);
+      this.#bytes += valueBytes;
+    }
+    this.#bytes += ENTRY_BYTES + (result.stdout?.length ?? 0) + (result.stderr?.length ?? 0) + (result.repr?.length ?? 0) + (result.error ? result.error.evalue.length + result.error.traceback.join("").length : 0);
   }
 
   /**
@@ -162,7 +177,9 @@ export class DirectRoutes {
   readonly flush = (token?: number): void => {
     this.#scheduled = false;
     if (this.#accepted.length === 0 && this.#results.length === 0 && typeof token !== "number") return;
-    const content = { accepted: this.#accepted, results: this.#results, ...(typeof token === "number" ? { flushed: token } : {}), ...(this.#valueBytes ? { valueBytes: this.#valueBytes } : {}) };
+    const content: Parameters<DirectRoutes["report"]>[0] = { accepted: this.#accepted, results: this.#results };
+    if (typeof token === "number") content.flushed = token;
+    if (this.#valueBytes) content.valueBytes = this.#valueBytes;
     this.#valueBytes = undefined;
     const frames = this.#acceptedFrames.length ? this.#acceptedFrames.concat(this.#resultFrames) : this.#resultFrames;
     this.#bytes = 0;
@@ -170,6 +187,7 @@ export class DirectRoutes {
     this.#acceptedFrames = [];
     this.#results = [];
     this.#resultFrames = [];
+    if (this.#sources.size) this.#sources.clear();
     this.report(content, frames);
   };
 
@@ -184,6 +202,8 @@ export class DirectRoutes {
 }
 
 const NO_FRAMES: Buffer[] = [];
+/** What results() leaves for the controller when every result was a direct one: nobody adds to it. */
+const NOTHING_LEFT: { results: TaskResult[]; frames: Buffer[] } = Object.freeze({ results: Object.freeze([]) as unknown as TaskResult[], frames: Object.freeze([]) as unknown as Buffer[] });
 
 /** What an entry's JSON costs beyond its text fields, about. */
 const ENTRY_BYTES = 200;

@@ -22,3 +22,26 @@ export function jsonDepthWithin(bytes: Uint8Array, limit: number): number {
   }
   return deepest;
 }
+
+const indexOfByte = Uint8Array.prototype.indexOf;
+/** Past this size the scan is done straight away (a big text has brackets enough to make counting them a waste). */
+const COUNT_BELOW_BYTES = 64 * 1024;
+
+/**
+ * Whether a JSON text is nested at most `limit` deep (what `jsonDepthWithin(bytes, limit) >= 0` says).
+ * Every level of nesting needs an opening bracket, so a text with at most `limit` of them (strings
+ * included) fits: V8's native indexOf counts them (a message's JSON has a handful), where the
+ * byte-by-byte scan runs in V8's interpreter for a fresh process's first few thousand messages
+ * (~12 µs for a 400-byte request against ~1.5). A text with more brackets gets the scan.
+ */
+export function jsonDepthFits(bytes: Uint8Array, limit: number): boolean {
+  if (bytes.length > COUNT_BELOW_BYTES) return jsonDepthWithin(bytes, limit) >= 0;
+  let openers = 0;
+  for (let at = indexOfByte.call(bytes, 0x7b); at >= 0; at = indexOfByte.call(bytes, 0x7b, at + 1)) {
+    if (++openers > limit) return jsonDepthWithin(bytes, limit) >= 0;
+  }
+  for (let at = indexOfByte.call(bytes, 0x5b); at >= 0; at = indexOfByte.call(bytes, 0x5b, at + 1)) {
+    if (++openers > limit) return jsonDepthWithin(bytes, limit) >= 0;
+  }
+  return true;
+}

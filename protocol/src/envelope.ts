@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { jsonDepthWithin } from "./bounded-json.js";
+import { jsonDepthFits } from "./bounded-json.js";
 import { joinable, joinFrames, splitJoined } from "./joined-frames.js";
 import { messageLimits, type MessageLimits } from "./limits.js";
 import type { ReplayGuard } from "./replay.js";
@@ -205,7 +205,7 @@ function decodeJupyter<Content>(signer: Signer, frames: Buffer[], at: number, li
     throw new MessageError("replayed signature", "replay");
   }
   for (const frame of [header, parent, metadata, content]) {
-    if (jsonDepthWithin(frame, limits.maxJsonDepth) < 0) throw new MessageError(`JSON nested deeper than ${limits.maxJsonDepth}`, "too-deep");
+    if (!jsonDepthFits(frame, limits.maxJsonDepth)) throw new MessageError(`JSON nested deeper than ${limits.maxJsonDepth}`, "too-deep");
   }
   try {
     return {
@@ -237,10 +237,11 @@ function decodeCompact<Content>(signer: Signer, frames: Buffer[], at: number, li
     throw new MessageError("replayed signature", "replay");
   }
   // One level more than the limit: the array that holds the four parts.
-  if (jsonDepthWithin(json, limits.maxJsonDepth + 1) < 0) throw new MessageError(`JSON nested deeper than ${limits.maxJsonDepth}`, "too-deep");
+  if (!jsonDepthFits(json, limits.maxJsonDepth + 1)) throw new MessageError(`JSON nested deeper than ${limits.maxJsonDepth}`, "too-deep");
   let parts: unknown;
   try {
-    parts = JSON.parse(json.toString("utf8"));
+    // toString() without an encoding is UTF-8 without Buffer's encoding lookup.
+    parts = JSON.parse(json.toString());
   } catch (err) {
     throw new MessageError(`invalid JSON frame: ${(err as Error).message}`, "json");
   }

@@ -1,11 +1,11 @@
 import type { Socket } from "node:net";
-import { MessageError, decodeMessage, type DropReason, type Message } from "./envelope.js";
+import { MessageError, decodeMessage, encodeCompact, newHeader, type DropReason, type Message } from "./envelope.js";
 import { messageLimits } from "./limits.js";
 import type { Logger } from "./log.js";
 import type { MessageContents, MessageType } from "./messages.js";
 import type { ReplayGuard } from "./replay.js";
 import type { Signer } from "./signer.js";
-import { MessageSender, type SendOptions } from "./socket.js";
+import type { SendOptions } from "./socket.js";
 import { StreamFrameReader, writeStreamMessage } from "./stream-frames.js";
 import { NO_SIGNATURE } from "./stream-trust.js";
 
@@ -21,9 +21,12 @@ export interface StreamConnectionOptions {
   onBadMessage(reason: DropReason, why: string): void;
   /** Framing that cannot be a message: the stream cannot be resynced, so it is closed after this. */
   onBrokenFraming(reason: DropReason, why: string): void;
+  /**
+   * The owner hands the bytes in itself (`take`), as a socket connected with `onread` delivers them,
+   * instead of the connection listening for "data".
+   */
+  manualRead?: boolean;
 }
-
-const RESOLVED = Promise.resolve();
 
 /**
  * One direct-stream connection as both ends see it (an engine's DirectStream, a client's DirectLink):
@@ -35,59 +38,73 @@ const RESOLVED = Promise.resolve();
 export class StreamConnection {
   readonly #socket: Socket;
   readonly #opts: StreamConnectionOptions;
-  readonly #output = { sendTimeout: 0, send: (frames: Parameters<MessageSender["sendFrames"]>[0]) => (writeStreamMessage(this.#socket, frames), RESOLVED) };
-  #sender: MessageSender;
+  /** What signs this connection's messages: the cluster's key, then none once trusted. */
+  #signer: Signer;
   #trusted = false;
+  #closed = false;
+  readonly #limits = messageLimits();
+  readonly #reader: StreamFrameReader;
 
   constructor(socket: Socket, opts: StreamConnectionOptions) {
     this.#socket = socket;
     this.#opts = opts;
-    this.#sender = new MessageSender(this.#output, opts.signer, opts.session, opts.log, "compact");
-    const limits = messageLimits();
-    const reader = new StreamFrameReader(limits.maxMessageBytes);
+    this.#signer = opts.signer;
+    this.#reader = new StreamFrameReader(this.#limits.maxMessageBytes);
     socket.setNoDelay(true);
-    socket.on("data", (chunk: Buffer) => {
-      let messages: Buffer[][];
-      try {
-        messages = reader.push(chunk);
-      } catch (err) {
-        opts.onBrokenFraming(err instanceof MessageError ? err.reason : "malformed", (err as Error).message);
-        socket.destroy();
-        return;
-      }
-      for (const frames of messages) {
-        let msg: Message;
-        try {
-          msg = this.#trusted ? decodeMessage(NO_SIGNATURE, frames, { limits }) : decodeMessage(opts.signer, frames, { limits, replay: opts.replay });
-        } catch (err) {
-          opts.onBadMessage(err instanceof MessageError ? err.reason : "malformed", (err as Error).message);
-          continue;
-        }
-        // A handler may have closed the connection: what is left of the chunk is not for anybody.
-        if (socket.destroyed) return;
-        opts.onMessage(msg);
-      }
-    });
+    if (!opts.manualRead) socket.on("data", this.take);
   }
+
+  /** The next bytes of the stream (a chunk this connection may keep: frames are views into it). */
+  readonly take = (chunk: Buffer): void => {
+    const socket = this.#socket;
+    const opts = this.#opts;
+    let messages: Buffer[][];
+    try {
+      messages = this.#reader.push(chunk);
+    } catch (err) {
+      opts.onBrokenFraming(err instanceof MessageError ? err.reason : "malformed", (err as Error).message);
+      socket.destroy();
+      return;
+    }
+    const limits = this.#limits;
+    for (const frames of messages) {
+      let msg: Message;
+      try {
+        msg = this.#trusted ? decodeMessage(NO_SIGNATURE, frames, { limits }) : decodeMessage(opts.signer, frames, { limits, replay: opts.replay });
+      } catch (err) {
+        opts.onBadMessage(err instanceof MessageError ? err.reason : "malformed", (err as Error).message);
+        continue;
+      }
+      // A handler may have closed the connection: what is left of the chunk is not for anybody.
+      if (socket.destroyed) return;
+      opts.onMessage(msg);
+    }
+  };
 
   get trusted(): boolean {
     return this.#trusted;
   }
 
+  /**
+   * Encodes and writes one message at once (a socket write is synchronous): no MessageSender, whose
+   * send-promise handling cost a promise, a closure and a microtask per message here.
+   */
   send<T extends MessageType>(type: T, content: MessageContents[T], options?: SendOptions): void {
-    this.#sender.send(type, content, options);
+    if (this.#closed) return;
+    const header = newHeader(type, this.#opts.session, "tsparallel", options?.msgId);
+    const msg = { identities: options?.identities, header, parent_header: options?.parent, metadata: options?.metadata, content, buffers: options?.buffers };
+    writeStreamMessage(this.#socket, encodeCompact(this.#signer, msg));
   }
 
   /** From now on, send unsigned and take unsigned messages (only after this end's side of the exchange). */
   trust(): void {
     if (this.#trusted) return;
     this.#trusted = true;
-    this.#sender.close();
-    this.#sender = new MessageSender(this.#output, NO_SIGNATURE, this.#opts.session, this.#opts.log, "compact");
+    this.#signer = NO_SIGNATURE;
   }
 
   close(): void {
-    this.#sender.close();
+    this.#closed = true;
     this.#socket.destroy();
   }
 }

@@ -25,26 +25,33 @@ const JOIN_BELOW_BYTES = 64 * 1024;
 /** The buffers that carry one message: write them in order (small messages come as one buffer). */
 export function streamChunks(frames: readonly OutgoingFrame[]): Buffer[] {
   const count = frames.length;
-  const bodies: Buffer[] = new Array(count);
-  let bytes = 4 * count;
+  const headerBytes = HEADER_BYTES + 4 * count;
+  // Sizes first: a small message's strings are then encoded once, straight into its one buffer.
+  const lengths: number[] = new Array(count);
+  let payloadBytes = 0;
   for (let i = 0; i < count; i++) {
     const frame = frames[i]!;
-    const body = typeof frame === "string" ? Buffer.from(frame, "utf8") : frame;
-    bodies[i] = body;
-    bytes += body.length;
+    const length = typeof frame === "string" ? Buffer.byteLength(frame) : frame.length;
+    lengths[i] = length;
+    payloadBytes += length;
   }
-  const headerBytes = HEADER_BYTES + 4 * count;
-  const payloadBytes = bytes - 4 * count;
   if (headerBytes + payloadBytes < JOIN_BELOW_BYTES) {
     const out = Buffer.allocUnsafe(headerBytes + payloadBytes);
-    writeHeader(out, bytes, bodies);
+    writeHeader(out, payloadBytes + 4 * count, lengths);
     let at = headerBytes;
-    for (const body of bodies) at += body.copy(out, at);
+    for (let i = 0; i < count; i++) {
+      const frame = frames[i]!;
+      if (typeof frame === "string") out.write(frame, at, lengths[i]!);
+      else frame.copy(out, at);
+      at += lengths[i]!;
+    }
     return [out];
   }
   const header = Buffer.allocUnsafe(headerBytes);
-  writeHeader(header, bytes, bodies);
-  return [header, ...bodies];
+  writeHeader(header, payloadBytes + 4 * count, lengths);
+  const chunks: Buffer[] = [header];
+  for (const frame of frames) chunks.push(typeof frame === "string" ? Buffer.from(frame, "utf8") : frame);
+  return chunks;
 }
 
 /** Writes one message's frames to a stream socket (nothing once it cannot be written to). */
@@ -59,10 +66,18 @@ export function writeStreamMessage(socket: Socket, frames: readonly OutgoingFram
   }
 }
 
-function writeHeader(out: Buffer, bytes: number, bodies: Buffer[]): void {
-  out.writeUInt32BE(bytes, 0);
-  out.writeUInt32BE(bodies.length, 4);
-  for (let i = 0; i < bodies.length; i++) out.writeUInt32BE(bodies[i]!.length, HEADER_BYTES + 4 * i);
+function writeHeader(out: Buffer, bytes: number, lengths: readonly number[]): void {
+  putU32(out, 0, bytes);
+  putU32(out, 4, lengths.length);
+  for (let i = 0; i < lengths.length; i++) putU32(out, HEADER_BYTES + 4 * i, lengths[i]!);
+}
+
+/** Big-endian, by hand: Buffer's writeUInt32BE checks its arguments on each call (a fresh process runs that interpreted). */
+function putU32(out: Buffer, at: number, value: number): void {
+  out[at] = value >>> 24;
+  out[at + 1] = (value >>> 16) & 0xff;
+  out[at + 2] = (value >>> 8) & 0xff;
+  out[at + 3] = value & 0xff;
 }
 
 /**

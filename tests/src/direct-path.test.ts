@@ -122,6 +122,22 @@ describe("the direct path", () => {
     }
   });
 
+  test("direct calls of one function in separate requests can be resubmitted through the controller: the engine's report carries its source once and names it by hash after", async () => {
+    const { client, ids } = shared();
+    await directTo(client, ids[0]!);
+    const dv = client.directView(ids[0]!);
+    const tag = (x: number) => `tag ${x}`;
+    // Awaited one by one: each is its own direct_request, and they land in one or a few reports.
+    const calls: AsyncResult<string>[] = [];
+    for (let i = 0; i < 6; i++) {
+      const ar = dv.apply(tag, i);
+      assert.equal(await ar, `tag ${i}`);
+      calls.push(ar);
+    }
+    const again = client.resubmit(calls.map((ar) => ar.msgIds[0]!));
+    assert.deepEqual(await again.get(20_000), [0, 1, 2, 3, 4, 5].map((i) => `tag ${i}`));
+  });
+
   test("a BroadcastView keeps the controller's gather, and order with direct work on its engines holds", async () => {
     const { client, ids, cluster } = shared();
     for (const id of ids) await directTo(client, id);

@@ -73,6 +73,11 @@ describe("the compact form, decoded", () => {
     assert.equal(reasonOf(() => decodeMessage(signer, [tampered], { replay })), "signature");
     const limits = messageLimits();
     assert.equal(reasonOf(() => decodeMessage(signer, rawCompactFrames(signer, newHeader("status_request", "wire"), `{"x":${"[".repeat(limits.maxJsonDepth)}${"]".repeat(limits.maxJsonDepth)}}`), { replay })), "too-deep");
+    // The depth check counts brackets first and scans only when there are many: brackets in strings
+    // do not nest, and a text nested exactly to the limit passes.
+    assert.equal(reasonOf(() => decodeMessage(signer, rawCompactFrames(signer, newHeader("status_request", "wire"), `{"s":"${"[{".repeat(limits.maxJsonDepth)}"}`), { replay })), "accepted");
+    assert.equal(reasonOf(() => decodeMessage(signer, rawCompactFrames(signer, newHeader("status_request", "wire"), `{"x":${"[".repeat(limits.maxJsonDepth - 1)}${"]".repeat(limits.maxJsonDepth - 1)}}`), { replay })), "accepted");
+    assert.equal(reasonOf(() => decodeMessage(signer, rawCompactFrames(signer, newHeader("status_request", "wire"), `{"s":"${"[".repeat(limits.maxJsonDepth)}","x":${"[".repeat(limits.maxJsonDepth)}${"]".repeat(limits.maxJsonDepth)}}`), { replay })), "too-deep");
     const small = { ...limits, maxJsonBytes: 1024 };
     assert.equal(reasonOf(() => decodeMessage(signer, rawCompactFrames(signer, newHeader("status_request", "wire"), `{"pad":"${"x".repeat(2048)}"}`), { replay, limits: small })), "oversized");
     const old: Header = { ...newHeader("status_request", "wire"), date: new Date(Date.now() - 2 * limits.maxClockSkewMs).toISOString() };

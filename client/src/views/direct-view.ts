@@ -38,6 +38,10 @@ export interface DirectMapOptions {
   returnExceptions?: boolean;
 }
 
+/** How a call's values come back: a view on one engine gives its value, others the list (one function each, not a closure per call). */
+const firstValue = (values: unknown[]): unknown => values[0];
+const allValues = (values: unknown[]): unknown => values;
+
 /**
  * Runs work on explicit engines: every engine of the view gets every task (ipyparallel's DirectView).
  * `"all"` means the engines alive when each call is made.
@@ -85,7 +89,7 @@ export class DirectView<Single extends boolean = false> {
 
   /** Runs TypeScript source in each engine's persistent namespace; gives each last expression's value. */
   execute(code: string, { silent = false }: { silent?: boolean } = {}): AsyncResult<PerEngine<unknown, Single>> {
-    return this.#each({ targets: this.targets, body: { kind: "execute", code, ...(silent ? { silent } : {}) }, frames: [] });
+    return this.#each({ targets: this.targets, body: silent ? { kind: "execute", code, silent } : { kind: "execute", code }, frames: [] });
   }
 
   /**
@@ -232,7 +236,9 @@ export class DirectView<Single extends boolean = false> {
 
   #each<T>(spec: TaskSpec): AsyncResult<T> {
     const single = this.single;
-    return this.#submit([{ ...spec, broadcast: this.#broadcast }], (metadata, owner) => new AsyncResult<T>(owner, metadata, (values) => (single ? values[0] : values) as T));
+    // The spec is the caller's own literal (execute, apply, push, ...): set in place, no copy per call.
+    spec.broadcast = this.#broadcast;
+    return this.#submit([spec], (metadata, owner) => new AsyncResult<T>(owner, metadata, (single ? firstValue : allValues) as (values: unknown[]) => T));
   }
 }
 
