@@ -845,7 +845,7 @@ export class Client implements AsyncDisposable {
     while (this.#unsent.msgIds > 0) {
       const room = MAX_IN_FLIGHT - this.#tasks.size;
       if (room <= 0) return;
-      const { tasks, frames, fns } = this.#unsent.take(Math.min(SUBMIT_BATCH, room), (waiting) => this.#tasks.set(waiting.msgId, waiting));
+      const { tasks, frames, fns } = this.#unsent.take(Math.min(SUBMIT_BATCH, room), this.#tasks);
       if (tasks.length === 0) return;
       this.#link.send("submit_request", fns ? { tasks, fns } : { tasks }, { buffers: frames });
     }
@@ -894,7 +894,9 @@ export class Client implements AsyncDisposable {
     if (total > buffers.length) throw new SerializationError("message buffer counts do not match its frames");
     const received = Date.now();
     this.#received.results += results.length;
-    for (const frame of buffers) this.#received.resultBytes += frame.length;
+    let bytes = 0;
+    for (let i = 0; i < buffers.length; i++) bytes += buffers[i]!.length;
+    this.#received.resultBytes += bytes;
     for (let i = 0, at = 0; i < results.length; i++) {
       const count = results[i]!.bufferCount;
       this.#settle(results[i]!, count === 0 ? NO_FRAMES : buffers.slice(at, at + count), received);

@@ -44,7 +44,7 @@ export class ResultBatch {
     if (this.#results.length === 0) this.#openedAt = now();
     result.bufferCount = frames.length;
     this.#results.push(result);
-    for (const frame of frames) this.#frames.push(frame);
+    for (let i = 0; i < frames.length; i++) this.#frames.push(frames[i]!);
   }
 
   /** The batch stays open for company: the timer sends it once it has waited BATCH_WINDOW_MS. */

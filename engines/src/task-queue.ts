@@ -53,7 +53,8 @@ export class TaskQueue {
 
   enqueue(items: QueuedTask[]): void {
     if (this.#stopped) return;
-    for (const item of items) this.#items.push(item);
+    // Indexed, not for-of: a fresh engine runs this interpreted, where for-of makes an iterator and a result object per item.
+    for (let i = 0; i < items.length; i++) this.#items.push(items[i]!);
     if (!this.#running) void this.#drain();
   }
 
