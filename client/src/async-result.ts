@@ -55,12 +55,6 @@ export interface TaskOwner {
 
 type Finish<T> = (values: unknown[]) => T;
 
-/** What settles an awaited result's final promise (its value's type is the result's own). */
-interface FinalSettlers {
-  resolve(value: unknown): void;
-  reject(reason: unknown): void;
-}
-
 /** A result's value with errors allowed in place of values: per item of an array, or the value itself. */
 export type WithErrors<T> = T extends (infer E)[] ? (E | Error)[] : T | Error;
 
@@ -81,8 +75,12 @@ export class AsyncResult<T> implements PromiseLike<T> {
   #allDone: (() => void) | undefined;
   #settledPromise: Promise<void> | undefined;
   #final: Promise<T> | undefined;
-  /** Settle #final when the last task settles (set while someone awaits a result not ready yet). */
-  #finalSettlers: FinalSettlers | undefined;
+  /**
+   * Settle #final when the last task settles (set while someone awaits a result not ready yet). Two
+   * fields, not a pair object: thousands of tiny applies awaited together each made one.
+   */
+  #resolveFinal: ((value: unknown) => void) | undefined;
+  #rejectFinal: ((reason: unknown) => void) | undefined;
   #outputListeners: Set<(event: OutputEvent) => void> | undefined;
   #arrivalListeners: Set<() => void> | undefined;
   #progressListeners: Set<() => void> | undefined;
@@ -239,7 +237,8 @@ export class AsyncResult<T> implements PromiseLike<T> {
     if (this.ready()) this.#final = this.#fetchHeld().then(() => this.#collect());
     else {
       this.#final = new Promise<T>((resolve, reject) => {
-        this.#finalSettlers = { resolve: resolve as (value: unknown) => void, reject };
+        this.#resolveFinal = resolve as (value: unknown) => void;
+        this.#rejectFinal = reject;
       });
     }
     return this.#final;
@@ -247,10 +246,11 @@ export class AsyncResult<T> implements PromiseLike<T> {
 
   /** Every task settled: the awaited final value, unless values left at the controller must be fetched first. */
   #finishFinal(): void {
-    const settlers = this.#finalSettlers;
-    if (!settlers) return;
-    this.#finalSettlers = undefined;
-    const { resolve, reject } = settlers;
+    const resolve = this.#resolveFinal;
+    const reject = this.#rejectFinal;
+    if (!resolve || !reject) return;
+    this.#resolveFinal = undefined;
+    this.#rejectFinal = undefined;
     if (this.#held?.size) {
       this.#fetchHeld().then(() => this.#collect()).then(resolve, reject);
       return;

@@ -620,7 +620,7 @@ export class Client implements AsyncDisposable {
    * an engine this client has a ready direct link to goes straight there (see #goesDirect); the others
    * go to the controller, in runs of consecutive targets.
    */
-  _submit<R extends AsyncResult<unknown>>(specs: TaskSpec[], make: (tasks: TaskTable, owner: TaskOwner) => R, label?: string, route: { gather?: boolean } = {}): R {
+  _submit<R extends AsyncResult<unknown>>(specs: TaskSpec[], make: (tasks: TaskTable, owner: TaskOwner) => R, label?: string, route?: { gather?: boolean }): R {
     this.#checkSubmit(label);
     if (specs.length === 1 && specs[0]!.targets === null) return this.#submitBalancedOne(specs[0]!, make, label);
     const tasks: { msgId: string; kind: TaskSpec["body"]["kind"]; engineId: number | null }[] = [];
@@ -648,7 +648,7 @@ export class Client implements AsyncDisposable {
       };
       // A broadcast the controller should gather goes there, unless this client has direct tasks on one of its
       // engines still out (then each engine's part goes the way its earlier tasks went, to keep their order).
-      const gathered = route.gather === true && spec.broadcast === true && count > 1 && !spec.targets!.some((t) => this.#directCount.has(t));
+      const gathered = route?.gather === true && spec.broadcast === true && count > 1 && !spec.targets!.some((t) => this.#directCount.has(t));
       for (let i = 0; i < count; i++) {
         const link = spec.targets === null || gathered ? undefined : this.#goesDirect(spec.targets[i]!, spec.body);
         if (!link) {
@@ -688,7 +688,7 @@ export class Client implements AsyncDisposable {
     // One array for the request and the table: neither changes it.
     const request = this.#taskRequest(spec, msgIds, null, label, false);
     const result = make(new TaskTable({ msgIds, kind: spec.body.kind, submitted: Date.now(), label }), this);
-    return this.#enqueue(result, new OneTask(result as AsyncResult<unknown>, { request, frames: spec.frames }));
+    return this.#enqueue(result, new OneTask(result as AsyncResult<unknown>, request, spec.frames));
   }
 
   /** The submit_request entry for one spec's tasks (msgIds and targets in the same order). */

@@ -82,17 +82,18 @@ export class BuiltTasks implements TaskSource {
   }
 }
 
-/** One task with one msg id, built already (a load-balanced apply): BuiltTasks without its arrays. */
-export class OneTask implements TaskSource {
+/**
+ * One task with one msg id, built already (a load-balanced apply): BuiltTasks without its arrays, and
+ * its own Outgoing (no object for the pair per apply). The queue lets go of it once it is sent.
+ */
+export class OneTask implements TaskSource, Outgoing {
   readonly count = 1;
-  #task: Outgoing | undefined;
 
   constructor(
     readonly result: AsyncResult<unknown>,
-    task: Outgoing,
-  ) {
-    this.#task = task;
-  }
+    readonly request: TaskRequest,
+    readonly frames: Buffer[],
+  ) {}
 
   /** As BuiltTasks: 0 for the task, 1 (the end) past it. */
   first(j: number): number {
@@ -104,9 +105,7 @@ export class OneTask implements TaskSource {
   }
 
   build(): Outgoing {
-    const task = this.#task!;
-    this.#task = undefined;
-    return task;
+    return this;
   }
 }
 

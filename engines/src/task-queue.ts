@@ -100,7 +100,8 @@ export class TaskQueue {
 
   #complete(finished: FinishedTask): void {
     this.batch.add(finished);
-    if (this.length === 0 || this.batch.age >= BATCH_WINDOW_MS) this.batch.flush();
+    // The result's completion time is now, for the window: no second clock read per task.
+    if (this.length === 0 || this.batch.ageAt(finished.result.completed) >= BATCH_WINDOW_MS) this.batch.flush();
     else this.batch.hold();
   }
 
@@ -112,7 +113,7 @@ export class TaskQueue {
           const finished = this.runner.run(item);
           if (isThenable(finished)) return finished;
           this.#complete(finished);
-          if (now() - since >= BATCH_WINDOW_MS) break;
+          if (finished.result.completed - since >= BATCH_WINDOW_MS) break;
         }
         return null;
       });
