@@ -584,9 +584,22 @@ export class Client implements AsyncDisposable {
   /** @internal As _resolveTargets("all"), without making the list: throws when no engine is alive. */
   _checkAnyEngine(): void {
     if (this.controllerLost !== null) return void this._resolveTargets("all");
-    for (const engine of this.#engines.values()) if (engine.state !== "dead" && engine.state !== "stopped") return;
+    // The live engine found last time, while it is still that id's entry and alive: no Map iterator
+    // per apply (a fresh client runs this interpreted, where the iterator and its results are objects).
+    const last = this.#liveEngine;
+    if (last !== undefined && last.state !== "dead" && last.state !== "stopped" && this.#engines.get(last.id) === last) return;
+    for (const engine of this.#engines.values()) {
+      if (engine.state !== "dead" && engine.state !== "stopped") {
+        this.#liveEngine = engine;
+        return;
+      }
+    }
+    this.#liveEngine = undefined;
     this._resolveTargets("all");
   }
+
+  /** An engine _checkAnyEngine found alive (checked again on each use). */
+  #liveEngine: EngineInfo | undefined;
 
   /** @internal Targets resolved now: throws NoEnginesError when there is nothing to run on. */
   _resolveTargets(targets: number | number[] | "all"): number[] {

@@ -88,6 +88,8 @@ export class BuiltTasks implements TaskSource {
  */
 export class OneTask implements TaskSource, Outgoing {
   readonly count = 1;
+  /** Said, so the queue's push need not work it out with two calls. */
+  readonly msgIdCount = 1;
 
   constructor(
     readonly result: AsyncResult<unknown>,
