@@ -697,8 +697,10 @@ export class Client implements AsyncDisposable {
    * machinery of runs and direct links it never needs (thousands of tiny applies a second come here).
    */
   #submitBalancedOne<R extends AsyncResult<unknown>>(spec: TaskSpec, make: (tasks: TaskTable, owner: TaskOwner) => R, label: string | undefined): R {
-    const msgIds = [spec.msgIds?.[0] ?? newMessageId()];
-    // One array for the request and the table: neither changes it.
+    // One array for the request and the table: neither changes it. Array.of, not a literal: it lives as
+    // long as its task, and a literal's allocation site that V8 decides to pretenure deoptimizes this
+    // function and what inlined it (a fresh client recompiled them twice in its first 10,000 applies).
+    const msgIds = Array.of(spec.msgIds?.[0] ?? newMessageId());
     const request = this.#taskRequest(spec, msgIds, null, label, false);
     const result = make(new TaskTable({ msgIds, kind: spec.body.kind, submitted: Date.now(), label }), this);
     return this.#enqueue(result, new OneTask(result as AsyncResult<unknown>, request, spec.frames));

@@ -124,6 +124,18 @@ export interface SentTask {
   index: number;
 }
 
+/**
+ * take()'s entries for the in-flight Map, made with `new` rather than as literals: they live as long as
+ * their task, and a literal's allocation site, once V8 decides its objects outlive the young generation,
+ * deoptimizes every function that inlined the literal (take, in a fresh client, again and again).
+ */
+class Sent implements SentTask {
+  constructor(
+    readonly result: AsyncResult<unknown>,
+    readonly index: number,
+  ) {}
+}
+
 /** A task of this client not sent yet: its result and index there. */
 export interface Waiting {
   msgId: string;
@@ -198,7 +210,7 @@ export class SubmitQueue {
           taken += ids;
           const first = source.first(j);
           const msgIds = request.msgIds;
-          for (let k = 0; k < ids; k++) sent.set(msgIds[k]!, { result: source.result, index: first + k });
+          for (let k = 0; k < ids; k++) sent.set(msgIds[k]!, new Sent(source.result, first + k));
         }
         sentWhole++;
       }

@@ -67,8 +67,10 @@ export class TaskTable {
     // A small call (a tiny apply) gets plain arrays: a typed array costs an ArrayBuffer each, and a
     // thousand applies in flight made the client's young generation churn through them.
     const small = this.length <= SMALL_TABLE;
-    // One task (an apply): literals, which V8 copies from a template (no fill() call per apply).
-    if (this.length === 1) this.#numbers = [NaN, NaN, NaN, NaN, 0];
+    // One task (an apply): no fill() call per apply, and Array.of, not a literal: the array lives as long
+    // as its task, and V8 pretenuring a literal's allocation site deoptimizes every function that inlined
+    // this constructor.
+    if (this.length === 1) this.#numbers = Array.of(NaN, NaN, NaN, NaN, 0);
     else this.#numbers = small ? new Array<number>(this.length * COLUMNS).fill(NaN) : new Float64Array(this.length * COLUMNS).fill(NaN);
     if (engineIds) for (let i = 0; i < engineIds.length; i++) this.#numbers[i * COLUMNS + ENGINE] = engineIds[i] ?? NaN;
     this.#status = this.length === 1 ? null : small ? new Array<number>(this.length).fill(0) : new Uint8Array(this.length);
