@@ -55,12 +55,6 @@ export interface TaskOwner {
 
 type Finish<T> = (values: unknown[]) => T;
 
-/** What settles an awaited result's final promise (its value's type is the result's own). */
-interface FinalSettlers {
-  resolve(value: unknown): void;
-  reject(reason: unknown): void;
-}
-
 /** A result's value with errors allowed in place of values: per item of an array, or the value itself. */
 export type WithErrors<T> = T extends (infer E)[] ? (E | Error)[] : T | Error;
 
@@ -76,13 +70,18 @@ export class AsyncResult<T> implements PromiseLike<T> {
   /** Task indexes in the order their results arrived; kept only for whoever iterates in that order. */
   protected arrivals: number[] | undefined;
   #done = 0;
-  readonly #settledFlags: Uint8Array | number[];
+  /** Per task, 1 once settled; null for one task (settled once #done is 1): no array per tiny apply, which lives as long as its task. */
+  readonly #settledFlags: Uint8Array | number[] | null;
   // Created only when someone waits: thousands of tiny results must not cost a promise each up front.
   #allDone: (() => void) | undefined;
   #settledPromise: Promise<void> | undefined;
   #final: Promise<T> | undefined;
-  /** Settle #final when the last task settles (set while someone awaits a result not ready yet). */
-  #finalSettlers: FinalSettlers | undefined;
+  /**
+   * Settle #final when the last task settles (set while someone awaits a result not ready yet). Two
+   * fields, not a pair object: thousands of tiny applies awaited together each made one.
+   */
+  #resolveFinal: ((value: unknown) => void) | undefined;
+  #rejectFinal: ((reason: unknown) => void) | undefined;
   #outputListeners: Set<(event: OutputEvent) => void> | undefined;
   #arrivalListeners: Set<() => void> | undefined;
   #progressListeners: Set<() => void> | undefined;
@@ -106,8 +105,8 @@ export class AsyncResult<T> implements PromiseLike<T> {
     // No destructuring default: it made an empty object per tiny apply.
     this.returnExceptions = options?.returnExceptions ?? false;
     this._tasks = tasks;
-    // A plain array for a small call (a literal for one task): an ArrayBuffer per tiny apply was a large part of the client's garbage.
-    this.#settledFlags = tasks.length === 1 ? [0] : tasks.length <= 16 ? new Array<number>(tasks.length).fill(0) : new Uint8Array(tasks.length);
+    // A plain array for a small call (none for one task): an ArrayBuffer per tiny apply was a large part of the client's garbage.
+    this.#settledFlags = tasks.length === 1 ? null : tasks.length <= 16 ? new Array<number>(tasks.length).fill(0) : new Uint8Array(tasks.length);
     progressHooks()?.created?.(this);
   }
 
@@ -239,7 +238,8 @@ export class AsyncResult<T> implements PromiseLike<T> {
     if (this.ready()) this.#final = this.#fetchHeld().then(() => this.#collect());
     else {
       this.#final = new Promise<T>((resolve, reject) => {
-        this.#finalSettlers = { resolve: resolve as (value: unknown) => void, reject };
+        this.#resolveFinal = resolve as (value: unknown) => void;
+        this.#rejectFinal = reject;
       });
     }
     return this.#final;
@@ -247,10 +247,11 @@ export class AsyncResult<T> implements PromiseLike<T> {
 
   /** Every task settled: the awaited final value, unless values left at the controller must be fetched first. */
   #finishFinal(): void {
-    const settlers = this.#finalSettlers;
-    if (!settlers) return;
-    this.#finalSettlers = undefined;
-    const { resolve, reject } = settlers;
+    const resolve = this.#resolveFinal;
+    const reject = this.#rejectFinal;
+    if (!resolve || !reject) return;
+    this.#resolveFinal = undefined;
+    this.#rejectFinal = undefined;
     if (this.#held?.size) {
       this.#fetchHeld().then(() => this.#collect()).then(resolve, reject);
       return;
@@ -437,7 +438,8 @@ export class AsyncResult<T> implements PromiseLike<T> {
   }
 
   protected isSettled(index: number): boolean {
-    return this.#settledFlags[index] === 1;
+    const flags = this.#settledFlags;
+    return flags === null ? index === 0 && this.#done > 0 : flags[index] === 1;
   }
 
   protected nextArrival(): Promise<void> {
@@ -457,8 +459,13 @@ export class AsyncResult<T> implements PromiseLike<T> {
 
   /** @internal Called by the client as each task's result arrives (its metadata already updated). */
   _settle(index: number, value: unknown, error: Error | undefined): void {
-    if (this.#settledFlags[index]) return;
-    this.#settledFlags[index] = 1;
+    const flags = this.#settledFlags;
+    if (flags === null) {
+      if (index !== 0 || this.#done > 0) return;
+    } else {
+      if (flags[index]) return;
+      flags[index] = 1;
+    }
     if (error) {
       if (this._tasks.error(index) !== error) this._tasks.update(index, { error });
     } else if (value !== undefined) this.store(index, value);

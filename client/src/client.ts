@@ -584,9 +584,22 @@ export class Client implements AsyncDisposable {
   /** @internal As _resolveTargets("all"), without making the list: throws when no engine is alive. */
   _checkAnyEngine(): void {
     if (this.controllerLost !== null) return void this._resolveTargets("all");
-    for (const engine of this.#engines.values()) if (engine.state !== "dead" && engine.state !== "stopped") return;
+    // The live engine found last time, while it is still that id's entry and alive: no Map iterator
+    // per apply (a fresh client runs this interpreted, where the iterator and its results are objects).
+    const last = this.#liveEngine;
+    if (last !== undefined && last.state !== "dead" && last.state !== "stopped" && this.#engines.get(last.id) === last) return;
+    for (const engine of this.#engines.values()) {
+      if (engine.state !== "dead" && engine.state !== "stopped") {
+        this.#liveEngine = engine;
+        return;
+      }
+    }
+    this.#liveEngine = undefined;
     this._resolveTargets("all");
   }
+
+  /** An engine _checkAnyEngine found alive (checked again on each use). */
+  #liveEngine: EngineInfo | undefined;
 
   /** @internal Targets resolved now: throws NoEnginesError when there is nothing to run on. */
   _resolveTargets(targets: number | number[] | "all"): number[] {
@@ -625,7 +638,7 @@ export class Client implements AsyncDisposable {
    * an engine this client has a ready direct link to goes straight there (see #goesDirect); the others
    * go to the controller, in runs of consecutive targets.
    */
-  _submit<R extends AsyncResult<unknown>>(specs: TaskSpec[], make: (tasks: TaskTable, owner: TaskOwner) => R, label?: string, route: { gather?: boolean } = {}): R {
+  _submit<R extends AsyncResult<unknown>>(specs: TaskSpec[], make: (tasks: TaskTable, owner: TaskOwner) => R, label?: string, route?: { gather?: boolean }): R {
     this.#checkSubmit(label);
     if (specs.length === 1) {
       const spec = specs[0]!;
@@ -658,7 +671,7 @@ export class Client implements AsyncDisposable {
       };
       // A broadcast the controller should gather goes there, unless this client has direct tasks on one of its
       // engines still out (then each engine's part goes the way its earlier tasks went, to keep their order).
-      const gathered = route.gather === true && spec.broadcast === true && count > 1 && !spec.targets!.some((t) => this.#directCount.has(t));
+      const gathered = route?.gather === true && spec.broadcast === true && count > 1 && !spec.targets!.some((t) => this.#directCount.has(t));
       for (let i = 0; i < count; i++) {
         const link = spec.targets === null || gathered ? undefined : this.#goesDirect(spec.targets[i]!, spec.body);
         if (!link) {
@@ -719,11 +732,13 @@ export class Client implements AsyncDisposable {
    * machinery of runs and direct links it never needs (thousands of tiny applies a second come here).
    */
   #submitBalancedOne<R extends AsyncResult<unknown>>(spec: TaskSpec, make: (tasks: TaskTable, owner: TaskOwner) => R, label: string | undefined): R {
-    const msgIds = [spec.msgIds?.[0] ?? newMessageId()];
-    // One array for the request and the table: neither changes it.
+    // One array for the request and the table: neither changes it. Array.of, not a literal: it lives as
+    // long as its task, and a literal's allocation site that V8 decides to pretenure deoptimizes this
+    // function and what inlined it (a fresh client recompiled them twice in its first 10,000 applies).
+    const msgIds = Array.of(spec.msgIds?.[0] ?? newMessageId());
     const request = this.#taskRequest(spec, msgIds, null, label, false);
     const result = make(new TaskTable({ msgIds, kind: spec.body.kind, submitted: Date.now(), label }), this);
-    return this.#enqueue(result, new OneTask(result as AsyncResult<unknown>, { request, frames: spec.frames }));
+    return this.#enqueue(result, new OneTask(result as AsyncResult<unknown>, request, spec.frames));
   }
 
   /** The submit_request entry for one spec's tasks (msgIds and targets in the same order). */
@@ -885,7 +900,7 @@ export class Client implements AsyncDisposable {
     while (this.#unsent.msgIds > 0) {
       const room = MAX_IN_FLIGHT - this.#tasks.size;
       if (room <= 0) return;
-      const { tasks, frames, fns } = this.#unsent.take(Math.min(SUBMIT_BATCH, room), (waiting) => this.#tasks.set(waiting.msgId, waiting));
+      const { tasks, frames, fns } = this.#unsent.take(Math.min(SUBMIT_BATCH, room), this.#tasks);
       if (tasks.length === 0) return;
       this.#link.send("submit_request", fns ? { tasks, fns } : { tasks }, { buffers: frames });
     }
@@ -934,7 +949,9 @@ export class Client implements AsyncDisposable {
     if (total > buffers.length) throw new SerializationError("message buffer counts do not match its frames");
     const received = Date.now();
     this.#received.results += results.length;
-    for (const frame of buffers) this.#received.resultBytes += frame.length;
+    let bytes = 0;
+    for (let i = 0; i < buffers.length; i++) bytes += buffers[i]!.length;
+    this.#received.resultBytes += bytes;
     for (let i = 0, at = 0; i < results.length; i++) {
       const count = results[i]!.bufferCount;
       this.#settle(results[i]!, count === 0 ? NO_FRAMES : buffers.slice(at, at + count), received);

@@ -13,6 +13,8 @@ const ENGINE = 0;
 const STARTED = 1;
 const COMPLETED = 2;
 const RECEIVED = 3;
+/** A one-task table keeps its status code after its four numbers. */
+const ONE_STATUS = 4;
 
 /** What few tasks have: output, displays, published data, an error, an execution count, a repr; kept apart, by index. */
 interface Rare {
@@ -49,7 +51,8 @@ export class TaskTable {
    * typed array for all four, so a one-task call (a tiny apply) allocates one instead of four.
    */
   readonly #numbers: Float64Array | number[];
-  readonly #status: Uint8Array | number[];
+  /** Status codes by task; null for one task, whose code is a fifth number in #numbers (no second array per tiny apply, which lives as long as its task). */
+  readonly #status: Uint8Array | number[] | null;
   /** Made on the first rare field: most calls have none. */
   #rare: Map<number, Rare> | undefined;
   #objects: TaskMetadata[] | undefined;
@@ -64,11 +67,13 @@ export class TaskTable {
     // A small call (a tiny apply) gets plain arrays: a typed array costs an ArrayBuffer each, and a
     // thousand applies in flight made the client's young generation churn through them.
     const small = this.length <= SMALL_TABLE;
-    // One task (an apply): literals, which V8 copies from a template (no fill() call per apply).
-    if (this.length === 1) this.#numbers = [NaN, NaN, NaN, NaN];
+    // One task (an apply): no fill() call per apply, and Array.of, not a literal: the array lives as long
+    // as its task, and V8 pretenuring a literal's allocation site deoptimizes every function that inlined
+    // this constructor.
+    if (this.length === 1) this.#numbers = Array.of(NaN, NaN, NaN, NaN, 0);
     else this.#numbers = small ? new Array<number>(this.length * COLUMNS).fill(NaN) : new Float64Array(this.length * COLUMNS).fill(NaN);
     if (engineIds) for (let i = 0; i < engineIds.length; i++) this.#numbers[i * COLUMNS + ENGINE] = engineIds[i] ?? NaN;
-    this.#status = this.length === 1 ? [0] : small ? new Array<number>(this.length).fill(0) : new Uint8Array(this.length);
+    this.#status = this.length === 1 ? null : small ? new Array<number>(this.length).fill(0) : new Uint8Array(this.length);
   }
 
   /** A table with one kind per task given (calls whose tasks differ in kind; small ones). */
@@ -129,7 +134,7 @@ export class TaskTable {
   }
 
   status(i: number): TaskStatus | undefined {
-    return STATUSES[this.#status[i]!];
+    return STATUSES[this.#status === null ? this.#numbers[ONE_STATUS]! : this.#status[i]!];
   }
 
   started(i: number): number | undefined {
@@ -173,7 +178,7 @@ export class TaskTable {
     if ("started" in fields) this.#numbers[row + STARTED] = fields.started ?? NaN;
     if ("completed" in fields) this.#numbers[row + COMPLETED] = fields.completed ?? NaN;
     if ("received" in fields) this.#numbers[row + RECEIVED] = fields.received ?? NaN;
-    if ("status" in fields) this.#status[i] = statusCode(fields.status);
+    if ("status" in fields) this.#setStatus(i, statusCode(fields.status));
     if ("error" in fields) this.#setRare(i, "error", fields.error);
     if ("executionCount" in fields) this.#setRare(i, "executionCount", fields.executionCount);
     if ("repr" in fields) this.#setRare(i, "repr", fields.repr);
@@ -189,9 +194,14 @@ export class TaskTable {
     this.#numbers[row + STARTED] = started ?? NaN;
     this.#numbers[row + COMPLETED] = completed ?? NaN;
     this.#numbers[row + RECEIVED] = received;
-    this.#status[i] = statusCode(status);
+    this.#setStatus(i, statusCode(status));
     const object = this.#objects?.[i];
     if (object) Object.assign(object, { engineId, started, completed, received, status });
+  }
+
+  #setStatus(i: number, code: number): void {
+    if (this.#status === null) this.#numbers[ONE_STATUS] = code;
+    else this.#status[i] = code;
   }
 
   appendOutput(i: number, name: "stdout" | "stderr", text: string): void {

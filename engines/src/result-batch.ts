@@ -37,14 +37,24 @@ export class ResultBatch {
 
   /** Milliseconds since the oldest unsent result was added (0 when empty). */
   get age(): number {
-    return this.#results.length === 0 ? 0 : now() - this.#openedAt;
+    return this.ageAt(now());
+  }
+
+  /**
+   * The age at `time` (epoch ms, as now() gives): the queue passes a result's completion time, just
+   * read, instead of reading the clock again (performance.now() is ~0.3 µs a call here, and a tiny
+   * task read it five times).
+   */
+  ageAt(time: number): number {
+    return this.#results.length === 0 ? 0 : time - this.#openedAt;
   }
 
   add({ result, frames }: FinishedTask): void {
-    if (this.#results.length === 0) this.#openedAt = now();
+    // A result is added as it completes: its completion time (read from the clock just now) opens the batch.
+    if (this.#results.length === 0) this.#openedAt = result.completed;
     result.bufferCount = frames.length;
     this.#results.push(result);
-    for (const frame of frames) this.#frames.push(frame);
+    for (let i = 0; i < frames.length; i++) this.#frames.push(frames[i]!);
   }
 
   /** The batch stays open for company: the timer sends it once it has waited BATCH_WINDOW_MS. */

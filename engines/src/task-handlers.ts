@@ -150,7 +150,10 @@ export class TaskHandlers {
 
   /** Puts engine-side values where the client left references: an argument or item, or a place inside one. */
   #resolveRefs(values: unknown[], refs: Extract<TaskBody, { kind: "apply" }>["refs"]): void {
-    for (const [index, name, path] of refs ?? []) {
+    // Most tasks have none: no empty array and iterator per task (a fresh engine runs this interpreted).
+    if (refs === undefined) return;
+    for (let i = 0; i < refs.length; i++) {
+      const [index, name, path] = refs[i]!;
       if (path === undefined || path.length === 0) values[index] = this.namespace.get(name);
       else placeAt(values, [index, ...path], this.namespace.get(name));
     }

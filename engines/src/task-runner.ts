@@ -7,7 +7,9 @@ import { taskErrorInfo } from "./task-errors.js";
 import { isThenable, type TaskHandlers, type TaskOutcome } from "./task-handlers.js";
 import type { QueuedTask } from "./task-queue.js";
 
-type Ending = { outcome: TaskOutcome } | { error: unknown };
+/** packValue's options, made once (not an object per task). */
+const OWN_ARRAY = { ownArray: true } as const;
+const NOT_OWN = { ownArray: false } as const;
 
 /**
  * Turns one task into its result: output attributed to it, its value packed, every failure (a value
@@ -35,16 +37,16 @@ export class TaskRunner {
     try {
       outcome = this.handlers.run(task.body, frames, direct === true);
     } catch (error) {
-      return this.#finish(task, started, { error });
+      return this.#finish(task, started, null, error);
     }
     if (isThenable(outcome)) return this.#settle(task, started, outcome);
-    return this.#finish(task, started, { outcome });
+    return this.#finish(task, started, outcome, undefined);
   };
 
   /** Ends the task that was running synchronously when `error` (an interruption) cut it short. */
   cutShort = (error: unknown): FinishedTask | null => {
     const current = this.#current;
-    return current ? this.#finish(current, this.#currentStarted, { error }) : null;
+    return current ? this.#finish(current, this.#currentStarted, null, error) : null;
   };
 
   aborted = (task: EngineTask): FinishedTask => {
@@ -54,24 +56,24 @@ export class TaskRunner {
 
   async #settle(task: EngineTask, started: number, pending: Promise<TaskOutcome>): Promise<FinishedTask> {
     try {
-      return this.#finish(task, started, { outcome: await this.interrupter.guard(() => pending) });
+      return this.#finish(task, started, await this.interrupter.guard(() => pending), undefined);
     } catch (error) {
-      return this.#finish(task, started, { error });
+      return this.#finish(task, started, null, error);
     }
   }
 
-  #finish(task: EngineTask, started: number, ending: Ending): FinishedTask {
+  /** `outcome` null: the task failed with `error` (which may be any value, undefined too). No object per task for the pair. */
+  #finish(task: EngineTask, started: number, outcome: TaskOutcome | null, error: unknown): FinishedTask {
     const result: TaskResult = { msgId: task.msgId, engineId: this.engineIdNow(), status: "ok", started, completed: started, bufferCount: 0 };
     let frames: Buffer[] = [];
     try {
-      if ("error" in ending) throw ending.error;
-      const { outcome } = ending;
+      if (outcome === null) throw error;
       if (outcome.frames) frames = outcome.frames;
       else if (outcome.hasValue && outcome.valueOptional) {
         result.repr = inspect(outcome.value, { depth: 4, colors: false });
         frames = packIfPossible(outcome.value);
       } else if (outcome.hasValue) {
-        frames = packValue(outcome.value, "the result", { ownArray: outcome.ownArray === true }).frames;
+        frames = packValue(outcome.value, "the result", outcome.ownArray === true ? OWN_ARRAY : NOT_OWN).frames;
       }
     } catch (err) {
       result.status = "error";

@@ -137,9 +137,9 @@ export function encodeCompact(signer: Signer, msg: OutgoingMessage): OutgoingFra
   const identities = msg.identities ?? [];
   if (identities.length === 0 && buffers.length === 0) return [signed];
   const frames: OutgoingFrame[] = [];
-  for (const identity of identities) frames.push(identity);
+  for (let i = 0; i < identities.length; i++) frames.push(identities[i]!);
   frames.push(signed);
-  for (const buffer of buffers) frames.push(buffer);
+  for (let i = 0; i < buffers.length; i++) frames.push(buffers[i]!);
   return frames;
 }
 
@@ -157,7 +157,7 @@ function isCompactFrame(frame: Buffer): boolean {
 export function decodeMessage<Content = unknown>(signer: Signer, frames: Buffer[], options: DecodeOptions = {}): Message<Content> {
   const limits = options.limits ?? defaultLimits();
   let total = 0;
-  for (const frame of frames) total += frame.length;
+  for (let i = 0; i < frames.length; i++) total += frames[i]!.length;
   if (total > limits.maxMessageBytes) throw new MessageError(`message of ${total} bytes exceeds the limit of ${limits.maxMessageBytes}`, "oversized");
   // Identities come first; the first frame that is the delimiter or a compact frame ends them.
   let at = -1;

@@ -122,7 +122,8 @@ export class MapTasks implements TaskSource {
   }
 
   build(j: number): Outgoing {
-    const special = this.#special.get(j);
+    // Nearly every map has no special chunk: no Map lookup per task then.
+    const special = this.#special.size === 0 ? undefined : this.#special.get(j);
     if (special) this.#special.delete(j);
     const frames = special?.frames ?? [this.#packed.get(j)];
     if (!this.#fn) throw new Error("the map's function is not set");

@@ -4,6 +4,10 @@ import { AsyncResult } from "../async-result.js";
 import type { Client } from "../client.js";
 import { isRef } from "../ref.js";
 
+/** packValue's options, made once (every tiny apply packs its arguments). */
+const OWN_ARRAY = { ownArray: true } as const;
+const NOT_OWN = { ownArray: false } as const;
+
 /**
  * Packs a value for a task. Large typed arrays and ArrayBuffers travel as their own frames, which
  * ZeroMQ sends from the caller's memory some time after the call returns; they are copied here, so
@@ -11,7 +15,7 @@ import { isRef } from "../ref.js";
  * (small ones are copied into the payload anyway).
  */
 export function packOwned(value: unknown, what: string, copy = true, ownArray = false): Buffer[] {
-  const frames = packValue(value, what, { ownArray }).frames;
+  const frames = packValue(value, what, ownArray ? OWN_ARRAY : NOT_OWN).frames;
   if (copy) for (let i = 1; i < frames.length; i++) frames[i] = Buffer.from(frames[i]!);
   return frames;
 }
