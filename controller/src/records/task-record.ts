@@ -75,6 +75,12 @@ export class TaskRecord {
   /** A map chunk's first item's index, which the task stream shows beside the name. */
   streamIndex?: number = undefined;
   readonly lb?: BalancedState;
+  /**
+   * The task store's own note of this task until it finishes (the SQLite store's: its entry while it
+   * waits to be written, then the seq its row was written under): found from the record, not by a Map
+   * lookup per task.
+   */
+  storeEntry?: object | number = undefined;
   #rare?: RareFields;
   /**
    * Sent by its client straight to the engine (DirectView's direct path): the engine reported it, and

@@ -80,7 +80,9 @@ export function toDbRecord(row: Row): TaskDbRecord {
  * One task row on its way to the writer thread, positional (a structured clone of arrays is cheaper
  * than of objects with 20 keys). Blobs are [offset, length] into the batch's one transferred buffer
  * (length -1: NULL), so no Buffer is cloned: cloning a Buffer copies its whole pool slab.
- * `seq` set: insert (a task written for the first time); null: update of a row written before.
+ * `seq` set: insert (a task written for the first time); null: update of a row written before, found
+ * by `rowSeq` (the seq it was inserted under: the table's rowid, no index lookup) or, when that is 0 or
+ * names another task's row, by its msgId.
  */
 export type WriteRow = [
   seq: number | null,
@@ -105,6 +107,7 @@ export type WriteRow = [
   resultBytes: number,
   note: string | null,
   resubmitted: string | null,
+  rowSeq: number,
 ];
 
 export interface StoredEngineRow {

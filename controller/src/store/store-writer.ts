@@ -43,6 +43,11 @@ const update = db.prepare(`
   UPDATE tasks SET engine_id = ?, started = ?, completed = ?, status = ?, error = ?, stdout = ?, stderr = ?, repr = ?,
     execution_count = ?, result_frames = ?, result_bytes = ?, note = ?, resubmitted = coalesce(?, resubmitted)
   WHERE msg_id = ?`);
+// By rowid: a finished task's update of its pending row without the msg_id index (~20% less per row).
+const updateBySeq = db.prepare(`
+  UPDATE tasks SET engine_id = ?, started = ?, completed = ?, status = ?, error = ?, stdout = ?, stderr = ?, repr = ?,
+    execution_count = ?, result_frames = ?, result_bytes = ?, note = ?, resubmitted = coalesce(?, resubmitted)
+  WHERE seq = ? AND msg_id = ?`);
 const markResubmitted = db.prepare("UPDATE tasks SET resubmitted = ? WHERE msg_id = ?");
 const learnFunction = db.prepare("INSERT OR IGNORE INTO functions (hash, source) VALUES (?, ?)");
 const trimFunctions = db.prepare("DELETE FROM functions WHERE seq <= (SELECT max(seq) FROM functions) - ?");
@@ -52,6 +57,10 @@ const trimEngines = db.prepare("DELETE FROM engines WHERE id <= (SELECT max(id) 
 const purgeOne = db.prepare("DELETE FROM tasks WHERE msg_id = ? AND status IS NOT NULL");
 const purgeAll = db.prepare("DELETE FROM tasks WHERE status IS NOT NULL");
 const cullCandidates = db.prepare(`SELECT seq, ${STORED_BYTES} AS bytes FROM tasks WHERE status IS NOT NULL ORDER BY seq`);
+// The oldest `?` finished rows summed inside SQLite: a row object per culled row cost the writer about a
+// tenth of its CPU in a 1M-item map (it culls every task it writes once past --db-max-records).
+const cullOldest = db.prepare(`SELECT max(seq) AS lastSeq, count(*) AS rows, coalesce(sum(bytes), 0) AS bytes
+  FROM (SELECT seq, ${STORED_BYTES} AS bytes FROM tasks WHERE status IS NOT NULL ORDER BY seq LIMIT ?)`);
 const cullUpTo = db.prepare("DELETE FROM tasks WHERE status IS NOT NULL AND seq <= ?");
 const count = db.prepare(`SELECT count(*) AS rows, coalesce(sum(${STORED_BYTES}), 0) AS bytes FROM tasks`);
 
@@ -65,7 +74,7 @@ function blob(blobs: Buffer, at: number, length: number): Buffer | null {
 }
 
 function writeRow(row: WriteRow, blobs: Buffer): void {
-  const [seq, msgId, client, engineId, kind, submitted, started, completed, status, error, stdout, stderr, repr, executionCount, request, requestAt, requestLength, resultAt, resultLength, resultBytes, note, resubmitted] = row;
+  const [seq, msgId, client, engineId, kind, submitted, started, completed, status, error, stdout, stderr, repr, executionCount, request, requestAt, requestLength, resultAt, resultLength, resultBytes, note, resubmitted, rowSeq] = row;
   const results = blob(blobs, resultAt, resultLength);
   if (seq !== null) {
     const requestFrames = blob(blobs, requestAt, requestLength);
@@ -73,7 +82,10 @@ function writeRow(row: WriteRow, blobs: Buffer): void {
     if (written === 0) return;
     totals.rows++;
     totals.bytes += requestFrames?.length ?? 0;
-  } else update.run(engineId, started, completed, status, error, stdout, stderr, repr, executionCount, results, resultBytes, note, resubmitted, msgId);
+  } else if (rowSeq === 0 || updateBySeq.run(engineId, started, completed, status, error, stdout, stderr, repr, executionCount, results, resultBytes, note, resubmitted, rowSeq, msgId).changes === 0) {
+    // A row inserted under another seq (a task requeued after a restart keeps its old row) or not known by seq.
+    update.run(engineId, started, completed, status, error, stdout, stderr, repr, executionCount, results, resultBytes, note, resubmitted, msgId);
+  }
   totals.bytes += results?.length ?? 0;
 }
 
@@ -152,16 +164,21 @@ function cull(): void {
   while (totals.rows > limits.maxRecords || totals.bytes > limits.maxBytes) {
     const rowsOver = totals.rows - Math.floor(limits.maxRecords * (1 - CULL_FRACTION));
     const bytesOver = totals.bytes - Math.floor(limits.maxBytes * (1 - CULL_FRACTION));
-    let rows = 0;
-    let bytes = 0;
-    let lastSeq: number | undefined;
-    for (const row of cullCandidates.iterate() as IterableIterator<{ seq: number; bytes: number }>) {
-      if ((rows >= rowsOver && bytes >= bytesOver) || rows >= CULL_ROWS_AT_ONCE) break;
-      rows++;
-      bytes += row.bytes;
-      lastSeq = row.seq;
+    // Over the row bound alone (a big map of small values): the first rowsOver rows, counted in SQL.
+    let { lastSeq, rows, bytes } = cullOldest.get(Math.min(CULL_ROWS_AT_ONCE, Math.max(rowsOver, 1))) as { lastSeq: number | null; rows: number; bytes: number };
+    if (bytes < bytesOver && rows < CULL_ROWS_AT_ONCE) {
+      // Over the byte bound: as many of the oldest as it takes, row by row.
+      rows = 0;
+      bytes = 0;
+      lastSeq = null;
+      for (const row of cullCandidates.iterate() as IterableIterator<{ seq: number; bytes: number }>) {
+        if ((rows >= rowsOver && bytes >= bytesOver) || rows >= CULL_ROWS_AT_ONCE) break;
+        rows++;
+        bytes += row.bytes;
+        lastSeq = row.seq;
+      }
     }
-    if (lastSeq === undefined) return;
+    if (lastSeq === null) return;
     try {
       const deleted = cullUpTo.run(lastSeq).changes;
       if (deleted === rows) {
