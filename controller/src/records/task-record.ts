@@ -166,6 +166,13 @@ export class TaskRecord {
     (this.#rare ??= {})[key] = value;
   }
 
+  /** Whether any of the rare fields the task store writes (error, output, repr, count, note, resubmitted) is set. */
+  hasStoredExtras(): boolean {
+    const rare = this.#rare;
+    if (rare === undefined) return false;
+    return rare.error !== undefined || rare.stdout !== undefined || rare.stderr !== undefined || rare.repr !== undefined || rare.executionCount !== undefined || rare.note !== undefined || rare.resubmitted !== undefined;
+  }
+
   get pending(): boolean {
     return this.status === undefined;
   }

@@ -110,6 +110,15 @@ export type WriteRow = [
   rowSeq: number,
 ];
 
+/**
+ * The rows that finish tasks written pending with none of the rare fields (error, output, repr, count,
+ * note, resubmitted): the common second write of a task that waited over ADD_WAIT_MS (a big map's), flat,
+ * FINISHED_STRIDE values each: rowSeq, msgId, engineId, started, completed, status, resultAt,
+ * resultLength, resultBytes. A third of a full row to clone on both threads and to bind.
+ */
+export type FinishedRows = (string | number | null)[];
+export const FINISHED_STRIDE = 9;
+
 export interface StoredEngineRow {
   id: number;
   uuid: string;
@@ -120,7 +129,7 @@ export interface StoredEngineRow {
 
 /** Messages to the writer thread; they are applied in the order sent. */
 export type ToWriter =
-  | { op: "write"; batch: number; rows: WriteRow[]; blobs: ArrayBuffer }
+  | { op: "write"; batch: number; rows: WriteRow[]; finished: FinishedRows; blobs: ArrayBuffer }
   | { op: "resubmitted"; msgId: string; newMsgId: string }
   | { op: "function"; hash: string; source: string }
   | { op: "engine"; engine: StoredEngineRow; nextId: number }

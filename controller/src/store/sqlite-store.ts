@@ -8,7 +8,7 @@ import { Deque } from "../deque.js";
 import { Slice } from "../slice.js";
 import { bytesOf, packedSize, packInto, unpackFrames } from "./frames.js";
 import { overCapNote } from "./memory-store.js";
-import { ROW_COLUMNS, SCHEMA, SCHEMA_VERSION, toDbRecord, type Row, type StoreTotals, type WriteRow } from "./sqlite-schema.js";
+import { ROW_COLUMNS, SCHEMA, SCHEMA_VERSION, toDbRecord, type FinishedRows, type Row, type StoreTotals, type WriteRow } from "./sqlite-schema.js";
 import { DEFAULT_MAX_BEHIND, type PendingRetry, type RestoredState, type StoredEngine, type StoredRequest, type StoredResult, type StoreLimits, type TaskStore } from "./task-store.js";
 import { WriterThread } from "./writer-thread.js";
 
@@ -533,10 +533,17 @@ export class SqliteTaskStore implements TaskStore {
     }
     const blobs = Buffer.from(new ArrayBuffer(size));
     let at = 0;
-    const rows: WriteRow[] = new Array(entries.length);
+    const rows: WriteRow[] = [];
+    const finished: FinishedRows = [];
     for (let i = 0; i < entries.length; i++) {
       const entry = entries[i]!;
       const r = entry.record;
+      if (entry.seq === undefined && entry.rowSeq !== 0 && !r.hasStoredExtras()) {
+        const resultAt = at;
+        if (entry.result) at = packInto(entry.result, blobs, at);
+        finished.push(entry.rowSeq, r.msgId, r.engineId, r.started ?? null, r.completed ?? null, r.status ?? null, resultAt, entry.result?.length ? at - resultAt : -1, r.resultBytes);
+        continue;
+      }
       const requestFrames = entry.seq !== undefined && entry.request ? entry.request.frames : undefined;
       const requestAt = at;
       if (requestFrames) at = packInto(requestFrames, blobs, at);
@@ -544,15 +551,15 @@ export class SqliteTaskStore implements TaskStore {
       const resultAt = at;
       if (entry.result) at = packInto(entry.result, blobs, at);
       const resultLength = entry.result?.length ? at - resultAt : -1;
-      rows[i] = [
+      rows.push([
         entry.seq ?? null, r.msgId, r.client.key, r.engineId, r.kind, r.submitted, r.started ?? null, r.completed ?? null, r.status ?? null,
         r.error ? JSON.stringify(r.error) : null, r.stdout ?? null, r.stderr ?? null, r.repr ?? null, r.executionCount ?? null,
         entry.seq !== undefined && entry.request ? requestJson(entry.request) : null, requestAt, requestLength, resultAt, resultLength, r.resultBytes,
         r.note ?? null, r.resubmitted ?? null, entry.rowSeq,
-      ];
+      ]);
     }
     const n = this.#nextBatch++;
-    if (!this.#writer.write(n, rows, blobs.buffer as ArrayBuffer)) return;
+    if (!this.#writer.write(n, rows, finished, blobs.buffer as ArrayBuffer)) return;
     this.#batches++;
     this.#written += entries.length;
     this.#inFlight.push({ n, entries, bytes: size });

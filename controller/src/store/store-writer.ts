@@ -7,7 +7,7 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
-import { STORED_BYTES, type FromWriter, type StoreTotals, type ToWriter, type WriteRow } from "./sqlite-schema.js";
+import { FINISHED_STRIDE, STORED_BYTES, type FinishedRows, type FromWriter, type StoreTotals, type ToWriter, type WriteRow } from "./sqlite-schema.js";
 import type { StoreLimits } from "./task-store.js";
 
 export interface WriterData {
@@ -48,6 +48,9 @@ const updateBySeq = db.prepare(`
   UPDATE tasks SET engine_id = ?, started = ?, completed = ?, status = ?, error = ?, stdout = ?, stderr = ?, repr = ?,
     execution_count = ?, result_frames = ?, result_bytes = ?, note = ?, resubmitted = coalesce(?, resubmitted)
   WHERE seq = ? AND msg_id = ?`);
+// The common second write (FinishedRows): only what finishing changes, by rowid.
+const finishBySeq = db.prepare("UPDATE tasks SET engine_id = ?, started = ?, completed = ?, status = ?, result_frames = ?, result_bytes = ? WHERE seq = ? AND msg_id = ?");
+const finishByMsgId = db.prepare("UPDATE tasks SET engine_id = ?, started = ?, completed = ?, status = ?, result_frames = ?, result_bytes = ? WHERE msg_id = ?");
 const markResubmitted = db.prepare("UPDATE tasks SET resubmitted = ? WHERE msg_id = ?");
 const learnFunction = db.prepare("INSERT OR IGNORE INTO functions (hash, source) VALUES (?, ?)");
 const trimFunctions = db.prepare("DELETE FROM functions WHERE seq <= (SELECT max(seq) FROM functions) - ?");
@@ -89,12 +92,30 @@ function writeRow(row: WriteRow, blobs: Buffer): void {
   totals.bytes += results?.length ?? 0;
 }
 
+function writeFinished(finished: FinishedRows, blobs: Buffer): void {
+  for (let i = 0; i < finished.length; i += FINISHED_STRIDE) {
+    const msgId = finished[i + 1] as string;
+    const engineId = finished[i + 2] as number | null;
+    const started = finished[i + 3] as number | null;
+    const completed = finished[i + 4] as number | null;
+    const status = finished[i + 5] as string | null;
+    const results = blob(blobs, finished[i + 6] as number, finished[i + 7] as number);
+    const resultBytes = finished[i + 8] as number;
+    // Another seq than its row's (a task requeued after a restart keeps its old row): by msgId.
+    if (finishBySeq.run(engineId, started, completed, status, results, resultBytes, finished[i] as number, msgId).changes === 0) {
+      finishByMsgId.run(engineId, started, completed, status, results, resultBytes, msgId);
+    }
+    totals.bytes += results?.length ?? 0;
+  }
+}
+
 /** Applies one message inside the open transaction; returns the reply to post after the commit. */
 function apply(message: ToWriter): FromWriter | undefined {
   switch (message.op) {
     case "write": {
       const blobs = Buffer.from(message.blobs);
       for (const row of message.rows) writeRow(row, blobs);
+      writeFinished(message.finished, blobs);
       return { op: "written", batch: message.batch, ...totals };
     }
     case "resubmitted":
@@ -145,7 +166,7 @@ function drain(): void {
     let rows = 0;
     for (const message of messages) {
       if (message.op === "write") {
-        rows += message.rows.length;
+        rows += message.rows.length + message.finished.length / FINISHED_STRIDE;
         replies.push({ op: "written", batch: message.batch, ...totals });
       } else if (message.op === "purge" || message.op === "sync") replies.push({ op: "done", id: message.id, error: (err as Error).message, ...totals });
     }
