@@ -8,7 +8,7 @@ import { Deque } from "../deque.js";
 import { Slice } from "../slice.js";
 import { bytesOf, packedSize, packInto, unpackFrames } from "./frames.js";
 import { overCapNote } from "./memory-store.js";
-import { ROW_COLUMNS, SCHEMA, SCHEMA_VERSION, toDbRecord, type FinishedRows, type Row, type StoreTotals, type WriteRow } from "./sqlite-schema.js";
+import { ROW_COLUMNS, SCHEMA, SCHEMA_VERSION, toDbRecord, type AddedRows, type FinishedRows, type Row, type StoreTotals, type WriteRow } from "./sqlite-schema.js";
 import { DEFAULT_MAX_BEHIND, type PendingRetry, type RestoredState, type StoredEngine, type StoredRequest, type StoredResult, type StoreLimits, type TaskStore } from "./task-store.js";
 import { WriterThread } from "./writer-thread.js";
 
@@ -542,11 +542,13 @@ export class SqliteTaskStore implements TaskStore {
     const blobs = Buffer.from(new ArrayBuffer(size));
     let at = 0;
     const rows: WriteRow[] = [];
+    const added: AddedRows = [];
     const finished: FinishedRows = [];
     for (let i = 0; i < entries.length; i++) {
       const entry = entries[i]!;
       const r = entry.record;
-      if (entry.seq === undefined && entry.rowSeq !== 0 && !r.hasStoredExtras()) {
+      const plain = !r.hasStoredExtras();
+      if (entry.seq === undefined && entry.rowSeq !== 0 && plain) {
         const resultAt = at;
         if (entry.result) at = packInto(entry.result, blobs, at);
         finished.push(entry.rowSeq, r.msgId, r.engineId, r.started ?? null, r.completed ?? null, r.status ?? null, resultAt, entry.result?.length ? at - resultAt : -1, r.resultBytes);
@@ -559,6 +561,13 @@ export class SqliteTaskStore implements TaskStore {
       const resultAt = at;
       if (entry.result) at = packInto(entry.result, blobs, at);
       const resultLength = entry.result?.length ? at - resultAt : -1;
+      if (entry.seq !== undefined && plain) {
+        added.push(
+          entry.seq, r.msgId, r.client.key, r.engineId, r.kind, r.submitted, r.started ?? null, r.completed ?? null, r.status ?? null,
+          requestFrames ? requestJson(entry.body!, entry.lb) : null, requestAt, requestLength, resultAt, resultLength, r.resultBytes,
+        );
+        continue;
+      }
       rows.push([
         entry.seq ?? null, r.msgId, r.client.key, r.engineId, r.kind, r.submitted, r.started ?? null, r.completed ?? null, r.status ?? null,
         r.error ? JSON.stringify(r.error) : null, r.stdout ?? null, r.stderr ?? null, r.repr ?? null, r.executionCount ?? null,
@@ -567,7 +576,7 @@ export class SqliteTaskStore implements TaskStore {
       ]);
     }
     const n = this.#nextBatch++;
-    if (!this.#writer.write(n, rows, finished, blobs.buffer as ArrayBuffer)) return;
+    if (!this.#writer.write(n, rows, added, finished, blobs.buffer as ArrayBuffer)) return;
     this.#batches++;
     this.#written += entries.length;
     this.#inFlight.push({ n, entries, bytes: size });

@@ -7,7 +7,7 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
-import { FINISHED_STRIDE, STORED_BYTES, type FinishedRows, type FromWriter, type StoreTotals, type ToWriter, type WriteRow } from "./sqlite-schema.js";
+import { ADDED_STRIDE, FINISHED_STRIDE, STORED_BYTES, type AddedRows, type FinishedRows, type FromWriter, type StoreTotals, type ToWriter, type WriteRow } from "./sqlite-schema.js";
 import type { StoreLimits } from "./task-store.js";
 
 export interface WriterData {
@@ -43,6 +43,9 @@ const update = db.prepare(`
   UPDATE tasks SET engine_id = ?, started = ?, completed = ?, status = ?, error = ?, stdout = ?, stderr = ?, repr = ?,
     execution_count = ?, result_frames = ?, result_bytes = ?, note = ?, resubmitted = coalesce(?, resubmitted)
   WHERE msg_id = ?`);
+const insertPlain = db.prepare(`
+  INSERT INTO tasks (seq, msg_id, client, engine_id, kind, submitted, started, completed, status, request, request_frames, result_frames, result_bytes)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`);
 // By rowid: a finished task's update of its pending row without the msg_id index (~20% less per row).
 const updateBySeq = db.prepare(`
   UPDATE tasks SET engine_id = ?, started = ?, completed = ?, status = ?, error = ?, stdout = ?, stderr = ?, repr = ?,
@@ -92,6 +95,17 @@ function writeRow(row: WriteRow, blobs: Buffer): void {
   totals.bytes += results?.length ?? 0;
 }
 
+function writeAdded(added: AddedRows, blobs: Buffer): void {
+  for (let i = 0; i < added.length; i += ADDED_STRIDE) {
+    const requestFrames = blob(blobs, added[i + 10] as number, added[i + 11] as number);
+    const results = blob(blobs, added[i + 12] as number, added[i + 13] as number);
+    const written = insertPlain.run(added[i], added[i + 1], added[i + 2], added[i + 3], added[i + 4], added[i + 5], added[i + 6], added[i + 7], added[i + 8], added[i + 9], requestFrames, results, added[i + 14]).changes;
+    if (written === 0) continue;
+    totals.rows++;
+    totals.bytes += (requestFrames?.length ?? 0) + (results?.length ?? 0);
+  }
+}
+
 function writeFinished(finished: FinishedRows, blobs: Buffer): void {
   for (let i = 0; i < finished.length; i += FINISHED_STRIDE) {
     const msgId = finished[i + 1] as string;
@@ -115,6 +129,7 @@ function apply(message: ToWriter): FromWriter | undefined {
     case "write": {
       const blobs = Buffer.from(message.blobs);
       for (const row of message.rows) writeRow(row, blobs);
+      writeAdded(message.added, blobs);
       writeFinished(message.finished, blobs);
       return { op: "written", batch: message.batch, ...totals };
     }
@@ -166,7 +181,7 @@ function drain(): void {
     let rows = 0;
     for (const message of messages) {
       if (message.op === "write") {
-        rows += message.rows.length + message.finished.length / FINISHED_STRIDE;
+        rows += message.rows.length + message.added.length / ADDED_STRIDE + message.finished.length / FINISHED_STRIDE;
         replies.push({ op: "written", batch: message.batch, ...totals });
       } else if (message.op === "purge" || message.op === "sync") replies.push({ op: "done", id: message.id, error: (err as Error).message, ...totals });
     }
