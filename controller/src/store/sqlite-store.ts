@@ -55,8 +55,10 @@ interface Entry {
   waiting: boolean;
   /** When it was added (performance.now()). */
   since: number;
-  /** What it was asked to do (the accepted body: bodyJson leaves its source out); made JSON only when its row is built. */
-  // Its fields, not an object of them: one allocation less per task.
+  /**
+   * What it was asked to do (the accepted body: bodyJson leaves its source out); made JSON only when its
+   * row is built. Fields of the entry, not an object of them: one allocation less per task.
+   */
   body: TaskBody | undefined;
   lb: TaskRequest["lb"] | undefined;
   /** Set with `body` when its arguments are kept (under the value cap). */
