@@ -82,6 +82,32 @@ describe("dbQuery (sqlite store)", () => {
     assert.deepEqual(done, { msgId: slow.msgIds[0], status: "ok", engineId: ids[0], kind: "apply" });
   });
 
+  test("a task written pending (over 500 ms queued or running) and finished later is stored with what finishing adds: status, output, error, result size", async () => {
+    const { client } = cluster();
+    const lv = client.loadBalancedView();
+    const fails = lv.apply(() =>
+      new Promise((_resolve, reject) =>
+        setTimeout(() => {
+          console.log("said before failing");
+          reject(new RangeError("failed late"));
+        }, 900),
+      ),
+    );
+    const quiet = lv.apply(() => new Promise((resolve) => setTimeout(() => resolve("x".repeat(1000)), 900)));
+    await settle(client, [fails, quiet]);
+    const [failed] = await client.dbQuery({ msgId: fails.msgIds[0]! }, ["status", "stdout", "error", "pending"]);
+    assert.equal(failed!.status, "error");
+    assert.equal(failed!.pending, false);
+    assert.match(failed!.stdout ?? "", /said before failing/);
+    assert.equal(failed!.error?.ename, "RangeError");
+    const [done] = await client.dbQuery({ msgId: quiet.msgIds[0]! }, ["status", "stdout", "error", "resultBytes", "completed"]);
+    assert.equal(done!.status, "ok");
+    assert.equal(done!.stdout ?? null, null);
+    assert.equal(done!.error ?? null, null);
+    assert.ok(done!.resultBytes > 1000, `the result's size is stored (${done!.resultBytes})`);
+    assert.ok(typeof done!.completed === "number");
+  });
+
   test("a filter it cannot mean is refused with a clear error, and the controller goes on", async () => {
     const { client } = cluster();
     await assert.rejects(client.dbQuery({ colour: "red" } as never), /QueryError: unknown key "colour"/);

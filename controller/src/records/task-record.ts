@@ -75,6 +75,12 @@ export class TaskRecord {
   /** A map chunk's first item's index, which the task stream shows beside the name. */
   streamIndex?: number = undefined;
   readonly lb?: BalancedState;
+  /**
+   * The task store's own note of this task until it finishes (the SQLite store's: its entry while it
+   * waits to be written, then the seq its row was written under): found from the record, not by a Map
+   * lookup per task.
+   */
+  storeEntry?: object | number = undefined;
   #rare?: RareFields;
   /**
    * Sent by its client straight to the engine (DirectView's direct path): the engine reported it, and
@@ -158,6 +164,13 @@ export class TaskRecord {
       return;
     }
     (this.#rare ??= {})[key] = value;
+  }
+
+  /** Whether any of the rare fields the task store writes (error, output, repr, count, note, resubmitted) is set. */
+  hasStoredExtras(): boolean {
+    const rare = this.#rare;
+    if (rare === undefined) return false;
+    return rare.error !== undefined || rare.stdout !== undefined || rare.stderr !== undefined || rare.repr !== undefined || rare.executionCount !== undefined || rare.note !== undefined || rare.resubmitted !== undefined;
   }
 
   get pending(): boolean {

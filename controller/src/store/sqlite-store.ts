@@ -8,7 +8,7 @@ import { Deque } from "../deque.js";
 import { Slice } from "../slice.js";
 import { bytesOf, packedSize, packInto, unpackFrames } from "./frames.js";
 import { overCapNote } from "./memory-store.js";
-import { ROW_COLUMNS, SCHEMA, SCHEMA_VERSION, toDbRecord, type Row, type StoreTotals, type WriteRow } from "./sqlite-schema.js";
+import { ROW_COLUMNS, SCHEMA, SCHEMA_VERSION, toDbRecord, type AddedRows, type FinishedRows, type Row, type StoreTotals, type WriteRow } from "./sqlite-schema.js";
 import { DEFAULT_MAX_BEHIND, type PendingRetry, type RestoredState, type StoredEngine, type StoredRequest, type StoredResult, type StoreLimits, type TaskStore } from "./task-store.js";
 import { WriterThread } from "./writer-thread.js";
 
@@ -49,10 +49,20 @@ interface Entry {
   record: TaskRecord;
   /** Set for a task not written yet: its place in the history (submission order). */
   seq?: number;
+  /** For the row that finishes a task written pending: the seq its row was inserted under (0: unknown). */
+  rowSeq: number;
+  /** Still in #adds, to be written (not finished, not handed over yet). */
+  waiting: boolean;
   /** When it was added (performance.now()). */
   since: number;
-  /** What it was asked to do (the accepted body: bodyJson leaves its source out); made JSON only when its row is built. */
-  request?: { body: TaskBody; lb: TaskRequest["lb"] | undefined; frames: Buffer[] };
+  /**
+   * What it was asked to do (the accepted body: bodyJson leaves its source out); made JSON only when its
+   * row is built. Fields of the entry, not an object of them: one allocation less per task.
+   */
+  body: TaskBody | undefined;
+  lb: TaskRequest["lb"] | undefined;
+  /** Set with `body` when its arguments are kept (under the value cap). */
+  frames: Buffer[] | undefined;
   result?: Buffer[];
 }
 
@@ -93,8 +103,15 @@ export class SqliteTaskStore implements TaskStore {
   readonly #db: Database.Database;
   readonly #lock: Database.Database;
   readonly #writer: WriterThread;
-  /** Tasks added and not written yet, oldest first; a task that finishes soon is written once, finished. */
-  readonly #adds = new Map<string, Entry>();
+  /**
+   * Tasks added, oldest first, until they finish or are written (`waiting`); a task that finishes soon is
+   * written once, finished. A deque with a flag, not a Map by msgId: a task's entry is found from its
+   * record (`TaskRecord.storeEntry`), and a Map's set, get and delete per task was a measurable share of
+   * a big map's loop. Entries that left while older ones wait are dropped when they reach the head.
+   */
+  readonly #adds = new Deque<Entry>();
+  /** How many entries of #adds are waiting. */
+  #addsWaiting = 0;
   /** Finished tasks to hand over. */
   #finished: Entry[] = [];
   /** Handed to the writer, not known to be committed: read from here until they are (#postedEntries). */
@@ -255,18 +272,29 @@ export class SqliteTaskStore implements TaskStore {
 
   added(record: TaskRecord, work: TaskWork | undefined, lb: TaskRequest["lb"] | undefined): void {
     // Every member from the start (see Entry): one shape for all entries, no property store added later.
-    const entry: Entry = { record, seq: this.#nextSeq++, since: performance.now(), request: undefined, result: undefined };
+    const entry: Entry = { record, seq: this.#nextSeq++, rowSeq: 0, waiting: true, since: performance.now(), body: undefined, lb: undefined, frames: undefined, result: undefined };
     // The body as accepted (sources and all): its stored JSON leaves the source out (bodyJson), so no copy per task.
-    if (work && bytesOf(work.frames) <= this.limitsValueBytes) entry.request = { body: work.body, lb, frames: work.frames };
-    this.#adds.set(record.msgId, entry);
+    if (work && bytesOf(work.frames) <= this.limitsValueBytes) {
+      entry.body = work.body;
+      entry.lb = lb;
+      entry.frames = work.frames;
+    }
+    record.storeEntry = entry;
+    this.#adds.push(entry);
+    this.#addsWaiting++;
     this.#schedule();
   }
 
   completed(record: TaskRecord, frames: Buffer[]): void {
-    let entry = this.#adds.get(record.msgId);
-    if (entry) this.#adds.delete(record.msgId);
+    const added = record.storeEntry as Entry | number | undefined;
+    record.storeEntry = undefined;
+    let entry: Entry;
+    if (typeof added === "object" && added.waiting) {
+      entry = added;
+      this.#leave(entry);
+    }
     // Written pending already: this row updates it (a read before both are committed finds the arguments in the earlier one: #postedEntries).
-    else entry = { record, seq: undefined, since: performance.now(), request: undefined, result: undefined };
+    else entry = { record, seq: undefined, rowSeq: typeof added === "number" ? added : 0, waiting: false, since: performance.now(), body: undefined, lb: undefined, frames: undefined, result: undefined };
     this.#finished.push(entry);
     if (record.resultBytes > this.limitsValueBytes) record.note = overCapNote(record.resultBytes, this.limitsValueBytes, "sqlite");
     else entry.result = frames;
@@ -274,7 +302,7 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   result(msgId: string): StoredResult | undefined {
-    const waiting = this.#adds.get(msgId);
+    const waiting = this.#waitingEntry(msgId);
     if (waiting) return { info: recordInfo(waiting.record), frames: [], evicted: false };
     this.#postFinished();
     const posted = this.#postedEntries(msgId).latest;
@@ -300,9 +328,9 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   request(msgId: string): StoredRequest | null | undefined {
-    const adding = this.#adds.get(msgId);
+    const adding = this.#waitingEntry(msgId);
     const waiting = adding ?? (this.#postFinished(), this.#postedEntries(msgId).added);
-    if (waiting?.request) return { ...(JSON.parse(requestJson(waiting.request)) as Pick<StoredRequest, "body" | "lb">), frames: waiting.request.frames };
+    if (waiting?.frames) return { ...(JSON.parse(requestJson(waiting.body!, waiting.lb)) as Pick<StoredRequest, "body" | "lb">), frames: waiting.frames };
     if (waiting?.seq !== undefined) return null;
     const row = this.#requestRow.get(msgId) as { request: string | null; request_frames: Buffer | null } | undefined;
     if (!row) return undefined;
@@ -343,7 +371,7 @@ export class SqliteTaskStore implements TaskStore {
     this.#postFinished();
     if (this.#inFlight.length > 0) await this.#writer.request({ op: "sync" });
     const slice = new Slice();
-    const waiting = Array.from(this.#adds.values());
+    const waiting = this.#waitingEntries();
     const waitingIds = new Set<string>();
     for (const entry of waiting) waitingIds.add(entry.record.msgId);
     const seenAsRow = new Set<string>();
@@ -399,10 +427,15 @@ export class SqliteTaskStore implements TaskStore {
     this.#timer = undefined;
     clearTimeout(this.#handover);
     this.#handover = undefined;
-    if (this.#adds.size === 0 && this.#finished.length === 0) return;
+    if (this.#addsWaiting === 0 && this.#finished.length === 0) return;
     const entries = this.#finished;
-    for (const entry of this.#adds.values()) entries.push(entry);
-    this.#adds.clear();
+    for (let entry = this.#adds.shift(); entry; entry = this.#adds.shift()) {
+      if (!entry.waiting) continue;
+      entry.waiting = false;
+      if (entry.record.storeEntry === entry) entry.record.storeEntry = entry.seq;
+      entries.push(entry);
+    }
+    this.#addsWaiting = 0;
     this.#finished = [];
     this.#commit(entries);
   }
@@ -428,8 +461,30 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   #oldAddsWaiting(now: number): boolean {
-    const head = this.#adds.values().next().value;
+    const head = this.#adds.peek();
     return head !== undefined && head.since <= now - ADD_WAIT_MS;
+  }
+
+  /** An entry leaves #adds (finished, or handed over pending); the head is always a waiting entry. */
+  #leave(entry: Entry): void {
+    entry.waiting = false;
+    // Handed over pending: its record keeps only the seq its finishing row updates (not its arguments).
+    if (entry.record.storeEntry === entry) entry.record.storeEntry = entry.seq;
+    this.#addsWaiting--;
+    for (let head = this.#adds.peek(); head && !head.waiting; head = this.#adds.peek()) this.#adds.shift();
+  }
+
+  /** A task added and not written yet, by msgId (reads only: a scan of what waits, at most ADD_WAIT_MS of new tasks). */
+  #waitingEntry(msgId: string): Entry | undefined {
+    if (this.#addsWaiting === 0) return undefined;
+    for (const entry of this.#adds) if (entry.waiting && entry.record.msgId === msgId) return entry;
+    return undefined;
+  }
+
+  #waitingEntries(): Entry[] {
+    const waiting: Entry[] = [];
+    for (const entry of this.#adds) if (entry.waiting) waiting.push(entry);
+    return waiting;
   }
 
   /** The finished tasks, and at most ADDS_PER_WRITE tasks added over ADD_WAIT_MS ago (newer ones may finish first). */
@@ -444,10 +499,11 @@ export class SqliteTaskStore implements TaskStore {
       if (!this.#handover) this.#scheduleHandover(0);
     }
     let adds = 0;
-    for (const [msgId, entry] of this.#adds) {
+    // The head is always waiting (#leave), so this takes the oldest.
+    for (let entry = this.#adds.peek(); entry; entry = this.#adds.peek()) {
       if (entry.since > old || adds++ === ADDS_PER_WRITE) break;
       entries.push(entry);
-      this.#adds.delete(msgId);
+      this.#leave(entry);
     }
     this.#commit(entries);
   }
@@ -466,7 +522,7 @@ export class SqliteTaskStore implements TaskStore {
   #tick(): void {
     this.#timer = undefined;
     this.#handOver();
-    const head = this.#adds.values().next().value;
+    const head = this.#adds.peek();
     if (head) this.#timer = setTimeout(() => this.#tick(), Math.max(FLUSH_MS, head.since + ADD_WAIT_MS - performance.now()));
   }
 
@@ -482,31 +538,47 @@ export class SqliteTaskStore implements TaskStore {
     if (entries.length === 0) return;
     let size = 0;
     for (const entry of entries) {
-      if (entry.seq !== undefined && entry.request) size += packedSize(entry.request.frames);
+      if (entry.seq !== undefined && entry.frames) size += packedSize(entry.frames);
       if (entry.result) size += packedSize(entry.result);
     }
     const blobs = Buffer.from(new ArrayBuffer(size));
     let at = 0;
-    const rows: WriteRow[] = new Array(entries.length);
+    const rows: WriteRow[] = [];
+    const added: AddedRows = [];
+    const finished: FinishedRows = [];
     for (let i = 0; i < entries.length; i++) {
       const entry = entries[i]!;
       const r = entry.record;
-      const requestFrames = entry.seq !== undefined && entry.request ? entry.request.frames : undefined;
+      const plain = !r.hasStoredExtras();
+      if (entry.seq === undefined && entry.rowSeq !== 0 && plain) {
+        const resultAt = at;
+        if (entry.result) at = packInto(entry.result, blobs, at);
+        finished.push(entry.rowSeq, r.msgId, r.engineId, r.started ?? null, r.completed ?? null, r.status ?? null, resultAt, entry.result?.length ? at - resultAt : -1, r.resultBytes);
+        continue;
+      }
+      const requestFrames = entry.seq !== undefined ? entry.frames : undefined;
       const requestAt = at;
       if (requestFrames) at = packInto(requestFrames, blobs, at);
       const requestLength = requestFrames?.length ? at - requestAt : -1;
       const resultAt = at;
       if (entry.result) at = packInto(entry.result, blobs, at);
       const resultLength = entry.result?.length ? at - resultAt : -1;
-      rows[i] = [
+      if (entry.seq !== undefined && plain) {
+        added.push(
+          entry.seq, r.msgId, r.client.key, r.engineId, r.kind, r.submitted, r.started ?? null, r.completed ?? null, r.status ?? null,
+          requestFrames ? requestJson(entry.body!, entry.lb) : null, requestAt, requestLength, resultAt, resultLength, r.resultBytes,
+        );
+        continue;
+      }
+      rows.push([
         entry.seq ?? null, r.msgId, r.client.key, r.engineId, r.kind, r.submitted, r.started ?? null, r.completed ?? null, r.status ?? null,
         r.error ? JSON.stringify(r.error) : null, r.stdout ?? null, r.stderr ?? null, r.repr ?? null, r.executionCount ?? null,
-        entry.seq !== undefined && entry.request ? requestJson(entry.request) : null, requestAt, requestLength, resultAt, resultLength, r.resultBytes,
-        r.note ?? null, r.resubmitted ?? null,
-      ];
+        requestFrames ? requestJson(entry.body!, entry.lb) : null, requestAt, requestLength, resultAt, resultLength, r.resultBytes,
+        r.note ?? null, r.resubmitted ?? null, entry.rowSeq,
+      ]);
     }
     const n = this.#nextBatch++;
-    if (!this.#writer.write(n, rows, blobs.buffer as ArrayBuffer)) return;
+    if (!this.#writer.write(n, rows, added, finished, blobs.buffer as ArrayBuffer)) return;
     this.#batches++;
     this.#written += entries.length;
     this.#inFlight.push({ n, entries, bytes: size });
@@ -581,7 +653,7 @@ export class SqliteTaskStore implements TaskStore {
 
   stats(): NonNullable<ClusterSnapshot["store"]> {
     return {
-      kind: "sqlite", location: this.location, records: this.#rows, bytes: this.#bytes, waiting: this.#adds.size + this.#finished.length + this.#behindRows,
+      kind: "sqlite", location: this.location, records: this.#rows, bytes: this.#bytes, waiting: this.#addsWaiting + this.#finished.length + this.#behindRows,
       behind: { rows: this.#behindRows, bytes: this.#behindBytes, paused: this.#caughtUp !== undefined, pauses: this.#pauses },
     };
   }
@@ -608,13 +680,13 @@ export class SqliteTaskStore implements TaskStore {
 const sharedBodyJson = new WeakMap<TaskBody, string>();
 
 /** The stored form of a request: `{"body":…,"lb":…}`. */
-function requestJson(request: NonNullable<Entry["request"]>): string {
-  let body = sharedBodyJson.get(request.body);
+function requestJson(taskBody: TaskBody, lb: TaskRequest["lb"] | undefined): string {
+  let body = sharedBodyJson.get(taskBody);
   if (body === undefined) {
-    body = bodyJson(request.body);
-    if (isShared(request.body)) sharedBodyJson.set(request.body, body);
+    body = bodyJson(taskBody);
+    if (isShared(taskBody)) sharedBodyJson.set(taskBody, body);
   }
-  return request.lb ? `{"body":${body},"lb":${JSON.stringify(request.lb)}}` : `{"body":${body}}`;
+  return lb ? `{"body":${body},"lb":${JSON.stringify(lb)}}` : `{"body":${body}}`;
 }
 
 function remember<K, V>(map: Map<K, V>, key: K, value: V): void {

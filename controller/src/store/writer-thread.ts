@@ -1,6 +1,6 @@
 import { Worker } from "node:worker_threads";
 import type { Logger } from "@tsparallel/protocol";
-import type { FromWriter, StoreTotals, ToWriter, WriteRow } from "./sqlite-schema.js";
+import { ADDED_STRIDE, FINISHED_STRIDE, type AddedRows, type FinishedRows, type FromWriter, type StoreTotals, type ToWriter, type WriteRow } from "./sqlite-schema.js";
 import type { WriterData } from "./store-writer.js";
 import type { StoreLimits } from "./task-store.js";
 
@@ -37,12 +37,12 @@ export class WriterThread {
   }
 
   /** False when nothing will commit them (the writer failed): they are counted lost, and the controller goes on. */
-  write(batch: number, rows: WriteRow[], blobs: ArrayBuffer): boolean {
+  write(batch: number, rows: WriteRow[], added: AddedRows, finished: FinishedRows, blobs: ArrayBuffer): boolean {
     if (this.#broken) {
-      this.heard.lost(rows.length, this.#broken);
+      this.heard.lost(rows.length + added.length / ADDED_STRIDE + finished.length / FINISHED_STRIDE, this.#broken);
       return false;
     }
-    this.#post({ op: "write", batch, rows, blobs }, [blobs]);
+    this.#post({ op: "write", batch, rows, added, finished, blobs }, [blobs]);
     return true;
   }
 
