@@ -180,7 +180,7 @@ export class DirectLink {
       this.#readyIfDone();
     };
     const connection = new StreamConnection(socket, {
-      signer, session, log, replay: this.#replay, manualRead: true,
+      signer, session, replay: this.#replay, manualRead: true,
       onBadMessage: (_reason, why) => log.warn(`engine ${this.engineId}: dropped a bad message on its direct stream (${why})`),
       onBrokenFraming: (_reason, why) => lost(why),
       onMessage: (msg) => {

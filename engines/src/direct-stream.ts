@@ -79,7 +79,7 @@ export class DirectStream {
       socket.destroy();
       return;
     }
-    const { signer, session, replay, log, onDrop } = this.opts;
+    const { signer, session, replay, onDrop } = this.opts;
     this.#connections.add(socket);
     const peerName = socket.remoteAddress ?? "?";
     let link: string | undefined;
@@ -97,7 +97,7 @@ export class DirectStream {
       this.#warnings.warn(`${peerName}/${reason}`, `dropped a bad message on the direct stream from ${peerName} (${why})`);
     };
     const connection: StreamConnection = new StreamConnection(socket, {
-      signer, session, log, replay,
+      signer, session, replay,
       onBadMessage: drop,
       onBrokenFraming: drop,
       onMessage: (msg) => {

@@ -1,7 +1,6 @@
 import type { Socket } from "node:net";
 import { MessageError, decodeMessage, encodeCompact, newHeader, type DropReason, type Message } from "./envelope.js";
 import { messageLimits } from "./limits.js";
-import type { Logger } from "./log.js";
 import type { MessageContents, MessageType } from "./messages.js";
 import type { ReplayGuard } from "./replay.js";
 import type { Signer } from "./signer.js";
@@ -12,7 +11,6 @@ import { NO_SIGNATURE } from "./stream-trust.js";
 export interface StreamConnectionOptions {
   signer: Signer;
   session: string;
-  log: Logger;
   /** Checks signed messages before the connection is trusted (shared with the ROUTER beside it). */
   replay: ReplayGuard;
   /** Every message that passed the checks, in order. */
