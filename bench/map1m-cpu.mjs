@@ -5,10 +5,11 @@
  *
  *   node bench/map1m-cpu.mjs CHECKOUT [items=1000000]
  */
-import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+import { cpuOf, ownThreads } from "./proc-cpu.mjs";
 
 const dir = process.argv[2];
 if (!dir) throw new Error("usage: node bench/map1m-cpu.mjs CHECKOUT [items]");
@@ -16,16 +17,6 @@ const items = Number(process.argv[3] ?? 1_000_000);
 const mod = await import(pathToFileURL(resolve(dir, "client/dist/index.js")).href);
 process.env.TSPARALLEL_DIR = mkdtempSync(join(tmpdir(), "map1m-"));
 process.env.TSPARALLEL_LOOP_CPU = "thread"; // as --scale runs the controller
-const ticks = (stat) => { const f = stat.split(") ")[1].split(" "); return (Number(f[11]) + Number(f[12])) * 10000; }; // µs
-const cpuOf = (pid) => ticks(readFileSync(`/proc/${pid}/stat`, "utf8"));
-const ownThreads = () => {
-  let main = 0, other = 0;
-  for (const t of readdirSync("/proc/self/task")) {
-    const c = ticks(readFileSync(`/proc/self/task/${t}/stat`, "utf8"));
-    if (Number(t) === process.pid) main += c; else other += c;
-  }
-  return [main, other];
-};
 const load = () => readFileSync("/proc/loadavg", "utf8").split(" ")[0];
 const cluster = await mod.Cluster.start({ n: 2, profile: "map1m", timeout: 60_000 });
 const rc = await cluster.connect();
