@@ -40,15 +40,3 @@ export function tasksOf(content: MessageContents["task_request"], buffers: Buffe
   if (at !== buffers.length) throw new MalformedBatchError(`${buffers.length - at} frames belong to no task`);
   return queued;
 }
-
-/**
- * Parsed task bodies get V8 hidden classes by their fields in order, and a map's body `{kind, fn,
- * first}` extends an apply's `{kind, fn}`. Adding that extension to a class optimized code relies on
- * throws the code away: an engine recompiled its whole task path (tasksOf, checkTask,
- * resolveFunctions, the function cache, the runner) when its first map task followed thousands of
- * applies. Checking both shapes a few dozen times as the engine loads (enough for V8 to record them)
- * settles the classes, and a function's place in `fn` (first a number, then the object), before any
- * of that code is optimized.
- */
-const SHAPES = '{"tasks":[{"msgId":"-","body":{"kind":"apply","fn":0},"bufferCount":0},{"msgId":"-","body":{"kind":"map","fn":0,"first":0},"bufferCount":0}],"fns":[{"hash":"-","name":""}]}';
-for (let i = 0; i < 32; i++) tasksOf(JSON.parse(SHAPES) as MessageContents["task_request"], []);
