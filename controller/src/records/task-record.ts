@@ -1,10 +1,24 @@
 import type { Gather } from "../gather.js";
 import type { RemoteErrorInfo, SchemeName, TaskBody, TaskKind, TaskResult, TaskStatus } from "@tsparallel/protocol";
 
-/** Where a task's results go: the submitting client's routing identity on the client socket. */
-export interface ClientRef {
-  key: string;
-  identities: Buffer[];
+/**
+ * Where a task's results go: the submitting client's routing identity on the client socket.
+ *
+ * Classes, not literals, for this and TaskWork, made for every submission or task and living as long as
+ * the task (see TaskRecord): their declared fields start undefined, so V8 tracks them as "any object"
+ * from the first one made. A literal's field starts as the exact shape of its first value (the first
+ * identities array, the first parsed body) and is widened the first time another shape comes, which
+ * deoptimized every function compiled on that assumption (#submitBalanced, the store's `added`, the
+ * TaskRecord constructor: recompiled after a fresh controller's first few thousand tasks). And `new`
+ * has no allocation site for V8 to switch to "tenure" when most of them outlive a scavenge.
+ */
+export class ClientRef {
+  readonly key: string;
+  readonly identities: Buffer[];
+  constructor(key: string, identities: Buffer[]) {
+    this.key = key;
+    this.identities = identities;
+  }
 }
 
 /** Load-balancing state of a task that the scheduler places. */
@@ -28,10 +42,14 @@ export interface BalancedState {
   scheme?: SchemeName;
 }
 
-/** What to send to an engine. Kept until the task is sent, or until it completes when it may be retried. */
-export interface TaskWork {
-  body: TaskBody;
-  frames: Buffer[];
+/** What to send to an engine. Kept until the task is sent, or until it completes when it may be retried. A class: see ClientRef. */
+export class TaskWork {
+  readonly body: TaskBody;
+  readonly frames: Buffer[];
+  constructor(body: TaskBody, frames: Buffer[]) {
+    this.body = body;
+    this.frames = frames;
+  }
 }
 
 /** What few tasks have (errors, output, labels, ...): one object for those, none for the rest. */
@@ -63,7 +81,8 @@ export class TaskRecord {
   completed?: number;
   status?: TaskStatus;
   resultFrames: Buffer[] = NO_FRAMES;
-  resultsEvicted = false;
+  /** Written twice on purpose: see the constructor. */
+  resultsEvicted = true;
   /** Size of the result value as the engine sent it, kept or not. */
   resultBytes = 0;
   work?: TaskWork;
@@ -98,6 +117,11 @@ export class TaskRecord {
     lb?: BalancedState,
   ) {
     this.lb = lb;
+    // V8 takes a field as constant until a record's value of it is first changed, and throws away the
+    // code compiled on that (#submitBalanced and this constructor). Results are dropped only past the
+    // records' bounds (1,024 kept by default), after a fresh controller has compiled its hot code:
+    // changed here, the field is variable from the first record.
+    this.resultsEvicted = false;
   }
 
   get error(): RemoteErrorInfo | undefined {
