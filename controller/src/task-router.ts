@@ -8,7 +8,7 @@ import type { FunctionCache } from "./function-cache.js";
 import { LoadBalancer } from "./load-balancer.js";
 import { durationKey, type WindowMode } from "./task-durations.js";
 import type { Outbox } from "./outbox.js";
-import { ClientRef, TaskRecord, TaskWork, type BalancedState } from "./records/task-record.js";
+import { BalancedState, ClientRef, TaskRecord, TaskWork } from "./records/task-record.js";
 import type { TaskRecords } from "./records/task-records.js";
 import type { Scheduler } from "./schedulers/index.js";
 import type { PendingRetry, TaskStore } from "./store/task-store.js";
@@ -516,13 +516,7 @@ export class TaskRouter {
   #submitBalanced(client: ClientRef, request: TaskRequest, work: TaskWork, now: number, awaitEngines = false): void {
     const options = request.lb ?? NO_OPTIONS;
     const targets = options.targets ? new Set(options.targets) : undefined;
-    // No spreads: this runs for every load-balanced task. Every member is there from the start (the
-    // queue sets seq, a timeout sets timeout): one added later gave each task's state a second shape
-    // and an out-of-object property store.
-    const lb: BalancedState = {
-      targets, retriesLeft: options.retries ?? 0, timeoutMs: options.timeoutMs, waiting: false, durationKey: durationKey(work.body),
-      seq: undefined, timeout: undefined, excluded: undefined, retryOnError: options.retryOnError ? true : undefined, scheme: options.scheme || undefined,
-    };
+    const lb = new BalancedState(targets, options.retries ?? 0, options.timeoutMs, durationKey(work.body), options.retryOnError ? true : undefined, options.scheme || undefined);
     const record = new TaskRecord(request.msgIds[0]!, client, work.body.kind, now, lb);
     if (request.label !== undefined) record.label = request.label;
     if (!this.#add(record, work, request.lb)) return;

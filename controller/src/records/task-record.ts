@@ -21,25 +21,33 @@ export class ClientRef {
   }
 }
 
-/** Load-balancing state of a task that the scheduler places. */
-export interface BalancedState {
-  /** Engines the task may run on; undefined = any. */
-  targets?: ReadonlySet<number>;
-  retriesLeft: number;
-  timeoutMs?: number;
-  /** Engines that died (or, with retryOnError, failed) while running it: a retry never goes back to them. */
-  excluded?: Set<number>;
-  /** Retries also when the task throws, not only when its engine dies (ipyparallel's retries). */
-  retryOnError?: boolean;
-  timeout?: NodeJS.Timeout;
+/**
+ * Load-balancing state of a task that the scheduler places. A class, not a literal (see ClientRef): one
+ * per task, living as long as it; made from a literal, most of them outlived a scavenge in a fresh
+ * controller's first thousands of tasks, V8 switched the literal to "tenure" and threw away
+ * #submitBalanced, compiled with it inlined.
+ */
+export class BalancedState {
   /** True while it sits in the unassigned queue. */
-  waiting: boolean;
+  waiting = false;
   /** Its place in the unassigned queue while waiting (lower = older; see UnassignedQueue). */
-  seq?: number;
-  /** Which tasks it is alike for run time (see TaskDurations). */
-  durationKey: string;
-  /** The submitter's scheme for this task, when it overrides the controller's. */
-  scheme?: SchemeName;
+  seq?: number = undefined;
+  timeout?: NodeJS.Timeout = undefined;
+  /** Engines that died (or, with retryOnError, failed) while running it: a retry never goes back to them. */
+  excluded?: Set<number> = undefined;
+
+  constructor(
+    /** Engines the task may run on; undefined = any. */
+    readonly targets: ReadonlySet<number> | undefined,
+    public retriesLeft: number,
+    readonly timeoutMs: number | undefined,
+    /** Which tasks it is alike for run time (see TaskDurations). */
+    readonly durationKey: string,
+    /** Retries also when the task throws, not only when its engine dies (ipyparallel's retries). */
+    readonly retryOnError: boolean | undefined,
+    /** The submitter's scheme for this task, when it overrides the controller's. */
+    readonly scheme: SchemeName | undefined,
+  ) {}
 }
 
 /** What to send to an engine. Kept until the task is sent, or until it completes when it may be retried. A class: see ClientRef. */
