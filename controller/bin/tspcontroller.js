@@ -1,2 +1,3 @@
 #!/usr/bin/env node
+import "../dist/v8-flags.js";
 import "../dist/main.js";

@@ -5,7 +5,7 @@ import { compactFrames } from "./records/compact-frames.js";
 import { recordInfo } from "./records/record-info.js";
 import { checkKeys, compileFilter, project, QueryError } from "./store/query.js";
 import type { StoredResult } from "./store/task-store.js";
-import type { ClientRef } from "./records/task-record.js";
+import { ClientRef } from "./records/task-record.js";
 import { Slice } from "./slice.js";
 import { SubmitError } from "./task-router.js";
 import { isIdList, isStringList } from "./validate.js";
@@ -103,7 +103,7 @@ const handlers: Partial<Record<MessageType, Handler>> = {
   },
 
   async submit_request(ctx, content: MessageContents["submit_request"], msg) {
-    const client: ClientRef = { key: identityKey(msg.identities), identities: msg.identities };
+    const client = new ClientRef(identityKey(msg.identities), msg.identities);
     try {
       await ctx.router.submit(client, content.tasks, compactFrames(msg.buffers), content.fns);
     } catch (err) {
@@ -128,7 +128,7 @@ const handlers: Partial<Record<MessageType, Handler>> = {
   async abort_request(ctx, content: MessageContents["abort_request"], msg, reply) {
     if (content.msgIds !== undefined && !isStringList(content.msgIds)) throw new BadRequest("BadRequest", "msgIds must be strings");
     const targets = targetsOf(content.targets) ?? undefined;
-    const client: ClientRef = { key: identityKey(msg.identities), identities: msg.identities };
+    const client = new ClientRef(identityKey(msg.identities), msg.identities);
     // Direct tasks of other clients are aborted by msg id only once their engine has reported them.
     await ctx.directReported(content.msgIds, targets);
     reply("abort_reply", { aborted: ctx.router.abort(client, content.msgIds, targets) });
@@ -146,7 +146,7 @@ const handlers: Partial<Record<MessageType, Handler>> = {
     const unknown: string[] = [];
     const evicted: string[] = [];
     const slice = new Slice();
-    const asker: ClientRef = { key: identityKey(msg.identities), identities: msg.identities };
+    const asker = new ClientRef(identityKey(msg.identities), msg.identities);
     for (const msgId of content.msgIds) {
       if (slice.due()) await slice.yield();
       ctx.router.adopt(msgId, asker);
@@ -189,7 +189,7 @@ const handlers: Partial<Record<MessageType, Handler>> = {
   },
 
   async resubmit_request(ctx, content: MessageContents["resubmit_request"], msg, reply) {
-    const client: ClientRef = { key: identityKey(msg.identities), identities: msg.identities };
+    const client = new ClientRef(identityKey(msg.identities), msg.identities);
     if (isStringList(content.msgIds)) await ctx.directReported(content.msgIds);
     try {
       const resubmitted = ctx.router.resubmit(client, content.msgIds, content.newMsgIds);

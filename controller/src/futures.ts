@@ -1,5 +1,5 @@
 import type { TaskBody, TaskRequest } from "@tsparallel/protocol";
-import type { ClientRef, TaskWork } from "./records/task-record.js";
+import { TaskWork, type ClientRef } from "./records/task-record.js";
 
 type ApplyBody = Extract<TaskBody, { kind: "apply" }>;
 
@@ -45,7 +45,7 @@ export class WaitingTask {
     );
     const frames = [...this.work.frames];
     for (const input of this.#inputs) for (const frame of input!) frames.push(frame);
-    return { body: { ...rest, inputs }, frames };
+    return new TaskWork({ ...rest, inputs }, frames);
   }
 }
 

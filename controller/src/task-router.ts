@@ -8,7 +8,7 @@ import type { FunctionCache } from "./function-cache.js";
 import { LoadBalancer } from "./load-balancer.js";
 import { durationKey, type WindowMode } from "./task-durations.js";
 import type { Outbox } from "./outbox.js";
-import { TaskRecord, type BalancedState, type ClientRef, type TaskWork } from "./records/task-record.js";
+import { BalancedState, ClientRef, TaskRecord, TaskWork } from "./records/task-record.js";
 import type { TaskRecords } from "./records/task-records.js";
 import type { Scheduler } from "./schedulers/index.js";
 import type { PendingRetry, TaskStore } from "./store/task-store.js";
@@ -212,7 +212,7 @@ export class TaskRouter {
     if (problem === undefined && entry.label !== undefined) record.label = entry.label;
     const body = problem === undefined ? this.functions.accept(entry.body) : undefined;
     // Kept for resubmit as a routed task's are, unless the engine left big arguments out or the function is unknown here.
-    const work: TaskWork | undefined = body && !("ename" in body) && !entry.argsDropped ? { body, frames } : undefined;
+    const work: TaskWork | undefined = body && !("ename" in body) && !entry.argsDropped ? new TaskWork(body, frames) : undefined;
     if (problem === undefined) {
       record.streamInfo = taskLabel(entry.body);
       record.streamIndex = streamIndexOf(entry.body);
@@ -285,11 +285,11 @@ export class TaskRouter {
     const now = Date.now();
     for (const { msgId, client, body, frames, lb } of tasks) {
       const task: TaskRequest = { msgIds: [msgId], targets: null, body, bufferCount: frames.length, ...(lb ? { lb } : {}) };
-      const owner: ClientRef = { key: `restored:${client}`, identities: [] };
+      const owner = new ClientRef(`restored:${client}`, []);
       // The store keeps a task's function by hash only: the cache or the store's function table has the source.
       const accepted = this.functions.accept(task.body);
       if ("ename" in accepted) this.#failNew(owner, msgId, body.kind, now, accepted.ename, `${accepted.evalue} (the task was restored from the task store)`);
-      else this.#submitBalanced(owner, task, { body: accepted, frames }, now, true);
+      else this.#submitBalanced(owner, task, new TaskWork(accepted, frames), now, true);
     }
   }
 
@@ -422,7 +422,7 @@ export class TaskRouter {
       for (const msgId of request.msgIds) this.#failNew(client, msgId, request.body.kind, now, body.ename, body.evalue);
       return;
     }
-    const work: TaskWork = { body, frames };
+    const work = new TaskWork(body, frames);
     if (body.kind === "apply" && body.futures) this.#awaitInputs(new WaitingTask(client, request, work, now));
     else this.#place(client, request, work, now);
   }
@@ -516,13 +516,7 @@ export class TaskRouter {
   #submitBalanced(client: ClientRef, request: TaskRequest, work: TaskWork, now: number, awaitEngines = false): void {
     const options = request.lb ?? NO_OPTIONS;
     const targets = options.targets ? new Set(options.targets) : undefined;
-    // No spreads: this runs for every load-balanced task. Every member is there from the start (the
-    // queue sets seq, a timeout sets timeout): one added later gave each task's state a second shape
-    // and an out-of-object property store.
-    const lb: BalancedState = {
-      targets, retriesLeft: options.retries ?? 0, timeoutMs: options.timeoutMs, waiting: false, durationKey: durationKey(work.body),
-      seq: undefined, timeout: undefined, excluded: undefined, retryOnError: options.retryOnError ? true : undefined, scheme: options.scheme || undefined,
-    };
+    const lb = new BalancedState(targets, options.retries ?? 0, options.timeoutMs, durationKey(work.body), options.retryOnError ? true : undefined, options.scheme || undefined);
     const record = new TaskRecord(request.msgIds[0]!, client, work.body.kind, now, lb);
     if (request.label !== undefined) record.label = request.label;
     if (!this.#add(record, work, request.lb)) return;
@@ -666,7 +660,7 @@ const CLIENT_ID = /^[0-9a-f]{2,512}$/;
 
 /** The ClientRef of a direct task: the client's routing identity when it names one, else the engine's own key. */
 function directClient(client: string, engineId: number): ClientRef {
-  return CLIENT_ID.test(client) ? { key: client, identities: [Buffer.from(client, "hex")] } : { key: `direct:${engineId}`, identities: [] };
+  return CLIENT_ID.test(client) ? new ClientRef(client, [Buffer.from(client, "hex")]) : new ClientRef(`direct:${engineId}`, []);
 }
 
 function allOf<T>(values: unknown[], check: (value: unknown) => value is T): values is T[] {

@@ -1,37 +1,63 @@
 import type { Gather } from "../gather.js";
 import type { RemoteErrorInfo, SchemeName, TaskBody, TaskKind, TaskResult, TaskStatus } from "@tsparallel/protocol";
 
-/** Where a task's results go: the submitting client's routing identity on the client socket. */
-export interface ClientRef {
-  key: string;
-  identities: Buffer[];
+/**
+ * Where a task's results go: the submitting client's routing identity on the client socket.
+ *
+ * Classes, not literals, for this and TaskWork, made for every submission or task and living as long as
+ * the task (see TaskRecord): their declared fields start undefined, so V8 tracks them as "any object"
+ * from the first one made. A literal's field starts as the exact shape of its first value (the first
+ * identities array, the first parsed body) and is widened the first time another shape comes, which
+ * deoptimized every function compiled on that assumption (#submitBalanced, the store's `added`, the
+ * TaskRecord constructor: recompiled after a fresh controller's first few thousand tasks). And `new`
+ * has no allocation site for V8 to switch to "tenure" when most of them outlive a scavenge.
+ */
+export class ClientRef {
+  readonly key: string;
+  readonly identities: Buffer[];
+  constructor(key: string, identities: Buffer[]) {
+    this.key = key;
+    this.identities = identities;
+  }
 }
 
-/** Load-balancing state of a task that the scheduler places. */
-export interface BalancedState {
-  /** Engines the task may run on; undefined = any. */
-  targets?: ReadonlySet<number>;
-  retriesLeft: number;
-  timeoutMs?: number;
-  /** Engines that died (or, with retryOnError, failed) while running it: a retry never goes back to them. */
-  excluded?: Set<number>;
-  /** Retries also when the task throws, not only when its engine dies (ipyparallel's retries). */
-  retryOnError?: boolean;
-  timeout?: NodeJS.Timeout;
+/**
+ * Load-balancing state of a task that the scheduler places. A class, not a literal (see ClientRef): one
+ * per task, living as long as it; made from a literal, most of them outlived a scavenge in a fresh
+ * controller's first thousands of tasks, V8 switched the literal to "tenure" and threw away
+ * #submitBalanced, compiled with it inlined.
+ */
+export class BalancedState {
   /** True while it sits in the unassigned queue. */
-  waiting: boolean;
+  waiting = false;
   /** Its place in the unassigned queue while waiting (lower = older; see UnassignedQueue). */
-  seq?: number;
-  /** Which tasks it is alike for run time (see TaskDurations). */
-  durationKey: string;
-  /** The submitter's scheme for this task, when it overrides the controller's. */
-  scheme?: SchemeName;
+  seq?: number = undefined;
+  timeout?: NodeJS.Timeout = undefined;
+  /** Engines that died (or, with retryOnError, failed) while running it: a retry never goes back to them. */
+  excluded?: Set<number> = undefined;
+
+  constructor(
+    /** Engines the task may run on; undefined = any. */
+    readonly targets: ReadonlySet<number> | undefined,
+    public retriesLeft: number,
+    readonly timeoutMs: number | undefined,
+    /** Which tasks it is alike for run time (see TaskDurations). */
+    readonly durationKey: string,
+    /** Retries also when the task throws, not only when its engine dies (ipyparallel's retries). */
+    readonly retryOnError: boolean | undefined,
+    /** The submitter's scheme for this task, when it overrides the controller's. */
+    readonly scheme: SchemeName | undefined,
+  ) {}
 }
 
-/** What to send to an engine. Kept until the task is sent, or until it completes when it may be retried. */
-export interface TaskWork {
-  body: TaskBody;
-  frames: Buffer[];
+/** What to send to an engine. Kept until the task is sent, or until it completes when it may be retried. A class: see ClientRef. */
+export class TaskWork {
+  readonly body: TaskBody;
+  readonly frames: Buffer[];
+  constructor(body: TaskBody, frames: Buffer[]) {
+    this.body = body;
+    this.frames = frames;
+  }
 }
 
 /** What few tasks have (errors, output, labels, ...): one object for those, none for the rest. */
@@ -63,7 +89,8 @@ export class TaskRecord {
   completed?: number;
   status?: TaskStatus;
   resultFrames: Buffer[] = NO_FRAMES;
-  resultsEvicted = false;
+  /** Written twice on purpose: see the constructor. */
+  resultsEvicted = true;
   /** Size of the result value as the engine sent it, kept or not. */
   resultBytes = 0;
   work?: TaskWork;
@@ -98,6 +125,11 @@ export class TaskRecord {
     lb?: BalancedState,
   ) {
     this.lb = lb;
+    // V8 takes a field as constant until a record's value of it is first changed, and throws away the
+    // code compiled on that (#submitBalanced and this constructor). Results are dropped only past the
+    // records' bounds (1,024 kept by default), after a fresh controller has compiled its hot code:
+    // changed here, the field is variable from the first record.
+    this.resultsEvicted = false;
   }
 
   get error(): RemoteErrorInfo | undefined {

@@ -45,25 +45,32 @@ export class StoreInUseError extends Error {
   override name = "StoreInUseError";
 }
 
-interface Entry {
-  record: TaskRecord;
+/** A task the store has to write. A class, not a literal: one per task, living until it is written (see ClientRef in task-record.ts). */
+class Entry {
   /** Set for a task not written yet: its place in the history (submission order). */
-  seq?: number;
-  /** For the row that finishes a task written pending: the seq its row was inserted under (0: unknown). */
-  rowSeq: number;
-  /** Still in #adds, to be written (not finished, not handed over yet). */
-  waiting: boolean;
-  /** When it was added (performance.now()). */
-  since: number;
+  seq: number | undefined;
   /**
    * What it was asked to do (the accepted body: bodyJson leaves its source out); made JSON only when its
    * row is built. Fields of the entry, not an object of them: one allocation less per task.
    */
-  body: TaskBody | undefined;
-  lb: TaskRequest["lb"] | undefined;
+  body: TaskBody | undefined = undefined;
+  lb: TaskRequest["lb"] | undefined = undefined;
   /** Set with `body` when its arguments are kept (under the value cap). */
-  frames: Buffer[] | undefined;
-  result?: Buffer[];
+  frames: Buffer[] | undefined = undefined;
+  result: Buffer[] | undefined = undefined;
+  /** When it was added (performance.now()). */
+  readonly since = performance.now();
+
+  constructor(
+    readonly record: TaskRecord,
+    seq: number | undefined,
+    /** For the row that finishes a task written pending: the seq its row was inserted under (0: unknown). */
+    readonly rowSeq: number,
+    /** Still in #adds, to be written (not finished, not handed over yet). */
+    public waiting: boolean,
+  ) {
+    this.seq = seq;
+  }
 }
 
 /** A task's rows handed to the writer, not committed yet: the newest, and the one that added it (with its arguments). */
@@ -272,7 +279,7 @@ export class SqliteTaskStore implements TaskStore {
 
   added(record: TaskRecord, work: TaskWork | undefined, lb: TaskRequest["lb"] | undefined): void {
     // Every member from the start (see Entry): one shape for all entries, no property store added later.
-    const entry: Entry = { record, seq: this.#nextSeq++, rowSeq: 0, waiting: true, since: performance.now(), body: undefined, lb: undefined, frames: undefined, result: undefined };
+    const entry = new Entry(record, this.#nextSeq++, 0, true);
     // The body as accepted (sources and all): its stored JSON leaves the source out (bodyJson), so no copy per task.
     if (work && bytesOf(work.frames) <= this.limitsValueBytes) {
       entry.body = work.body;
@@ -294,7 +301,7 @@ export class SqliteTaskStore implements TaskStore {
       this.#leave(entry);
     }
     // Written pending already: this row updates it (a read before both are committed finds the arguments in the earlier one: #postedEntries).
-    else entry = { record, seq: undefined, rowSeq: typeof added === "number" ? added : 0, waiting: false, since: performance.now(), body: undefined, lb: undefined, frames: undefined, result: undefined };
+    else entry = new Entry(record, undefined, typeof added === "number" ? added : 0, false);
     this.#finished.push(entry);
     if (record.resultBytes > this.limitsValueBytes) record.note = overCapNote(record.resultBytes, this.limitsValueBytes, "sqlite");
     else entry.result = frames;
