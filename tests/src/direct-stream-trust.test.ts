@@ -8,11 +8,11 @@ import net from "node:net";
 import { networkInterfaces } from "node:os";
 import { describe, test } from "node:test";
 import {
-  COMPACT_MAGIC, Signer, StreamFrameReader, decodeMessage, newHeader, newMessageId, newTrustNonce, readConnectionFile, streamChunks,
+  COMPACT_MAGIC, StreamFrameReader, decodeMessage, newHeader, newMessageId, newTrustNonce, readConnectionFile, streamChunks,
   NO_SIGNATURE, type Message, type MessageContents,
 } from "@tsparallel/protocol";
 import { eventually, sharedCluster, startCluster } from "./support/cluster-fixture.js";
-import { rawCompactFrames } from "./support/raw-peer.js";
+import { NO_PLAIN_STREAM, plainStreamOf, rawCompactFrames } from "./support/raw-peer.js";
 
 /** A message as it came off the wire: the signature it carried (hex, "" for none) and its decoded form. */
 interface Seen {
@@ -54,15 +54,14 @@ describe("the direct stream's trust exchange on loopback", () => {
   test("a client's link completes it and its work runs; unsigned messages run only on a connection that answered its own challenge", async (t) => {
     const { client, ids } = shared();
     const id = ids[0]!;
-    const engine = client.engines.find((e) => e.id === id)!;
-    const info = readConnectionFile(client.connectionFile, "client");
-    if (info.curve || !engine.direct?.stream) return t.skip("no plain stream on a CURVE cluster");
-    const signer = new Signer(info.key);
+    const plain = plainStreamOf(client, id);
+    if (!plain) return t.skip(NO_PLAIN_STREAM);
+    const { signer } = plain;
     const one = client.directView(id);
     await eventually("a trusted direct stream", () => client._directTransport(id) === "stream" && client._directStreamTrusted(id));
     assert.equal(await one.apply((x: number) => x + 1, 41), 42);
 
-    const raw = rawPeer(engine.direct.stream);
+    const raw = rawPeer(plain.stream);
     try {
       // Unsigned before any exchange: dropped, never run.
       raw.send(unsigned("direct_request", request("globalThis.trustProbe = 'before'")));
@@ -94,7 +93,7 @@ describe("the direct stream's trust exchange on loopback", () => {
       assert.ok(raw.seen.slice(0, replyAt).every((s) => s.signature.length === 64));
 
       // Another connection: the captured answer is no answer to its challenge, and its unsigned work does not run.
-      const other = rawPeer(engine.direct.stream);
+      const other = rawPeer(plain.stream);
       try {
         other.send(rawCompactFrames(signer, newHeader("direct_hello", "peer"), JSON.stringify({ trust: newTrustNonce() })));
         await eventually("the other connection's challenge", () => other.of("direct_challenge").length === 1);
@@ -123,7 +122,7 @@ describe("the direct stream's trust exchange on loopback", () => {
   test("TSPARALLEL_DIRECT_STREAM_TRUST=0 in a client keeps its loopback stream signed", async (t) => {
     const { cluster, client, ids } = shared();
     const id = ids[0]!;
-    if (readConnectionFile(client.connectionFile, "client").curve) return t.skip("no plain stream on a CURVE cluster");
+    if (readConnectionFile(client.connectionFile, "client").curve) return t.skip(NO_PLAIN_STREAM);
     const before = process.env.TSPARALLEL_DIRECT_STREAM_TRUST;
     process.env.TSPARALLEL_DIRECT_STREAM_TRUST = "0";
     const signedClient = await cluster.connect({ activate: false });
@@ -160,17 +159,16 @@ describe("the direct stream off loopback", () => {
     const { client, ids, stop } = await startCluster({ n: 1, ip, curve: false });
     try {
       const id = ids[0]!;
-      const engine = client.engines.find((e) => e.id === id)!;
-      const info = readConnectionFile(client.connectionFile, "client");
-      if (info.curve || !engine.direct?.stream) return t.skip("no plain stream on a CURVE cluster");
-      assert.ok(!engine.direct.stream.includes("127.0.0.1"), `the stream is at ${engine.direct.stream}`);
+      const plain = plainStreamOf(client, id);
+      if (!plain) return t.skip(NO_PLAIN_STREAM);
+      assert.ok(!plain.stream.includes("127.0.0.1"), `the stream is at ${plain.stream}`);
       const one = client.directView(id);
       await eventually("a direct link over the stream", () => client._directTransport(id) === "stream");
       assert.equal(await one.apply((x: number) => x + 1, 1), 2);
       assert.equal(client._directStreamTrusted(id), false);
-      const raw = rawPeer(engine.direct.stream);
+      const raw = rawPeer(plain.stream);
       try {
-        const signer = new Signer(info.key);
+        const { signer } = plain;
         raw.send(rawCompactFrames(signer, newHeader("direct_hello", "peer"), JSON.stringify({ trust: newTrustNonce() })));
         await eventually("a welcome", () => raw.of("direct_welcome").length === 1);
         const msgId = newMessageId();

@@ -15,7 +15,7 @@ import {
   type Message, type MessageContents,
 } from "@tsparallel/protocol";
 import { eventually, sharedCluster, startCluster } from "./support/cluster-fixture.js";
-import { rawCompactFrames } from "./support/raw-peer.js";
+import { NO_PLAIN_STREAM, plainStreamOf, rawCompactFrames } from "./support/raw-peer.js";
 
 const quiet = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
 
@@ -116,14 +116,13 @@ describe("the direct stream", () => {
   test("bad messages on the stream are dropped and counted and never run; one captured on the ROUTER is refused on the stream; broken framing closes the connection", async (t) => {
     const { client, ids } = shared();
     const id = ids[0]!;
-    const engine = client.engines.find((e) => e.id === id)!;
-    const info = readConnectionFile(client.connectionFile, "client");
-    if (info.curve || !engine.direct?.stream) return t.skip("no plain stream on a CURVE cluster");
-    const signer = new Signer(info.key);
-    const raw = rawStream(engine.direct.stream);
+    const plain = plainStreamOf(client, id);
+    if (!plain) return t.skip(NO_PLAIN_STREAM);
+    const { signer } = plain;
+    const raw = rawStream(plain.stream);
     listen(raw, signer);
     const dealer = new zmq.Dealer({ linger: 0 });
-    dealer.connect(engine.direct.url);
+    dealer.connect(plain.url);
     try {
       const request = (code: string) => JSON.stringify({ client: "00", tasks: [{ msgId: newMessageId(), body: { kind: "execute", code }, bufferCount: 0 }] } satisfies MessageContents["direct_request"]);
       // Unsigned, signed with another key, a signed request without tasks: dropped.
@@ -149,7 +148,7 @@ describe("the direct stream", () => {
       raw.socket.write(Buffer.alloc(8));
       await raw.closed;
       // The engine goes on serving the stream.
-      const again = rawStream(engine.direct.stream);
+      const again = rawStream(plain.stream);
       listen(again, signer);
       try {
         new MessageSender({ sendTimeout: 0, send: async (frames) => again.send(frames) }, signer, "test", quiet, "compact").send("direct_hello", {});
@@ -211,16 +210,15 @@ describe("the direct stream's limits", () => {
     const raws: ReturnType<typeof rawStream>[] = [];
     try {
       const { client, ids } = capped;
-      const engine = client.engines.find((e) => e.id === ids[0])!;
-      const info = readConnectionFile(client.connectionFile, "client");
-      if (info.curve || !engine.direct?.stream) return t.skip("no plain stream on a CURVE cluster");
-      const signer = new Signer(info.key);
+      const plain = plainStreamOf(client, ids[0]!);
+      if (!plain) return t.skip(NO_PLAIN_STREAM);
+      const { signer } = plain;
       // A silent connection is closed once the deadline passes.
-      const silent = rawStream(engine.direct.stream);
+      const silent = rawStream(plain.stream);
       raws.push(silent);
       await silent.closed;
       const hello = () => {
-        const raw = rawStream(engine.direct!.stream!);
+        const raw = rawStream(plain.stream);
         raws.push(raw);
         listen(raw, signer);
         new MessageSender({ sendTimeout: 0, send: async (frames) => raw.send(frames) }, signer, "peer", quiet, "compact").send("direct_hello", {});

@@ -1,4 +1,5 @@
 import * as zmq from "zeromq";
+import type { Client } from "tsparallel";
 import { COMPACT_MAGIC, DELIMITER, Signer, newHeader, newMessageId, readConnectionFile, url, type Header } from "@tsparallel/protocol";
 
 /** Signed frames built from raw JSON texts, so a test can send what JSON.stringify would not make. */
@@ -32,3 +33,20 @@ export function rawClientPeer(connectionFile: string): { dealer: zmq.Dealer; key
 export function submitHeader(session = "rogue"): Header {
   return newHeader("submit_request", session);
 }
+
+/** Where an engine's plain direct stream and its ZeroMQ direct socket listen, with the cluster's signer. */
+export interface PlainStream {
+  stream: string;
+  url: string;
+  signer: Signer;
+}
+
+/** An engine's plain direct stream; undefined on a CURVE cluster, whose engines offer none. */
+export function plainStreamOf(client: Client, engineId: number): PlainStream | undefined {
+  const direct = client.engines.find((e) => e.id === engineId)?.direct;
+  const info = readConnectionFile(client.connectionFile, "client");
+  if (info.curve || !direct?.stream) return undefined;
+  return { stream: direct.stream, url: direct.url, signer: new Signer(info.key) };
+}
+
+export const NO_PLAIN_STREAM = "no plain stream on a CURVE cluster";
