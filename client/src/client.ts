@@ -691,13 +691,7 @@ export class Client implements AsyncDisposable {
     for (const { link, task, frames, index } of direct) {
       task.submitted = submitted;
       submitted += 0.001;
-      this.#tasks.set(task.msgId, { result: result as AsyncResult<unknown>, index });
-      this.#directTasks.set(task.msgId, link.engineId);
-      this.#directCount.set(link.engineId, (this.#directCount.get(link.engineId) ?? 0) + 1);
-      let out = this.#directOut.get(link);
-      if (!out) this.#directOut.set(link, (out = { tasks: [], frames: [] }));
-      out.tasks.push(task);
-      for (const frame of frames) out.frames.push(frame);
+      this.#queueDirect(link, task, frames, result as AsyncResult<unknown>, index);
     }
     return this.#enqueue(result, new BuiltTasks(result as AsyncResult<unknown>, outgoing, firsts));
   }
@@ -712,19 +706,24 @@ export class Client implements AsyncDisposable {
     const task: DirectTask = { msgId, body: spec.body, bufferCount: spec.frames.length };
     if (label !== undefined) task.label = label;
     task.submitted = TIME_ORIGIN + performance.now();
-    this.#tasks.set(msgId, { result: result as AsyncResult<unknown>, index: 0 });
-    this.#directTasks.set(msgId, link.engineId);
-    this.#directCount.set(link.engineId, (this.#directCount.get(link.engineId) ?? 0) + 1);
-    const out = this.#directOut.get(link);
-    if (!out) this.#directOut.set(link, { tasks: [task], frames: spec.frames.slice() });
-    else {
-      out.tasks.push(task);
-      for (const frame of spec.frames) out.frames.push(frame);
-    }
+    this.#queueDirect(link, task, spec.frames, result as AsyncResult<unknown>, 0);
     // Nothing for the controller: only the history and the flush at the end of this tick.
     this.#historyLater.push(result._tasks.idSource);
     this.#queueFlush();
     return result;
+  }
+
+  /** A direct task in flight from now: tracked as this client's and its engine's, sent with its link's request at the flush. */
+  #queueDirect(link: DirectLink, task: DirectTask, frames: Buffer[], result: AsyncResult<unknown>, index: number): void {
+    this.#tasks.set(task.msgId, { result, index });
+    this.#directTasks.set(task.msgId, link.engineId);
+    this.#directCount.set(link.engineId, (this.#directCount.get(link.engineId) ?? 0) + 1);
+    const out = this.#directOut.get(link);
+    if (!out) this.#directOut.set(link, { tasks: [task], frames: frames.slice() });
+    else {
+      out.tasks.push(task);
+      for (let i = 0; i < frames.length; i++) out.frames.push(frames[i]!);
+    }
   }
 
   /**
